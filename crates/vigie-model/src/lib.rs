@@ -1,0 +1,22 @@
+//! The shared vocabulary of vigie. Pure types, no I/O.
+//!
+//! Every other crate speaks in these terms:
+//! - an [`Entity`] is what an outage happens to: a country (ISO 3166-1 alpha-2),
+//!   an autonomous system, or a region (a country's subdivision);
+//! - a [`SignalKind`] names one measurement of an entity, such as the number
+//!   of visible /24 blocks in BGP;
+//! - a [`BinSize`] cuts UTC time into aligned bins (5 minutes by default);
+//! - a [`Series`] is one signal of one entity over consecutive bins, where a
+//!   missing value ("no data") is distinct from zero.
+
+mod entity;
+mod error;
+mod series;
+mod signal;
+mod time;
+
+pub use entity::{CountryCode, Entity, EntityKind, RegionId};
+pub use error::ModelError;
+pub use series::{Series, SeriesKey};
+pub use signal::{SignalFamily, SignalKind};
+pub use time::{format_utc, parse_utc, BinSize, TimeRange, UnixSecs};
