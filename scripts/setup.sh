@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Set up a Debian machine to build and test vigie. Safe to run again: when
+# everything is already installed it only checks, and takes well under a second.
+#
+# What it installs, from Debian's own packages:
+#   bgpdump  - `bgpdump -m`, the independent MRT decoder the tests and the
+#              benchmark compare vigie against
+#   bird2    - BIRD 2 (`bird`, `birdc`), a real BGP daemon that writes MRT
+#              TABLE_DUMP_V2 RIB dumps and BGP4MP message dumps
+#   gobgpd   - GoBGP (`gobgpd` and the `gobgp` CLI), a real BGP daemon that
+#              writes MRT BGP4MP update dumps, and the routers of the test lab
+#   iproute2 - `ip netns` and veth pairs for the closed test lab
+#   procps   - `kill`, to stop the lab's daemons cleanly
+#   gzip, bzip2 - compressed MRT files in tests and benchmarks
+#
+# The Rust toolchain itself (cargo, rustfmt, clippy) must already be there; it
+# is checked, not installed.
+#
+# Usage: scripts/setup.sh            (as root, or a user with sudo)
+# Env:   VIGIE_SETUP_SKIP=1          do nothing (for machines set up by hand)
+set -euo pipefail
+
+log() { printf 'setup: %s\n' "$*"; }
+
+if [[ "${VIGIE_SETUP_SKIP:-}" == 1 ]]; then
+    log "VIGIE_SETUP_SKIP=1: skipping machine set-up"
+    exit 0
+fi
+
+# Debian package -> one command it provides (checked to confirm the install).
+packages=(bgpdump bird2 gobgpd iproute2 procps gzip bzip2)
+declare -A probe=(
+    [bgpdump]=bgpdump [bird2]=bird [gobgpd]=gobgpd [iproute2]=ip
+    [procps]=kill [gzip]=gzip [bzip2]=bzip2
+)
+
+is_installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+    for pkg in "${packages[@]}"; do
+        is_installed "$pkg" || missing+=("$pkg")
+    done
+else
+    log "not a Debian system (no dpkg-query): install by hand: ${packages[*]}"
+fi
+
+if ((${#missing[@]} > 0)); then
+    if [[ $(id -u) -eq 0 ]]; then
+        sudo=()
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        sudo=(sudo -n)
+    else
+        log "missing Debian packages: ${missing[*]}"
+        log "run as root (or with sudo): apt-get update && apt-get install -y ${missing[*]}"
+        log "without them the real-daemon test is skipped (and fails when CI=true)"
+        if [[ "${CI:-}" == true ]]; then
+            exit 1
+        fi
+        exit 0
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    log "installing missing Debian packages: ${missing[*]}"
+    log "apt-get update"
+    "${sudo[@]}" apt-get update -qq
+    # The packages ship systemd units; nothing here starts them (the tests
+    # start their own daemons in private network namespaces).
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+    log "Debian packages already installed: ${packages[*]}"
+fi
+
+# bird lives in /usr/sbin, which a non-root PATH may lack.
+PATH="$PATH:/usr/sbin:/sbin"
+for pkg in "${packages[@]}"; do
+    cmd=${probe[$pkg]}
+    if ! command -v "$cmd" >/dev/null 2>&1; then
+        log "error: package $pkg is installed but command '$cmd' is not on PATH"
+        exit 1
+    fi
+done
+log "bird: $(bird --version 2>&1 | head -n1)"
+log "gobgpd: $(gobgpd --version 2>&1 | head -n1)"
+log "bgpdump: $(dpkg-query -W -f='${Version}' bgpdump 2>/dev/null || echo '?')"
+
+for tool in cargo rustc; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        log "error: '$tool' not found: install the Rust toolchain (https://rustup.rs)"
+        exit 1
+    fi
+done
+for sub in fmt clippy; do
+    if ! cargo "$sub" --version >/dev/null 2>&1; then
+        log "error: 'cargo $sub' not found: rustup component add ${sub/fmt/rustfmt}"
+        exit 1
+    fi
+done
+log "rust: $(rustc --version)"
+log "done"

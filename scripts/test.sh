@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Run every check and test of vigie: the command the README and CI use.
+#
+#   1. scripts/setup.sh         Debian packages the tests need (bgpdump, bird2, gobgpd...)
+#   2. cargo fmt --check        formatting
+#   3. cargo clippy             lints, warnings are errors
+#   4. cargo test --workspace   unit, oracle and real-daemon tests
+#   5. fuzz targets             each crate's fuzz/ workspace must compile
+#
+# With CI=true, tests that need data or daemons fail instead of skipping.
+# Env: VIGIE_FUZZ_SECS=N   also run every fuzz target for N seconds (needs
+#                          cargo-fuzz and a nightly toolchain; off by default)
+#      VIGIE_SETUP_SKIP=1  do not touch the machine's packages
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# bird and birdc live in /usr/sbin, which a non-root PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
+
+start_all=$SECONDS
+step() {
+    local name=$1
+    shift
+    local start=$SECONDS
+    printf '\n=== %s: %s\n' "$name" "$*"
+    "$@"
+    printf '=== %s: ok in %ss\n' "$name" "$((SECONDS - start))"
+}
+
+step setup bash scripts/setup.sh
+step fmt cargo fmt --all -- --check
+step clippy cargo clippy --workspace --all-targets -- -D warnings
+step test cargo test --workspace
+
+# Fuzz targets: every `fuzz/Cargo.toml` under crates/ is its own cargo
+# workspace (cargo-fuzz layout). Type-checking them is cheap and works on the
+# stable toolchain; building and running them needs cargo-fuzz and nightly.
+fuzz_manifests=()
+while IFS= read -r manifest; do
+    fuzz_manifests+=("$manifest")
+done < <(find crates -path '*/fuzz/Cargo.toml' -not -path '*/target/*' | sort)
+
+if ((${#fuzz_manifests[@]} == 0)); then
+    printf '\n=== fuzz: no fuzz targets yet (crates/*/fuzz/Cargo.toml)\n'
+fi
+for manifest in "${fuzz_manifests[@]}"; do
+    # A shared target dir keeps the fuzz crates' dependencies built once.
+    step "fuzz-check $(dirname "$manifest")" \
+        cargo check --manifest-path "$manifest" --all-targets --target-dir target/fuzz-check
+    if [[ -n "${VIGIE_FUZZ_SECS:-}" ]]; then
+        if ! cargo fuzz --version >/dev/null 2>&1 || ! cargo +nightly --version >/dev/null 2>&1; then
+            printf '=== fuzz-run: skipped, needs cargo-fuzz and a nightly toolchain\n'
+            continue
+        fi
+        fuzz_dir=$(dirname "$(dirname "$manifest")")
+        while IFS= read -r target; do
+            step "fuzz-run $target" bash -c "cd '$fuzz_dir' && cargo +nightly fuzz run '$target' -- -max_total_time=$VIGIE_FUZZ_SECS"
+        done < <(cd "$fuzz_dir" && cargo +nightly fuzz list)
+    fi
+done
+
+printf '\n=== all checks passed in %ss\n' "$((SECONDS - start_all))"
