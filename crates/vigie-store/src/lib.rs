@@ -1,1 +1,295 @@
-//! placeholder, being written
+//! vigie's embedded store of signal series.
+//!
+//! A [`Store`] keeps every series (one signal of one entity at one bin size)
+//! in `<data_dir>/vigie.sqlite`, a SQLite database in WAL mode.
+//!
+//! # How data is kept
+//!
+//! - **Staged bins.** An ingester closes one bin at a time and hands all its
+//!   values (up to ~100k: every country, region and AS) to
+//!   [`Store::write_bin`]. The bin is committed at once, in one transaction,
+//!   as a few packed rows (one per block of 1,024 series ids), so a crash
+//!   loses at most the bin being built. The source's latest committed bin is
+//!   recorded in the same transaction ([`Store::last_committed_bin`]).
+//! - **Chunks.** [`Store::compact`] folds staged bins into chunks: one row per
+//!   series per UTC day, run-length encoded, exact for every f64, with "no
+//!   data" distinct from zero (see `codec.rs`). Imports write chunks directly
+//!   with [`Store::write_points`]. Reads merge chunks and staged bins, so data
+//!   is visible as soon as `write_bin` returns.
+//! - **Last write wins.** A value written later for the same series and bin
+//!   replaces an earlier one, whether staged, compacted or imported;
+//!   rewriting the same bins with the same values changes nothing.
+//!
+//! # Schema versions
+//!
+//! The schema is versioned with `PRAGMA user_version` and upgraded on open
+//! by the ordered steps in [`MIGRATIONS`]; append a step to change it.
+//!
+//! # Threads and processes
+//!
+//! A `Store` owns one SQLite connection: it is `Send` but not `Sync`. Open
+//! one `Store` per thread (or per process) on the same data directory. WAL
+//! mode lets any number of readers run while one writer commits; readers see
+//! each write whole. Writers take turns (a writer waits up to 10 s for
+//! another's transaction, then fails with [`StoreError::Busy`]).
+
+mod codec;
+mod error;
+mod schema;
+mod sqlite;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use vigie_model::{BinSize, Entity, Series, SeriesKey, SignalKind, TimeRange, UnixSecs};
+
+pub use error::StoreError;
+pub use schema::{current_version, APPLICATION_ID, MIGRATIONS};
+pub use sqlite::DB_FILE_NAME;
+
+use sqlite::SqliteStore;
+
+/// One series the store holds and where its data lies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesInfo {
+    /// Which signal of which entity.
+    pub key: SeriesKey,
+    /// The series' bin size.
+    pub bin: BinSize,
+    /// The start of the first bin with data; `None` if no bin has data.
+    pub first_bin: Option<UnixSecs>,
+    /// The start of the last bin with data.
+    pub last_bin: Option<UnixSecs>,
+    /// The value of the last bin with data.
+    pub latest_value: Option<f64>,
+}
+
+/// An entity with data, its display name and each signal's latest value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntityInfo {
+    /// The entity.
+    pub entity: Entity,
+    /// Its display name (such as an AS name), if known.
+    pub name: Option<String>,
+    /// One entry per series of the entity.
+    pub signals: Vec<SignalLatest>,
+}
+
+/// The latest value of one signal of an entity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignalLatest {
+    /// The signal.
+    pub signal: SignalKind,
+    /// The series' bin size.
+    pub bin: BinSize,
+    /// The start of the last bin with data; `None` if no bin has data.
+    pub latest_time: Option<UnixSecs>,
+    /// The value of that bin.
+    pub latest_value: Option<f64>,
+}
+
+/// An input file a source has fully processed, so a rerun can skip it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputRecord {
+    /// The file's path as the ingester names it (UTF-8).
+    pub path: String,
+    /// Its size in bytes when processed.
+    pub size_bytes: u64,
+    /// Its modification time, Unix seconds.
+    pub mtime: UnixSecs,
+    /// Records read from it.
+    pub records: u64,
+    /// Records that could not be used.
+    pub errors: u64,
+}
+
+/// The backends a [`Store`] can run on. A PostgreSQL variant will come
+/// behind a cargo feature.
+enum Backend {
+    Sqlite(SqliteStore),
+}
+
+/// vigie's store of series, entities and ingest bookkeeping.
+///
+/// See the [crate documentation](crate) for how data is kept and for use
+/// from several threads.
+pub struct Store {
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens the store in `data_dir`, creating the directory and
+    /// `vigie.sqlite` if needed, switching to WAL mode and upgrading the
+    /// schema. Fails with a clear error when the directory is not writable,
+    /// the file is not a vigie database, or its schema is newer than this
+    /// build.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        Ok(Store {
+            backend: Backend::Sqlite(SqliteStore::open(data_dir)?),
+        })
+    }
+
+    /// A private, empty store in memory (tests, one-off runs).
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        Ok(Store {
+            backend: Backend::Sqlite(SqliteStore::open_in_memory()?),
+        })
+    }
+
+    /// Where the data lives, for messages: the database path or `:memory:`.
+    pub fn location(&self) -> &str {
+        match &self.backend {
+            Backend::Sqlite(db) => db.label(),
+        }
+    }
+
+    /// The schema version of the open database (equal to
+    /// [`current_version`] once open).
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.schema_version(),
+        }
+    }
+
+    /// Commits all values of one closed bin from one source, in one
+    /// transaction: durable when it returns. `source` is a short name
+    /// (`bgp-mrt`, `probe`); its latest committed bin is recorded too.
+    ///
+    /// `bin_start` must be aligned to `bin`; values must be finite (`None`
+    /// is "no data"); each series may appear once. Writing a bin again
+    /// replaces the values of the series given and keeps the others.
+    pub fn write_bin(
+        &mut self,
+        source: &str,
+        bin: BinSize,
+        bin_start: UnixSecs,
+        values: &[(SeriesKey, Option<f64>)],
+    ) -> Result<(), StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.write_bin(source, bin, bin_start, values),
+        }
+    }
+
+    /// Writes points of one series straight into chunks (imports), in one
+    /// transaction. Times must be bin starts; values finite. A later point for
+    /// the same bin wins, and these points win over values written before.
+    pub fn write_points(
+        &mut self,
+        key: &SeriesKey,
+        bin: BinSize,
+        points: &[(UnixSecs, Option<f64>)],
+    ) -> Result<(), StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.write_points(key, bin, points),
+        }
+    }
+
+    /// Folds all staged bins into chunks. Call it at the end of an ingest and
+    /// whenever a UTC day is complete; running it again does nothing.
+    pub fn compact(&mut self) -> Result<(), StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.compact(),
+        }
+    }
+
+    /// How many (source, bin) writes are staged, waiting for [`Store::compact`].
+    pub fn staged_bin_count(&self) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.staged_bin_count(),
+        }
+    }
+
+    /// The latest bin start (by time) that `source` committed with
+    /// [`Store::write_bin`], for resuming; `None` if it never wrote.
+    pub fn last_committed_bin(&self, source: &str) -> Result<Option<UnixSecs>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.last_committed_bin(source),
+        }
+    }
+
+    /// Reads a series over `range`, widened to whole bins, merging chunks and
+    /// staged bins. Bins never written, and unknown series, read as `None`.
+    pub fn read_series(
+        &self,
+        key: &SeriesKey,
+        bin: BinSize,
+        range: TimeRange,
+    ) -> Result<Series, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.read_series(key, bin, range),
+        }
+    }
+
+    /// Every series the store holds, with its first and last bin with data
+    /// and latest value, ordered by entity, signal and bin size.
+    pub fn list_series(&self) -> Result<Vec<SeriesInfo>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.list_series(),
+        }
+    }
+
+    /// Every entity that has a series, with its display name and each
+    /// signal's latest value, ordered by entity.
+    pub fn entities(&self) -> Result<Vec<EntityInfo>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.entities(),
+        }
+    }
+
+    /// Whether the store holds any series of `entity` (a name alone does not count).
+    pub fn has_entity(&self, entity: &Entity) -> Result<bool, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.has_entity(entity),
+        }
+    }
+
+    /// The display name recorded for `entity`, if any.
+    pub fn entity_name(&self, entity: &Entity) -> Result<Option<String>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.entity_name(entity),
+        }
+    }
+
+    /// Records a display name (such as an AS name); an empty name clears it.
+    pub fn set_entity_name(&mut self, entity: &Entity, name: &str) -> Result<(), StoreError> {
+        self.set_entity_names(&[(entity.clone(), name.to_string())])
+    }
+
+    /// Records many display names in one transaction.
+    pub fn set_entity_names(&mut self, names: &[(Entity, String)]) -> Result<(), StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.set_entity_names(names),
+        }
+    }
+
+    /// Records that `source` has fully processed an input file (replacing an
+    /// earlier record of the same path).
+    pub fn record_input_done(
+        &mut self,
+        source: &str,
+        input: &InputRecord,
+    ) -> Result<(), StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.record_input_done(source, input),
+        }
+    }
+
+    /// The input files `source` has fully processed, ordered by path.
+    pub fn inputs_done(&self, source: &str) -> Result<Vec<InputRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.inputs_done(source),
+        }
+    }
+}
+
+#[cfg(test)]
+impl Store {
+    fn sqlite(&self) -> &SqliteStore {
+        match &self.backend {
+            Backend::Sqlite(db) => db,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

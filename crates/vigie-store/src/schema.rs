@@ -1,0 +1,179 @@
+//! The SQLite schema and its migrations.
+//!
+//! The schema version is SQLite's `PRAGMA user_version`: a database at
+//! version `v` has had `MIGRATIONS[0..v]` applied. Opening a store applies the
+//! missing steps, all in one transaction, so an upgrade either completes or
+//! leaves the file as it was. A file whose version is above
+//! `MIGRATIONS.len()` was written by a newer vigie and is refused.
+//!
+//! **To change the schema, append a step to [`MIGRATIONS`]** (a string of SQL
+//! statements); never edit, reorder or remove a step that has been released,
+//! since databases in the field have already run it. A step runs inside the
+//! upgrade transaction, so it must not contain `BEGIN`/`COMMIT` or pragmas
+//! that cannot run in a transaction. Add a test that opens a database made at
+//! the previous version and checks the upgrade.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::sqlite::sql_error;
+use crate::StoreError;
+
+/// `PRAGMA application_id` of vigie databases ("vigi" in ASCII), which tells
+/// a vigie database from another program's SQLite file.
+pub const APPLICATION_ID: i32 = 0x7669_6769;
+
+/// Migration 1: entities, series, chunks, staged bins, source progress and
+/// processed inputs.
+const MIGRATION_1: &str = "
+-- What an outage happens to. kind is EntityKind::name() (country, asn,
+-- region), code is Entity::code() (KZ, 9198, KZ/Almaty).
+CREATE TABLE entities (
+    entity_id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    code TEXT NOT NULL,
+    name TEXT,
+    UNIQUE (kind, code)
+);
+
+-- One signal of one entity at one bin size. first_bin, last_bin and
+-- last_value summarise the chunks only (staged bins are merged on read);
+-- NULL when the series has no chunk with data.
+CREATE TABLE series (
+    series_id INTEGER PRIMARY KEY,
+    entity_id INTEGER NOT NULL REFERENCES entities (entity_id),
+    signal TEXT NOT NULL,
+    bin_secs INTEGER NOT NULL,
+    first_bin INTEGER,
+    last_bin INTEGER,
+    last_value REAL,
+    UNIQUE (entity_id, signal, bin_secs)
+);
+
+-- One UTC day of one series, encoded as runs (see codec.rs). A day with no
+-- data at all has no row.
+CREATE TABLE chunks (
+    series_id INTEGER NOT NULL REFERENCES series (series_id),
+    chunk_start INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (series_id, chunk_start)
+) WITHOUT ROWID;
+
+-- Bins written by write_bin and not yet folded into chunks: one row per
+-- (source, bin, block of 1024 series ids). stage_row grows with each write,
+-- so a later row overrides an earlier one for the same series and bin.
+CREATE TABLE staged_bins (
+    stage_row INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    bin_secs INTEGER NOT NULL,
+    bin_start INTEGER NOT NULL,
+    block INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE UNIQUE INDEX staged_bins_by_source ON staged_bins (source, bin_secs, bin_start, block);
+CREATE INDEX staged_bins_by_block ON staged_bins (block, bin_start);
+
+-- The latest bin (by time) each source committed with write_bin.
+CREATE TABLE sources (
+    source TEXT PRIMARY KEY,
+    bin_secs INTEGER NOT NULL,
+    last_bin_start INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+-- Input files a source has fully processed.
+CREATE TABLE inputs_done (
+    source TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    mtime INTEGER NOT NULL,
+    records INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    PRIMARY KEY (source, path)
+) WITHOUT ROWID;
+";
+
+/// The schema migrations, in order: `MIGRATIONS[i]` takes a database from
+/// version `i` to version `i + 1`. Append new steps at the end; never change
+/// a released one.
+pub const MIGRATIONS: &[&str] = &[MIGRATION_1];
+
+/// The schema version this build writes: the number of migrations.
+pub fn current_version() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
+/// Reads `PRAGMA user_version`.
+pub(crate) fn user_version(conn: &Connection, label: &str) -> Result<u32, StoreError> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(sql_error(label, "reading the schema version"))?;
+    u32::try_from(version).map_err(|_| StoreError::NotAVigieDatabase {
+        path: label.to_string(),
+        detail: format!("schema version {version} is not valid"),
+    })
+}
+
+/// Checks that `conn` is a vigie database or an empty file.
+pub(crate) fn check_identity(conn: &Connection, label: &str) -> Result<(), StoreError> {
+    let application_id: i32 = conn
+        .pragma_query_value(None, "application_id", |row| row.get(0))
+        .map_err(sql_error(label, "reading the database header"))?;
+    if application_id == APPLICATION_ID {
+        return Ok(());
+    }
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
+        .map_err(sql_error(label, "listing tables"))?;
+    if application_id == 0 && tables == 0 {
+        return Ok(()); // A new, empty database.
+    }
+    Err(StoreError::NotAVigieDatabase {
+        path: label.to_string(),
+        detail: format!(
+            "it is a SQLite database of another program (application id {application_id:#x}, {tables} schema objects)"
+        ),
+    })
+}
+
+/// Brings the schema to `migrations.len()`, refusing newer databases.
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    label: &str,
+    migrations: &[&str],
+) -> Result<(), StoreError> {
+    let supported = migrations.len() as u32;
+    let newer = |found| StoreError::NewerSchema {
+        path: label.to_string(),
+        found,
+        supported,
+    };
+    let found = user_version(conn, label)?;
+    if found > supported {
+        return Err(newer(found));
+    }
+    if found == supported {
+        return Ok(());
+    }
+    // Another process may be upgrading too: take the write lock, then look again.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql_error(label, "locking the database to upgrade it"))?;
+    let found = user_version(&tx, label)?;
+    if found > supported {
+        return Err(newer(found));
+    }
+    for (index, step) in migrations.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(step)
+            .map_err(|source| StoreError::MigrationFailed {
+                path: label.to_string(),
+                version: index as u32 + 1,
+                source,
+            })?;
+    }
+    tx.execute_batch(&format!(
+        "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {supported};"
+    ))
+    .map_err(sql_error(label, "recording the schema version"))?;
+    tx.commit()
+        .map_err(sql_error(label, "committing the schema upgrade"))
+}

@@ -1,0 +1,909 @@
+use std::path::Path;
+
+use rusqlite::Connection;
+use vigie_model::{BinSize, Entity, SeriesKey, SignalKind, TimeRange, UnixSecs};
+
+use crate::sqlite::SqliteStore;
+use crate::{InputRecord, Store, StoreError, DB_FILE_NAME, MIGRATIONS};
+
+const BIN: BinSize = BinSize::FIVE_MINUTES;
+/// 2022-01-05T00:00:00Z
+const DAY: UnixSecs = 1_641_340_800;
+
+fn key(entity: &str, signal: SignalKind) -> SeriesKey {
+    SeriesKey {
+        entity: entity.parse().unwrap(),
+        signal,
+    }
+}
+
+fn bgp(entity: &str) -> SeriesKey {
+    key(entity, SignalKind::BgpVisibleSlash24s)
+}
+
+fn range(from: UnixSecs, until: UnixSecs) -> TimeRange {
+    TimeRange::new(from, until).unwrap()
+}
+
+fn bits(values: &[Option<f64>]) -> Vec<Option<u64>> {
+    values.iter().map(|v| v.map(f64::to_bits)).collect()
+}
+
+fn read(store: &Store, key: &SeriesKey, from: UnixSecs, bins: i64) -> Vec<Option<f64>> {
+    store
+        .read_series(key, BIN, range(from, from + bins * 300))
+        .unwrap()
+        .values
+}
+
+#[test]
+fn values_round_trip_exactly_staged_and_compacted() {
+    let mut store = Store::open_in_memory().unwrap();
+    let values = [
+        None,
+        Some(0.0),
+        Some(-0.0),
+        Some(2917.0),
+        Some(4.4),
+        Some(0.5433471067577657),
+        Some(3_112_278_020.0),
+        Some(f64::MAX),
+        Some(5e-324),
+        Some(-1.5),
+    ];
+    let kz = bgp("KZ");
+    for (i, value) in values.iter().enumerate() {
+        store
+            .write_bin("test", BIN, DAY + i as i64 * 300, &[(kz.clone(), *value)])
+            .unwrap();
+    }
+    let staged = read(&store, &kz, DAY, values.len() as i64);
+    assert_eq!(bits(&staged), bits(&values));
+    assert_eq!(store.staged_bin_count().unwrap(), values.len() as u64);
+    store.compact().unwrap();
+    assert_eq!(store.staged_bin_count().unwrap(), 0);
+    let compacted = read(&store, &kz, DAY, values.len() as i64);
+    assert_eq!(bits(&compacted), bits(&values));
+    assert_eq!(compacted[0], None);
+    assert_eq!(compacted[1], Some(0.0));
+    assert!(compacted[2].unwrap().is_sign_negative());
+}
+
+#[test]
+fn non_finite_values_are_refused_with_a_clear_error() {
+    let mut store = Store::open_in_memory().unwrap();
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let err = store
+            .write_bin(
+                "test",
+                BIN,
+                DAY,
+                &[(bgp("KZ"), Some(1.0)), (bgp("IQ"), Some(bad))],
+            )
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NonFiniteValue { .. }), "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains("IQ/bgp") && message.contains("2022-01-05T00:00:00Z"),
+            "{message}"
+        );
+        assert!(message.contains("not a finite number"), "{message}");
+        let err = store
+            .write_points(&bgp("KZ"), BIN, &[(DAY, Some(bad))])
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NonFiniteValue { .. }), "{err}");
+    }
+    // Nothing of the refused bins was written.
+    assert_eq!(read(&store, &bgp("KZ"), DAY, 1), vec![None]);
+    assert_eq!(store.last_committed_bin("test").unwrap(), None);
+}
+
+#[test]
+fn misaligned_bins_duplicates_and_bad_sources_are_refused() {
+    let mut store = Store::open_in_memory().unwrap();
+    let err = store
+        .write_bin("test", BIN, DAY + 1, &[(bgp("KZ"), Some(1.0))])
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::MisalignedBin { bin_secs: 300, .. }),
+        "{err}"
+    );
+    let err = store
+        .write_points(&bgp("KZ"), BIN, &[(DAY + 299, Some(1.0))])
+        .unwrap_err();
+    assert!(matches!(err, StoreError::MisalignedBin { .. }), "{err}");
+    let err = store
+        .write_bin(
+            "test",
+            BIN,
+            DAY,
+            &[
+                (bgp("KZ"), Some(1.0)),
+                (bgp("IQ"), None),
+                (bgp("KZ"), Some(2.0)),
+            ],
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("KZ/bgp appears twice"), "{err}");
+    assert!(matches!(
+        store.write_bin("", BIN, DAY, &[]).unwrap_err(),
+        StoreError::BadSourceName(_)
+    ));
+    // The refused write left nothing behind and the store still works.
+    assert_eq!(store.last_committed_bin("test").unwrap(), None);
+    assert!(!store.has_entity(&"KZ".parse().unwrap()).unwrap());
+    store
+        .write_bin("test", BIN, DAY, &[(bgp("KZ"), Some(1.0))])
+        .unwrap();
+    assert_eq!(read(&store, &bgp("KZ"), DAY, 1), vec![Some(1.0)]);
+}
+
+#[test]
+fn staged_bins_and_chunks_merge_on_read() {
+    let mut store = Store::open_in_memory().unwrap();
+    let kz = bgp("KZ");
+    // Day one, compacted.
+    for i in 0..288 {
+        store
+            .write_bin(
+                "bgp-mrt",
+                BIN,
+                DAY + i * 300,
+                &[(kz.clone(), Some(1000.0 + i as f64))],
+            )
+            .unwrap();
+    }
+    store.compact().unwrap();
+    // The first bins of day two, staged; and a correction of a compacted bin.
+    for i in 288..300 {
+        store
+            .write_bin(
+                "bgp-mrt",
+                BIN,
+                DAY + i * 300,
+                &[(kz.clone(), Some(1000.0 + i as f64))],
+            )
+            .unwrap();
+    }
+    store
+        .write_bin("fix", BIN, DAY + 10 * 300, &[(kz.clone(), Some(7.0))])
+        .unwrap();
+    let series = store
+        .read_series(&kz, BIN, range(DAY - 600, DAY + 301 * 300))
+        .unwrap();
+    assert_eq!(series.start, DAY - 600);
+    assert_eq!(series.values.len(), 303);
+    assert_eq!(series.values[0], None);
+    assert_eq!(series.values[1], None);
+    assert_eq!(series.get(DAY), Some(1000.0));
+    assert_eq!(series.get(DAY + 10 * 300), Some(7.0));
+    assert_eq!(series.get(DAY + 287 * 300), Some(1287.0));
+    assert_eq!(series.get(DAY + 299 * 300), Some(1299.0));
+    assert_eq!(series.get(DAY + 300 * 300), None);
+    // A range inside one chunk, not starting at midnight.
+    let inner = store
+        .read_series(&kz, BIN, range(DAY + 3600 + 17, DAY + 7200))
+        .unwrap();
+    assert_eq!(inner.start, DAY + 3600);
+    assert_eq!(inner.values.len(), 12);
+    assert_eq!(inner.values[0], Some(1012.0));
+    // After compaction the same values come from chunks alone.
+    store.compact().unwrap();
+    let again = store
+        .read_series(&kz, BIN, range(DAY - 600, DAY + 301 * 300))
+        .unwrap();
+    assert_eq!(again, series);
+}
+
+#[test]
+fn compaction_is_idempotent() {
+    let mut store = Store::open_in_memory().unwrap();
+    let keys: Vec<SeriesKey> = ["KZ", "IQ", "AS9198", "KZ/Almaty"]
+        .iter()
+        .map(|e| bgp(e))
+        .collect();
+    for i in 0..400 {
+        let values: Vec<(SeriesKey, Option<f64>)> = keys
+            .iter()
+            .enumerate()
+            .map(|(k, key)| {
+                (
+                    key.clone(),
+                    (i % 7 != k as i64).then_some((i / 10 * k as i64) as f64),
+                )
+            })
+            .collect();
+        store
+            .write_bin("test", BIN, DAY + i * 300, &values)
+            .unwrap();
+    }
+    let before: Vec<_> = keys.iter().map(|k| read(&store, k, DAY, 400)).collect();
+    store.compact().unwrap();
+    let footprint = store.sqlite().chunk_footprint();
+    let listed = store.list_series().unwrap();
+    store.compact().unwrap();
+    store.compact().unwrap();
+    assert_eq!(store.sqlite().chunk_footprint(), footprint);
+    assert_eq!(store.list_series().unwrap(), listed);
+    let after: Vec<_> = keys.iter().map(|k| read(&store, k, DAY, 400)).collect();
+    assert_eq!(before, after);
+    // 4 series over two days.
+    assert_eq!(footprint.0, 8);
+}
+
+#[test]
+fn rewriting_a_bin_is_idempotent_and_keeps_other_series() {
+    let mut store = Store::open_in_memory().unwrap();
+    let (kz, iq) = (bgp("KZ"), bgp("IQ"));
+    let bin = [(kz.clone(), Some(5.0)), (iq.clone(), Some(0.0))];
+    store.write_bin("s", BIN, DAY, &bin).unwrap();
+    store.write_bin("s", BIN, DAY, &bin).unwrap();
+    assert_eq!(store.staged_bin_count().unwrap(), 1);
+    assert_eq!(read(&store, &kz, DAY, 1), vec![Some(5.0)]);
+    store.compact().unwrap();
+    let footprint = store.sqlite().chunk_footprint();
+    // A rerun after compaction: the same bins, the same values.
+    store.write_bin("s", BIN, DAY, &bin).unwrap();
+    store.compact().unwrap();
+    assert_eq!(store.sqlite().chunk_footprint(), footprint);
+    assert_eq!(read(&store, &iq, DAY, 1), vec![Some(0.0)]);
+
+    // A rewrite naming only KZ changes KZ and keeps IQ, staged or compacted.
+    store.write_bin("s", BIN, DAY + 300, &bin).unwrap();
+    store
+        .write_bin("s", BIN, DAY + 300, &[(kz.clone(), None)])
+        .unwrap();
+    assert_eq!(read(&store, &kz, DAY, 2), vec![Some(5.0), None]);
+    assert_eq!(read(&store, &iq, DAY, 2), vec![Some(0.0), Some(0.0)]);
+    store.compact().unwrap();
+    store
+        .write_bin("s", BIN, DAY, &[(kz.clone(), Some(6.0))])
+        .unwrap();
+    assert_eq!(read(&store, &kz, DAY, 2), vec![Some(6.0), None]);
+    assert_eq!(read(&store, &iq, DAY, 2), vec![Some(0.0), Some(0.0)]);
+    store.compact().unwrap();
+    assert_eq!(read(&store, &kz, DAY, 2), vec![Some(6.0), None]);
+    assert_eq!(read(&store, &iq, DAY, 2), vec![Some(0.0), Some(0.0)]);
+}
+
+#[test]
+fn later_writes_win_across_sources_and_imports() {
+    let mut store = Store::open_in_memory().unwrap();
+    let kz = bgp("KZ");
+    store
+        .write_bin("a", BIN, DAY, &[(kz.clone(), Some(1.0))])
+        .unwrap();
+    store
+        .write_bin("b", BIN, DAY, &[(kz.clone(), Some(2.0))])
+        .unwrap();
+    assert_eq!(read(&store, &kz, DAY, 1), vec![Some(2.0)]);
+    // Rewriting source a's bin makes it the latest write.
+    store
+        .write_bin("a", BIN, DAY, &[(kz.clone(), Some(3.0))])
+        .unwrap();
+    assert_eq!(read(&store, &kz, DAY, 1), vec![Some(3.0)]);
+    // An import after staged writes wins over them, before and after compaction.
+    store
+        .write_bin("a", BIN, DAY + 300, &[(kz.clone(), Some(4.0))])
+        .unwrap();
+    store
+        .write_points(
+            &kz,
+            BIN,
+            &[
+                (DAY + 300, Some(40.0)),
+                (DAY + 600, Some(50.0)),
+                (DAY + 600, Some(60.0)),
+            ],
+        )
+        .unwrap();
+    assert_eq!(
+        read(&store, &kz, DAY, 3),
+        vec![Some(3.0), Some(40.0), Some(60.0)]
+    );
+    store.compact().unwrap();
+    assert_eq!(
+        read(&store, &kz, DAY, 3),
+        vec![Some(3.0), Some(40.0), Some(60.0)]
+    );
+    // A staged write after the import wins over it.
+    store
+        .write_bin("a", BIN, DAY + 600, &[(kz.clone(), Some(0.0))])
+        .unwrap();
+    assert_eq!(
+        read(&store, &kz, DAY, 3),
+        vec![Some(3.0), Some(40.0), Some(0.0)]
+    );
+}
+
+#[test]
+fn write_points_spans_days_and_bin_sizes() {
+    let mut store = Store::open_in_memory().unwrap();
+    let gtr = key("IQ", SignalKind::GoogleTraffic);
+    let points: Vec<(UnixSecs, Option<f64>)> = (0..1000)
+        .map(|i| (DAY + i * 300, (i % 3 != 0).then_some(i as f64 * 0.25)))
+        .collect();
+    store.write_points(&gtr, BIN, &points).unwrap();
+    let series = store
+        .read_series(&gtr, BIN, range(DAY, DAY + 1000 * 300))
+        .unwrap();
+    assert_eq!(series.points().collect::<Vec<_>>(), points);
+    // The same key at an hourly bin size is another series.
+    let hourly = BinSize::new(3600).unwrap();
+    assert_eq!(
+        store
+            .read_series(&gtr, hourly, range(DAY, DAY + 3600))
+            .unwrap()
+            .values,
+        vec![None]
+    );
+    store
+        .write_points(&gtr, hourly, &[(DAY, Some(9.0))])
+        .unwrap();
+    assert_eq!(
+        store
+            .read_series(&gtr, hourly, range(DAY, DAY + 3600))
+            .unwrap()
+            .values,
+        vec![Some(9.0)]
+    );
+    assert_eq!(
+        store
+            .read_series(&gtr, BIN, range(DAY, DAY + 300))
+            .unwrap()
+            .values,
+        vec![None]
+    );
+    assert_eq!(store.list_series().unwrap().len(), 2);
+    // Writing "no data" over a whole day removes its chunk.
+    let footprint = store.sqlite().chunk_footprint();
+    let clear: Vec<(UnixSecs, Option<f64>)> = (0..288).map(|i| (DAY + i * 300, None)).collect();
+    store.write_points(&gtr, BIN, &clear).unwrap();
+    assert_eq!(store.sqlite().chunk_footprint().0, footprint.0 - 1);
+    let info = store
+        .list_series()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.bin == BIN)
+        .unwrap();
+    assert_eq!(info.first_bin, Some(DAY + 288 * 300 + 300));
+}
+
+#[test]
+fn reversed_ranges_cannot_be_asked_for() {
+    assert!(TimeRange::new(DAY, DAY).is_err());
+    assert!(TimeRange::new(DAY + 300, DAY).is_err());
+}
+
+#[test]
+fn unknown_series_read_as_no_data() {
+    let mut store = Store::open_in_memory().unwrap();
+    let series = store
+        .read_series(&bgp("KZ"), BIN, range(DAY, DAY + 86_400))
+        .unwrap();
+    assert_eq!(series.values.len(), 288);
+    assert_eq!(series.count_with_data(), 0);
+    store
+        .write_bin("s", BIN, DAY, &[(bgp("KZ"), Some(1.0))])
+        .unwrap();
+    let other_signal = key("KZ", SignalKind::ProbeUpSlash24s);
+    assert_eq!(
+        store
+            .read_series(&other_signal, BIN, range(DAY, DAY + 600))
+            .unwrap()
+            .values,
+        vec![None, None]
+    );
+}
+
+#[test]
+fn listing_merges_chunks_and_staged_bins() {
+    let mut store = Store::open_in_memory().unwrap();
+    let (kz, iq, as9198) = (bgp("KZ"), bgp("IQ"), bgp("AS9198"));
+    let probe = key("KZ", SignalKind::ProbeUpSlash24s);
+    for i in 0..10 {
+        store
+            .write_bin(
+                "bgp",
+                BIN,
+                DAY + i * 300,
+                &[
+                    (kz.clone(), Some(100.0 + i as f64)),
+                    (iq.clone(), (i < 5).then_some(50.0)),
+                    (as9198.clone(), None),
+                ],
+            )
+            .unwrap();
+    }
+    store.compact().unwrap();
+    store
+        .write_bin(
+            "bgp",
+            BIN,
+            DAY + 10 * 300,
+            &[(kz.clone(), Some(0.0)), (iq.clone(), None)],
+        )
+        .unwrap();
+    // A staged "no data" over the compacted last bin of KZ/probe.
+    store
+        .write_points(&probe, BIN, &[(DAY, Some(1.0)), (DAY + 300, Some(2.0))])
+        .unwrap();
+    store
+        .write_bin("probe", BIN, DAY + 300, &[(probe.clone(), None)])
+        .unwrap();
+
+    let list = store.list_series().unwrap();
+    let get = |k: &SeriesKey| list.iter().find(|s| &s.key == k).unwrap().clone();
+    let kz_info = get(&kz);
+    assert_eq!(
+        (kz_info.first_bin, kz_info.last_bin, kz_info.latest_value),
+        (Some(DAY), Some(DAY + 3000), Some(0.0))
+    );
+    let iq_info = get(&iq);
+    assert_eq!(
+        (iq_info.first_bin, iq_info.last_bin, iq_info.latest_value),
+        (Some(DAY), Some(DAY + 1200), Some(50.0))
+    );
+    let as_info = get(&as9198);
+    assert_eq!(
+        (as_info.first_bin, as_info.last_bin, as_info.latest_value),
+        (None, None, None)
+    );
+    let probe_info = get(&probe);
+    assert_eq!(
+        (
+            probe_info.first_bin,
+            probe_info.last_bin,
+            probe_info.latest_value
+        ),
+        (Some(DAY), Some(DAY), Some(1.0))
+    );
+    // The same answers once everything is compacted.
+    store.compact().unwrap();
+    assert_eq!(store.list_series().unwrap(), list);
+
+    store
+        .set_entity_name(&"AS9198".parse().unwrap(), " JSC Kazakhtelecom ")
+        .unwrap();
+    store
+        .set_entity_names(&[
+            ("KZ".parse().unwrap(), "Kazakhstan".to_string()),
+            ("AS48503".parse().unwrap(), "Tele2".to_string()),
+        ])
+        .unwrap();
+    let entities = store.entities().unwrap();
+    let names: Vec<(String, Option<String>, usize)> = entities
+        .iter()
+        .map(|e| (e.entity.to_string(), e.name.clone(), e.signals.len()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("IQ".to_string(), None, 1),
+            ("KZ".to_string(), Some("Kazakhstan".to_string()), 2),
+            (
+                "AS9198".to_string(),
+                Some("JSC Kazakhtelecom".to_string()),
+                1
+            ),
+        ]
+    );
+    let kz_signals = &entities[1].signals;
+    assert_eq!(kz_signals[0].signal, SignalKind::BgpVisibleSlash24s);
+    assert_eq!(
+        (kz_signals[0].latest_time, kz_signals[0].latest_value),
+        (Some(DAY + 3000), Some(0.0))
+    );
+    // A name alone does not make an entity known.
+    assert!(store.has_entity(&"AS9198".parse().unwrap()).unwrap());
+    assert!(!store.has_entity(&"AS48503".parse().unwrap()).unwrap());
+    assert!(!store.has_entity(&"FR".parse().unwrap()).unwrap());
+    assert_eq!(
+        store
+            .entity_name(&"AS48503".parse().unwrap())
+            .unwrap()
+            .as_deref(),
+        Some("Tele2")
+    );
+    store
+        .set_entity_name(&"AS48503".parse().unwrap(), "")
+        .unwrap();
+    assert_eq!(
+        store.entity_name(&"AS48503".parse().unwrap()).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn last_committed_bin_is_the_latest_in_time() {
+    let mut store = Store::open_in_memory().unwrap();
+    assert_eq!(store.last_committed_bin("bgp-mrt").unwrap(), None);
+    store.write_bin("bgp-mrt", BIN, DAY + 600, &[]).unwrap();
+    store
+        .write_bin("bgp-mrt", BIN, DAY, &[(bgp("KZ"), Some(1.0))])
+        .unwrap();
+    store.write_bin("probe", BIN, DAY + 900, &[]).unwrap();
+    assert_eq!(
+        store.last_committed_bin("bgp-mrt").unwrap(),
+        Some(DAY + 600)
+    );
+    assert_eq!(store.last_committed_bin("probe").unwrap(), Some(DAY + 900));
+}
+
+#[test]
+fn inputs_done_round_trip() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut input = InputRecord {
+        path: "/data/rrc00/updates.20220105.1030.gz".to_string(),
+        size_bytes: 1_234_567,
+        mtime: DAY,
+        records: 40_000,
+        errors: 2,
+    };
+    store.record_input_done("bgp-mrt", &input).unwrap();
+    input.records = 40_001;
+    store.record_input_done("bgp-mrt", &input).unwrap();
+    let other = InputRecord {
+        path: "/data/a.gz".to_string(),
+        ..input.clone()
+    };
+    store.record_input_done("bgp-mrt", &other).unwrap();
+    assert_eq!(
+        store.inputs_done("bgp-mrt").unwrap(),
+        vec![other, input.clone()]
+    );
+    assert!(store.inputs_done("probe").unwrap().is_empty());
+    input.size_bytes = u64::MAX;
+    assert!(matches!(
+        store.record_input_done("x", &input),
+        Err(StoreError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn open_creates_the_directory_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("nested/data");
+    {
+        let mut store = Store::open(&data_dir).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as u32);
+        store
+            .write_bin("s", BIN, DAY, &[(bgp("KZ"), Some(3.0))])
+            .unwrap();
+    }
+    assert!(data_dir.join(DB_FILE_NAME).is_file());
+    let store = Store::open(&data_dir).unwrap();
+    assert!(store.location().ends_with(DB_FILE_NAME));
+    assert_eq!(read(&store, &bgp("KZ"), DAY, 1), vec![Some(3.0)]);
+    let mode: String = store
+        .sqlite()
+        .connection()
+        .pragma_query_value(None, "journal_mode", |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+fn open_with(path: &Path, migrations: &[&str]) -> Result<SqliteStore, StoreError> {
+    let conn = Connection::open(path).unwrap();
+    SqliteStore::setup_with(conn, path.display().to_string(), true, migrations)
+}
+
+#[test]
+fn an_old_database_is_upgraded_by_appended_migrations() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = Store::open(dir.path()).unwrap();
+        store
+            .write_bin("s", BIN, DAY, &[(bgp("KZ"), Some(3.0))])
+            .unwrap();
+    }
+    let path = dir.path().join(DB_FILE_NAME);
+    // A later vigie appends a step: the version-1 file is upgraded, data kept.
+    let mut next: Vec<&str> = MIGRATIONS.to_vec();
+    next.push("CREATE TABLE annotations (annotation_id INTEGER PRIMARY KEY, note TEXT NOT NULL);");
+    let upgraded = open_with(&path, &next).unwrap();
+    assert_eq!(
+        upgraded.schema_version().unwrap(),
+        MIGRATIONS.len() as u32 + 1
+    );
+    upgraded
+        .connection()
+        .execute("INSERT INTO annotations (note) VALUES ('x')", [])
+        .unwrap();
+    drop(upgraded);
+    // Opening it again with the same list changes nothing.
+    assert_eq!(
+        open_with(&path, &next).unwrap().schema_version().unwrap(),
+        2
+    );
+
+    // A failing step leaves the file at its previous version.
+    let dir2 = tempfile::tempdir().unwrap();
+    drop(Store::open(dir2.path()).unwrap());
+    let path2 = dir2.path().join(DB_FILE_NAME);
+    let mut broken: Vec<&str> = MIGRATIONS.to_vec();
+    broken.push("CREATE TABLE ok_step (x INTEGER); CREATE TABLE nonsense (;");
+    let err = open_with(&path2, &broken).err().unwrap();
+    assert!(
+        matches!(err, StoreError::MigrationFailed { version: 2, .. }),
+        "{err}"
+    );
+    let store = Store::open(dir2.path()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 1);
+    let leftover: i64 = store
+        .sqlite()
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'ok_step'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(leftover, 0);
+}
+
+#[test]
+fn a_database_from_a_newer_vigie_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE_NAME);
+    let mut next: Vec<&str> = MIGRATIONS.to_vec();
+    next.push("CREATE TABLE from_the_future (x INTEGER);");
+    drop(open_with(&path, &next).unwrap());
+    let err = Store::open(dir.path()).err().unwrap();
+    assert!(
+        matches!(
+            err,
+            StoreError::NewerSchema {
+                found: 2,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("schema version 2") && message.contains("upgrade vigie"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_vigie_database_is_refused() {
+    // Not SQLite at all.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(DB_FILE_NAME),
+        b"timestamp,gtr,bgp\n1692493200,,2917\n".repeat(200),
+    )
+    .unwrap();
+    let err = Store::open(dir.path()).err().unwrap();
+    assert!(matches!(err, StoreError::NotAVigieDatabase { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("move it away") && message.contains("--data-dir"),
+        "{message}"
+    );
+    // The file was left untouched.
+    assert!(std::fs::read(dir.path().join(DB_FILE_NAME))
+        .unwrap()
+        .starts_with(b"timestamp,"));
+
+    // Another program's SQLite database.
+    let dir = tempfile::tempdir().unwrap();
+    Connection::open(dir.path().join(DB_FILE_NAME))
+        .unwrap()
+        .execute_batch("CREATE TABLE photos (id INTEGER PRIMARY KEY);")
+        .unwrap();
+    let err = Store::open(dir.path()).err().unwrap();
+    assert!(err.to_string().contains("another program"), "{err}");
+
+    // An empty file is a new database.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(DB_FILE_NAME), b"").unwrap();
+    assert_eq!(
+        Store::open(dir.path()).unwrap().schema_version().unwrap(),
+        1
+    );
+
+    // A directory in its place.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(DB_FILE_NAME)).unwrap();
+    assert!(matches!(
+        Store::open(dir.path()),
+        Err(StoreError::NotAVigieDatabase { .. })
+    ));
+}
+
+#[test]
+fn a_damaged_database_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = Store::open(dir.path()).unwrap();
+        let values: Vec<(SeriesKey, Option<f64>)> = (1..3000)
+            .map(|asn| (bgp(&format!("AS{asn}")), Some(asn as f64)))
+            .collect();
+        store.write_bin("s", BIN, DAY, &values).unwrap();
+        store.compact().unwrap();
+        store
+            .sqlite()
+            .connection()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .unwrap();
+    }
+    // Overwrite the middle of the file (table pages) with garbage.
+    let path = dir.path().join(DB_FILE_NAME);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let len = bytes.len();
+    for b in &mut bytes[4096..len - 4096] {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, bytes).unwrap();
+    let result = Store::open(dir.path()).and_then(|store| {
+        store.list_series()?;
+        store.read_series(&bgp("AS100"), BIN, range(DAY, DAY + 300))
+    });
+    let err = result.err().unwrap();
+    assert!(
+        matches!(
+            err,
+            StoreError::Corrupt { .. } | StoreError::NotAVigieDatabase { .. }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("move it away"), "{err}");
+}
+
+#[test]
+fn an_unusable_data_dir_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let err = Store::open(&file).err().unwrap();
+    assert!(
+        matches!(err, StoreError::DataDirNotWritable { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("choose another --data-dir"),
+        "{err}"
+    );
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let read_only = dir.path().join("read-only");
+        std::fs::create_dir(&read_only).unwrap();
+        std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o555)).unwrap();
+        if std::fs::write(read_only.join("probe"), b"x").is_ok() {
+            println!("SKIP read-only directory case: this user (root?) can write anywhere");
+        } else {
+            let err = Store::open(&read_only).err().unwrap();
+            assert!(
+                matches!(err, StoreError::DataDirNotWritable { .. }),
+                "{err}"
+            );
+        }
+        std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+#[test]
+fn a_reader_and_a_writer_work_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_path_buf();
+    let keys: Vec<SeriesKey> = (1..=200).map(|asn| bgp(&format!("AS{asn}"))).collect();
+    let mut writer = Store::open(&data_dir).unwrap();
+    let writer_keys = keys.clone();
+    let bins = 150;
+    let handle = std::thread::spawn(move || {
+        for i in 0..bins {
+            let values: Vec<_> = writer_keys
+                .iter()
+                .map(|k| (k.clone(), Some(i as f64)))
+                .collect();
+            writer.write_bin("s", BIN, DAY + i * 300, &values).unwrap();
+            if i % 40 == 39 {
+                writer.compact().unwrap();
+            }
+        }
+    });
+    let reader = Store::open(&data_dir).unwrap();
+    let mut reads = 0;
+    loop {
+        let finished = handle.is_finished();
+        let committed = reader.last_committed_bin("s").unwrap();
+        // Every bin committed before the read is there, whole and exact.
+        let series = reader
+            .read_series(&keys[150], BIN, range(DAY, DAY + bins * 300))
+            .unwrap();
+        if let Some(last) = committed {
+            let n = ((last - DAY) / 300 + 1) as usize;
+            for (i, value) in series.values.iter().take(n).enumerate() {
+                assert_eq!(*value, Some(i as f64), "bin {i} of {n}");
+            }
+        }
+        reads += 1;
+        if finished {
+            break;
+        }
+    }
+    handle.join().unwrap();
+    assert!(reads > 1);
+    assert_eq!(
+        reader
+            .read_series(&keys[0], BIN, range(DAY, DAY + bins * 300))
+            .unwrap()
+            .count_with_data(),
+        150
+    );
+}
+
+#[test]
+fn store_can_move_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Store>();
+}
+
+/// Bytes per point of the chunk encoding on real IODA signals (Iraq, 5-min).
+#[test]
+fn bytes_per_point_on_real_ioda_signals() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/signals/ioda_country_IQ_iraq.csv"
+    );
+    if !Path::new(path).exists() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{path} is missing: CI must have the shared data");
+        }
+        println!("SKIP bytes_per_point_on_real_ioda_signals: {path} is absent");
+        return;
+    }
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let signals = ["gtr", "gtr-norm", "merit-nt", "bgp", "ping-slash24"];
+    let columns: Vec<usize> = signals
+        .iter()
+        .map(|s| headers.iter().position(|h| h == *s).unwrap())
+        .collect();
+    let mut points: Vec<Vec<(UnixSecs, Option<f64>)>> = vec![Vec::new(); signals.len()];
+    for record in reader.records() {
+        let record = record.unwrap();
+        let t: UnixSecs = record[0].parse().unwrap();
+        for (s, &column) in columns.iter().enumerate() {
+            let value = record.get(column).and_then(|v| v.parse::<f64>().ok());
+            points[s].push((t, value));
+        }
+    }
+    let entity: Entity = "IQ".parse().unwrap();
+    println!("chunk encoding on {path}:");
+    for (s, signal) in signals.iter().enumerate() {
+        let mut store = Store::open_in_memory().unwrap();
+        let key = SeriesKey {
+            entity: entity.clone(),
+            signal: signal.parse().unwrap(),
+        };
+        store.write_points(&key, BIN, &points[s]).unwrap();
+        let (chunks, bytes) = store.sqlite().chunk_footprint();
+        let n = points[s].len();
+        let with_data = points[s].iter().filter(|p| p.1.is_some()).count();
+        let bpp = bytes as f64 / n as f64;
+        println!("  {signal:<13} {n} bins ({with_data} with data), {chunks} chunks, {bytes} bytes: {bpp:.2} bytes/point");
+        // Read back exactly.
+        let first = points[s][0].0;
+        let series = store
+            .read_series(&key, BIN, range(first, first + n as i64 * 300))
+            .unwrap();
+        assert_eq!(
+            bits(&series.values),
+            bits(&points[s].iter().map(|p| p.1).collect::<Vec<_>>())
+        );
+        if *signal == "bgp" {
+            assert!(
+                bpp < 2.0,
+                "bgp counts should pack below 2 bytes/point, got {bpp}"
+            );
+        }
+        assert!(bpp < 9.5, "{signal}: {bpp} bytes/point");
+    }
+}
