@@ -1,1 +1,21 @@
-//! placeholder, being written
+//! vigie's BGP signal: how much address space of each country, region and AS
+//! the global routing table can reach, per time bin.
+//!
+//! One routing model, fed by interchangeable inputs:
+//! - [`mrt`] reads RouteViews / RIPE RIS archives and any daemon's MRT dumps;
+//! - (later) RIS Live, a passive BGP speaker and a BMP station feed the same
+//!   [`VisibilityAccounting`].
+//!
+//! [`RoutingTable`] keeps per-peer state as an interned peer bitset per
+//! prefix ([`peer_sets`]); [`VisibilityAccounting`] decides which peers are
+//! full-feed and which prefixes are visible, as IODA does, and counts unique
+//! visible /24s (IPv4) and /48s (IPv6) per entity, plus announcements and
+//! withdrawals, closing one [`BinValues`] per bin.
+
+pub mod mrt;
+pub mod peer_sets;
+pub mod routing;
+pub mod visibility;
+
+pub use routing::{CollectorIdx, PeerIdx, PrefixKey, RoutingTable};
+pub use visibility::{BinValues, VisibilityAccounting, VisibilityConfig};

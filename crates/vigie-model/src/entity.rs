@@ -181,8 +181,7 @@ fn parse_region(text: &str) -> Result<Entity, ModelError> {
         return Err(ModelError::BadEntity(text.to_string()));
     }
     Ok(Entity::Region(RegionId {
-        country: CountryCode::new(country)
-            .map_err(|_| ModelError::BadEntity(text.to_string()))?,
+        country: CountryCode::new(country).map_err(|_| ModelError::BadEntity(text.to_string()))?,
         name: name.to_string(),
     }))
 }
@@ -212,7 +211,9 @@ impl FromStr for Entity {
         if text.len() > 2 && text.as_bytes()[..2].eq_ignore_ascii_case(b"AS") {
             return parse_asn(text).map(Entity::Asn);
         }
-        CountryCode::new(text).map(Entity::Country).map_err(|_| bad())
+        CountryCode::new(text)
+            .map(Entity::Country)
+            .map_err(|_| bad())
     }
 }
 
@@ -235,7 +236,10 @@ mod tests {
 
     #[test]
     fn parses_every_spelling() {
-        assert_eq!("KZ".parse::<Entity>(), Ok(Entity::Country(CountryCode::new("KZ").unwrap())));
+        assert_eq!(
+            "KZ".parse::<Entity>(),
+            Ok(Entity::Country(CountryCode::new("KZ").unwrap()))
+        );
         assert_eq!("kz".parse::<Entity>().unwrap().to_string(), "KZ");
         assert_eq!("AS9198".parse::<Entity>(), Ok(Entity::Asn(9198)));
         assert_eq!("as9198".parse::<Entity>(), Ok(Entity::Asn(9198)));
@@ -244,12 +248,26 @@ mod tests {
         let region: Entity = "KZ/East Kazakhstan".parse().unwrap();
         assert_eq!(region.to_string(), "KZ/East Kazakhstan");
         assert_eq!(region.kind(), EntityKind::Region);
-        assert_eq!("region/KZ/Almaty".parse::<Entity>().unwrap().code(), "KZ/Almaty");
+        assert_eq!(
+            "region/KZ/Almaty".parse::<Entity>().unwrap().code(),
+            "KZ/Almaty"
+        );
     }
 
     #[test]
     fn rejects_nonsense_without_panicking() {
-        for bad in ["", "K", "KZZ", "aé", "AS-1", "AS99999999999", "1Z", "KZ/", "/x", "ASé"] {
+        for bad in [
+            "",
+            "K",
+            "KZZ",
+            "aé",
+            "AS-1",
+            "AS99999999999",
+            "1Z",
+            "KZ/",
+            "/x",
+            "ASé",
+        ] {
             // "AS" alone is American Samoa, a country.
             assert!(bad.parse::<Entity>().is_err(), "{bad} should not parse");
         }

@@ -4,7 +4,9 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ModelError {
     /// The text is not an entity in any of the accepted spellings.
-    #[error("'{0}' is not an entity: write a country as KZ, an AS as AS9198, a region as KZ/Almaty")]
+    #[error(
+        "'{0}' is not an entity: write a country as KZ, an AS as AS9198, a region as KZ/Almaty"
+    )]
     BadEntity(String),
     /// The text is not a known signal name.
     #[error("'{0}' is not a signal; known signals: {1}")]

@@ -94,7 +94,11 @@ pub fn parse_utc(text: &str) -> Result<UnixSecs, ModelError> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Ok(time.timestamp());
     }
-    for pattern in ["%Y-%m-%d %H:%M:%S%:z", "%Y-%m-%dT%H:%M%:z", "%Y-%m-%d %H:%M%:z"] {
+    for pattern in [
+        "%Y-%m-%d %H:%M:%S%:z",
+        "%Y-%m-%dT%H:%M%:z",
+        "%Y-%m-%d %H:%M%:z",
+    ] {
         if let Ok(time) = DateTime::parse_from_str(text, pattern) {
             return Ok(time.timestamp());
         }
@@ -111,7 +115,11 @@ pub fn parse_utc(text: &str) -> Result<UnixSecs, ModelError> {
         }
     }
     if let Ok(date) = NaiveDate::parse_from_str(naive, "%Y-%m-%d") {
-        return Ok(date.and_hms_opt(0, 0, 0).ok_or_else(bad)?.and_utc().timestamp());
+        return Ok(date
+            .and_hms_opt(0, 0, 0)
+            .ok_or_else(bad)?
+            .and_utc()
+            .timestamp());
     }
     Err(bad())
 }
