@@ -1,0 +1,334 @@
+//! IODA dashboard CSV exports: one row per time, one column per datasource.
+//!
+//! The labelled exports used for evaluation look like
+//! `timestamp,gtr,gtr-norm,merit-nt,bgp,ping-slash24,datetime,DATETIME,LABEL`:
+//! `timestamp` in Unix seconds, the datasource columns (empty = no data),
+//! `datetime` copies of the time, and `LABEL` 0/1. Normalised exports carry the
+//! same datasource columns with normalised values (or `(normalized)` in the
+//! header); they are imported as the same signals, since detection works on
+//! ratios to a baseline.
+
+use std::io::Read;
+
+use vigie_model::{parse_utc, BinSize, Entity, SeriesKey, SignalKind, UnixSecs};
+
+use crate::assemble::{clean_value, time_in_range, SeriesBuilder};
+use crate::names::{is_label_column, is_time_column, signal_from_column};
+use crate::report::{ImportReport, IssueKind};
+use crate::{ImportError, ImportOptions, Imported, LabelSpan};
+
+/// Imports an IODA dashboard CSV export of one entity (given in `options`).
+///
+/// Rows with an unreadable time are skipped; unreadable cells become no data;
+/// unknown columns are listed once and ignored; a `LABEL` column becomes
+/// [`LabelSpan`]s. Errors only when no entity is given or the header has no
+/// time column or no signal column.
+pub fn import_dashboard_csv(
+    reader: impl Read,
+    source_name: &str,
+    options: &ImportOptions,
+) -> Result<Imported, ImportError> {
+    let entity = options
+        .entity
+        .clone()
+        .ok_or_else(|| ImportError::MissingEntity {
+            source_name: source_name.to_string(),
+        })?;
+    let mut report = ImportReport::new(source_name);
+    let mut csv_reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(reader);
+    let headers = csv_reader
+        .byte_headers()
+        .map_err(|err| ImportError::BadHeader {
+            source_name: source_name.to_string(),
+            reason: format!("cannot read the header line: {err}"),
+        })?
+        .clone();
+    let layout = Layout::from_headers(&headers, &entity, &mut report);
+    let Some(time_column) = layout.time_column else {
+        return Err(ImportError::BadHeader {
+            source_name: source_name.to_string(),
+            reason: "no time column: the header needs 'timestamp' (Unix seconds) or 'datetime'"
+                .to_string(),
+        });
+    };
+    if layout.signals.is_empty() {
+        return Err(ImportError::BadHeader {
+            source_name: source_name.to_string(),
+            reason: "no signal column: expected IODA datasource names such as bgp, \
+                     ping-slash24, merit-nt, gtr, gtr-norm"
+                .to_string(),
+        });
+    }
+
+    let mut builder = SeriesBuilder::new();
+    let mut label_points: Vec<(UnixSecs, bool)> = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let line = csv_reader.position().line() + 1;
+        match csv_reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(err) => {
+                report.rows_read += 1;
+                let at = report.at_line(line);
+                report.add(
+                    IssueKind::BadRow,
+                    at,
+                    format!("unreadable row ({err}); skipped"),
+                );
+                continue;
+            }
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(line);
+        report.rows_read += 1;
+        if record.iter().all(|field| field.is_empty()) {
+            continue;
+        }
+        if record.len() != headers.len() {
+            let at = report.at_line(line);
+            report.add(
+                IssueKind::BadRow,
+                at,
+                format!(
+                    "{} fields where the header has {}; missing cells read as no data",
+                    record.len(),
+                    headers.len()
+                ),
+            );
+        }
+        let time_text = String::from_utf8_lossy(record.get(time_column).unwrap_or_default());
+        let t = match parse_utc(&time_text) {
+            Ok(t) if time_in_range(t) => t,
+            Ok(t) => {
+                let at = report.at_line(line);
+                report.add(
+                    IssueKind::BadTime,
+                    at,
+                    format!("time {t} is outside 1990..2100; row skipped"),
+                );
+                continue;
+            }
+            Err(err) => {
+                let at = report.at_line(line);
+                report.add(IssueKind::BadTime, at, format!("{err}; row skipped"));
+                continue;
+            }
+        };
+        for (column, key) in &layout.signals {
+            let cell = String::from_utf8_lossy(record.get(*column).unwrap_or_default());
+            let at = || format!("{source_name}:{line}:{}", key.signal);
+            let value = if cell.is_empty() {
+                None
+            } else {
+                match cell.parse::<f64>() {
+                    Ok(raw) => clean_value(raw, &mut report, at),
+                    Err(_) => {
+                        report.add(
+                            IssueKind::BadNumber,
+                            at(),
+                            format!("'{cell}' is not a number; stored as no data"),
+                        );
+                        None
+                    }
+                }
+            };
+            builder.push(key, t, value, line, &mut report, at);
+        }
+        if let Some(column) = layout.label_column {
+            let cell = String::from_utf8_lossy(record.get(column).unwrap_or_default());
+            match parse_label(&cell) {
+                Ok(Some(flag)) => label_points.push((t, flag)),
+                Ok(None) => {}
+                Err(()) => {
+                    let at = report.at_line(line);
+                    report.add(
+                        IssueKind::BadLabel,
+                        at,
+                        format!("label '{cell}' is neither 0 nor 1; ignored"),
+                    );
+                }
+            }
+        }
+    }
+    let series = builder.finish(options.bin, &mut report, &|line| {
+        format!("{source_name}:{line}")
+    });
+    let bin = options
+        .bin
+        .or_else(|| series.first().map(|s| s.bin))
+        .unwrap_or_default();
+    let labels = label_spans(&entity, label_points, bin);
+    Ok(Imported {
+        series,
+        labels,
+        report,
+    })
+}
+
+/// Which column holds what.
+struct Layout {
+    time_column: Option<usize>,
+    label_column: Option<usize>,
+    signals: Vec<(usize, SeriesKey)>,
+}
+
+impl Layout {
+    fn from_headers(
+        headers: &csv::ByteRecord,
+        entity: &Entity,
+        report: &mut ImportReport,
+    ) -> Layout {
+        let mut layout = Layout {
+            time_column: None,
+            label_column: None,
+            signals: Vec::new(),
+        };
+        let mut seen: Vec<SignalKind> = Vec::new();
+        let mut normalised = Vec::new();
+        for (index, raw) in headers.iter().enumerate() {
+            let header = String::from_utf8_lossy(raw)
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_string();
+            if is_time_column(&header) {
+                // Prefer Unix `timestamp` over textual copies of the time.
+                let preferred = header.eq_ignore_ascii_case("timestamp");
+                if layout.time_column.is_none() || preferred {
+                    layout.time_column = Some(index);
+                }
+                continue;
+            }
+            if is_label_column(&header) && layout.label_column.is_none() {
+                layout.label_column = Some(index);
+                continue;
+            }
+            match signal_from_column(&header) {
+                Some((signal, _)) if seen.contains(&signal) => {
+                    report.add(
+                        IssueKind::UnknownColumn,
+                        format!("{}:1", report.source),
+                        format!("column '{header}' repeats signal {signal}; ignored"),
+                    );
+                    report.unknown_columns.push(header);
+                }
+                Some((signal, is_normalised)) => {
+                    seen.push(signal);
+                    if is_normalised {
+                        normalised.push(header.clone());
+                    }
+                    layout.signals.push((
+                        index,
+                        SeriesKey {
+                            entity: entity.clone(),
+                            signal,
+                        },
+                    ));
+                }
+                None => {
+                    report.add(
+                        IssueKind::UnknownColumn,
+                        format!("{}:1", report.source),
+                        format!("column '{header}' is not a known signal; ignored"),
+                    );
+                    report.unknown_columns.push(header);
+                }
+            }
+        }
+        if !normalised.is_empty() {
+            report.note(format!(
+                "normalised columns imported as their signals: {}",
+                normalised.join(", ")
+            ));
+        }
+        layout
+    }
+}
+
+/// `0`/`1` (also `0.0`, `true`, `false`); empty is no label.
+fn parse_label(cell: &str) -> Result<Option<bool>, ()> {
+    match cell.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "0" | "0.0" | "false" | "no" => Ok(Some(false)),
+        "1" | "1.0" | "true" | "yes" => Ok(Some(true)),
+        _ => Err(()),
+    }
+}
+
+/// Runs of labelled bins, merged when their bins are adjacent.
+fn label_spans(entity: &Entity, mut points: Vec<(UnixSecs, bool)>, bin: BinSize) -> Vec<LabelSpan> {
+    let step = i64::from(bin.secs());
+    let mut starts: Vec<UnixSecs> = points
+        .drain(..)
+        .filter(|(_, flag)| *flag)
+        .map(|(t, _)| bin.floor(t))
+        .collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let mut spans: Vec<LabelSpan> = Vec::new();
+    for start in starts {
+        match spans.last_mut() {
+            Some(span) if span.end == start => span.end = start + step,
+            _ => spans.push(LabelSpan {
+                entity: entity.clone(),
+                start,
+                end: start + step,
+            }),
+        }
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> ImportOptions {
+        ImportOptions {
+            entity: Some("IQ".parse().unwrap()),
+            ..ImportOptions::default()
+        }
+    }
+
+    #[test]
+    fn reads_signals_and_labels() {
+        let csv = "timestamp,gtr,bgp,ping-slash24,datetime,LABEL,extra\n\
+                   1692493200,5.0,2917,581.0,2023-08-20 01:00:00+00:00,0,x\n\
+                   1692493500,,2917,581.0,2023-08-20 01:05:00+00:00,1,x\n\
+                   1692493800,,1000,200.0,2023-08-20 01:10:00+00:00,1,x\n\
+                   1692494100,,2917,nan,2023-08-20 01:15:00+00:00,0,x\n";
+        let imported = import_dashboard_csv(csv.as_bytes(), "iq.csv", &options()).unwrap();
+        assert_eq!(imported.series.len(), 3);
+        let bgp = imported
+            .series
+            .iter()
+            .find(|s| s.key.signal == SignalKind::BgpVisibleSlash24s)
+            .unwrap();
+        assert_eq!(
+            bgp.values,
+            vec![Some(2917.0), Some(2917.0), Some(1000.0), Some(2917.0)]
+        );
+        assert_eq!(imported.labels.len(), 1);
+        assert_eq!(imported.labels[0].start, 1_692_493_500);
+        assert_eq!(imported.labels[0].end, 1_692_494_100);
+        assert_eq!(imported.report.unknown_columns, vec!["extra".to_string()]);
+        assert_eq!(imported.report.count(IssueKind::NotANumber), 1);
+    }
+
+    #[test]
+    fn needs_an_entity_and_a_header() {
+        let csv = "timestamp,bgp\n1692493200,1\n";
+        assert!(matches!(
+            import_dashboard_csv(csv.as_bytes(), "x.csv", &ImportOptions::default()),
+            Err(ImportError::MissingEntity { .. })
+        ));
+        assert!(import_dashboard_csv("a,b\n1,2\n".as_bytes(), "x.csv", &options()).is_err());
+        assert!(
+            import_dashboard_csv("timestamp,zzz\n1,2\n".as_bytes(), "x.csv", &options()).is_err()
+        );
+        assert!(import_dashboard_csv("".as_bytes(), "x.csv", &options()).is_err());
+    }
+}
