@@ -12,11 +12,12 @@
 //!   them (a prefix spanning several countries is split); an AS takes the
 //!   blocks of the prefixes it originates.
 //!
-//! Small archives (a test daemon, one collector's update file without a RIB)
-//! have no full-feed peer. Then, when `all_peers_when_no_full_feed` is set
-//! (the default), every peer that announces anything counts as full-feed for
-//! that bin, and [`BinValues::fallback_families`] says so; set the thresholds
-//! to 0 to ask for that behaviour explicitly.
+//! Small archives (a test daemon, one collector's update file without a RIB,
+//! a historical dump) have no full-feed peer. Then, when
+//! `all_peers_when_no_full_feed` is set (the default), the peers holding at
+//! least half as many prefixes as the largest peer count as full-feed for
+//! that bin, and [`BinValues::fallback_families`] says so. Thresholds of 0
+//! make every peer that announces anything full-feed.
 //!
 //! The value of a bin is the state at the bin's end; announcements and
 //! withdrawals are counted in the bin they happen in.
@@ -41,7 +42,8 @@ pub struct VisibilityConfig {
     pub full_feed_v6: u64,
     /// Share of full-feed peer ASNs that must see a prefix for it to be visible (IODA: 0.5).
     pub min_visible_fraction: f64,
-    /// With no full-feed peer in a family, count every peer as full-feed (small archives).
+    /// With no full-feed peer in a family, count the peers with at least half
+    /// as many prefixes as the largest peer as full-feed (small archives).
     pub all_peers_when_no_full_feed: bool,
 }
 
@@ -363,7 +365,17 @@ impl VisibilityAccounting {
             let any_full = flags.iter().any(|&f| f);
             let fallback = !any_full && self.config.all_peers_when_no_full_feed;
             if fallback {
-                flags = peers.iter().map(|p| p.prefix_counts[fam] > 0).collect();
+                // Relative rule for small archives: the peers with at least
+                // half as many prefixes as the largest one.
+                let largest = peers
+                    .iter()
+                    .map(|p| p.prefix_counts[fam])
+                    .max()
+                    .unwrap_or(0);
+                flags = peers
+                    .iter()
+                    .map(|p| p.prefix_counts[fam] > 0 && p.prefix_counts[fam] * 2 >= largest)
+                    .collect();
             }
             self.last_fallback[fam] = fallback && flags.iter().any(|&f| f);
             self.last_full_feed[fam] = flags.iter().filter(|&&f| f).count();

@@ -1,0 +1,148 @@
+//! The command line: every command, flag and default.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// vigie: an open Internet shutdown observatory.
+///
+/// Exit codes: 0 success; 1 failure (nothing or only part was done, see the
+/// message); 2 bad command line; 3 finished, but some input was truncated or
+/// corrupt (what could be read was kept; the message names file and offset).
+#[derive(Parser, Debug)]
+#[command(name = "vigie", version, about, long_about)]
+pub struct Cli {
+    /// Where vigie keeps its database.
+    #[arg(
+        long,
+        global = true,
+        env = "VIGIE_DATA",
+        default_value = "./vigie-data"
+    )]
+    pub data_dir: PathBuf,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// vigie's commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Read data from files into the store.
+    #[command(subcommand)]
+    Ingest(IngestCommand),
+    /// Show one entity's signals over time.
+    Series(SeriesArgs),
+    /// List the entities the store knows, with their latest values.
+    Entities(EntitiesArgs),
+}
+
+/// What to ingest.
+#[derive(Subcommand, Debug)]
+pub enum IngestCommand {
+    /// BGP visibility from MRT archives: RIB dumps and updates (RouteViews,
+    /// RIPE RIS, any daemon's dumps), gz, bz2 or plain.
+    Mrt(IngestMrtArgs),
+}
+
+/// Geo and ownership tables to use instead of, or on top of, the embedded one.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GeoArgs {
+    /// Extra geo tables, loaded over the embedded RIR data: RIR
+    /// delegated-extended files, ip-location-db CSV (country, asn, dbip-city
+    /// for regions), MMDB country databases, RouteViews/pyasn prefix-to-AS
+    /// tables, AS-name JSON. The kind is recognised from the file.
+    #[arg(long = "geo", value_name = "FILE")]
+    pub geo_files: Vec<PathBuf>,
+}
+
+/// Arguments of `vigie ingest mrt`.
+#[derive(Args, Debug)]
+pub struct IngestMrtArgs {
+    /// MRT files, or directories laid out like the RIS or RouteViews archives.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Bin width in seconds; must divide a day.
+    #[arg(long, default_value_t = 300)]
+    pub bin_secs: u32,
+
+    /// A peer is full-feed for IPv4 above this many IPv4 prefixes (IODA: 400000).
+    /// 0 makes every peer that announces anything full-feed.
+    #[arg(long, default_value_t = 400_000)]
+    pub full_feed_v4: u64,
+
+    /// A peer is full-feed for IPv6 above this many IPv6 prefixes (IODA: 10000).
+    #[arg(long, default_value_t = 10_000)]
+    pub full_feed_v6: u64,
+
+    /// Share of full-feed peer ASNs that must see a prefix for it to count as visible.
+    #[arg(long, default_value_t = 0.5)]
+    pub visible_fraction: f64,
+
+    /// Never fall back to the largest peers when no peer is full-feed.
+    #[arg(long)]
+    pub strict_full_feed: bool,
+
+    /// Reload state from every RIB dump, not only from each collector's first.
+    #[arg(long)]
+    pub resync_ribs: bool,
+
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+
+    #[command(flatten)]
+    pub geo: GeoArgs,
+}
+
+/// Output formats of listing commands.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned columns for reading.
+    Table,
+    /// Comma-separated values with a header.
+    Csv,
+    /// JSON.
+    Json,
+}
+
+/// Arguments of `vigie series`.
+#[derive(Args, Debug)]
+pub struct SeriesArgs {
+    /// The entity: a country (KZ), an AS (AS9198) or a region (KZ/Almaty).
+    pub entity: String,
+
+    /// The signal (bgp, bgp-v6, bgp-announcements, bgp-withdrawals, ...). Without it, every signal the entity has.
+    #[arg(long)]
+    pub signal: Option<String>,
+
+    /// Start, ISO 8601 UTC (2022-01-05T10:30:00Z), a date, or Unix seconds. Default: the first stored bin.
+    #[arg(long)]
+    pub from: Option<String>,
+
+    /// End (exclusive), same forms. Default: just after the last stored bin.
+    #[arg(long)]
+    pub until: Option<String>,
+
+    /// Bin width in seconds of the series to read.
+    #[arg(long, default_value_t = 300)]
+    pub bin_secs: u32,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Arguments of `vigie entities`.
+#[derive(Args, Debug)]
+pub struct EntitiesArgs {
+    /// Only this kind: country, asn or region.
+    #[arg(long)]
+    pub kind: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}

@@ -1,0 +1,51 @@
+//! One module per command; each turns parsed arguments into library calls.
+
+mod entities;
+mod ingest_mrt;
+mod series;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use vigie_store::Store;
+
+use crate::cli::{Cli, Command, IngestCommand};
+
+/// Exit code for a failure.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code when the work finished but some input was truncated or corrupt.
+pub const EXIT_PARTIAL_INPUT: u8 = 3;
+
+/// Runs the command the user asked for.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Ingest(IngestCommand::Mrt(args)) => ingest_mrt::run(&cli.data_dir, args),
+        Command::Series(args) => series::run(&open_store(&cli.data_dir)?, args),
+        Command::Entities(args) => entities::run(&open_store(&cli.data_dir)?, args),
+    }
+}
+
+/// The geo database: the embedded RIR data, with the user's tables on top.
+pub fn load_geo(args: &crate::cli::GeoArgs) -> Result<vigie_geo::GeoDb> {
+    if args.geo_files.is_empty() {
+        return Ok(vigie_geo::GeoDb::embedded());
+    }
+    let mut builder = vigie_geo::GeoDbBuilder::embedded();
+    for path in &args.geo_files {
+        let report = builder
+            .load_auto(path)
+            .with_context(|| format!("cannot load the geo table {}", path.display()))?;
+        eprintln!("{report}");
+    }
+    Ok(builder.build())
+}
+
+/// Opens the store in `data_dir`, creating it if needed.
+pub fn open_store(data_dir: &std::path::Path) -> Result<Store> {
+    Store::open(data_dir).with_context(|| {
+        format!(
+            "cannot open the vigie store in {} (choose another with --data-dir or VIGIE_DATA)",
+            data_dir.display()
+        )
+    })
+}
