@@ -1,0 +1,532 @@
+//! From signal events to incidents: one incident per entity and period,
+//! combining every signal, with its mechanism and scope.
+//!
+//! Rules (the accuracy document repeats them):
+//! - signal events of one entity that overlap in time form one incident; it
+//!   starts with the earliest signal and ends when most of its signals have
+//!   recovered (the upper median of their ends), so one slow signal (probing
+//!   needs time to see blocks answer again; Google traffic comes every 30
+//!   minutes) does not stretch it;
+//! - mechanism: *routes withdrawn* when BGP lost at least half as much as
+//!   the data plane (probing, telescope, traffic); *data-plane blocking* when
+//!   BGP held or lost much less while the data plane fell (Kazakhstan 2022,
+//!   Iran 2026-01-08); *throttling* when only traffic fell, partly, while
+//!   reachability held; *unknown* when the signals cannot tell (no BGP, or a
+//!   single family);
+//! - scope: from the affected ASes and regions and their share of the
+//!   country's address space (an input), nationwide from half the space up;
+//!   without a breakdown, an AS is a single network, a region regional, and a
+//!   country nationwide when its reachability signals lost at least half.
+
+use serde::{Deserialize, Serialize};
+use vigie_model::{Entity, SignalFamily, UnixSecs};
+
+use crate::config::VigieConfig;
+use crate::event::{DataGap, RestorationWindow, SignalDetection, SignalEvent};
+
+/// How the outage was made, as far as the signals tell.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mechanism {
+    /// The entity's routes disappeared from BGP.
+    RoutesWithdrawn,
+    /// Routes stayed up but packets stopped (probing, telescope or traffic fell).
+    DataPlaneBlocking,
+    /// Traffic fell partly while the entity stayed reachable.
+    Throttling,
+    /// The signals cannot tell.
+    Unknown,
+}
+
+impl Mechanism {
+    /// Stable name: `routes-withdrawn`, `data-plane-blocking`, `throttling`, `unknown`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::RoutesWithdrawn => "routes-withdrawn",
+            Mechanism::DataPlaneBlocking => "data-plane-blocking",
+            Mechanism::Throttling => "throttling",
+            Mechanism::Unknown => "unknown",
+        }
+    }
+}
+
+/// How wide the outage is.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// Half or more of the country's address space.
+    Nationwide,
+    /// One or more regions, less than half the country.
+    Regional,
+    /// One network (AS).
+    SingleNetwork,
+    /// Several networks, less than half the country, not tied to regions.
+    MultipleNetworks,
+    /// Not enough information.
+    Unknown,
+}
+
+impl Scope {
+    /// Stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Nationwide => "nationwide",
+            Scope::Regional => "regional",
+            Scope::SingleNetwork => "single-network",
+            Scope::MultipleNetworks => "multiple-networks",
+            Scope::Unknown => "unknown",
+        }
+    }
+}
+
+/// A part of a country affected by an incident, with its share of the
+/// country's address space (0..1), as computed by the geo tables.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct AffectedShare {
+    /// An AS or a region of the country.
+    pub entity: Entity,
+    /// Its share of the country's address space, 0..1.
+    pub address_share: f64,
+}
+
+/// One outage of one entity, all signals combined.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct Incident {
+    /// Whose outage.
+    pub entity: Entity,
+    /// First bin of the outage (the earliest signal's onset).
+    pub start: UnixSecs,
+    /// First bin after it; `None` while ongoing.
+    pub end: Option<UnixSecs>,
+    /// The last time the signals were seen (the end of an ongoing incident's data).
+    pub observed_until: UnixSecs,
+    /// The largest fraction of a baseline lost among the signals.
+    pub depth: f64,
+    /// IODA's overall score: the product of the signals' alert areas.
+    pub ioda_overall_score: f64,
+    /// The signals' own events.
+    pub signals: Vec<SignalEvent>,
+    /// Times when service came back before being cut again.
+    pub restorations: Vec<RestorationWindow>,
+    /// How the outage was made.
+    pub mechanism: Mechanism,
+    /// 0..1.
+    pub mechanism_confidence: f64,
+    /// Why that mechanism, in numbers.
+    pub mechanism_evidence: String,
+    /// How wide.
+    pub scope: Scope,
+    /// Affected ASes and regions with their address-space share, when known.
+    pub affected: Vec<AffectedShare>,
+    /// Gaps in any of the entity's feeds during the incident.
+    pub data_gaps: Vec<DataGap>,
+    /// 0..1: how sure vigie is that this is an outage.
+    pub confidence: f64,
+}
+
+impl Incident {
+    /// Seconds from start to end (or to the last data while ongoing).
+    pub fn duration_secs(&self) -> i64 {
+        (self.end.unwrap_or(self.observed_until) - self.start).max(0)
+    }
+
+    /// Records the affected parts and recomputes the scope.
+    pub fn set_affected(&mut self, affected: Vec<AffectedShare>) {
+        self.affected = affected;
+        self.scope = classify_scope(&self.entity, self.reachability_depth(), &self.affected);
+    }
+
+    /// The depth of the reachability signals (BGP and probing), or of any
+    /// signal when they did not fall.
+    fn reachability_depth(&self) -> f64 {
+        let reach = self
+            .signals
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.key.signal.family(),
+                    SignalFamily::Bgp | SignalFamily::Probing
+                )
+            })
+            .map(|e| e.depth)
+            .fold(f64::NAN, f64::max);
+        if reach.is_nan() {
+            self.depth
+        } else {
+            reach
+        }
+    }
+}
+
+/// Decides the scope of an incident of `entity` that lost `depth` of its
+/// reachability, from the affected parts and their address-space shares.
+pub fn classify_scope(entity: &Entity, depth: f64, affected: &[AffectedShare]) -> Scope {
+    match entity {
+        Entity::Asn(_) => Scope::SingleNetwork,
+        Entity::Region(_) => Scope::Regional,
+        Entity::Country(_) => {
+            if affected.is_empty() {
+                return if depth >= 0.5 {
+                    Scope::Nationwide
+                } else {
+                    Scope::Unknown
+                };
+            }
+            let share: f64 = affected
+                .iter()
+                .map(|a| a.address_share.clamp(0.0, 1.0))
+                .sum::<f64>()
+                .min(1.0);
+            if share >= 0.5 {
+                Scope::Nationwide
+            } else if affected
+                .iter()
+                .any(|a| matches!(a.entity, Entity::Region(_)))
+            {
+                Scope::Regional
+            } else if affected.len() == 1 {
+                Scope::SingleNetwork
+            } else {
+                Scope::MultipleNetworks
+            }
+        }
+    }
+}
+
+/// Fuses the detections of one entity's signals into incidents, oldest first.
+///
+/// Only the detections of `entity` and of connectivity-level signals count.
+pub fn fuse(
+    entity: &Entity,
+    detections: &[SignalDetection],
+    config: &VigieConfig,
+) -> Vec<Incident> {
+    let own: Vec<&SignalDetection> = detections
+        .iter()
+        .filter(|d| d.key.entity == *entity && d.key.signal.is_connectivity_level())
+        .collect();
+    let observed_until = own.iter().map(|d| d.end).max().unwrap_or(0);
+    let mut members: Vec<(UnixSecs, UnixSecs, &SignalEvent, UnixSecs)> = Vec::new();
+    for detection in &own {
+        for event in &detection.events {
+            members.push((
+                event.start,
+                event.end_or(detection.end),
+                event,
+                detection.end,
+            ));
+        }
+    }
+    members.sort_by_key(|m| (m.0, m.1));
+    let mut groups: Vec<Vec<(UnixSecs, UnixSecs, &SignalEvent, UnixSecs)>> = Vec::new();
+    let mut group_end = i64::MIN;
+    for member in members {
+        match groups.last_mut() {
+            Some(group) if member.0 < group_end => {
+                group_end = group_end.max(member.1);
+                group.push(member);
+            }
+            _ => {
+                group_end = member.1;
+                groups.push(vec![member]);
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|group| build_incident(entity, &group, &own, config, observed_until))
+        .collect()
+}
+
+fn build_incident(
+    entity: &Entity,
+    group: &[(UnixSecs, UnixSecs, &SignalEvent, UnixSecs)],
+    own: &[&SignalDetection],
+    config: &VigieConfig,
+    observed_until: UnixSecs,
+) -> Incident {
+    let start = group.iter().map(|m| m.0).min().unwrap_or(0);
+    // Upper median of the ends, an ongoing end counting as the latest.
+    let mut ends: Vec<Option<UnixSecs>> = group.iter().map(|m| m.2.end).collect();
+    ends.sort_by_key(|e| e.unwrap_or(i64::MAX));
+    let end = ends.get(ends.len() / 2).copied().flatten();
+    let span_end = end.unwrap_or(observed_until);
+    let signals: Vec<SignalEvent> = group.iter().map(|m| m.2.clone()).collect();
+    let depth = signals.iter().map(|e| e.depth).fold(0.0, f64::max);
+    let ioda_overall_score = signals.iter().map(|e| e.ioda_score).product();
+    let dominant = signals
+        .iter()
+        .max_by(|a, b| a.ioda_score.total_cmp(&b.ioda_score));
+    let restorations: Vec<RestorationWindow> = dominant
+        .map(|e| {
+            e.restorations
+                .iter()
+                .filter(|w| w.start >= start && w.end <= span_end)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let data_gaps: Vec<DataGap> = own
+        .iter()
+        .flat_map(|d| d.gaps.iter())
+        .filter(|g| g.start < span_end && g.end.unwrap_or(i64::MAX) > start)
+        .cloned()
+        .collect();
+    let (mechanism, mechanism_confidence, mechanism_evidence) =
+        classify_mechanism(&signals, own, start, span_end, config);
+    let evidence = 1.0 - signals.iter().map(|e| 1.0 - e.confidence).product::<f64>();
+    let gapped = own
+        .iter()
+        .filter(|d| {
+            d.gaps
+                .iter()
+                .any(|g| g.start < span_end && g.end.unwrap_or(i64::MAX) > start)
+        })
+        .count();
+    let gap_penalty = if own.is_empty() {
+        0.0
+    } else {
+        0.5 * gapped as f64 / own.len() as f64
+    };
+    let mut incident = Incident {
+        entity: entity.clone(),
+        start,
+        end,
+        observed_until,
+        depth,
+        ioda_overall_score,
+        signals,
+        restorations,
+        mechanism,
+        mechanism_confidence,
+        mechanism_evidence,
+        scope: Scope::Unknown,
+        affected: Vec::new(),
+        data_gaps,
+        confidence: (evidence * (1.0 - gap_penalty)).clamp(0.0, 1.0),
+    };
+    incident.scope = classify_scope(entity, incident.reachability_depth(), &[]);
+    incident
+}
+
+/// The mechanism rules of the module documentation.
+fn classify_mechanism(
+    members: &[SignalEvent],
+    own: &[&SignalDetection],
+    start: UnixSecs,
+    end: UnixSecs,
+    config: &VigieConfig,
+) -> (Mechanism, f64, String) {
+    let deepest = |family: SignalFamily| {
+        members
+            .iter()
+            .filter(|e| e.key.signal.family() == family)
+            .map(|e| e.depth)
+            .fold(f64::NAN, f64::max)
+    };
+    let mean_of = |family: SignalFamily| {
+        own.iter()
+            .filter(|d| d.key.signal.family() == family)
+            .filter_map(|d| d.mean_depth(start, end))
+            .fold(f64::NAN, f64::max)
+    };
+    let bgp_event = deepest(SignalFamily::Bgp);
+    let bgp_mean = mean_of(SignalFamily::Bgp);
+    let probing = deepest(SignalFamily::Probing);
+    let telescope = deepest(SignalFamily::Telescope);
+    let traffic = deepest(SignalFamily::Traffic);
+    let data_plane = [probing, telescope, traffic]
+        .into_iter()
+        .filter(|d| !d.is_nan())
+        .fold(f64::NAN, f64::max);
+    let percent = |d: f64| {
+        if d.is_nan() {
+            "n/a".to_string()
+        } else {
+            format!("{:.0}%", d * 100.0)
+        }
+    };
+    let evidence = format!(
+        "lost: BGP {} (mean {}), probing {}, telescope {}, traffic {}",
+        percent(bgp_event),
+        percent(bgp_mean),
+        percent(probing),
+        percent(telescope),
+        percent(traffic)
+    );
+    if !bgp_event.is_nan() {
+        if data_plane.is_nan() || data_plane <= 0.0 {
+            let reachability_held = !mean_of(SignalFamily::Probing).is_nan()
+                && mean_of(SignalFamily::Probing) < config.min_depth.probing;
+            let confidence = if reachability_held { 0.4 } else { 0.7 };
+            return (Mechanism::RoutesWithdrawn, confidence, evidence);
+        }
+        let ratio = (bgp_event / data_plane).clamp(0.0, 1.0);
+        return if ratio >= 0.5 {
+            (Mechanism::RoutesWithdrawn, ratio, evidence)
+        } else {
+            (Mechanism::DataPlaneBlocking, 1.0 - ratio, evidence)
+        };
+    }
+    let bgp_steady = !bgp_mean.is_nan() && bgp_mean < 0.05;
+    let blocked_plane = [probing, telescope]
+        .into_iter()
+        .filter(|d| !d.is_nan())
+        .fold(f64::NAN, f64::max);
+    if !blocked_plane.is_nan() {
+        if bgp_steady {
+            let confidence = (1.0 - bgp_mean.max(0.0) / blocked_plane).clamp(0.0, 1.0);
+            return (Mechanism::DataPlaneBlocking, confidence, evidence);
+        }
+        return (Mechanism::Unknown, 0.0, evidence);
+    }
+    if !traffic.is_nan() {
+        let probing_mean = mean_of(SignalFamily::Probing);
+        let probing_held = !probing_mean.is_nan() && probing_mean < config.min_depth.probing;
+        if traffic < 0.8 && (probing_held || bgp_steady) {
+            let confidence = if probing_held && bgp_steady { 0.8 } else { 0.6 };
+            return (Mechanism::Throttling, confidence, evidence);
+        }
+        if traffic >= 0.8 && bgp_steady {
+            return (Mechanism::DataPlaneBlocking, 0.6, evidence);
+        }
+    }
+    (Mechanism::Unknown, 0.0, evidence)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EndReason;
+    use vigie_model::{SeriesKey, SignalKind};
+
+    fn event(signal: SignalKind, start: i64, end: Option<i64>, depth: f64) -> SignalEvent {
+        SignalEvent {
+            key: SeriesKey {
+                entity: "KZ".parse().unwrap(),
+                signal,
+            },
+            start,
+            end,
+            end_reason: EndReason::Recovered,
+            depth,
+            max_depth: depth,
+            baseline: 100.0,
+            ioda_score: depth * 100.0,
+            restorations: Vec::new(),
+            gap_bins: 0,
+            bins: 10,
+            z_max: 10.0,
+            confidence: 0.8,
+        }
+    }
+
+    fn detection(signal: SignalKind, events: Vec<SignalEvent>, depth: f32) -> SignalDetection {
+        SignalDetection {
+            key: SeriesKey {
+                entity: "KZ".parse().unwrap(),
+                signal,
+            },
+            bin_secs: 300,
+            start: 0,
+            end: 30_000,
+            events,
+            gaps: Vec::new(),
+            depths: vec![Some(depth); 100],
+        }
+    }
+
+    #[test]
+    fn bgp_steady_while_probing_falls_is_data_plane_blocking() {
+        let kz: Entity = "KZ".parse().unwrap();
+        let detections = vec![
+            detection(SignalKind::BgpVisibleSlash24s, Vec::new(), 0.0),
+            detection(
+                SignalKind::ProbeUpSlash24s,
+                vec![event(SignalKind::ProbeUpSlash24s, 3000, Some(9000), 0.7)],
+                0.3,
+            ),
+            detection(
+                SignalKind::GoogleTraffic,
+                vec![event(SignalKind::GoogleTraffic, 3300, Some(9600), 0.9)],
+                0.3,
+            ),
+        ];
+        let incidents = fuse(&kz, &detections, &VigieConfig::default());
+        assert_eq!(incidents.len(), 1);
+        let incident = &incidents[0];
+        assert_eq!(incident.start, 3000);
+        // Upper median of two ends.
+        assert_eq!(incident.end, Some(9600));
+        assert_eq!(incident.mechanism, Mechanism::DataPlaneBlocking);
+        assert!(incident.mechanism_confidence > 0.9);
+        assert_eq!(incident.scope, Scope::Nationwide);
+        assert_eq!(incident.signals.len(), 2);
+    }
+
+    #[test]
+    fn bgp_falling_as_much_as_the_data_plane_is_routes_withdrawn() {
+        let kz: Entity = "KZ".parse().unwrap();
+        let detections = vec![
+            detection(
+                SignalKind::BgpVisibleSlash24s,
+                vec![event(SignalKind::BgpVisibleSlash24s, 3000, Some(9000), 0.8)],
+                0.8,
+            ),
+            detection(
+                SignalKind::ProbeUpSlash24s,
+                vec![event(SignalKind::ProbeUpSlash24s, 3000, Some(9000), 0.9)],
+                0.9,
+            ),
+        ];
+        let incidents = fuse(&kz, &detections, &VigieConfig::default());
+        assert_eq!(incidents[0].mechanism, Mechanism::RoutesWithdrawn);
+    }
+
+    #[test]
+    fn partial_traffic_drop_with_reachability_is_throttling() {
+        let kz: Entity = "KZ".parse().unwrap();
+        let detections = vec![
+            detection(SignalKind::BgpVisibleSlash24s, Vec::new(), 0.0),
+            detection(SignalKind::ProbeUpSlash24s, Vec::new(), 0.02),
+            detection(
+                SignalKind::HttpRequests,
+                vec![event(SignalKind::HttpRequests, 3000, None, 0.5)],
+                0.5,
+            ),
+        ];
+        let incidents = fuse(&kz, &detections, &VigieConfig::default());
+        assert_eq!(incidents[0].mechanism, Mechanism::Throttling);
+        assert_eq!(incidents[0].end, None);
+    }
+
+    #[test]
+    fn scope_from_address_shares() {
+        let kz: Entity = "KZ".parse().unwrap();
+        let share = |e: &str, s: f64| AffectedShare {
+            entity: e.parse().unwrap(),
+            address_share: s,
+        };
+        assert_eq!(
+            classify_scope(&kz, 0.9, &[share("AS9198", 0.6)]),
+            Scope::Nationwide
+        );
+        assert_eq!(
+            classify_scope(&kz, 0.2, &[share("AS9198", 0.1)]),
+            Scope::SingleNetwork
+        );
+        assert_eq!(
+            classify_scope(&kz, 0.2, &[share("AS9198", 0.1), share("AS48503", 0.1)]),
+            Scope::MultipleNetworks
+        );
+        assert_eq!(
+            classify_scope(&kz, 0.2, &[share("KZ/Almaty", 0.2)]),
+            Scope::Regional
+        );
+        assert_eq!(classify_scope(&kz, 0.2, &[]), Scope::Unknown);
+        assert_eq!(
+            classify_scope(&"AS9198".parse().unwrap(), 0.9, &[]),
+            Scope::SingleNetwork
+        );
+    }
+}

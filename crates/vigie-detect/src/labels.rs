@@ -1,0 +1,615 @@
+//! Reading labelled outages: IODA's hand-investigated outage list (the
+//! SIGCOMM'23 "Destination Unreachable" ground truth) and JSON labels.
+//!
+//! The investigated list has one row per outage: `ID`, `Begin time`, `End
+//! time` (`Wednesday, March 17, 2021, 4:40:00 PM`, UTC), `Country` (an English
+//! name), and `Scope` (`Country`, `Region (Rangpur)` or `AS (6849)`). JSON
+//! labels are a list (or `{"labels": [...]}`) of
+//! `{"entity": "KZ", "start": "2022-01-05T10:30:00Z", "end": ..., "id": ..., "note": ...}`.
+
+use std::io::Read;
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use serde_json::Value;
+use thiserror::Error;
+use vigie_model::{parse_utc, CountryCode, Entity, RegionId, UnixSecs};
+
+use crate::eval::Label;
+
+/// Labels read from a file, with the rows that could not be used.
+#[derive(Clone, PartialEq, Debug, Default, Serialize)]
+pub struct LabelSet {
+    /// The labels read.
+    pub labels: Vec<Label>,
+    /// Rows or items read.
+    pub rows_read: u64,
+    /// Rows skipped: location and reason.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Why a label file could not be read at all.
+#[derive(Debug, Error)]
+pub enum LabelError {
+    /// Not JSON, or not a list of labels.
+    #[error("{source_name}: not a JSON label list: {reason}")]
+    NotJson {
+        /// The file.
+        source_name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The CSV header lacks a needed column.
+    #[error("{source_name}: {reason}")]
+    BadHeader {
+        /// The file.
+        source_name: String,
+        /// What is missing.
+        reason: String,
+    },
+}
+
+/// Reads IODA's investigated-outage list (CSV).
+pub fn parse_truth_csv(reader: impl Read, source_name: &str) -> Result<LabelSet, LabelError> {
+    let mut csv_reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(reader);
+    let headers: Vec<String> = csv_reader
+        .byte_headers()
+        .map_err(|err| LabelError::BadHeader {
+            source_name: source_name.to_string(),
+            reason: format!("cannot read the header: {err}"),
+        })?
+        .iter()
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .trim_start_matches('\u{feff}')
+                .trim()
+                .to_string()
+        })
+        .collect();
+    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let prefixed = |prefix: &str| {
+        headers
+            .iter()
+            .position(|h| h.to_ascii_lowercase().starts_with(prefix))
+    };
+    let (Some(begin), Some(end), Some(country)) =
+        (column("Begin time"), column("End time"), column("Country"))
+    else {
+        return Err(LabelError::BadHeader {
+            source_name: source_name.to_string(),
+            reason: "expected the columns 'Begin time', 'End time' and 'Country'".to_string(),
+        });
+    };
+    let id = column("ID");
+    let scope = prefixed("scope");
+    let region = column("Region");
+    let asn = column("AS");
+    let cause = column("Cause");
+    let mut set = LabelSet::default();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let line = csv_reader.position().line() + 1;
+        match csv_reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(err) => {
+                set.rows_read += 1;
+                set.skipped.push((
+                    format!("{source_name}:{line}"),
+                    format!("unreadable row: {err}"),
+                ));
+                continue;
+            }
+        }
+        set.rows_read += 1;
+        let line = record.position().map(|p| p.line()).unwrap_or(line);
+        let at = format!("{source_name}:{line}");
+        let cell = |i: Option<usize>| {
+            i.and_then(|i| record.get(i))
+                .map(|b| String::from_utf8_lossy(b).trim().to_string())
+                .unwrap_or_default()
+        };
+        if record.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        let (Some(start), Some(stop)) = (
+            parse_truth_time(&cell(Some(begin))),
+            parse_truth_time(&cell(Some(end))),
+        ) else {
+            set.skipped.push((
+                at,
+                format!(
+                    "unreadable begin/end time '{}' / '{}'",
+                    cell(Some(begin)),
+                    cell(Some(end))
+                ),
+            ));
+            continue;
+        };
+        if stop <= start {
+            set.skipped.push((at, "end is not after begin".to_string()));
+            continue;
+        }
+        let country_name = cell(Some(country));
+        let Some(code) = country_code_from_name(&country_name) else {
+            set.skipped
+                .push((at, format!("unknown country name '{country_name}'")));
+            continue;
+        };
+        let scope_text = cell(scope);
+        let entity = match entity_from_scope(code, &scope_text, &cell(region), &cell(asn)) {
+            Some(entity) => entity,
+            None => {
+                set.skipped
+                    .push((at, format!("cannot read scope '{scope_text}'")));
+                continue;
+            }
+        };
+        let note = cell(cause);
+        set.labels.push(Label {
+            entity,
+            start,
+            end: stop,
+            id: Some(cell(id)).filter(|s| !s.is_empty()),
+            note: Some(note).filter(|s| !s.is_empty()),
+        });
+    }
+    Ok(set)
+}
+
+/// `Wednesday, March 17, 2021, 4:40:00 PM` (seconds optional), taken as UTC;
+/// ISO 8601 is accepted too.
+fn parse_truth_time(text: &str) -> Option<UnixSecs> {
+    let text = text.trim();
+    for pattern in ["%A, %B %d, %Y, %I:%M:%S %p", "%A, %B %d, %Y, %I:%M %p"] {
+        if let Ok(time) = NaiveDateTime::parse_from_str(text, pattern) {
+            return Some(time.and_utc().timestamp());
+        }
+    }
+    parse_utc(text).ok()
+}
+
+fn entity_from_scope(country: CountryCode, scope: &str, region: &str, asn: &str) -> Option<Entity> {
+    let lower = scope.trim().to_ascii_lowercase();
+    let inner = scope
+        .split_once('(')
+        .and_then(|(_, rest)| rest.rsplit_once(')'))
+        .map(|(inside, _)| inside.trim().to_string());
+    if lower.starts_with("region") {
+        let name = inner
+            .filter(|n| !n.is_empty())
+            .or_else(|| Some(region.to_string()).filter(|r| !r.is_empty()))?;
+        return Some(Entity::Region(RegionId { country, name }));
+    }
+    if lower.starts_with("as") {
+        let number = inner.unwrap_or_else(|| asn.to_string());
+        return number.trim().parse::<u32>().ok().map(Entity::Asn);
+    }
+    Some(Entity::Country(country))
+}
+
+/// Reads JSON labels: a list, or an object with a `labels` list, of
+/// `{entity, start, end, id?, note?}` (times in ISO 8601 or Unix seconds).
+pub fn parse_json_labels(bytes: &[u8], source_name: &str) -> Result<LabelSet, LabelError> {
+    let root: Value = serde_json::from_slice(bytes).map_err(|err| LabelError::NotJson {
+        source_name: source_name.to_string(),
+        reason: format!("{err}"),
+    })?;
+    let items = match &root {
+        Value::Array(items) => items,
+        Value::Object(map) => match map.get("labels") {
+            Some(Value::Array(items)) => items,
+            _ => {
+                return Err(LabelError::NotJson {
+                    source_name: source_name.to_string(),
+                    reason: "expected a list or an object with a \"labels\" list".to_string(),
+                })
+            }
+        },
+        _ => {
+            return Err(LabelError::NotJson {
+                source_name: source_name.to_string(),
+                reason: "expected a list of labels".to_string(),
+            })
+        }
+    };
+    let mut set = LabelSet::default();
+    for (i, item) in items.iter().enumerate() {
+        set.rows_read += 1;
+        let at = format!("{source_name}: [{i}]");
+        let text = |name: &str| match item.get(name) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let entity = text("entity").and_then(|e| e.parse::<Entity>().ok());
+        let start = text("start").and_then(|t| parse_utc(&t).ok());
+        let end = text("end").and_then(|t| parse_utc(&t).ok());
+        match (entity, start, end) {
+            (Some(entity), Some(start), Some(end)) if end > start => set.labels.push(Label {
+                entity,
+                start,
+                end,
+                id: text("id"),
+                note: text("note"),
+            }),
+            (None, _, _) => set
+                .skipped
+                .push((at, "missing or unreadable \"entity\"".to_string())),
+            _ => set.skipped.push((
+                at,
+                "missing or unreadable \"start\"/\"end\", or end not after start".to_string(),
+            )),
+        }
+    }
+    Ok(set)
+}
+
+/// ISO 3166-1 alpha-2 codes for English country names, including the
+/// spellings of IODA's investigated-outage list.
+const COUNTRY_NAMES: &[(&str, &str)] = &[
+    ("afghanistan", "AF"),
+    ("albania", "AL"),
+    ("algeria", "DZ"),
+    ("andorra", "AD"),
+    ("angola", "AO"),
+    ("anguilla", "AI"),
+    ("antigua and barbuda", "AG"),
+    ("argentina", "AR"),
+    ("armenia", "AM"),
+    ("aruba", "AW"),
+    ("australia", "AU"),
+    ("austria", "AT"),
+    ("azerbaijan", "AZ"),
+    ("bahamas", "BS"),
+    ("bahrain", "BH"),
+    ("bangladesh", "BD"),
+    ("barbados", "BB"),
+    ("belarus", "BY"),
+    ("belgium", "BE"),
+    ("belize", "BZ"),
+    ("benin", "BJ"),
+    ("bermuda", "BM"),
+    ("bhutan", "BT"),
+    ("bolivia", "BO"),
+    ("bonaire sint eustatius and saba", "BQ"),
+    ("bonaire", "BQ"),
+    ("bosnia and herzegovina", "BA"),
+    ("botswana", "BW"),
+    ("brazil", "BR"),
+    ("brunei darussalam", "BN"),
+    ("brunei", "BN"),
+    ("bulgaria", "BG"),
+    ("burkina faso", "BF"),
+    ("burundi", "BI"),
+    ("cambodia", "KH"),
+    ("cameroon", "CM"),
+    ("canada", "CA"),
+    ("cape verde", "CV"),
+    ("cabo verde", "CV"),
+    ("cayman islands", "KY"),
+    ("central african republic", "CF"),
+    ("chad", "TD"),
+    ("chile", "CL"),
+    ("china", "CN"),
+    ("colombia", "CO"),
+    ("comoros", "KM"),
+    ("congo", "CG"),
+    ("republic of the congo", "CG"),
+    ("democratic republic of the congo", "CD"),
+    ("democratic republic of", "CD"),
+    ("drc", "CD"),
+    ("cook islands", "CK"),
+    ("costa rica", "CR"),
+    ("cote divoire", "CI"),
+    ("ivory coast", "CI"),
+    ("croatia", "HR"),
+    ("cuba", "CU"),
+    ("curacao", "CW"),
+    ("cyprus", "CY"),
+    ("czech republic", "CZ"),
+    ("czechia", "CZ"),
+    ("denmark", "DK"),
+    ("djibouti", "DJ"),
+    ("dominica", "DM"),
+    ("dominican republic", "DO"),
+    ("ecuador", "EC"),
+    ("egypt", "EG"),
+    ("el salvador", "SV"),
+    ("equatorial guinea", "GQ"),
+    ("eritrea", "ER"),
+    ("estonia", "EE"),
+    ("eswatini", "SZ"),
+    ("swaziland", "SZ"),
+    ("ethiopia", "ET"),
+    ("faroe islands", "FO"),
+    ("fiji", "FJ"),
+    ("finland", "FI"),
+    ("france", "FR"),
+    ("french guiana", "GF"),
+    ("french polynesia", "PF"),
+    ("gabon", "GA"),
+    ("gambia", "GM"),
+    ("georgia", "GE"),
+    ("germany", "DE"),
+    ("ghana", "GH"),
+    ("gibraltar", "GI"),
+    ("great britain", "GB"),
+    ("united kingdom", "GB"),
+    ("greece", "GR"),
+    ("greenland", "GL"),
+    ("grenada", "GD"),
+    ("guadeloupe", "GP"),
+    ("guam", "GU"),
+    ("guatemala", "GT"),
+    ("guernsey", "GG"),
+    ("guinea", "GN"),
+    ("guineabissau", "GW"),
+    ("guinea bissau", "GW"),
+    ("guyana", "GY"),
+    ("haiti", "HT"),
+    ("honduras", "HN"),
+    ("hong kong", "HK"),
+    ("hungary", "HU"),
+    ("iceland", "IS"),
+    ("india", "IN"),
+    ("indonesia", "ID"),
+    ("iran", "IR"),
+    ("iran islamic republic of", "IR"),
+    ("iraq", "IQ"),
+    ("ireland", "IE"),
+    ("isle of man", "IM"),
+    ("israel", "IL"),
+    ("italy", "IT"),
+    ("jamaica", "JM"),
+    ("japan", "JP"),
+    ("jersey", "JE"),
+    ("jordan", "JO"),
+    ("kazakhstan", "KZ"),
+    ("kenya", "KE"),
+    ("kiribati", "KI"),
+    ("kuwait", "KW"),
+    ("kyrgyz republic", "KG"),
+    ("kyrgyzstan", "KG"),
+    ("laos", "LA"),
+    ("lao peoples democratic republic", "LA"),
+    ("latvia", "LV"),
+    ("lebanon", "LB"),
+    ("lesotho", "LS"),
+    ("liberia", "LR"),
+    ("libya", "LY"),
+    ("liechtenstein", "LI"),
+    ("lithuania", "LT"),
+    ("luxembourg", "LU"),
+    ("macao", "MO"),
+    ("macau", "MO"),
+    ("macedonia", "MK"),
+    ("north macedonia", "MK"),
+    ("madagascar", "MG"),
+    ("malawi", "MW"),
+    ("malaysia", "MY"),
+    ("maldives", "MV"),
+    ("mali", "ML"),
+    ("malta", "MT"),
+    ("marshall islands", "MH"),
+    ("martinique", "MQ"),
+    ("mauritania", "MR"),
+    ("mauritius", "MU"),
+    ("mayotte", "YT"),
+    ("mexico", "MX"),
+    ("micronesia", "FM"),
+    ("federated states of micronesia", "FM"),
+    ("moldova", "MD"),
+    ("monaco", "MC"),
+    ("mongolia", "MN"),
+    ("montenegro", "ME"),
+    ("montserrat", "MS"),
+    ("morocco", "MA"),
+    ("mozambique", "MZ"),
+    ("myanmar", "MM"),
+    ("burma", "MM"),
+    ("namibia", "NA"),
+    ("nauru", "NR"),
+    ("nepal", "NP"),
+    ("netherlands", "NL"),
+    ("new caledonia", "NC"),
+    ("new zealand", "NZ"),
+    ("nicaragua", "NI"),
+    ("niger", "NE"),
+    ("nigeria", "NG"),
+    ("north korea", "KP"),
+    ("northern mariana islands", "MP"),
+    ("norway", "NO"),
+    ("oman", "OM"),
+    ("pakistan", "PK"),
+    ("palau", "PW"),
+    ("palestine", "PS"),
+    ("state of palestine", "PS"),
+    ("palestinian territories", "PS"),
+    ("panama", "PA"),
+    ("papua new guinea", "PG"),
+    ("paraguay", "PY"),
+    ("peru", "PE"),
+    ("philippines", "PH"),
+    ("poland", "PL"),
+    ("portugal", "PT"),
+    ("puerto rico", "PR"),
+    ("qatar", "QA"),
+    ("reunion", "RE"),
+    ("romania", "RO"),
+    ("russia", "RU"),
+    ("russian federation", "RU"),
+    ("rwanda", "RW"),
+    ("saint kitts and nevis", "KN"),
+    ("saint lucia", "LC"),
+    ("saint martin", "MF"),
+    ("sint maarten", "SX"),
+    ("saint vincent and the grenadines", "VC"),
+    ("samoa", "WS"),
+    ("san marino", "SM"),
+    ("sao tome and principe", "ST"),
+    ("saudi arabia", "SA"),
+    ("senegal", "SN"),
+    ("serbia", "RS"),
+    ("seychelles", "SC"),
+    ("sierra leone", "SL"),
+    ("singapore", "SG"),
+    ("slovakia", "SK"),
+    ("slovenia", "SI"),
+    ("solomon islands", "SB"),
+    ("somalia", "SO"),
+    ("south africa", "ZA"),
+    ("south korea", "KR"),
+    ("korea", "KR"),
+    ("south sudan", "SS"),
+    ("spain", "ES"),
+    ("sri lanka", "LK"),
+    ("sudan", "SD"),
+    ("suriname", "SR"),
+    ("sweden", "SE"),
+    ("switzerland", "CH"),
+    ("syria", "SY"),
+    ("syrian arab republic", "SY"),
+    ("taiwan", "TW"),
+    ("tajikistan", "TJ"),
+    ("tanzania", "TZ"),
+    ("thailand", "TH"),
+    ("timor leste", "TL"),
+    ("east timor", "TL"),
+    ("togo", "TG"),
+    ("tonga", "TO"),
+    ("trinidad and tobago", "TT"),
+    ("tunisia", "TN"),
+    ("turkey", "TR"),
+    ("turkiye", "TR"),
+    ("turkmenistan", "TM"),
+    ("turks and caicos islands", "TC"),
+    ("tuvalu", "TV"),
+    ("uganda", "UG"),
+    ("ukraine", "UA"),
+    ("united arab emirates", "AE"),
+    ("united states", "US"),
+    ("united states of america", "US"),
+    ("usa", "US"),
+    ("uruguay", "UY"),
+    ("uzbekistan", "UZ"),
+    ("vanuatu", "VU"),
+    ("venezuela", "VE"),
+    ("vietnam", "VN"),
+    ("viet nam", "VN"),
+    ("virgin islands", "VI"),
+    ("yemen", "YE"),
+    ("zambia", "ZM"),
+    ("zimbabwe", "ZW"),
+];
+
+/// Lower case, `&` as `and`, letters and digits only, single spaces.
+fn normalise_name(name: &str) -> String {
+    let replaced = name.to_lowercase().replace('&', " and ");
+    let kept: String = replaced
+        .chars()
+        .map(|c| match c {
+            'é' | 'è' | 'ê' => 'e',
+            'ç' => 'c',
+            'ô' | 'ö' => 'o',
+            'ü' => 'u',
+            'ã' | 'á' => 'a',
+            c if c.is_ascii_alphanumeric() || c == ' ' || c == '/' || c == ',' => c,
+            '-' => ' ',
+            _ => '\0',
+        })
+        .filter(|c| *c != '\0')
+        .collect();
+    kept.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The ISO code for an English country name (or a code itself); tries the
+/// whole name, then the parts around parentheses and slashes.
+pub fn country_code_from_name(name: &str) -> Option<CountryCode> {
+    let trimmed = name.trim();
+    if trimmed.len() == 2 {
+        if let Ok(code) = CountryCode::new(trimmed) {
+            return Some(code);
+        }
+    }
+    let lookup = |candidate: &str| {
+        let key = normalise_name(candidate).replace([',', '/'], " ");
+        let key = key.split_whitespace().collect::<Vec<_>>().join(" ");
+        COUNTRY_NAMES
+            .iter()
+            .find(|(n, _)| *n == key)
+            .and_then(|(_, code)| CountryCode::new(code).ok())
+    };
+    if let Some(code) = lookup(trimmed) {
+        return Some(code);
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    if let Some((before, rest)) = trimmed.split_once('(') {
+        parts.push(before);
+        parts.push(rest.trim_end_matches(')'));
+    }
+    parts.extend(trimmed.split('/'));
+    parts.into_iter().find_map(lookup)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn country_names_of_the_ioda_list() {
+        for (name, code) in [
+            ("Iraq", "IQ"),
+            ("Antigua & Barbuda", "AG"),
+            ("Ivory Coast (Cote d'Ivoire)", "CI"),
+            ("Kyrgyz Republic (Kyrgyzstan)", "KG"),
+            ("Myanmar/Burma", "MM"),
+            ("Democratic Republic of (DRC)", "CD"),
+            ("United States of America (USA)", "US"),
+            ("Bonaire, Sint Eustatius and Saba", "BQ"),
+            ("Bonaire/Sint Eustatius/Saba", "BQ"),
+            ("Timor-Leste", "TL"),
+            ("Palestinian Territories", "PS"),
+        ] {
+            assert_eq!(
+                country_code_from_name(name).map(|c| c.to_string()),
+                Some(code.to_string()),
+                "{name}"
+            );
+        }
+        assert_eq!(country_code_from_name("European Union"), None);
+    }
+
+    #[test]
+    fn reads_truth_rows() {
+        let csv = "\u{feff}ID,Begin time,End time,Country,IODA BGP visible by human,Scope (based on granularity),Region,AS,Cause\n\
+                   A1,\"Wednesday, June 13, 2018, 3:00 AM\",\"Wednesday, June 13, 2018, 8:00 AM\",Iraq,True,Country,,,Exams\n\
+                   A2,\"Thursday, February 25, 2021, 6:40:00 AM\",\"Thursday, February 25, 2021, 8:00:00 AM\",Bangladesh,x,Region (Rangpur),,,\n\
+                   A3,\"Monday, March 16, 2020, 10:00:00 PM\",\"Monday, March 16, 2020, 10:50:00 PM\",Ukraine,x,AS (6849),,,\n\
+                   A4,never,never,Iraq,x,Country,,,\n\
+                   A5,\"Monday, March 16, 2020, 10:00:00 PM\",\"Monday, March 16, 2020, 10:50:00 PM\",Narnia,x,Country,,,\n";
+        let set = parse_truth_csv(csv.as_bytes(), "t.csv").unwrap();
+        assert_eq!(set.rows_read, 5);
+        assert_eq!(set.labels.len(), 3);
+        assert_eq!(set.skipped.len(), 2);
+        assert_eq!(set.labels[0].entity.to_string(), "IQ");
+        assert_eq!(set.labels[0].start, 1_528_858_800); // 2018-06-13T03:00:00Z
+        assert_eq!(set.labels[0].note.as_deref(), Some("Exams"));
+        assert_eq!(set.labels[1].entity.to_string(), "BD/Rangpur");
+        assert_eq!(set.labels[2].entity.to_string(), "AS6849");
+    }
+
+    #[test]
+    fn reads_json_labels() {
+        let json = br#"{"labels":[{"entity":"KZ","start":"2022-01-05T10:30:00Z","end":"2022-01-05T17:30:00Z","note":"unrest"},
+                                   {"entity":"KZ","start":"2022-01-05","end":"2022-01-04"}, {"start":1}]}"#;
+        let set = parse_json_labels(json, "l.json").unwrap();
+        assert_eq!(set.labels.len(), 1);
+        assert_eq!(set.skipped.len(), 2);
+        assert!(parse_json_labels(b"{", "x").is_err());
+    }
+}

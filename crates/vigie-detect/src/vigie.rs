@@ -1,0 +1,1226 @@
+//! vigie's own detector: a seasonal, noise-aware, incremental detector with
+//! change-point refinement.
+//!
+//! For each bin the baseline is `level × daily shape(hour) × weekly
+//! factor(weekday)`:
+//! - the level is the median of the last day of (deseasonalised) values, so
+//!   a level shift is learnt within half a day;
+//! - the daily shape is, for each hour of the day, the median over the last 7
+//!   days of that hour's ratio to the level (the "most similar past days"
+//!   idea of Cloudflare Radar), interpolated between hour centres;
+//! - the weekly factor is, for each weekday, the median over the last 4 weeks
+//!   of that day's ratio to the level, once a weekday has been seen twice.
+//!
+//! Values inside an outage are *inpainted*: the history keeps the baseline,
+//! not the outage, so a long or recurring outage (daily exam shutdowns) never
+//! becomes normal. A partial drop that lasts longer than
+//! [`VigieConfig::relearn_after_secs`] is taken as the new normal (a network
+//! renumbered); a near-total loss never is.
+//!
+//! A drop is confirmed when, over 15, 30 or 60 minutes, the mean fraction
+//! lost is at least the family's minimum depth *and* at least
+//! [`VigieConfig::z_confirm`] times the noise of that window length, measured
+//! on the series' own normal bins. The onset is then moved back to the first
+//! bin that left normal; the recovery, once 30 minutes back above the minimum
+//! depth, to the first bin that left the outage level. Missing bins are never
+//! low: they neither start nor end an outage, they are counted as gaps.
+//!
+//! [`SignalDetector::push`] takes one bin at a time; [`detect_series`] is the
+//! same loop over a whole series, so batch and incremental detection agree by
+//! construction (and the tests check it across saved and restored state).
+
+use std::cell::RefCell;
+
+use serde::{Deserialize, Serialize};
+use vigie_model::{BinSize, Series, SeriesKey, UnixSecs};
+
+use crate::config::VigieConfig;
+use crate::event::{DataGap, EndReason, RestorationWindow, SignalDetection, SignalEvent};
+
+const HOURS_PER_DAY: usize = 24;
+const DAYS_PER_WEEK: usize = 7;
+/// Updates of a noise estimate needed before it is trusted.
+const NOISE_WARMUP_UPDATES: u32 = 12;
+/// Bin flags in the recent ring.
+const FLAG_NORMAL: u8 = 0;
+const FLAG_EVENT: u8 = 1;
+const FLAG_UNJUDGED: u8 = 2;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What the detector concluded about one bin.
+#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+pub struct BinVerdict {
+    /// The bin's start.
+    pub t: UnixSecs,
+    /// The baseline, once learnt.
+    pub predicted: Option<f64>,
+    /// Fraction of the baseline missing (negative above it).
+    pub depth: Option<f64>,
+    /// The detector's state after this bin.
+    pub phase: PhaseKind,
+}
+
+/// The detector's state, as reported per bin.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PhaseKind {
+    /// Still learning the baseline.
+    Warmup,
+    /// No outage.
+    Normal,
+    /// In an outage.
+    Down,
+    /// Back, but a new drop would still belong to the same event.
+    Restored,
+    /// The bin was older than the last one pushed and was ignored.
+    Stale,
+}
+
+/// Derived sizes, in bins.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+struct Sizes {
+    bin_secs: u32,
+    level_bins: usize,
+    warmup_bins: usize,
+    confirm_windows: Vec<usize>,
+    noise_windows: Vec<usize>,
+    exit_bins: usize,
+    close_after_bins: usize,
+    relearn_bins: usize,
+    lookback_bins: usize,
+    recent_len: usize,
+    gap_min_bins: usize,
+    max_fill_bins: usize,
+    /// Noise is learnt from bins this old, so that a drop confirmed meanwhile
+    /// never teaches the detector that drops are normal.
+    noise_delay: usize,
+}
+
+impl Sizes {
+    fn new(config: &VigieConfig, bin: BinSize) -> Sizes {
+        let secs = bin.secs() as usize;
+        let bins = |s: u32| ((s as usize) / secs).max(1);
+        let confirm_windows: Vec<usize> = {
+            let mut w: Vec<usize> = config
+                .confirm_windows_secs
+                .iter()
+                .map(|s| bins(*s))
+                .collect();
+            w.sort_unstable();
+            w.dedup();
+            if w.is_empty() {
+                w.push(1);
+            }
+            w
+        };
+        let exit_bins = bins(config.exit_window_secs);
+        let mut noise_windows = confirm_windows.clone();
+        noise_windows.push(1);
+        noise_windows.push(exit_bins);
+        noise_windows.sort_unstable();
+        noise_windows.dedup();
+        let lookback_bins = bins(config.lookback_secs);
+        let two_hours = bins(2 * 3600) + 2;
+        let widest = noise_windows.last().copied().unwrap_or(1);
+        let widest_confirm = confirm_windows.last().copied().unwrap_or(1);
+        Sizes {
+            bin_secs: bin.secs(),
+            level_bins: bins(config.level_window_secs),
+            warmup_bins: bins(config.warmup_secs),
+            confirm_windows,
+            noise_windows,
+            exit_bins,
+            close_after_bins: bins(config.close_after_secs),
+            relearn_bins: bins(config.relearn_after_secs),
+            lookback_bins,
+            recent_len: lookback_bins
+                .max(two_hours)
+                .max(3 * widest_confirm)
+                .max(widest_confirm + widest)
+                + 2,
+            gap_min_bins: bins(config.gap_min_secs),
+            max_fill_bins: bins(14 * 86_400),
+            noise_delay: widest_confirm,
+        }
+    }
+}
+
+/// One bin remembered for refinement, inpainting and the daily shape.
+#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+struct RecentBin {
+    bin_no: i64,
+    value: f32,
+    predicted: f32,
+    /// Daily shape × weekly factor used for this bin.
+    season: f32,
+    /// Weekly factor alone.
+    week: f32,
+    /// Level before this bin.
+    level: f32,
+    depth: f32,
+    flag: u8,
+}
+
+impl RecentBin {
+    fn empty() -> RecentBin {
+        RecentBin {
+            bin_no: i64::MIN,
+            value: f32::NAN,
+            predicted: f32::NAN,
+            season: 1.0,
+            week: 1.0,
+            level: f32::NAN,
+            depth: f32::NAN,
+            flag: FLAG_UNJUDGED,
+        }
+    }
+}
+
+/// One bin of an open event.
+#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+struct EventBin {
+    value: f32,
+    predicted: f32,
+    season: f32,
+    depth: f32,
+}
+
+/// An event not yet closed.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+struct OpenEvent {
+    start_bin: i64,
+    /// Bins from `start_bin` to the last bin still down.
+    bins: Vec<EventBin>,
+    restorations: Vec<RestorationWindow>,
+    z_max: f64,
+    /// Consecutive bins without data at the end.
+    none_run: usize,
+    /// The median depth of the down bins, refreshed as the event grows.
+    depth: f64,
+    /// First bin of the current run down (after the last restoration).
+    run_start_bin: i64,
+}
+
+impl OpenEvent {
+    /// Refreshes the median depth (every bin while short, then hourly-ish).
+    fn refresh_depth(&mut self, force: bool) {
+        let n = self.bins.len();
+        if force || n < 24 || n.rem_euclid(12) == 0 {
+            let mut depths: Vec<f64> = self
+                .bins
+                .iter()
+                .filter(|b| !b.depth.is_nan())
+                .map(|b| f64::from(b.depth))
+                .collect();
+            if let Some(d) = crate::event::median(&mut depths) {
+                self.depth = d;
+            }
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+enum Phase {
+    Warmup,
+    Normal,
+    Down(OpenEvent),
+    Restored {
+        event: OpenEvent,
+        since_bin: i64,
+        restored_depths: Vec<f32>,
+    },
+}
+
+/// vigie's detector for one series, fed one bin at a time.
+///
+/// The state is serialisable, so a live pipeline can store it between bins
+/// and carry on exactly where it stopped.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct SignalDetector {
+    key: SeriesKey,
+    config: VigieConfig,
+    sizes: Sizes,
+    min_depth: f64,
+    /// The configured minimum prediction, or 0 for unitless indices.
+    min_prediction: f64,
+    next_bin: Option<i64>,
+    /// Bins pushed with data since the start (for warm-up).
+    data_bins: usize,
+    level_ring: Vec<f32>,
+    level: Option<f64>,
+    recent: Vec<RecentBin>,
+    /// Hour-of-day ratios, one row per day (`season_days` rows).
+    day_rows: Vec<f32>,
+    day_stamps: Vec<i64>,
+    shape: Vec<f32>,
+    /// Day-level ratios for the weekly factor (`season_weeks × 7` days).
+    week_days: Vec<f32>,
+    week_stamps: Vec<i64>,
+    week_factors: Vec<f32>,
+    day_sum: f64,
+    day_count: u32,
+    day_of_sum: i64,
+    noise_mad: Vec<f64>,
+    noise_updates: Vec<u32>,
+    /// Noise of the step between two adjacent windows, per confirm window.
+    step_mad: Vec<f64>,
+    step_updates: Vec<u32>,
+    phase: Phase,
+    closed: Vec<SignalEvent>,
+    gaps: Vec<DataGap>,
+    gap_start: Option<i64>,
+    none_run: usize,
+}
+
+impl SignalDetector {
+    /// A detector for the series `key`, with bins of `bin`.
+    pub fn new(key: SeriesKey, bin: BinSize, config: &VigieConfig) -> SignalDetector {
+        let sizes = Sizes::new(config, bin);
+        let season_days = config.season_days.max(1);
+        let week_len = config.season_weeks.max(1) * DAYS_PER_WEEK;
+        SignalDetector {
+            min_depth: config.min_depth.get(key.signal.family()),
+            min_prediction: if key.signal.unit() == "index" {
+                0.0
+            } else {
+                config.min_prediction
+            },
+            key,
+            config: config.clone(),
+            next_bin: None,
+            data_bins: 0,
+            level_ring: vec![f32::NAN; sizes.level_bins],
+            level: None,
+            recent: vec![RecentBin::empty(); sizes.recent_len],
+            day_rows: vec![f32::NAN; season_days * HOURS_PER_DAY],
+            day_stamps: vec![i64::MIN; season_days],
+            shape: vec![1.0; HOURS_PER_DAY],
+            week_days: vec![f32::NAN; week_len],
+            week_stamps: vec![i64::MIN; week_len],
+            week_factors: vec![1.0; DAYS_PER_WEEK],
+            day_sum: 0.0,
+            day_count: 0,
+            day_of_sum: i64::MIN,
+            noise_mad: vec![0.0; sizes.noise_windows.len()],
+            noise_updates: vec![0; sizes.noise_windows.len()],
+            step_mad: vec![0.0; sizes.confirm_windows.len()],
+            step_updates: vec![0; sizes.confirm_windows.len()],
+            sizes,
+            phase: Phase::Warmup,
+            closed: Vec::new(),
+            gaps: Vec::new(),
+            gap_start: None,
+            none_run: 0,
+        }
+    }
+
+    /// The series this detector watches.
+    pub fn key(&self) -> &SeriesKey {
+        &self.key
+    }
+
+    /// Bin width in seconds.
+    pub fn bin_secs(&self) -> u32 {
+        self.sizes.bin_secs
+    }
+
+    /// The start of the next bin expected, once a bin was pushed.
+    pub fn next_bin_start(&self) -> Option<UnixSecs> {
+        self.next_bin.map(|b| b * i64::from(self.sizes.bin_secs))
+    }
+
+    /// Feeds the bin starting at `t` (floored to a bin boundary). Skipped bins
+    /// count as no data; a bin older than the last one is ignored.
+    pub fn push(&mut self, t: UnixSecs, value: Option<f64>) -> BinVerdict {
+        let step = i64::from(self.sizes.bin_secs);
+        let bin_no = t.div_euclid(step);
+        let value = value.filter(|v| v.is_finite() && *v >= 0.0);
+        if let Some(next) = self.next_bin {
+            if bin_no < next {
+                return BinVerdict {
+                    t: bin_no * step,
+                    predicted: None,
+                    depth: None,
+                    phase: PhaseKind::Stale,
+                };
+            }
+            let missing = (bin_no - next) as usize;
+            if missing > self.sizes.max_fill_bins {
+                self.reset_after_long_silence(next, bin_no);
+            } else {
+                for missing_bin in next..bin_no {
+                    self.step(missing_bin, None);
+                }
+            }
+        }
+        self.step(bin_no, value)
+    }
+
+    /// Events so far, oldest first: closed ones, then the open one (ongoing
+    /// or recovering), as they stand at the last bin pushed.
+    pub fn events(&self) -> Vec<SignalEvent> {
+        let mut events = self.closed.clone();
+        if let Some(open) = self.open_event() {
+            events.push(open);
+        }
+        events
+    }
+
+    /// Closed events only; they will not change any more.
+    pub fn closed_events(&self) -> &[SignalEvent] {
+        &self.closed
+    }
+
+    /// Removes and returns closed events, for a live pipeline that stores them.
+    pub fn take_closed_events(&mut self) -> Vec<SignalEvent> {
+        std::mem::take(&mut self.closed)
+    }
+
+    /// The open event as it stands, if any.
+    pub fn open_event(&self) -> Option<SignalEvent> {
+        match &self.phase {
+            Phase::Down(event) => Some(self.summarise(event, None, EndReason::Ongoing)),
+            Phase::Restored {
+                event, since_bin, ..
+            } => Some(self.summarise(event, Some(*since_bin), EndReason::Recovering)),
+            _ => None,
+        }
+    }
+
+    /// Gaps in the feed so far, with the current one open.
+    pub fn gaps(&self) -> Vec<DataGap> {
+        let mut gaps = self.gaps.clone();
+        if let Some(start) = self.gap_start {
+            if self.none_run >= self.sizes.gap_min_bins {
+                gaps.push(DataGap {
+                    key: self.key.clone(),
+                    start: start * i64::from(self.sizes.bin_secs),
+                    end: None,
+                });
+            }
+        }
+        gaps
+    }
+
+    fn step(&mut self, bin_no: i64, value: Option<f64>) -> BinVerdict {
+        let step = i64::from(self.sizes.bin_secs);
+        let t = bin_no * step;
+        self.next_bin = Some(bin_no + 1);
+        if t.rem_euclid(3600) < step {
+            self.finalise_hour(bin_no);
+        }
+        self.track_gap(bin_no, value.is_some());
+
+        let week = self.week_factor(t);
+        let season = self.shape_at(t) * week;
+        let warm = self.data_bins >= self.sizes.warmup_bins && self.level.is_some();
+        let predicted = match (warm, self.level) {
+            (true, Some(level)) => {
+                let p = level * f64::from(season);
+                (p >= self.min_prediction && p > 0.0).then_some(p)
+            }
+            _ => None,
+        };
+        let depth = match (value, predicted) {
+            (Some(x), Some(p)) => Some((1.0 - x / p).clamp(-1.0, 1.0)),
+            _ => None,
+        };
+        if value.is_some() {
+            self.data_bins += 1;
+        }
+        let slot = self.recent_slot(bin_no);
+        self.recent[slot] = RecentBin {
+            bin_no,
+            value: value.map_or(f32::NAN, |v| v as f32),
+            predicted: predicted.map_or(f32::NAN, |p| p as f32),
+            season,
+            week,
+            level: self.level.map_or(f32::NAN, |l| l as f32),
+            depth: depth.map_or(f32::NAN, |d| d as f32),
+            flag: if predicted.is_some() {
+                FLAG_NORMAL
+            } else {
+                FLAG_UNJUDGED
+            },
+        };
+
+        if warm && matches!(self.phase, Phase::Warmup) {
+            self.phase = Phase::Normal;
+        }
+        self.advance_phase(bin_no, depth);
+
+        // The level history: inpainted inside outages, raw otherwise.
+        let written = {
+            let recent = self.recent[slot];
+            if recent.flag == FLAG_EVENT {
+                recent.level
+            } else {
+                recent.value / recent.season.max(f32::MIN_POSITIVE)
+            }
+        };
+        let ring_slot = bin_no.rem_euclid(self.level_ring.len() as i64) as usize;
+        self.level_ring[ring_slot] = written;
+        // Noise is learnt only outside events, from bins an hour old.
+        if matches!(self.phase, Phase::Normal) {
+            self.update_noise(bin_no - self.sizes.noise_delay as i64);
+        }
+        self.level = ring_median(&self.level_ring);
+
+        BinVerdict {
+            t,
+            predicted,
+            depth,
+            phase: match &self.phase {
+                Phase::Warmup => PhaseKind::Warmup,
+                Phase::Normal => PhaseKind::Normal,
+                Phase::Down(_) => PhaseKind::Down,
+                Phase::Restored { .. } => PhaseKind::Restored,
+            },
+        }
+    }
+
+    fn advance_phase(&mut self, bin_no: i64, depth: Option<f64>) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Warmup);
+        self.phase = match phase {
+            Phase::Warmup => Phase::Warmup,
+            Phase::Normal => match self.try_confirm(bin_no, i64::MIN, self.min_depth) {
+                Some((onset, z)) => Phase::Down(self.open_from(onset, bin_no, z)),
+                None => Phase::Normal,
+            },
+            Phase::Down(mut event) => {
+                self.extend_event(&mut event, bin_no, depth);
+                self.after_down_bin(event, bin_no)
+            }
+            Phase::Restored {
+                mut event,
+                since_bin,
+                mut restored_depths,
+            } => {
+                restored_depths.push(depth.map_or(f32::NAN, |d| d as f32));
+                if (bin_no - since_bin) as usize >= self.sizes.close_after_bins {
+                    let closed = self.summarise(&event, Some(since_bin), EndReason::Recovered);
+                    self.closed.push(closed);
+                    match self.try_confirm(bin_no, bin_no, self.min_depth) {
+                        Some((onset, z)) => Phase::Down(self.open_from(onset, bin_no, z)),
+                        None => Phase::Normal,
+                    }
+                } else {
+                    // A new drop must go deeper than the level the event
+                    // was left at, or the minimum depth.
+                    let again = self.min_depth.max(event.depth / 2.0);
+                    match self.try_confirm(bin_no, since_bin, again) {
+                        Some((onset, z)) => {
+                            let kept =
+                                ((onset - since_bin).max(0) as usize).min(restored_depths.len());
+                            let mut restored: Vec<f64> = restored_depths[..kept]
+                                .iter()
+                                .filter(|d| !d.is_nan())
+                                .map(|d| f64::from(*d))
+                                .collect();
+                            let step = i64::from(self.sizes.bin_secs);
+                            event.restorations.push(RestorationWindow {
+                                start: since_bin * step,
+                                end: onset * step,
+                                restored_fraction: crate::event::median(&mut restored)
+                                    .map_or(f64::NAN, |d| 1.0 - d),
+                            });
+                            // The restored bins stay out of the event's bins:
+                            // pad them as no-data placeholders so indices hold.
+                            let pad = ((onset - event.start_bin).max(0) as usize)
+                                .saturating_sub(event.bins.len());
+                            for _ in 0..pad {
+                                let b = event.start_bin + event.bins.len() as i64;
+                                let recent = self.recent_bin(b);
+                                event.bins.push(EventBin {
+                                    value: recent.map_or(f32::NAN, |r| r.value),
+                                    predicted: recent.map_or(f32::NAN, |r| r.predicted),
+                                    season: recent.map_or(1.0, |r| r.season),
+                                    depth: f32::NAN,
+                                });
+                            }
+                            for b in onset..=bin_no {
+                                self.mark_event(b);
+                                let recent = self.recent_bin(b);
+                                event.bins.push(EventBin {
+                                    value: recent.map_or(f32::NAN, |r| r.value),
+                                    predicted: recent.map_or(f32::NAN, |r| r.predicted),
+                                    season: recent.map_or(1.0, |r| r.season),
+                                    depth: recent.map_or(f32::NAN, |r| r.depth),
+                                });
+                            }
+                            event.z_max = event.z_max.max(z);
+                            event.none_run = 0;
+                            event.run_start_bin = onset;
+                            Phase::Down(event)
+                        }
+                        None => Phase::Restored {
+                            event,
+                            since_bin,
+                            restored_depths,
+                        },
+                    }
+                }
+            }
+        };
+    }
+
+    /// Adds the current bin to an open event and checks the long-gap rule.
+    fn extend_event(&mut self, event: &mut OpenEvent, bin_no: i64, depth: Option<f64>) {
+        self.mark_event(bin_no);
+        let recent = self.recent_bin(bin_no);
+        event.bins.push(EventBin {
+            value: recent.map_or(f32::NAN, |r| r.value),
+            predicted: recent.map_or(f32::NAN, |r| r.predicted),
+            season: recent.map_or(1.0, |r| r.season),
+            depth: depth.map_or(f32::NAN, |d| d as f32),
+        });
+        if depth.is_some() {
+            event.none_run = 0;
+        } else {
+            event.none_run += 1;
+        }
+        if let Some(z) = self.window_z(bin_no, self.sizes.confirm_windows[0]) {
+            event.z_max = event.z_max.max(z);
+        }
+    }
+
+    /// After a bin in an outage: data lost, relearning, or recovery.
+    fn after_down_bin(&mut self, mut event: OpenEvent, bin_no: i64) -> Phase {
+        // No data for too long: the event ends where the data ended.
+        if event.none_run >= self.sizes.close_after_bins {
+            let first_none = bin_no - event.none_run as i64 + 1;
+            let keep = (first_none - event.start_bin).max(1) as usize;
+            event.bins.truncate(keep);
+            let closed = self.summarise(&event, Some(first_none), EndReason::DataLost);
+            self.closed.push(closed);
+            return Phase::Normal;
+        }
+        // A lasting partial drop becomes the new normal.
+        let length = (bin_no - event.run_start_bin + 1) as usize;
+        if length >= self.sizes.relearn_bins {
+            let recent_window = self.sizes.level_bins.min(event.bins.len());
+            let mut depths: Vec<f64> = event.bins[event.bins.len() - recent_window..]
+                .iter()
+                .filter(|b| !b.depth.is_nan())
+                .map(|b| f64::from(b.depth))
+                .collect();
+            let retained = crate::event::median(&mut depths).map_or(0.0, |d| 1.0 - d);
+            if retained >= self.config.relearn_min_retained {
+                // Rebuild the level history from the raw values.
+                let first_bin = bin_no - recent_window as i64 + 1;
+                for (offset, b) in event.bins[event.bins.len() - recent_window..]
+                    .iter()
+                    .enumerate()
+                {
+                    let slot = (first_bin + offset as i64).rem_euclid(self.level_ring.len() as i64);
+                    self.level_ring[slot as usize] = b.value / b.season.max(f32::MIN_POSITIVE);
+                }
+                for b in first_bin..=bin_no {
+                    self.unmark_event(b);
+                }
+                let closed = self.summarise(&event, Some(bin_no + 1), EndReason::Rebaselined);
+                self.closed.push(closed);
+                return Phase::Normal;
+            }
+        }
+        // Recovery: for the exit window, back within the minimum depth or
+        // more than halfway back from the outage level.
+        event.refresh_depth(false);
+        let exit_depth = self.min_depth.max(event.depth / 2.0);
+        let (mean, count) = self.window_mean(bin_no, self.sizes.exit_bins);
+        let needed = self.sizes.exit_bins.div_ceil(2);
+        let current_ok = self
+            .recent_bin(bin_no)
+            .is_some_and(|r| !r.depth.is_nan() && f64::from(r.depth) < exit_depth);
+        if count >= needed && current_ok && mean.is_some_and(|m| m < exit_depth) {
+            event.refresh_depth(true);
+            let event_depth = event.depth;
+            let delta = (self.config.recovery_fraction * event_depth).max(
+                self.config.departure_sigmas * self.sigma(1).unwrap_or(self.config.noise_floor),
+            );
+            let threshold = event_depth - delta;
+            let lower = (bin_no - self.sizes.lookback_bins as i64 + 1).max(event.run_start_bin + 1);
+            let mut since = bin_no;
+            let mut b = bin_no;
+            while b >= lower {
+                match self.recent_bin(b) {
+                    Some(r) if r.depth.is_nan() => {}
+                    Some(r) if f64::from(r.depth) <= threshold => since = b,
+                    _ => break,
+                }
+                b -= 1;
+            }
+            // Bins from `since` on are not part of the outage.
+            let keep = (since - event.start_bin).max(1) as usize;
+            let restored_depths: Vec<f32> =
+                event.bins.iter().skip(keep).map(|eb| eb.depth).collect();
+            event.bins.truncate(keep);
+            for b in since..=bin_no {
+                self.unmark_event(b);
+            }
+            return Phase::Restored {
+                event,
+                since_bin: since,
+                restored_depths,
+            };
+        }
+        Phase::Down(event)
+    }
+
+    /// Opens an event from `onset` to `bin_no`, inpainting those bins.
+    fn open_from(&mut self, onset: i64, bin_no: i64, z: f64) -> OpenEvent {
+        let mut event = OpenEvent {
+            start_bin: onset,
+            bins: Vec::new(),
+            restorations: Vec::new(),
+            z_max: z,
+            none_run: 0,
+            depth: self.min_depth,
+            run_start_bin: onset,
+        };
+        for b in onset..=bin_no {
+            self.mark_event(b);
+            let recent = self.recent_bin(b);
+            event.bins.push(EventBin {
+                value: recent.map_or(f32::NAN, |r| r.value),
+                predicted: recent.map_or(f32::NAN, |r| r.predicted),
+                season: recent.map_or(1.0, |r| r.season),
+                depth: recent.map_or(f32::NAN, |r| r.depth),
+            });
+        }
+        event.refresh_depth(true);
+        event
+    }
+
+    /// Confirms a drop ending at `bin_no`; returns the refined onset (not
+    /// before `floor_bin`) and the evidence in standard deviations.
+    fn try_confirm(&self, bin_no: i64, floor_bin: i64, min_depth: f64) -> Option<(i64, f64)> {
+        let current = self.recent_bin(bin_no)?;
+        if current.depth.is_nan() || f64::from(current.depth) < min_depth {
+            return None;
+        }
+        for (index, &window) in self.sizes.confirm_windows.iter().enumerate() {
+            let (mean, count) = self.window_mean(bin_no, window);
+            let Some(mean) = mean else { continue };
+            if count < window.div_ceil(2).max(2.min(window)) || mean < min_depth {
+                continue;
+            }
+            // Against the baseline.
+            let z_level = self.sigma(window).map_or(0.0, |sigma| mean / sigma);
+            // As a step from the window just before, which must be normal.
+            let z_step = match (self.window_before(bin_no, window), self.step_sigma(index)) {
+                (Some(before), Some(sigma)) => (mean - before) / sigma,
+                _ => 0.0,
+            };
+            let z = z_level.max(z_step);
+            if z < self.config.z_confirm {
+                continue;
+            }
+            // Most of the window must be low (a one-bin glitch is not an
+            // outage); the low bins give the depth of the drop.
+            let mut low: Vec<f64> = (0..window as i64)
+                .filter_map(|k| self.recent_bin(bin_no - k))
+                .filter(|r| !r.depth.is_nan() && f64::from(r.depth) >= min_depth)
+                .map(|r| f64::from(r.depth))
+                .collect();
+            if low.len() < window.div_ceil(2) {
+                continue;
+            }
+            let drop = crate::event::median(&mut low).unwrap_or(mean);
+            let delta = (self.config.onset_fraction * drop).max(
+                self.config.departure_sigmas * self.sigma(1).unwrap_or(self.config.noise_floor),
+            );
+            let lower = (bin_no - self.sizes.lookback_bins as i64 + 1).max(floor_bin);
+            let mut onset = bin_no;
+            let mut b = bin_no;
+            while b >= lower {
+                match self.recent_bin(b) {
+                    Some(r) if r.flag == FLAG_EVENT => break,
+                    Some(r) if r.depth.is_nan() => {}
+                    Some(r) if f64::from(r.depth) >= delta => onset = b,
+                    _ => break,
+                }
+                b -= 1;
+            }
+            return Some((onset, z));
+        }
+        None
+    }
+
+    /// Mean depth of the `window` bins before the `window` bins ending at
+    /// `bin_no`, when they were normal and mostly have data.
+    fn window_before(&self, bin_no: i64, window: usize) -> Option<f64> {
+        let mut sum = 0.0;
+        let mut count = 0usize;
+        for k in window as i64..2 * window as i64 {
+            let r = self.recent_bin(bin_no - k)?;
+            if r.flag == FLAG_EVENT {
+                return None;
+            }
+            if !r.depth.is_nan() {
+                sum += f64::from(r.depth);
+                count += 1;
+            }
+        }
+        (count >= window.div_ceil(2) && count > 0).then(|| sum / count as f64)
+    }
+
+    /// The noise of the step between two adjacent windows of a confirm length.
+    fn step_sigma(&self, index: usize) -> Option<f64> {
+        if *self.step_updates.get(index)? < NOISE_WARMUP_UPDATES {
+            return None;
+        }
+        Some((1.2533 * self.step_mad[index]).max(self.config.noise_floor))
+    }
+
+    /// Mean depth and count of bins with data over the `window` bins ending at `bin_no`.
+    fn window_mean(&self, bin_no: i64, window: usize) -> (Option<f64>, usize) {
+        let mut sum = 0.0;
+        let mut count = 0usize;
+        for k in 0..window as i64 {
+            if let Some(r) = self.recent_bin(bin_no - k) {
+                if !r.depth.is_nan() {
+                    sum += f64::from(r.depth);
+                    count += 1;
+                }
+            }
+        }
+        if count == 0 {
+            (None, 0)
+        } else {
+            (Some(sum / count as f64), count)
+        }
+    }
+
+    fn window_z(&self, bin_no: i64, window: usize) -> Option<f64> {
+        let (mean, _) = self.window_mean(bin_no, window);
+        Some(mean? / self.sigma(window)?)
+    }
+
+    /// The noise of a `window`-bin mean, once measured enough; floored.
+    fn sigma(&self, window: usize) -> Option<f64> {
+        let index = self.sizes.noise_windows.iter().position(|w| *w == window)?;
+        if self.noise_updates[index] < NOISE_WARMUP_UPDATES {
+            return None;
+        }
+        // Mean absolute deviation to standard deviation, for a normal law.
+        Some((1.2533 * self.noise_mad[index]).max(self.config.noise_floor))
+    }
+
+    /// Learns the noise of each window length from windows of normal bins.
+    fn update_noise(&mut self, bin_no: i64) {
+        let alpha_min = f64::from(self.sizes.bin_secs) / 86_400.0;
+        for index in 0..self.sizes.noise_windows.len() {
+            let window = self.sizes.noise_windows[index];
+            let mut sum = 0.0;
+            let mut count = 0usize;
+            let mut clean = true;
+            for k in 0..window as i64 {
+                match self.recent_bin(bin_no - k) {
+                    Some(r) if r.flag == FLAG_NORMAL => {
+                        if !r.depth.is_nan() {
+                            sum += f64::from(r.depth);
+                            count += 1;
+                        }
+                    }
+                    _ => {
+                        clean = false;
+                        break;
+                    }
+                }
+            }
+            if !clean || count < window.div_ceil(2) || count == 0 {
+                continue;
+            }
+            let mut deviation = (sum / count as f64).abs();
+            let updates = self.noise_updates[index];
+            if updates >= NOISE_WARMUP_UPDATES {
+                let sigma = (1.2533 * self.noise_mad[index]).max(self.config.noise_floor);
+                deviation = deviation.min(4.0 * sigma);
+            }
+            let alpha = (1.0 / f64::from(updates + 1)).max(alpha_min);
+            self.noise_mad[index] += alpha * (deviation - self.noise_mad[index]);
+            self.noise_updates[index] = updates.saturating_add(1);
+        }
+        for index in 0..self.sizes.confirm_windows.len() {
+            let window = self.sizes.confirm_windows[index];
+            let (Some(after), Some(before)) = (
+                self.clean_mean(bin_no, window),
+                self.clean_mean(bin_no - window as i64, window),
+            ) else {
+                continue;
+            };
+            let mut deviation = (after - before).abs();
+            let updates = self.step_updates[index];
+            if updates >= NOISE_WARMUP_UPDATES {
+                let sigma = (1.2533 * self.step_mad[index]).max(self.config.noise_floor);
+                deviation = deviation.min(4.0 * sigma);
+            }
+            let alpha = (1.0 / f64::from(updates + 1)).max(alpha_min);
+            self.step_mad[index] += alpha * (deviation - self.step_mad[index]);
+            self.step_updates[index] = updates.saturating_add(1);
+        }
+    }
+
+    /// Mean depth of the `window` bins ending at `bin_no` when all are normal
+    /// and at least half have data.
+    fn clean_mean(&self, bin_no: i64, window: usize) -> Option<f64> {
+        let mut sum = 0.0;
+        let mut count = 0usize;
+        for k in 0..window as i64 {
+            let r = self.recent_bin(bin_no - k)?;
+            if r.flag != FLAG_NORMAL {
+                return None;
+            }
+            if !r.depth.is_nan() {
+                sum += f64::from(r.depth);
+                count += 1;
+            }
+        }
+        (count >= window.div_ceil(2) && count > 0).then(|| sum / count as f64)
+    }
+
+    fn track_gap(&mut self, bin_no: i64, has_data: bool) {
+        if has_data {
+            if let Some(start) = self.gap_start.take() {
+                if self.none_run >= self.sizes.gap_min_bins {
+                    let step = i64::from(self.sizes.bin_secs);
+                    self.gaps.push(DataGap {
+                        key: self.key.clone(),
+                        start: start * step,
+                        end: Some(bin_no * step),
+                    });
+                }
+            }
+            self.none_run = 0;
+        } else {
+            if self.gap_start.is_none() {
+                self.gap_start = Some(bin_no);
+            }
+            self.none_run += 1;
+        }
+    }
+
+    fn recent_slot(&self, bin_no: i64) -> usize {
+        bin_no.rem_euclid(self.recent.len() as i64) as usize
+    }
+
+    fn recent_bin(&self, bin_no: i64) -> Option<RecentBin> {
+        let r = self.recent[self.recent_slot(bin_no)];
+        (r.bin_no == bin_no).then_some(r)
+    }
+
+    /// Marks a recent bin as part of an outage and inpaints its level history.
+    fn mark_event(&mut self, bin_no: i64) {
+        let slot = self.recent_slot(bin_no);
+        if self.recent[slot].bin_no != bin_no {
+            return;
+        }
+        self.recent[slot].flag = FLAG_EVENT;
+        let level = self.recent[slot].level;
+        let ring_slot = bin_no.rem_euclid(self.level_ring.len() as i64) as usize;
+        self.level_ring[ring_slot] = level;
+    }
+
+    /// Marks a recent bin as normal again and restores its raw level history.
+    fn unmark_event(&mut self, bin_no: i64) {
+        let slot = self.recent_slot(bin_no);
+        if self.recent[slot].bin_no != bin_no {
+            return;
+        }
+        let r = self.recent[slot];
+        self.recent[slot].flag = if r.predicted.is_nan() {
+            FLAG_UNJUDGED
+        } else {
+            FLAG_NORMAL
+        };
+        let ring_slot = bin_no.rem_euclid(self.level_ring.len() as i64) as usize;
+        self.level_ring[ring_slot] = r.value / r.season.max(f32::MIN_POSITIVE);
+    }
+
+    /// The daily shape at time `t`, interpolated between hour centres.
+    fn shape_at(&self, t: UnixSecs) -> f32 {
+        let half_bin = f64::from(self.sizes.bin_secs) / 2.0;
+        let position = (t.rem_euclid(86_400) as f64 + half_bin) / 3600.0 - 0.5;
+        let floor = position.floor();
+        let fraction = (position - floor) as f32;
+        let k0 = (floor as i64).rem_euclid(HOURS_PER_DAY as i64) as usize;
+        let k1 = (k0 + 1) % HOURS_PER_DAY;
+        self.shape[k0] * (1.0 - fraction) + self.shape[k1] * fraction
+    }
+
+    fn week_factor(&self, t: UnixSecs) -> f32 {
+        let weekday = (t.div_euclid(86_400) + 3).rem_euclid(DAYS_PER_WEEK as i64) as usize;
+        self.week_factors[weekday]
+    }
+
+    /// At the first bin of an hour, folds the hour that ended an hour ago
+    /// into the daily shape (the lag lets inpainting reach it first).
+    fn finalise_hour(&mut self, bin_no: i64) {
+        let step = i64::from(self.sizes.bin_secs);
+        let hour_start = (bin_no * step).div_euclid(3600) * 3600 - 7200;
+        let first = hour_start.div_euclid(step);
+        let last = (hour_start + 3600).div_euclid(step);
+        let mut shape_sum = 0.0f64;
+        let mut week_sum = 0.0f64;
+        let mut count = 0u32;
+        for b in first..last {
+            let Some(r) = self.recent_bin(b) else {
+                continue;
+            };
+            if r.level.is_nan() || r.level <= 0.0 {
+                continue;
+            }
+            let clean = if r.flag == FLAG_EVENT {
+                r.predicted
+            } else {
+                r.value
+            };
+            if clean.is_nan() {
+                continue;
+            }
+            let base = f64::from(r.level);
+            shape_sum += f64::from(clean) / (base * f64::from(r.week.max(f32::MIN_POSITIVE)));
+            week_sum += f64::from(clean)
+                / (base
+                    * f64::from((r.season / r.week.max(f32::MIN_POSITIVE)).max(f32::MIN_POSITIVE)));
+            count += 1;
+        }
+        let day = hour_start.div_euclid(86_400);
+        let hour = (hour_start.rem_euclid(86_400) / 3600) as usize;
+        if count > 0 {
+            let rows = self.day_stamps.len();
+            let row = day.rem_euclid(rows as i64) as usize;
+            if self.day_stamps[row] != day {
+                self.day_stamps[row] = day;
+                for k in 0..HOURS_PER_DAY {
+                    self.day_rows[row * HOURS_PER_DAY + k] = f32::NAN;
+                }
+            }
+            self.day_rows[row * HOURS_PER_DAY + hour] = (shape_sum / f64::from(count)) as f32;
+            if self.day_of_sum != day {
+                self.day_of_sum = day;
+                self.day_sum = 0.0;
+                self.day_count = 0;
+            }
+            self.day_sum += week_sum;
+            self.day_count += count;
+            self.recompute_shape(day);
+        }
+        if hour == HOURS_PER_DAY - 1 && self.day_of_sum == day && self.day_count > 0 {
+            let len = self.week_stamps.len();
+            let slot = day.rem_euclid(len as i64) as usize;
+            self.week_stamps[slot] = day;
+            self.week_days[slot] = (self.day_sum / f64::from(self.day_count)) as f32;
+            self.recompute_week(day);
+        }
+    }
+
+    fn recompute_shape(&mut self, today: i64) {
+        let rows = self.day_stamps.len();
+        let oldest = today - rows as i64 + 1;
+        let mut shape = [f32::NAN; HOURS_PER_DAY];
+        let mut known = 0usize;
+        for (k, slot) in shape.iter_mut().enumerate() {
+            let mut values: Vec<f64> = (0..rows)
+                .filter(|row| self.day_stamps[*row] >= oldest)
+                .map(|row| f64::from(self.day_rows[row * HOURS_PER_DAY + k]))
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .collect();
+            if let Some(m) = crate::event::median(&mut values) {
+                *slot = m as f32;
+                known += 1;
+            }
+        }
+        if known < HOURS_PER_DAY / 2 {
+            return;
+        }
+        // Fill unknown hours by circular interpolation between known ones.
+        let filled: Vec<f32> = (0..HOURS_PER_DAY)
+            .map(|k| {
+                if !shape[k].is_nan() {
+                    return shape[k];
+                }
+                let mut before = 1;
+                while shape[(k + HOURS_PER_DAY - before) % HOURS_PER_DAY].is_nan() {
+                    before += 1;
+                }
+                let mut after = 1;
+                while shape[(k + after) % HOURS_PER_DAY].is_nan() {
+                    after += 1;
+                }
+                let a = shape[(k + HOURS_PER_DAY - before) % HOURS_PER_DAY];
+                let b = shape[(k + after) % HOURS_PER_DAY];
+                let w = before as f32 / (before + after) as f32;
+                a * (1.0 - w) + b * w
+            })
+            .collect();
+        let mean = filled.iter().sum::<f32>() / HOURS_PER_DAY as f32;
+        if mean.is_finite() && mean > 0.0 {
+            for (k, value) in filled.iter().enumerate() {
+                self.shape[k] = value / mean;
+            }
+        }
+    }
+
+    fn recompute_week(&mut self, today: i64) {
+        let len = self.week_stamps.len() as i64;
+        let oldest = today - len + 1;
+        let mut factors = [1.0f32; DAYS_PER_WEEK];
+        let mut any = false;
+        for (weekday, factor) in factors.iter_mut().enumerate() {
+            let mut values: Vec<f64> = (0..self.week_stamps.len())
+                .filter(|i| {
+                    let day = self.week_stamps[*i];
+                    day >= oldest && (day + 3).rem_euclid(DAYS_PER_WEEK as i64) as usize == weekday
+                })
+                .map(|i| f64::from(self.week_days[i]))
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .collect();
+            if values.len() >= 2 {
+                if let Some(m) = crate::event::median(&mut values) {
+                    *factor = m as f32;
+                    any = true;
+                }
+            }
+        }
+        if any {
+            let mean = factors.iter().sum::<f32>() / DAYS_PER_WEEK as f32;
+            if mean.is_finite() && mean > 0.0 {
+                for (weekday, factor) in factors.iter().enumerate() {
+                    self.week_factors[weekday] = factor / mean;
+                }
+            }
+        }
+    }
+
+    /// After a silence longer than two weeks, starts learning afresh.
+    fn reset_after_long_silence(&mut self, next: i64, bin_no: i64) {
+        let step = i64::from(self.sizes.bin_secs);
+        let phase = std::mem::replace(&mut self.phase, Phase::Warmup);
+        match phase {
+            Phase::Down(event) => {
+                let end = event.start_bin + event.bins.len() as i64;
+                let closed = self.summarise(&event, Some(end), EndReason::DataLost);
+                self.closed.push(closed);
+            }
+            Phase::Restored {
+                event, since_bin, ..
+            } => {
+                let closed = self.summarise(&event, Some(since_bin), EndReason::Recovered);
+                self.closed.push(closed);
+            }
+            _ => {}
+        }
+        let gap_from = self.gap_start.take().unwrap_or(next);
+        self.gaps.push(DataGap {
+            key: self.key.clone(),
+            start: gap_from * step,
+            end: Some(bin_no * step),
+        });
+        self.none_run = 0;
+        self.level_ring.iter_mut().for_each(|v| *v = f32::NAN);
+        self.recent.iter_mut().for_each(|r| *r = RecentBin::empty());
+        self.level = None;
+        self.data_bins = 0;
+        self.noise_updates.iter_mut().for_each(|n| *n = 0);
+        self.noise_mad.iter_mut().for_each(|m| *m = 0.0);
+        self.step_updates.iter_mut().for_each(|n| *n = 0);
+        self.step_mad.iter_mut().for_each(|m| *m = 0.0);
+    }
+
+    /// Summarises an open event, ending at `end_bin` (exclusive) if given.
+    fn summarise(&self, event: &OpenEvent, end_bin: Option<i64>, reason: EndReason) -> SignalEvent {
+        let step = i64::from(self.sizes.bin_secs);
+        let bin_minutes = f64::from(self.sizes.bin_secs) / 60.0;
+        let mut depths = Vec::with_capacity(event.bins.len());
+        let mut predicted = Vec::with_capacity(event.bins.len());
+        let mut gap_bins = 0u32;
+        let mut score = 0.0;
+        let mut max_depth: f64 = 0.0;
+        let restored: Vec<(i64, i64)> = event
+            .restorations
+            .iter()
+            .map(|w| (w.start.div_euclid(step), w.end.div_euclid(step)))
+            .collect();
+        for (offset, b) in event.bins.iter().enumerate() {
+            let bin_no = event.start_bin + offset as i64;
+            if restored.iter().any(|(s, e)| bin_no >= *s && bin_no < *e) {
+                continue;
+            }
+            if b.depth.is_nan() {
+                gap_bins += 1;
+                continue;
+            }
+            let d = f64::from(b.depth);
+            depths.push(d);
+            if !b.predicted.is_nan() {
+                predicted.push(f64::from(b.predicted));
+            }
+            score += d.max(0.0) * 100.0 * bin_minutes;
+            max_depth = max_depth.max(d);
+        }
+        let bins = depths.len() as u32 + gap_bins;
+        let depth = crate::event::median(&mut depths).unwrap_or(0.0);
+        let baseline = crate::event::median(&mut predicted).unwrap_or(f64::NAN);
+        let gap_fraction = if bins == 0 {
+            1.0
+        } else {
+            f64::from(gap_bins) / f64::from(bins)
+        };
+        let evidence = 1.0 - 0.5f64.powf(event.z_max / self.config.z_confirm);
+        SignalEvent {
+            key: self.key.clone(),
+            start: event.start_bin * step,
+            end: end_bin.map(|b| b * step),
+            end_reason: reason,
+            depth,
+            max_depth,
+            baseline,
+            ioda_score: score,
+            restorations: event.restorations.clone(),
+            gap_bins,
+            bins,
+            z_max: event.z_max,
+            confidence: (evidence * (1.0 - gap_fraction)).clamp(0.0, 1.0),
+        }
+    }
+}
+
+/// The median of the finite values of a ring; `None` when it has none.
+fn ring_median(ring: &[f32]) -> Option<f64> {
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        scratch.clear();
+        scratch.extend(ring.iter().copied().filter(|v| v.is_finite()));
+        if scratch.is_empty() {
+            return None;
+        }
+        let mid = scratch.len() / 2;
+        let (_, value, _) = scratch.select_nth_unstable_by(mid, f32::total_cmp);
+        Some(f64::from(*value))
+    })
+}
+
+/// Runs vigie's detector over a whole series (the batch mode: the same
+/// per-bin loop as live detection).
+pub fn detect_series(series: &Series, config: &VigieConfig) -> SignalDetection {
+    let mut detector = SignalDetector::new(series.key.clone(), series.bin, config);
+    let mut depths = Vec::with_capacity(series.values.len());
+    for (t, value) in series.points() {
+        let verdict = detector.push(t, value);
+        depths.push(verdict.depth.map(|d| d as f32));
+    }
+    SignalDetection {
+        key: series.key.clone(),
+        bin_secs: series.bin.secs(),
+        start: series.start,
+        end: series.end(),
+        events: detector.events(),
+        gaps: detector.gaps(),
+        depths,
+    }
+}

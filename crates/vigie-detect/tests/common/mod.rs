@@ -1,0 +1,56 @@
+//! Loading the labelled IODA datasets of the shared data folder.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use vigie_detect::{Dataset, Label};
+use vigie_import::{import_path, ImportFormat, ImportOptions};
+
+/// The shared data folder, or `None` (with a message) when it is absent.
+/// Under CI=true its absence is a failure.
+pub fn shared_data() -> Option<PathBuf> {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true but the shared data folder {} is missing", dir.display());
+    }
+    eprintln!("SKIPPED: shared data folder {} is absent", dir.display());
+    None
+}
+
+/// The three labelled IODA exports: (name, file, entity).
+pub const DATASETS: [(&str, &str, &str); 3] = [
+    ("Iraq 2023", "ioda_country_IQ_iraq.csv", "IQ"),
+    ("Gaza Strip 2023", "ioda_region_1226_gazastrip.csv", "PS/Gaza Strip"),
+    ("Zhytomyr 2022", "ioda_region_4369_zhytomyr.csv", "UA/Zhytomyr"),
+];
+
+/// Loads one labelled dataset through the IODA CSV importer.
+pub fn load(dir: &std::path::Path, name: &str, file: &str, entity: &str) -> Dataset {
+    let entity: vigie_model::Entity = entity.parse().expect("entity");
+    let options = ImportOptions {
+        entity: Some(entity.clone()),
+        ..ImportOptions::default()
+    };
+    let imported = import_path(&dir.join("signals").join(file), ImportFormat::IodaCsv, &options)
+        .expect("import");
+    Dataset {
+        name: name.to_string(),
+        entity,
+        labels: imported
+            .labels
+            .iter()
+            .map(|span| Label::new(span.entity.clone(), span.start, span.end))
+            .collect(),
+        series: imported.series,
+    }
+}
+
+/// All three datasets, or `None` when the data is absent.
+pub fn load_all() -> Option<Vec<Dataset>> {
+    let dir = shared_data()?;
+    Some(DATASETS.iter().map(|(n, f, e)| load(&dir, n, f, e)).collect())
+}
