@@ -128,6 +128,7 @@ fn build_v4() -> UnitRangeMap<CountryCode> {
             map.push_run(first, last, country);
         }
     }
+    map.finish();
     map
 }
 
@@ -151,5 +152,6 @@ fn build_v6() -> UnitRangeMap<CountryCode> {
             }
         }
     }
+    map.finish();
     map
 }

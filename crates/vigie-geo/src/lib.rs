@@ -19,6 +19,26 @@
 //! range holding its first address**. Where ranges of one file overlap, the
 //! narrower (more specific) one wins; a file loaded later overrides earlier
 //! ones wherever it has data.
+//!
+//! ```
+//! use vigie_geo::{prefix_units, GeoDbBuilder};
+//!
+//! let mut builder = GeoDbBuilder::empty(); // or GeoDbBuilder::embedded()
+//! let table = "100.64.0.0,100.64.1.255,KZ\n100.64.2.0,100.64.3.255,KG\n";
+//! let report = builder
+//!     .load_ip_location_db_country_from(table.as_bytes(), "countries.csv")
+//!     .unwrap();
+//! assert_eq!(report.rows_loaded, 2);
+//! let db = builder.build();
+//!
+//! // A /22 whose /24s belong to two countries: each gets its own count.
+//! let (family, first, last) = prefix_units(&"100.64.0.0/22".parse().unwrap()).unwrap();
+//! let mut split = Vec::new();
+//! db.split_countries(family, first, last, |country, units| {
+//!     split.push((country.to_string(), units))
+//! });
+//! assert_eq!(split, [("KZ".to_string(), 2), ("KG".to_string(), 2)]);
+//! ```
 
 mod builder;
 mod db;

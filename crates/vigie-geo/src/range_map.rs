@@ -5,13 +5,19 @@ use std::collections::BTreeMap;
 
 /// Sorted, disjoint, inclusive unit ranges, each carrying a value.
 ///
-/// Lookups are a binary search over the range starts. Adjacent ranges never
-/// carry equal values (they are merged when the map is built).
+/// Lookups are a binary search over the range starts, narrowed first by a
+/// bucket index over the high bits of the unit (two to four buckets per range),
+/// so a lookup touches a few cache lines whatever the map's size. Adjacent
+/// ranges never carry equal values (they are merged when the map is built).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnitRangeMap<T> {
     starts: Vec<u64>,
     ends: Vec<u64>,
     values: Vec<T>,
+    /// `bucket_rank[b]`: how many ranges start at or before unit `b << bucket_shift`.
+    /// Empty when not built (small maps, or a map still being filled).
+    bucket_rank: Vec<u32>,
+    bucket_shift: u32,
 }
 
 impl<T> Default for UnitRangeMap<T> {
@@ -20,9 +26,16 @@ impl<T> Default for UnitRangeMap<T> {
             starts: Vec::new(),
             ends: Vec::new(),
             values: Vec::new(),
+            bucket_rank: Vec::new(),
+            bucket_shift: 0,
         }
     }
 }
+
+/// Maps with fewer ranges than this are searched without a bucket index.
+const MIN_RANGES_FOR_INDEX: usize = 64;
+/// The bucket index never has more buckets than this (4 MiB of u32).
+const MAX_BUCKETS_LOG2: u32 = 20;
 
 impl<T: Copy + Eq> UnitRangeMap<T> {
     /// An empty map.
@@ -30,10 +43,68 @@ impl<T: Copy + Eq> UnitRangeMap<T> {
         Self::default()
     }
 
+    /// How many ranges start at or before `unit`.
+    #[inline]
+    fn rank(&self, unit: u64) -> usize {
+        if self.bucket_rank.is_empty() {
+            return self.starts.partition_point(|&start| start <= unit);
+        }
+        let bucket = unit >> self.bucket_shift;
+        let Ok(bucket) = usize::try_from(bucket) else {
+            return self.starts.len();
+        };
+        // bucket_rank has one entry per bucket up to the last range's start.
+        let (Some(&low), high) = (
+            self.bucket_rank.get(bucket),
+            self.bucket_rank.get(bucket + 1),
+        ) else {
+            return self.starts.len();
+        };
+        let (low, high) = (
+            low as usize,
+            high.map_or(self.starts.len(), |&h| h as usize),
+        );
+        match self.starts.get(low..high) {
+            Some(slice) => low + slice.partition_point(|&start| start <= unit),
+            None => self.starts.partition_point(|&start| start <= unit),
+        }
+    }
+
+    /// Builds the bucket index; called once a map is complete.
+    pub(crate) fn finish(&mut self) {
+        self.bucket_rank.clear();
+        self.bucket_shift = 0;
+        let (Some(&last_start), true) = (
+            self.starts.last(),
+            self.starts.len() >= MIN_RANGES_FOR_INDEX && u32::try_from(self.starts.len()).is_ok(),
+        ) else {
+            self.bucket_rank.shrink_to_fit();
+            return;
+        };
+        let start_bits = u64::BITS - last_start.leading_zeros();
+        let buckets_log2 =
+            (usize::BITS - self.starts.len().leading_zeros() + 1).min(MAX_BUCKETS_LOG2);
+        self.bucket_shift = start_bits.saturating_sub(buckets_log2);
+        let bucket_count = (last_start >> self.bucket_shift) as usize + 1;
+        self.bucket_rank.reserve_exact(bucket_count);
+        let mut ranges_so_far = 0usize;
+        for bucket in 0..bucket_count as u64 {
+            let bucket_start = bucket << self.bucket_shift;
+            while self
+                .starts
+                .get(ranges_so_far)
+                .is_some_and(|&start| start <= bucket_start)
+            {
+                ranges_so_far += 1;
+            }
+            self.bucket_rank.push(ranges_so_far as u32);
+        }
+    }
+
     /// The value of the range holding `unit`, if any.
     #[inline]
     pub fn get(&self, unit: u64) -> Option<T> {
-        let after = self.starts.partition_point(|&start| start <= unit);
+        let after = self.rank(unit);
         let index = after.checked_sub(1)?;
         match (self.ends.get(index), self.values.get(index)) {
             (Some(&end), Some(&value)) if end >= unit => Some(value),
@@ -50,7 +121,7 @@ impl<T: Copy + Eq> UnitRangeMap<T> {
         if first > last {
             return;
         }
-        let after = self.starts.partition_point(|&start| start <= first);
+        let after = self.rank(first);
         let mut index = match after.checked_sub(1) {
             Some(before) if self.ends.get(before).is_some_and(|&end| end >= first) => before,
             _ => after,
@@ -141,6 +212,7 @@ impl<T: Copy + Eq> UnitRangeMap<T> {
             out.push_run(first, last, value);
             current = base.next();
         }
+        out.finish();
         out
     }
 
@@ -151,6 +223,7 @@ impl<T: Copy + Eq> UnitRangeMap<T> {
         for (first, last, value) in self.iter() {
             out.push_run(first, last, f(value));
         }
+        out.finish();
         out
     }
 
@@ -159,6 +232,8 @@ impl<T: Copy + Eq> UnitRangeMap<T> {
             starts: Vec::with_capacity(capacity),
             ends: Vec::with_capacity(capacity),
             values: Vec::with_capacity(capacity),
+            bucket_rank: Vec::new(),
+            bucket_shift: 0,
         }
     }
 
@@ -168,6 +243,10 @@ impl<T: Copy + Eq> UnitRangeMap<T> {
     /// Callers guarantee `first <= last` and that `first` is past the last
     /// range's end; a range breaking that is ignored (and trips a debug assert).
     pub(crate) fn push_run(&mut self, first: u64, last: u64, value: T) {
+        // The index no longer matches; `finish` rebuilds it.
+        if !self.bucket_rank.is_empty() {
+            self.bucket_rank.clear();
+        }
         if first > last {
             debug_assert!(false, "reversed run {first}..{last}");
             return;
@@ -315,6 +394,7 @@ impl<T: Copy + Eq> UnitRangeMapBuilder<T> {
         for (first, last, value) in pieces {
             map.push_run(first, last, value);
         }
+        map.finish();
         map
     }
 }
@@ -507,6 +587,55 @@ mod tests {
                 0
             };
             assert_eq!(total, want as u64);
+        }
+    }
+
+    #[test]
+    fn bucket_index_agrees_with_plain_binary_search() {
+        let mut state = 0x1234_5678_9abc_def1u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for (domain_bits, count) in [(24u32, 5000usize), (48, 3000), (64, 2000), (10, 900)] {
+            let mask = if domain_bits == 64 {
+                u64::MAX
+            } else {
+                (1u64 << domain_bits) - 1
+            };
+            let mut builder = UnitRangeMapBuilder::new();
+            for _ in 0..count {
+                let first = next() & mask;
+                let last = first.saturating_add(next() % 300).min(mask);
+                builder.insert(first, last, (next() % 5) as u8);
+            }
+            let map = builder.build();
+            assert!(
+                !map.bucket_rank.is_empty(),
+                "{domain_bits}-bit map is indexed"
+            );
+            let mut plain = map.clone();
+            plain.bucket_rank.clear();
+            let ranges: Vec<_> = map.iter().collect();
+            let mut probes: Vec<u64> = (0..20_000).map(|_| next() & mask).collect();
+            for &(first, last, _) in &ranges {
+                probes.extend([first, last, first.wrapping_sub(1), last.wrapping_add(1)]);
+            }
+            probes.extend([0, u64::MAX, mask]);
+            for unit in probes {
+                assert_eq!(
+                    map.get(unit),
+                    plain.get(unit),
+                    "{domain_bits} bits, unit {unit:#x}"
+                );
+                let window_last = unit.saturating_add(1000);
+                assert_eq!(
+                    map.units_with_value(unit, window_last),
+                    plain.units_with_value(unit, window_last)
+                );
+            }
         }
     }
 
