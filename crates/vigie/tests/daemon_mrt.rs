@@ -216,24 +216,14 @@ fn real_bgp_daemons_write_mrt_that_vigie_counts_like_bgpdump() {
     check_lab_matches_plan(&sources, &run);
 
     let exe = Path::new(env!("CARGO_BIN_EXE_vigie"));
-    let mut problems = Vec::new();
-    for (name, elements, paths) in [
-        (
-            "gobgpd BGP4MP updates",
-            &sources.gobgp_updates,
-            vec![lab.gobgp_updates_dir.clone()],
-        ),
-        (
-            "BIRD BGP4MP messages",
-            &sources.bird_messages,
-            vec![lab.bird_messages_file.clone()],
-        ),
-    ] {
-        for bin_secs in [60, 300] {
-            problems.extend(compare_updates(exe, &lab, name, elements, &paths, bin_secs));
-        }
-    }
-    problems.extend(compare_ribs(exe, &lab, &sources, &run));
+    let checks = plan_checks(exe, &lab, &sources, &run).unwrap_or_else(|e| panic!("{e}"));
+    let ingest_started = Instant::now();
+    let problems = run_checks(&checks);
+    eprintln!(
+        "{} vigie ingests and comparisons in {:.0?}",
+        checks.len(),
+        ingest_started.elapsed()
+    );
     let vigie_time = started.elapsed();
     assert!(
         problems.is_empty(),
@@ -252,17 +242,17 @@ struct ScenarioRun {
     announce_bin: i64,
     /// When the withdrawals were sent (Unix seconds).
     withdraw_time: i64,
-    /// BIRD's TABLE_DUMP_V2 files taken after the announcements (v4, v6).
-    rib_before: Vec<PathBuf>,
-    /// BIRD's TABLE_DUMP_V2 files taken after the withdrawals (v4, v6).
-    rib_after: Vec<PathBuf>,
+    /// BIRD's TABLE_DUMP_V2 dump taken after the announcements.
+    rib_before: PathBuf,
+    /// BIRD's TABLE_DUMP_V2 dump taken after the withdrawals.
+    rib_after: PathBuf,
 }
 
 fn run_scenario(lab: &mut Lab) -> Result<ScenarioRun, String> {
     lab.wait_established(Duration::from_secs(60))?;
     // Announce early in a minute so that everything fits in one 60 s bin.
     let now = daemon_lab::unix_now();
-    if now % 60.0 > 40.0 {
+    if now % 60.0 > 50.0 {
         daemon_lab::sleep_until((now / 60.0).ceil() * 60.0 + 1.0);
     }
     let announce_bin = (daemon_lab::unix_now() as i64).div_euclid(60) * 60;
@@ -277,7 +267,7 @@ fn run_scenario(lab: &mut Lab) -> Result<ScenarioRun, String> {
         Duration::from_secs(15),
         || Ok(lab.collector_path_counts()? == want),
     )?;
-    let rib_before = lab.bird_rib_dump("rib-before")?;
+    let rib_before = lab.bird_rib_dump(&dated_rib_name())?;
     if daemon_lab::unix_now() >= (announce_bin + 59) as f64 {
         return Err("announcing took more than the first minute: machine too slow?".into());
     }
@@ -296,7 +286,7 @@ fn run_scenario(lab: &mut Lab) -> Result<ScenarioRun, String> {
         Duration::from_secs(15),
         || Ok(lab.collector_path_counts()? == want),
     )?;
-    let rib_after = lab.bird_rib_dump("rib-after")?;
+    let rib_after = lab.bird_rib_dump(&dated_rib_name())?;
     if daemon_lab::unix_now() >= (announce_bin + 119) as f64 {
         return Err("withdrawing took more than the second minute: machine too slow?".into());
     }
@@ -307,6 +297,17 @@ fn run_scenario(lab: &mut Lab) -> Result<ScenarioRun, String> {
         rib_before,
         rib_after,
     })
+}
+
+/// A dated name for a RIB dump taken now, as a BIRD `protocol mrt` with
+/// `filename "rib.%Y%m%d.%H%M%S"` would write: `rib.20261128.112103`.
+fn dated_rib_name() -> String {
+    let digits: String = format_utc(daemon_lab::unix_now() as i64)
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let (date, time) = (digits.get(..8), digits.get(8..));
+    format!("rib.{}.{}", date.unwrap_or("0"), time.unwrap_or("0"))
 }
 
 /// The daemons' MRT files, decoded by bgpdump.
@@ -331,8 +332,8 @@ fn decode_sources(bgpdump: &Path, lab: &Lab, run: &ScenarioRun) -> Result<Source
     Ok(Sources {
         gobgp_updates: decode(&update_files)?,
         bird_messages: decode(std::slice::from_ref(&lab.bird_messages_file))?,
-        rib_before: decode(&run.rib_before)?,
-        rib_after: decode(&run.rib_after)?,
+        rib_before: decode(std::slice::from_ref(&run.rib_before))?,
+        rib_after: decode(std::slice::from_ref(&run.rib_after))?,
     })
 }
 
@@ -391,120 +392,176 @@ fn check_lab_matches_plan(sources: &Sources, run: &ScenarioRun) {
     }
 }
 
-/// The series vigie is compared on, and which field of [`Counts`] each is.
-const SIGNALS: [(&str, fn(&Counts) -> u64); 4] = [
-    ("bgp", |c| c.slash24s),
-    ("bgp-v6", |c| c.slash48s),
-    ("bgp-announcements", |c| c.announcements),
-    ("bgp-withdrawals", |c| c.withdrawals),
-];
-
-/// Ingests update files into a fresh data dir with `bin_secs` bins and
-/// compares every bin of every entity and signal with the replay.
-fn compare_updates(
-    exe: &Path,
-    lab: &Lab,
-    name: &str,
-    elements: &[Element],
-    paths: &[PathBuf],
-    bin_secs: i64,
-) -> Vec<String> {
-    let label = format!("{name}, {bin_secs} s bins");
-    let data_dir = lab
-        .dir
-        .join(format!("vigie-{}-{bin_secs}", name.replace(' ', "-")));
-    let bin_flag = (bin_secs != 300).then_some(bin_secs as u32);
-    let vigie = Vigie::new(exe, data_dir, bin_flag);
-    if let Err(e) = vigie.ingest(paths) {
-        return vec![format!("{label}: ingest failed: {e}")];
-    }
-    let times = elements.iter().map(|e| e.time);
-    let (Some(first), Some(last)) = (times.clone().min(), times.max()) else {
-        return vec![format!("{label}: bgpdump decoded nothing")];
-    };
-    let (first_bin, last_bin) = (
-        first.div_euclid(bin_secs) * bin_secs,
-        last.div_euclid(bin_secs) * bin_secs,
-    );
-    let expected =
-        match bgpdump_replay::replay_bins(elements, bin_secs, first_bin, last_bin, &country_of) {
-            Ok(expected) => expected,
-            Err(e) => return vec![format!("{label}: {e}")],
-        };
-    compare_bins(
-        &vigie,
-        &label,
-        &expected,
-        first_bin,
-        last_bin + bin_secs,
-        true,
-    )
+/// A series vigie is compared on.
+struct Signal {
+    /// Its name on vigie's command line.
+    name: &'static str,
+    /// The field of [`Counts`] it must equal.
+    field: fn(&Counts) -> u64,
+    /// True for an event count, false for a level such as visible /24s.
+    is_event: bool,
 }
 
-/// Ingests BIRD's RIB dumps: each alone, then both in sequence (the later
-/// dump replaces the earlier state), in 60 s bins.
-fn compare_ribs(exe: &Path, lab: &Lab, sources: &Sources, run: &ScenarioRun) -> Vec<String> {
-    let mut problems = Vec::new();
-    let rib_bin = |elements: &[Element]| elements.first().map(|e| e.time.div_euclid(60) * 60);
-    let (Some(before_bin), Some(after_bin)) =
-        (rib_bin(&sources.rib_before), rib_bin(&sources.rib_after))
-    else {
-        return vec!["BIRD's RIB dumps decoded to nothing".into()];
+const SIGNALS: [Signal; 4] = [
+    Signal {
+        name: "bgp",
+        field: |c| c.slash24s,
+        is_event: false,
+    },
+    Signal {
+        name: "bgp-v6",
+        field: |c| c.slash48s,
+        is_event: false,
+    },
+    Signal {
+        name: "bgp-announcements",
+        field: |c| c.announcements,
+        is_event: true,
+    },
+    Signal {
+        name: "bgp-withdrawals",
+        field: |c| c.withdrawals,
+        is_event: true,
+    },
+];
+
+/// One comparison: what vigie ingests into a fresh data dir, and the
+/// counts its series must then show.
+struct Check {
+    label: String,
+    vigie: Vigie,
+    paths: Vec<PathBuf>,
+    extra_args: Vec<&'static str>,
+    /// Per bin start, per entity.
+    expected: BTreeMap<i64, BTreeMap<String, Counts>>,
+    /// The query range, whole bins.
+    from: i64,
+    until: i64,
+    /// Whether announcement and withdrawal counts are compared too.
+    with_events: bool,
+}
+
+/// Every comparison: both update sources in 60 s and 300 s bins, each RIB
+/// dump alone, and the two RIB dumps in sequence.
+fn plan_checks(
+    exe: &Path,
+    lab: &Lab,
+    sources: &Sources,
+    run: &ScenarioRun,
+) -> Result<Vec<Check>, String> {
+    let mut checks = Vec::new();
+    let data_dir = |label: &str| {
+        let name: String = label
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        lab.dir.join(format!("vigie-{name}"))
     };
-    let mut expected_sequence = BTreeMap::new();
-    for (name, elements, files, bin) in [
+    for (name, elements, path) in [
         (
-            "BIRD RIB before",
-            &sources.rib_before,
-            &run.rib_before,
-            before_bin,
+            "gobgpd BGP4MP updates",
+            &sources.gobgp_updates,
+            &lab.gobgp_updates_dir,
         ),
         (
-            "BIRD RIB after",
-            &sources.rib_after,
-            &run.rib_after,
-            after_bin,
+            "BIRD BGP4MP messages",
+            &sources.bird_messages,
+            &lab.bird_messages_file,
         ),
     ] {
-        let expected = match bgpdump_replay::replay_rib(elements, &country_of) {
-            Ok(counts) => counts,
-            Err(e) => return vec![format!("{name}: {e}")],
-        };
-        expected_sequence.insert(bin, expected.clone());
-        let vigie = Vigie::new(
-            exe,
-            lab.dir.join(format!("vigie-{}", name.replace(' ', "-"))),
-            Some(60),
-        );
-        match vigie.ingest(files) {
-            Ok(()) => problems.extend(compare_bins(
-                &vigie,
-                &format!("{name}, 60 s bins"),
-                &BTreeMap::from([(bin, expected)]),
-                bin,
-                bin + 60,
-                false,
-            )),
-            Err(e) => problems.push(format!("{name}: ingest failed: {e}")),
+        for bin_secs in [60, 300] {
+            let label = format!("{name}, {bin_secs} s bins");
+            let times = elements.iter().map(|e| e.time);
+            let (Some(first), Some(last)) = (times.clone().min(), times.max()) else {
+                return Err(format!("{label}: bgpdump decoded nothing"));
+            };
+            let first_bin = first.div_euclid(bin_secs) * bin_secs;
+            let last_bin = last.div_euclid(bin_secs) * bin_secs;
+            let expected =
+                bgpdump_replay::replay_bins(elements, bin_secs, first_bin, last_bin, &country_of)
+                    .map_err(|e| format!("{label}: {e}"))?;
+            // 300 s is vigie's default: no flag, as a user would run it.
+            let bin_flag = (bin_secs != 300).then_some(bin_secs as u32);
+            checks.push(Check {
+                vigie: Vigie::new(exe, data_dir(&label), bin_flag),
+                label,
+                paths: vec![path.clone()],
+                extra_args: Vec::new(),
+                expected,
+                from: first_bin,
+                until: last_bin + bin_secs,
+                with_events: true,
+            });
         }
     }
-    let vigie = Vigie::new(exe, lab.dir.join("vigie-BIRD-RIB-sequence"), Some(60));
-    let files: Vec<PathBuf> = run
-        .rib_before
-        .iter()
-        .chain(&run.rib_after)
-        .cloned()
-        .collect();
-    match vigie.ingest(&files) {
-        Ok(()) => problems.extend(compare_bins(
-            &vigie,
-            "BIRD RIB before then after, 60 s bins",
-            &expected_sequence,
-            before_bin,
-            after_bin + 60,
-            false,
-        )),
-        Err(e) => problems.push(format!("BIRD RIB sequence: ingest failed: {e}")),
+
+    // RIB dumps: the state they hold, in the 60 s bin of the dump. Their
+    // entries are not update events, so only levels are compared.
+    let mut sequence = BTreeMap::new();
+    for (name, elements, file) in [
+        ("BIRD RIB before", &sources.rib_before, &run.rib_before),
+        ("BIRD RIB after", &sources.rib_after, &run.rib_after),
+    ] {
+        let bin = elements
+            .first()
+            .map(|e| e.time.div_euclid(60) * 60)
+            .ok_or_else(|| format!("{name}: bgpdump decoded nothing"))?;
+        let expected = bgpdump_replay::replay_rib(elements, &country_of)?;
+        sequence.insert(bin, expected.clone());
+        let label = format!("{name}, 60 s bins");
+        checks.push(Check {
+            vigie: Vigie::new(exe, data_dir(&label), Some(60)),
+            label,
+            paths: vec![file.clone()],
+            extra_args: Vec::new(),
+            expected: BTreeMap::from([(bin, expected)]),
+            from: bin,
+            until: bin + 60,
+            with_events: false,
+        });
+    }
+    // By default vigie takes a collector's first RIB dump and follows
+    // updates from there; --resync-ribs reloads the state from every dump.
+    let label = "BIRD RIB before then after, --resync-ribs, 60 s bins".to_string();
+    let (Some(&from), Some(&last)) = (sequence.keys().next(), sequence.keys().last()) else {
+        return Err("no RIB dump".into());
+    };
+    checks.push(Check {
+        vigie: Vigie::new(exe, data_dir(&label), Some(60)),
+        label,
+        paths: vec![run.rib_before.clone(), run.rib_after.clone()],
+        extra_args: vec!["--resync-ribs"],
+        expected: sequence,
+        from,
+        until: last + 60,
+        with_events: false,
+    });
+    Ok(checks)
+}
+
+/// Ingests every check's files in parallel (separate data dirs), then
+/// compares; returns every disagreement.
+fn run_checks(checks: &[Check]) -> Vec<String> {
+    let ingested: Vec<Result<(), String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = checks
+            .iter()
+            .map(|check| scope.spawn(|| check.vigie.ingest(&check.paths, &check.extra_args)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| Err("ingest thread panicked".into()))
+            })
+            .collect()
+    });
+    let mut problems = Vec::new();
+    for (check, ingest) in checks.iter().zip(ingested) {
+        match ingest {
+            Ok(()) => problems.extend(compare_bins(check)),
+            Err(e) => problems.push(format!("{}: ingest failed: {e}", check.label)),
+        }
     }
     problems
 }
@@ -512,14 +569,17 @@ fn compare_ribs(exe: &Path, lab: &Lab, sources: &Sources, run: &ScenarioRun) -> 
 /// Compares vigie's series with the expected counts of each bin. A level
 /// signal (`bgp`, `bgp-v6`) must have a value in every bin, zero included;
 /// an event count of zero may also show as no data.
-fn compare_bins(
-    vigie: &Vigie,
-    label: &str,
-    expected: &BTreeMap<i64, BTreeMap<String, Counts>>,
-    from: i64,
-    until: i64,
-    with_events: bool,
-) -> Vec<String> {
+fn compare_bins(check: &Check) -> Vec<String> {
+    let Check {
+        label,
+        vigie,
+        expected,
+        from,
+        until,
+        with_events,
+        ..
+    } = check;
+    let (from, until, with_events) = (*from, *until, *with_events);
     let mut problems = Vec::new();
     let entities: Vec<&String> = {
         let mut all: Vec<&String> = expected.values().flat_map(|bin| bin.keys()).collect();
@@ -528,8 +588,12 @@ fn compare_bins(
         all
     };
     for entity in entities {
-        for (signal, field) in SIGNALS {
-            let is_event = signal.ends_with("s") && signal != "bgp";
+        for Signal {
+            name: signal,
+            field,
+            is_event,
+        } in SIGNALS
+        {
             if is_event && !with_events {
                 continue;
             }

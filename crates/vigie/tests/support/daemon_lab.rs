@@ -545,24 +545,25 @@ impl Lab {
     }
 
     /// Asks BIRD for a TABLE_DUMP_V2 dump of both its tables, now, into
-    /// `<name>.v4.mrt` and `<name>.v6.mrt`; returns the two files once written.
-    pub fn bird_rib_dump(&self, name: &str) -> Result<Vec<PathBuf>, String> {
-        let mut files = Vec::new();
-        for (table, suffix) in [("master4", "v4"), ("master6", "v6")] {
-            let file = self.dir.join(format!("{name}.{suffix}.mrt"));
-            let quoted_table = format!("\"{table}\"");
-            let quoted_file = format!("\"{}\"", file.display());
-            self.birdc(&["mrt", "dump", "table", &quoted_table, "to", &quoted_file])?;
-            wait_for(
-                &format!("BIRD to write {}", file.display()),
-                Duration::from_secs(10),
-                || Ok(fs::metadata(&file).map(|m| m.len() > 0).unwrap_or(false)),
-            )?;
-            files.push(file);
-        }
-        // The dump is written by BIRD's event loop; let it finish the file.
-        std::thread::sleep(Duration::from_millis(500));
-        Ok(files)
+    /// `<name>.mrt`: BIRD writes one PEER_INDEX_TABLE and the RIB entries
+    /// of `master4`, then the same for `master6`. Returns once written.
+    pub fn bird_rib_dump(&self, name: &str) -> Result<PathBuf, String> {
+        let file = self.dir.join(format!("{name}.mrt"));
+        let quoted_file = format!("\"{}\"", file.display());
+        self.birdc(&["mrt", "dump", "table", "\"master*\"", "to", &quoted_file])?;
+        // BIRD writes the dump from its event loop: wait for a steady size.
+        let mut last_size = 0;
+        wait_for(
+            &format!("BIRD to write {}", file.display()),
+            Duration::from_secs(10),
+            || {
+                let size = fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+                let steady = size > 0 && size == last_size;
+                last_size = size;
+                Ok(steady)
+            },
+        )?;
+        Ok(file)
     }
 
     /// Stops the collectors first (so no session teardown reaches their

@@ -45,12 +45,23 @@ impl Vigie {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
-    /// `vigie ingest mrt <paths…>` with every peer full-feed (thresholds 0:
-    /// the lab's peers carry a handful of prefixes, not a full table).
-    pub fn ingest(&self, paths: &[PathBuf]) -> Result<(), String> {
+    /// `vigie ingest mrt <paths…> [extra…]` with every peer full-feed
+    /// (thresholds 0: the lab's peers carry a handful of prefixes, not a
+    /// full table).
+    pub fn ingest(&self, paths: &[PathBuf], extra: &[&str]) -> Result<(), String> {
         let mut args: Vec<String> = vec!["ingest".into(), "mrt".into()];
         args.extend(paths.iter().map(|p| p.display().to_string()));
-        args.extend(["--full-feed-v4", "0", "--full-feed-v6", "0"].map(String::from));
+        args.extend(
+            [
+                "--full-feed-v4",
+                "0",
+                "--full-feed-v6",
+                "0",
+                "--no-progress",
+            ]
+            .map(String::from),
+        );
+        args.extend(extra.iter().map(|arg| arg.to_string()));
         if let Some(secs) = self.bin_secs {
             args.extend(["--bin-secs".to_string(), secs.to_string()]);
         }
