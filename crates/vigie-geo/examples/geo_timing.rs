@@ -2,15 +2,39 @@
 //! `country_of_unit` and `split_countries`. Run it optimised:
 //!
 //! ```text
-//! cargo run --release -p vigie-geo --example geo_timing
+//! cargo run --release -p vigie-geo --example geo_timing [FILE...]
 //! ```
+//!
+//! Each FILE given is loaded with `GeoDbBuilder::load_auto` and timed.
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use vigie_geo::{embedded_build_times, Family, GeoDb};
+use vigie_geo::{embedded_build_times, Family, GeoDb, GeoDbBuilder};
 
 fn main() {
+    for path in std::env::args().skip(1) {
+        let mut builder = GeoDbBuilder::empty();
+        let started = Instant::now();
+        match builder.load_auto(&path) {
+            Ok(report) => {
+                let loaded = started.elapsed();
+                let started = Instant::now();
+                let db = builder.build();
+                println!(
+                    "{report}: loaded in {loaded:?}, built in {:?}; {} v4 + {} v6 country ranges, {} v4 + {} v6 AS ranges, {} AS names",
+                    started.elapsed(),
+                    db.country_table(Family::V4).len(),
+                    db.country_table(Family::V6).len(),
+                    db.asn_table(Family::V4).len(),
+                    db.asn_table(Family::V6).len(),
+                    db.as_name_count(),
+                );
+            }
+            Err(error) => println!("{path}: {error}"),
+        }
+    }
+
     let db = GeoDb::embedded();
     let started = Instant::now();
     db.preload();

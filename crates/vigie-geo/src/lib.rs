@@ -40,6 +40,8 @@
 //! assert_eq!(split, [("KZ".to_string(), 2), ("KG".to_string(), 2)]);
 //! ```
 
+#![warn(missing_docs)]
+
 mod builder;
 mod db;
 mod embedded;

@@ -112,8 +112,8 @@ pub(crate) fn rir_line(line: &str) -> Row<AddrRange<CountryCode>> {
             Ok(count) if count > 0 => count,
             _ => return Row::Bad(format!("'{value}' is not a positive IPv4 address count")),
         };
-        let last = u64::from(u32::from(first)) + count - 1;
-        let Ok(last) = u32::try_from(last) else {
+        let last = u64::from(u32::from(first)).checked_add(count - 1);
+        let Some(Ok(last)) = last.map(u32::try_from) else {
             return Row::Bad(format!(
                 "{start} + {count} addresses runs past 255.255.255.255"
             ));
@@ -429,6 +429,7 @@ mod tests {
             "ripencc|KZ|ipv4|2.132.0|256|20101223|allocated",
             "ripencc|KZ|ipv4|2.132.0.0|0|20101223|allocated",
             "ripencc|KZ|ipv4|255.255.255.0|512|20101223|allocated",
+            "ripencc|KZ|ipv4|1.0.0.0|18446744073709551615|20101223|allocated",
             "ripencc|KZ|ipv6|2a00::|129|20101223|allocated",
             "ripencc|K1|ipv4|2.132.0.0|256|20101223|allocated",
             "ripencc|KZ|ipv5|2.132.0.0|256|20101223|allocated",
