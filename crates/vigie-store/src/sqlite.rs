@@ -4,8 +4,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use rusqlite::config::DbConfig;
 use rusqlite::ffi::ErrorCode;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rustc_hash::FxHashMap;
 use vigie_model::{
     format_utc, BinSize, Entity, EntityKind, Series, SeriesKey, SignalKind, UnixSecs,
 };
@@ -157,8 +159,8 @@ pub(crate) struct SqliteStore {
     label: String,
     /// Series ids by bin size and key. Ids never change once assigned, so
     /// entries stay valid; misses go to the database.
-    series_ids: HashMap<u32, HashMap<SeriesKey, i64>>,
-    entity_ids: HashMap<Entity, i64>,
+    series_ids: HashMap<u32, FxHashMap<SeriesKey, i64>>,
+    entity_ids: FxHashMap<Entity, i64>,
     /// Whether the caches were filled from the database in one go.
     caches_loaded: bool,
 }
@@ -212,6 +214,10 @@ impl SqliteStore {
     ) -> Result<Self, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sql_error(&label, "setting the lock timeout"))?;
+        // Plans stay fixed: SQLite would otherwise re-prepare cached
+        // statements when bound values change, which dominated compaction.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .map_err(sql_error(&label, "configuring the query planner"))?;
         schema::check_identity(&conn, &label)?;
         if on_disk {
             // WAL lets readers work while one writer commits. On file systems
@@ -229,7 +235,7 @@ impl SqliteStore {
             conn,
             label,
             series_ids: HashMap::new(),
-            entity_ids: HashMap::new(),
+            entity_ids: FxHashMap::default(),
             caches_loaded: false,
         })
     }
@@ -854,8 +860,8 @@ impl SqliteStore {
 fn resolve_series(
     conn: &Connection,
     label: &str,
-    entity_ids: &mut HashMap<Entity, i64>,
-    series_ids: &mut HashMap<SeriesKey, i64>,
+    entity_ids: &mut FxHashMap<Entity, i64>,
+    series_ids: &mut FxHashMap<SeriesKey, i64>,
     key: &SeriesKey,
     bin_secs: u32,
 ) -> Result<i64, StoreError> {
