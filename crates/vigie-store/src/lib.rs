@@ -33,6 +33,8 @@
 //! each write whole. Writers take turns (a writer waits up to 10 s for
 //! another's transaction, then fails with [`StoreError::Busy`]).
 
+#![warn(missing_docs)]
+
 mod codec;
 mod error;
 mod schema;

@@ -593,7 +593,6 @@ impl SqliteStore {
             .unchecked_transaction()
             .map_err(sql_error(label, "starting a read"))?;
         let mut rows: Vec<SeriesRow> = Vec::new();
-        let mut index_of: HashMap<i64, usize> = HashMap::new();
         {
             let context = "listing series";
             let mut stmt = tx
@@ -615,7 +614,6 @@ impl SqliteStore {
                 let first_bin: Option<i64> = row.get(6).map_err(sql_error(label, context))?;
                 let last_bin: Option<i64> = row.get(7).map_err(sql_error(label, context))?;
                 let last_value: Option<f64> = row.get(8).map_err(sql_error(label, context))?;
-                index_of.insert(series_id, rows.len());
                 rows.push(SeriesRow {
                     series_id,
                     key,
@@ -630,16 +628,23 @@ impl SqliteStore {
         }
 
         // Staged bins, newest first: the first value met for a series and
-        // bin is the one that counts.
-        let mut staged: HashMap<i64, StagedExtent> = HashMap::new();
+        // bin is the one that counts. Entries and rows are both sorted by
+        // series id, so each staged row is merged with one walk, no hashing.
+        rows.sort_unstable_by_key(|row| row.series_id);
+        let ids: Vec<i64> = rows.iter().map(|row| row.series_id).collect();
+        let mut staged: Vec<StagedExtent> = Vec::new();
+        staged.resize_with(rows.len(), StagedExtent::default);
         {
             let context = "reading staged bins";
-            let order: Vec<(i64, i64)> = {
+            let order: Vec<(i64, i64, i64)> = {
                 let mut stmt = tx
-                    .prepare("SELECT stage_row, bin_start FROM staged_bins ORDER BY bin_start DESC, stage_row DESC")
+                    .prepare(
+                        "SELECT stage_row, bin_start, block FROM staged_bins
+                         ORDER BY bin_start DESC, stage_row DESC",
+                    )
                     .map_err(sql_error(label, context))?;
                 let rows = stmt
-                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
                     .map_err(sql_error(label, context))?;
                 rows.collect::<Result<_, _>>()
                     .map_err(sql_error(label, context))?
@@ -647,13 +652,21 @@ impl SqliteStore {
             let mut stmt = tx
                 .prepare("SELECT data FROM staged_bins WHERE stage_row = ?1")
                 .map_err(sql_error(label, context))?;
-            for (stage_row, bin_start) in order {
+            for (stage_row, bin_start, block) in order {
                 let data: Vec<u8> = stmt
                     .query_row([stage_row], |row| row.get(0))
                     .map_err(sql_error(label, context))?;
+                let block_first_id = block.saturating_mul(1 << codec::BLOCK_SHIFT);
+                let mut cursor = ids.partition_point(|&id| id < block_first_id);
                 codec::visit_staged(&data, |id, value| {
-                    let state = staged.entry(id).or_default();
-                    if state.decided_bin == Some(bin_start) {
+                    while ids.get(cursor).is_some_and(|&known| known < id) {
+                        cursor += 1;
+                    }
+                    let (Some(row), Some(state)) = (rows.get(cursor), staged.get_mut(cursor))
+                    else {
+                        return false;
+                    };
+                    if row.series_id != id || state.decided_bin == Some(bin_start) {
                         return true;
                     }
                     state.decided_bin = Some(bin_start);
@@ -665,13 +678,11 @@ impl SqliteStore {
                             state.extent.first_bin = Some(bin_start);
                         }
                         None => {
-                            if let Some(row) = index_of.get(&id).and_then(|&i| rows.get(i)) {
-                                let chunks = row.chunks;
-                                if chunks.first_bin == Some(bin_start)
-                                    || chunks.last.map(|l| l.0) == Some(bin_start)
-                                {
-                                    state.needs_full_read = true;
-                                }
+                            let chunks = row.chunks;
+                            if chunks.first_bin == Some(bin_start)
+                                || chunks.last.map(|l| l.0) == Some(bin_start)
+                            {
+                                state.needs_full_read = true;
                             }
                         }
                     }
@@ -686,10 +697,10 @@ impl SqliteStore {
             }
         }
 
-        for row in &mut rows {
-            let Some(state) = staged.get(&row.series_id) else {
+        for (row, state) in rows.iter_mut().zip(&staged) {
+            if state.decided_bin.is_none() {
                 continue;
-            };
+            }
             let chunks = row.chunks;
             let first_bin = match (chunks.first_bin, state.extent.first_bin) {
                 (Some(a), Some(b)) => Some(a.min(b)),

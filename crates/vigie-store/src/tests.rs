@@ -907,3 +907,48 @@ fn bytes_per_point_on_real_ioda_signals() {
         assert!(bpp < 9.5, "{signal}: {bpp} bytes/point");
     }
 }
+
+#[test]
+fn listing_is_the_same_staged_or_compacted_across_blocks() {
+    let mut store = Store::open_in_memory().unwrap();
+    // Enough series for three staged blocks; some have data only in early
+    // bins, some only in late ones, some never.
+    let keys: Vec<SeriesKey> = (1..=2500).map(|asn| bgp(&format!("AS{asn}"))).collect();
+    let value = |s: usize, i: i64| -> Option<f64> {
+        match s % 4 {
+            0 => (i < 5).then_some(s as f64),
+            1 => (i >= 20).then_some(i as f64),
+            2 => None,
+            _ => Some((s as i64 * i) as f64),
+        }
+    };
+    for i in 0..30 {
+        let values: Vec<_> = keys
+            .iter()
+            .enumerate()
+            .map(|(s, k)| (k.clone(), value(s, i)))
+            .collect();
+        store
+            .write_bin("s", BIN, DAY + 86_400 - 900 + i * 300, &values)
+            .unwrap();
+    }
+    let staged = store.list_series().unwrap();
+    assert_eq!(staged.len(), keys.len());
+    for info in &staged {
+        let Entity::Asn(asn) = info.key.entity else {
+            panic!("not an AS")
+        };
+        let s = asn as usize - 1;
+        let times: Vec<i64> = (0..30).filter(|&i| value(s, i).is_some()).collect();
+        let first = times.first().map(|i| DAY + 86_400 - 900 + i * 300);
+        let last = times.last().map(|i| DAY + 86_400 - 900 + i * 300);
+        assert_eq!((info.first_bin, info.last_bin), (first, last), "AS{asn}");
+        assert_eq!(
+            info.latest_value,
+            times.last().and_then(|&i| value(s, i)),
+            "AS{asn}"
+        );
+    }
+    store.compact().unwrap();
+    assert_eq!(store.list_series().unwrap(), staged);
+}
