@@ -32,7 +32,7 @@ step() {
 step setup bash scripts/setup.sh
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
-step test cargo test --workspace
+step test cargo test --workspace --no-fail-fast
 
 # Fuzz targets: every `fuzz/Cargo.toml` under crates/ is its own cargo
 # workspace (cargo-fuzz layout). Type-checking them is cheap and works on the

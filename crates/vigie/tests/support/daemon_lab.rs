@@ -226,6 +226,7 @@ impl Lab {
                 .map(|d| d.subsec_micros())
                 .unwrap_or(0)
         );
+        remove_stale_namespaces(&tools.ip);
         let dir = std::env::temp_dir().join(format!("vigie-daemon-lab-{tag}"));
         fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let gobgp_updates_dir = dir.join("gobgp-updates");
@@ -586,6 +587,37 @@ impl Lab {
             wait_exit(daemon, Duration::from_secs(10));
         }
         Ok(())
+    }
+}
+
+/// Deletes the namespaces (and ends the daemons in them) that an earlier
+/// run left behind when it was killed before it could clean up: those named
+/// `vigie-r-<pid>-…`/`vigie-c-<pid>-…` whose test process is gone.
+fn remove_stale_namespaces(ip: &Path) {
+    let Ok(list) = run(ip, &["netns", "list"]) else {
+        return;
+    };
+    for name in list
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+    {
+        let Some(rest) = name
+            .strip_prefix("vigie-r-")
+            .or_else(|| name.strip_prefix("vigie-c-"))
+        else {
+            continue;
+        };
+        let owner = rest.split('-').next().unwrap_or_default();
+        if owner.is_empty() || Path::new("/proc").join(owner).exists() {
+            continue;
+        }
+        if let Ok(pids) = run(ip, &["netns", "pids", name]) {
+            for pid in pids.split_whitespace() {
+                let _ = Command::new("kill").args(["-KILL", pid]).status();
+            }
+        }
+        let _ = run(ip, &["netns", "del", name]);
+        eprintln!("removed the stale lab namespace {name} of a killed run");
     }
 }
 
