@@ -8,7 +8,10 @@
 //! one set id to another through a transition cache, so the common case costs
 //! one hash lookup.
 
-use rustc_hash::FxHashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 /// The id of an interned peer set. Id 0 is the empty set.
 pub type PeerSetId = u32;
@@ -16,32 +19,61 @@ pub type PeerSetId = u32;
 /// The empty peer set.
 pub const EMPTY_SET: PeerSetId = 0;
 
+/// Transitions remembered before the cache is emptied, so that it stays a
+/// small fraction of the table's memory.
+const MAX_CACHED_TRANSITIONS: usize = 1 << 16;
+
 /// The table of distinct peer sets, with reference counts.
+///
+/// Each set's bits are stored once; the index finds a set's id from its bits.
 #[derive(Default)]
 pub struct PeerSets {
     bits: Vec<Box<[u64]>>,
     refs: Vec<u32>,
-    by_bits: FxHashMap<Box<[u64]>, PeerSetId>,
+    index: HashTable<PeerSetId>,
     free_ids: Vec<PeerSetId>,
     transitions: FxHashMap<(PeerSetId, u32), PeerSetId>,
+    live: usize,
+}
+
+/// Unreferenced sets tolerated before they are freed: at least this many, or
+/// as many as there are live sets.
+const MIN_GARBAGE_BEFORE_COLLECTION: usize = 1 << 16;
+
+fn hash_bits(bits: &[u64]) -> u64 {
+    FxBuildHasher.hash_one(bits)
 }
 
 impl PeerSets {
     /// A table holding only the empty set.
     pub fn new() -> Self {
         let mut sets = PeerSets::default();
-        let empty: Box<[u64]> = Box::new([]);
-        sets.bits.push(empty.clone());
+        sets.bits.push(Box::new([]));
         sets.refs.push(0);
-        sets.by_bits.insert(empty, EMPTY_SET);
+        sets.index
+            .insert_unique(hash_bits(&[]), EMPTY_SET, |_| hash_bits(&[]));
         sets
     }
 
     /// The set `set` with `peer` added (`present`) or removed.
+    ///
+    /// `set` must be held by a prefix (or be the empty set): unreferenced sets
+    /// may be freed here when too many have piled up.
     pub fn with_peer(&mut self, set: PeerSetId, peer: u32, present: bool) -> PeerSetId {
+        // Most updates re-announce a route the peer already has: no change.
+        if self.contains(set, peer) == present {
+            return set;
+        }
+        let garbage = self.bits.len() - self.free_ids.len() - 1 - self.live;
+        if garbage > self.live.max(MIN_GARBAGE_BEFORE_COLLECTION) {
+            self.collect_garbage();
+        }
         let transition = (set, (peer << 1) | present as u32);
         if let Some(&next) = self.transitions.get(&transition) {
             return next;
+        }
+        if self.transitions.len() >= MAX_CACHED_TRANSITIONS {
+            self.transitions.clear();
         }
         let current = &self.bits[set as usize];
         let word = (peer / 64) as usize;
@@ -69,33 +101,44 @@ impl PeerSets {
     }
 
     fn intern(&mut self, bits: Box<[u64]>) -> PeerSetId {
-        if let Some(&id) = self.by_bits.get(&bits) {
+        let hash = hash_bits(&bits);
+        let stored = &self.bits;
+        if let Some(&id) = self.index.find(hash, |&id| *stored[id as usize] == *bits) {
             return id;
         }
         let id = match self.free_ids.pop() {
             Some(id) => {
-                self.bits[id as usize] = bits.clone();
+                self.bits[id as usize] = bits;
                 self.refs[id as usize] = 0;
                 id
             }
             None => {
-                self.bits.push(bits.clone());
+                self.bits.push(bits);
                 self.refs.push(0);
                 (self.bits.len() - 1) as PeerSetId
             }
         };
-        self.by_bits.insert(bits, id);
+        let stored = &self.bits;
+        self.index
+            .insert_unique(hash, id, |&other| hash_bits(&stored[other as usize]));
         id
     }
 
     /// Counts one more prefix holding `set`.
     pub fn retain(&mut self, set: PeerSetId) {
-        self.refs[set as usize] += 1;
+        let refs = &mut self.refs[set as usize];
+        *refs += 1;
+        if *refs == 1 && set != EMPTY_SET {
+            self.live += 1;
+        }
     }
 
     /// Counts one prefix fewer holding `set`.
     pub fn release(&mut self, set: PeerSetId) {
         let refs = &mut self.refs[set as usize];
+        if *refs == 1 && set != EMPTY_SET {
+            self.live -= 1;
+        }
         *refs = refs.saturating_sub(1);
     }
 
@@ -136,11 +179,14 @@ impl PeerSets {
 
     /// Frees sets no prefix holds any more and forgets cached transitions.
     pub fn collect_garbage(&mut self) {
-        self.transitions.clear();
+        self.transitions = FxHashMap::default();
         for id in 1..self.bits.len() {
             if self.refs[id] == 0 && !self.bits[id].is_empty() {
-                let bits = std::mem::take(&mut self.bits[id]);
-                self.by_bits.remove(&bits);
+                let hash = hash_bits(&self.bits[id]);
+                if let Ok(entry) = self.index.find_entry(hash, |&other| other as usize == id) {
+                    entry.remove();
+                }
+                self.bits[id] = Box::new([]);
                 self.free_ids.push(id as PeerSetId);
             }
         }
@@ -148,16 +194,17 @@ impl PeerSets {
 
     /// Sets held by at least one prefix.
     pub fn live_count(&self) -> usize {
-        self.refs.iter().skip(1).filter(|&&r| r > 0).count()
+        self.live
     }
 
     /// Approximate heap bytes used by the table.
     pub fn heap_bytes(&self) -> usize {
-        let set_bytes: usize = self.bits.iter().map(|b| b.len() * 8 * 2 + 16 * 2).sum();
+        let set_bytes: usize =
+            self.bits.iter().map(|b| b.len() * 8).sum::<usize>() + self.bits.capacity() * 16;
         set_bytes
             + self.refs.capacity() * 4
-            + self.by_bits.capacity() * 8
-            + self.transitions.capacity() * 16
+            + self.index.capacity() * 5
+            + self.transitions.capacity() * 13
     }
 }
 

@@ -42,6 +42,10 @@ pub struct VisibilityConfig {
     pub full_feed_v6: u64,
     /// Share of full-feed peer ASNs that must see a prefix for it to be visible (IODA: 0.5).
     pub min_visible_fraction: f64,
+    /// A silence longer than this between two events (seconds) means the feed
+    /// was down: the bins in between are not written, so they read as "no
+    /// data". 0 disables the rule.
+    pub max_silence_secs: i64,
     /// With no full-feed peer in a family, count the peers with at least half
     /// as many prefixes as the largest peer as full-feed (small archives).
     pub all_peers_when_no_full_feed: bool,
@@ -54,6 +58,7 @@ impl Default for VisibilityConfig {
             full_feed_v4: 400_000,
             full_feed_v6: 10_000,
             min_visible_fraction: 0.5,
+            max_silence_secs: 3600,
             all_peers_when_no_full_feed: true,
         }
     }
@@ -100,9 +105,38 @@ impl Counter {
     }
 }
 
+/// Per-country counters in a table indexed by the packed country code, so
+/// the hot path does no hashing.
+struct CountryCounters {
+    by_code: Vec<Counter>,
+    registered: Vec<bool>,
+    present: Vec<CountryCode>,
+}
+
+impl Default for CountryCounters {
+    fn default() -> Self {
+        CountryCounters {
+            by_code: vec![Counter::default(); 1 << 16],
+            registered: vec![false; 1 << 16],
+            present: Vec::new(),
+        }
+    }
+}
+
+impl CountryCounters {
+    fn entry(&mut self, cc: CountryCode) -> &mut Counter {
+        let index = cc.to_u16() as usize;
+        if !self.registered[index] {
+            self.registered[index] = true;
+            self.present.push(cc);
+        }
+        &mut self.by_code[index]
+    }
+}
+
 #[derive(Default)]
 struct Counters {
-    countries: FxHashMap<CountryCode, Counter>,
+    countries: CountryCounters,
     asns: FxHashMap<u32, Counter>,
     regions: FxHashMap<usize, (RegionId, Counter)>,
 }
@@ -114,7 +148,9 @@ impl Counters {
                 c.values[s] = 0;
             }
         };
-        self.countries.values_mut().for_each(zero);
+        for cc in &self.countries.present {
+            zero(&mut self.countries.by_code[cc.to_u16() as usize]);
+        }
         self.asns.values_mut().for_each(zero);
         self.regions.values_mut().for_each(|(_, c)| zero(c));
     }
@@ -133,8 +169,11 @@ impl Counters {
                 }
             }
         };
-        for (cc, counter) in &self.countries {
-            push(&Entity::Country(*cc), counter);
+        for cc in &self.countries.present {
+            push(
+                &Entity::Country(*cc),
+                &self.countries.by_code[cc.to_u16() as usize],
+            );
         }
         for (asn, counter) in &self.asns {
             push(&Entity::Asn(*asn), counter);
@@ -156,6 +195,8 @@ pub struct VisibilityAccounting {
     table: RoutingTable,
     counters: Counters,
     open_bin: Option<UnixSecs>,
+    last_event: Option<UnixSecs>,
+    pending_updates: FxHashMap<(u8, u64, u64, u32), [u32; 2]>,
     gaps: Vec<(UnixSecs, UnixSecs)>,
     visible_dirty: bool,
     last_full_feed: [usize; 2],
@@ -175,6 +216,8 @@ impl VisibilityAccounting {
             table: RoutingTable::new(),
             counters: Counters::default(),
             open_bin: None,
+            last_event: None,
+            pending_updates: FxHashMap::default(),
             gaps: Vec::new(),
             visible_dirty: true,
             last_full_feed: [0, 0],
@@ -230,6 +273,8 @@ impl VisibilityAccounting {
     pub fn advance_to(&mut self, t: UnixSecs) -> Vec<BinValues> {
         let bin = self.config.bin;
         let target = bin.floor(t);
+        let silence = self.last_event.map_or(0, |last| t - last);
+        self.last_event = Some(self.last_event.map_or(t, |last| last.max(t)));
         let Some(open) = self.open_bin else {
             self.open_bin = Some(target);
             return Vec::new();
@@ -238,12 +283,19 @@ impl VisibilityAccounting {
             return Vec::new();
         }
         let mut closed = Vec::new();
+        let feed_was_down =
+            self.config.max_silence_secs > 0 && silence > self.config.max_silence_secs;
         let mut bin_start = open;
         while bin_start < target {
             if !self.in_gap(bin_start) {
                 closed.push(self.close_bin(bin_start));
             }
             self.counters.zero(&[ANNOUNCEMENTS, WITHDRAWALS]);
+            self.pending_updates.clear();
+            if feed_was_down {
+                // Only the bin of the last event before the silence is written.
+                break;
+            }
             bin_start += bin.secs() as i64;
         }
         self.open_bin = Some(target);
@@ -255,6 +307,7 @@ impl VisibilityAccounting {
         let open = self.open_bin.take()?;
         let values = (!self.in_gap(open)).then(|| self.close_bin(open));
         self.counters.zero(&[ANNOUNCEMENTS, WITHDRAWALS]);
+        self.pending_updates.clear();
         values
     }
 
@@ -304,29 +357,53 @@ impl VisibilityAccounting {
         }
     }
 
-    /// Counts an announcement or withdrawal for the prefix's places and origin.
+    /// Notes an announcement or withdrawal; it is attributed to the prefix's
+    /// places and origin when the bin closes, once per distinct prefix.
     fn count_update(&mut self, prefix: &IpNet, origin: u32, signal: usize) {
-        if let Some((family, first, last)) = update_units(prefix) {
-            let geo = Arc::clone(&self.geo);
-            let countries = &mut self.counters.countries;
-            geo.split_countries(family, first, last, |cc, _| {
-                countries.entry(cc).or_default().add(signal, 1);
-            });
-            let regions = &mut self.counters.regions;
-            geo.split_regions(family, first, last, |region, _| {
-                regions
-                    .entry(region as *const RegionId as usize)
-                    .or_insert_with(|| (region.clone(), Counter::default()))
-                    .1
-                    .add(signal, 1);
-            });
+        let units = update_units(prefix);
+        let key = match units {
+            Some((family, first, last)) => (family_index(family) as u8, first, last, origin),
+            None if origin != 0 => (u8::MAX, 0, 0, origin),
+            None => return,
+        };
+        self.pending_updates.entry(key).or_insert([0, 0])[signal - ANNOUNCEMENTS] += 1;
+    }
+
+    /// Attributes the bin's announcements and withdrawals to entities.
+    fn attribute_updates(&mut self) {
+        let geo = &self.geo;
+        for (&(fam, first, last, origin), &counts) in &self.pending_updates {
+            for (i, &n) in counts.iter().enumerate() {
+                if n == 0 {
+                    continue;
+                }
+                let signal = ANNOUNCEMENTS + i;
+                let n = n as u64;
+                if fam != u8::MAX {
+                    let family = if fam == 0 { Family::V4 } else { Family::V6 };
+                    let countries = &mut self.counters.countries;
+                    geo.split_countries(family, first, last, |cc, _| {
+                        countries.entry(cc).add(signal, n);
+                    });
+                    let regions = &mut self.counters.regions;
+                    geo.split_regions(family, first, last, |region, _| {
+                        regions
+                            .entry(region as *const RegionId as usize)
+                            .or_insert_with(|| (region.clone(), Counter::default()))
+                            .1
+                            .add(signal, n);
+                    });
+                }
+                if origin != 0 {
+                    self.counters.asns.entry(origin).or_default().add(signal, n);
+                }
+            }
         }
-        if origin != 0 {
-            self.counters.asns.entry(origin).or_default().add(signal, 1);
-        }
+        self.pending_updates.clear();
     }
 
     fn close_bin(&mut self, bin_start: UnixSecs) -> BinValues {
+        self.attribute_updates();
         if self.visible_dirty {
             self.recount_visibility();
             self.visible_dirty = false;
@@ -462,7 +539,7 @@ impl VisibilityAccounting {
                 covered_until = Some(last);
                 let countries = &mut self.counters.countries;
                 geo.split_countries(family, first, last, |cc, n| {
-                    countries.entry(cc).or_default().add(signal, n);
+                    countries.entry(cc).add(signal, n);
                 });
                 let regions = &mut self.counters.regions;
                 geo.split_regions(family, first, last, |region, n| {
@@ -705,6 +782,23 @@ mod tests {
             value(&bin, "AS9198", SignalKind::BgpVisibleSlash48s),
             Some(0.0)
         );
+    }
+
+    #[test]
+    fn a_long_silence_is_no_data() {
+        let mut config = config();
+        config.max_silence_secs = 3600;
+        let mut acc = VisibilityAccounting::new(config, geo());
+        let c = acc.collector("test");
+        let peer = acc.peer(c, ip("192.0.2.1"), 64500);
+        acc.advance_to(0);
+        acc.announce(peer, &net("10.0.0.0/23"), None, Some(9198));
+        let starts: Vec<i64> = acc.advance_to(1200).iter().map(|b| b.bin_start).collect();
+        assert_eq!(starts, vec![0, 300, 600, 900]);
+        // Ten years of silence: one bin closed, none invented.
+        let closed = acc.advance_to(1200 + 86_400 * 3650);
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0].bin_start, 1200);
     }
 
     #[test]

@@ -36,6 +36,52 @@ pub enum Command {
     Series(SeriesArgs),
     /// List the entities the store knows, with their latest values.
     Entities(EntitiesArgs),
+    /// Measure speed and memory against well-known tools (docs/BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// Benchmarks.
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// MRT ingest against `bgpdump -m` and bare bgpkit-parser, on the same file.
+    Mrt(BenchMrtArgs),
+    /// Routing-state memory per prefix with many peers, on a generated RIB.
+    Memory(BenchMemoryArgs),
+}
+
+/// Arguments of `vigie bench mrt`.
+#[derive(Args, Debug)]
+pub struct BenchMrtArgs {
+    /// gzip MRT update files; default: the real RIS update files of the shared data.
+    pub files: Vec<PathBuf>,
+    /// The shared data folder, for the default files.
+    #[arg(long, default_value = "../shared/data")]
+    pub shared_data: PathBuf,
+    /// How many times the files are concatenated into the one benchmark file.
+    #[arg(long, default_value_t = 10)]
+    pub repeat: u32,
+    /// Runs of each measurement; the best is kept.
+    #[arg(long, default_value_t = 3)]
+    pub runs: u32,
+}
+
+/// Arguments of `vigie bench memory`.
+#[derive(Args, Debug)]
+pub struct BenchMemoryArgs {
+    /// Collector peers.
+    #[arg(long, default_value_t = 1000)]
+    pub peers: u32,
+    /// Prefixes in the generated RIB.
+    #[arg(long, default_value_t = 200_000)]
+    pub prefixes: u32,
+    /// Share of the peers that are full-feed.
+    #[arg(long, default_value_t = 0.4)]
+    pub full_feed_share: f64,
+    /// Structured visibility (full-feed peers see nearly all, partial peers
+    /// a contiguous cone); `--structured=false` draws each (peer, prefix) at random, the worst case.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub structured: bool,
 }
 
 /// What to ingest.
@@ -80,6 +126,11 @@ pub struct IngestMrtArgs {
     /// Share of full-feed peer ASNs that must see a prefix for it to count as visible.
     #[arg(long, default_value_t = 0.5)]
     pub visible_fraction: f64,
+
+    /// A silence longer than this (seconds) between records means the feed was
+    /// down: the bins in between read as "no data". 0 turns this off.
+    #[arg(long, default_value_t = 3600)]
+    pub max_silence_secs: i64,
 
     /// Never fall back to the largest peers when no peer is full-feed.
     #[arg(long)]

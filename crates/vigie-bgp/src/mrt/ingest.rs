@@ -89,7 +89,8 @@ struct CollectorCursor {
     collector: CollectorIdx,
     files: std::vec::IntoIter<MrtFile>,
     current: Option<OpenFile>,
-    next: Option<MrtRecord>,
+    // Boxed: records are large, and moving them around showed in profiles.
+    next: Option<Box<MrtRecord>>,
     seen_rib: bool,
     first_rib_time: Option<i64>,
     resync: bool,
@@ -211,7 +212,7 @@ impl CollectorCursor {
             match read_record(file) {
                 Some(record) => {
                     file.report.records += 1;
-                    self.next = Some(record);
+                    self.next = Some(Box::new(record));
                 }
                 None => {
                     if let Some(done) = self.current.take() {
@@ -317,6 +318,8 @@ fn apply_record(
 ) -> Result<(RecordClass, u64), String> {
     let mut routes = 0u64;
     let mut downs = Vec::new();
+    // The routes of one record mostly share a peer: look it up once.
+    let mut last_peer: Option<(std::net::IpAddr, u32, crate::routing::PeerIdx)> = None;
     let class = decoder
         .decode(
             record,
@@ -325,7 +328,14 @@ fn apply_record(
                     return;
                 }
                 routes += 1;
-                let peer = accounting.peer(collector, route.peer_ip, route.peer_asn);
+                let peer = match last_peer {
+                    Some((ip, asn, idx)) if ip == route.peer_ip && asn == route.peer_asn => idx,
+                    _ => {
+                        let idx = accounting.peer(collector, route.peer_ip, route.peer_asn);
+                        last_peer = Some((route.peer_ip, route.peer_asn, idx));
+                        idx
+                    }
+                };
                 match route.action {
                     RouteAction::RibEntry | RouteAction::Announce => {
                         let origin = route.as_path.and_then(origin_asn);

@@ -126,6 +126,7 @@ pub fn run(data_dir: &Path, args: IngestMrtArgs) -> Result<ExitCode> {
         full_feed_v4: args.full_feed_v4,
         full_feed_v6: args.full_feed_v6,
         min_visible_fraction: args.visible_fraction,
+        max_silence_secs: args.max_silence_secs,
         all_peers_when_no_full_feed: !args.strict_full_feed,
     };
     let mut accounting = VisibilityAccounting::new(config, Arc::clone(&geo));

@@ -1,5 +1,6 @@
 //! One module per command; each turns parsed arguments into library calls.
 
+mod bench;
 mod entities;
 mod ingest_mrt;
 mod series;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ingest(IngestCommand::Mrt(args)) => ingest_mrt::run(&cli.data_dir, args),
         Command::Series(args) => series::run(&open_store(&cli.data_dir)?, args),
         Command::Entities(args) => entities::run(&open_store(&cli.data_dir)?, args),
+        Command::Bench(command) => bench::run(command),
     }
 }
 

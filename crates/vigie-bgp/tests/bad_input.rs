@@ -1,0 +1,161 @@
+//! Truncated, corrupt and random MRT input: a clear report naming the file
+//! and byte offset, the records before the damage kept, and never a panic.
+//! (The fuzz target in `fuzz/` explores the same path with libFuzzer.)
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use vigie_bgp::mrt::{discover, ingest_mrt, IngestObserver, IngestOptions, IngestSummary};
+use vigie_bgp::{BinValues, VisibilityAccounting, VisibilityConfig};
+use vigie_geo::GeoDb;
+
+#[derive(Default)]
+struct Collect {
+    bins: Vec<BinValues>,
+}
+
+impl IngestObserver for Collect {
+    fn bin_closed(&mut self, values: BinValues) -> Result<(), String> {
+        self.bins.push(values);
+        Ok(())
+    }
+}
+
+fn run(path: &Path) -> (IngestSummary, Collect) {
+    let collectors = discover(&[path.to_path_buf()]).expect("discover");
+    let mut accounting =
+        VisibilityAccounting::new(VisibilityConfig::default(), Arc::new(GeoDb::empty()));
+    let mut sink = Collect::default();
+    let summary = ingest_mrt(
+        collectors,
+        &mut accounting,
+        &IngestOptions::default(),
+        &mut sink,
+    )
+    .expect("ingest");
+    (summary, sink)
+}
+
+fn shared(relative: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(relative);
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "shared data {} is missing (required under CI=true)",
+            path.display()
+        );
+    }
+    eprintln!("skipping: shared data not found at {}", path.display());
+    None
+}
+
+/// Decompresses a gzip file into memory.
+fn gunzip(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+#[test]
+fn truncated_real_rib_dump_is_reported_and_kept() {
+    let Some(path) = shared("geo/pyasn/rib.20140523.0600_firstMB.bz2") else {
+        return;
+    };
+    let (summary, sink) = run(&path);
+    let report = &summary.files[0];
+    let offset = report.stopped_at.expect("the file is truncated on purpose");
+    assert!(
+        offset > 1_000_000,
+        "it breaks after its first megabyte of bz2, at {offset}"
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains(&offset.to_string())),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report.records > 9000,
+        "records before the break are kept: {}",
+        report.records
+    );
+    assert!(summary.has_errors());
+    assert_eq!(sink.bins.len(), 1, "the RIB's one bin is still produced");
+}
+
+#[test]
+fn cut_and_damaged_update_files_never_panic() {
+    let Some(path) = shared("mrt/bgpdump/updates.20160811.1600.gz") else {
+        return;
+    };
+    let bytes = gunzip(&path);
+    let dir = tempfile::tempdir().unwrap();
+    let complete = run(&path).0.records;
+    // Cut at many offsets, including inside headers and bodies.
+    for (i, cut) in [
+        0usize,
+        1,
+        11,
+        12,
+        13,
+        100,
+        4097,
+        bytes.len() / 3,
+        bytes.len() - 1,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let file = dir.path().join(format!("updates.20160811.1600.cut{i}"));
+        std::fs::File::create(&file)
+            .unwrap()
+            .write_all(&bytes[..cut])
+            .unwrap();
+        let (summary, _) = run(&file);
+        let report = &summary.files[0];
+        assert!(report.records <= complete);
+        if cut > 0 && cut < bytes.len() {
+            assert!(report.stopped_at.is_some() || report.bad_records > 0 || report.records > 0);
+        }
+    }
+    // Flip bytes at pseudo-random places: reports, no panic.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for round in 0..20 {
+        let mut damaged = bytes.clone();
+        for _ in 0..50 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let at = (state as usize) % damaged.len();
+            damaged[at] ^= (state >> 32) as u8 | 1;
+        }
+        let file = dir
+            .path()
+            .join(format!("updates.20160811.1600.flip{round}"));
+        std::fs::write(&file, &damaged).unwrap();
+        let (summary, _) = run(&file);
+        assert_eq!(summary.files.len(), 1);
+    }
+    // Pure noise and an empty file.
+    let noise: Vec<u8> = (0..10_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let file = dir.path().join("noise.mrt");
+    std::fs::write(&file, noise).unwrap();
+    assert!(run(&file).0.has_errors());
+    let empty = dir.path().join("empty.mrt");
+    std::fs::write(&empty, b"").unwrap();
+    let (summary, _) = run(&empty);
+    assert_eq!(summary.records, 0);
+    assert!(!summary.has_errors());
+}
