@@ -11,9 +11,12 @@
 //!   payload the varint `zigzag(mantissa) << 3 | k`.
 //! - a **staged block** holds the values of one bin for up to
 //!   1,024 series ([`BLOCK_SHIFT`]): `[format 1][varint count]` then entries sorted
-//!   by series id, each `[varint series id (first absolute, then the gap)]`
-//!   `[varint (payload << 2 | tag)]` with the same tags (integers absolute),
-//!   raw f64 bits following the varint.
+//!   by series id, each `[varint series id gap]` `[varint (payload << 2 |
+//!   tag)]` with the same tags (integers absolute), raw f64 bits following
+//!   the varint. Every 64th entry is a mark: its id is absolute, and the
+//!   header lists each mark's id and byte offset (`[varint id][varint
+//!   offset]` after the count), so finding one series decodes at most 64
+//!   entries.
 //!
 //! Every value round-trips bit for bit, and "no data" stays distinct from 0.0.
 //! Decoding never panics: damaged bytes give a [`CodecError`].
@@ -28,6 +31,10 @@ const STAGED_FORMAT: u8 = 1;
 /// Staged rows group series ids by blocks of `1 << BLOCK_SHIFT` (1,024), so
 /// reading one series decodes one small row per staged bin.
 pub(crate) const BLOCK_SHIFT: u32 = 10;
+
+/// Staged entries between two marks; a mark gives an entry's absolute id
+/// and byte offset so a lookup skips to it.
+const MARK_EVERY: usize = 64;
 
 const TAG_NONE: u64 = 0;
 const TAG_INT: u64 = 1;
@@ -270,61 +277,101 @@ pub(crate) fn decode_chunk(
 /// Encodes one bin's values for a block of series, sorted by series id with
 /// no duplicates (the caller checks both).
 pub(crate) fn encode_staged(entries: &[(i64, Option<f64>)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(2 + entries.len() * 4);
-    out.push(STAGED_FORMAT);
-    put_varint(&mut out, entries.len() as u64);
+    let mut body = Vec::with_capacity(entries.len() * 4);
+    let mut marks: Vec<(i64, usize)> = Vec::with_capacity(entries.len() / MARK_EVERY + 1);
     let mut previous_id = 0i64;
     for (i, &(series_id, value)) in entries.iter().enumerate() {
-        let gap = if i == 0 {
-            series_id
+        if i % MARK_EVERY == 0 {
+            marks.push((series_id, body.len()));
+            put_varint(&mut body, series_id as u64);
         } else {
-            series_id - previous_id
-        };
-        put_varint(&mut out, gap as u64);
+            put_varint(&mut body, (series_id - previous_id) as u64);
+        }
         previous_id = series_id;
         match classify(value) {
-            Packed::Missing => put_varint(&mut out, TAG_NONE),
-            Packed::Int(int) => put_varint(&mut out, zigzag(int) << 2 | TAG_INT),
+            Packed::Missing => put_varint(&mut body, TAG_NONE),
+            Packed::Int(int) => put_varint(&mut body, zigzag(int) << 2 | TAG_INT),
             Packed::Raw(x) => {
-                put_varint(&mut out, TAG_RAW);
-                out.extend_from_slice(&x.to_le_bytes());
+                put_varint(&mut body, TAG_RAW);
+                body.extend_from_slice(&x.to_le_bytes());
             }
             Packed::Decimal { mantissa, exponent } => put_varint(
-                &mut out,
+                &mut body,
                 decimal_word(mantissa, exponent) << 2 | TAG_DECIMAL,
             ),
         }
     }
+    let mut out = Vec::with_capacity(body.len() + marks.len() * 5 + 8);
+    out.push(STAGED_FORMAT);
+    put_varint(&mut out, entries.len() as u64);
+    for &(series_id, offset) in &marks {
+        put_varint(&mut out, series_id as u64);
+        put_varint(&mut out, offset as u64);
+    }
+    out.extend_from_slice(&body);
     out
 }
 
-/// Walks a staged block, calling `visit(series_id, value)` in id order until
-/// it returns false.
-pub(crate) fn visit_staged(
-    data: &[u8],
-    mut visit: impl FnMut(i64, Option<f64>) -> bool,
-) -> Result<(), CodecError> {
-    let mut reader = Reader::new(data);
+/// A parsed staged block header: where the entries start and the marks.
+struct StagedHeader {
+    count: usize,
+    body_start: usize,
+    /// The mark to start from and its entry index, when looking for an id.
+    start: Option<(i64, usize, usize)>,
+}
+
+/// Reads the header; with `target`, also picks the last mark at or before it.
+fn staged_header(reader: &mut Reader<'_>, target: Option<i64>) -> Result<StagedHeader, CodecError> {
     let format = reader.byte()?;
     if format != STAGED_FORMAT {
         return Err(damaged(format!("unknown staged block format {format}")));
     }
     let count = reader.varint()?;
-    if count > data.len() as u64 {
+    if count > reader.data.len() as u64 {
         return Err(damaged(format!(
             "claims {count} values in {} bytes",
-            data.len()
+            reader.data.len()
         )));
     }
+    let count = count as usize;
+    let mut start = None;
+    for mark in 0..count.div_ceil(MARK_EVERY) {
+        let series_id = reader.varint()?;
+        let offset = reader.varint()?;
+        if let Some(target) = target {
+            if series_id as i64 <= target {
+                start = Some((series_id as i64, offset as usize, mark * MARK_EVERY));
+            }
+        }
+    }
+    Ok(StagedHeader {
+        count,
+        body_start: reader.pos,
+        start,
+    })
+}
+
+/// Walks entries `from..until` starting at the reader's position (which must
+/// be a mark), calling `visit` until it returns false.
+fn walk_staged(
+    reader: &mut Reader<'_>,
+    from: usize,
+    until: usize,
+    mut visit: impl FnMut(i64, Option<f64>) -> bool,
+) -> Result<bool, CodecError> {
     let mut series_id = 0i64;
-    for i in 0..count {
+    for i in from..until {
         let gap = reader.varint()?;
-        if gap > i64::MAX as u64 || (i > 0 && gap == 0) {
+        if gap > i64::MAX as u64 || (i % MARK_EVERY != 0 && gap == 0) {
             return Err(damaged(format!("bad series id gap {gap} at entry {i}")));
         }
-        series_id = series_id
-            .checked_add(gap as i64)
-            .ok_or_else(|| damaged(format!("series id overflows at entry {i}")))?;
+        series_id = if i % MARK_EVERY == 0 {
+            gap as i64
+        } else {
+            series_id
+                .checked_add(gap as i64)
+                .ok_or_else(|| damaged(format!("series id overflows at entry {i}")))?
+        };
         let word = reader.varint()?;
         let value = match word & 3 {
             TAG_NONE => None,
@@ -333,10 +380,22 @@ pub(crate) fn visit_staged(
             _ => Some(decimal_value(word >> 2)?),
         };
         if !visit(series_id, value) {
-            return Ok(());
+            return Ok(false);
         }
     }
-    if !reader.at_end() {
+    Ok(true)
+}
+
+/// Walks a staged block, calling `visit(series_id, value)` in id order until
+/// it returns false.
+pub(crate) fn visit_staged(
+    data: &[u8],
+    visit: impl FnMut(i64, Option<f64>) -> bool,
+) -> Result<(), CodecError> {
+    let mut reader = Reader::new(data);
+    let header = staged_header(&mut reader, None)?;
+    let finished = walk_staged(&mut reader, 0, header.count, visit)?;
+    if finished && !reader.at_end() {
         return Err(damaged(format!(
             "{} stray bytes after the last value",
             data.len() - reader.pos
@@ -356,15 +415,39 @@ pub(crate) fn decode_staged(data: &[u8]) -> Result<Vec<(i64, Option<f64>)>, Code
 }
 
 /// The value a staged block holds for `series_id`: `None` when the block
-/// does not mention it, `Some(None)` for an explicit "no data".
+/// does not mention it, `Some(None)` for an explicit "no data". Jumps to the
+/// nearest mark, so it decodes at most 64 entries.
 pub(crate) fn find_staged(data: &[u8], series_id: i64) -> Result<Option<Option<f64>>, CodecError> {
+    let mut reader = Reader::new(data);
+    let header = staged_header(&mut reader, Some(series_id))?;
+    let Some((mark_id, offset, first_entry)) = header.start else {
+        return Ok(None);
+    };
+    reader.pos = header
+        .body_start
+        .checked_add(offset)
+        .filter(|&pos| pos < data.len())
+        .ok_or_else(|| damaged(format!("mark offset {offset} is outside the block")))?;
+    let until = (first_entry + MARK_EVERY).min(header.count);
     let mut found = None;
-    visit_staged(data, |id, value| {
+    let mut first_id = None;
+    walk_staged(&mut reader, first_entry, until, |id, value| {
+        if first_id.is_none() {
+            first_id = Some(id);
+            if id != mark_id {
+                return false;
+            }
+        }
         if id == series_id {
             found = Some(value);
         }
         id < series_id
     })?;
+    if first_id != Some(mark_id) {
+        return Err(damaged(format!(
+            "mark for series {mark_id} points at series {first_id:?}"
+        )));
+    }
     Ok(found)
 }
 
@@ -442,6 +525,26 @@ mod tests {
         assert_eq!(find_staged(&encoded, 1000).unwrap(), Some(None));
         assert_eq!(find_staged(&encoded, 1001).unwrap(), None);
         assert_eq!(find_staged(&encoded, 99_999).unwrap(), None);
+        assert_eq!(find_staged(&encoded, 1).unwrap(), None);
+
+        // A full block: lookups jump through marks and find every id.
+        let block: Vec<(i64, Option<f64>)> = (0..1000)
+            .map(|i| (5000 + 2 * i, (i % 9 != 0).then_some(i as f64 * 1.5)))
+            .collect();
+        let encoded = encode_staged(&block);
+        assert_eq!(decode_staged(&encoded).unwrap(), block);
+        for &(id, value) in &block {
+            assert_eq!(find_staged(&encoded, id).unwrap(), Some(value), "id {id}");
+            assert_eq!(
+                find_staged(&encoded, id + 1).unwrap(),
+                None,
+                "id {}",
+                id + 1
+            );
+        }
+        assert_eq!(find_staged(&encoded, 4999).unwrap(), None);
+        assert_eq!(encode_staged(&[]).len(), 2);
+        assert_eq!(find_staged(&encode_staged(&[]), 3).unwrap(), None);
     }
 
     #[test]
@@ -463,6 +566,7 @@ mod tests {
         }
         for cut in 0..staged.len() {
             assert!(decode_staged(&staged[..cut]).is_err());
+            let _ = find_staged(&staged[..cut], 7);
         }
         // Flipping bytes must never panic; most flips are detected.
         for i in 0..chunk.len() {
@@ -477,6 +581,7 @@ mod tests {
                 let mut bad = staged.clone();
                 bad[i] ^= flip;
                 let _ = decode_staged(&bad);
+                let _ = find_staged(&bad, 7);
             }
         }
         let mut trailing = chunk.clone();
