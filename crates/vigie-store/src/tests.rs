@@ -678,6 +678,7 @@ fn a_file_that_is_not_a_vigie_database_is_refused() {
     )
     .unwrap();
     let err = Store::open(dir.path()).err().unwrap();
+    println!("not SQLite: {err}");
     assert!(matches!(err, StoreError::NotAVigieDatabase { .. }), "{err}");
     let message = err.to_string();
     assert!(
@@ -744,6 +745,7 @@ fn a_damaged_database_says_what_to_do() {
         store.read_series(&bgp("AS100"), BIN, range(DAY, DAY + 300))
     });
     let err = result.err().unwrap();
+    println!("damaged database: {err}");
     assert!(
         matches!(
             err,
