@@ -27,6 +27,7 @@ struct StoreObserver<'a> {
     bins_written: u64,
     values_written: u64,
     names_wanted: Vec<u32>,
+    last_day: Option<i64>,
 }
 
 impl IngestObserver for StoreObserver<'_> {
@@ -49,6 +50,14 @@ impl IngestObserver for StoreObserver<'_> {
         self.store
             .write_bin(SOURCE, self.bin, values.bin_start, &values.values)
             .map_err(|e| format!("cannot write the bin {}: {e}", format_utc(values.bin_start)))?;
+        // Fold staged bins into per-day chunks once a UTC day is complete.
+        let day = values.bin_start.div_euclid(86_400);
+        if self.last_day.is_some_and(|last| last != day) {
+            self.store
+                .compact()
+                .map_err(|e| format!("cannot compact the store: {e}"))?;
+        }
+        self.last_day = Some(day);
         if self.names_wanted.len() > 100_000 {
             self.names_wanted.sort_unstable();
             self.names_wanted.dedup();
@@ -158,6 +167,7 @@ pub fn run(data_dir: &Path, args: IngestMrtArgs) -> Result<ExitCode> {
         bins_written: 0,
         values_written: 0,
         names_wanted: Vec::new(),
+        last_day: None,
     };
     let options = IngestOptions {
         resync_ribs: args.resync_ribs,
@@ -186,13 +196,14 @@ pub fn run(data_dir: &Path, args: IngestMrtArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| "no records".to_string());
     eprintln!(
         "done in {elapsed:.1} s: {} records ({:.0}/s), {} bins with {} values written, time span {span}; \
-         {} prefixes and {} peers in the routing table",
+         {} prefixes and {} peers in the routing table ({:.1} bytes of state per prefix)",
         summary.records,
         summary.records as f64 / elapsed.max(1e-3),
         bins_written,
         values_written,
         accounting.table().prefix_count(),
         accounting.table().peers().len(),
+        accounting.table().heap_bytes() as f64 / accounting.table().prefix_count().max(1) as f64,
     );
     let broken: Vec<&FileReport> = summary.files.iter().filter(|f| f.has_errors()).collect();
     if broken.is_empty() {
