@@ -20,16 +20,27 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export PATH="$PATH:/usr/sbin:/sbin"
 
 start_all=$SECONDS
+failed=()
+# Runs one step; a failing step is reported and the next steps still run,
+# so one CI log shows every problem. The script fails at the end.
 step() {
     local name=$1
     shift
     local start=$SECONDS
     printf '\n=== %s: %s\n' "$name" "$*"
-    "$@"
-    printf '=== %s: ok in %ss\n' "$name" "$((SECONDS - start))"
+    if "$@"; then
+        printf '=== %s: ok in %ss\n' "$name" "$((SECONDS - start))"
+    else
+        printf '=== %s: FAILED in %ss\n' "$name" "$((SECONDS - start))"
+        failed+=("$name")
+    fi
 }
 
 step setup bash scripts/setup.sh
+if ((${#failed[@]} > 0)); then
+    echo "=== machine set-up failed: stopping" >&2
+    exit 1
+fi
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step test cargo test --workspace --no-fail-fast
@@ -61,4 +72,8 @@ for manifest in "${fuzz_manifests[@]}"; do
     fi
 done
 
+if ((${#failed[@]} > 0)); then
+    printf '\n=== FAILED after %ss: %s\n' "$((SECONDS - start_all))" "${failed[*]}"
+    exit 1
+fi
 printf '\n=== all checks passed in %ss\n' "$((SECONDS - start_all))"
