@@ -92,6 +92,7 @@ struct CollectorCursor {
     // Boxed: records are large, and moving them around showed in profiles.
     next: Option<Box<MrtRecord>>,
     seen_rib: bool,
+    reset_pending: bool,
     first_rib_time: Option<i64>,
     resync: bool,
 }
@@ -140,13 +141,14 @@ pub fn ingest_mrt(
             current: None,
             next: None,
             seen_rib: false,
+            reset_pending: false,
             first_rib_time,
             resync: options.resync_ribs,
         });
     }
     let mut bytes_done_closed = 0u64;
     for cursor in &mut cursors {
-        cursor.fill(accounting, &mut summary, observer, &mut bytes_done_closed);
+        cursor.fill(&mut summary, observer, &mut bytes_done_closed);
     }
     let mut since_progress = 0u32;
     // The next record is always the earliest among the collectors' next records.
@@ -172,7 +174,7 @@ pub fn ingest_mrt(
             observer.bin_closed(values)?;
         }
         cursor.apply(&record, accounting);
-        cursor.fill(accounting, &mut summary, observer, &mut bytes_done_closed);
+        cursor.fill(&mut summary, observer, &mut bytes_done_closed);
         since_progress += 1;
         if since_progress >= 4096 {
             since_progress = 0;
@@ -196,14 +198,12 @@ impl CollectorCursor {
     /// Makes `next` hold this collector's next record, opening files as needed.
     fn fill(
         &mut self,
-        accounting: &mut VisibilityAccounting,
         summary: &mut IngestSummary,
         observer: &mut dyn IngestObserver,
         bytes_done: &mut u64,
     ) {
         while self.next.is_none() {
-            if self.current.is_none() && !self.open_next(accounting, summary, observer, bytes_done)
-            {
+            if self.current.is_none() && !self.open_next(summary, observer, bytes_done) {
                 return;
             }
             let Some(file) = self.current.as_mut() else {
@@ -228,7 +228,6 @@ impl CollectorCursor {
     /// Opens the next file worth reading; false when there is none left.
     fn open_next(
         &mut self,
-        accounting: &mut VisibilityAccounting,
         summary: &mut IngestSummary,
         observer: &mut dyn IngestObserver,
         bytes_done: &mut u64,
@@ -261,9 +260,10 @@ impl CollectorCursor {
             match open_mrt(&file.path) {
                 Ok(opened) => {
                     if file.kind == FileKind::Rib {
-                        if self.seen_rib {
-                            accounting.reset_collector(self.collector);
-                        }
+                        // A later RIB dump replaces the collector's state, but
+                        // only once time has reached it: bins before it close
+                        // on the old state.
+                        self.reset_pending = self.seen_rib;
                         self.seen_rib = true;
                     }
                     self.current = Some(OpenFile {
@@ -292,6 +292,9 @@ impl CollectorCursor {
     /// Applies one record to the accounting.
     fn apply(&mut self, record: &MrtRecord, accounting: &mut VisibilityAccounting) {
         let collector = self.collector;
+        if std::mem::take(&mut self.reset_pending) {
+            accounting.reset_collector(collector);
+        }
         // `fill` runs only after `apply`, so the record's file is still open.
         let Some(file) = self.current.as_mut() else {
             return;
