@@ -22,15 +22,20 @@ impl Rows {
     }
 
     /// Prints the table in `format` to standard output.
+    /// A reader that stopped early (`vigie series … | head`) is not an error.
     pub fn print(&self, format: Format) -> io::Result<()> {
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
-        match format {
-            Format::Table => self.write_table(&mut out)?,
-            Format::Csv => self.write_csv(&mut out)?,
-            Format::Json => self.write_json(&mut out)?,
+        let written = match format {
+            Format::Table => self.write_table(&mut out),
+            Format::Csv => self.write_csv(&mut out),
+            Format::Json => self.write_json(&mut out),
         }
-        out.flush()
+        .and_then(|()| out.flush());
+        match written {
+            Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+            other => other,
+        }
     }
 
     fn write_table(&self, out: &mut impl Write) -> io::Result<()> {

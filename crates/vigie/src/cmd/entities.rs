@@ -45,7 +45,16 @@ pub fn run(store: &Store, args: EntitiesArgs) -> Result<ExitCode> {
         rows.rows.push(row);
     }
     if rows.rows.is_empty() {
-        eprintln!("the store is empty: ingest data first (`vigie ingest mrt …`)");
+        match kind {
+            Some(EntityKind::Region) => eprintln!(
+                "no region has data: regions come from a city table given at ingest (`--geo dbip-city-ipv4.csv`)"
+            ),
+            Some(kind) => eprintln!("no entity of kind {} has data yet", kind.name()),
+            None => eprintln!("the store is empty: ingest data first (`vigie ingest mrt …`)"),
+        }
+        if args.format == crate::cli::Format::Table {
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     rows.print(args.format)?;
     Ok(ExitCode::SUCCESS)
