@@ -83,12 +83,12 @@ fn main() {
             for d in &detections {
                 for e in &d.events {
                     println!(
-                        "  signal {:>12} {} .. {} depth {:.2} z {:.1} restorations {} {:?}",
+                        "  signal {:>12} {} .. {} depth {:.2} evidence {:.1} restorations {} {:?}",
                         e.key.signal.name(),
                         format_utc(e.start),
                         e.end.map(format_utc).unwrap_or_else(|| "ongoing".into()),
                         e.depth,
-                        e.z_max,
+                        e.evidence,
                         e.restorations.len(),
                         e.end_reason
                     );

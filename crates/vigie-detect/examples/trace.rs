@@ -52,7 +52,15 @@ fn main() {
                         .collect()
                 })
                 .unwrap_or_default();
-            print!("sigma[1,3,6,12]={} ", mad.join(","));
+            let steps: Vec<String> = state["step_mad"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|v| format!("{:.3}", v.as_f64().unwrap_or(0.0) * 1.2533))
+                        .collect()
+                })
+                .unwrap_or_default();
+            print!("sigma={} step={} ", mad.join(","), steps.join(","));
             println!(
                 "{} value {:>10} pred {:>10} depth {:>6} {:?}",
                 format_utc(t),

@@ -39,22 +39,28 @@ impl PerFamily {
 /// - `min_depth` is IODA's published *warning* threshold turned into a
 ///   fraction lost (BGP 99% → 1%, probing 80% → 20%, telescope 25% → 75%);
 ///   traffic, which IODA does not threshold this way, takes probing's;
-/// - a drop must also be `z_confirm` times the series' own noise, measured on
-///   the same window length, which is what makes noisy low counts safe; no
-///   signal is trusted to better than `noise_floor` (1%), the churn of
-///   aggregated counts;
-/// - 15, 30 and 60 minute windows let clean signals confirm in 15 minutes
-///   and noisy ones with more evidence;
+/// - a drop must also stand out from the series' own noise, measured on its
+///   normal bins for each window length (so slow wander and autocorrelation
+///   count, not just bin-to-bin jitter), by a number of standard deviations
+///   set so that every window length gets the same false-alarm budget:
+///   `false_alarm_days` (one false alarm per 1000 days of normal data per
+///   window length, under Gaussian noise). Short windows have many chances a
+///   day and need about 4.3 σ; a 4-hour window has six and needs about 3.6 σ.
+///   This is what keeps noisy low counts quiet while a long, moderate
+///   blackout is still seen. No signal is trusted to better than
+///   `noise_floor` (1%), the churn of aggregated counts;
+/// - windows of 15 minutes to 4 hours let clean signals confirm in 15
+///   minutes and noisy ones with more evidence (the onset is then moved
+///   back, up to `lookback_secs`, so a late confirmation is not a late onset);
+/// - for signals that count things, a drop at a quiet hour is weighed as
+///   less evidence than the same drop at a busy hour (relative noise grows
+///   as counts fall, as for Poisson counts);
 /// - an outage ends after 30 minutes back within the minimum depth or more
 ///   than halfway back from the outage level (a midpoint, like the onset);
 ///   a return shorter than `close_after_secs` (12 h) followed by a new drop
 ///   deeper than that exit level is a restoration window inside one event
 ///   (Kazakhstan's longest restoration, 7.5 h on 2022-01-08, fits; Iraq's
 ///   daily exam cuts, 20 h apart, do not);
-/// - a drop is confirmed either against the baseline or as an abrupt step
-///   from the level just before it (shutdowns are abrupt; a step is strong
-///   evidence even where the baseline itself is uncertain), each with the
-///   noise measured for that test;
 /// - the onset is the least-squares location of the step (the first bin past
 ///   half the drop); the end is the first bin that climbs back a quarter of
 ///   the drop; both must also move by two standard deviations.
@@ -73,8 +79,9 @@ pub struct VigieConfig {
     pub noise_floor: f64,
     /// Window lengths over which a drop can be confirmed, in seconds.
     pub confirm_windows_secs: Vec<u32>,
-    /// How many standard deviations a confirmed drop must be.
-    pub z_confirm: f64,
+    /// False-alarm budget: on Gaussian noise, each window length raises one
+    /// false alarm per this many days of normal data.
+    pub false_alarm_days: f64,
     /// How long a signal must stay recovered before the outage is over, in seconds.
     pub exit_window_secs: u32,
     /// Onset: a bin belongs to the outage from this fraction of the drop on
@@ -112,8 +119,8 @@ impl Default for VigieConfig {
             season_weeks: 4,
             warmup_secs: 6 * 3600,
             noise_floor: 0.01,
-            confirm_windows_secs: vec![900, 1800, 3600],
-            z_confirm: 4.0,
+            confirm_windows_secs: vec![900, 1800, 3600, 7200, 14_400, 28_800],
+            false_alarm_days: 1000.0,
             exit_window_secs: 1800,
             onset_fraction: 0.5,
             recovery_fraction: 0.25,
@@ -129,7 +136,7 @@ impl Default for VigieConfig {
             },
             min_prediction: 1.0,
             gap_min_secs: 900,
-            lookback_secs: 3 * 3600,
+            lookback_secs: 9 * 3600,
         }
     }
 }

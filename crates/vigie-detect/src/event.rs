@@ -61,8 +61,9 @@ pub struct SignalEvent {
     pub gap_bins: u32,
     /// Bins inside the event.
     pub bins: u32,
-    /// The strongest evidence, in standard deviations of the signal's noise.
-    pub z_max: f64,
+    /// The strongest evidence, in standard deviations of the series' noise
+    /// over the confirming window (NaN for methods without it).
+    pub evidence: f64,
     /// 0..1: how sure the detector is, lowered by missing data.
     pub confidence: f64,
 }

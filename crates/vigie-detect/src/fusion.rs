@@ -416,7 +416,7 @@ mod tests {
             restorations: Vec::new(),
             gap_bins: 0,
             bins: 10,
-            z_max: 10.0,
+            evidence: 10.0,
             confidence: 0.8,
         }
     }

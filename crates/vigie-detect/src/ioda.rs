@@ -252,7 +252,7 @@ impl IodaMedianDetector {
             restorations: Vec::new(),
             gap_bins: 0,
             bins: alert.ratios.len() as u32,
-            z_max: f64::NAN,
+            evidence: f64::NAN,
             confidence: 1.0,
         })
     }

@@ -3,8 +3,9 @@
 //!
 //! For each bin the baseline is `level × daily shape(hour) × weekly
 //! factor(weekday)`:
-//! - the level is the median of the last day of (deseasonalised) values, so
-//!   a level shift is learnt within half a day;
+//! - the level is the interquartile mean (the mean of the middle half) of
+//!   the last day of (deseasonalised) values: robust like a median but
+//!   continuous for low counts; a level shift is learnt within half a day;
 //! - the daily shape is, for each hour of the day, the median over the last 7
 //!   days of that hour's ratio to the level (the "most similar past days"
 //!   idea of Cloudflare Radar), interpolated between hour centres;
@@ -17,13 +18,16 @@
 //! [`VigieConfig::relearn_after_secs`] is taken as the new normal (a network
 //! renumbered); a near-total loss never is.
 //!
-//! A drop is confirmed when, over 15, 30 or 60 minutes, the mean fraction
-//! lost is at least the family's minimum depth *and* at least
-//! [`VigieConfig::z_confirm`] times the noise of that window length, measured
-//! on the series' own normal bins. The onset is then moved back to the first
-//! bin that left normal; the recovery, once 30 minutes back above the minimum
-//! depth, to the first bin that left the outage level. Missing bins are never
-//! low: they neither start nor end an outage, they are counted as gaps.
+//! A drop is confirmed when, over a window of 15 minutes to 4 hours, the mean
+//! fraction lost is at least the family's minimum depth *and* stands out from
+//! the series' own noise for that window length by the number of standard
+//! deviations that gives each window length the same false-alarm budget
+//! ([`VigieConfig::false_alarm_days`]); the noise is learnt from normal bins
+//! four hours old, so a drop being confirmed never raises its own bar. The onset is then
+//! moved back to the least-squares location of the step; the recovery, once
+//! back for 30 minutes, to the first bin that climbed out of the outage
+//! level. Missing bins are never low: they neither start nor end an outage,
+//! they are counted as gaps.
 //!
 //! [`SignalDetector::push`] takes one bin at a time; [`detect_series`] is the
 //! same loop over a whole series, so batch and incremental detection agree by
@@ -38,9 +42,15 @@ use crate::config::VigieConfig;
 use crate::event::{DataGap, EndReason, RestorationWindow, SignalDetection, SignalEvent};
 
 const HOURS_PER_DAY: usize = 24;
+/// A day enters the daily shape once this many of its hours have data.
+const MIN_HOURS_FOR_SHAPE: usize = 20;
 const DAYS_PER_WEEK: usize = 7;
-/// Updates of a noise estimate needed before it is trusted.
-const NOISE_WARMUP_UPDATES: u32 = 12;
+/// Non-overlapping windows of normal data needed before the noise of a
+/// window length is trusted (a window of `w` bins needs `w` times as many
+/// updates, since consecutive windows overlap), up to two days of data.
+const NOISE_WARMUP_WINDOWS: u32 = 12;
+/// Normal data, in seconds, that is always enough to trust a noise estimate.
+const NOISE_WARMUP_MAX_SECS: u32 = 2 * 86_400;
 /// Bin flags in the recent ring.
 const FLAG_NORMAL: u8 = 0;
 const FLAG_EVENT: u8 = 1;
@@ -97,6 +107,8 @@ struct Sizes {
     /// Noise is learnt from bins this old, so that a drop confirmed meanwhile
     /// never teaches the detector that drops are normal.
     noise_delay: usize,
+    /// Standard deviations needed, per confirm window.
+    thresholds: Vec<f64>,
 }
 
 impl Sizes {
@@ -119,12 +131,19 @@ impl Sizes {
         let exit_bins = bins(config.exit_window_secs);
         let mut noise_windows = confirm_windows.clone();
         noise_windows.push(1);
-        noise_windows.push(exit_bins);
         noise_windows.sort_unstable();
         noise_windows.dedup();
+        let thresholds: Vec<f64> = confirm_windows
+            .iter()
+            .map(|w| {
+                let chances_per_day = 86_400.0 / (*w as f64 * f64::from(bin.secs()));
+                let p = 1.0 / (chances_per_day * config.false_alarm_days.max(1.0));
+                upper_quantile(p)
+            })
+            .collect();
         let lookback_bins = bins(config.lookback_secs);
         let two_hours = bins(2 * 3600) + 2;
-        let widest = noise_windows.last().copied().unwrap_or(1);
+        let widest = exit_bins;
         let widest_confirm = confirm_windows.last().copied().unwrap_or(1);
         Sizes {
             bin_secs: bin.secs(),
@@ -138,12 +157,13 @@ impl Sizes {
             lookback_bins,
             recent_len: lookback_bins
                 .max(two_hours)
-                .max(3 * widest_confirm)
+                .max(2 * widest_confirm)
                 .max(widest_confirm + widest)
                 + 2,
             gap_min_bins: bins(config.gap_min_secs),
             max_fill_bins: bins(14 * 86_400),
             noise_delay: widest_confirm,
+            thresholds,
         }
     }
 }
@@ -161,6 +181,8 @@ struct RecentBin {
     /// Level before this bin.
     level: f32,
     depth: f32,
+    /// The depth scaled for the noise tests (see [`SignalDetector::noise_scale`]).
+    score: f32,
     flag: u8,
 }
 
@@ -174,6 +196,7 @@ impl RecentBin {
             week: 1.0,
             level: f32::NAN,
             depth: f32::NAN,
+            score: f32::NAN,
             flag: FLAG_UNJUDGED,
         }
     }
@@ -195,7 +218,7 @@ struct OpenEvent {
     /// Bins from `start_bin` to the last bin still down.
     bins: Vec<EventBin>,
     restorations: Vec<RestorationWindow>,
-    z_max: f64,
+    evidence: f64,
     /// Consecutive bins without data at the end.
     none_run: usize,
     /// The median depth of the down bins, refreshed as the event grows.
@@ -265,9 +288,8 @@ pub struct SignalDetector {
     day_of_sum: i64,
     noise_mad: Vec<f64>,
     noise_updates: Vec<u32>,
-    /// Noise of the step between two adjacent windows, per confirm window.
-    step_mad: Vec<f64>,
-    step_updates: Vec<u32>,
+    /// Noise is not learnt from bins before this one (just after an outage).
+    noise_quiet_until: i64,
     phase: Phase,
     closed: Vec<SignalEvent>,
     gaps: Vec<DataGap>,
@@ -306,8 +328,7 @@ impl SignalDetector {
             day_of_sum: i64::MIN,
             noise_mad: vec![0.0; sizes.noise_windows.len()],
             noise_updates: vec![0; sizes.noise_windows.len()],
-            step_mad: vec![0.0; sizes.confirm_windows.len()],
-            step_updates: vec![0; sizes.confirm_windows.len()],
+            noise_quiet_until: i64::MIN,
             sizes,
             phase: Phase::Warmup,
             closed: Vec::new(),
@@ -440,6 +461,7 @@ impl SignalDetector {
             week,
             level: self.level.map_or(f32::NAN, |l| l as f32),
             depth: depth.map_or(f32::NAN, |d| d as f32),
+            score: depth.map_or(f32::NAN, |d| (d * self.noise_scale(season)) as f32),
             flag: if predicted.is_some() {
                 FLAG_NORMAL
             } else {
@@ -503,6 +525,9 @@ impl SignalDetector {
                 if (bin_no - since_bin) as usize >= self.sizes.close_after_bins {
                     let closed = self.summarise(&event, Some(since_bin), EndReason::Recovered);
                     self.closed.push(closed);
+                    // The level was frozen during the outage: its errors in
+                    // the half day after say nothing about the noise.
+                    self.noise_quiet_until = since_bin + (self.sizes.level_bins / 2) as i64;
                     match self.try_confirm(bin_no, bin_no, self.min_depth) {
                         Some((onset, z)) => Phase::Down(self.open_from(onset, bin_no, z)),
                         None => Phase::Normal,
@@ -551,7 +576,7 @@ impl SignalDetector {
                                     depth: recent.map_or(f32::NAN, |r| r.depth),
                                 });
                             }
-                            event.z_max = event.z_max.max(z);
+                            event.evidence = event.evidence.max(z);
                             event.none_run = 0;
                             event.run_start_bin = onset;
                             Phase::Down(event)
@@ -582,8 +607,8 @@ impl SignalDetector {
         } else {
             event.none_run += 1;
         }
-        if let Some(z) = self.window_z(bin_no, self.sizes.confirm_windows[0]) {
-            event.z_max = event.z_max.max(z);
+        if let Some(e) = self.window_evidence(bin_no, 0) {
+            event.evidence = event.evidence.max(e);
         }
     }
 
@@ -676,7 +701,7 @@ impl SignalDetector {
             start_bin: onset,
             bins: Vec::new(),
             restorations: Vec::new(),
-            z_max: z,
+            evidence: z,
             none_run: 0,
             depth: self.min_depth,
             run_start_bin: onset,
@@ -708,15 +733,10 @@ impl SignalDetector {
             if count < window.div_ceil(2).max(2.min(window)) || mean < min_depth {
                 continue;
             }
-            // Against the baseline.
-            let z_level = self.sigma(window).map_or(0.0, |sigma| mean / sigma);
-            // As a step from the window just before, which must be normal.
-            let z_step = match (self.window_before(bin_no, window), self.step_sigma(index)) {
-                (Some(before), Some(sigma)) => (mean - before) / sigma,
-                _ => 0.0,
+            let Some(z) = self.window_evidence(bin_no, index) else {
+                continue;
             };
-            let z = z_level.max(z_step);
-            if z < self.config.z_confirm {
+            if z < self.sizes.thresholds[index] {
                 continue;
             }
             // Most of the window must be low (a one-bin glitch is not an
@@ -750,32 +770,6 @@ impl SignalDetector {
         None
     }
 
-    /// Mean depth of the `window` bins before the `window` bins ending at
-    /// `bin_no`, when they were normal and mostly have data.
-    fn window_before(&self, bin_no: i64, window: usize) -> Option<f64> {
-        let mut sum = 0.0;
-        let mut count = 0usize;
-        for k in window as i64..2 * window as i64 {
-            let r = self.recent_bin(bin_no - k)?;
-            if r.flag == FLAG_EVENT {
-                return None;
-            }
-            if !r.depth.is_nan() {
-                sum += f64::from(r.depth);
-                count += 1;
-            }
-        }
-        (count >= window.div_ceil(2) && count > 0).then(|| sum / count as f64)
-    }
-
-    /// The noise of the step between two adjacent windows of a confirm length.
-    fn step_sigma(&self, index: usize) -> Option<f64> {
-        if *self.step_updates.get(index)? < NOISE_WARMUP_UPDATES {
-            return None;
-        }
-        Some((1.2533 * self.step_mad[index]).max(self.config.noise_floor))
-    }
-
     /// Mean depth and count of bins with data over the `window` bins ending at `bin_no`.
     fn window_mean(&self, bin_no: i64, window: usize) -> (Option<f64>, usize) {
         let mut sum = 0.0;
@@ -795,15 +789,51 @@ impl SignalDetector {
         }
     }
 
-    fn window_z(&self, bin_no: i64, window: usize) -> Option<f64> {
-        let (mean, _) = self.window_mean(bin_no, window);
-        Some(mean? / self.sigma(window)?)
+    /// The mean score of the window of confirm length number `index` ending
+    /// at `bin_no`, in standard deviations of that window's noise; `None`
+    /// before the noise is known.
+    fn window_evidence(&self, bin_no: i64, index: usize) -> Option<f64> {
+        let window = *self.sizes.confirm_windows.get(index)?;
+        Some(self.window_score(bin_no, window)? / self.sigma(window)?)
+    }
+
+    /// Mean score over the `window` bins ending at `bin_no`.
+    fn window_score(&self, bin_no: i64, window: usize) -> Option<f64> {
+        let mut sum = 0.0;
+        let mut count = 0usize;
+        for k in 0..window as i64 {
+            if let Some(r) = self.recent_bin(bin_no - k) {
+                if !r.score.is_nan() {
+                    sum += f64::from(r.score);
+                    count += 1;
+                }
+            }
+        }
+        (count > 0).then(|| sum / count as f64)
+    }
+
+    /// How much a depth counts as evidence at this time of day: for signals
+    /// that count things, relative noise grows as the count falls (as for
+    /// Poisson counts), so a depth at a quiet hour is worth less than the
+    /// same depth at a busy hour; `season` is the baseline over the level.
+    fn noise_scale(&self, season: f32) -> f64 {
+        if self.min_prediction == 0.0 {
+            1.0
+        } else {
+            f64::from(season).clamp(0.04, 25.0).sqrt()
+        }
+    }
+
+    /// Updates needed before the noise of a `window`-bin mean is trusted.
+    fn noise_warmup(&self, window: usize) -> u32 {
+        (NOISE_WARMUP_WINDOWS * window as u32)
+            .min(NOISE_WARMUP_MAX_SECS / self.sizes.bin_secs.max(1))
     }
 
     /// The noise of a `window`-bin mean, once measured enough; floored.
     fn sigma(&self, window: usize) -> Option<f64> {
         let index = self.sizes.noise_windows.iter().position(|w| *w == window)?;
-        if self.noise_updates[index] < NOISE_WARMUP_UPDATES {
+        if self.noise_updates[index] < self.noise_warmup(window) {
             return None;
         }
         // Mean absolute deviation to standard deviation, for a normal law.
@@ -812,6 +842,9 @@ impl SignalDetector {
 
     /// Learns the noise of each window length from windows of normal bins.
     fn update_noise(&mut self, bin_no: i64) {
+        if bin_no < self.noise_quiet_until {
+            return;
+        }
         let alpha_min = f64::from(self.sizes.bin_secs) / 86_400.0;
         for index in 0..self.sizes.noise_windows.len() {
             let window = self.sizes.noise_windows[index];
@@ -821,8 +854,8 @@ impl SignalDetector {
             for k in 0..window as i64 {
                 match self.recent_bin(bin_no - k) {
                     Some(r) if r.flag == FLAG_NORMAL => {
-                        if !r.depth.is_nan() {
-                            sum += f64::from(r.depth);
+                        if !r.score.is_nan() {
+                            sum += f64::from(r.score);
                             count += 1;
                         }
                     }
@@ -837,7 +870,7 @@ impl SignalDetector {
             }
             let mut deviation = (sum / count as f64).abs();
             let updates = self.noise_updates[index];
-            if updates >= NOISE_WARMUP_UPDATES {
+            if updates >= self.noise_warmup(window) {
                 let sigma = (1.2533 * self.noise_mad[index]).max(self.config.noise_floor);
                 deviation = deviation.min(4.0 * sigma);
             }
@@ -845,42 +878,6 @@ impl SignalDetector {
             self.noise_mad[index] += alpha * (deviation - self.noise_mad[index]);
             self.noise_updates[index] = updates.saturating_add(1);
         }
-        for index in 0..self.sizes.confirm_windows.len() {
-            let window = self.sizes.confirm_windows[index];
-            let (Some(after), Some(before)) = (
-                self.clean_mean(bin_no, window),
-                self.clean_mean(bin_no - window as i64, window),
-            ) else {
-                continue;
-            };
-            let mut deviation = (after - before).abs();
-            let updates = self.step_updates[index];
-            if updates >= NOISE_WARMUP_UPDATES {
-                let sigma = (1.2533 * self.step_mad[index]).max(self.config.noise_floor);
-                deviation = deviation.min(4.0 * sigma);
-            }
-            let alpha = (1.0 / f64::from(updates + 1)).max(alpha_min);
-            self.step_mad[index] += alpha * (deviation - self.step_mad[index]);
-            self.step_updates[index] = updates.saturating_add(1);
-        }
-    }
-
-    /// Mean depth of the `window` bins ending at `bin_no` when all are normal
-    /// and at least half have data.
-    fn clean_mean(&self, bin_no: i64, window: usize) -> Option<f64> {
-        let mut sum = 0.0;
-        let mut count = 0usize;
-        for k in 0..window as i64 {
-            let r = self.recent_bin(bin_no - k)?;
-            if r.flag != FLAG_NORMAL {
-                return None;
-            }
-            if !r.depth.is_nan() {
-                sum += f64::from(r.depth);
-                count += 1;
-            }
-        }
-        (count >= window.div_ceil(2) && count > 0).then(|| sum / count as f64)
     }
 
     fn track_gap(&mut self, bin_no: i64, has_data: bool) {
@@ -959,21 +956,23 @@ impl SignalDetector {
 
     /// At the first bin of an hour, folds the hour that ended an hour ago
     /// into the daily shape (the lag lets inpainting reach it first).
+    ///
+    /// Each day keeps its hourly means (outage bins inpainted); a day with at
+    /// least [`MIN_HOURS_FOR_SHAPE`] hours is normalised by its own mean, and
+    /// the shape is the per-hour median over the days kept. The weekly factor
+    /// is a weekday's mean level over the median day's, once seen twice.
     fn finalise_hour(&mut self, bin_no: i64) {
         let step = i64::from(self.sizes.bin_secs);
         let hour_start = (bin_no * step).div_euclid(3600) * 3600 - 7200;
         let first = hour_start.div_euclid(step);
         let last = (hour_start + 3600).div_euclid(step);
-        let mut shape_sum = 0.0f64;
-        let mut week_sum = 0.0f64;
+        let mut hour_sum = 0.0f64;
+        let mut level_sum = 0.0f64;
         let mut count = 0u32;
         for b in first..last {
             let Some(r) = self.recent_bin(b) else {
                 continue;
             };
-            if r.level.is_nan() || r.level <= 0.0 {
-                continue;
-            }
             let clean = if r.flag == FLAG_EVENT {
                 r.predicted
             } else {
@@ -982,11 +981,11 @@ impl SignalDetector {
             if clean.is_nan() {
                 continue;
             }
-            let base = f64::from(r.level);
-            shape_sum += f64::from(clean) / (base * f64::from(r.week.max(f32::MIN_POSITIVE)));
-            week_sum += f64::from(clean)
-                / (base
-                    * f64::from((r.season / r.week.max(f32::MIN_POSITIVE)).max(f32::MIN_POSITIVE)));
+            let week = f64::from(r.week.max(f32::MIN_POSITIVE));
+            let daily =
+                f64::from((r.season / r.week.max(f32::MIN_POSITIVE)).max(f32::MIN_POSITIVE));
+            hour_sum += f64::from(clean) / week;
+            level_sum += f64::from(clean) / daily;
             count += 1;
         }
         let day = hour_start.div_euclid(86_400);
@@ -1000,41 +999,66 @@ impl SignalDetector {
                     self.day_rows[row * HOURS_PER_DAY + k] = f32::NAN;
                 }
             }
-            self.day_rows[row * HOURS_PER_DAY + hour] = (shape_sum / f64::from(count)) as f32;
+            self.day_rows[row * HOURS_PER_DAY + hour] = (hour_sum / f64::from(count)) as f32;
             if self.day_of_sum != day {
                 self.day_of_sum = day;
                 self.day_sum = 0.0;
                 self.day_count = 0;
             }
-            self.day_sum += week_sum;
+            self.day_sum += level_sum;
             self.day_count += count;
-            self.recompute_shape(day);
         }
-        if hour == HOURS_PER_DAY - 1 && self.day_of_sum == day && self.day_count > 0 {
-            let len = self.week_stamps.len();
-            let slot = day.rem_euclid(len as i64) as usize;
-            self.week_stamps[slot] = day;
-            self.week_days[slot] = (self.day_sum / f64::from(self.day_count)) as f32;
-            self.recompute_week(day);
+        if hour == HOURS_PER_DAY - 1 {
+            self.recompute_shape(day);
+            if self.day_of_sum == day && self.day_count > 0 {
+                let len = self.week_stamps.len();
+                let slot = day.rem_euclid(len as i64) as usize;
+                self.week_stamps[slot] = day;
+                self.week_days[slot] = (self.day_sum / f64::from(self.day_count)) as f32;
+                self.recompute_week(day);
+            }
         }
     }
 
     fn recompute_shape(&mut self, today: i64) {
         let rows = self.day_stamps.len();
         let oldest = today - rows as i64 + 1;
+        // Each usable day, normalised by its own mean.
+        let mut normalised: Vec<[f32; HOURS_PER_DAY]> = Vec::new();
+        for row in 0..rows {
+            if self.day_stamps[row] < oldest {
+                continue;
+            }
+            let values = &self.day_rows[row * HOURS_PER_DAY..(row + 1) * HOURS_PER_DAY];
+            let known: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
+            if known.len() < MIN_HOURS_FOR_SHAPE {
+                continue;
+            }
+            let mean = known.iter().sum::<f32>() / known.len() as f32;
+            if !(mean.is_finite() && mean > 0.0) {
+                continue;
+            }
+            let mut day = [f32::NAN; HOURS_PER_DAY];
+            for (k, v) in values.iter().enumerate() {
+                day[k] = v / mean;
+            }
+            normalised.push(day);
+        }
+        if normalised.is_empty() {
+            return;
+        }
         let mut shape = [f32::NAN; HOURS_PER_DAY];
-        let mut known = 0usize;
         for (k, slot) in shape.iter_mut().enumerate() {
-            let mut values: Vec<f64> = (0..rows)
-                .filter(|row| self.day_stamps[*row] >= oldest)
-                .map(|row| f64::from(self.day_rows[row * HOURS_PER_DAY + k]))
-                .filter(|v| v.is_finite() && *v > 0.0)
+            let mut values: Vec<f64> = normalised
+                .iter()
+                .map(|day| f64::from(day[k]))
+                .filter(|v| v.is_finite() && *v >= 0.0)
                 .collect();
-            if let Some(m) = crate::event::median(&mut values) {
+            if let Some(m) = middle(&mut values) {
                 *slot = m as f32;
-                known += 1;
             }
         }
+        let known = shape.iter().filter(|v| !v.is_nan()).count();
         if known < HOURS_PER_DAY / 2 {
             return;
         }
@@ -1061,7 +1085,7 @@ impl SignalDetector {
         let mean = filled.iter().sum::<f32>() / HOURS_PER_DAY as f32;
         if mean.is_finite() && mean > 0.0 {
             for (k, value) in filled.iter().enumerate() {
-                self.shape[k] = value / mean;
+                self.shape[k] = (value / mean).max(0.0);
             }
         }
     }
@@ -1069,19 +1093,28 @@ impl SignalDetector {
     fn recompute_week(&mut self, today: i64) {
         let len = self.week_stamps.len() as i64;
         let oldest = today - len + 1;
+        let kept: Vec<(usize, f64)> = (0..self.week_stamps.len())
+            .filter(|i| self.week_stamps[*i] >= oldest)
+            .map(|i| {
+                let weekday = (self.week_stamps[i] + 3).rem_euclid(DAYS_PER_WEEK as i64) as usize;
+                (weekday, f64::from(self.week_days[i]))
+            })
+            .filter(|(_, v)| v.is_finite() && *v > 0.0)
+            .collect();
+        let mut all: Vec<f64> = kept.iter().map(|(_, v)| *v).collect();
+        let Some(typical) = middle(&mut all).filter(|t| *t > 0.0) else {
+            return;
+        };
         let mut factors = [1.0f32; DAYS_PER_WEEK];
         let mut any = false;
         for (weekday, factor) in factors.iter_mut().enumerate() {
-            let mut values: Vec<f64> = (0..self.week_stamps.len())
-                .filter(|i| {
-                    let day = self.week_stamps[*i];
-                    day >= oldest && (day + 3).rem_euclid(DAYS_PER_WEEK as i64) as usize == weekday
-                })
-                .map(|i| f64::from(self.week_days[i]))
-                .filter(|v| v.is_finite() && *v > 0.0)
+            let mut values: Vec<f64> = kept
+                .iter()
+                .filter(|(d, _)| *d == weekday)
+                .map(|(_, v)| v / typical)
                 .collect();
             if values.len() >= 2 {
-                if let Some(m) = crate::event::median(&mut values) {
+                if let Some(m) = middle(&mut values) {
                     *factor = m as f32;
                     any = true;
                 }
@@ -1128,8 +1161,6 @@ impl SignalDetector {
         self.data_bins = 0;
         self.noise_updates.iter_mut().for_each(|n| *n = 0);
         self.noise_mad.iter_mut().for_each(|m| *m = 0.0);
-        self.step_updates.iter_mut().for_each(|n| *n = 0);
-        self.step_mad.iter_mut().for_each(|m| *m = 0.0);
     }
 
     /// Summarises an open event, ending at `end_bin` (exclusive) if given.
@@ -1171,7 +1202,8 @@ impl SignalDetector {
         } else {
             f64::from(gap_bins) / f64::from(bins)
         };
-        let evidence = 1.0 - 0.5f64.powf(event.z_max / self.config.z_confirm);
+        // 0.5 at the weakest confirmable evidence (3 σ), 0.75 at 6 σ, ...
+        let evidence = 1.0 - 0.5f64.powf(event.evidence / 3.0);
         SignalEvent {
             key: self.key.clone(),
             start: event.start_bin * step,
@@ -1184,24 +1216,89 @@ impl SignalDetector {
             restorations: event.restorations.clone(),
             gap_bins,
             bins,
-            z_max: event.z_max,
+            evidence: event.evidence,
             confidence: (evidence * (1.0 - gap_fraction)).clamp(0.0, 1.0),
         }
     }
 }
 
-/// The median of the finite values of a ring; `None` when it has none.
+/// The standard normal quantile exceeded with probability `p` (0 < p < 0.5),
+/// by bisection on the complementary error function.
+fn upper_quantile(p: f64) -> f64 {
+    let p = p.clamp(1e-15, 0.5);
+    let (mut low, mut high) = (0.0f64, 9.0f64);
+    for _ in 0..80 {
+        let mid = (low + high) / 2.0;
+        if 0.5 * erfc(mid / std::f64::consts::SQRT_2) > p {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    (low + high) / 2.0
+}
+
+/// The complementary error function (Numerical Recipes' Chebyshev fit,
+/// relative error below 1.2e-7).
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * poly.exp();
+    if x >= 0.0 {
+        r
+    } else {
+        2.0 - r
+    }
+}
+
+/// The median, averaging the two middle values of an even count (a fair
+/// estimate from two or four days); `None` when empty.
+fn middle(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    Some(if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    })
+}
+
+/// The interquartile mean of the finite values of a ring (the mean of the
+/// middle half): robust like a median, but continuous, so the level of low
+/// counts does not jump from one integer to the next. `None` when empty.
 fn ring_median(ring: &[f32]) -> Option<f64> {
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
         scratch.clear();
         scratch.extend(ring.iter().copied().filter(|v| v.is_finite()));
-        if scratch.is_empty() {
+        let n = scratch.len();
+        if n == 0 {
             return None;
         }
-        let mid = scratch.len() / 2;
-        let (_, value, _) = scratch.select_nth_unstable_by(mid, f32::total_cmp);
-        Some(f64::from(*value))
+        if n < 4 {
+            let mid = n / 2;
+            let (_, value, _) = scratch.select_nth_unstable_by(mid, f32::total_cmp);
+            return Some(f64::from(*value));
+        }
+        let low = n / 4;
+        let high = n - n / 4;
+        scratch.select_nth_unstable_by(low, f32::total_cmp);
+        let upper = &mut scratch[low..];
+        upper.select_nth_unstable_by(high - low - 1, f32::total_cmp);
+        let middle = &upper[..high - low];
+        let sum: f64 = middle.iter().map(|v| f64::from(*v)).sum();
+        Some(sum / middle.len() as f64)
     })
 }
 
@@ -1222,5 +1319,35 @@ pub fn detect_series(series: &Series, config: &VigieConfig) -> SignalDetection {
         events: detector.events(),
         gaps: detector.gaps(),
         depths,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_quantiles() {
+        assert!((upper_quantile(0.025) - 1.959_96).abs() < 1e-3);
+        assert!((upper_quantile(1e-5) - 4.264_89).abs() < 1e-3);
+        assert!((erfc(0.0) - 1.0).abs() < 1e-6);
+        assert!((erfc(-1.0) - 1.842_70).abs() < 1e-4);
+    }
+
+    #[test]
+    fn thresholds_shrink_with_window_length() {
+        let sizes = Sizes::new(&VigieConfig::default(), BinSize::default());
+        assert_eq!(sizes.confirm_windows, vec![3, 6, 12, 24, 48, 96]);
+        assert!(sizes.thresholds.windows(2).all(|w| w[0] > w[1]));
+        assert!(
+            (sizes.thresholds[0] - 4.26).abs() < 0.01,
+            "{:?}",
+            sizes.thresholds
+        );
+        assert!(
+            (sizes.thresholds[5] - 3.40).abs() < 0.01,
+            "{:?}",
+            sizes.thresholds
+        );
     }
 }
