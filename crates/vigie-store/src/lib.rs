@@ -37,6 +37,7 @@
 
 mod codec;
 mod error;
+mod results;
 mod schema;
 mod sqlite;
 
@@ -46,6 +47,7 @@ use serde::{Deserialize, Serialize};
 use vigie_model::{BinSize, Entity, Series, SeriesKey, SignalKind, TimeRange, UnixSecs};
 
 pub use error::StoreError;
+pub use results::{ResultFilter, StoredEvent, StoredIncident, StoredLabel};
 pub use schema::{current_version, APPLICATION_ID, MIGRATIONS};
 pub use sqlite::DB_FILE_NAME;
 
@@ -280,6 +282,68 @@ impl Store {
     pub fn inputs_done(&self, source: &str) -> Result<Vec<InputRecord>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.inputs_done(source),
+        }
+    }
+
+    /// Adds ground-truth labels (known outages); duplicates are ignored.
+    /// Returns how many were new.
+    pub fn add_labels(&mut self, labels: &[StoredLabel]) -> Result<u64, StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.add_labels(labels),
+        }
+    }
+
+    /// The labels that overlap the filter's time range.
+    pub fn labels(&self, filter: &ResultFilter) -> Result<Vec<StoredLabel>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.labels(filter),
+        }
+    }
+
+    /// Replaces the events `method` found in one series (a batch rerun
+    /// recomputes them all), in one transaction.
+    pub fn replace_events(
+        &mut self,
+        method: &str,
+        key: &SeriesKey,
+        bin: BinSize,
+        events: &[StoredEvent],
+    ) -> Result<(), StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.replace_events(method, key, bin, events),
+        }
+    }
+
+    /// Events overlapping the filter, in time order.
+    pub fn events(&self, filter: &ResultFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.events(filter),
+        }
+    }
+
+    /// How many events `method` has stored.
+    pub fn event_count(&self, method: &str) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.event_count(method),
+        }
+    }
+
+    /// Replaces the incidents `method` found for `entity`, in one transaction.
+    pub fn replace_incidents(
+        &mut self,
+        method: &str,
+        entity: &Entity,
+        incidents: &[StoredIncident],
+    ) -> Result<(), StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.replace_incidents(method, entity, incidents),
+        }
+    }
+
+    /// Incidents overlapping the filter, in time order.
+    pub fn incidents(&self, filter: &ResultFilter) -> Result<Vec<StoredIncident>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.incidents(filter),
         }
     }
 }

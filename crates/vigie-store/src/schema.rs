@@ -92,10 +92,55 @@ CREATE TABLE inputs_done (
 ) WITHOUT ROWID;
 ";
 
+/// Migration 2: detection results and ground truth. Entities are named by
+/// (kind, code) text so these tables stand apart from the series tables.
+const MIGRATION_2: &str = "
+-- Known outages (ground truth) from labelled files, for evaluation.
+CREATE TABLE labels (
+    label_id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    code TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    end_time INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    UNIQUE (kind, code, start, end_time, source)
+);
+
+-- Events found in one series by one method; detail is the method's JSON.
+CREATE TABLE events (
+    event_id INTEGER PRIMARY KEY,
+    method TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    code TEXT NOT NULL,
+    signal TEXT NOT NULL,
+    bin_secs INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end_time INTEGER,
+    depth REAL,
+    score REAL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX events_by_series ON events (kind, code, signal, bin_secs, method, start);
+CREATE INDEX events_by_start ON events (start);
+
+-- Incidents: one per entity and period, fusing its signals' events.
+CREATE TABLE incidents (
+    incident_id INTEGER PRIMARY KEY,
+    method TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    code TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    end_time INTEGER,
+    detail TEXT NOT NULL
+);
+CREATE INDEX incidents_by_entity ON incidents (kind, code, method, start);
+CREATE INDEX incidents_by_start ON incidents (start);
+";
+
 /// The schema migrations, in order: `MIGRATIONS[i]` takes a database from
 /// version `i` to version `i + 1`. Append new steps at the end; never change
 /// a released one.
-pub const MIGRATIONS: &[&str] = &[MIGRATION_1];
+pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
 
 /// The schema version this build writes: the number of migrations.
 pub fn current_version() -> u32 {

@@ -534,8 +534,8 @@ impl SqliteStore {
             .unwrap_or((0, 0))
     }
 
-    /// The raw connection, for tests that inspect or damage the schema.
-    #[cfg(test)]
+    /// The raw connection: for the result tables (`results.rs`) and for
+    /// tests that inspect or damage the schema.
     pub(crate) fn connection(&self) -> &Connection {
         &self.conn
     }

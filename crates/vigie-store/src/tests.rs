@@ -4,7 +4,10 @@ use rusqlite::Connection;
 use vigie_model::{BinSize, Entity, SeriesKey, SignalKind, TimeRange, UnixSecs};
 
 use crate::sqlite::SqliteStore;
-use crate::{InputRecord, Store, StoreError, DB_FILE_NAME, MIGRATIONS};
+use crate::{
+    InputRecord, ResultFilter, Store, StoreError, StoredEvent, StoredIncident, StoredLabel,
+    DB_FILE_NAME, MIGRATIONS,
+};
 
 const BIN: BinSize = BinSize::FIVE_MINUTES;
 /// 2022-01-05T00:00:00Z
@@ -614,7 +617,7 @@ fn an_old_database_is_upgraded_by_appended_migrations() {
     // Opening it again with the same list changes nothing.
     assert_eq!(
         open_with(&path, &next).unwrap().schema_version().unwrap(),
-        2
+        MIGRATIONS.len() as u32 + 1
     );
 
     // A failing step leaves the file at its previous version.
@@ -625,11 +628,11 @@ fn an_old_database_is_upgraded_by_appended_migrations() {
     broken.push("CREATE TABLE ok_step (x INTEGER); CREATE TABLE nonsense (;");
     let err = open_with(&path2, &broken).err().unwrap();
     assert!(
-        matches!(err, StoreError::MigrationFailed { version: 2, .. }),
+        matches!(err, StoreError::MigrationFailed { version, .. } if version as usize == MIGRATIONS.len() + 1),
         "{err}"
     );
     let store = Store::open(dir2.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as u32);
     let leftover: i64 = store
         .sqlite()
         .connection()
@@ -654,16 +657,17 @@ fn a_database_from_a_newer_vigie_is_refused() {
         matches!(
             err,
             StoreError::NewerSchema {
-                found: 2,
-                supported: 1,
+                found,
+                supported,
                 ..
-            }
+            } if found as usize == MIGRATIONS.len() + 1 && supported as usize == MIGRATIONS.len()
         ),
         "{err}"
     );
     let message = err.to_string();
     assert!(
-        message.contains("schema version 2") && message.contains("upgrade vigie"),
+        message.contains(&format!("schema version {}", MIGRATIONS.len() + 1))
+            && message.contains("upgrade vigie"),
         "{message}"
     );
 }
@@ -704,7 +708,7 @@ fn a_file_that_is_not_a_vigie_database_is_refused() {
     std::fs::write(dir.path().join(DB_FILE_NAME), b"").unwrap();
     assert_eq!(
         Store::open(dir.path()).unwrap().schema_version().unwrap(),
-        1
+        MIGRATIONS.len() as u32
     );
 
     // A directory in its place.
@@ -953,4 +957,94 @@ fn listing_is_the_same_staged_or_compacted_across_blocks() {
     }
     store.compact().unwrap();
     assert_eq!(store.list_series().unwrap(), staged);
+}
+
+#[test]
+fn a_version_1_database_gains_the_result_tables_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE_NAME);
+    {
+        let mut v1 = open_with(&path, &MIGRATIONS[..1]).unwrap();
+        assert_eq!(v1.schema_version().unwrap(), 1);
+        v1.write_bin("s", BIN, DAY, &[(bgp("KZ"), Some(3.0))])
+            .unwrap();
+    }
+    let mut store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 2);
+    let range = TimeRange::new(DAY, DAY + 300).unwrap();
+    assert_eq!(
+        store.read_series(&bgp("KZ"), BIN, range).unwrap().values,
+        vec![Some(3.0)]
+    );
+
+    let kz: Entity = "KZ".parse().unwrap();
+    let label = StoredLabel {
+        entity: kz.clone(),
+        start: DAY,
+        end: DAY + 3600,
+        source: "truth.csv".into(),
+    };
+    assert_eq!(
+        store.add_labels(&[label.clone(), label.clone()]).unwrap(),
+        1
+    );
+    assert_eq!(store.labels(&ResultFilter::default()).unwrap(), vec![label]);
+
+    let event = |start: i64, end: Option<i64>| StoredEvent {
+        method: "vigie".into(),
+        key: bgp("KZ"),
+        bin: BIN,
+        start,
+        end,
+        depth: Some(0.9),
+        score: Some(1.5e6),
+        detail: "{}".into(),
+    };
+    store
+        .replace_events(
+            "vigie",
+            &bgp("KZ"),
+            BIN,
+            &[event(DAY, Some(DAY + 600)), event(DAY + 7200, None)],
+        )
+        .unwrap();
+    // A rerun replaces, not appends.
+    store
+        .replace_events(
+            "vigie",
+            &bgp("KZ"),
+            BIN,
+            &[event(DAY, Some(DAY + 600)), event(DAY + 7200, None)],
+        )
+        .unwrap();
+    assert_eq!(store.event_count("vigie").unwrap(), 2);
+    let later = ResultFilter {
+        from: Some(DAY + 3600),
+        ..ResultFilter::default()
+    };
+    assert_eq!(
+        store.events(&later).unwrap(),
+        vec![event(DAY + 7200, None)],
+        "ongoing events match any later range"
+    );
+    let other = ResultFilter {
+        entity: Some("IQ".parse().unwrap()),
+        ..ResultFilter::default()
+    };
+    assert!(store.events(&other).unwrap().is_empty());
+
+    let incident = StoredIncident {
+        method: "vigie".into(),
+        entity: kz.clone(),
+        start: DAY,
+        end: None,
+        detail: "{\"scope\":\"nationwide\"}".into(),
+    };
+    store
+        .replace_incidents("vigie", &kz, std::slice::from_ref(&incident))
+        .unwrap();
+    assert_eq!(
+        store.incidents(&ResultFilter::default()).unwrap(),
+        vec![incident]
+    );
 }
