@@ -123,3 +123,50 @@ fn a_missing_update_file_is_a_data_gap() {
     let gaps = vigie_bgp::mrt::update_gaps(&collectors[0].files);
     assert_eq!(gaps, vec![(1_470_931_800, 1_470_932_100)]);
 }
+
+#[test]
+fn the_files_of_one_rib_dump_load_together_and_later_dumps_are_skipped() {
+    let (Some(v4), Some(v6)) = (
+        shared("mrt/bgpdump/bview.ipv4_unicast_add_path.gz"),
+        shared("mrt/bgpdump/bview.ipv6_unicast_add_path.gz"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // A daemon writing its IPv4 and IPv6 tables as two files of one dump,
+    // then a later dump.
+    link(&v4, &dir.path().join("rrc00/rib.20160107.1200.v4.gz"));
+    link(&v6, &dir.path().join("rrc00/rib.20160107.1200.v6.gz"));
+    link(&v4, &dir.path().join("rrc00/rib.20160107.2000.v4.gz"));
+    let collectors = discover(&[dir.path().to_path_buf()]).unwrap();
+    let mut accounting =
+        VisibilityAccounting::new(VisibilityConfig::default(), Arc::new(GeoDb::empty()));
+    let summary = ingest_mrt(
+        collectors,
+        &mut accounting,
+        &IngestOptions::default(),
+        &mut Bins::default(),
+    )
+    .unwrap();
+    let skipped: Vec<String> = summary
+        .files
+        .iter()
+        .filter(|f| f.skipped.is_some())
+        .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(skipped, vec!["rib.20160107.2000.v4.gz"]);
+    let families: Vec<usize> = (0..2)
+        .map(|fam| {
+            accounting
+                .table()
+                .peers()
+                .iter()
+                .filter(|p| p.prefix_counts[fam] > 0)
+                .count()
+        })
+        .collect();
+    assert!(
+        families[0] > 0 && families[1] > 0,
+        "both tables loaded: {families:?}"
+    );
+}

@@ -92,6 +92,9 @@ struct CollectorCursor {
     // Boxed: records are large, and moving them around showed in profiles.
     next: Option<Box<MrtRecord>>,
     seen_rib: bool,
+    /// The name time of the RIB dump last loaded: files of one dump (a
+    /// daemon's IPv4 and IPv6 tables) share it and load together.
+    loaded_rib_time: Option<i64>,
     reset_pending: bool,
     first_rib_time: Option<i64>,
     resync: bool,
@@ -141,6 +144,7 @@ pub fn ingest_mrt(
             current: None,
             next: None,
             seen_rib: false,
+            loaded_rib_time: None,
             reset_pending: false,
             first_rib_time,
             resync: options.resync_ribs,
@@ -239,10 +243,16 @@ impl CollectorCursor {
             };
             let size = std::fs::metadata(&file.path).map(|m| m.len()).unwrap_or(0);
             let skip = match file.kind {
-                FileKind::Rib if self.seen_rib && !self.resync => Some(
+                FileKind::Rib
+                    if self.seen_rib
+                        && !self.resync
+                        && !(file.name_time.is_some() && file.name_time == self.loaded_rib_time) =>
+                {
+                    Some(
                     "a later RIB dump: the state comes from the first RIB dump and the updates since (use --resync-ribs to reload it)"
                         .to_string(),
-                ),
+                    )
+                }
                 FileKind::Updates
                     if matches!((self.first_rib_time, file.name_time), (Some(rib), Some(t)) if t < rib) =>
                 {
@@ -263,8 +273,11 @@ impl CollectorCursor {
                         // A later RIB dump replaces the collector's state, but
                         // only once time has reached it: bins before it close
                         // on the old state.
-                        self.reset_pending = self.seen_rib;
+                        let same_dump =
+                            file.name_time.is_some() && file.name_time == self.loaded_rib_time;
+                        self.reset_pending = self.seen_rib && !same_dump;
                         self.seen_rib = true;
+                        self.loaded_rib_time = file.name_time;
                     }
                     self.current = Some(OpenFile {
                         parser: BgpkitParser::from_reader(opened.reader).disable_warnings(),
