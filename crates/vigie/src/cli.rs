@@ -32,6 +32,9 @@ pub enum Command {
     /// Read data from files into the store.
     #[command(subcommand)]
     Ingest(IngestCommand),
+    /// Import other observatories' signals (and their outage labels).
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Show one entity's signals over time.
     Series(SeriesArgs),
     /// List the entities the store knows, with their latest values.
@@ -90,6 +93,33 @@ pub enum IngestCommand {
     /// BGP visibility from MRT archives: RIB dumps and updates (RouteViews,
     /// RIPE RIS, any daemon's dumps), gz, bz2 or plain.
     Mrt(IngestMrtArgs),
+}
+
+/// What to import.
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// An IODA API v2 response (`/signals/raw/{entityType}/{entityCode}`), JSON.
+    IodaJson(ImportArgs),
+    /// An IODA dashboard CSV export (raw or normalised); name the entity with --entity.
+    IodaCsv(ImportArgs),
+    /// A long CSV with the columns time,entity,signal,value.
+    Csv(ImportArgs),
+}
+
+/// Arguments of the `vigie import` commands.
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The file to import.
+    pub file: PathBuf,
+    /// The entity the file is about (a dashboard export names none): IQ, AS9198, "PS/Gaza Strip".
+    #[arg(long)]
+    pub entity: Option<String>,
+    /// Bin width in seconds, when the file's own spacing should not decide it.
+    #[arg(long)]
+    pub bin_secs: Option<u32>,
+    /// The country of IODA region entities in the file (IODA numbers regions without one).
+    #[arg(long)]
+    pub region_country: Option<String>,
 }
 
 /// Geo and ownership tables to use instead of, or on top of, the embedded one.

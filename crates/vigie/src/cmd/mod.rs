@@ -2,6 +2,7 @@
 
 mod bench;
 mod entities;
+mod import;
 mod ingest_mrt;
 mod series;
 
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use vigie_store::Store;
 
-use crate::cli::{Cli, Command, IngestCommand};
+use crate::cli::{Cli, Command, ImportCommand, IngestCommand};
 
 /// Exit code for a failure.
 pub const EXIT_FAILURE: u8 = 1;
@@ -21,6 +22,15 @@ pub const EXIT_PARTIAL_INPUT: u8 = 3;
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Ingest(IngestCommand::Mrt(args)) => ingest_mrt::run(&cli.data_dir, args),
+        Command::Import(command) => {
+            let mut store = open_store(&cli.data_dir)?;
+            let (format, args) = match command {
+                ImportCommand::IodaJson(args) => (vigie_import::ImportFormat::IodaJson, args),
+                ImportCommand::IodaCsv(args) => (vigie_import::ImportFormat::IodaCsv, args),
+                ImportCommand::Csv(args) => (vigie_import::ImportFormat::LongCsv, args),
+            };
+            import::run(&mut store, format, args)
+        }
         Command::Series(args) => series::run(&open_store(&cli.data_dir)?, args),
         Command::Entities(args) => entities::run(&open_store(&cli.data_dir)?, args),
         Command::Bench(command) => bench::run(command),

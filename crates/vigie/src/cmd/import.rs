@@ -1,0 +1,103 @@
+//! `vigie import`: other observatories' signals (IODA API JSON, IODA
+//! dashboard CSV, a generic long CSV) into the store, with their labels.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use vigie_import::{import_path, ImportFormat, ImportOptions, IssueKind};
+use vigie_model::{BinSize, CountryCode, Entity};
+use vigie_store::{Store, StoredLabel};
+
+use super::EXIT_PARTIAL_INPUT;
+use crate::cli::ImportArgs;
+
+/// Issues that mean some of the input was lost, not merely tidied.
+const LOSSY: [IssueKind; 6] = [
+    IssueKind::BadRow,
+    IssueKind::BadTime,
+    IssueKind::UnknownEntity,
+    IssueKind::UnknownSignal,
+    IssueKind::Inconsistent,
+    IssueKind::BadNumber,
+];
+
+/// Runs `vigie import <format> FILE`.
+pub fn run(store: &mut Store, format: ImportFormat, args: ImportArgs) -> Result<ExitCode> {
+    let options = ImportOptions {
+        entity: args
+            .entity
+            .as_deref()
+            .map(str::parse::<Entity>)
+            .transpose()?,
+        bin: args.bin_secs.map(BinSize::new).transpose()?,
+        region_country: args
+            .region_country
+            .as_deref()
+            .map(CountryCode::new)
+            .transpose()?,
+    };
+    let imported = import_path(&args.file, format, &options)?;
+    let mut points = 0usize;
+    for series in &imported.series {
+        let values: Vec<(i64, Option<f64>)> = series.points().collect();
+        points += values.len();
+        store
+            .write_points(&series.key, series.bin, &values)
+            .with_context(|| format!("cannot store {} {}", series.key.entity, series.key.signal))?;
+    }
+    let source = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| args.file.display().to_string());
+    let labels: Vec<StoredLabel> = imported
+        .labels
+        .iter()
+        .map(|span| StoredLabel {
+            entity: span.entity.clone(),
+            start: span.start,
+            end: span.end,
+            source: source.clone(),
+        })
+        .collect();
+    let new_labels = store.add_labels(&labels)?;
+    let report = &imported.report;
+    for issue in &report.issues {
+        eprintln!("{}: {} ({})", issue.location, issue.message, issue.kind);
+    }
+    let listed = report.issues.len() as u64;
+    let total = report.total_issues();
+    if total > listed {
+        eprintln!("… and {} more issues", total - listed);
+    }
+    for note in &report.notes {
+        eprintln!("note: {note}");
+    }
+    let series_names: Vec<String> = imported
+        .series
+        .iter()
+        .map(|s| format!("{} {}", s.key.entity, s.key.signal))
+        .collect();
+    eprintln!(
+        "imported {} series ({}) with {points} bins, {} labelled outage(s) ({} new), from {} rows of {}",
+        imported.series.len(),
+        series_names.join(", "),
+        labels.len(),
+        new_labels,
+        report.rows_read,
+        args.file.display()
+    );
+    if !report.counts.is_empty() {
+        let counts: Vec<String> = report
+            .counts
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
+        eprintln!("issues: {}", counts.join(", "));
+    }
+    if LOSSY.iter().any(|kind| report.count(*kind) > 0) {
+        eprintln!("warning: some rows could not be used (exit code {EXIT_PARTIAL_INPUT}); the rest was imported");
+        return Ok(ExitCode::from(EXIT_PARTIAL_INPUT));
+    }
+    Ok(ExitCode::SUCCESS)
+}
