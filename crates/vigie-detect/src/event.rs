@@ -32,6 +32,7 @@ pub struct RestorationWindow {
     /// First bin of the next drop.
     pub end: UnixSecs,
     /// The median fraction of the baseline back during the window (1 = fully).
+    #[serde(with = "crate::event::nan::f64")]
     pub restored_fraction: f64,
 }
 
@@ -51,6 +52,7 @@ pub struct SignalEvent {
     /// Largest fraction lost in one bin.
     pub max_depth: f64,
     /// Median predicted value during the outage (signal units).
+    #[serde(with = "crate::event::nan::f64")]
     pub baseline: f64,
     /// IODA's alert area: the sum over bins of the drop in percent times the
     /// bin's minutes.
@@ -63,6 +65,7 @@ pub struct SignalEvent {
     pub bins: u32,
     /// The strongest evidence, in standard deviations of the series' noise
     /// over the confirming window (NaN for methods without it).
+    #[serde(with = "crate::event::nan::f64")]
     pub evidence: f64,
     /// 0..1: how sure the detector is, lowered by missing data.
     pub confidence: f64,
@@ -154,5 +157,55 @@ mod tests {
         assert_eq!(median(&mut [3.0, f64::NAN, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&mut [4.0, 1.0]), Some(4.0));
         assert_eq!(median(&mut []), None);
+    }
+}
+
+/// Serde for floats that use NaN as "none": JSON has no NaN, so NaN is
+/// written as `null` and read back as NaN.
+pub(crate) mod nan {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// An `f64` field.
+    pub mod f64 {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+            value.is_finite().then_some(*value).serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+            Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+        }
+    }
+
+    /// An `f32` field.
+    pub mod f32 {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(value: &f32, s: S) -> Result<S::Ok, S::Error> {
+            value.is_finite().then_some(*value).serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+            Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::NAN))
+        }
+    }
+
+    /// A `Vec<f32>` field.
+    pub mod vec_f32 {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(values: &[f32], s: S) -> Result<S::Ok, S::Error> {
+            let options: Vec<Option<f32>> =
+                values.iter().map(|v| v.is_finite().then_some(*v)).collect();
+            options.serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
+            Ok(Vec::<Option<f32>>::deserialize(d)?
+                .into_iter()
+                .map(|v| v.unwrap_or(f32::NAN))
+                .collect())
+        }
     }
 }

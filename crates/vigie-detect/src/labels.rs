@@ -161,16 +161,59 @@ pub fn parse_truth_csv(reader: impl Read, source_name: &str) -> Result<LabelSet,
     Ok(set)
 }
 
-/// `Wednesday, March 17, 2021, 4:40:00 PM` (seconds optional), taken as UTC;
-/// ISO 8601 is accepted too.
+/// Times as the investigated list writes them, taken as UTC:
+/// `Wednesday, March 17, 2021, 4:40:00 PM` (seconds optional; the weekday,
+/// sometimes wrong in the list, is ignored), `7/28/2020  17:00:00 PM`
+/// (month/day/year; an hour past 12 ignores its AM/PM), or ISO 8601.
 fn parse_truth_time(text: &str) -> Option<UnixSecs> {
-    let text = text.trim();
-    for pattern in ["%A, %B %d, %Y, %I:%M:%S %p", "%A, %B %d, %Y, %I:%M %p"] {
-        if let Ok(time) = NaiveDateTime::parse_from_str(text, pattern) {
+    let text = text.trim().replace(": ", " ");
+    let text = text.trim_end_matches(':').trim();
+    // Drop a leading weekday, with or without its comma.
+    let without_weekday = match text.split_once(' ') {
+        Some((first, rest))
+            if first.trim_end_matches(',').len() >= 6
+                && first.trim_end_matches(',').ends_with("day") =>
+        {
+            rest.trim()
+        }
+        _ => text,
+    };
+    for pattern in ["%B %d, %Y, %I:%M:%S %p", "%B %d, %Y, %I:%M %p"] {
+        if let Ok(time) = NaiveDateTime::parse_from_str(without_weekday, pattern) {
             return Some(time.and_utc().timestamp());
         }
     }
+    if let Some(t) = parse_slashed(text) {
+        return Some(t);
+    }
     parse_utc(text).ok()
+}
+
+/// `M/D/YYYY H:M[:S] [AM|PM]`.
+fn parse_slashed(text: &str) -> Option<UnixSecs> {
+    let mut parts = text.split_whitespace();
+    let date = parts.next()?;
+    let time = parts.next()?;
+    let suffix = parts.next().map(str::to_ascii_uppercase);
+    let mut d = date.split('/').map(|n| n.parse::<u32>().ok());
+    let (month, day, year) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':').map(|n| n.parse::<u32>().ok());
+    let hour = t.next()??;
+    let minute = t.next().flatten().unwrap_or(0);
+    let second = t.next().flatten().unwrap_or(0);
+    let hour = match (suffix.as_deref(), hour) {
+        (_, h) if h > 12 => h,
+        (Some("PM"), 12) => 12,
+        (Some("PM"), h) => h + 12,
+        (Some("AM"), 12) => 0,
+        (_, h) => h,
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?;
+    Some(
+        date.and_hms_opt(hour, minute, second)?
+            .and_utc()
+            .timestamp(),
+    )
 }
 
 fn entity_from_scope(country: CountryCode, scope: &str, region: &str, asn: &str) -> Option<Entity> {
@@ -601,6 +644,37 @@ mod tests {
         assert_eq!(set.labels[0].note.as_deref(), Some("Exams"));
         assert_eq!(set.labels[1].entity.to_string(), "BD/Rangpur");
         assert_eq!(set.labels[2].entity.to_string(), "AS6849");
+    }
+
+    #[test]
+    fn reads_the_lists_odd_times() {
+        let t = |s: &str| parse_truth_time(s).map(vigie_model::format_utc);
+        assert_eq!(
+            t("Monday, May 29, 2018, 11:00 PM").as_deref(),
+            Some("2018-05-29T23:00:00Z")
+        );
+        assert_eq!(
+            t("Saturday June 2, 2018, 8:00 AM").as_deref(),
+            Some("2018-06-02T08:00:00Z")
+        );
+        assert_eq!(
+            t("Monday, October 25, 2021, 2:30: AM").as_deref(),
+            Some("2021-10-25T02:30:00Z")
+        );
+        assert_eq!(
+            t("7/28/2020  17:00:00 PM").as_deref(),
+            Some("2020-07-28T17:00:00Z")
+        );
+        assert_eq!(
+            t("7/28/2020  16:1:00 PM").as_deref(),
+            Some("2020-07-28T16:01:00Z")
+        );
+        assert_eq!(
+            t("4/3/2020  3:15:00 PM").as_deref(),
+            Some("2020-04-03T15:15:00Z")
+        );
+        assert_eq!(t("N/A"), None);
+        assert_eq!(t(""), None);
     }
 
     #[test]

@@ -172,16 +172,23 @@ impl Sizes {
 #[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
 struct RecentBin {
     bin_no: i64,
+    #[serde(with = "crate::event::nan::f32")]
     value: f32,
+    #[serde(with = "crate::event::nan::f32")]
     predicted: f32,
     /// Daily shape × weekly factor used for this bin.
+    #[serde(with = "crate::event::nan::f32")]
     season: f32,
     /// Weekly factor alone.
+    #[serde(with = "crate::event::nan::f32")]
     week: f32,
     /// Level before this bin.
+    #[serde(with = "crate::event::nan::f32")]
     level: f32,
+    #[serde(with = "crate::event::nan::f32")]
     depth: f32,
     /// The depth scaled for the noise tests (see [`SignalDetector::noise_scale`]).
+    #[serde(with = "crate::event::nan::f32")]
     score: f32,
     flag: u8,
 }
@@ -205,9 +212,13 @@ impl RecentBin {
 /// One bin of an open event.
 #[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
 struct EventBin {
+    #[serde(with = "crate::event::nan::f32")]
     value: f32,
+    #[serde(with = "crate::event::nan::f32")]
     predicted: f32,
+    #[serde(with = "crate::event::nan::f32")]
     season: f32,
+    #[serde(with = "crate::event::nan::f32")]
     depth: f32,
 }
 
@@ -218,10 +229,12 @@ struct OpenEvent {
     /// Bins from `start_bin` to the last bin still down.
     bins: Vec<EventBin>,
     restorations: Vec<RestorationWindow>,
+    #[serde(with = "crate::event::nan::f64")]
     evidence: f64,
     /// Consecutive bins without data at the end.
     none_run: usize,
     /// The median depth of the down bins, refreshed as the event grows.
+    #[serde(with = "crate::event::nan::f64")]
     depth: f64,
     /// First bin of the current run down (after the last restoration).
     run_start_bin: i64,
@@ -253,6 +266,7 @@ enum Phase {
     Restored {
         event: OpenEvent,
         since_bin: i64,
+        #[serde(with = "crate::event::nan::vec_f32")]
         restored_depths: Vec<f32>,
     },
 }
@@ -272,16 +286,21 @@ pub struct SignalDetector {
     next_bin: Option<i64>,
     /// Bins pushed with data since the start (for warm-up).
     data_bins: usize,
+    #[serde(with = "crate::event::nan::vec_f32")]
     level_ring: Vec<f32>,
     level: Option<f64>,
     recent: Vec<RecentBin>,
     /// Hour-of-day ratios, one row per day (`season_days` rows).
+    #[serde(with = "crate::event::nan::vec_f32")]
     day_rows: Vec<f32>,
     day_stamps: Vec<i64>,
+    #[serde(with = "crate::event::nan::vec_f32")]
     shape: Vec<f32>,
     /// Day-level ratios for the weekly factor (`season_weeks × 7` days).
+    #[serde(with = "crate::event::nan::vec_f32")]
     week_days: Vec<f32>,
     week_stamps: Vec<i64>,
+    #[serde(with = "crate::event::nan::vec_f32")]
     week_factors: Vec<f32>,
     day_sum: f64,
     day_count: u32,

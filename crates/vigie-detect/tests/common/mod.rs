@@ -15,7 +15,10 @@ pub fn shared_data() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true but the shared data folder {} is missing", dir.display());
+        panic!(
+            "CI=true but the shared data folder {} is missing",
+            dir.display()
+        );
     }
     eprintln!("SKIPPED: shared data folder {} is absent", dir.display());
     None
@@ -24,8 +27,16 @@ pub fn shared_data() -> Option<PathBuf> {
 /// The three labelled IODA exports: (name, file, entity).
 pub const DATASETS: [(&str, &str, &str); 3] = [
     ("Iraq 2023", "ioda_country_IQ_iraq.csv", "IQ"),
-    ("Gaza Strip 2023", "ioda_region_1226_gazastrip.csv", "PS/Gaza Strip"),
-    ("Zhytomyr 2022", "ioda_region_4369_zhytomyr.csv", "UA/Zhytomyr"),
+    (
+        "Gaza Strip 2023",
+        "ioda_region_1226_gazastrip.csv",
+        "PS/Gaza Strip",
+    ),
+    (
+        "Zhytomyr 2022",
+        "ioda_region_4369_zhytomyr.csv",
+        "UA/Zhytomyr",
+    ),
 ];
 
 /// Loads one labelled dataset through the IODA CSV importer.
@@ -35,8 +46,12 @@ pub fn load(dir: &std::path::Path, name: &str, file: &str, entity: &str) -> Data
         entity: Some(entity.clone()),
         ..ImportOptions::default()
     };
-    let imported = import_path(&dir.join("signals").join(file), ImportFormat::IodaCsv, &options)
-        .expect("import");
+    let imported = import_path(
+        &dir.join("signals").join(file),
+        ImportFormat::IodaCsv,
+        &options,
+    )
+    .expect("import");
     Dataset {
         name: name.to_string(),
         entity,
@@ -52,5 +67,10 @@ pub fn load(dir: &std::path::Path, name: &str, file: &str, entity: &str) -> Data
 /// All three datasets, or `None` when the data is absent.
 pub fn load_all() -> Option<Vec<Dataset>> {
     let dir = shared_data()?;
-    Some(DATASETS.iter().map(|(n, f, e)| load(&dir, n, f, e)).collect())
+    Some(
+        DATASETS
+            .iter()
+            .map(|(n, f, e)| load(&dir, n, f, e))
+            .collect(),
+    )
 }
