@@ -11,6 +11,9 @@
 #              writes MRT BGP4MP update dumps, and the routers of the test lab
 #   iproute2 - `ip netns` and veth pairs for the closed test lab
 #   procps   - `kill`, to stop the lab's daemons cleanly
+#   nftables - `nft`: the probe tests cut a lab "border" and count the
+#              packets the prober sends
+#   fping    - the tool the probe benchmark compares vigie's prober against
 #   gzip, bzip2 - compressed MRT files in tests and benchmarks
 #
 # The Rust toolchain itself (cargo, rustfmt, clippy) must already be there; it
@@ -28,10 +31,10 @@ if [[ "${VIGIE_SETUP_SKIP:-}" == 1 ]]; then
 fi
 
 # Debian package -> one command it provides (checked to confirm the install).
-packages=(bgpdump bird2 gobgpd iproute2 procps gzip bzip2)
+packages=(bgpdump bird2 gobgpd iproute2 procps gzip bzip2 nftables fping)
 declare -A probe=(
     [bgpdump]=bgpdump [bird2]=bird [gobgpd]=gobgpd [iproute2]=ip
-    [procps]=kill [gzip]=gzip [bzip2]=bzip2
+    [procps]=kill [gzip]=gzip [bzip2]=bzip2 [nftables]=nft [fping]=fping
 )
 
 is_installed() {
