@@ -1,1 +1,10 @@
-//! Being written: see ARCHITECTURE.md.
+//! Traffic signals: flow records, HTTP access logs and telescope captures.
+//!
+//! Being written; see ARCHITECTURE.md.
+
+#![warn(missing_docs)]
+
+pub mod bins;
+pub mod capture;
+pub mod flow;
+pub mod ratelog;

@@ -1,0 +1,6 @@
+//! Flow records: decoding export datagrams and aggregating them into signals.
+
+pub mod aggregate;
+pub mod decode;
+pub mod health;
+pub mod pipeline;

@@ -1,0 +1,199 @@
+//! Flow records → per-country signals, and bad input: garbage, data before
+//! template, truncated datagrams, absurd sampling rates.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use vigie_geo::GeoDb;
+use vigie_model::{BinSize, CountryCode, Entity, SignalKind};
+use vigie_traffic::flow::decode::FlowDecoder;
+use vigie_traffic::flow::pipeline::FlowPipeline;
+
+const KZ_HOST: Ipv4Addr = Ipv4Addr::new(2, 132, 0, 1);
+const US_HOST: Ipv4Addr = Ipv4Addr::new(8, 8, 8, 8);
+const OWN_HOST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+
+fn exporter() -> SocketAddr {
+    "192.0.2.1:40000".parse().unwrap()
+}
+
+fn country(code: &str) -> Entity {
+    Entity::Country(CountryCode::new(code).unwrap())
+}
+
+/// A NetFlow v9 datagram: optionally a template (id 256: src, dst, bytes,
+/// packets, sampling interval; all 4 bytes), then data records for it.
+fn v9_datagram(with_template: bool, records: &[(Ipv4Addr, Ipv4Addr, u32, u32, u32)]) -> Vec<u8> {
+    let mut sets = Vec::new();
+    let mut count = 0u16;
+    if with_template {
+        let fields: [(u16, u16); 5] = [(8, 4), (12, 4), (1, 4), (2, 4), (34, 4)];
+        let len = 4 + 4 + fields.len() * 4;
+        sets.extend_from_slice(&0u16.to_be_bytes());
+        sets.extend_from_slice(&(len as u16).to_be_bytes());
+        sets.extend_from_slice(&256u16.to_be_bytes());
+        sets.extend_from_slice(&(fields.len() as u16).to_be_bytes());
+        for (id, size) in fields {
+            sets.extend_from_slice(&id.to_be_bytes());
+            sets.extend_from_slice(&size.to_be_bytes());
+        }
+        count += 1;
+    }
+    if !records.is_empty() {
+        let len = 4 + records.len() * 20;
+        sets.extend_from_slice(&256u16.to_be_bytes());
+        sets.extend_from_slice(&(len as u16).to_be_bytes());
+        for (src, dst, bytes, packets, rate) in records {
+            sets.extend_from_slice(&src.octets());
+            sets.extend_from_slice(&dst.octets());
+            sets.extend_from_slice(&bytes.to_be_bytes());
+            sets.extend_from_slice(&packets.to_be_bytes());
+            sets.extend_from_slice(&rate.to_be_bytes());
+            count += 1;
+        }
+    }
+    let mut datagram = Vec::new();
+    datagram.extend_from_slice(&9u16.to_be_bytes());
+    datagram.extend_from_slice(&count.to_be_bytes());
+    datagram.extend_from_slice(&1000u32.to_be_bytes()); // uptime
+    datagram.extend_from_slice(&1_700_000_000u32.to_be_bytes());
+    datagram.extend_from_slice(&1u32.to_be_bytes()); // sequence
+    datagram.extend_from_slice(&7u32.to_be_bytes()); // source id
+    datagram.extend_from_slice(&sets);
+    datagram
+}
+
+fn pipeline(own: &[&str]) -> FlowPipeline {
+    FlowPipeline::new(
+        GeoDb::embedded(),
+        BinSize::FIVE_MINUTES,
+        own.iter().map(|p| p.parse().unwrap()).collect(),
+    )
+    .with_decoder(FlowDecoder::new().quiet())
+}
+
+#[test]
+fn addresses_map_to_the_expected_countries() {
+    let geo = GeoDb::embedded();
+    assert_eq!(geo.country_of(IpAddr::V4(KZ_HOST)).unwrap().as_str(), "KZ");
+    assert_eq!(geo.country_of(IpAddr::V4(US_HOST)).unwrap().as_str(), "US");
+}
+
+#[test]
+fn far_end_counts_corrected_for_sampling() {
+    let mut p = pipeline(&["192.0.2.0/24"]);
+    let t0 = 1_700_000_100; // inside the bin starting at 1_700_000_100 - 100
+    let outcome = p.ingest(
+        exporter(),
+        t0,
+        &v9_datagram(
+            true,
+            &[
+                (KZ_HOST, OWN_HOST, 1000, 2, 10), // from KZ, 1 in 10
+                (OWN_HOST, KZ_HOST, 300, 3, 1),   // to KZ
+                (OWN_HOST, US_HOST, 50, 1, 0),    // to US, rate 0 = unsampled
+                (OWN_HOST, OWN_HOST, 999, 9, 1),  // internal: not counted
+            ],
+        ),
+    );
+    assert_eq!(outcome.records, 4);
+    assert!(p.close_until(t0).is_empty(), "the bin is still open");
+    let bins = p.close_until(t0 + 300);
+    assert_eq!(bins.len(), 1);
+    let bin = &bins[0];
+    assert_eq!(bin.bin_start, 1_700_000_100 / 300 * 300);
+    let kz = country("KZ");
+    assert_eq!(bin.value(&kz, SignalKind::FlowBytesFrom), Some(10_000.0));
+    assert_eq!(bin.value(&kz, SignalKind::FlowPacketsFrom), Some(20.0));
+    assert_eq!(bin.value(&kz, SignalKind::FlowsFrom), Some(10.0));
+    assert_eq!(bin.value(&kz, SignalKind::FlowBytesTo), Some(300.0));
+    assert_eq!(bin.value(&kz, SignalKind::FlowPacketsTo), Some(3.0));
+    assert_eq!(bin.value(&kz, SignalKind::FlowsTo), Some(1.0));
+    let us = country("US");
+    assert_eq!(bin.value(&us, SignalKind::FlowBytesTo), Some(50.0));
+    assert_eq!(bin.value(&us, SignalKind::FlowBytesFrom), None);
+    assert_eq!(p.stats().internal_records, 1);
+    assert_eq!(p.stats().records, 3);
+
+    // Next bin: only US traffic. KZ had values, so it now reads 0, not "no data".
+    p.ingest(
+        exporter(),
+        t0 + 300,
+        &v9_datagram(false, &[(US_HOST, OWN_HOST, 10, 1, 1)]),
+    );
+    let bins = p.close_all();
+    assert_eq!(bins[0].value(&kz, SignalKind::FlowBytesFrom), Some(0.0));
+    assert_eq!(bins[0].value(&us, SignalKind::FlowBytesFrom), Some(10.0));
+    // A record for a closed bin is refused and counted.
+    p.ingest(
+        exporter(),
+        t0,
+        &v9_datagram(false, &[(US_HOST, OWN_HOST, 10, 1, 1)]),
+    );
+    assert_eq!(p.stats().late_records, 1);
+}
+
+#[test]
+fn bad_input_is_counted_per_exporter_and_changes_no_count() {
+    let mut p = pipeline(&[]);
+    let t = 1_700_000_000;
+    let other: SocketAddr = "198.51.100.7:2055".parse().unwrap();
+    // Garbage, empty and one-byte datagrams.
+    assert!(p.ingest(exporter(), t, b"GET / HTTP/1.1\r\n").decode_error);
+    assert!(p.ingest(exporter(), t, &[]).decode_error);
+    assert!(p.ingest(exporter(), t, &[0]).decode_error);
+    // Data before its template.
+    let miss = p.ingest(
+        exporter(),
+        t,
+        &v9_datagram(false, &[(KZ_HOST, US_HOST, 1, 1, 1)]),
+    );
+    assert_eq!((miss.records, miss.template_misses), (0, 1));
+    // Truncated datagrams: every prefix of a valid one.
+    let full = v9_datagram(
+        true,
+        &[(KZ_HOST, US_HOST, 100, 1, 1), (KZ_HOST, US_HOST, 200, 2, 1)],
+    );
+    for cut in 1..full.len() {
+        let _ = p.ingest(other, t, &full[..cut]);
+    }
+    // Absurd sampling rate: dropped, counted.
+    let absurd = p.ingest(
+        exporter(),
+        t,
+        &v9_datagram(
+            true,
+            &[
+                (KZ_HOST, US_HOST, 100, 1, u32::MAX),
+                (KZ_HOST, US_HOST, 7, 1, 1),
+            ],
+        ),
+    );
+    assert_eq!((absurd.records, absurd.bad_sampling_rate), (1, 1));
+    // Garbage sFlow.
+    assert!(
+        p.ingest(other, t, &[0, 0, 0, 5, 0, 0, 0, 1, 1])
+            .decode_error
+    );
+
+    let health = p.health();
+    let h = &health[&exporter()];
+    assert_eq!(h.datagrams, 5);
+    assert_eq!(h.decode_errors, 3);
+    assert_eq!(h.template_misses, 1);
+    assert_eq!(h.bad_sampling_rates, 1);
+    assert_eq!(h.records, 1);
+    assert_eq!(h.last_packet_at, Some(t));
+    let o = health[&other].clone();
+    // A cut datagram never yields a record: its data set is shorter than declared.
+    assert_eq!(o.records, 0, "{o:?}");
+    assert!(o.decode_errors > 0, "{o:?}");
+    assert!(o.last_error.is_some());
+
+    // Only the one good record (7 bytes) is counted: never the absurd one.
+    let bins = p.close_all();
+    assert_eq!(
+        bins[0].value(&country("KZ"), SignalKind::FlowBytesFrom),
+        Some(7.0)
+    );
+    assert_eq!(bins[0].items, 1);
+}
