@@ -39,6 +39,12 @@ pub enum Command {
     Series(SeriesArgs),
     /// List the entities the store knows, with their latest values.
     Entities(EntitiesArgs),
+    /// Find outages in every stored series and fuse them into incidents.
+    Detect(DetectArgs),
+    /// List incidents as a timeline.
+    Incidents(IncidentsArgs),
+    /// Score detection (vigie and IODA's method) against labelled outages.
+    Eval(EvalArgs),
     /// Measure speed and memory against well-known tools (docs/BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -214,6 +220,58 @@ pub struct SeriesArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+/// Arguments of `vigie detect`.
+#[derive(Args, Debug)]
+pub struct DetectArgs {
+    /// Only this entity (KZ, AS9198, KZ/Almaty); default: every entity.
+    #[arg(long)]
+    pub entity: Option<String>,
+    /// Start of the period to scan (ISO 8601 UTC); default: all data.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End of the period to scan; default: all data.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Bin width of the series to scan, seconds.
+    #[arg(long, default_value_t = 300)]
+    pub bin_secs: u32,
+}
+
+/// Arguments of `vigie incidents`.
+#[derive(Args, Debug)]
+pub struct IncidentsArgs {
+    /// Only this entity.
+    #[arg(long)]
+    pub entity: Option<String>,
+    /// Only incidents still going on at or after this time (ISO 8601 UTC).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only incidents that began before this time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Arguments of `vigie eval`.
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// More labels: IODA's investigated-outage CSV or a JSON label list
+    /// (labels imported with the signals are always used).
+    #[arg(long = "labels", value_name = "FILE")]
+    pub labels: Vec<PathBuf>,
+    /// Only this entity.
+    #[arg(long)]
+    pub entity: Option<String>,
+    /// Bin width of the series to score, seconds.
+    #[arg(long, default_value_t = 300)]
+    pub bin_secs: u32,
+    /// Also write the rows as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 /// Arguments of `vigie entities`.

@@ -1,8 +1,11 @@
 //! One module per command; each turns parsed arguments into library calls.
 
 mod bench;
+mod detect;
 mod entities;
+mod eval;
 mod import;
+mod incidents;
 mod ingest_mrt;
 mod series;
 
@@ -34,6 +37,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Series(args) => series::run(&open_store(&cli.data_dir)?, args),
         Command::Entities(args) => entities::run(&open_store(&cli.data_dir)?, args),
         Command::Bench(command) => bench::run(command),
+        Command::Detect(args) => detect::run(&mut open_store(&cli.data_dir)?, args),
+        Command::Incidents(args) => incidents::run(&open_store(&cli.data_dir)?, args),
+        Command::Eval(args) => eval::run(&open_store(&cli.data_dir)?, args),
     }
 }
 

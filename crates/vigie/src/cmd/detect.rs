@@ -1,0 +1,221 @@
+//! `vigie detect`: runs detection over the store in batch and stores each
+//! series' events and each entity's incidents, for vigie's detector and for
+//! IODA's published method (`ioda-median`), for comparison.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use vigie_detect::{
+    detect_series, fuse, ioda_detect_series, AffectedShare, Incident, IodaConfig, IodaLevel,
+    SignalEvent, VigieConfig,
+};
+use vigie_model::{
+    parse_utc, BinSize, Entity, EntityKind, Series, SeriesKey, SignalKind, TimeRange,
+};
+use vigie_store::{Store, StoredEvent, StoredIncident};
+
+use crate::cli::DetectArgs;
+
+/// The method name of vigie's detector in the store.
+pub const VIGIE: &str = "vigie";
+/// The method name of IODA's method in the store.
+pub const IODA_MEDIAN: &str = "ioda-median";
+
+fn stored_event(method: &str, bin: BinSize, event: &SignalEvent) -> Result<StoredEvent> {
+    Ok(StoredEvent {
+        method: method.to_string(),
+        key: event.key.clone(),
+        bin,
+        start: event.start,
+        end: event.end,
+        depth: Some(event.depth),
+        score: Some(event.ioda_score),
+        detail: serde_json::to_string(event)?,
+    })
+}
+
+/// Reads every stored series of `entity` at `bin`, over `range` or their whole extent.
+pub fn read_entity_series(
+    store: &Store,
+    entity: &Entity,
+    bin: BinSize,
+    range: Option<TimeRange>,
+) -> Result<Vec<Series>> {
+    let mut out = Vec::new();
+    for info in store.list_series()? {
+        if info.key.entity != *entity || info.bin != bin {
+            continue;
+        }
+        let (Some(first), Some(last)) = (info.first_bin, info.last_bin) else {
+            continue;
+        };
+        let range = match range {
+            Some(range) => range,
+            None => TimeRange::new(first, last + bin.secs() as i64)?,
+        };
+        out.push(store.read_series(&info.key, bin, range)?);
+    }
+    Ok(out)
+}
+
+/// The mean of a series' values over `[from, until)`, from bins with data.
+fn mean_over(store: &Store, key: &SeriesKey, bin: BinSize, from: i64, until: i64) -> Option<f64> {
+    let series = store
+        .read_series(key, bin, TimeRange::new(from, until).ok()?)
+        .ok()?;
+    let values: Vec<f64> = series.values.iter().flatten().copied().collect();
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// For a country's incident, the regions of that country with an incident
+/// overlapping it, with their share of the country's visible address space
+/// in the day before.
+fn affected_regions(
+    store: &Store,
+    country: &Entity,
+    incident: &Incident,
+    region_incidents: &[(Entity, Incident)],
+    bin: BinSize,
+) -> Vec<AffectedShare> {
+    let Entity::Country(cc) = country else {
+        return Vec::new();
+    };
+    let end = incident.end.unwrap_or(incident.observed_until);
+    let before = (incident.start - 86_400, incident.start);
+    let bgp = |entity: &Entity| {
+        let key = SeriesKey {
+            entity: entity.clone(),
+            signal: SignalKind::BgpVisibleSlash24s,
+        };
+        mean_over(store, &key, bin, before.0, before.1)
+    };
+    let Some(country_space) = bgp(country).filter(|v| *v > 0.0) else {
+        return Vec::new();
+    };
+    let mut shares: BTreeMap<Entity, f64> = BTreeMap::new();
+    for (region, other) in region_incidents {
+        let Entity::Region(id) = region else { continue };
+        let overlaps =
+            other.start < end && other.end.unwrap_or(other.observed_until) > incident.start;
+        if id.country == *cc && overlaps {
+            if let Some(space) = bgp(region) {
+                shares.insert(region.clone(), (space / country_space).min(1.0));
+            }
+        }
+    }
+    shares
+        .into_iter()
+        .map(|(entity, address_share)| AffectedShare {
+            entity,
+            address_share,
+        })
+        .collect()
+}
+
+/// Runs `vigie detect`.
+pub fn run(store: &mut Store, args: DetectArgs) -> Result<ExitCode> {
+    let bin = BinSize::new(args.bin_secs)?;
+    let only: Option<Entity> = args.entity.as_deref().map(str::parse).transpose()?;
+    let range = match (&args.from, &args.until) {
+        (None, None) => None,
+        (from, until) => Some(TimeRange::new(
+            from.as_deref().map(parse_utc).transpose()?.unwrap_or(0),
+            until
+                .as_deref()
+                .map(parse_utc)
+                .transpose()?
+                .unwrap_or(i64::from(u32::MAX)),
+        )?),
+    };
+    let mut entities: Vec<Entity> = store
+        .list_series()?
+        .into_iter()
+        .filter(|info| info.bin == bin && only.as_ref().is_none_or(|e| *e == info.key.entity))
+        .map(|info| info.key.entity)
+        .collect();
+    entities.sort();
+    entities.dedup();
+    if entities.is_empty() {
+        anyhow::bail!(
+            "no series with {} s bins{}: ingest or import data first",
+            bin.secs(),
+            only.map(|e| format!(" for {e}")).unwrap_or_default()
+        );
+    }
+    // Regions first, so countries can list the regions they affect.
+    entities.sort_by_key(|e| (e.kind() != EntityKind::Region, e.clone()));
+    let config = VigieConfig::default();
+    let ioda = IodaConfig::published(IodaLevel::Critical);
+    let bar = ProgressBar::new(entities.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} entities ({eta} left) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let (mut series_count, mut event_count, mut incident_count) = (0usize, 0usize, 0usize);
+    let mut region_incidents: Vec<(Entity, Incident)> = Vec::new();
+    for entity in &entities {
+        bar.set_message(entity.to_string());
+        let series = read_entity_series(store, entity, bin, range)?;
+        series_count += series.len();
+        let mut detections = Vec::new();
+        for s in &series {
+            let detection = detect_series(s, &config);
+            let events = detection
+                .events
+                .iter()
+                .map(|e| stored_event(VIGIE, bin, e))
+                .collect::<Result<Vec<_>>>()?;
+            event_count += events.len();
+            store.replace_events(VIGIE, &s.key, bin, &events)?;
+            let ioda_events = match ioda_detect_series(s, &ioda) {
+                Some(d) => d
+                    .events
+                    .iter()
+                    .map(|e| stored_event(IODA_MEDIAN, bin, e))
+                    .collect::<Result<Vec<_>>>()?,
+                None => Vec::new(),
+            };
+            store.replace_events(IODA_MEDIAN, &s.key, bin, &ioda_events)?;
+            detections.push(detection);
+        }
+        let mut incidents = fuse(entity, &detections, &config);
+        for incident in &mut incidents {
+            let affected = affected_regions(store, entity, incident, &region_incidents, bin);
+            if !affected.is_empty() {
+                incident.set_affected(affected);
+            }
+        }
+        let stored = incidents
+            .iter()
+            .map(|incident| {
+                Ok(StoredIncident {
+                    method: VIGIE.to_string(),
+                    entity: entity.clone(),
+                    start: incident.start,
+                    end: incident.end,
+                    detail: serde_json::to_string(incident)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        incident_count += stored.len();
+        store
+            .replace_incidents(VIGIE, entity, &stored)
+            .with_context(|| format!("cannot store the incidents of {entity}"))?;
+        if entity.kind() == EntityKind::Region {
+            region_incidents.extend(incidents.into_iter().map(|i| (entity.clone(), i)));
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    eprintln!(
+        "detected over {} series of {} entities: {event_count} signal events, {incident_count} incidents \
+         (see `vigie incidents`)",
+        series_count,
+        entities.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

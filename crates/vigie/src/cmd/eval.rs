@@ -1,0 +1,102 @@
+//! `vigie eval`: scores vigie's detector and IODA's method against labelled
+//! outages, per dataset: event precision, recall, F1, onset and end errors.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use vigie_detect::{
+    evaluate, parse_json_labels, parse_truth_csv, Dataset, EvalRow, IodaConfig, IodaLevel, Label,
+    Method, VigieConfig,
+};
+use vigie_model::{BinSize, Entity};
+use vigie_store::{ResultFilter, Store};
+
+use super::detect::read_entity_series;
+use crate::cli::EvalArgs;
+
+/// Runs `vigie eval`.
+pub fn run(store: &Store, args: EvalArgs) -> Result<ExitCode> {
+    let bin = BinSize::new(args.bin_secs)?;
+    let only: Option<Entity> = args.entity.as_deref().map(str::parse).transpose()?;
+    let mut labels: BTreeMap<Entity, (Vec<Label>, Vec<String>)> = BTreeMap::new();
+    for stored in store.labels(&ResultFilter::default())? {
+        let entry = labels.entry(stored.entity.clone()).or_default();
+        entry
+            .0
+            .push(Label::new(stored.entity, stored.start, stored.end));
+        if !entry.1.contains(&stored.source) {
+            entry.1.push(stored.source);
+        }
+    }
+    for path in &args.labels {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let name = path.display().to_string();
+        let set = if bytes.trim_ascii_start().starts_with(b"[")
+            || bytes.trim_ascii_start().starts_with(b"{")
+        {
+            parse_json_labels(&bytes, &name)?
+        } else {
+            parse_truth_csv(bytes.as_slice(), &name)?
+        };
+        for (location, reason) in set.skipped.iter().take(5) {
+            eprintln!("{location}: {reason}");
+        }
+        if set.skipped.len() > 5 {
+            eprintln!("… {} label rows skipped in all", set.skipped.len());
+        }
+        let short = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or(name);
+        for label in set.labels {
+            let entry = labels.entry(label.entity.clone()).or_default();
+            entry.0.push(label);
+            if !entry.1.contains(&short) {
+                entry.1.push(short.clone());
+            }
+        }
+    }
+    let mut datasets = Vec::new();
+    for (entity, (entity_labels, sources)) in labels {
+        if only.as_ref().is_some_and(|o| *o != entity) {
+            continue;
+        }
+        let series = read_entity_series(store, &entity, bin, None)?;
+        if series.is_empty() {
+            continue;
+        }
+        datasets.push(Dataset {
+            name: format!("{entity} ({})", sources.join(", ")),
+            entity,
+            series,
+            labels: entity_labels,
+        });
+    }
+    if datasets.is_empty() {
+        bail!(
+            "no entity has both labels and series: import labelled data first \
+             (`vigie import ioda-csv FILE --entity IQ`), or give --labels FILE"
+        );
+    }
+    let methods = [
+        Method::Vigie(VigieConfig::default()),
+        Method::IodaMedian(IodaConfig::published(IodaLevel::Critical)),
+        Method::IodaMedian(IodaConfig::published(IodaLevel::Warning)),
+    ];
+    let rows: Vec<EvalRow> = datasets
+        .iter()
+        .flat_map(|dataset| methods.iter().map(move |method| evaluate(method, dataset)))
+        .collect();
+    let table = std::iter::once(EvalRow::markdown_header().to_string())
+        .chain(rows.iter().map(EvalRow::markdown_row))
+        .collect::<Vec<_>>()
+        .join("\n");
+    println!("{table}");
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&rows)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,127 @@
+//! `vigie incidents`: the incidents detection stored, as a readable timeline.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use vigie_detect::Incident;
+use vigie_model::{format_utc, parse_utc, Entity};
+use vigie_store::{ResultFilter, Store};
+
+use super::detect::VIGIE;
+use crate::cli::{Format, IncidentsArgs};
+use crate::output::Rows;
+
+/// "3 h 25 min", "45 min", "2 d 4 h".
+pub fn format_duration(secs: i64) -> String {
+    let minutes = secs / 60;
+    let (days, hours, mins) = (minutes / 1440, (minutes / 60) % 24, minutes % 60);
+    match (days, hours, mins) {
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => format!("{d} d"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+/// Runs `vigie incidents`.
+pub fn run(store: &Store, args: IncidentsArgs) -> Result<ExitCode> {
+    let filter = ResultFilter {
+        entity: args
+            .entity
+            .as_deref()
+            .map(str::parse::<Entity>)
+            .transpose()?,
+        method: Some(VIGIE.to_string()),
+        from: args.from.as_deref().map(parse_utc).transpose()?,
+        until: args.until.as_deref().map(parse_utc).transpose()?,
+    };
+    if let (Some(from), Some(until)) = (filter.from, filter.until) {
+        vigie_model::TimeRange::new(from, until)?;
+    }
+    let stored = store.incidents(&filter)?;
+    let mut incidents = Vec::new();
+    for row in &stored {
+        match serde_json::from_str::<Incident>(&row.detail) {
+            Ok(incident) => incidents.push(incident),
+            Err(error) => eprintln!(
+                "warning: incident of {} at {} could not be read ({error}); run `vigie detect` again",
+                row.entity,
+                format_utc(row.start)
+            ),
+        }
+    }
+    if incidents.is_empty() {
+        eprintln!("no incident found: run `vigie detect` after ingesting or importing data");
+    }
+    if args.format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&incidents)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows = Rows::new(vec![
+        "entity",
+        "start",
+        "end",
+        "duration",
+        "depth",
+        "mechanism",
+        "scope",
+        "restorations",
+        "signals",
+        "confidence",
+    ]);
+    for incident in &incidents {
+        let restorations: Vec<String> = incident
+            .restorations
+            .iter()
+            .map(|r| format!("{}..{}", format_utc(r.start), format_utc(r.end)))
+            .collect();
+        let mut signals: Vec<&str> = incident
+            .signals
+            .iter()
+            .map(|e| e.key.signal.name())
+            .collect();
+        signals.sort_unstable();
+        signals.dedup();
+        rows.rows.push(vec![
+            Some(incident.entity.to_string()),
+            Some(format_utc(incident.start)),
+            Some(
+                incident
+                    .end
+                    .map(format_utc)
+                    .unwrap_or_else(|| "ongoing".to_string()),
+            ),
+            Some(format_duration(incident.duration_secs())),
+            Some(format!("{:.0}%", incident.depth * 100.0)),
+            Some(format!(
+                "{} ({:.0}%)",
+                incident.mechanism.name(),
+                incident.mechanism_confidence * 100.0
+            )),
+            Some(incident.scope.name().to_string()),
+            Some(if restorations.is_empty() {
+                "-".to_string()
+            } else {
+                restorations.join(" ")
+            }),
+            Some(signals.join(" ")),
+            Some(format!("{:.0}%", incident.confidence * 100.0)),
+        ]);
+    }
+    rows.print(args.format)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_duration;
+
+    #[test]
+    fn durations_read_like_a_person_writes_them() {
+        assert_eq!(format_duration(45 * 60), "45 min");
+        assert_eq!(format_duration(3 * 3600), "3 h");
+        assert_eq!(format_duration(3 * 3600 + 25 * 60), "3 h 25 min");
+        assert_eq!(format_duration(2 * 86_400 + 4 * 3600 + 59), "2 d 4 h");
+    }
+}
