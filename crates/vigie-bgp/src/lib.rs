@@ -3,8 +3,8 @@
 //!
 //! One routing model, fed by interchangeable inputs:
 //! - [`mrt`] reads RouteViews / RIPE RIS archives and any daemon's MRT dumps;
-//! - (later) RIS Live, a passive BGP speaker and a BMP station feed the same
-//!   [`VisibilityAccounting`].
+//! - [`live`] (cargo feature `live`, on by default): RIS Live, a passive BGP
+//!   speaker and a BMP station feed the same [`VisibilityAccounting`].
 //!
 //! [`RoutingTable`] keeps per-peer state as an interned peer bitset per
 //! prefix ([`peer_sets`]); [`VisibilityAccounting`] decides which peers are
@@ -12,6 +12,8 @@
 //! visible /24s (IPv4) and /48s (IPv6) per entity, plus announcements and
 //! withdrawals, closing one [`BinValues`] per bin.
 
+#[cfg(feature = "live")]
+pub mod live;
 pub mod mrt;
 pub mod peer_sets;
 pub mod routing;

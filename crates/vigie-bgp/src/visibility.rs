@@ -302,6 +302,13 @@ impl VisibilityAccounting {
         closed
     }
 
+    /// The values the open bin would have if it closed now, without closing
+    /// it (live feeds publish them as provisional); `None` before any event.
+    pub fn provisional(&mut self) -> Option<BinValues> {
+        let open = self.open_bin?;
+        Some(self.close_bin(open))
+    }
+
     /// Closes the open bin (end of input) and returns its values.
     pub fn finish(&mut self) -> Option<BinValues> {
         let open = self.open_bin.take()?;

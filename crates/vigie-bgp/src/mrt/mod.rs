@@ -11,5 +11,6 @@ pub use archive::{discover, time_in_name, update_gaps, CollectorFiles, FileKind,
 pub use ingest::{ingest_mrt, FileReport, IngestObserver, IngestOptions, IngestSummary};
 pub use reader::{open_mrt, ByteCounter, Compression, CountingReader, OpenedMrt};
 pub use records::{
-    origin_asn, DecodeIssue, PeerStateEvent, RecordClass, RecordDecoder, RouteAction, RouteEvent,
+    origin_asn, update_events, DecodeIssue, PeerStateEvent, RecordClass, RecordDecoder,
+    RouteAction, RouteEvent,
 };

@@ -285,7 +285,11 @@ fn bgp_message(
     RecordClass::Update
 }
 
-fn update_events(
+/// Calls `on_route` for every withdrawal and announcement of a BGP UPDATE
+/// (withdrawn routes, MP_UNREACH, NLRI, MP_REACH, in that order), as the MRT
+/// decoder does; live inputs use it so that every transport yields the same
+/// events.
+pub fn update_events(
     time: u32,
     peer_ip: IpAddr,
     peer_asn: u32,

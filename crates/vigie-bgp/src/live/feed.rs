@@ -1,0 +1,487 @@
+//! The one event model of every live input, and the driver that applies it to
+//! the [`VisibilityAccounting`] exactly as the MRT ingest does.
+//!
+//! Inputs (BGP sessions, BMP, RIS Live) turn what they receive into
+//! [`LiveEvent`]s and send them down a channel; [`run_driver`] owns the
+//! accounting, applies events in arrival order, closes bins on a wall-clock
+//! timer even when no update arrives, publishes the open bin as provisional
+//! every few seconds, and hands final bins to a [`LiveSink`].
+//!
+//! Feed health: a feed that stalls or disconnects sends
+//! [`LiveEvent::FeedDown`]; until its [`LiveEvent::FeedUp`], bins whose end
+//! falls in the silent period are not written (they read as "no data": a
+//! broken feed is not an outage).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bgpkit_parser::models::BgpUpdateMessage;
+use ipnet::IpNet;
+use rustc_hash::FxHashMap;
+use vigie_model::UnixSecs;
+
+use crate::mrt::{origin_asn, update_events, RouteAction};
+use crate::routing::CollectorIdx;
+use crate::visibility::{BinValues, VisibilityAccounting};
+
+/// One change to a peer's routes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteChange {
+    /// The peer announces `prefix` (an implicit withdrawal of its previous path).
+    Announce {
+        /// The prefix.
+        prefix: IpNet,
+        /// The add-path path identifier, if add-path is in use.
+        path_id: Option<u32>,
+        /// The origin AS from the AS path (AS_SET handled as in MRT ingest).
+        origin: Option<u32>,
+    },
+    /// The peer withdraws `prefix`.
+    Withdraw {
+        /// The prefix.
+        prefix: IpNet,
+        /// The add-path path identifier, if add-path is in use.
+        path_id: Option<u32>,
+    },
+}
+
+/// A peer of a live feed: a BGP session, a BMP-monitored peer of a router,
+/// a RIS collector's peer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LivePeer {
+    /// The collector the peer belongs to (`speaker`, `bmp:<router>`, a RIS collector name).
+    pub collector: Arc<str>,
+    /// The peer's address.
+    pub ip: IpAddr,
+    /// The peer's AS number.
+    pub asn: u32,
+}
+
+/// Everything a live input can tell the driver.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LiveEvent {
+    /// Route changes of one peer, from one UPDATE (or one RIS Live message).
+    Routes {
+        /// When they were received or stamped (UTC seconds).
+        time: UnixSecs,
+        /// Whose routes.
+        peer: LivePeer,
+        /// Withdrawals and announcements, in message order.
+        changes: Vec<RouteChange>,
+    },
+    /// The peer's session went down: all its routes are dropped.
+    PeerDown {
+        /// When (UTC seconds).
+        time: UnixSecs,
+        /// Which peer.
+        peer: LivePeer,
+    },
+    /// A feed stopped delivering (stall, disconnect): bins ending after
+    /// `silent_since` are not written until the feed is up again.
+    FeedDown {
+        /// When the failure was detected (UTC seconds).
+        time: UnixSecs,
+        /// The feed's name (`ris-live`, …).
+        feed: Arc<str>,
+        /// The time of the feed's last message.
+        silent_since: UnixSecs,
+        /// Why, for the log.
+        reason: String,
+    },
+    /// A feed delivers again.
+    FeedUp {
+        /// When its first message arrived (UTC seconds).
+        time: UnixSecs,
+        /// The feed's name.
+        feed: Arc<str>,
+    },
+}
+
+impl LiveEvent {
+    /// The event's time.
+    pub fn time(&self) -> UnixSecs {
+        match self {
+            LiveEvent::Routes { time, .. }
+            | LiveEvent::PeerDown { time, .. }
+            | LiveEvent::FeedDown { time, .. }
+            | LiveEvent::FeedUp { time, .. } => *time,
+        }
+    }
+}
+
+/// Appends the unicast route changes of a BGP UPDATE to `out`, with the same
+/// decoding (AS4_PATH merge, MP_REACH/MP_UNREACH, origin with AS_SET) as the
+/// MRT ingest; multicast and other SAFIs are left out, as there.
+pub fn update_changes(update: &BgpUpdateMessage, out: &mut Vec<RouteChange>) {
+    let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    update_events(
+        0,
+        unspecified,
+        0,
+        update,
+        &mut |event: &crate::mrt::RouteEvent<'_>| {
+            if !event.unicast {
+                return;
+            }
+            out.push(match event.action {
+                RouteAction::Withdraw => RouteChange::Withdraw {
+                    prefix: event.prefix,
+                    path_id: event.path_id,
+                },
+                RouteAction::Announce | RouteAction::RibEntry => RouteChange::Announce {
+                    prefix: event.prefix,
+                    path_id: event.path_id,
+                    origin: event.as_path.and_then(origin_asn),
+                },
+            });
+        },
+    );
+}
+
+/// Counters of a driver.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DriverStats {
+    /// Events applied.
+    pub events: u64,
+    /// Route changes applied (announcements and withdrawals).
+    pub route_changes: u64,
+    /// Peer-down events applied.
+    pub peer_downs: u64,
+    /// Final bins handed out.
+    pub bins_final: u64,
+    /// Bins not written because a feed was down when they ended.
+    pub bins_suppressed: u64,
+    /// Feed-down events seen.
+    pub feed_downs: u64,
+}
+
+/// Owns the accounting of live inputs and applies [`LiveEvent`]s to it.
+pub struct LiveDriver {
+    accounting: VisibilityAccounting,
+    collectors: FxHashMap<Arc<str>, CollectorIdx>,
+    /// Feeds currently down, with the time of their last message.
+    down_feeds: FxHashMap<Arc<str>, UnixSecs>,
+    /// Past silent periods `(since, until]` whose bins are not written.
+    silent_periods: Vec<(UnixSecs, UnixSecs)>,
+    stats: DriverStats,
+}
+
+impl LiveDriver {
+    /// A driver over `accounting` (which may already hold a RIB loaded from an archive).
+    pub fn new(accounting: VisibilityAccounting) -> Self {
+        LiveDriver {
+            accounting,
+            collectors: FxHashMap::default(),
+            down_feeds: FxHashMap::default(),
+            silent_periods: Vec::new(),
+            stats: DriverStats::default(),
+        }
+    }
+
+    /// The accounting.
+    pub fn accounting(&self) -> &VisibilityAccounting {
+        &self.accounting
+    }
+
+    /// The accounting, mutably (to load a RIB dump before going live).
+    pub fn accounting_mut(&mut self) -> &mut VisibilityAccounting {
+        &mut self.accounting
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> &DriverStats {
+        &self.stats
+    }
+
+    /// Names of the feeds that are down now.
+    pub fn down_feeds(&self) -> Vec<Arc<str>> {
+        self.down_feeds.keys().cloned().collect()
+    }
+
+    fn collector(&mut self, name: &Arc<str>) -> CollectorIdx {
+        if let Some(&idx) = self.collectors.get(name) {
+            return idx;
+        }
+        let idx = self.accounting.collector(name);
+        self.collectors.insert(Arc::clone(name), idx);
+        idx
+    }
+
+    /// Whether a bin that closed may be written: not when its end falls in a
+    /// period where a feed was down.
+    fn writable(&self, bin_start: UnixSecs) -> bool {
+        let end = bin_start + self.accounting.config().bin.secs() as i64;
+        let in_past = self
+            .silent_periods
+            .iter()
+            .any(|&(since, until)| since < end && end <= until);
+        let in_current = self.down_feeds.values().any(|&since| since < end);
+        !(in_past || in_current)
+    }
+
+    fn keep_writable(&mut self, closed: Vec<BinValues>) -> Vec<BinValues> {
+        let before = closed.len();
+        let kept: Vec<BinValues> = closed
+            .into_iter()
+            .filter(|b| self.writable(b.bin_start))
+            .collect();
+        self.stats.bins_suppressed += (before - kept.len()) as u64;
+        self.stats.bins_final += kept.len() as u64;
+        kept
+    }
+
+    /// Moves time to `now` (a wall-clock tick) and returns the bins that closed.
+    pub fn tick(&mut self, now: UnixSecs) -> Vec<BinValues> {
+        let closed = self.accounting.advance_to(now);
+        self.keep_writable(closed)
+    }
+
+    /// Applies one event (after closing the bins that ended before it) and
+    /// returns the bins that closed.
+    pub fn apply(&mut self, event: &LiveEvent) -> Vec<BinValues> {
+        self.stats.events += 1;
+        match event {
+            LiveEvent::FeedDown {
+                feed, silent_since, ..
+            } => {
+                self.stats.feed_downs += 1;
+                self.down_feeds
+                    .entry(Arc::clone(feed))
+                    .or_insert(*silent_since);
+                return Vec::new();
+            }
+            LiveEvent::FeedUp { time, feed } => {
+                if let Some(since) = self.down_feeds.remove(feed) {
+                    self.silent_periods.push((since, *time));
+                }
+                let closed = self.accounting.advance_to(*time);
+                return self.keep_writable(closed);
+            }
+            _ => {}
+        }
+        let closed = self.accounting.advance_to(event.time());
+        let closed = self.keep_writable(closed);
+        match event {
+            LiveEvent::Routes {
+                peer: live_peer,
+                changes,
+                ..
+            } => {
+                let collector = self.collector(&live_peer.collector);
+                let peer = self.accounting.peer(collector, live_peer.ip, live_peer.asn);
+                for change in changes {
+                    match change {
+                        RouteChange::Announce {
+                            prefix,
+                            path_id,
+                            origin,
+                        } => self.accounting.announce(peer, prefix, *path_id, *origin),
+                        RouteChange::Withdraw { prefix, path_id } => {
+                            self.accounting.withdraw(peer, prefix, *path_id)
+                        }
+                    }
+                }
+                self.stats.route_changes += changes.len() as u64;
+            }
+            LiveEvent::PeerDown {
+                peer: live_peer, ..
+            } => {
+                let collector = self.collector(&live_peer.collector);
+                let peer = self.accounting.peer(collector, live_peer.ip, live_peer.asn);
+                self.accounting.peer_down(peer);
+                self.stats.peer_downs += 1;
+            }
+            LiveEvent::FeedDown { .. } | LiveEvent::FeedUp { .. } => {}
+        }
+        closed
+    }
+
+    /// The open bin's values so far, or `None` before any event or while a
+    /// feed is down (the state is incomplete).
+    pub fn provisional(&mut self) -> Option<BinValues> {
+        if !self.down_feeds.is_empty() {
+            return None;
+        }
+        self.accounting.provisional()
+    }
+
+    /// Closes the open bin (shutdown) and returns it if it may be written.
+    pub fn finish(&mut self) -> Option<BinValues> {
+        let bin = self.accounting.finish()?;
+        self.keep_writable(vec![bin]).pop()
+    }
+}
+
+/// Where a driver's results go.
+pub trait LiveSink: Send {
+    /// A bin closed: its final values (an error stops the driver, e.g. a full disk).
+    fn bin_final(&mut self, values: BinValues) -> Result<(), String>;
+    /// The open bin's values so far, published every few seconds.
+    fn bin_provisional(&mut self, _values: BinValues) -> Result<(), String> {
+        Ok(())
+    }
+    /// A feed went down or came back (already applied to the driver).
+    fn feed_health(&mut self, _event: &LiveEvent) {}
+}
+
+/// A source of the current UTC time in seconds (tests use a manual clock).
+pub type Clock = Arc<dyn Fn() -> UnixSecs + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    })
+}
+
+/// Timing of [`run_driver`].
+#[derive(Clone)]
+pub struct DriverOptions {
+    /// How often the clock is read to close bins without updates.
+    pub tick: Duration,
+    /// How often the open bin is published as provisional when it changed.
+    pub provisional_every: Duration,
+    /// The clock.
+    pub clock: Clock,
+}
+
+impl Default for DriverOptions {
+    fn default() -> Self {
+        DriverOptions {
+            tick: Duration::from_secs(1),
+            provisional_every: Duration::from_secs(10),
+            clock: system_clock(),
+        }
+    }
+}
+
+/// Applies events from `events` until every sender is gone, closing bins on
+/// the clock; returns the driver (for its state and counters) or the sink's error.
+pub async fn run_driver(
+    mut driver: LiveDriver,
+    mut events: tokio::sync::mpsc::Receiver<LiveEvent>,
+    sink: &mut dyn LiveSink,
+    options: DriverOptions,
+) -> Result<LiveDriver, String> {
+    let mut ticker = tokio::time::interval(options.tick);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut changed_since_provisional = false;
+    let mut last_provisional = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                let closed = driver.apply(&event);
+                for bin in closed {
+                    sink.bin_final(bin)?;
+                }
+                if matches!(event, LiveEvent::FeedDown { .. } | LiveEvent::FeedUp { .. }) {
+                    sink.feed_health(&event);
+                }
+                changed_since_provisional = true;
+            }
+            _ = ticker.tick() => {
+                let now = (options.clock)();
+                let closed = driver.tick(now);
+                if !closed.is_empty() {
+                    changed_since_provisional = true;
+                }
+                for bin in closed {
+                    sink.bin_final(bin)?;
+                }
+                if changed_since_provisional && last_provisional.elapsed() >= options.provisional_every {
+                    if let Some(values) = driver.provisional() {
+                        sink.bin_provisional(values)?;
+                    }
+                    changed_since_provisional = false;
+                    last_provisional = tokio::time::Instant::now();
+                }
+            }
+        }
+    }
+    if let Some(bin) = driver.finish() {
+        sink.bin_final(bin)?;
+    }
+    Ok(driver)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::visibility::VisibilityConfig;
+    use vigie_geo::{GeoDb, GeoDbBuilder};
+    use vigie_model::{Entity, SignalKind};
+
+    fn geo() -> Arc<GeoDb> {
+        let mut builder = GeoDbBuilder::empty();
+        builder
+            .load_ip_location_db_country_from("10.0.0.0,10.0.3.255,KZ\n".as_bytes(), "test")
+            .unwrap();
+        Arc::new(builder.build())
+    }
+
+    fn driver() -> LiveDriver {
+        let config = VisibilityConfig {
+            full_feed_v4: 0,
+            full_feed_v6: 0,
+            ..VisibilityConfig::default()
+        };
+        LiveDriver::new(VisibilityAccounting::new(config, geo()))
+    }
+
+    fn kz(bin: &BinValues) -> Option<f64> {
+        let kz: Entity = "KZ".parse().unwrap();
+        bin.values
+            .iter()
+            .find(|(k, _)| k.entity == kz && k.signal == SignalKind::BgpVisibleSlash24s)
+            .and_then(|(_, v)| *v)
+    }
+
+    fn peer() -> LivePeer {
+        LivePeer {
+            collector: Arc::from("speaker"),
+            ip: "192.0.2.1".parse().unwrap(),
+            asn: 64500,
+        }
+    }
+
+    #[test]
+    fn silent_feed_periods_are_not_written() {
+        let mut d = driver();
+        let feed: Arc<str> = Arc::from("ris-live");
+        d.apply(&LiveEvent::Routes {
+            time: 1000,
+            peer: peer(),
+            changes: vec![RouteChange::Announce {
+                prefix: "10.0.0.0/22".parse().unwrap(),
+                path_id: None,
+                origin: Some(65001),
+            }],
+        });
+        assert_eq!(kz(&d.provisional().unwrap()), Some(4.0));
+        d.apply(&LiveEvent::FeedDown {
+            time: 1300,
+            feed: Arc::clone(&feed),
+            silent_since: 1240,
+            reason: "stall".into(),
+        });
+        assert!(d.provisional().is_none());
+        // The bin [900, 1200) ended before the silence: written.
+        let closed = d.tick(1500);
+        let starts: Vec<i64> = closed.iter().map(|b| b.bin_start).collect();
+        assert_eq!(starts, vec![900]);
+        // [1200, 1500) ends inside the silence: not written.
+        assert_eq!(d.stats().bins_suppressed, 1);
+        assert!(d.tick(2000).is_empty());
+        d.apply(&LiveEvent::FeedUp { time: 2150, feed });
+        // [1500, 1800) and [1800, 2100) ended while down; [2100, 2400) ends after.
+        let closed = d.tick(2450);
+        let starts: Vec<i64> = closed.iter().map(|b| b.bin_start).collect();
+        assert_eq!(starts, vec![2100]);
+        assert_eq!(kz(&closed[0]), Some(4.0));
+    }
+}
