@@ -1,6 +1,7 @@
 //! Flow records: decoding export datagrams and aggregating them into signals.
 
 pub mod aggregate;
+pub mod collector;
 pub mod decode;
 pub mod health;
 pub mod pipeline;
