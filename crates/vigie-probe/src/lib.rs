@@ -25,6 +25,8 @@
 //! - [`signal`]: from block states to per-entity values (/24s UP per
 //!   country, AS, region) for the store, and the [`BlockLog`] of per-block
 //!   state changes for drilling down.
+//! - [`lab`]: a closed lab of network namespaces (a vantage point, a
+//!   "country" behind a border) for the tests and the benchmark.
 //! - [`quorum`]: combining several vantage points; a block is DOWN only
 //!   when a quorum of them agrees.
 
@@ -33,6 +35,7 @@
 pub mod belief;
 pub mod engine;
 pub mod icmp;
+pub mod lab;
 pub mod list;
 pub mod prober;
 pub mod quorum;
