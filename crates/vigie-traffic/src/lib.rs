@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access_log;
 pub mod bins;
 pub mod capture;
 pub mod flow;

@@ -1,0 +1,508 @@
+//! HTTP access logs (nginx and Apache "combined" or "common" format) →
+//! per-bin requests and unique client /24s per country, AS and region.
+//!
+//! A line looks like
+//! `203.0.113.9 - - [10/Oct/2025:13:55:36 +0200] "GET / HTTP/1.1" 200 2326 "-" "curl/8"`.
+//! Only the client address and the time are used; the request, status and
+//! size must be present (so other text is not mistaken for requests) but
+//! are not interpreted. The time zone offset is honoured: bins are UTC.
+//!
+//! **Unique client /24s** counts distinct IPv4 /24 blocks (and IPv6 /48s,
+//! vigie's unit for IPv6) that made at least one request in the bin.
+//!
+//! Sources: [`read_lines`] for files and stdin, [`follow_file`] for a log
+//! being written (like `tail -F`: it survives rotation and truncation).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use vigie_geo::GeoDb;
+use vigie_model::{BinSize, SignalKind, UnixSecs};
+
+use crate::bins::{
+    add_value, for_each_entity, unit_of_ip, ClosedBin, EntityKinds, OpenBins, SeenSeries,
+    UnitCounts,
+};
+
+/// Why a line is not an access-log line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    /// The first field is not an IPv4 or IPv6 address.
+    #[error("the first field is not a client IP address")]
+    BadClient,
+    /// No `[dd/Mon/yyyy:HH:MM:SS +zzzz]` time field.
+    #[error("no [dd/Mon/yyyy:HH:MM:SS +zzzz] time field")]
+    BadTime,
+    /// No quoted request followed by a status code.
+    #[error("no quoted request followed by a 3-digit status")]
+    BadRequest,
+}
+
+/// The fields vigie uses from one line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    /// The client address.
+    pub client: IpAddr,
+    /// The request time, UTC seconds.
+    pub time: UnixSecs,
+}
+
+fn month_number(name: &[u8]) -> Option<u32> {
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    MONTHS
+        .iter()
+        .position(|m| m.as_slice() == name)
+        .map(|i| i as u32 + 1)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn digits(bytes: &[u8]) -> Option<i64> {
+    if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        bytes
+            .iter()
+            .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')),
+    )
+}
+
+/// Parses `10/Oct/2025:13:55:36 +0200` into UTC seconds.
+fn parse_time(text: &[u8]) -> Option<UnixSecs> {
+    // dd/Mon/yyyy:HH:MM:SS +zzzz = 26 bytes
+    if text.len() != 26 {
+        return None;
+    }
+    let day = digits(text.get(0..2)?)?;
+    let month = month_number(text.get(3..6)?)?;
+    let year = digits(text.get(7..11)?)?;
+    let hour = digits(text.get(12..14)?)?;
+    let minute = digits(text.get(15..17)?)?;
+    let second = digits(text.get(18..20)?)?;
+    let sign = match text.get(21)? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let offset_h = digits(text.get(22..24)?)?;
+    let offset_m = digits(text.get(24..26)?)?;
+    let separators_ok = text.get(2) == Some(&b'/')
+        && text.get(6) == Some(&b'/')
+        && text.get(11) == Some(&b':')
+        && text.get(14) == Some(&b':')
+        && text.get(17) == Some(&b':')
+        && text.get(20) == Some(&b' ');
+    if !separators_ok
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+        || offset_h > 23
+        || offset_m > 59
+    {
+        return None;
+    }
+    let days = days_from_civil(year, month, day as u32);
+    let local = days * 86_400 + hour * 3600 + minute * 60 + second;
+    Some(local - sign * (offset_h * 3600 + offset_m * 60))
+}
+
+/// Parses one combined/common-format line.
+pub fn parse_line(line: &[u8]) -> Result<LogLine, LineError> {
+    let space = line
+        .iter()
+        .position(|&b| b == b' ')
+        .ok_or(LineError::BadClient)?;
+    let client_text = std::str::from_utf8(&line[..space]).map_err(|_| LineError::BadClient)?;
+    let client: IpAddr = client_text.parse().map_err(|_| LineError::BadClient)?;
+    let rest = &line[space..];
+    let open = rest
+        .iter()
+        .position(|&b| b == b'[')
+        .ok_or(LineError::BadTime)?;
+    let after_open = &rest[open + 1..];
+    let close = after_open
+        .iter()
+        .position(|&b| b == b']')
+        .ok_or(LineError::BadTime)?;
+    let time = parse_time(&after_open[..close]).ok_or(LineError::BadTime)?;
+    let after_time = &after_open[close + 1..];
+    // ` "request" status`
+    let request = after_time
+        .strip_prefix(b" \"")
+        .ok_or(LineError::BadRequest)?;
+    // The request may hold escaped quotes (\"); find the closing quote.
+    let mut i = 0;
+    let mut end = None;
+    while let Some(&b) = request.get(i) {
+        match b {
+            b'\\' => i += 2,
+            b'"' => {
+                end = Some(i);
+                break;
+            }
+            _ => i += 1,
+        }
+    }
+    let end = end.ok_or(LineError::BadRequest)?;
+    let status = request.get(end + 1..end + 5).ok_or(LineError::BadRequest)?;
+    let status_ok = status.first() == Some(&b' ')
+        && status
+            .get(1..4)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    if !status_ok {
+        return Err(LineError::BadRequest);
+    }
+    Ok(LogLine { client, time })
+}
+
+#[derive(Debug, Default)]
+struct LogBin {
+    requests: UnitCounts<u64>,
+    lines: u64,
+}
+
+/// Counters of an access-log run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogStats {
+    /// Lines read.
+    pub lines: u64,
+    /// Requests counted in a bin.
+    pub requests: u64,
+    /// Lines that are not access-log lines (skipped).
+    pub bad_lines: u64,
+    /// Lines for a bin already closed (skipped): the log went back in time
+    /// by more than the grace period.
+    pub late_lines: u64,
+    /// The first few bad lines, as `source:line: reason`.
+    pub bad_line_examples: Vec<String>,
+}
+
+/// How many bad lines are quoted in [`LogStats::bad_line_examples`].
+pub const MAX_BAD_LINE_EXAMPLES: usize = 10;
+
+/// Aggregates access-log lines into closed bins.
+///
+/// Bins close when the log's own time is `grace_secs` past their end (logs
+/// are written roughly in time order), or when the caller says so.
+#[derive(Debug)]
+pub struct AccessLogAggregator {
+    geo: GeoDb,
+    kinds: EntityKinds,
+    bins: OpenBins<LogBin>,
+    seen: SeenSeries,
+    grace_secs: i64,
+    latest: Option<UnixSecs>,
+    stats: LogStats,
+}
+
+impl AccessLogAggregator {
+    /// An aggregator over `geo`, bins of `bin`, closing bins `grace_secs`
+    /// after their end in log time.
+    pub fn new(geo: GeoDb, bin: BinSize, grace_secs: i64) -> Self {
+        AccessLogAggregator {
+            kinds: EntityKinds::of(&geo),
+            geo,
+            bins: OpenBins::new(bin),
+            seen: SeenSeries::default(),
+            grace_secs,
+            latest: None,
+            stats: LogStats::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &LogStats {
+        &self.stats
+    }
+
+    /// Adds one line; `source` and `line_number` name it in error examples.
+    /// Returns the bins this line's time closed.
+    pub fn add_line(&mut self, line: &[u8], source: &str, line_number: u64) -> Vec<ClosedBin> {
+        self.stats.lines += 1;
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return Vec::new();
+        }
+        let parsed = match parse_line(line) {
+            Ok(p) => p,
+            Err(e) => {
+                self.stats.bad_lines += 1;
+                if self.stats.bad_line_examples.len() < MAX_BAD_LINE_EXAMPLES {
+                    self.stats
+                        .bad_line_examples
+                        .push(format!("{source}:{line_number}: {e}"));
+                }
+                return Vec::new();
+            }
+        };
+        let Some(bin) = self.bins.get_mut(parsed.time) else {
+            self.stats.late_lines += 1;
+            return Vec::new();
+        };
+        *bin.requests.entry(unit_of_ip(parsed.client)).or_default() += 1;
+        bin.lines += 1;
+        self.stats.requests += 1;
+        if self.latest.is_none_or(|t| parsed.time > t) {
+            self.latest = Some(parsed.time);
+            return self.close_until(parsed.time - self.grace_secs);
+        }
+        Vec::new()
+    }
+
+    /// Closes every bin that ends at or before `t`.
+    pub fn close_until(&mut self, t: UnixSecs) -> Vec<ClosedBin> {
+        let closed = self.bins.close_until(t);
+        closed
+            .into_iter()
+            .map(|(start, bin)| self.finish(start, bin))
+            .collect()
+    }
+
+    /// Closes every open bin (end of input).
+    pub fn close_all(&mut self) -> Vec<ClosedBin> {
+        let closed = self.bins.close_all();
+        closed
+            .into_iter()
+            .map(|(start, bin)| self.finish(start, bin))
+            .collect()
+    }
+
+    fn finish(&mut self, bin_start: UnixSecs, bin: LogBin) -> ClosedBin {
+        let mut values = BTreeMap::new();
+        for (unit, requests) in &bin.requests {
+            for_each_entity(&self.geo, self.kinds, *unit, |entity| {
+                add_value(
+                    &mut values,
+                    entity.clone(),
+                    SignalKind::HttpRequests,
+                    *requests as f64,
+                );
+                add_value(
+                    &mut values,
+                    entity,
+                    SignalKind::HttpUniqueClientSlash24s,
+                    1.0,
+                );
+            });
+        }
+        ClosedBin {
+            bin_start,
+            bin: self.bins.bin(),
+            values: self.seen.complete(values),
+            items: bin.lines,
+        }
+    }
+}
+
+/// Reads every line of `reader` (a file, stdin), handing closed bins to
+/// `on_bin` as the log's time moves on. Open bins stay open: call
+/// [`AccessLogAggregator::close_all`] at the very end.
+pub fn read_lines(
+    reader: impl BufRead,
+    source: &str,
+    aggregator: &mut AccessLogAggregator,
+    on_bin: &mut dyn FnMut(ClosedBin) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut reader = reader;
+    let mut line = Vec::with_capacity(512);
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| format!("{source}: read error after line {number}: {e}"))?;
+        if n == 0 {
+            return Ok(());
+        }
+        number += 1;
+        for bin in aggregator.add_line(&line, source, number) {
+            on_bin(bin)?;
+        }
+    }
+}
+
+/// How [`follow_file`] reads.
+#[derive(Clone, Copy, Debug)]
+pub struct FollowOptions {
+    /// Read the file from its start (else only lines written from now on).
+    pub from_start: bool,
+    /// How often to look for new lines, rotation and truncation.
+    pub poll: Duration,
+    /// When the log is quiet, close bins by wall clock, `grace_secs` after
+    /// their end (a live log); off, only the log's own time closes bins.
+    pub close_quiet_bins: bool,
+}
+
+impl Default for FollowOptions {
+    fn default() -> Self {
+        FollowOptions {
+            from_start: false,
+            poll: Duration::from_millis(250),
+            close_quiet_bins: true,
+        }
+    }
+}
+
+#[cfg(unix)]
+fn file_identity(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+fn file_identity(_meta: &std::fs::Metadata) -> (u64, u64) {
+    (0, 0)
+}
+
+/// Follows a log file being written, like `tail -F`: reads what is there
+/// (from the start if `from_start`, else from the end), then new lines as
+/// they come; when the file is rotated (a new file under the same name) or
+/// truncated, reads the new file from its start. A missing file is waited
+/// for. Returns when `stop` is set, after closing every bin.
+pub fn follow_file(
+    path: &Path,
+    options: FollowOptions,
+    aggregator: &mut AccessLogAggregator,
+    stop: &AtomicBool,
+    on_bin: &mut dyn FnMut(ClosedBin) -> Result<(), String>,
+) -> Result<(), String> {
+    let source = path.display().to_string();
+    let mut current: Option<(BufReader<File>, (u64, u64), u64)> = None;
+    let mut first_open = true;
+    let mut pending = Vec::new();
+    let mut number = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        if current.is_none() {
+            if let Ok(mut file) = File::open(path) {
+                let meta = file.metadata().map_err(|e| format!("{source}: {e}"))?;
+                let mut position = 0;
+                if first_open && !options.from_start {
+                    position = file
+                        .seek(SeekFrom::End(0))
+                        .map_err(|e| format!("{source}: {e}"))?;
+                }
+                first_open = false;
+                pending.clear();
+                current = Some((BufReader::new(file), file_identity(&meta), position));
+            }
+        }
+        let mut got_line = false;
+        if let Some((reader, _, position)) = current.as_mut() {
+            loop {
+                let n = reader
+                    .read_until(b'\n', &mut pending)
+                    .map_err(|e| format!("{source}: read error after line {number}: {e}"))?;
+                *position += n as u64;
+                if n == 0 || !pending.ends_with(b"\n") {
+                    break; // end of what is written; a partial line waits
+                }
+                number += 1;
+                got_line = true;
+                for bin in aggregator.add_line(&pending, &source, number) {
+                    on_bin(bin)?;
+                }
+                pending.clear();
+            }
+        }
+        if !got_line {
+            // Rotated, truncated or removed?
+            let reopen = match (&current, std::fs::metadata(path)) {
+                (Some((_, identity, position)), Ok(meta)) => {
+                    file_identity(&meta) != *identity || meta.len() < *position
+                }
+                (Some(_), Err(_)) => false, // removed: keep the old one until a new file appears
+                (None, _) => false,
+            };
+            if reopen {
+                // Drain what the old file still holds, then switch.
+                if let Some((mut reader, _, _)) = current.take() {
+                    let mut rest = Vec::new();
+                    let _ = reader.read_to_end(&mut rest);
+                    pending.extend_from_slice(&rest);
+                    for line in pending.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                        number += 1;
+                        for bin in aggregator.add_line(line, &source, number) {
+                            on_bin(bin)?;
+                        }
+                    }
+                    pending.clear();
+                }
+                continue;
+            }
+            if options.close_quiet_bins {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                for bin in aggregator.close_until(now - aggregator.grace_secs) {
+                    on_bin(bin)?;
+                }
+            }
+            std::thread::sleep(options.poll);
+        }
+    }
+    for bin in aggregator.close_all() {
+        on_bin(bin)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_combined_and_common_lines() {
+        let line = br#"203.0.113.9 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326 "http://x/" "Mozilla/4.08""#;
+        let parsed = parse_line(line).unwrap();
+        assert_eq!(parsed.client, "203.0.113.9".parse::<IpAddr>().unwrap());
+        // 2000-10-10T20:55:36Z
+        assert_eq!(parsed.time, 971_211_336);
+        let common = br#"2001:db8::1 - - [01/Jan/2025:00:00:00 +0000] "GET / HTTP/2.0" 404 -"#;
+        assert_eq!(parse_line(common).unwrap().time, 1_735_689_600);
+        let escaped =
+            br#"198.51.100.1 - - [01/Jan/2025:00:00:00 +0000] "GET /\"x\" HTTP/1.1" 400 0 "-" "-""#;
+        assert!(parse_line(escaped).is_ok());
+    }
+
+    #[test]
+    fn rejects_other_text() {
+        assert_eq!(parse_line(b"hello world"), Err(LineError::BadClient));
+        assert_eq!(
+            parse_line(b"1.2.3.4 - - [32/Oct/2000:13:55:36 -0700] \"GET /\" 200 1"),
+            Err(LineError::BadTime)
+        );
+        assert_eq!(
+            parse_line(b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] GET / 200 1"),
+            Err(LineError::BadRequest)
+        );
+        assert_eq!(
+            parse_line(b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET /\" abc"),
+            Err(LineError::BadRequest)
+        );
+        assert_eq!(
+            parse_line("1.2.3.4 - - [10/Oct/2000:13:55:3é -0700]".as_bytes()),
+            Err(LineError::BadTime)
+        );
+    }
+}
