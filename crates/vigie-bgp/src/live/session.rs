@@ -84,6 +84,8 @@ pub struct SpeakerStats {
     pub sessions_established: AtomicU64,
     /// Sessions open now.
     pub sessions_up: AtomicU64,
+    /// Established sessions where the peer sends ADD-PATH path identifiers.
+    pub add_path_sessions: AtomicU64,
     /// Connections refused (unknown peer).
     pub refused: AtomicU64,
     /// UPDATE messages received.
@@ -656,6 +658,9 @@ impl Session {
                         .sessions_established
                         .fetch_add(1, Ordering::Relaxed);
                     self.stats.sessions_up.fetch_add(1, Ordering::Relaxed);
+                    if negotiated.add_path {
+                        self.stats.add_path_sessions.fetch_add(1, Ordering::Relaxed);
+                    }
                     *established_peer = Some(peer.clone());
                 }
                 4 => {}
