@@ -9,3 +9,4 @@ pub mod bins;
 pub mod capture;
 pub mod flow;
 pub mod ratelog;
+pub mod telescope;
