@@ -48,6 +48,10 @@ pub enum Command {
     /// Measure speed and memory against well-known tools (docs/BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Probe /24 blocks with ICMP echo, Trinocular-style, round after round,
+    /// writing /24s UP per entity (`ping-slash24`) to the store. Needs
+    /// CAP_NET_RAW (root, or `setcap cap_net_raw+ep $(which vigie)`).
+    Probe(ProbeArgs),
 }
 
 /// Benchmarks.
@@ -284,4 +288,94 @@ pub struct EntitiesArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+/// Arguments of `vigie probe`.
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    /// Targets: a hitlist (one IPv4 address per line, optionally followed by
+    /// its response rate 0-1) or a list saved with --save-list.
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<std::path::PathBuf>,
+
+    /// Build the list by a rate-limited discovery scan of these prefixes instead.
+    #[arg(long, value_name = "PREFIX")]
+    pub discover: Vec<String>,
+
+    /// Discovery passes over every address (response rate = replies / passes).
+    #[arg(long, default_value_t = 2)]
+    pub discover_passes: u32,
+
+    /// Save the probe list (for --targets on later runs).
+    #[arg(long, value_name = "FILE")]
+    pub save_list: Option<std::path::PathBuf>,
+
+    /// Global cap on probes sent per second; never exceeded.
+    #[arg(long, value_name = "PPS")]
+    pub rate: u32,
+
+    /// Probes that may leave back to back (token bucket size); default rate/100.
+    #[arg(long)]
+    pub burst: Option<u32>,
+
+    /// Round length in seconds (IODA: 600); every block gets one probe per round.
+    #[arg(long, default_value_t = 600.0)]
+    pub round_secs: f64,
+
+    /// A probe unanswered after this many milliseconds counts as negative.
+    #[arg(long, default_value_t = 3000)]
+    pub timeout_ms: u32,
+
+    /// Stop after this many rounds (default: run until stopped).
+    #[arg(long)]
+    pub rounds: Option<u64>,
+
+    /// Fewest responsive addresses for a block to be probed (Trinocular: 15).
+    #[arg(long, default_value_t = 15)]
+    pub min_responsive: usize,
+
+    /// Lowest availability A(E(b)) for a block to be probed (Trinocular: 0.1).
+    #[arg(long, default_value_t = 0.1)]
+    pub min_availability: f32,
+
+    /// Response rate assumed for hitlist addresses given without one.
+    #[arg(long, default_value_t = 0.5)]
+    pub default_availability: f32,
+
+    /// Allow private, shared, link-local, documentation, benchmarking and
+    /// reserved ranges (labs); refused by default.
+    #[arg(long)]
+    pub allow_private: bool,
+
+    /// A prefix allowed whatever its range (repeatable), e.g. a lab's own.
+    #[arg(long, value_name = "PREFIX")]
+    pub allow: Vec<String>,
+
+    /// This vantage point's name, in the block log and --states-out.
+    #[arg(long, default_value = "local")]
+    pub vantage: String,
+
+    /// After each round, write the block states here (for --combine).
+    #[arg(long, value_name = "FILE")]
+    pub states_out: Option<std::path::PathBuf>,
+
+    /// Instead of probing: combine states files of several vantage points
+    /// (written with --states-out) and store the result.
+    #[arg(long, value_name = "FILE")]
+    pub combine: Vec<std::path::PathBuf>,
+
+    /// With --combine: a block is DOWN only when this many vantage points see it DOWN.
+    #[arg(long, default_value_t = 1)]
+    pub quorum: usize,
+
+    /// Bin width in seconds of the stored signal.
+    #[arg(long, default_value_t = 300)]
+    pub bin_secs: u32,
+
+    /// Do not write to the store (print progress only).
+    #[arg(long)]
+    pub no_store: bool,
+
+    #[command(flatten)]
+    pub geo: GeoArgs,
 }

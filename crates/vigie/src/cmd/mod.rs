@@ -7,6 +7,7 @@ mod eval;
 mod import;
 mod incidents;
 mod ingest_mrt;
+mod probe;
 mod series;
 
 use std::process::ExitCode;
@@ -40,6 +41,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Detect(args) => detect::run(&mut open_store(&cli.data_dir)?, args),
         Command::Incidents(args) => incidents::run(&open_store(&cli.data_dir)?, args),
         Command::Eval(args) => eval::run(&open_store(&cli.data_dir)?, args),
+        Command::Probe(args) => probe::run(&cli.data_dir, args),
     }
 }
 

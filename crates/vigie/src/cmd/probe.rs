@@ -1,0 +1,361 @@
+//! `vigie probe`: Trinocular-style active probing of /24 blocks, feeding the
+//! store round after round; `vigie probe --combine` merges the block states
+//! of several vantage points under a quorum.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use ipnet::Ipv4Net;
+use vigie_model::{format_utc, BinSize, UnixSecs};
+use vigie_probe::{
+    combine_states, discover, up_counts, BeliefParams, BlockLog, BlockState, Eligibility, Engine,
+    IcmpSocket, ListReport, ProbeList, Prober, ProberConfig, TargetPolicy, VantageStates,
+};
+use vigie_store::Store;
+
+use super::{load_geo, open_store, EXIT_PARTIAL_INPUT};
+use crate::cli::ProbeArgs;
+
+/// The store source name of probe signals.
+const SOURCE: &str = "probe";
+/// The block log's file in the data directory.
+const BLOCK_LOG_FILE: &str = "probe-blocks.sqlite";
+/// The first line of a saved probe list.
+const LIST_HEADER: &str = "# vigie probe list v1";
+
+fn now_unix() -> UnixSecs {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Runs `vigie probe`.
+pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
+    if !args.combine.is_empty() {
+        return combine(data_dir, &args);
+    }
+    let policy = policy(&args)?;
+    let eligibility = Eligibility {
+        min_responsive: args.min_responsive,
+        min_availability: args.min_availability,
+        default_address_availability: args.default_availability,
+    };
+    let params = BeliefParams {
+        timeout_ms: args.timeout_ms,
+        ..BeliefParams::default()
+    };
+    params
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid probing parameters: {e}"))?;
+    if args.rate == 0 {
+        bail!("--rate must be at least 1 probe per second");
+    }
+    if !(args.round_secs > 0.0 && args.round_secs.is_finite()) {
+        bail!("--round-secs must be a positive number of seconds");
+    }
+    let bin = BinSize::new(args.bin_secs).context("--bin-secs")?;
+    let geo = load_geo(&args.geo)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let socket = IcmpSocket::open()?;
+        let mut partial_input = false;
+        let list = if let Some(path) = &args.targets {
+            let (list, report) = read_targets(path, &eligibility, &policy)?;
+            eprintln!("{report}");
+            partial_input |= report.has_bad_input();
+            list
+        } else if !args.discover.is_empty() {
+            let prefixes = parse_prefixes(&args.discover, "--discover")?;
+            eprintln!(
+                "discovery: {} prefixes, {} passes at ≤ {} probes/s…",
+                prefixes.len(),
+                args.discover_passes,
+                args.rate
+            );
+            let (builder, report) = discover(
+                &socket,
+                &prefixes,
+                args.discover_passes,
+                args.rate,
+                Duration::from_millis(u64::from(args.timeout_ms)),
+                &policy,
+            )
+            .await?;
+            eprintln!(
+                "discovery: {} addresses, {} probes, {} replies, {} responsive addresses in {} blocks",
+                report.addresses,
+                report.probes_sent,
+                report.replies,
+                report.responsive,
+                builder.block_count()
+            );
+            if let Some(error) = &report.first_send_error {
+                eprintln!("warning: {} probes could not be sent; first: {error}", report.send_errors);
+            }
+            builder.build(&eligibility)
+        } else {
+            bail!("give --targets FILE (a hitlist or a saved list) or --discover PREFIX");
+        };
+        if let Some(path) = &args.save_list {
+            let file = File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let mut out = BufWriter::new(file);
+            list.save(&mut out)
+                .and_then(|_| out.flush())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("saved {} blocks to {}", list.len(), path.display());
+        }
+        if list.is_empty() {
+            bail!(
+                "no eligible block to probe (each needs ≥ {} responsive addresses and availability ≥ {}; see --min-responsive, --min-availability)",
+                args.min_responsive,
+                args.min_availability
+            );
+        }
+        let mut store = if args.no_store {
+            None
+        } else {
+            Some(open_store(data_dir)?)
+        };
+        let mut log = if args.no_store {
+            None
+        } else {
+            std::fs::create_dir_all(data_dir).ok();
+            Some(BlockLog::open(&data_dir.join(BLOCK_LOG_FILE))?)
+        };
+        let blocks = list.len();
+        let seed = now_unix() as u64 ^ u64::from(std::process::id());
+        let ident = (std::process::id() as u16) ^ 0x7600;
+        let engine = Engine::new(list, params, ident, seed);
+        let config = ProberConfig {
+            rate_pps: args.rate,
+            burst: args.burst.unwrap_or((args.rate / 100).max(1)),
+            round: Duration::from_secs_f64(args.round_secs),
+        };
+        let mut prober = Prober::new(socket, engine, config)?;
+        eprintln!(
+            "probing {blocks} blocks from vantage point {:?}: rounds of {} s, ≤ {} probes/s, timeout {} ms",
+            args.vantage, args.round_secs, args.rate, args.timeout_ms
+        );
+        let mut last_bin: Option<UnixSecs> = None;
+        let mut round_no = 0u64;
+        loop {
+            let round_start = now_unix();
+            let report = prober.run_round().await;
+            round_no += 1;
+            let now = now_unix();
+            println!(
+                "round {} {}: {} up, {} down, {} uncertain ({} unmeasured); {} probes ({} adaptive) at {:.1} probes/s; {} replies, {} timeouts, {} late, {} unmatched, {} send errors, {} changes",
+                report.round,
+                format_utc(now),
+                report.up,
+                report.down,
+                report.uncertain,
+                report.unmeasured,
+                report.periodic_probes + report.adaptive_probes,
+                report.adaptive_probes,
+                report.send_rate_pps(),
+                report.replies,
+                report.timeouts,
+                report.late_replies,
+                report.unmatched_replies,
+                report.send_errors,
+                report.changes.len()
+            );
+            if let Some(error) = &report.first_send_error {
+                eprintln!("warning: {} probes could not be sent; first: {error}", report.send_errors);
+            }
+            if report.send_buffer_full > 0 {
+                eprintln!(
+                    "warning: the socket send buffer was full {} times (probes were retried); lower --rate or raise net.core.wmem_max",
+                    report.send_buffer_full
+                );
+            }
+            let engine = prober.engine();
+            if let Some(store) = store.as_mut() {
+                let values = up_counts(engine.list(), engine.states(), &geo);
+                write_bins(store, bin, &mut last_bin, round_start, now, &values)?;
+            }
+            if let Some(log) = log.as_mut() {
+                log.record(&args.vantage, now, &report.changes)?;
+            }
+            if let Some(path) = &args.states_out {
+                let states = VantageStates::from_engine(&args.vantage, engine);
+                write_states(path, &states)?;
+            }
+            if args.rounds.is_some_and(|n| round_no >= n) {
+                break;
+            }
+        }
+        Ok(if partial_input {
+            ExitCode::from(EXIT_PARTIAL_INPUT)
+        } else {
+            ExitCode::SUCCESS
+        })
+    })
+}
+
+/// Writes `values` for every bin from the one after the last written (or
+/// the round's first) to the current one: the state holds between rounds.
+fn write_bins(
+    store: &mut Store,
+    bin: BinSize,
+    last_bin: &mut Option<UnixSecs>,
+    round_start: UnixSecs,
+    now: UnixSecs,
+    values: &[(vigie_model::SeriesKey, Option<f64>)],
+) -> Result<()> {
+    let step = i64::from(bin.secs());
+    let current = bin.floor(now);
+    let mut next = match *last_bin {
+        Some(last) => last + step,
+        None => bin.floor(round_start),
+    };
+    next = next.max(current - 12 * step); // at most an hour of carried state
+    while next <= current {
+        store
+            .write_bin(SOURCE, bin, next, values)
+            .with_context(|| format!("cannot write the probe bin {}", format_utc(next)))?;
+        next += step;
+    }
+    *last_bin = Some(current);
+    Ok(())
+}
+
+fn write_states(path: &Path, states: &VantageStates) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut out = BufWriter::new(file);
+    states
+        .save(&mut out)
+        .and_then(|_| out.flush())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    drop(out);
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+}
+
+fn policy(args: &ProbeArgs) -> Result<TargetPolicy> {
+    Ok(TargetPolicy {
+        allow_private: args.allow_private,
+        allowed: parse_prefixes(&args.allow, "--allow")?,
+    })
+}
+
+fn parse_prefixes(texts: &[String], flag: &str) -> Result<Vec<Ipv4Net>> {
+    texts
+        .iter()
+        .map(|t| {
+            t.parse::<Ipv4Net>()
+                .or_else(|_| t.parse::<std::net::Ipv4Addr>().map(Ipv4Net::from))
+                .map(|n| n.trunc())
+                .with_context(|| format!("{flag} {t:?} is not an IPv4 prefix such as 192.0.2.0/24"))
+        })
+        .collect()
+}
+
+/// Reads a saved list (recognised by its first line) or a hitlist.
+fn read_targets(
+    path: &Path,
+    eligibility: &Eligibility,
+    policy: &TargetPolicy,
+) -> Result<(ProbeList, ListReport)> {
+    let label = path.display().to_string();
+    let open = || {
+        File::open(path)
+            .map(BufReader::new)
+            .with_context(|| format!("cannot open the targets file {label}"))
+    };
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut open()?, &mut first)
+        .with_context(|| format!("cannot read {label}"))?;
+    let result = if first.starts_with(LIST_HEADER) {
+        ProbeList::load(open()?, &label, policy)
+    } else {
+        ProbeList::from_hitlist(open()?, &label, eligibility, policy)
+    };
+    result.with_context(|| format!("cannot read {label}"))
+}
+
+/// `vigie probe --combine FILE…`: merges vantage points' states.
+fn combine(data_dir: &Path, args: &ProbeArgs) -> Result<ExitCode> {
+    let mut vantages = Vec::new();
+    let mut partial = false;
+    for path in &args.combine {
+        let label = path.display().to_string();
+        let file = File::open(path).with_context(|| format!("cannot open {label}"))?;
+        let (states, issues) = VantageStates::load(BufReader::new(file), &label)
+            .with_context(|| format!("cannot read {label}"))?;
+        for issue in issues.iter().take(20) {
+            eprintln!("{label}:{}: {}", issue.line, issue.reason);
+        }
+        partial |= !issues.is_empty();
+        eprintln!(
+            "{label}: vantage point {:?}, {} blocks",
+            states.vantage,
+            states.states.len()
+        );
+        vantages.push(states);
+    }
+    if args.quorum == 0 || args.quorum > vantages.len() {
+        bail!(
+            "--quorum must be between 1 and the number of vantage points ({})",
+            vantages.len()
+        );
+    }
+    let combined = combine_states(&vantages, args.quorum);
+    let count = |s| combined.values().filter(|&&v| v == s).count();
+    println!(
+        "combined {} vantage points, quorum {}: {} blocks up, {} down, {} uncertain",
+        vantages.len(),
+        args.quorum,
+        count(BlockState::Up),
+        count(BlockState::Down),
+        count(BlockState::Uncertain)
+    );
+    if !args.no_store {
+        let geo = load_geo(&args.geo)?;
+        // A list of the combined blocks, to place them with the geo database.
+        let mut builder = vigie_probe::ListBuilder::new();
+        for &network in combined.keys() {
+            builder.add(std::net::Ipv4Addr::from(network | 1), 1.0);
+        }
+        let list = builder.build(&Eligibility {
+            min_responsive: 1,
+            min_availability: 0.0,
+            default_address_availability: 1.0,
+        });
+        let states = list.blocks().iter().map(|b| {
+            (
+                combined
+                    .get(&b.network)
+                    .copied()
+                    .unwrap_or(BlockState::Uncertain),
+                true,
+            )
+        });
+        let values = up_counts(&list, states, &geo);
+        let bin = BinSize::new(args.bin_secs).context("--bin-secs")?;
+        let now = now_unix();
+        let mut store = open_store(data_dir)?;
+        store
+            .write_bin("probe-combined", bin, bin.floor(now), &values)
+            .context("cannot write the combined probe bin")?;
+        println!(
+            "wrote {} series for the bin {}",
+            values.len(),
+            format_utc(bin.floor(now))
+        );
+    }
+    Ok(if partial {
+        ExitCode::from(EXIT_PARTIAL_INPUT)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
