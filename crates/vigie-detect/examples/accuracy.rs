@@ -35,6 +35,14 @@ fn main() {
     let methods = [
         Method::IodaMedian(IodaConfig::published(IodaLevel::Warning)),
         Method::IodaMedian(IodaConfig::published(IodaLevel::Critical)),
+        Method::IodaMedian(IodaConfig {
+            merge_gap_secs: VigieConfig::default().close_after_secs,
+            ..IodaConfig::published(IodaLevel::Warning)
+        }),
+        Method::IodaMedian(IodaConfig {
+            merge_gap_secs: VigieConfig::default().close_after_secs,
+            ..IodaConfig::published(IodaLevel::Critical)
+        }),
         Method::Vigie(VigieConfig::default()),
     ];
     let verbose = std::env::var("VERBOSE").is_ok();

@@ -195,6 +195,10 @@ pub struct IodaConfig {
     pub min_alert_secs: u32,
     /// The level that makes an event.
     pub level: IodaLevel,
+    /// Not part of IODA's method: when above 0, an entity's events closer
+    /// than this are merged into one, as vigie merges returns shorter than
+    /// its `close_after_secs` (for a comparison without fragmentation).
+    pub merge_gap_secs: u32,
 }
 
 impl IodaConfig {
@@ -222,6 +226,7 @@ impl IodaConfig {
             inpaint_max_secs: 604_800,
             min_alert_secs: 60,
             level,
+            merge_gap_secs: 0,
         }
     }
 

@@ -238,6 +238,11 @@ impl Method {
     /// The name used in tables: `ioda-median (critical)`, `vigie`.
     pub fn name(&self) -> String {
         match self {
+            Method::IodaMedian(config) if config.merge_gap_secs > 0 => format!(
+                "ioda-median ({}, merged within {} h)",
+                config.level.name(),
+                config.merge_gap_secs / 3600
+            ),
             Method::IodaMedian(config) => format!("ioda-median ({})", config.level.name()),
             Method::Vigie(_) => "vigie".to_string(),
         }
@@ -272,9 +277,12 @@ impl Method {
                     .collect();
                 spans.sort_unstable();
                 let mut merged: Vec<(UnixSecs, UnixSecs)> = Vec::new();
+                let gap = i64::from(config.merge_gap_secs);
                 for (start, end) in spans {
                     match merged.last_mut() {
-                        Some(last) if start < last.1 => last.1 = last.1.max(end),
+                        Some(last) if start < last.1 || (gap > 0 && start - last.1 <= gap) => {
+                            last.1 = last.1.max(end)
+                        }
                         _ => merged.push((start, end)),
                     }
                 }
