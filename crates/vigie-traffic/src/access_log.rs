@@ -314,6 +314,22 @@ impl AccessLogAggregator {
     }
 }
 
+/// Opens a log file for [`read_lines`]; `.gz` files (rotated logs) are
+/// decompressed, and `-` is standard input.
+pub fn open_log(path: &Path) -> Result<Box<dyn BufRead>, String> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(BufReader::new(std::io::stdin())));
+    }
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        Ok(Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
+            file,
+        ))))
+    } else {
+        Ok(Box::new(BufReader::new(file)))
+    }
+}
+
 /// Reads every line of `reader` (a file, stdin), handing closed bins to
 /// `on_bin` as the log's time moves on. Open bins stay open: call
 /// [`AccessLogAggregator::close_all`] at the very end.

@@ -9,4 +9,5 @@ pub mod bins;
 pub mod capture;
 pub mod flow;
 pub mod ratelog;
+pub mod signal;
 pub mod telescope;

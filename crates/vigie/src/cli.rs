@@ -32,6 +32,9 @@ pub enum Command {
     /// Read data from files into the store.
     #[command(subcommand)]
     Ingest(IngestCommand),
+    /// Run a live collector that writes signals to the store.
+    #[command(subcommand)]
+    Collect(CollectCommand),
     /// Import other observatories' signals (and their outage labels).
     #[command(subcommand)]
     Import(ImportCommand),
@@ -103,6 +106,12 @@ pub enum IngestCommand {
     /// BGP visibility from MRT archives: RIB dumps and updates (RouteViews,
     /// RIPE RIS, any daemon's dumps), gz, bz2 or plain.
     Mrt(IngestMrtArgs),
+    /// HTTP requests and unique client /24s per entity from nginx/Apache
+    /// access logs (combined or common format): files, .gz, stdin, or --follow.
+    AccessLog(IngestAccessLogArgs),
+    /// Telescope (darknet) captures → unique sources per entity; or, with
+    /// --mode flows, captured NetFlow/IPFIX/sFlow exports → flow signals.
+    Pcap(IngestPcapArgs),
 }
 
 /// What to import.
@@ -376,6 +385,101 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub no_store: bool,
 
+    #[command(flatten)]
+    pub geo: GeoArgs,
+}
+
+/// Live collectors.
+#[derive(Subcommand, Debug)]
+pub enum CollectCommand {
+    /// NetFlow v5/v9, IPFIX and sFlow v5 over UDP → bytes, packets and
+    /// flows from and to each country, AS and region, corrected for sampling.
+    Flows(CollectFlowsArgs),
+}
+
+/// Arguments of `vigie collect flows`.
+#[derive(Args, Debug)]
+pub struct CollectFlowsArgs {
+    /// UDP address for NetFlow/IPFIX (any listener accepts every protocol).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:2055")]
+    pub listen: Vec<std::net::SocketAddr>,
+    /// UDP address for sFlow, e.g. 0.0.0.0:6343.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub sflow_listen: Vec<std::net::SocketAddr>,
+    /// The operator's own prefixes: traffic "from"/"to" an entity then means
+    /// the far end. Repeat for several.
+    #[arg(long = "own-prefix", value_name = "PREFIX")]
+    pub own_prefixes: Vec<String>,
+    /// Bin width in seconds; must divide a day.
+    #[arg(long, default_value_t = 300)]
+    pub bin_secs: u32,
+    /// A bin is written this many seconds after it ends (late datagrams).
+    #[arg(long, default_value_t = 60)]
+    pub grace_secs: i64,
+    /// Records with a larger sampling rate are dropped and counted as bad.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_sampling_rate: u32,
+    /// Stop after this many seconds (default: run until Ctrl-C or SIGTERM).
+    #[arg(long)]
+    pub duration_secs: Option<u64>,
+    #[command(flatten)]
+    pub geo: GeoArgs,
+}
+
+/// Arguments of `vigie ingest access-log`.
+#[derive(Args, Debug)]
+pub struct IngestAccessLogArgs {
+    /// Log files (plain or .gz); `-` or nothing reads standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Keep reading the one file as it grows, like `tail -F` (survives
+    /// rotation and truncation), until Ctrl-C or SIGTERM.
+    #[arg(long)]
+    pub follow: bool,
+    /// With --follow, read the file from its start rather than its end.
+    #[arg(long)]
+    pub from_start: bool,
+    /// Bin width in seconds; must divide a day.
+    #[arg(long, default_value_t = 300)]
+    pub bin_secs: u32,
+    /// A bin is closed once the log is this many seconds past its end.
+    #[arg(long, default_value_t = 300)]
+    pub grace_secs: i64,
+    /// The store's name for this source (one per website).
+    #[arg(long, default_value = "access-log")]
+    pub source: String,
+    #[command(flatten)]
+    pub geo: GeoArgs,
+}
+
+/// What a capture holds.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PcapMode {
+    /// Darknet traffic: unique sources per entity (`merit-nt`).
+    Telescope,
+    /// NetFlow/IPFIX/sFlow export datagrams: flow signals.
+    Flows,
+}
+
+/// Arguments of `vigie ingest pcap`.
+#[derive(Args, Debug)]
+pub struct IngestPcapArgs {
+    /// pcap or pcapng files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// What the capture holds.
+    #[arg(long, value_enum, default_value_t = PcapMode::Telescope)]
+    pub mode: PcapMode,
+    /// Telescope: the dark prefixes (packets to other addresses, and from
+    /// these, are dropped). Flows: the operator's own prefixes.
+    #[arg(long = "prefix", value_name = "PREFIX")]
+    pub prefixes: Vec<String>,
+    /// Bin width in seconds; must divide a day.
+    #[arg(long, default_value_t = 300)]
+    pub bin_secs: u32,
+    /// The store's name for this source (default: telescope or flows).
+    #[arg(long)]
+    pub source: Option<String>,
     #[command(flatten)]
     pub geo: GeoArgs,
 }

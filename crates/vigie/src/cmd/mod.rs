@@ -1,12 +1,15 @@
 //! One module per command; each turns parsed arguments into library calls.
 
 mod bench;
+mod collect_flows;
 mod detect;
 mod entities;
 mod eval;
 mod import;
 mod incidents;
+mod ingest_access_log;
 mod ingest_mrt;
+mod ingest_pcap;
 mod probe;
 mod series;
 
@@ -15,7 +18,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use vigie_store::Store;
 
-use crate::cli::{Cli, Command, ImportCommand, IngestCommand};
+use crate::cli::{Cli, CollectCommand, Command, ImportCommand, IngestCommand};
 
 /// Exit code for a failure.
 pub const EXIT_FAILURE: u8 = 1;
@@ -26,6 +29,11 @@ pub const EXIT_PARTIAL_INPUT: u8 = 3;
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Ingest(IngestCommand::Mrt(args)) => ingest_mrt::run(&cli.data_dir, args),
+        Command::Ingest(IngestCommand::AccessLog(args)) => {
+            ingest_access_log::run(&cli.data_dir, args)
+        }
+        Command::Ingest(IngestCommand::Pcap(args)) => ingest_pcap::run(&cli.data_dir, args),
+        Command::Collect(CollectCommand::Flows(args)) => collect_flows::run(&cli.data_dir, args),
         Command::Import(command) => {
             let mut store = open_store(&cli.data_dir)?;
             let (format, args) = match command {
