@@ -45,11 +45,11 @@ impl PerFamily {
 ///   set so that every window length gets the same false-alarm budget:
 ///   `false_alarm_days` (one false alarm per 1000 days of normal data per
 ///   window length, under Gaussian noise). Short windows have many chances a
-///   day and need about 4.3 σ; a 4-hour window has six and needs about 3.6 σ.
+///   day and need about 4.3 σ; an 8-hour window has three and needs about 3.4 σ.
 ///   This is what keeps noisy low counts quiet while a long, moderate
 ///   blackout is still seen. No signal is trusted to better than
 ///   `noise_floor` (1%), the churn of aggregated counts;
-/// - windows of 15 minutes to 4 hours let clean signals confirm in 15
+/// - windows of 15 minutes to 8 hours let clean signals confirm in 15
 ///   minutes and noisy ones with more evidence (the onset is then moved
 ///   back, up to `lookback_secs`, so a late confirmation is not a late onset);
 /// - for signals that count things, a drop at a quiet hour is weighed as

@@ -18,12 +18,12 @@
 //! [`VigieConfig::relearn_after_secs`] is taken as the new normal (a network
 //! renumbered); a near-total loss never is.
 //!
-//! A drop is confirmed when, over a window of 15 minutes to 4 hours, the mean
+//! A drop is confirmed when, over a window of 15 minutes to 8 hours, the mean
 //! fraction lost is at least the family's minimum depth *and* stands out from
 //! the series' own noise for that window length by the number of standard
 //! deviations that gives each window length the same false-alarm budget
 //! ([`VigieConfig::false_alarm_days`]); the noise is learnt from normal bins
-//! four hours old, so a drop being confirmed never raises its own bar. The onset is then
+//! eight hours old, so a drop being confirmed never raises its own bar. The onset is then
 //! moved back to the least-squares location of the step; the recovery, once
 //! back for 30 minutes, to the first bin that climbed out of the outage
 //! level. Missing bins are never low: they neither start nor end an outage,
