@@ -1,16 +1,20 @@
 //! Helpers shared by the live tests: shared data, MRT replays, bin comparison.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bgpkit_parser::models::{AsnLength, Bgp4MpEnum, Bgp4MpType, BgpState, MrtMessage};
 use bgpkit_parser::BgpkitParser;
+use vigie_bgp::live::LiveSink;
 use vigie_bgp::mrt::{
     ingest_mrt, CollectorFiles, FileKind, IngestObserver, IngestOptions, MrtFile,
 };
 use vigie_bgp::{BinValues, VisibilityAccounting, VisibilityConfig};
 use vigie_geo::GeoDb;
+use vigie_model::{Entity, SignalKind};
 
 /// The shared data folder, or `None` (after saying so) when it is absent
 /// outside CI.
@@ -173,4 +177,119 @@ pub fn assert_same_bins(label: &str, archive: &[BinValues], live: &[BinValues]) 
             a.bin_start
         );
     }
+}
+
+/// Kills a daemon this test started, by its own pid, when dropped.
+pub struct Daemon {
+    name: &'static str,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    pub fn log(&self) -> String {
+        format!(
+            "--- {} log ---\n{}",
+            self.name,
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        )
+    }
+}
+
+pub fn tool(name: &str, path: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(path);
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "{name} missing at {} (CI=true): run scripts/setup.sh",
+            path.display()
+        );
+    }
+    eprintln!(
+        "SKIP: {name} not installed at {} (apt-get install gobgpd bird2)",
+        path.display()
+    );
+    None
+}
+
+pub fn spawn(name: &'static str, program: &Path, args: &[&str], dir: &Path) -> Daemon {
+    let log = dir.join(format!("{name}.log"));
+    let out = std::fs::File::create(&log).unwrap();
+    let child = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+    Daemon { name, child, log }
+}
+
+pub fn run(program: &Path, args: &[&str]) -> String {
+    let output = Command::new(program).args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{} {args:?}: {}{}",
+        program.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[derive(Default)]
+pub struct Latest {
+    pub provisional: Option<BinValues>,
+    pub finals: Vec<BinValues>,
+}
+
+pub struct SharedSink(pub Arc<Mutex<Latest>>);
+
+impl LiveSink for SharedSink {
+    fn bin_final(&mut self, values: BinValues) -> Result<(), String> {
+        self.0.lock().unwrap().finals.push(values);
+        Ok(())
+    }
+    fn bin_provisional(&mut self, values: BinValues) -> Result<(), String> {
+        self.0.lock().unwrap().provisional = Some(values);
+        Ok(())
+    }
+}
+
+pub fn value(bin: &BinValues, entity: &str, signal: SignalKind) -> Option<f64> {
+    let entity: Entity = entity.parse().unwrap();
+    bin.values
+        .iter()
+        .find(|(k, _)| k.entity == entity && k.signal == signal)
+        .and_then(|(_, v)| *v)
+}
+
+/// Waits until the provisional bin satisfies `check`; returns how long it took.
+pub async fn wait_for(
+    latest: &Arc<Mutex<Latest>>,
+    what: &str,
+    daemons: &[&Daemon],
+    check: impl Fn(&BinValues) -> bool,
+) -> Duration {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        if let Some(bin) = latest.lock().unwrap().provisional.as_ref() {
+            if check(bin) {
+                return start.elapsed();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let logs: Vec<String> = daemons.iter().map(|d| d.log()).collect();
+    panic!("timed out waiting for {what}\n{}", logs.join("\n"));
 }
