@@ -11,6 +11,7 @@
 
 pub mod bmp;
 pub mod feed;
+pub mod ris_live;
 pub mod session;
 
 pub use bmp::{BmpConfig, BmpRouter, BmpStation, BmpStats, BmpTime};
@@ -18,4 +19,5 @@ pub use feed::{
     run_driver, system_clock, update_changes, Clock, DriverOptions, DriverStats, LiveDriver,
     LiveEvent, LivePeer, LiveSink, RouteChange,
 };
+pub use ris_live::{run_ris_live, RisLiveConfig, RisLiveStats, RisSubscription};
 pub use session::{AllowedPeer, Speaker, SpeakerConfig, SpeakerStats};

@@ -251,6 +251,7 @@ pub fn run(program: &Path, args: &[&str]) -> String {
 pub struct Latest {
     pub provisional: Option<BinValues>,
     pub finals: Vec<BinValues>,
+    pub health: Vec<vigie_bgp::live::LiveEvent>,
 }
 
 pub struct SharedSink(pub Arc<Mutex<Latest>>);
@@ -263,6 +264,9 @@ impl LiveSink for SharedSink {
     fn bin_provisional(&mut self, values: BinValues) -> Result<(), String> {
         self.0.lock().unwrap().provisional = Some(values);
         Ok(())
+    }
+    fn feed_health(&mut self, event: &vigie_bgp::live::LiveEvent) {
+        self.0.lock().unwrap().health.push(event.clone());
     }
 }
 

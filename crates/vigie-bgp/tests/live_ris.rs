@@ -1,0 +1,300 @@
+//! The RIS Live client: a real update file replayed as RIS Live JSON gives
+//! the MRT ingest's bins; a local WebSocket server replaying real-format
+//! messages is killed mid-stream and stalls, and the client reports the
+//! feed-health gap, counts invalid JSON, and recovers.
+
+mod live_common;
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bgpkit_parser::models::{AsPathSegment, AttributeValue, BgpUpdateMessage, Safi};
+use futures_util::{SinkExt, StreamExt};
+use live_common::{
+    assert_same_bins, geo, mrt_bins, replay, shared_data, value, wait_for, Latest, Replayed,
+    SharedSink,
+};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+use vigie_bgp::live::ris_live::decode_ris_message;
+use vigie_bgp::live::{
+    run_driver, run_ris_live, system_clock, DriverOptions, LiveDriver, LiveEvent, RisLiveConfig,
+    RisLiveStats, RisSubscription,
+};
+use vigie_bgp::{VisibilityAccounting, VisibilityConfig};
+use vigie_model::SignalKind;
+
+/// An UPDATE as RIS Live would publish it (`ris_message`, type UPDATE).
+fn ris_json(time: u32, host: &str, peer: &str, peer_asn: u32, update: &BgpUpdateMessage) -> String {
+    let mut as_path = None;
+    let mut as4_path = None;
+    let mut withdrawals: Vec<String> = update
+        .withdrawn_prefixes
+        .iter()
+        .map(|p| p.prefix.to_string())
+        .collect();
+    let mut prefixes: Vec<String> = update
+        .announced_prefixes
+        .iter()
+        .map(|p| p.prefix.to_string())
+        .collect();
+    for value in update.attributes.iter() {
+        match value {
+            AttributeValue::AsPath(p) => as_path = Some(p.clone()),
+            AttributeValue::As4Path(p) => as4_path = Some(p.clone()),
+            AttributeValue::MpUnreachNlri(n) if n.safi == Safi::Unicast => {
+                withdrawals.extend(n.prefixes.iter().map(|p| p.prefix.to_string()))
+            }
+            AttributeValue::MpReachNlri(n) if n.safi == Safi::Unicast => {
+                prefixes.extend(n.prefixes.iter().map(|p| p.prefix.to_string()))
+            }
+            _ => {}
+        }
+    }
+    let path = match (as_path, as4_path) {
+        (Some(p), Some(p4)) => Some(bgpkit_parser::models::AsPath::merge_aspath_as4path(&p, &p4)),
+        (p, p4) => p.or(p4),
+    };
+    let mut path_json = Vec::new();
+    for segment in path.iter().flat_map(|p| p.segments.iter()) {
+        match segment {
+            AsPathSegment::AsSequence(asns) => {
+                path_json.extend(asns.iter().map(|a| json!(a.to_u32())))
+            }
+            AsPathSegment::AsSet(asns) => {
+                path_json.push(json!(asns.iter().map(|a| a.to_u32()).collect::<Vec<_>>()))
+            }
+            _ => {}
+        }
+    }
+    json!({
+        "type": "ris_message",
+        "data": {
+            "timestamp": time as f64,
+            "peer": peer,
+            "peer_asn": peer_asn.to_string(),
+            "id": format!("{time}-{peer}"),
+            "host": host,
+            "type": "UPDATE",
+            "path": path_json,
+            "origin": "IGP",
+            "announcements": if prefixes.is_empty() { json!([]) } else { json!([{"next_hop": peer, "prefixes": prefixes}]) },
+            "withdrawals": withdrawals,
+        }
+    })
+    .to_string()
+}
+
+#[test]
+fn ris_live_json_replay_matches_the_mrt_ingest() {
+    let Some(data) = shared_data() else { return };
+    let geo = geo();
+    for file in [
+        "mrt/bgpdump/updates.20070211.0141.gz",
+        "mrt/bgpdump/updates.20100722.2015.gz",
+    ] {
+        let path = data.join(file);
+        let archive = mrt_bins(&path, "rrc-test", &geo);
+        let mut driver = LiveDriver::new(live_common::accounting(&geo));
+        let mut bins = Vec::new();
+        let mut events = Vec::new();
+        for record in replay(&path) {
+            let text = match &record {
+                Replayed::Message { time, peer_ip, peer_asn, update, .. } => {
+                    ris_json(*time, "rrc-test", &peer_ip.to_string(), *peer_asn, update)
+                }
+                Replayed::SessionDown { time, peer_ip, peer_asn } => json!({
+                    "type": "ris_message",
+                    "data": {"timestamp": *time as f64, "peer": peer_ip.to_string(), "peer_asn": peer_asn.to_string(),
+                             "host": "rrc-test", "type": "RIS_PEER_STATE", "state": "down"}
+                })
+                .to_string(),
+            };
+            decode_ris_message(&text, 0, true, &mut events).unwrap();
+            for event in events.drain(..) {
+                bins.extend(driver.apply(&event));
+            }
+        }
+        bins.extend(driver.finish());
+        assert_same_bins(&format!("{file} as RIS Live JSON"), &archive, &bins);
+    }
+}
+
+/// The RIS Live message of the shared sample (one UPDATE of rrc10's peer
+/// AS201333 announcing four /48s originated by AS20473), as RIS Live sends it.
+fn sample_message(data: &std::path::Path) -> (String, Vec<String>) {
+    let text = std::fs::read_to_string(data.join("mrt/bgpkit/ris_live_raw_full.json")).unwrap();
+    let sample: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let meta = &sample["meta"];
+    let elems = sample["elems"].as_array().unwrap();
+    let prefixes: Vec<String> = elems
+        .iter()
+        .map(|e| e["prefix"].as_str().unwrap().to_string())
+        .collect();
+    let message = json!({
+        "type": "ris_message",
+        "data": {
+            "timestamp": meta["timestamp"],
+            "peer": meta["peer"],
+            "peer_asn": meta["peerAsn"].to_string(),
+            "id": meta["id"],
+            "host": meta["host"],
+            "type": "UPDATE",
+            "path": elems[0]["as_path"],
+            "community": [[6762, 30], [6762, 14400]],
+            "origin": "IGP",
+            "announcements": [{"next_hop": elems[0]["next_hop"], "prefixes": prefixes}],
+            "withdrawals": [],
+        }
+    });
+    (message.to_string(), prefixes)
+}
+
+fn withdrawal(data: &std::path::Path, prefix: &str) -> String {
+    let (message, _) = sample_message(data);
+    let mut v: serde_json::Value = serde_json::from_str(&message).unwrap();
+    v["data"]["path"] = json!([]);
+    v["data"]["announcements"] = json!([]);
+    v["data"]["withdrawals"] = json!([prefix]);
+    v.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_and_stalled_feeds_are_reported_and_recovered() {
+    let Some(data) = shared_data() else { return };
+    let (announce, prefixes) = sample_message(&data);
+    let withdraw = withdrawal(&data, &prefixes[0]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "ws://{}/v1/ws/?client=vigie-test",
+        listener.local_addr().unwrap()
+    );
+    let subscriptions = Arc::new(Mutex::new(Vec::new()));
+    let server = {
+        let subscriptions = Arc::clone(&subscriptions);
+        tokio::spawn(async move {
+            for connection in 0.. {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let subscriptions = Arc::clone(&subscriptions);
+                let (announce, withdraw) = (announce.clone(), withdraw.clone());
+                // One task per connection, so a silent one does not block the next.
+                tokio::spawn(async move {
+                    let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                        return;
+                    };
+                    if let Some(Ok(Message::Text(text))) = ws.next().await {
+                        subscriptions.lock().unwrap().push(text.to_string());
+                    }
+                    match connection {
+                        // The announcement, garbage, then the server dies mid-stream.
+                        0 => {
+                            ws.send(Message::Text(announce.into())).await.unwrap();
+                            ws.send(Message::Text(
+                                "{\"type\": \"ris_message\", \"data\": {".into(),
+                            ))
+                            .await
+                            .unwrap();
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                            drop(ws);
+                        }
+                        // A withdrawal, then silence: a stall.
+                        1 => {
+                            ws.send(Message::Text(withdraw.into())).await.unwrap();
+                            tokio::time::sleep(Duration::from_secs(4)).await;
+                        }
+                        // Back to normal: keep sending.
+                        _ => loop {
+                            if ws
+                                .send(Message::Text("{\"type\":\"pong\",\"data\":null}".into()))
+                                .await
+                                .is_err()
+                            {
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        },
+                    }
+                });
+            }
+        })
+    };
+
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let stats = Arc::new(RisLiveStats::default());
+    let config = RisLiveConfig {
+        url,
+        subscription: RisSubscription {
+            host: Some("rrc10".into()),
+            ..RisSubscription::default()
+        },
+        stall_secs: 1,
+        backoff_min_ms: 50,
+        backoff_max_ms: 200,
+        use_message_time: false,
+        ..RisLiveConfig::default()
+    };
+    let client = tokio::spawn(run_ris_live(config, tx, Arc::clone(&stats), system_clock()));
+    let latest = Arc::new(Mutex::new(Latest::default()));
+    let mut sink = SharedSink(Arc::clone(&latest));
+    let driver = LiveDriver::new(VisibilityAccounting::new(
+        VisibilityConfig::default(),
+        geo(),
+    ));
+    let driver_task = tokio::spawn(async move {
+        let options = DriverOptions {
+            tick: Duration::from_millis(100),
+            provisional_every: Duration::from_millis(100),
+            ..DriverOptions::default()
+        };
+        run_driver(driver, rx, &mut sink, options)
+            .await
+            .map(|d| d.stats().clone())
+    });
+
+    wait_for(&latest, "the announcement", &[], |bin| {
+        value(bin, "AS20473", SignalKind::BgpVisibleSlash48s) == Some(4.0)
+    })
+    .await;
+    // The killed connection is a feed-health failure; the client reconnects.
+    wait_for(&latest, "the withdrawal after reconnecting", &[], |bin| {
+        value(bin, "AS20473", SignalKind::BgpVisibleSlash48s) == Some(3.0)
+    })
+    .await;
+    let start = std::time::Instant::now();
+    while stats.connects.load(Ordering::Relaxed) < 3 || latest.lock().unwrap().health.len() < 4 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no recovery after the stall: {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client.abort();
+    let _ = client.await;
+    server.abort();
+    let driver_stats = driver_task.await.unwrap().unwrap();
+
+    let health: Vec<&'static str> = latest
+        .lock()
+        .unwrap()
+        .health
+        .iter()
+        .map(|e| match e {
+            LiveEvent::FeedDown { .. } => "down",
+            LiveEvent::FeedUp { .. } => "up",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(&health[..4], &["down", "up", "down", "up"], "{health:?}");
+    assert_eq!(stats.invalid_json.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.stalls.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.updates.load(Ordering::Relaxed), 2);
+    assert!(driver_stats.feed_downs >= 2);
+    let subscriptions = subscriptions.lock().unwrap();
+    assert!(subscriptions.len() >= 3);
+    let first: serde_json::Value = serde_json::from_str(&subscriptions[0]).unwrap();
+    assert_eq!(first["type"], "ris_subscribe");
+    assert_eq!(first["data"]["host"], "rrc10");
+}
