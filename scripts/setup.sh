@@ -14,6 +14,10 @@
 #   nftables - `nft`: the probe tests cut a lab "border" and count the
 #              packets the prober sends
 #   fping    - the tool the probe benchmark compares vigie's prober against
+#   tcpdump, softflowd, pmacct - the traffic end-to-end test captures real
+#              packets in namespaces and replays them through real NetFlow
+#              v5/v9/IPFIX (softflowd) and sFlow (pmacctd) exporters
+#   nfdump, gawk - what the traffic benchmark compares against (nfcapd, awk)
 #   gzip, bzip2 - compressed MRT files in tests and benchmarks
 #
 # The Rust toolchain itself (cargo, rustfmt, clippy) must already be there; it
@@ -31,10 +35,11 @@ if [[ "${VIGIE_SETUP_SKIP:-}" == 1 ]]; then
 fi
 
 # Debian package -> one command it provides (checked to confirm the install).
-packages=(bgpdump bird2 gobgpd iproute2 procps gzip bzip2 nftables fping)
+packages=(bgpdump bird2 gobgpd iproute2 procps gzip bzip2 nftables fping tcpdump softflowd pmacct nfdump gawk)
 declare -A probe=(
     [bgpdump]=bgpdump [bird2]=bird [gobgpd]=gobgpd [iproute2]=ip
     [procps]=kill [gzip]=gzip [bzip2]=bzip2 [nftables]=nft [fping]=fping
+    [tcpdump]=tcpdump [softflowd]=softflowd [pmacct]=pmacctd [nfdump]=nfcapd [gawk]=gawk
 )
 
 is_installed() {
