@@ -55,6 +55,25 @@ pub enum Command {
     /// writing /24s UP per entity (`ping-slash24`) to the store. Needs
     /// CAP_NET_RAW (root, or `setcap cap_net_raw+ep $(which vigie)`).
     Probe(ProbeArgs),
+    /// Follow BGP live: a passive BGP speaker, a BMP station and RIS Live,
+    /// from a TOML configuration, writing provisional and final bins to the
+    /// store (see crates/vigie/src/cmd/serve.rs for the keys).
+    Serve(ServeArgs),
+}
+
+/// Arguments of `vigie serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The configuration file (TOML): `bin_secs`, `provisional_secs`,
+    /// `rib_files`, `geo_files`, and `[speaker]` (listen, local_asn,
+    /// router_id, hold_time_secs, `[[speaker.peers]]` ip/asn), `[bmp]`
+    /// (listen), `[ris_live]` (url, stall_secs, host, peer, prefixes,
+    /// more_specific, less_specific, path) sections.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Stop after this many seconds (default: run until interrupted).
+    #[arg(long)]
+    pub for_secs: Option<u64>,
 }
 
 /// Benchmarks.

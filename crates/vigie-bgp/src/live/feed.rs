@@ -164,6 +164,8 @@ pub struct LiveDriver {
     down_feeds: FxHashMap<Arc<str>, UnixSecs>,
     /// Past silent periods `(since, until]` whose bins are not written.
     silent_periods: Vec<(UnixSecs, UnixSecs)>,
+    /// Starts of bins withheld since the last [`LiveDriver::take_withheld`].
+    withheld: Vec<UnixSecs>,
     stats: DriverStats,
 }
 
@@ -175,6 +177,7 @@ impl LiveDriver {
             collectors: FxHashMap::default(),
             down_feeds: FxHashMap::default(),
             silent_periods: Vec::new(),
+            withheld: Vec::new(),
             stats: DriverStats::default(),
         }
     }
@@ -221,14 +224,24 @@ impl LiveDriver {
     }
 
     fn keep_writable(&mut self, closed: Vec<BinValues>) -> Vec<BinValues> {
-        let before = closed.len();
-        let kept: Vec<BinValues> = closed
-            .into_iter()
-            .filter(|b| self.writable(b.bin_start))
-            .collect();
-        self.stats.bins_suppressed += (before - kept.len()) as u64;
+        let mut kept = Vec::with_capacity(closed.len());
+        for bin in closed {
+            if self.writable(bin.bin_start) {
+                kept.push(bin);
+            } else {
+                self.withheld.push(bin.bin_start);
+            }
+        }
         self.stats.bins_final += kept.len() as u64;
         kept
+    }
+
+    /// The starts of the bins withheld (a feed was down when they ended)
+    /// since the last call: a sink that published them as provisional
+    /// should retract them.
+    pub fn take_withheld(&mut self) -> Vec<UnixSecs> {
+        self.stats.bins_suppressed += self.withheld.len() as u64;
+        std::mem::take(&mut self.withheld)
     }
 
     /// Moves time to `now` (a wall-clock tick) and returns the bins that closed.
@@ -323,6 +336,11 @@ pub trait LiveSink: Send {
     }
     /// A feed went down or came back (already applied to the driver).
     fn feed_health(&mut self, _event: &LiveEvent) {}
+    /// A bin closed while a feed was down: it has no final values, and a
+    /// provisional publication of it should be retracted.
+    fn bin_withheld(&mut self, _bin_start: UnixSecs) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A source of the current UTC time in seconds (tests use a manual clock).
@@ -347,6 +365,9 @@ pub struct DriverOptions {
     pub provisional_every: Duration,
     /// The clock.
     pub clock: Clock,
+    /// When notified, the driver stops (its event channel closes, so the
+    /// inputs stop too) after publishing the open bin as provisional.
+    pub shutdown: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Default for DriverOptions {
@@ -355,12 +376,15 @@ impl Default for DriverOptions {
             tick: Duration::from_secs(1),
             provisional_every: Duration::from_secs(10),
             clock: system_clock(),
+            shutdown: None,
         }
     }
 }
 
-/// Applies events from `events` until every sender is gone, closing bins on
-/// the clock; returns the driver (for its state and counters) or the sink's error.
+/// Applies events from `events` until every sender is gone (or shutdown is
+/// notified), closing bins on the clock; returns the driver (for its state
+/// and counters) or the sink's error. The open bin at the end is incomplete:
+/// it is published as provisional, never as final.
 pub async fn run_driver(
     mut driver: LiveDriver,
     mut events: tokio::sync::mpsc::Receiver<LiveEvent>,
@@ -371,13 +395,25 @@ pub async fn run_driver(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut changed_since_provisional = false;
     let mut last_provisional = tokio::time::Instant::now();
+    let shutdown = options.shutdown.clone();
+    let stop = async move {
+        match shutdown {
+            Some(notify) => notify.notified().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stop);
     loop {
         tokio::select! {
+            _ = &mut stop => break,
             event = events.recv() => {
                 let Some(event) = event else { break };
                 let closed = driver.apply(&event);
                 for bin in closed {
                     sink.bin_final(bin)?;
+                }
+                for bin_start in driver.take_withheld() {
+                    sink.bin_withheld(bin_start)?;
                 }
                 if matches!(event, LiveEvent::FeedDown { .. } | LiveEvent::FeedUp { .. }) {
                     sink.feed_health(&event);
@@ -393,6 +429,9 @@ pub async fn run_driver(
                 for bin in closed {
                     sink.bin_final(bin)?;
                 }
+                for bin_start in driver.take_withheld() {
+                    sink.bin_withheld(bin_start)?;
+                }
                 if changed_since_provisional && last_provisional.elapsed() >= options.provisional_every {
                     if let Some(values) = driver.provisional() {
                         sink.bin_provisional(values)?;
@@ -403,8 +442,9 @@ pub async fn run_driver(
             }
         }
     }
-    if let Some(bin) = driver.finish() {
-        sink.bin_final(bin)?;
+    events.close();
+    if let Some(values) = driver.provisional() {
+        sink.bin_provisional(values)?;
     }
     Ok(driver)
 }
@@ -475,6 +515,7 @@ mod tests {
         let starts: Vec<i64> = closed.iter().map(|b| b.bin_start).collect();
         assert_eq!(starts, vec![900]);
         // [1200, 1500) ends inside the silence: not written.
+        assert_eq!(d.take_withheld(), vec![1200]);
         assert_eq!(d.stats().bins_suppressed, 1);
         assert!(d.tick(2000).is_empty());
         d.apply(&LiveEvent::FeedUp { time: 2150, feed });

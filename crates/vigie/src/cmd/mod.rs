@@ -12,6 +12,7 @@ mod ingest_mrt;
 mod ingest_pcap;
 mod probe;
 mod series;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -50,6 +51,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Incidents(args) => incidents::run(&open_store(&cli.data_dir)?, args),
         Command::Eval(args) => eval::run(&open_store(&cli.data_dir)?, args),
         Command::Probe(args) => probe::run(&cli.data_dir, args),
+        Command::Serve(args) => serve::run(&cli.data_dir, args),
     }
 }
 

@@ -1,0 +1,179 @@
+//! `vigie serve` end to end: a configuration with a BGP speaker and a BMP
+//! station; a real RIS update file streamed to the station as BMP route
+//! monitoring lands in the store with the values the routing model gives;
+//! an unknown BGP peer is refused; the process stops cleanly.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bgpkit_parser::models::{AsnLength, Bgp4MpEnum, Bgp4MpType, BgpMessage, MrtMessage};
+use bgpkit_parser::BgpkitParser;
+use vigie_bgp::live::bmp::{BmpRouter, BmpStats, BmpTime};
+use vigie_bgp::live::LiveDriver;
+use vigie_bgp::{VisibilityAccounting, VisibilityConfig};
+use vigie_model::{BinSize, SignalKind};
+use vigie_store::Store;
+
+fn shared_data() -> Option<PathBuf> {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("shared data missing at {} (CI=true)", dir.display());
+    }
+    eprintln!("SKIP: shared data not found at {}", dir.display());
+    None
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// BMP route-monitoring messages (RFC 7854) carrying every UPDATE of an MRT file.
+fn bmp_messages(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let reader = flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap());
+    let mut out = Vec::new();
+    for record in BgpkitParser::from_reader(reader).into_record_iter() {
+        let MrtMessage::Bgp4Mp(Bgp4MpEnum::Message(m)) = record.message else {
+            continue;
+        };
+        if !matches!(m.bgp_message, BgpMessage::Update(_)) {
+            continue;
+        }
+        let four = matches!(m.msg_type, Bgp4MpType::MessageAs4);
+        let asn_len = if four {
+            AsnLength::Bits32
+        } else {
+            AsnLength::Bits16
+        };
+        let bgp = m.bgp_message.encode(asn_len).unwrap();
+        let mut per_peer = vec![0u8, 0];
+        if m.peer_ip.is_ipv6() {
+            per_peer[1] |= 0x80;
+        }
+        if !four {
+            per_peer[1] |= 0x20;
+        }
+        per_peer.extend_from_slice(&[0; 8]);
+        match m.peer_ip {
+            IpAddr::V4(v4) => {
+                per_peer.extend_from_slice(&[0; 12]);
+                per_peer.extend_from_slice(&v4.octets());
+            }
+            IpAddr::V6(v6) => per_peer.extend_from_slice(&v6.octets()),
+        }
+        per_peer.extend_from_slice(&m.peer_asn.to_u32().to_be_bytes());
+        per_peer.extend_from_slice(&[192, 0, 2, 1]);
+        per_peer.extend_from_slice(&record.common_header.timestamp.to_be_bytes());
+        per_peer.extend_from_slice(&[0; 4]);
+        let len = 6 + per_peer.len() + bgp.len();
+        let mut message = vec![3];
+        message.extend_from_slice(&(len as u32).to_be_bytes());
+        message.push(0);
+        message.extend_from_slice(&per_peer);
+        message.extend_from_slice(&bgp);
+        out.push(message);
+    }
+    out
+}
+
+#[test]
+fn serve_writes_bmp_routes_to_the_store() {
+    let Some(data) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (bgp_port, bmp_port) = (free_port(), free_port());
+    let config = format!(
+        "bin_secs = 300\nprovisional_secs = 1\n\
+         [speaker]\nlisten = \"127.0.0.1:{bgp_port}\"\nlocal_asn = 64512\nrouter_id = \"192.0.2.1\"\n\
+         [[speaker.peers]]\nip = \"127.0.0.2\"\nasn = 65002\n\
+         [bmp]\nlisten = \"127.0.0.1:{bmp_port}\"\n"
+    );
+    let config_path = dir.path().join("vigie.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let data_dir = dir.path().join("data");
+    let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["serve", "--config"])
+        .arg(&config_path)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["--for-secs", "6"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let messages = bmp_messages(&data.join("mrt/bgpdump/updates.20100722.2015.gz"));
+    let start = Instant::now();
+    let mut bmp = loop {
+        match TcpStream::connect(("127.0.0.1", bmp_port)) {
+            Ok(s) => break s,
+            Err(_) if start.elapsed() < Duration::from_secs(5) => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            Err(e) => panic!("vigie serve does not listen for BMP: {e}"),
+        }
+    };
+    for message in &messages {
+        bmp.write_all(message).unwrap();
+    }
+    bmp.flush().unwrap();
+
+    // An unknown BGP peer: refused with Cease / Connection Rejected.
+    let mut bgp = TcpStream::connect(("127.0.0.1", bgp_port)).unwrap();
+    bgp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut answer = Vec::new();
+    let _ = bgp.read_to_end(&mut answer);
+    assert_eq!(answer.get(18..21), Some(&[3u8, 6, 5][..]), "{answer:?}");
+
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains("BMP station on"), "{log}");
+    drop(bmp);
+
+    // What the routing model gives for the same messages.
+    let geo = Arc::new(vigie_geo::GeoDb::embedded());
+    let mut driver = LiveDriver::new(VisibilityAccounting::new(VisibilityConfig::default(), geo));
+    let mut router = BmpRouter::new(
+        "bmp:127.0.0.1",
+        BmpTime::Receipt,
+        Arc::new(BmpStats::default()),
+    );
+    let mut events = Vec::new();
+    for message in &messages {
+        router.handle(message, 1_000_000, &mut events).unwrap();
+    }
+    for event in &events {
+        driver.apply(event);
+    }
+    let expected = driver.provisional().unwrap();
+
+    let store = Store::open(&data_dir).unwrap();
+    let entities = store.entities().unwrap();
+    let mut checked = 0;
+    for (key, value) in &expected.values {
+        if !matches!(
+            key.signal,
+            SignalKind::BgpVisibleSlash24s | SignalKind::BgpVisibleSlash48s
+        ) {
+            continue;
+        }
+        let stored = entities
+            .iter()
+            .find(|e| e.entity == key.entity)
+            .and_then(|e| e.signals.iter().find(|s| s.signal == key.signal))
+            .unwrap_or_else(|| panic!("{} {} not in the store", key.entity, key.signal));
+        assert_eq!(stored.bin, BinSize::default());
+        assert_eq!(stored.latest_value, *value, "{} {}", key.entity, key.signal);
+        checked += 1;
+    }
+    assert!(checked > 50, "{checked} series compared");
+}
