@@ -83,6 +83,22 @@ pub enum BenchCommand {
     Mrt(BenchMrtArgs),
     /// Routing-state memory per prefix with many peers, on a generated RIB.
     Memory(BenchMemoryArgs),
+    /// A batch backtest of detection: many entities × signals over a long period.
+    Detect(BenchDetectArgs),
+}
+
+/// Arguments of `vigie bench detect`.
+#[derive(Args, Debug)]
+pub struct BenchDetectArgs {
+    /// Entities (countries) to generate.
+    #[arg(long, default_value_t = 250)]
+    pub entities: u32,
+    /// Signals per entity.
+    #[arg(long, default_value_t = 4)]
+    pub signals: u32,
+    /// Days of 5-minute bins per series.
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
 }
 
 /// Arguments of `vigie bench mrt`.

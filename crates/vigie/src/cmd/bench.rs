@@ -15,13 +15,14 @@ use vigie_geo::GeoDb;
 use vigie_model::BinSize;
 use vigie_store::Store;
 
-use crate::cli::{BenchCommand, BenchMemoryArgs, BenchMrtArgs};
+use crate::cli::{BenchCommand, BenchDetectArgs, BenchMemoryArgs, BenchMrtArgs};
 
 /// Runs a `vigie bench` command.
 pub fn run(command: BenchCommand) -> Result<ExitCode> {
     match command {
         BenchCommand::Mrt(args) => mrt(args),
         BenchCommand::Memory(args) => memory(args),
+        BenchCommand::Detect(args) => detect(args),
     }
 }
 
@@ -307,6 +308,86 @@ fn memory(args: BenchMemoryArgs) -> Result<ExitCode> {
         table.peer_sets().live_count(),
         bytes as f64 / count as f64,
         announcements as f64 / secs
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A generated signal: a level with a daily cycle and noise, one outage a
+/// month (a quarter of the level for six hours), and a few missing bins.
+fn generated_series(
+    entity: vigie_model::Entity,
+    signal: vigie_model::SignalKind,
+    days: u32,
+    rng: &mut XorShift,
+) -> vigie_model::Series {
+    let bins = days as usize * 288;
+    let level = 100.0 + rng.below(10_000) as f64;
+    let start = 1_640_995_200; // 2022-01-01T00:00:00Z
+    let values = (0..bins)
+        .map(|i| {
+            if rng.below(500) == 0 {
+                return None;
+            }
+            let hour = (i % 288) as f64 / 12.0;
+            let daily = 1.0 + 0.2 * (std::f64::consts::TAU * hour / 24.0).sin();
+            let noise = 1.0 + (rng.below(2001) as f64 - 1000.0) / 50_000.0;
+            let outage = (i / 288) % 30 == 15 && (i % 288) / 12 >= 10 && (i % 288) / 12 < 16;
+            let value = level * daily * noise * if outage { 0.25 } else { 1.0 };
+            Some(value.round())
+        })
+        .collect();
+    vigie_model::Series {
+        key: vigie_model::SeriesKey { entity, signal },
+        bin: BinSize::FIVE_MINUTES,
+        start,
+        values,
+    }
+}
+
+fn detect(args: BenchDetectArgs) -> Result<ExitCode> {
+    use vigie_model::{CountryCode, Entity, SignalKind};
+    let signals = [
+        SignalKind::BgpVisibleSlash24s,
+        SignalKind::ProbeUpSlash24s,
+        SignalKind::TelescopeUniqueSources,
+        SignalKind::GoogleTraffic,
+    ];
+    let config = vigie_detect::VigieConfig::default();
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut generate_secs = 0.0;
+    let mut detect_secs = 0.0;
+    let mut bins = 0u64;
+    let mut incidents = 0usize;
+    for e in 0..args.entities {
+        let code = [b'A' + (e / 26 % 26) as u8, b'A' + (e % 26) as u8];
+        let entity = Entity::Country(CountryCode::new(std::str::from_utf8(&code)?)?);
+        let started = Instant::now();
+        let series: Vec<vigie_model::Series> = signals
+            .iter()
+            .cycle()
+            .take(args.signals as usize)
+            .map(|&signal| generated_series(entity.clone(), signal, args.days, &mut rng))
+            .collect();
+        generate_secs += started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        let detections: Vec<_> = series
+            .iter()
+            .map(|s| vigie_detect::detect_series(s, &config))
+            .collect();
+        incidents += vigie_detect::fuse(&entity, &detections, &config).len();
+        detect_secs += started.elapsed().as_secs_f64();
+        bins += series.iter().map(|s| s.values.len() as u64).sum::<u64>();
+    }
+    println!(
+        "| {} entities × {} signals × {} days of 5-min bins | {} bins | detection and fusion {:.1} s ({:.2} M bins/s) | {} incidents | (generating the data: {:.1} s) |",
+        args.entities,
+        args.signals,
+        args.days,
+        bins,
+        detect_secs,
+        bins as f64 / detect_secs / 1e6,
+        incidents,
+        generate_secs
     );
     Ok(ExitCode::SUCCESS)
 }
