@@ -218,6 +218,32 @@ impl ProbeList {
         });
     }
 
+    /// Appends a block (its first address, availability and the last octets
+    /// of its responsive addresses); blocks must come in increasing address
+    /// order, with 1 to 256 distinct octets. For generated lists.
+    pub fn push_sorted(
+        &mut self,
+        network: Ipv4Addr,
+        availability: f32,
+        octets: &[u8],
+    ) -> Result<(), String> {
+        let network = u32::from(network) & !0xff;
+        if self.blocks.last().is_some_and(|b| b.network >= network) {
+            return Err(format!(
+                "{}/24 is not after the previous block",
+                Ipv4Addr::from(network)
+            ));
+        }
+        if octets.is_empty() || octets.len() > 256 {
+            return Err(format!("{} host octets (1 to 256 expected)", octets.len()));
+        }
+        if !(0.0..=1.0).contains(&availability) {
+            return Err(format!("availability {availability} is not within [0, 1]"));
+        }
+        self.push_block(network, availability, octets.iter().copied());
+        Ok(())
+    }
+
     /// The blocks, sorted by address.
     pub fn blocks(&self) -> &[ProbeBlock] {
         &self.blocks
@@ -530,6 +556,25 @@ not-an-address
         let blocks: Vec<String> = list.blocks().iter().map(|b| b.to_string()).collect();
         assert_eq!(blocks, ["203.0.113.0/24"]);
         assert_eq!(list.blocks()[0].host_count(), 15);
+    }
+
+    #[test]
+    fn generated_lists_must_be_sorted() {
+        let mut list = ProbeList::default();
+        list.push_sorted(Ipv4Addr::new(192, 0, 2, 0), 0.5, &[1, 2])
+            .unwrap();
+        assert!(list
+            .push_sorted(Ipv4Addr::new(192, 0, 2, 0), 0.5, &[1])
+            .is_err());
+        assert!(list
+            .push_sorted(Ipv4Addr::new(192, 0, 3, 0), 0.5, &[])
+            .is_err());
+        assert!(list
+            .push_sorted(Ipv4Addr::new(192, 0, 3, 0), 1.5, &[1])
+            .is_err());
+        list.push_sorted(Ipv4Addr::new(192, 0, 3, 7), 0.5, &[9])
+            .unwrap();
+        assert_eq!(list.host(1, 0), Some(Ipv4Addr::new(192, 0, 3, 9)));
     }
 
     #[test]
