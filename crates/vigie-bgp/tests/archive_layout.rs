@@ -2,29 +2,12 @@
 //! recursively, grouped by collector, read RIB first and in time order, and
 //! the collectors' records are merged by time so bins close in order.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use vigie_bgp::mrt::{discover, ingest_mrt, FileKind, IngestObserver, IngestOptions};
 use vigie_bgp::{BinValues, VisibilityAccounting, VisibilityConfig};
 use vigie_geo::GeoDb;
-
-fn shared(relative: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(relative);
-    if path.exists() {
-        return Some(path);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "shared data {} is missing (required under CI=true)",
-            path.display()
-        );
-    }
-    eprintln!("skipping: shared data not found at {}", path.display());
-    None
-}
 
 #[derive(Default)]
 struct Bins(Vec<BinValues>);
@@ -44,12 +27,13 @@ fn link(from: &Path, to: &Path) {
 #[test]
 fn ris_and_routeviews_layouts_are_read_in_time_order() {
     let (Some(rrc15), Some(rrc00_2000)) = (
-        shared("mrt/bgpkit/rrc15_2010.02_updates.20100227.1600.gz"),
-        shared("mrt/bgpkit/rrc00_2000.01_updates.20000102.2014.gz"),
+        vigie_testdata::shared_data("mrt/bgpkit/rrc15_2010.02_updates.20100227.1600.gz"),
+        vigie_testdata::shared_data("mrt/bgpkit/rrc00_2000.01_updates.20000102.2014.gz"),
     ) else {
         return;
     };
-    let Some(updates_2010) = shared("mrt/bgpdump/updates.20100722.2015.gz") else {
+    let Some(updates_2010) = vigie_testdata::shared_data("mrt/bgpdump/updates.20100722.2015.gz")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -106,7 +90,7 @@ fn ris_and_routeviews_layouts_are_read_in_time_order() {
 
 #[test]
 fn a_missing_update_file_is_a_data_gap() {
-    let Some(updates) = shared("mrt/bgpdump/updates.20160811.1600.gz") else {
+    let Some(updates) = vigie_testdata::shared_data("mrt/bgpdump/updates.20160811.1600.gz") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -127,8 +111,8 @@ fn a_missing_update_file_is_a_data_gap() {
 #[test]
 fn the_files_of_one_rib_dump_load_together_and_later_dumps_are_skipped() {
     let (Some(v4), Some(v6)) = (
-        shared("mrt/bgpdump/bview.ipv4_unicast_add_path.gz"),
-        shared("mrt/bgpdump/bview.ipv6_unicast_add_path.gz"),
+        vigie_testdata::shared_data("mrt/bgpdump/bview.ipv4_unicast_add_path.gz"),
+        vigie_testdata::shared_data("mrt/bgpdump/bview.ipv6_unicast_add_path.gz"),
     ) else {
         return;
     };

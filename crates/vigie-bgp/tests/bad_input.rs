@@ -3,7 +3,7 @@
 //! (The fuzz target in `fuzz/` explores the same path with libFuzzer.)
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use vigie_bgp::mrt::{discover, ingest_mrt, IngestObserver, IngestOptions, IngestSummary};
@@ -37,23 +37,6 @@ fn run(path: &Path) -> (IngestSummary, Collect) {
     (summary, sink)
 }
 
-fn shared(relative: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(relative);
-    if path.exists() {
-        return Some(path);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "shared data {} is missing (required under CI=true)",
-            path.display()
-        );
-    }
-    eprintln!("skipping: shared data not found at {}", path.display());
-    None
-}
-
 /// Decompresses a gzip file into memory.
 fn gunzip(path: &Path) -> Vec<u8> {
     use std::io::Read;
@@ -66,7 +49,7 @@ fn gunzip(path: &Path) -> Vec<u8> {
 
 #[test]
 fn truncated_real_rib_dump_is_reported_and_kept() {
-    let Some(path) = shared("geo/pyasn/rib.20140523.0600_firstMB.bz2") else {
+    let Some(path) = vigie_testdata::shared_data("geo/pyasn/rib.20140523.0600_firstMB.bz2") else {
         return;
     };
     let (summary, sink) = run(&path);
@@ -95,7 +78,7 @@ fn truncated_real_rib_dump_is_reported_and_kept() {
 
 #[test]
 fn cut_and_damaged_update_files_never_panic() {
-    let Some(path) = shared("mrt/bgpdump/updates.20160811.1600.gz") else {
+    let Some(path) = vigie_testdata::shared_data("mrt/bgpdump/updates.20160811.1600.gz") else {
         return;
     };
     let bytes = gunzip(&path);

@@ -4,26 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bgpkit_parser::models::{EntryType, MrtMessage, TableDumpV2Message};
 use bgpkit_parser::BgpkitParser;
 use vigie_bgp::mrt::{open_mrt, RecordDecoder, RouteAction};
-
-fn shared_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mrt/bgpdump");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "the shared MRT oracle data is missing at {} (required under CI=true)",
-            dir.display()
-        );
-    }
-    eprintln!("skipping: shared data not found at {}", dir.display());
-    None
-}
 
 /// The fields of a bgpdump -m line that vigie must reproduce.
 fn expected_key(line: &str) -> Option<String> {
@@ -141,7 +126,9 @@ fn counts(lines: Vec<String>) -> BTreeMap<String, i64> {
 
 #[test]
 fn every_route_matches_bgpdump() {
-    let Some(dir) = shared_dir() else { return };
+    let Some(dir) = vigie_testdata::shared_data("mrt/bgpdump") else {
+        return;
+    };
     let mut checked = 0;
     let mut failures = Vec::new();
     let mut entries: Vec<_> = std::fs::read_dir(&dir)

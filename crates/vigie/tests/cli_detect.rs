@@ -2,25 +2,8 @@
 //! labelled Iraq 2023 signals: the daily exam shutdowns (01:00–05:00 UTC)
 //! come out as incidents, stored, listed and scored.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn shared(relative: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(relative);
-    if path.exists() {
-        return Some(path);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "shared data {} is missing (required under CI=true)",
-            path.display()
-        );
-    }
-    eprintln!("skipping: shared data not found at {}", path.display());
-    None
-}
 
 fn vigie(data_dir: &Path, args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
@@ -39,7 +22,7 @@ fn vigie(data_dir: &Path, args: &[&str]) -> Output {
 
 #[test]
 fn iraq_exam_shutdowns_become_incidents_and_are_scored() {
-    let Some(csv) = shared("signals/ioda_country_IQ_iraq.csv") else {
+    let Some(csv) = vigie_testdata::shared_data("signals/ioda_country_IQ_iraq.csv") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

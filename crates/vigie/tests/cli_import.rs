@@ -1,25 +1,8 @@
 //! `vigie import` end to end: a real IODA dashboard export goes into the
 //! store and reads back value for value; bad rows are reported, not fatal.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn shared(relative: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(relative);
-    if path.exists() {
-        return Some(path);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "shared data {} is missing (required under CI=true)",
-            path.display()
-        );
-    }
-    eprintln!("skipping: shared data not found at {}", path.display());
-    None
-}
 
 fn vigie(data_dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vigie"))
@@ -32,7 +15,7 @@ fn vigie(data_dir: &Path, args: &[&str]) -> Output {
 
 #[test]
 fn ioda_dashboard_export_reads_back_exactly() {
-    let Some(csv) = shared("signals/ioda_country_IQ_iraq.csv") else {
+    let Some(csv) = vigie_testdata::shared_data("signals/ioda_country_IQ_iraq.csv") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -5,25 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn shared(relative: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(relative);
-    if path.exists() {
-        return Some(path);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "shared data {} is missing (required under CI=true)",
-            path.display()
-        );
-    }
-    eprintln!("skipping: shared data not found at {}", path.display());
-    None
-}
 
 fn vigie(data_dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vigie"))
@@ -118,8 +101,8 @@ fn expected_from_bgpdump(text: &Path) -> (HashMap<String, u64>, Vec<(u64, u64)>)
 #[test]
 fn ris_rib_dump_gives_the_independent_counts() {
     let (Some(mrt), Some(text)) = (
-        shared("mrt/bgpdump/bview.20020722.2337.gz"),
-        shared("mrt/bgpdump/bview.20020722.2337.gz.bgpdump-expected.txt.gz"),
+        vigie_testdata::shared_data("mrt/bgpdump/bview.20020722.2337.gz"),
+        vigie_testdata::shared_data("mrt/bgpdump/bview.20020722.2337.gz.bgpdump-expected.txt.gz"),
     ) else {
         return;
     };
@@ -175,7 +158,8 @@ fn ris_rib_dump_gives_the_independent_counts() {
 
 #[test]
 fn errors_are_clear_and_exit_codes_documented() {
-    let Some(truncated) = shared("geo/pyasn/rib.20140523.0600_firstMB.bz2") else {
+    let Some(truncated) = vigie_testdata::shared_data("geo/pyasn/rib.20140523.0600_firstMB.bz2")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
