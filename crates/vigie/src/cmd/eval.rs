@@ -19,23 +19,20 @@ use crate::cli::EvalArgs;
 pub fn run(store: &Store, args: EvalArgs) -> Result<ExitCode> {
     let bin = BinSize::new(args.bin_secs)?;
     let only: Option<Entity> = args.entity.as_deref().map(str::parse).transpose()?;
-    let mut labels: BTreeMap<Entity, (Vec<Label>, Vec<String>)> = BTreeMap::new();
+    // Per entity, each label with the name of the file it came from.
+    let mut labels: BTreeMap<Entity, Vec<(Label, String)>> = BTreeMap::new();
     for stored in store.labels(&ResultFilter::default())? {
-        let entry = labels.entry(stored.entity.clone()).or_default();
-        entry
-            .0
-            .push(Label::new(stored.entity, stored.start, stored.end));
-        if !entry.1.contains(&stored.source) {
-            entry.1.push(stored.source);
-        }
+        labels.entry(stored.entity.clone()).or_default().push((
+            Label::new(stored.entity, stored.start, stored.end),
+            stored.source,
+        ));
     }
     for path in &args.labels {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let name = path.display().to_string();
-        let set = if bytes.trim_ascii_start().starts_with(b"[")
-            || bytes.trim_ascii_start().starts_with(b"{")
-        {
+        let text = bytes.trim_ascii_start();
+        let set = if text.starts_with(b"[") || text.starts_with(b"{") {
             parse_json_labels(&bytes, &name)?
         } else {
             parse_truth_csv(bytes.as_slice(), &name)?
@@ -51,27 +48,43 @@ pub fn run(store: &Store, args: EvalArgs) -> Result<ExitCode> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or(name);
         for label in set.labels {
-            let entry = labels.entry(label.entity.clone()).or_default();
-            entry.0.push(label);
-            if !entry.1.contains(&short) {
-                entry.1.push(short.clone());
-            }
+            labels
+                .entry(label.entity.clone())
+                .or_default()
+                .push((label, short.clone()));
         }
     }
     let mut datasets = Vec::new();
-    for (entity, (entity_labels, sources)) in labels {
+    for (entity, entity_labels) in labels {
         if only.as_ref().is_some_and(|o| *o != entity) {
             continue;
         }
         let series = read_entity_series(store, &entity, bin, None)?;
-        if series.is_empty() {
+        let (Some(from), Some(until)) = (
+            series.iter().map(|s| s.start).min(),
+            series.iter().map(|s| s.end()).max(),
+        ) else {
+            continue;
+        };
+        // Only the labels of the period the series cover count, and name it.
+        let mut sources: Vec<String> = Vec::new();
+        let mut kept = Vec::new();
+        for (label, source) in entity_labels {
+            if label.end > from && label.start < until {
+                if !sources.contains(&source) {
+                    sources.push(source);
+                }
+                kept.push(label);
+            }
+        }
+        if kept.is_empty() {
             continue;
         }
         datasets.push(Dataset {
             name: format!("{entity} ({})", sources.join(", ")),
             entity,
             series,
-            labels: entity_labels,
+            labels: kept,
         });
     }
     if datasets.is_empty() {
