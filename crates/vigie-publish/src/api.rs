@@ -1,0 +1,505 @@
+//! The native JSON API under `/api/v1/`: entities, signals (JSON and CSV),
+//! events, incidents and a summary. Times in responses are ISO 8601 UTC
+//! (with Unix seconds beside them where a client computes with them).
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use vigie_detect::Incident;
+use vigie_model::{format_utc, BinSize, Entity, SeriesKey, SignalKind, TimeRange, UnixSecs};
+use vigie_store::{ResultFilter, SeriesInfo, Store};
+
+use crate::data::{self, PublishedIncident, Resampled, DEFAULT_METHOD};
+use crate::error::ApiError;
+use crate::params::{Params, MAX_POINTS, MAX_RANGE_SECS, MAX_READ_BINS};
+use crate::server::AppState;
+
+/// Seconds of data a series request covers when it gives no `from`.
+pub const DEFAULT_WINDOW_SECS: i64 = 7 * 86_400;
+
+type QueryMap = Query<HashMap<String, String>>;
+
+/// One entity's series, resampled for a response.
+pub(crate) struct SeriesWindow {
+    pub key: SeriesKey,
+    pub name: Option<String>,
+    pub resampled: Resampled,
+}
+
+/// Resolves `from`/`until` against the data span, checks the bounds, reads
+/// each series and downsamples it to `max_points`.
+pub(crate) fn read_windows(
+    store: &Store,
+    entity: &Entity,
+    signals: Option<&[SignalKind]>,
+    bin: BinSize,
+    from: Option<UnixSecs>,
+    until: Option<UnixSecs>,
+    max_points: Option<usize>,
+) -> Result<(TimeRange, Vec<SeriesWindow>), ApiError> {
+    let infos: Vec<SeriesInfo> = data::series_of(store, entity)?
+        .into_iter()
+        .filter(|i| i.bin == bin)
+        .filter(|i| signals.is_none_or(|s| s.contains(&i.key.signal)))
+        .collect();
+    if infos.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "no {} s series of {entity}{}: see /api/v1/entities for what the store holds",
+            bin.secs(),
+            signals
+                .map(|s| format!(
+                    " for {}",
+                    s.iter().map(|k| k.name()).collect::<Vec<_>>().join(",")
+                ))
+                .unwrap_or_default()
+        )));
+    }
+    let span_end = data::data_span(&infos).map(|(_, end)| end);
+    let until = until.or(span_end).unwrap_or(0);
+    let from = from.unwrap_or(until - DEFAULT_WINDOW_SECS);
+    if from >= until {
+        return Err(ApiError::bad_request(format!(
+            "'from' ({}) must be before 'until' ({})",
+            format_utc(from),
+            format_utc(until)
+        )));
+    }
+    if until - from > MAX_RANGE_SECS {
+        return Err(ApiError::bad_request(format!(
+            "the range is {} days; at most {} days per request",
+            (until - from) / 86_400,
+            MAX_RANGE_SECS / 86_400
+        )));
+    }
+    let bins = (until - from) / i64::from(bin.secs());
+    if bins > MAX_READ_BINS {
+        return Err(ApiError::bad_request(format!(
+            "the range holds {bins} bins of {} s; at most {MAX_READ_BINS}: ask a shorter range",
+            bin.secs()
+        )));
+    }
+    let range = TimeRange::new(from, until)
+        .map_err(|e| ApiError::bad_request(format!("bad time range: {e}")))?;
+    let name = store.entity_name(entity)?;
+    let mut windows = Vec::new();
+    for info in infos {
+        let series = data::read(store, &info.key, bin, range)?;
+        let resampled = data::downsample(&series, max_points);
+        if resampled.values.len() > MAX_POINTS {
+            return Err(ApiError::bad_request(format!(
+                "the response would hold {} points; pass maxPoints (at most {MAX_POINTS}) to downsample",
+                resampled.values.len()
+            )));
+        }
+        windows.push(SeriesWindow {
+            key: info.key,
+            name: name.clone(),
+            resampled,
+        });
+    }
+    Ok((range, windows))
+}
+
+/// The `maxPoints` parameter (1..=MAX_POINTS).
+pub(crate) fn max_points(params: &Params) -> Result<Option<usize>, ApiError> {
+    match params.bounded("maxPoints", MAX_POINTS as u64)? {
+        Some(0) => Err(ApiError::bad_request("'maxPoints' must be at least 1")),
+        other => Ok(other.map(|v| v as usize)),
+    }
+}
+
+/// The `signal` parameter: one name or a comma-separated list.
+fn signal_list(params: &Params, name: &str) -> Result<Option<Vec<SignalKind>>, ApiError> {
+    params
+        .text(name)
+        .map(|text| {
+            text.split(',')
+                .map(|s| crate::params::parse_signal(s.trim()))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+}
+
+/// `GET /api/v1/entities`: entities whose code or name contains `search`.
+pub async fn entities(
+    State(state): State<AppState>,
+    Query(q): QueryMap,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params(q);
+    let page = params.page()?;
+    let kind = params
+        .text("kind")
+        .map(|k| {
+            k.parse::<vigie_model::EntityKind>().map_err(|_| {
+                ApiError::bad_request(format!("'kind' = '{k}': use country, asn or region"))
+            })
+        })
+        .transpose()?;
+    let search = params.text("search").map(str::to_string);
+    let (total, found) = state
+        .with_store(move |store| {
+            let all = data::search_entities(store, search.as_deref(), kind)?;
+            Ok((all.len(), page.slice(all)))
+        })
+        .await?;
+    let entities: Vec<Value> = found
+        .iter()
+        .map(|info| {
+            json!({
+                "entity": info.entity.to_string(),
+                "kind": info.entity.kind().name(),
+                "code": info.entity.code(),
+                "name": info.name,
+                "signals": info.signals.iter().map(|s| json!({
+                    "signal": s.signal.name(),
+                    "unit": s.signal.unit(),
+                    "binSecs": s.bin.secs(),
+                    "latestTime": s.latest_time.map(format_utc),
+                    "latestValue": s.latest_value,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "total": total,
+        "offset": page.offset,
+        "limit": page.limit,
+        "entities": entities,
+    })))
+}
+
+/// A series request's parameters: entity, signals, bin, from, until, maxPoints.
+type SeriesRequest = (
+    Entity,
+    Option<Vec<SignalKind>>,
+    BinSize,
+    Option<UnixSecs>,
+    Option<UnixSecs>,
+    Option<usize>,
+);
+
+fn series_request(params: &Params) -> Result<SeriesRequest, ApiError> {
+    let entity = params.entity("entity")?.ok_or_else(|| {
+        ApiError::bad_request("'entity' is required (such as IQ, AS9198, KZ/Almaty)")
+    })?;
+    Ok((
+        entity,
+        signal_list(params, "signal")?,
+        params.bin()?,
+        params.time("from")?,
+        params.time("until")?,
+        max_points(params)?,
+    ))
+}
+
+/// `GET /api/v1/signals`: an entity's series over a range, downsampled to
+/// `maxPoints`.
+pub async fn signals(
+    State(state): State<AppState>,
+    Query(q): QueryMap,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params(q);
+    let (entity, signals, bin, from, until, max_points) = series_request(&params)?;
+    let (range, windows) = state
+        .with_store(move |store| {
+            read_windows(
+                store,
+                &entity,
+                signals.as_deref(),
+                bin,
+                from,
+                until,
+                max_points,
+            )
+        })
+        .await?;
+    let first = windows.first();
+    let entity_text = first.map(|w| w.key.entity.to_string()).unwrap_or_default();
+    let name = first.and_then(|w| w.name.clone());
+    let series: Vec<Value> = windows
+        .into_iter()
+        .map(|w| {
+            json!({
+                "signal": w.key.signal.name(),
+                "unit": w.key.signal.unit(),
+                "start": format_utc(w.resampled.start),
+                "startUnix": w.resampled.start,
+                "stepSecs": w.resampled.step_secs,
+                "nativeStepSecs": w.resampled.native_step_secs,
+                "values": w.resampled.values,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "entity": entity_text,
+        "name": name,
+        "from": format_utc(range.from()),
+        "until": format_utc(range.until()),
+        "series": series,
+    })))
+}
+
+/// `GET /api/v1/signals.csv`: the same series as CSV `time,entity,signal,value`
+/// (the long format `vigie import csv` reads); no data is an empty value.
+pub async fn signals_csv(
+    State(state): State<AppState>,
+    Query(q): QueryMap,
+) -> Result<Response, ApiError> {
+    let params = Params(q);
+    let (entity, signals, bin, from, until, max_points) = series_request(&params)?;
+    let file_name = format!("vigie-{}.csv", entity.to_string().replace('/', "_"));
+    let (_, windows) = state
+        .with_store(move |store| {
+            read_windows(
+                store,
+                &entity,
+                signals.as_deref(),
+                bin,
+                from,
+                until,
+                max_points,
+            )
+        })
+        .await?;
+    let mut body = String::from("time,entity,signal,value\n");
+    for w in &windows {
+        let entity = csv_field(&w.key.entity.to_string());
+        for (i, value) in w.resampled.values.iter().enumerate() {
+            let t = w.resampled.start + i as i64 * i64::from(w.resampled.step_secs);
+            body.push_str(&format_utc(t));
+            body.push(',');
+            body.push_str(&entity);
+            body.push(',');
+            body.push_str(w.key.signal.name());
+            body.push(',');
+            if let Some(v) = value {
+                body.push_str(&v.to_string());
+            }
+            body.push('\n');
+        }
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Quotes a CSV field when it needs it.
+pub(crate) fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+fn result_filter(params: &Params) -> Result<ResultFilter, ApiError> {
+    let from = params.time("from")?;
+    let until = params.time("until")?;
+    if let (Some(f), Some(u)) = (from, until) {
+        if f >= u {
+            return Err(ApiError::bad_request("'from' must be before 'until'"));
+        }
+    }
+    Ok(ResultFilter {
+        entity: params.entity("entity")?,
+        method: Some(params.text("method").unwrap_or(DEFAULT_METHOD).to_string()),
+        from,
+        until,
+    })
+}
+
+/// `GET /api/v1/events`: signal events overlapping a range.
+pub async fn events(
+    State(state): State<AppState>,
+    Query(q): QueryMap,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params(q);
+    let page = params.page()?;
+    let filter = result_filter(&params)?;
+    let signal = params.signal("signal")?;
+    let (total, found) = state
+        .with_store(move |store| {
+            let all = data::events(store, &filter, signal)?;
+            Ok((all.len(), page.slice(all)))
+        })
+        .await?;
+    let events: Vec<Value> = found
+        .iter()
+        .map(|e| {
+            json!({
+                "method": e.method,
+                "entity": e.key.entity.to_string(),
+                "signal": e.key.signal.name(),
+                "binSecs": e.bin.secs(),
+                "start": format_utc(e.start),
+                "end": e.end.map(format_utc),
+                "depth": e.depth,
+                "score": e.score,
+                "detail": serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "total": total,
+        "offset": page.offset,
+        "limit": page.limit,
+        "events": events,
+    })))
+}
+
+/// The JSON of one incident: a flat summary, plus the detector's full
+/// record under `detail` when `with_detail`.
+pub fn incident_json(published: &PublishedIncident, with_detail: bool) -> Value {
+    let incident: &Incident = &published.incident;
+    let mut signals: Vec<&str> = incident
+        .signals
+        .iter()
+        .map(|e| e.key.signal.name())
+        .collect();
+    signals.sort_unstable();
+    signals.dedup();
+    let mut value = json!({
+        "id": published.id,
+        "method": published.method,
+        "entity": incident.entity.to_string(),
+        "start": format_utc(incident.start),
+        "end": incident.end.map(format_utc),
+        "ongoing": incident.end.is_none(),
+        "observedUntil": format_utc(incident.observed_until),
+        "durationSecs": incident.duration_secs(),
+        "depth": incident.depth,
+        "mechanism": incident.mechanism.name(),
+        "mechanismConfidence": incident.mechanism_confidence,
+        "mechanismEvidence": incident.mechanism_evidence,
+        "scope": incident.scope.name(),
+        "confidence": incident.confidence,
+        "iodaOverallScore": incident.ioda_overall_score,
+        "signals": signals,
+        "restorations": incident.restorations.iter().map(|r| json!({
+            "start": format_utc(r.start),
+            "end": format_utc(r.end),
+            "restoredFraction": r.restored_fraction,
+        })).collect::<Vec<_>>(),
+        "affected": incident.affected.iter().map(|a| json!({
+            "entity": a.entity.to_string(),
+            "addressShare": a.address_share,
+        })).collect::<Vec<_>>(),
+        "dataGaps": incident.data_gaps.iter().map(|g| json!({
+            "signal": g.key.signal.name(),
+            "start": format_utc(g.start),
+            "end": g.end.map(format_utc),
+        })).collect::<Vec<_>>(),
+    });
+    if with_detail {
+        if let Value::Object(map) = &mut value {
+            map.insert(
+                "detail".into(),
+                serde_json::to_value(incident).unwrap_or(Value::Null),
+            );
+        }
+    }
+    value
+}
+
+/// `GET /api/v1/incidents`: incidents overlapping a range.
+pub async fn incidents(
+    State(state): State<AppState>,
+    Query(q): QueryMap,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params(q);
+    let page = params.page()?;
+    let filter = result_filter(&params)?;
+    let (total, unreadable, found) = state
+        .with_store(move |store| {
+            let (all, unreadable) = data::incidents(store, &filter)?;
+            Ok((all.len(), unreadable, page.slice(all)))
+        })
+        .await?;
+    Ok(Json(json!({
+        "total": total,
+        "offset": page.offset,
+        "limit": page.limit,
+        "unreadable": unreadable,
+        "incidents": found.iter().map(|p| incident_json(p, false)).collect::<Vec<_>>(),
+    })))
+}
+
+/// `GET /api/v1/incidents/{id}`: one incident with its full detail.
+pub async fn incident(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): QueryMap,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params(q);
+    let method = params.text("method").unwrap_or(DEFAULT_METHOD).to_string();
+    if data::parse_incident_id(&id).is_none() {
+        return Err(ApiError::bad_request(format!(
+            "'{id}' is not an incident id: ENTITY@START_UNIX_SECS, such as IQ@1692514800"
+        )));
+    }
+    let lookup = id.clone();
+    let found = state
+        .with_store(move |store| Ok(data::incident_by_id(store, &lookup, &method)?))
+        .await?;
+    match found {
+        Some(p) => Ok(Json(incident_json(&p, true))),
+        None => Err(ApiError::not_found(format!("no incident {id}"))),
+    }
+}
+
+/// `GET /api/v1/summary`: per-entity outage totals over a range, highest
+/// score first, with store totals.
+pub async fn summary(
+    State(state): State<AppState>,
+    Query(q): QueryMap,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params(q);
+    let page = params.page()?;
+    let filter = result_filter(&params)?;
+    let (summaries, series, entities) = state
+        .with_store(move |store| {
+            let method = filter.method.as_deref().unwrap_or(DEFAULT_METHOD);
+            let summaries = data::summarize(
+                store,
+                method,
+                filter.from,
+                filter.until,
+                filter.entity.as_ref(),
+            )?;
+            Ok((
+                summaries,
+                store.list_series()?.len(),
+                store.entities()?.len(),
+            ))
+        })
+        .await?;
+    let incidents: usize = summaries.iter().map(|s| s.incidents).sum();
+    let ongoing: usize = summaries.iter().map(|s| s.ongoing).sum();
+    let total = summaries.len();
+    Ok(Json(json!({
+        "from": params.time("from")?.map(format_utc),
+        "until": params.time("until")?.map(format_utc),
+        "totals": {
+            "series": series,
+            "entities": entities,
+            "entitiesWithIncidents": total,
+            "incidents": incidents,
+            "ongoing": ongoing,
+        },
+        "offset": page.offset,
+        "limit": page.limit,
+        "entities": page.slice(summaries),
+    })))
+}

@@ -1,0 +1,337 @@
+//! What the API and the reports read from the store, independent of HTTP:
+//! series windows with downsampling, entity search, decoded incidents with
+//! stable ids, and per-entity outage summaries.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use vigie_detect::Incident;
+use vigie_model::{
+    format_utc, BinSize, Entity, Series, SeriesKey, SignalKind, TimeRange, UnixSecs,
+};
+use vigie_store::{EntityInfo, ResultFilter, SeriesInfo, Store, StoreError, StoredEvent};
+
+/// The detection method whose results are published unless another is asked
+/// for (vigie's own detector; `ioda-median` is IODA's method).
+pub const DEFAULT_METHOD: &str = "vigie";
+
+/// A series resampled for display: value `i` covers `[start + i*step_secs, +step_secs)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resampled {
+    /// Start of the first value, Unix seconds.
+    pub start: UnixSecs,
+    /// Seconds per value.
+    pub step_secs: u32,
+    /// The series' own bin size.
+    pub native_step_secs: u32,
+    /// Values; `None` is no data.
+    pub values: Vec<Option<f64>>,
+}
+
+impl Resampled {
+    /// The first second after the last value.
+    pub fn end(&self) -> UnixSecs {
+        self.start + self.values.len() as i64 * i64::from(self.step_secs)
+    }
+}
+
+/// Averages `series` into at most `max_points` values (all of them when
+/// `None`). Each output value is the mean of the bins with data in its
+/// group; a group with no data at all stays `None` (no data is not zero).
+pub fn downsample(series: &Series, max_points: Option<usize>) -> Resampled {
+    let native = series.bin.secs();
+    let n = series.values.len();
+    let factor = match max_points {
+        Some(max) if max > 0 && n > max => n.div_ceil(max),
+        _ => 1,
+    };
+    let values = if factor == 1 {
+        series.values.clone()
+    } else {
+        series
+            .values
+            .chunks(factor)
+            .map(|group| {
+                let (sum, count) = group
+                    .iter()
+                    .flatten()
+                    .fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
+                (count > 0).then(|| sum / count as f64)
+            })
+            .collect()
+    };
+    Resampled {
+        start: series.start,
+        step_secs: native.saturating_mul(factor as u32),
+        native_step_secs: native,
+        values,
+    }
+}
+
+/// The series the store holds for `entity` (every bin size), in store order.
+pub fn series_of(store: &Store, entity: &Entity) -> Result<Vec<SeriesInfo>, StoreError> {
+    Ok(store
+        .list_series()?
+        .into_iter()
+        .filter(|info| info.key.entity == *entity)
+        .collect())
+}
+
+/// The time span with data of the given series: `[first bin, last bin + bin)`.
+pub fn data_span(infos: &[SeriesInfo]) -> Option<(UnixSecs, UnixSecs)> {
+    let first = infos.iter().filter_map(|i| i.first_bin).min()?;
+    let last = infos
+        .iter()
+        .filter_map(|i| i.last_bin.map(|t| t + i64::from(i.bin.secs())))
+        .max()?;
+    Some((first, last))
+}
+
+/// Reads one series over `range` (widened to whole bins).
+pub fn read(
+    store: &Store,
+    key: &SeriesKey,
+    bin: BinSize,
+    range: TimeRange,
+) -> Result<Series, StoreError> {
+    store.read_series(key, bin, range)
+}
+
+/// Entities whose code or name contains `search` (case-insensitive), of
+/// `kind` when given, in store order.
+pub fn search_entities(
+    store: &Store,
+    search: Option<&str>,
+    kind: Option<vigie_model::EntityKind>,
+) -> Result<Vec<EntityInfo>, StoreError> {
+    let needle = search.map(str::to_lowercase);
+    Ok(store
+        .entities()?
+        .into_iter()
+        .filter(|info| kind.is_none_or(|k| info.entity.kind() == k))
+        .filter(|info| {
+            needle.as_ref().is_none_or(|n| {
+                info.entity.to_string().to_lowercase().contains(n.as_str())
+                    || info
+                        .name
+                        .as_ref()
+                        .is_some_and(|name| name.to_lowercase().contains(n.as_str()))
+            })
+        })
+        .collect())
+}
+
+/// A stored incident, decoded, with its stable id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PublishedIncident {
+    /// `ENTITY@START` (such as `IQ@1692514800`): stable while detection
+    /// keeps the same onset.
+    pub id: String,
+    /// The detection method that found it.
+    pub method: String,
+    /// The decoded incident.
+    pub incident: Incident,
+}
+
+/// The id of an incident: `ENTITY@START_UNIX_SECS`.
+pub fn incident_id(entity: &Entity, start: UnixSecs) -> String {
+    format!("{entity}@{start}")
+}
+
+/// Splits an incident id into entity and start.
+pub fn parse_incident_id(id: &str) -> Option<(Entity, UnixSecs)> {
+    let (entity, start) = id.rsplit_once('@')?;
+    Some((entity.parse().ok()?, start.parse().ok()?))
+}
+
+/// Incidents overlapping the filter, decoded, in time order. Rows whose
+/// detail cannot be decoded (written by another version) are counted in the
+/// second value and skipped.
+pub fn incidents(
+    store: &Store,
+    filter: &ResultFilter,
+) -> Result<(Vec<PublishedIncident>, usize), StoreError> {
+    let mut out = Vec::new();
+    let mut unreadable = 0;
+    for row in store.incidents(filter)? {
+        match serde_json::from_str::<Incident>(&row.detail) {
+            Ok(incident) => out.push(PublishedIncident {
+                id: incident_id(&row.entity, row.start),
+                method: row.method,
+                incident,
+            }),
+            Err(_) => unreadable += 1,
+        }
+    }
+    Ok((out, unreadable))
+}
+
+/// One incident found by id, with the given method.
+pub fn incident_by_id(
+    store: &Store,
+    id: &str,
+    method: &str,
+) -> Result<Option<PublishedIncident>, StoreError> {
+    let Some((entity, start)) = parse_incident_id(id) else {
+        return Ok(None);
+    };
+    let filter = ResultFilter {
+        entity: Some(entity),
+        method: Some(method.to_string()),
+        from: Some(start),
+        until: Some(start.saturating_add(1)),
+    };
+    Ok(incidents(store, &filter)?
+        .0
+        .into_iter()
+        .find(|p| p.incident.start == start))
+}
+
+/// Events overlapping the filter, optionally of one signal.
+pub fn events(
+    store: &Store,
+    filter: &ResultFilter,
+    signal: Option<SignalKind>,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    Ok(store
+        .events(filter)?
+        .into_iter()
+        .filter(|e| signal.is_none_or(|s| e.key.signal == s))
+        .collect())
+}
+
+/// One entity's outages over a period.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntitySummary {
+    /// The entity.
+    pub entity: Entity,
+    /// Its display name, when known.
+    pub name: Option<String>,
+    /// Incidents overlapping the period.
+    pub incidents: usize,
+    /// Of which still going on at the end of their data.
+    pub ongoing: usize,
+    /// Seconds of outage inside the period (incidents clipped to it).
+    pub outage_secs: i64,
+    /// The largest depth (fraction of the baseline lost), 0..1.
+    pub max_depth: f64,
+    /// The sum of the incidents' IODA overall scores.
+    pub overall_score: f64,
+    /// Per signal, the sum of its events' IODA scores.
+    pub signal_scores: BTreeMap<String, f64>,
+    /// The start of the latest incident, ISO 8601 UTC.
+    pub latest_start: Option<String>,
+}
+
+/// Per-entity summaries of the incidents overlapping `[from, until)`,
+/// highest overall score first.
+pub fn summarize(
+    store: &Store,
+    method: &str,
+    from: Option<UnixSecs>,
+    until: Option<UnixSecs>,
+    entity: Option<&Entity>,
+) -> Result<Vec<EntitySummary>, StoreError> {
+    let filter = ResultFilter {
+        entity: entity.cloned(),
+        method: Some(method.to_string()),
+        from,
+        until,
+    };
+    let (found, _) = incidents(store, &filter)?;
+    let names: BTreeMap<Entity, Option<String>> = store
+        .entities()?
+        .into_iter()
+        .map(|info| (info.entity, info.name))
+        .collect();
+    let mut by_entity: BTreeMap<Entity, EntitySummary> = BTreeMap::new();
+    for published in &found {
+        let incident = &published.incident;
+        let summary = by_entity
+            .entry(incident.entity.clone())
+            .or_insert_with(|| EntitySummary {
+                entity: incident.entity.clone(),
+                name: names.get(&incident.entity).cloned().flatten(),
+                incidents: 0,
+                ongoing: 0,
+                outage_secs: 0,
+                max_depth: 0.0,
+                overall_score: 0.0,
+                signal_scores: BTreeMap::new(),
+                latest_start: None,
+            });
+        summary.incidents += 1;
+        if incident.end.is_none() {
+            summary.ongoing += 1;
+        }
+        let end = incident.end.unwrap_or(incident.observed_until);
+        let clipped_start = from.map_or(incident.start, |f| incident.start.max(f));
+        let clipped_end = until.map_or(end, |u| end.min(u));
+        summary.outage_secs += (clipped_end - clipped_start).max(0);
+        if incident.depth.is_finite() {
+            summary.max_depth = summary.max_depth.max(incident.depth);
+        }
+        if incident.ioda_overall_score.is_finite() {
+            summary.overall_score += incident.ioda_overall_score;
+        }
+        for event in &incident.signals {
+            if event.ioda_score.is_finite() {
+                *summary
+                    .signal_scores
+                    .entry(event.key.signal.name().to_string())
+                    .or_insert(0.0) += event.ioda_score;
+            }
+        }
+        summary.latest_start = Some(format_utc(incident.start));
+    }
+    let mut out: Vec<EntitySummary> = by_entity.into_values().collect();
+    out.sort_by(|a, b| {
+        b.overall_score
+            .total_cmp(&a.overall_score)
+            .then_with(|| a.entity.cmp(&b.entity))
+    });
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(values: Vec<Option<f64>>) -> Series {
+        Series {
+            key: SeriesKey {
+                entity: "IQ".parse().unwrap(),
+                signal: SignalKind::BgpVisibleSlash24s,
+            },
+            bin: BinSize::default(),
+            start: 1_692_489_600,
+            values,
+        }
+    }
+
+    #[test]
+    fn downsampling_averages_groups_and_keeps_no_data() {
+        let s = series(vec![Some(1.0), Some(3.0), None, None, Some(5.0)]);
+        let r = downsample(&s, Some(3));
+        assert_eq!(r.step_secs, 600);
+        assert_eq!(r.native_step_secs, 300);
+        assert_eq!(r.values, vec![Some(2.0), None, Some(5.0)]);
+        assert_eq!(r.end(), s.start + 1800);
+        let same = downsample(&s, Some(10));
+        assert_eq!(same.values, s.values);
+        assert_eq!(same.step_secs, 300);
+        assert_eq!(downsample(&s, None).values.len(), 5);
+    }
+
+    #[test]
+    fn incident_ids_round_trip() {
+        let entity: Entity = "KZ/Almaty".parse().unwrap();
+        let id = incident_id(&entity, 1_641_340_800);
+        assert_eq!(id, "KZ/Almaty@1641340800");
+        assert_eq!(parse_incident_id(&id), Some((entity, 1_641_340_800)));
+        assert_eq!(parse_incident_id("IQ"), None);
+        assert_eq!(parse_incident_id("IQ@soon"), None);
+    }
+}

@@ -1,0 +1,130 @@
+//! Prometheus metrics: request counts and latencies per route, rendered in
+//! the text exposition format at `/metrics` with the store's own gauges.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the request-duration histogram buckets.
+pub const LATENCY_BUCKETS_SECS: [f64; 10] =
+    [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+#[derive(Default)]
+struct RouteStats {
+    by_status: BTreeMap<u16, u64>,
+    buckets: [u64; LATENCY_BUCKETS_SECS.len()],
+    count: u64,
+    sum_secs: f64,
+}
+
+/// Request counters and latency histograms, shared by every handler.
+#[derive(Default)]
+pub struct Metrics {
+    routes: Mutex<BTreeMap<String, RouteStats>>,
+}
+
+impl Metrics {
+    /// Records one answered request: its route template (such as
+    /// `/v2/signals/raw/{entityType}/{entityCode}`), status and duration.
+    pub fn record(&self, route: &str, status: u16, elapsed: Duration) {
+        let Ok(mut routes) = self.routes.lock() else {
+            return;
+        };
+        let stats = routes.entry(route.to_string()).or_default();
+        *stats.by_status.entry(status).or_insert(0) += 1;
+        let secs = elapsed.as_secs_f64();
+        for (bucket, bound) in stats.buckets.iter_mut().zip(LATENCY_BUCKETS_SECS) {
+            if secs <= bound {
+                *bucket += 1;
+            }
+        }
+        stats.count += 1;
+        stats.sum_secs += secs;
+    }
+
+    /// Renders the request metrics, then `gauges` (name, help, value), in
+    /// the Prometheus text format.
+    pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP vigie_http_requests_total HTTP requests answered, by route template and status.\n");
+        out.push_str("# TYPE vigie_http_requests_total counter\n");
+        let routes = match self.routes.lock() {
+            Ok(routes) => routes,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for (route, stats) in routes.iter() {
+            for (status, count) in &stats.by_status {
+                let _ = writeln!(
+                    out,
+                    "vigie_http_requests_total{{route=\"{}\",status=\"{status}\"}} {count}",
+                    escape(route)
+                );
+            }
+        }
+        out.push_str("# HELP vigie_http_request_duration_seconds Time to answer a request, by route template.\n");
+        out.push_str("# TYPE vigie_http_request_duration_seconds histogram\n");
+        for (route, stats) in routes.iter() {
+            let route = escape(route);
+            for (count, bound) in stats.buckets.iter().zip(LATENCY_BUCKETS_SECS) {
+                let _ = writeln!(
+                    out,
+                    "vigie_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "vigie_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                stats.count
+            );
+            let _ = writeln!(
+                out,
+                "vigie_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                stats.sum_secs
+            );
+            let _ = writeln!(
+                out,
+                "vigie_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                stats.count
+            );
+        }
+        for (name, help, value) in gauges {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
+        }
+        out
+    }
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counts_and_cumulative_buckets() {
+        let metrics = Metrics::default();
+        metrics.record("/api/v1/signals", 200, Duration::from_millis(3));
+        metrics.record("/api/v1/signals", 200, Duration::from_millis(30));
+        metrics.record("/api/v1/signals", 400, Duration::from_micros(500));
+        let text = metrics.render(&[("vigie_store_series", "Series held.", 4.0)]);
+        assert!(text
+            .contains("vigie_http_requests_total{route=\"/api/v1/signals\",status=\"200\"} 2\n"));
+        assert!(text
+            .contains("vigie_http_requests_total{route=\"/api/v1/signals\",status=\"400\"} 1\n"));
+        assert!(text.contains("vigie_http_request_duration_seconds_bucket{route=\"/api/v1/signals\",le=\"0.001\"} 1\n"));
+        assert!(text.contains("vigie_http_request_duration_seconds_bucket{route=\"/api/v1/signals\",le=\"0.005\"} 2\n"));
+        assert!(text.contains(
+            "vigie_http_request_duration_seconds_bucket{route=\"/api/v1/signals\",le=\"+Inf\"} 3\n"
+        ));
+        assert!(text.contains("# TYPE vigie_store_series gauge\nvigie_store_series 4\n"));
+    }
+}

@@ -1,0 +1,265 @@
+//! The OpenAPI 3.0 document of the HTTP API, written by hand and served at
+//! `/api/v1/openapi.json`. A test keeps its paths equal to the router's.
+
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use crate::server::paths;
+
+fn param(name: &str, description: &str, kind: &str, required: bool) -> Value {
+    json!({
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": { "type": kind },
+    })
+}
+
+fn path_param(name: &str, description: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } })
+}
+
+fn time(name: &str, required: bool) -> Value {
+    param(
+        name,
+        "Unix seconds or ISO 8601 UTC (2023-08-20T03:00:00Z).",
+        "string",
+        required,
+    )
+}
+
+fn page() -> [Value; 3] {
+    [
+        param(
+            "limit",
+            "Page size, 1..10000 (default 500).",
+            "integer",
+            false,
+        ),
+        param("offset", "Items to skip.", "integer", false),
+        param(
+            "page",
+            "Page number (IODA style): skips page × limit items.",
+            "integer",
+            false,
+        ),
+    ]
+}
+
+fn operation(
+    summary: &str,
+    description: &str,
+    parameters: Vec<Value>,
+    content_type: &str,
+) -> Value {
+    json!({
+        "get": {
+            "summary": summary,
+            "description": description,
+            "parameters": parameters,
+            "responses": {
+                "200": { "description": "Success.", "content": { content_type: { "schema": { "type": if content_type == "application/json" { "object" } else { "string" } } } } },
+                "400": { "description": "Invalid parameter, range or page size: the body says which and why.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+                "404": { "description": "Nothing matches.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+            }
+        }
+    })
+}
+
+fn with(mut base: Vec<Value>, more: impl IntoIterator<Item = Value>) -> Vec<Value> {
+    base.extend(more);
+    base
+}
+
+/// The OpenAPI document.
+pub fn document() -> Value {
+    let json_type = "application/json";
+    let series_params = || {
+        vec![
+            param("entity", "Entity: IQ, AS9198 or KZ/Almaty.", "string", true),
+            param("signal", "Signal name(s), comma-separated (bgp, ping-slash24, merit-nt, gtr, …); all when absent.", "string", false),
+            time("from", false),
+            time("until", false),
+            param("maxPoints", "Downsample (mean of each group of bins) to at most this many points, 1..200000.", "integer", false),
+            param("binSecs", "The series' bin size in seconds (default 300).", "integer", false),
+        ]
+    };
+    let result_params = || {
+        vec![
+            param("entity", "Only this entity.", "string", false),
+            time("from", false),
+            time("until", false),
+            param(
+                "method",
+                "Detector: vigie (default) or ioda-median.",
+                "string",
+                false,
+            ),
+        ]
+    };
+    let ioda_outage_params = |extra: Vec<Value>| {
+        with(
+            vec![
+                time("from", true),
+                time("until", true),
+                param("entityType", "country, asn or region.", "string", false),
+                param(
+                    "entityCode",
+                    "Entity code(s), comma-separated; regions are COUNTRY/Name.",
+                    "string",
+                    false,
+                ),
+                param(
+                    "method",
+                    "vigie extension: detector, vigie (default) or ioda-median.",
+                    "string",
+                    false,
+                ),
+            ],
+            with(extra, page()),
+        )
+    };
+    let mut paths_map = Map::new();
+    let mut add = |path: &str, value: Value| {
+        paths_map.insert(path.to_string(), value);
+    };
+    add(
+        paths::ENTITIES,
+        operation(
+            "Search entities",
+            "Entities whose code or name contains `search`, with each signal's latest value.",
+            with(
+                vec![
+                    param("search", "Substring of the code or name.", "string", false),
+                    param("kind", "country, asn or region.", "string", false),
+                ],
+                page(),
+            ),
+            json_type,
+        ),
+    );
+    add(paths::SIGNALS, operation("An entity's series", "Values per bin (null is no data, never zero) from `from` to `until` (default: the last 7 days with data), downsampled to `maxPoints`. Years may be asked for: no 100-day cap.", series_params(), json_type));
+    add(paths::SIGNALS_CSV, operation("An entity's series as CSV", "`time,entity,signal,value`, the long CSV that `vigie import csv` reads; no data is an empty value.", series_params(), "text/csv"));
+    add(
+        paths::EVENTS,
+        operation(
+            "Signal events",
+            "Outage events found in single series, overlapping the range.",
+            with(
+                with(
+                    result_params(),
+                    [param("signal", "Only this signal.", "string", false)],
+                ),
+                page(),
+            ),
+            json_type,
+        ),
+    );
+    add(paths::INCIDENTS, operation("Incidents", "Outages per entity, all signals fused: onset, end, depth, mechanism, scope, restoration windows, affected networks. Ids are ENTITY@START.",
+        with(result_params(), page()), json_type));
+    add(paths::INCIDENT, operation("One incident", "An incident by id (ENTITY@START_UNIX_SECS, URL-encoded), with the detector's full record.",
+        vec![path_param("id", "ENTITY@START_UNIX_SECS, such as IQ@1692514800."), param("method", "Detector (default vigie).", "string", false)], json_type));
+    add(paths::SUMMARY, operation("Outage summary", "Per entity: incidents, ongoing ones, outage seconds in the range, deepest drop, IODA-style scores; store totals.",
+        with(result_params(), page()), json_type));
+    add(
+        paths::OPENAPI,
+        operation(
+            "This document",
+            "The OpenAPI 3.0 description of the API.",
+            vec![],
+            json_type,
+        ),
+    );
+    add(paths::IODA_SIGNALS_RAW, operation("IODA v2: raw signals", "IODA's `/v2/signals/raw` with the same parameters and envelope; data is [[{entityType, entityCode, entityName, datasource, from, until, step, nativeStep, values}]]. No 100-day cap.",
+        vec![
+            path_param("entityType", "country, asn or region."),
+            path_param("entityCode", "IQ, 9198 or KZ/Almaty (URL-encoded)."),
+            time("from", true), time("until", true),
+            param("datasource", "Signal name(s), comma-separated.", "string", false),
+            param("maxPoints", "Downsample to at most this many points.", "integer", false),
+        ], json_type));
+    add(paths::IODA_ALERTS, operation("IODA v2: alerts", "Alerts {datasource, entity, time, level, condition, value, historyValue, method}: `critical` when an event starts, `normal` when it ends.",
+        ioda_outage_params(vec![param("datasource", "Only this signal.", "string", false)]), json_type));
+    add(paths::IODA_EVENTS, operation("IODA v2: events", "Events in IODA's codf format {location, location_name, start, duration, uncertainty, method, datasource, status, fraction, score, overlaps_window} or ioda format {entity, from, until, score, datasource, method}.",
+        ioda_outage_params(vec![
+            param("datasource", "Only this signal.", "string", false),
+            param("format", "codf (default) or ioda.", "string", false),
+            param("includeAlerts", "ioda format: add an alerts list.", "boolean", false),
+            param("overall", "Merge signals (vigie incidents), datasource overall.", "boolean", false),
+            param("orderBy", "time, score or name, with /asc or /desc.", "string", false),
+        ]), json_type));
+    add(paths::IODA_SUMMARY, operation("IODA v2: summary", "Per entity {scores: {overall, <datasource>…}, event_cnt, entity}, highest overall score first.",
+        ioda_outage_params(vec![param("orderBy", "Accepted for compatibility; results are ordered by score.", "string", false)]), json_type));
+    add(
+        paths::IODA_ENTITIES,
+        operation(
+            "IODA v2: entity query",
+            "Entities {type, code, name, attrs} by type, code or search text.",
+            with(
+                vec![
+                    param("entityType", "country, asn or region.", "string", false),
+                    param("entityCode", "Code(s), comma-separated.", "string", false),
+                    param("search", "Substring of the code or name.", "string", false),
+                ],
+                page(),
+            ),
+            json_type,
+        ),
+    );
+    add(paths::METRICS, operation("Prometheus metrics", "Request counts and latency histograms per route, store gauges, in the Prometheus text format.", vec![], "text/plain"));
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "vigie API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Read-only API of a vigie Internet shutdown observatory: a native JSON API under /api/v1 and IODA v2-compatible endpoints under /v2. Times are UTC.",
+            "license": { "name": "Apache-2.0 OR MIT" }
+        },
+        "paths": paths_map,
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "properties": { "error": { "type": "string", "description": "What is wrong and what to change." } },
+                    "required": ["error"]
+                }
+            }
+        }
+    })
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn serve() -> Json<Value> {
+    Json(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_exactly_the_routes_served() {
+        let doc = document();
+        let documented: std::collections::BTreeSet<&str> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let served: std::collections::BTreeSet<&str> = paths::ALL_GET.into_iter().collect();
+        assert_eq!(documented, served);
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let op = &item["get"];
+            assert!(op["summary"].is_string(), "{path} has no summary");
+            for p in op["parameters"].as_array().unwrap() {
+                if p["in"] == "path" {
+                    assert!(
+                        path.contains(&format!("{{{}}}", p["name"].as_str().unwrap())),
+                        "{path}: {p}"
+                    );
+                }
+            }
+        }
+    }
+}
