@@ -11,7 +11,7 @@
 //!
 //! `cargo bench -p vigie-probe --bench probe`
 //! Env: VIGIE_BENCH_BLOCKS (engine list size), VIGIE_BENCH_LAB_BLOCKS,
-//!      VIGIE_BENCH_RATE (prober cap, probes/s).
+//!      VIGIE_BENCH_RATE (prober cap, probes/s), VIGIE_BENCH_ROUND_MS.
 
 use std::net::Ipv4Addr;
 use std::process::Command;
@@ -140,8 +140,10 @@ fn lab_bench() {
         println!("lab: SKIPPED (real-packet part): {reason}");
         return;
     }
-    let blocks = env_u32("VIGIE_BENCH_LAB_BLOCKS", 50_000);
+    // The lab's country is 10.0.0.0/8: 65,536 /24s; fping handles < 65,535 targets.
+    let blocks = env_u32("VIGIE_BENCH_LAB_BLOCKS", 50_000).min(65_000);
     let rate = env_u32("VIGIE_BENCH_RATE", 200_000);
+    let round_ms = env_u32("VIGIE_BENCH_ROUND_MS", 1000).max(1);
     let lab = match Lab::create("b", "10.0.0.0/8".parse().expect("prefix")) {
         Ok(lab) => lab,
         Err(e) => {
@@ -172,7 +174,7 @@ fn lab_bench() {
             let config = ProberConfig {
                 rate_pps: rate,
                 burst: (rate / 100).max(1),
-                round: Duration::from_secs(1),
+                round: Duration::from_millis(u64::from(round_ms)),
             };
             let mut prober = Prober::new(socket, engine, config).expect("prober");
             let started = Instant::now();
@@ -203,7 +205,7 @@ fn lab_bench() {
         );
     }
     println!(
-        "vigie: {blocks} blocks, cap {rate}/s: {probes} probes ({counted} counted by nftables), {replies} replies in {:.2} s wall = {:.0} probes/s; prober thread CPU {:.2} s = {:.0} probes per CPU-second",
+        "vigie: {blocks} blocks, rounds of {round_ms} ms, cap {rate}/s: {probes} probes ({counted} counted by nftables), {replies} replies in {:.2} s wall = {:.0} probes/s; prober thread CPU {:.2} s = {:.0} probes per CPU-second",
         wall.as_secs_f64(),
         probes as f64 / wall.as_secs_f64(),
         cpu.as_secs_f64(),
