@@ -262,3 +262,56 @@ fn without_cap_net_raw_the_error_says_how_to_grant_it() {
     eprintln!("{message}");
     assert!(message.contains("setcap cap_net_raw+ep"), "{message}");
 }
+
+#[test]
+fn discovery_scan_finds_the_answering_blocks() {
+    let Some(lab) = lab_or_skip("d") else { return };
+    let (builder, report, refused) = in_vantage(&lab, move || {
+        Box::pin(async move {
+            let socket = IcmpSocket::open().expect("raw socket");
+            // 198.18.0.0/23 is the lab's; 198.19.0.0/24 has no route in the country.
+            let prefixes: Vec<Ipv4Net> = ["198.18.0.0/23", "198.19.0.0/24"]
+                .iter()
+                .map(|p| p.parse().unwrap())
+                .collect();
+            let lab_policy = vigie_probe::TargetPolicy {
+                allow_private: true,
+                allowed: Vec::new(),
+            };
+            let (builder, report) = vigie_probe::discover(
+                &socket,
+                &prefixes,
+                2,
+                5000,
+                Duration::from_millis(300),
+                &lab_policy,
+            )
+            .await
+            .expect("discovery");
+            let refused = vigie_probe::discover(
+                &socket,
+                &prefixes,
+                1,
+                5000,
+                Duration::from_millis(300),
+                &vigie_probe::TargetPolicy::default(),
+            )
+            .await
+            .expect_err("benchmarking space without --allow-private");
+            (builder, report, refused.to_string())
+        })
+    });
+    eprintln!("{report:?}");
+    assert!(refused.contains("--allow-private"), "{refused}");
+    assert_eq!(report.addresses, 3 * 254);
+    assert_eq!(report.probes_sent, 2 * 3 * 254);
+    assert_eq!(report.replies, 2 * 2 * 254);
+    assert_eq!(report.responsive, 2 * 254);
+    let list = builder.build(&Eligibility::default());
+    let blocks: Vec<String> = list.blocks().iter().map(|b| b.to_string()).collect();
+    assert_eq!(blocks, ["198.18.0.0/24", "198.18.1.0/24"]);
+    assert!(list
+        .blocks()
+        .iter()
+        .all(|b| b.availability == 1.0 && b.host_count() == 254));
+}
