@@ -30,6 +30,15 @@ impl CountryCode {
         std::str::from_utf8(&self.0).unwrap_or("??")
     }
 
+    /// The country's English short name as ISO 3166-1 gives it
+    /// (`Kazakhstan`), or `None` for codes that name no country (such as the
+    /// registries' `EU` and `AP`).
+    pub fn name(&self) -> Option<&'static str> {
+        isocountry::CountryCode::for_alpha2(self.as_str())
+            .ok()
+            .map(|c| c.name())
+    }
+
     /// The two code bytes packed into a `u16`, a dense key for tables.
     pub fn to_u16(self) -> u16 {
         u16::from_be_bytes(self.0)
@@ -271,6 +280,13 @@ mod tests {
             // "AS" alone is American Samoa, a country.
             assert!(bad.parse::<Entity>().is_err(), "{bad} should not parse");
         }
+    }
+
+    #[test]
+    fn countries_have_names() {
+        assert_eq!(CountryCode::new("kz").unwrap().name(), Some("Kazakhstan"));
+        assert_eq!(CountryCode::new("IQ").unwrap().name(), Some("Iraq"));
+        assert_eq!(CountryCode::new("EU").unwrap().name(), None);
     }
 
     #[test]

@@ -29,7 +29,10 @@ pub fn run(store: &Store, args: EntitiesArgs) -> Result<ExitCode> {
         let mut row = vec![
             Some(info.entity.to_string()),
             Some(info.entity.kind().name().to_string()),
-            info.name.clone(),
+            info.name.clone().or_else(|| match &info.entity {
+                vigie_model::Entity::Country(cc) => cc.name().map(str::to_string),
+                _ => None,
+            }),
         ];
         for signal in &signals {
             let latest = info.signals.iter().find(|l| l.signal == *signal);
