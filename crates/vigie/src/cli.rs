@@ -69,8 +69,13 @@ pub struct ServeArgs {
     /// router_id, hold_time_secs, `[[speaker.peers]]` ip/asn), `[bmp]`
     /// (listen), `[ris_live]` (url, stall_secs, host, peer, prefixes,
     /// more_specific, less_specific, path) sections.
+    #[arg(long, required_unless_present = "listen")]
+    pub config: Option<PathBuf>,
+    /// Serve the HTTP API (native JSON under /api/v1, IODA v2-compatible
+    /// under /v2, /metrics) on this address, such as 127.0.0.1:8080; alone
+    /// or beside the live feeds of --config.
     #[arg(long)]
-    pub config: PathBuf,
+    pub listen: Option<std::net::SocketAddr>,
     /// Stop after this many seconds (default: run until interrupted).
     #[arg(long)]
     pub for_secs: Option<u64>,

@@ -13,6 +13,7 @@ mod ingest_pcap;
 mod probe;
 mod series;
 mod serve;
+mod serve_api;
 
 use std::process::ExitCode;
 

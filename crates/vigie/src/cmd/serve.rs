@@ -292,7 +292,10 @@ impl IngestObserver for Discard {
 
 /// Runs `vigie serve`.
 pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
-    let config = ServeConfig::load(&args.config)?;
+    let Some(config_path) = args.config.clone() else {
+        return super::serve_api::run_api_only(data_dir, args.listen, args.for_secs);
+    };
+    let config = ServeConfig::load(&config_path)?;
     let data_dir = config
         .data_dir
         .clone()
@@ -340,6 +343,9 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    if let Some(listen) = args.listen {
+        super::serve_api::spawn_api(&runtime, &data_dir, listen)?;
+    }
     let status = Arc::new(Mutex::new(LiveStatus::default()));
     let sink = StoreSink {
         store,

@@ -1,0 +1,78 @@
+//! The HTTP API part of `vigie serve --listen ADDR` (see `vigie-publish`):
+//! alone when no `--config` is given, or beside the live BGP feeds.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use super::EXIT_FAILURE;
+
+/// Opens the store's API state and binds `listen`, then serves on `runtime`
+/// until the runtime stops.
+pub fn spawn_api(
+    runtime: &tokio::runtime::Runtime,
+    data_dir: &Path,
+    listen: SocketAddr,
+) -> Result<()> {
+    let state = vigie_publish::AppState::open(data_dir).with_context(|| {
+        format!(
+            "cannot open the vigie store in {} for the API",
+            data_dir.display()
+        )
+    })?;
+    let listener = runtime
+        .block_on(vigie_publish::bind(listen))
+        .with_context(|| format!("cannot listen for HTTP on {listen}"))?;
+    let local = listener.local_addr().unwrap_or(listen);
+    eprintln!("vigie serve: HTTP API on http://{local}/ (OpenAPI at /api/v1/openapi.json, IODA v2 at /v2/, metrics at /metrics)");
+    runtime.spawn(async move {
+        if let Err(e) = vigie_publish::serve(listener, state, std::future::pending()).await {
+            eprintln!("vigie serve: the HTTP API stopped: {e}");
+        }
+    });
+    Ok(())
+}
+
+/// Runs only the HTTP API until Ctrl-C or `for_secs`.
+pub fn run_api_only(
+    data_dir: &Path,
+    listen: Option<SocketAddr>,
+    for_secs: Option<u64>,
+) -> Result<ExitCode> {
+    let Some(listen) = listen else {
+        anyhow::bail!("give --config (live BGP feeds), --listen ADDR (HTTP API), or both");
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    spawn_api(&runtime, data_dir, listen)?;
+    let outcome: Result<()> = runtime.block_on(async move {
+        let stop_after = async {
+            match for_secs {
+                Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            signal = tokio::signal::ctrl_c() => {
+                signal.context("cannot wait for Ctrl-C")?;
+                eprintln!("vigie serve: interrupted, stopping");
+            }
+            _ = stop_after => {}
+        }
+        Ok(())
+    });
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    match outcome {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("vigie serve: {e:#}");
+            Ok(ExitCode::from(EXIT_FAILURE))
+        }
+    }
+}
