@@ -298,3 +298,150 @@ async fn killed_and_stalled_feeds_are_reported_and_recovered() {
     assert_eq!(first["type"], "ris_subscribe");
     assert_eq!(first["data"]["host"], "rrc10");
 }
+
+/// RIS Live does not replay state: the RIB comes from an archive dump
+/// loaded under the collector's name, and RIS Live messages from that
+/// collector apply on top of it, to the same peers.
+#[test]
+fn ris_live_applies_on_top_of_a_rib_dump() {
+    use vigie_bgp::mrt::{
+        ingest_mrt, CollectorFiles, FileKind, IngestObserver, IngestOptions, MrtFile,
+    };
+    struct Discard;
+    impl IngestObserver for Discard {
+        fn bin_closed(&mut self, _: vigie_bgp::BinValues) -> Result<(), String> {
+            Ok(())
+        }
+    }
+    let Some(data) = shared_data() else { return };
+    let path = data.join("mrt/bgpdump/bview.20020722.2337.gz");
+    let mut accounting = live_common::accounting(&geo());
+    let files = vec![CollectorFiles {
+        collector: "rrc00".into(),
+        files: vec![MrtFile {
+            path: path.clone(),
+            collector: "rrc00".into(),
+            kind: FileKind::Rib,
+            name_time: None,
+        }],
+    }];
+    ingest_mrt(
+        files,
+        &mut accounting,
+        &IngestOptions::default(),
+        &mut Discard,
+    )
+    .unwrap();
+    // Pick a prefix of the RIB and every peer holding it.
+    let reader = flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap());
+    let mut holders: Vec<(String, u32)> = Vec::new();
+    let mut target = None;
+    for elem in bgpkit_parser::BgpkitParser::from_reader(reader).into_elem_iter() {
+        let prefix = elem.prefix.prefix;
+        if target.is_none() && prefix.prefix_len() == 16 && prefix.addr().is_ipv4() {
+            target = Some((
+                prefix,
+                elem.origin_asns
+                    .as_ref()
+                    .and_then(|o| o.first())
+                    .map(|a| a.to_u32()),
+            ));
+        }
+        if Some(prefix) == target.map(|t| t.0) {
+            holders.push((elem.peer_ip.to_string(), elem.peer_asn.to_u32()));
+        } else if target.is_some() && !holders.is_empty() {
+            break;
+        }
+    }
+    let (prefix, origin) = target.expect("a /16 in the RIB");
+    let origin = origin.expect("an origin AS");
+    let mut driver = LiveDriver::new(accounting);
+    let mut events = Vec::new();
+    let time = 1_027_382_000; // just after the dump (2002-07-22 23:37)
+    let before = driver.provisional();
+    assert!(before.is_none(), "no bin open after the dump");
+    driver.tick(time);
+    let entity = format!("AS{origin}");
+    let before = driver.provisional().unwrap();
+    let visible_before = value(&before, &entity, SignalKind::BgpVisibleSlash24s).unwrap();
+    assert!(
+        visible_before >= 256.0,
+        "{entity} holds the /16: {visible_before}"
+    );
+    // Every RIB peer withdraws the /16 on RIS Live.
+    for (peer, peer_asn) in &holders {
+        let text = json!({"type": "ris_message", "data": {
+            "timestamp": time as f64, "peer": peer, "peer_asn": peer_asn.to_string(),
+            "host": "rrc00", "type": "UPDATE", "path": [], "announcements": [],
+            "withdrawals": [prefix.to_string()]}})
+        .to_string();
+        decode_ris_message(&text, 0, true, &mut events).unwrap();
+    }
+    for event in events.drain(..) {
+        driver.apply(&event);
+    }
+    let after = driver.provisional().unwrap();
+    let visible_after = value(&after, &entity, SignalKind::BgpVisibleSlash24s).unwrap();
+    assert!(
+        visible_after < visible_before,
+        "{} peers withdrew {prefix} of {entity}: {visible_before} -> {visible_after}",
+        holders.len()
+    );
+    assert_eq!(
+        value(&after, &entity, SignalKind::BgpWithdrawals),
+        Some(holders.len() as f64)
+    );
+}
+
+/// The socket reader keeps reading while the routing model does not take
+/// events: RIS Live never sees a slow consumer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reader_keeps_pace_when_processing_stalls() {
+    let Some(data) = shared_data() else { return };
+    let (announce, _) = sample_message(&data);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    const COUNT: u64 = 3000;
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        let _ = ws.next().await;
+        for _ in 0..COUNT {
+            ws.send(Message::Text(announce.clone().into()))
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    // A channel of one event that nobody reads for now.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let stats = Arc::new(RisLiveStats::default());
+    let config = RisLiveConfig {
+        url,
+        stall_secs: 20,
+        ..RisLiveConfig::default()
+    };
+    let client = tokio::spawn(run_ris_live(config, tx, Arc::clone(&stats), system_clock()));
+    let start = std::time::Instant::now();
+    while stats.messages.load(Ordering::Relaxed) < COUNT {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "reader blocked: {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        stats.max_queue.load(Ordering::Relaxed) > COUNT / 2,
+        "{stats:?}"
+    );
+    // Now consume: every message arrives.
+    let mut routes = 0;
+    while routes < COUNT {
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+            Ok(Some(LiveEvent::Routes { .. })) => routes += 1,
+            Ok(Some(_)) => {}
+            other => panic!("after {routes} events: {other:?}"),
+        }
+    }
+    client.abort();
+}

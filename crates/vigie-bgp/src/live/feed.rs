@@ -489,6 +489,83 @@ mod tests {
         }
     }
 
+    /// A sink that records what it is given.
+    #[derive(Default)]
+    struct Recorder {
+        finals: Vec<i64>,
+        provisional: Vec<(i64, Option<f64>)>,
+    }
+
+    impl LiveSink for Recorder {
+        fn bin_final(&mut self, values: BinValues) -> Result<(), String> {
+            self.finals.push(values.bin_start);
+            Ok(())
+        }
+        fn bin_provisional(&mut self, values: BinValues) -> Result<(), String> {
+            self.provisional.push((values.bin_start, kz(&values)));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_clock_closes_bins_without_updates_and_provisional_follows() {
+        use std::sync::atomic::{AtomicI64, Ordering};
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let now = Arc::new(AtomicI64::new(1_000));
+        let clock_now = Arc::clone(&now);
+        let options = DriverOptions {
+            tick: Duration::from_millis(5),
+            provisional_every: Duration::from_millis(5),
+            clock: Arc::new(move || clock_now.load(Ordering::SeqCst)),
+            shutdown: None,
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let mut sink = Recorder::default();
+        runtime.block_on(async {
+            let driver = tokio::spawn(async move {
+                let mut sink = Recorder::default();
+                run_driver(driver(), rx, &mut sink, options)
+                    .await
+                    .map(|_| sink)
+            });
+            tx.send(LiveEvent::Routes {
+                time: 1_000,
+                peer: peer(),
+                changes: vec![RouteChange::Announce {
+                    prefix: "10.0.0.0/23".parse().unwrap(),
+                    path_id: None,
+                    origin: Some(65001),
+                }],
+            })
+            .await
+            .unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            // No update at all, only time passing: bins 900 and 1200 close.
+            now.store(1_550, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            tx.send(LiveEvent::Routes {
+                time: 1_560,
+                peer: peer(),
+                changes: vec![RouteChange::Withdraw {
+                    prefix: "10.0.0.0/23".parse().unwrap(),
+                    path_id: None,
+                }],
+            })
+            .await
+            .unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(tx);
+            sink = driver.await.unwrap().unwrap();
+        });
+        assert_eq!(sink.finals, vec![900, 1200]);
+        // Provisional values of the open bin: 2 /24s, then 0 after the withdrawal.
+        assert_eq!(sink.provisional.first(), Some(&(900, Some(2.0))));
+        assert_eq!(sink.provisional.last(), Some(&(1500, Some(0.0))));
+    }
+
     #[test]
     fn silent_feed_periods_are_not_written() {
         let mut d = driver();
