@@ -359,9 +359,9 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "FILE")]
     pub save_list: Option<std::path::PathBuf>,
 
-    /// Global cap on probes sent per second; never exceeded.
-    #[arg(long, value_name = "PPS")]
-    pub rate: u32,
+    /// Global cap on probes sent per second; never exceeded. Required to probe.
+    #[arg(long, value_name = "PPS", required_unless_present_any = ["combine", "show_changes"])]
+    pub rate: Option<u32>,
 
     /// Probes that may leave back to back (token bucket size); default rate/100.
     #[arg(long)]
@@ -416,6 +416,22 @@ pub struct ProbeArgs {
     /// With --combine: a block is DOWN only when this many vantage points see it DOWN.
     #[arg(long, default_value_t = 1)]
     pub quorum: usize,
+
+    /// Instead of probing: list the blocks' state changes from the block log.
+    #[arg(long)]
+    pub show_changes: bool,
+
+    /// With --show-changes: only this /24 (its first address, a.b.c.0).
+    #[arg(long, value_name = "ADDR")]
+    pub block: Option<std::net::Ipv4Addr>,
+
+    /// With --show-changes: from this time (ISO 8601 UTC, a date or Unix seconds).
+    #[arg(long)]
+    pub from: Option<String>,
+
+    /// With --show-changes: until this time (exclusive).
+    #[arg(long)]
+    pub until: Option<String>,
 
     /// Bin width in seconds of the stored signal.
     #[arg(long, default_value_t = 300)]

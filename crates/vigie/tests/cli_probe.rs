@@ -164,6 +164,29 @@ fn probe_rounds_feed_the_store_and_vantage_points_combine() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains(": 0 up, 16 down, 0 uncertain"), "{stdout}");
     lab.restore_border().unwrap();
+    // The block log lets a user drill down to the blocks that went dark.
+    let changes = vigie(None, &data, &["probe", "--show-changes"]);
+    let text = String::from_utf8_lossy(&changes.stdout);
+    assert!(changes.status.success());
+    assert_eq!(text.matches(" up -> down ").count(), 16, "{text}");
+    assert!(
+        text.contains(" lab-a 198.18.7.0/24 up -> down (B(U) = "),
+        "{text}"
+    );
+    let one = vigie(
+        None,
+        &data,
+        &["probe", "--show-changes", "--block", "198.18.3.9"],
+    );
+    let text = String::from_utf8_lossy(&one.stdout);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("198.18.3.0/24"), "{text}");
+    let none = vigie(
+        None,
+        &data,
+        &["probe", "--show-changes", "--until", "2000-01-01"],
+    );
+    assert_eq!(String::from_utf8_lossy(&none.stdout), "");
     // The latest bin now holds 0: the country is dark, not "no data".
     let series = vigie(
         None,
@@ -202,8 +225,6 @@ fn probe_rounds_feed_the_store_and_vantage_points_combine() {
             &data,
             &[
                 "probe",
-                "--rate",
-                "1",
                 "--combine",
                 &states_s,
                 "--combine",

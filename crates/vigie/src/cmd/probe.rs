@@ -38,6 +38,13 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
     if !args.combine.is_empty() {
         return combine(data_dir, &args);
     }
+    if args.show_changes {
+        return show_changes(data_dir, &args);
+    }
+    let rate = match args.rate {
+        Some(rate) if rate > 0 => rate,
+        _ => bail!("--rate must be at least 1 probe per second"),
+    };
     let policy = policy(&args)?;
     let eligibility = Eligibility {
         min_responsive: args.min_responsive,
@@ -51,9 +58,6 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
     params
         .validate()
         .map_err(|e| anyhow::anyhow!("invalid probing parameters: {e}"))?;
-    if args.rate == 0 {
-        bail!("--rate must be at least 1 probe per second");
-    }
     if !(args.round_secs > 0.0 && args.round_secs.is_finite()) {
         bail!("--round-secs must be a positive number of seconds");
     }
@@ -77,13 +81,13 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
                 "discovery: {} prefixes, {} passes at ≤ {} probes/s…",
                 prefixes.len(),
                 args.discover_passes,
-                args.rate
+                rate
             );
             let (builder, report) = discover(
                 &socket,
                 &prefixes,
                 args.discover_passes,
-                args.rate,
+                rate,
                 Duration::from_millis(u64::from(args.timeout_ms)),
                 &policy,
             )
@@ -135,14 +139,14 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
         let ident = (std::process::id() as u16) ^ 0x7600;
         let engine = Engine::new(list, params, ident, seed);
         let config = ProberConfig {
-            rate_pps: args.rate,
-            burst: args.burst.unwrap_or((args.rate / 100).max(1)),
+            rate_pps: rate,
+            burst: args.burst.unwrap_or((rate / 100).max(1)),
             round: Duration::from_secs_f64(args.round_secs),
         };
         let mut prober = Prober::new(socket, engine, config)?;
         eprintln!(
             "probing {blocks} blocks from vantage point {:?}: rounds of {} s, ≤ {} probes/s, timeout {} ms",
-            args.vantage, args.round_secs, args.rate, args.timeout_ms
+            args.vantage, args.round_secs, rate, args.timeout_ms
         );
         let mut last_bin: Option<UnixSecs> = None;
         let mut round_no = 0u64;
@@ -358,4 +362,47 @@ fn combine(data_dir: &Path, args: &ProbeArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `vigie probe --show-changes`: the block log, oldest first.
+fn show_changes(data_dir: &Path, args: &ProbeArgs) -> Result<ExitCode> {
+    let path = data_dir.join(BLOCK_LOG_FILE);
+    if !path.exists() {
+        bail!(
+            "no probe block log at {} (it is written by `vigie probe` rounds with this --data-dir)",
+            path.display()
+        );
+    }
+    let time = |text: &Option<String>, default: UnixSecs, flag: &str| -> Result<UnixSecs> {
+        match text {
+            None => Ok(default),
+            Some(t) => vigie_model::parse_utc(t).with_context(|| format!("{flag} {t:?}")),
+        }
+    };
+    let from = time(&args.from, i64::MIN, "--from")?;
+    let until = time(&args.until, i64::MAX, "--until")?;
+    let block = args
+        .block
+        .map(|a| std::net::Ipv4Addr::from(u32::from(a) & !0xff));
+    let log = BlockLog::open(&path)?;
+    let changes = log.changes(block, from, until)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for change in &changes {
+        let line = writeln!(
+            out,
+            "{} {} {}/24 {} -> {} (B(U) = {:.3})",
+            format_utc(change.at),
+            change.vantage,
+            change.network,
+            change.from,
+            change.to,
+            change.belief_up
+        );
+        if line.is_err() {
+            break; // closed pipe
+        }
+    }
+    eprintln!("{} state changes", changes.len());
+    Ok(ExitCode::SUCCESS)
 }
