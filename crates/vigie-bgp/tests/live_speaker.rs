@@ -266,3 +266,106 @@ async fn gobgpd_and_bird_peer_with_the_speaker() {
     assert!(driver_stats.peer_downs >= 1);
     assert!(driver_stats.route_changes >= 4);
 }
+
+/// A scripted peer (no daemon needed): OPEN, KEEPALIVE, a valid UPDATE,
+/// then a malformed one. vigie answers OPEN+KEEPALIVE, applies the first,
+/// sends an UPDATE Message Error NOTIFICATION for the second, closes, and
+/// drops the peer's routes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_update_gets_a_notification_and_a_clean_close() {
+    let speaker = Speaker::bind(
+        SpeakerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            peers: vec![AllowedPeer {
+                ip: "127.0.0.1".parse().unwrap(),
+                asn: Some(65010),
+            }],
+            ..SpeakerConfig::default()
+        },
+        system_clock(),
+    )
+    .await
+    .unwrap();
+    let addr = speaker.local_addr().unwrap();
+    let stats = speaker.stats();
+    let (tx, mut rx) = mpsc::channel(16);
+    tokio::spawn(speaker.run(tx));
+
+    fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![0xff; 16];
+        out.extend_from_slice(&((19 + body.len()) as u16).to_be_bytes());
+        out.push(kind);
+        out.extend_from_slice(body);
+        out
+    }
+    let mut caps = vec![1, 4, 0, 1, 0, 1, 65, 4];
+    caps.extend_from_slice(&65010u32.to_be_bytes());
+    let mut open = vec![
+        4,
+        0xfd,
+        0xf2,
+        0,
+        30,
+        192,
+        0,
+        2,
+        10,
+        (caps.len() + 2) as u8,
+        2,
+        caps.len() as u8,
+    ];
+    open.extend_from_slice(&caps);
+    // ORIGIN IGP, AS_PATH [65010 9198] (4-octet), NEXT_HOP; NLRI 2.132.0.0/14.
+    let mut attributes = vec![0x40, 1, 1, 0, 0x40, 2, 10, 2, 2];
+    attributes.extend_from_slice(&65010u32.to_be_bytes());
+    attributes.extend_from_slice(&9198u32.to_be_bytes());
+    attributes.extend_from_slice(&[0x40, 3, 4, 127, 0, 0, 1]);
+    let mut update = vec![0, 0];
+    update.extend_from_slice(&(attributes.len() as u16).to_be_bytes());
+    update.extend_from_slice(&attributes);
+    update.extend_from_slice(&[14, 2, 132]);
+    // Path attributes declared longer than the message.
+    let broken = [0, 0, 0, 200, 0x40, 1, 1, 0];
+
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(&frame(1, &open)).await.unwrap();
+    let mut header = [0u8; 19];
+    stream.read_exact(&mut header).await.unwrap();
+    assert_eq!(header[18], 1, "vigie answers with its OPEN");
+    let len = u16::from_be_bytes([header[16], header[17]]) as usize;
+    let mut body = vec![0u8; len - 19];
+    stream.read_exact(&mut body).await.unwrap();
+    stream.read_exact(&mut header).await.unwrap();
+    assert_eq!(header[18], 4, "then a KEEPALIVE");
+    stream.write_all(&frame(4, &[])).await.unwrap();
+    stream.write_all(&frame(2, &update)).await.unwrap();
+    match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+        Ok(Some(vigie_bgp::live::LiveEvent::Routes { peer, changes, .. })) => {
+            assert_eq!(peer.asn, 65010);
+            assert_eq!(
+                changes,
+                vec![vigie_bgp::live::RouteChange::Announce {
+                    prefix: "2.132.0.0/14".parse().unwrap(),
+                    path_id: None,
+                    origin: Some(9198)
+                }]
+            );
+        }
+        other => panic!("expected the routes: {other:?}"),
+    }
+    stream.write_all(&frame(2, &broken)).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .expect("vigie closes the session")
+        .unwrap();
+    // Possibly a KEEPALIVE first; the NOTIFICATION ends the stream.
+    let notification = &answer[answer.len().saturating_sub(21)..];
+    assert_eq!(notification.get(18..20), Some(&[3u8, 3][..]), "{answer:?}");
+    assert_eq!(notification.get(20), Some(&1u8), "UPDATE error subcode");
+    match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+        Ok(Some(vigie_bgp::live::LiveEvent::PeerDown { peer, .. })) => assert_eq!(peer.asn, 65010),
+        other => panic!("expected the peer down: {other:?}"),
+    }
+    assert_eq!(stats.malformed.load(Ordering::Relaxed), 1);
+}
