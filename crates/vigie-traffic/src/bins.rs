@@ -167,5 +167,6 @@ impl<T: Default> OpenBins<T> {
     }
 }
 
-/// Counts per unit, merged at bin close into counts per entity.
-pub type UnitCounts<C> = HashMap<Unit, C>;
+/// Counts per unit, merged at bin close into counts per entity (a fast,
+/// non-cryptographic hash: the keys are addresses, hashed once per record).
+pub type UnitCounts<C> = HashMap<Unit, C, rustc_hash::FxBuildHasher>;

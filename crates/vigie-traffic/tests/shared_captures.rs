@@ -29,7 +29,19 @@ fn flows_dir() -> Option<PathBuf> {
 /// Feeds the files in order to one decoder (templates before data, as an
 /// exporter sends them) and returns the records of the last file.
 fn decode_sequence(dir: &Path, files: &[&str]) -> (Vec<FlowRecord>, DatagramOutcome, FlowDecoder) {
-    let mut decoder = FlowDecoder::new().quiet();
+    let fast = decode_sequence_with(dir, files, FlowDecoder::new().quiet());
+    // The fast path must give exactly what netflow_parser gives.
+    let slow = decode_sequence_with(dir, files, FlowDecoder::new().quiet().without_fast_path());
+    assert_eq!(fast.0, slow.0, "{files:?}");
+    assert_eq!(fast.1, slow.1, "{files:?}");
+    fast
+}
+
+fn decode_sequence_with(
+    dir: &Path,
+    files: &[&str],
+    mut decoder: FlowDecoder,
+) -> (Vec<FlowRecord>, DatagramOutcome, FlowDecoder) {
     let mut records = Vec::new();
     let mut last = DatagramOutcome::default();
     for name in files {
@@ -87,7 +99,13 @@ fn netflow_v5() {
 #[test]
 fn netflow_v9_template_then_data() {
     let Some(dir) = flows_dir() else { return };
-    let (records, _, _) = decode_sequence(&dir, &["netflow__template.pcap", "netflow__data.pcap"]);
+    let (records, _, decoder) =
+        decode_sequence(&dir, &["netflow__template.pcap", "netflow__data.pcap"]);
+    assert_eq!(
+        decoder.fast_path_datagrams(),
+        1,
+        "the data datagram takes the fast path"
+    );
     assert_eq!(sums(&records), (4, 5_848, 4));
     assert_eq!(records[0].src, ip("198.38.121.178"));
     assert_eq!(records[0].dst, ip("91.170.143.87"));

@@ -16,12 +16,12 @@
 //! packets but never to the flow counts, which are only written for bins
 //! that received NetFlow or IPFIX records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 use vigie_geo::GeoDb;
-use vigie_model::{BinSize, SignalKind, UnixSecs};
+use vigie_model::{BinSize, Entity, SignalKind, UnixSecs};
 
 use super::decode::FlowRecord;
 use crate::bins::{
@@ -150,35 +150,46 @@ impl FlowAggregator {
     }
 
     fn finish_bin(&mut self, bin_start: UnixSecs, state: BinState) -> ClosedBin {
-        let mut values = BTreeMap::new();
+        // Units → entities first (one geo lookup per unit), then series.
+        let mut per_entity: HashMap<Entity, Counts, rustc_hash::FxBuildHasher> = HashMap::default();
         for (unit, c) in &state.units {
             for_each_entity(&self.geo, self.kinds, *unit, |entity| {
-                let pairs = [
-                    (SignalKind::FlowBytesFrom, c.bytes_from, c.bytes_from > 0),
-                    (
-                        SignalKind::FlowPacketsFrom,
-                        c.packets_from,
-                        c.packets_from > 0,
-                    ),
-                    (SignalKind::FlowBytesTo, c.bytes_to, c.bytes_to > 0),
-                    (SignalKind::FlowPacketsTo, c.packets_to, c.packets_to > 0),
-                    (
-                        SignalKind::FlowsFrom,
-                        c.flows_from,
-                        state.saw_flows && c.packets_from > 0,
-                    ),
-                    (
-                        SignalKind::FlowsTo,
-                        c.flows_to,
-                        state.saw_flows && c.packets_to > 0,
-                    ),
-                ];
-                for (signal, value, present) in pairs {
-                    if present || value > 0 {
-                        add_value(&mut values, entity.clone(), signal, value as f64);
-                    }
-                }
+                let e = per_entity.entry(entity).or_default();
+                e.bytes_from = e.bytes_from.saturating_add(c.bytes_from);
+                e.packets_from = e.packets_from.saturating_add(c.packets_from);
+                e.flows_from = e.flows_from.saturating_add(c.flows_from);
+                e.bytes_to = e.bytes_to.saturating_add(c.bytes_to);
+                e.packets_to = e.packets_to.saturating_add(c.packets_to);
+                e.flows_to = e.flows_to.saturating_add(c.flows_to);
             });
+        }
+        let mut values = BTreeMap::new();
+        for (entity, c) in per_entity {
+            let pairs = [
+                (SignalKind::FlowBytesFrom, c.bytes_from, c.packets_from > 0),
+                (
+                    SignalKind::FlowPacketsFrom,
+                    c.packets_from,
+                    c.packets_from > 0,
+                ),
+                (SignalKind::FlowBytesTo, c.bytes_to, c.packets_to > 0),
+                (SignalKind::FlowPacketsTo, c.packets_to, c.packets_to > 0),
+                (
+                    SignalKind::FlowsFrom,
+                    c.flows_from,
+                    state.saw_flows && c.packets_from > 0,
+                ),
+                (
+                    SignalKind::FlowsTo,
+                    c.flows_to,
+                    state.saw_flows && c.packets_to > 0,
+                ),
+            ];
+            for (signal, value, present) in pairs {
+                if present || value > 0 {
+                    add_value(&mut values, entity.clone(), signal, value as f64);
+                }
+            }
         }
         ClosedBin {
             bin_start,

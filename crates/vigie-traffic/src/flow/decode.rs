@@ -18,12 +18,17 @@ use sflow_parser::models::record_flows::HeaderProtocol;
 use sflow_parser::SampleData;
 use vigie_model::UnixSecs;
 
+use super::fastpath::{data_sets, CompiledTemplate, RawRecord};
 use super::health::ExporterHealth;
 use crate::ratelog::RateLimitedLog;
 
 /// Sampling rates above this are treated as corrupt by default: the record
 /// is dropped and counted, never scaled by an absurd factor.
 pub const DEFAULT_MAX_SAMPLING_RATE: u32 = 1_000_000;
+
+/// At most this many compiled templates are kept for the fast path (all
+/// exporters together); past it they are dropped and learnt again.
+pub const MAX_COMPILED_TEMPLATES: usize = 65_536;
 
 /// Which export protocol a record came in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -107,6 +112,11 @@ pub struct FlowDecoder {
     health: BTreeMap<SocketAddr, ExporterHealth>,
     max_sampling_rate: u32,
     log: RateLimitedLog<SocketAddr>,
+    /// Data templates seen by the parser, compiled for the fast path, by
+    /// (exporter, version, source id or observation domain, template id).
+    compiled: HashMap<(SocketAddr, u16, u32, u16), CompiledTemplate>,
+    fast_path: bool,
+    fast_datagrams: u64,
 }
 
 impl std::fmt::Debug for FlowDecoder {
@@ -186,21 +196,8 @@ fn role_of_v9(field: &V9Field) -> Role {
     role_of_id(u16::from(*field))
 }
 
-/// The fields of one record that vigie uses.
-#[derive(Default)]
-struct RecordFields {
-    bytes: Option<u64>,
-    packets: Option<u64>,
-    post_bytes: Option<u64>,
-    post_packets: Option<u64>,
-    src: Option<IpAddr>,
-    dst: Option<IpAddr>,
-    interval: Option<u64>,
-    random_interval: Option<u64>,
-    packet_interval: Option<u64>,
-    packet_space: Option<u64>,
-    sampler_id: Option<u64>,
-}
+/// The fields of one record that vigie uses (shared with the fast path).
+type RecordFields = RawRecord;
 
 impl RecordFields {
     fn set(&mut self, role: Role, value: &FieldValue) {
@@ -250,7 +247,16 @@ impl FlowDecoder {
             health: BTreeMap::new(),
             max_sampling_rate: DEFAULT_MAX_SAMPLING_RATE,
             log: RateLimitedLog::new(Duration::from_secs(60), 5),
+            compiled: HashMap::new(),
+            fast_path: true,
+            fast_datagrams: 0,
         }
+    }
+
+    /// Sends every datagram through `netflow_parser` (tests compare both paths).
+    pub fn without_fast_path(mut self) -> Self {
+        self.fast_path = false;
+        self
     }
 
     /// Records with a sampling rate above `max` are dropped and counted.
@@ -263,6 +269,11 @@ impl FlowDecoder {
     pub fn quiet(mut self) -> Self {
         self.log = RateLimitedLog::quiet();
         self
+    }
+
+    /// Datagrams decoded by the fast path (data sets with known templates).
+    pub fn fast_path_datagrams(&self) -> u64 {
+        self.fast_datagrams
     }
 
     /// Per-exporter health, by exporter address.
@@ -330,7 +341,12 @@ impl FlowDecoder {
         out: &mut Vec<FlowRecord>,
         outcome: &mut DatagramOutcome,
     ) -> Option<String> {
+        if self.fast_path && self.decode_fast(exporter, datagram, out, outcome) {
+            return None;
+        }
+        let version = if datagram.get(1) == Some(&9) { 9 } else { 10 };
         let result = self.netflow.parse_from_source(exporter, datagram);
+        self.learn_templates(exporter, version, &result.packets);
         for packet in &result.packets {
             match packet {
                 NetflowPacket::V5(v5) => {
@@ -456,6 +472,167 @@ impl FlowDecoder {
             }
         }
         result.error.map(|e| e.to_string())
+    }
+
+    /// Decodes a datagram of data sets with compiled templates only;
+    /// `false` (nothing done) sends it to the parser.
+    fn decode_fast(
+        &mut self,
+        exporter: SocketAddr,
+        datagram: &[u8],
+        out: &mut Vec<FlowRecord>,
+        outcome: &mut DatagramOutcome,
+    ) -> bool {
+        let Some(version) = datagram.get(1).map(|&v| u16::from(v)) else {
+            return false;
+        };
+        let Some((domain, sets)) = data_sets(datagram) else {
+            return false;
+        };
+        let all_known = sets.iter().all(|(id, _)| {
+            self.compiled
+                .contains_key(&(exporter, version, domain, *id))
+        });
+        if !all_known {
+            return false;
+        }
+        let protocol = if version == 9 {
+            ExportProtocol::NetflowV9
+        } else {
+            ExportProtocol::Ipfix
+        };
+        for (id, body) in sets {
+            let Some(template) = self.compiled.get(&(exporter, version, domain, id)) else {
+                continue;
+            };
+            let len = template.record_len();
+            let records: Vec<RawRecord> =
+                body.chunks_exact(len).map(|r| template.read(r)).collect();
+            for fields in records {
+                self.push_fields((exporter, domain), fields, protocol, out, outcome);
+            }
+        }
+        self.fast_datagrams += 1;
+        true
+    }
+
+    /// Compiles the data templates the parser just decoded; forgets ids
+    /// redefined as options templates or withdrawn.
+    fn learn_templates(&mut self, exporter: SocketAddr, version: u16, packets: &[NetflowPacket]) {
+        for packet in packets {
+            match packet {
+                NetflowPacket::V9(v9) => {
+                    let domain = v9.header.source_id;
+                    for set in &v9.flowsets {
+                        match &set.body {
+                            V9Body::Template(t) => {
+                                for t in &t.templates {
+                                    let fields = t
+                                        .fields
+                                        .iter()
+                                        .map(|f| (f.field_type_number, None, f.field_length));
+                                    self.store_template(
+                                        (exporter, version, domain, t.template_id),
+                                        CompiledTemplate::compile(fields),
+                                    );
+                                }
+                            }
+                            V9Body::OptionsTemplate(t) => {
+                                for t in &t.templates {
+                                    self.compiled.remove(&(
+                                        exporter,
+                                        version,
+                                        domain,
+                                        t.template_id,
+                                    ));
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                NetflowPacket::IPFix(ipfix) => {
+                    let domain = ipfix.header.observation_domain_id;
+                    for set in &ipfix.flowsets {
+                        let templates: Vec<&netflow_parser::variable_versions::ipfix::Template> =
+                            match &set.body {
+                                IpfixBody::Template(t) => vec![t],
+                                IpfixBody::Templates(ts) => ts.iter().collect(),
+                                IpfixBody::OptionsTemplate(t) => {
+                                    self.compiled.remove(&(
+                                        exporter,
+                                        version,
+                                        domain,
+                                        t.template_id,
+                                    ));
+                                    continue;
+                                }
+                                IpfixBody::OptionsTemplates(ts) => {
+                                    for t in ts {
+                                        self.compiled.remove(&(
+                                            exporter,
+                                            version,
+                                            domain,
+                                            t.template_id,
+                                        ));
+                                    }
+                                    continue;
+                                }
+                                IpfixBody::V9Template(t) => {
+                                    self.compiled.remove(&(
+                                        exporter,
+                                        version,
+                                        domain,
+                                        t.template_id,
+                                    ));
+                                    continue;
+                                }
+                                IpfixBody::V9Templates(ts) => {
+                                    for t in ts {
+                                        self.compiled.remove(&(
+                                            exporter,
+                                            version,
+                                            domain,
+                                            t.template_id,
+                                        ));
+                                    }
+                                    continue;
+                                }
+                                _ => continue,
+                            };
+                        for t in templates {
+                            let fields = t.fields.iter().map(|f| {
+                                (f.field_type_number, f.enterprise_number, f.field_length)
+                            });
+                            self.store_template(
+                                (exporter, version, domain, t.template_id),
+                                CompiledTemplate::compile(fields),
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn store_template(
+        &mut self,
+        key: (SocketAddr, u16, u32, u16),
+        compiled: Option<CompiledTemplate>,
+    ) {
+        match compiled {
+            Some(t) => {
+                // Bounded: a flood of spoofed exporters only costs speed.
+                if self.compiled.len() >= MAX_COMPILED_TEMPLATES {
+                    self.compiled.clear();
+                }
+                self.compiled.insert(key, t);
+            }
+            None => {
+                self.compiled.remove(&key);
+            }
+        }
     }
 
     fn learn_sampler(&mut self, scope: (SocketAddr, u32), fields: &RecordFields) {

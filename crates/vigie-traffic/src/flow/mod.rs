@@ -3,5 +3,6 @@
 pub mod aggregate;
 pub mod collector;
 pub mod decode;
+pub mod fastpath;
 pub mod health;
 pub mod pipeline;

@@ -1,0 +1,55 @@
+//! Feeds arbitrary datagrams (NetFlow v5/v9, IPFIX, sFlow or garbage) to
+//! one decoder, as a sequence from two exporters so templates learnt from
+//! one datagram apply to the next: nothing may panic, every datagram is
+//! counted in its exporter's health, no record has a rate of 0 or above
+//! the limit, and the fast path gives exactly what netflow_parser gives.
+#![no_main]
+
+use std::net::SocketAddr;
+
+use libfuzzer_sys::fuzz_target;
+use vigie_traffic::flow::decode::FlowDecoder;
+
+fuzz_target!(|data: &[u8]| {
+    let exporters: [SocketAddr; 2] = ["192.0.2.1:2055".parse().unwrap(), "[2001:db8::1]:6343".parse().unwrap()];
+    let mut decoder = FlowDecoder::new().quiet().with_max_sampling_rate(100_000);
+    let mut slow = FlowDecoder::new()
+        .quiet()
+        .with_max_sampling_rate(100_000)
+        .without_fast_path();
+    let mut records = Vec::new();
+    let mut slow_records = Vec::new();
+    let mut sent = [0u64; 2];
+    // Datagrams are separated by the 4-byte marker "VGDG".
+    let mut rest = data;
+    let mut index = 0usize;
+    loop {
+        let (datagram, next) = match rest.windows(4).position(|w| w == b"VGDG") {
+            Some(at) => (&rest[..at], Some(&rest[at + 4..])),
+            None => (rest, None),
+        };
+        let which = index % 2;
+        let before = records.len();
+        let outcome = decoder.decode(exporters[which], 1_700_000_000, datagram, &mut records);
+        assert_eq!(outcome.records as usize, records.len() - before);
+        let slow_outcome = slow.decode(exporters[which], 1_700_000_000, datagram, &mut slow_records);
+        assert_eq!(outcome, slow_outcome);
+        assert_eq!(records, slow_records);
+        sent[which] += 1;
+        index += 1;
+        match next {
+            Some(n) => rest = n,
+            None => break,
+        }
+    }
+    for r in &records {
+        assert!(r.sampling_rate >= 1 && r.sampling_rate <= 100_000);
+    }
+    let health = decoder.health();
+    for (which, exporter) in exporters.iter().enumerate() {
+        let got = health.get(exporter).map_or(0, |h| h.datagrams);
+        assert_eq!(got, sent[which]);
+    }
+    let total: u64 = health.values().map(|h| h.records).sum();
+    assert_eq!(total as usize, records.len());
+});
