@@ -52,7 +52,7 @@ fn main() {
                         .collect()
                 })
                 .unwrap_or_default();
-            let steps: Vec<String> = state["step_mad"]
+            let steps: Vec<String> = state["noise_updates"]
                 .as_array()
                 .map(|a| {
                     a.iter()

@@ -191,6 +191,8 @@ struct RecentBin {
     #[serde(with = "crate::event::nan::f32")]
     score: f32,
     flag: u8,
+    /// Judged against the last hour, before the daily shape was known.
+    local: bool,
 }
 
 impl RecentBin {
@@ -205,6 +207,7 @@ impl RecentBin {
             depth: f32::NAN,
             score: f32::NAN,
             flag: FLAG_UNJUDGED,
+            local: false,
         }
     }
 }
@@ -288,6 +291,10 @@ pub struct SignalDetector {
     data_bins: usize,
     #[serde(with = "crate::event::nan::vec_f32")]
     level_ring: Vec<f32>,
+    /// The season each level-ring value was divided by (NaN where it holds
+    /// an inpainted level), so the ring can be rebased on the first shape.
+    #[serde(with = "crate::event::nan::vec_f32")]
+    level_divisor: Vec<f32>,
     level: Option<f64>,
     recent: Vec<RecentBin>,
     /// Hour-of-day ratios, one row per day (`season_days` rows).
@@ -296,6 +303,15 @@ pub struct SignalDetector {
     day_stamps: Vec<i64>,
     #[serde(with = "crate::event::nan::vec_f32")]
     shape: Vec<f32>,
+    /// Whether the daily shape has been learnt from a whole day yet.
+    shape_ready: bool,
+    /// Per hour of the day, whether the shape has seen that hour outside
+    /// an outage; bins at hours never seen are judged against the last hour
+    /// (see [`Self::local_reference`]).
+    shape_known: Vec<bool>,
+    /// Per day row and hour, whether most of the hour's bins were normal
+    /// (not inpainted).
+    day_seen: Vec<bool>,
     /// Day-level ratios for the weekly factor (`season_weeks × 7` days).
     #[serde(with = "crate::event::nan::vec_f32")]
     week_days: Vec<f32>,
@@ -334,11 +350,15 @@ impl SignalDetector {
             next_bin: None,
             data_bins: 0,
             level_ring: vec![f32::NAN; sizes.level_bins],
+            level_divisor: vec![f32::NAN; sizes.level_bins],
             level: None,
             recent: vec![RecentBin::empty(); sizes.recent_len],
             day_rows: vec![f32::NAN; season_days * HOURS_PER_DAY],
             day_stamps: vec![i64::MIN; season_days],
             shape: vec![1.0; HOURS_PER_DAY],
+            shape_ready: false,
+            shape_known: vec![false; HOURS_PER_DAY],
+            day_seen: vec![false; season_days * HOURS_PER_DAY],
             week_days: vec![f32::NAN; week_len],
             week_stamps: vec![i64::MIN; week_len],
             week_factors: vec![1.0; DAYS_PER_WEEK],
@@ -459,7 +479,12 @@ impl SignalDetector {
         let warm = self.data_bins >= self.sizes.warmup_bins && self.level.is_some();
         let predicted = match (warm, self.level) {
             (true, Some(level)) => {
-                let p = level * f64::from(season);
+                let seasonal = level * f64::from(season);
+                let p = if self.season_known(t) {
+                    seasonal
+                } else {
+                    self.local_reference(bin_no, week).unwrap_or(seasonal)
+                };
                 (p >= self.min_prediction && p > 0.0).then_some(p)
             }
             _ => None,
@@ -486,6 +511,7 @@ impl SignalDetector {
             } else {
                 FLAG_UNJUDGED
             },
+            local: !self.season_known(t),
         };
 
         if warm && matches!(self.phase, Phase::Warmup) {
@@ -494,16 +520,18 @@ impl SignalDetector {
         self.advance_phase(bin_no, depth);
 
         // The level history: inpainted inside outages, raw otherwise.
-        let written = {
+        let (written, divisor) = {
             let recent = self.recent[slot];
             if recent.flag == FLAG_EVENT {
-                recent.level
+                (recent.level, f32::NAN)
             } else {
-                recent.value / recent.season.max(f32::MIN_POSITIVE)
+                let divisor = recent.season.max(f32::MIN_POSITIVE);
+                (recent.value / divisor, divisor)
             }
         };
         let ring_slot = bin_no.rem_euclid(self.level_ring.len() as i64) as usize;
         self.level_ring[ring_slot] = written;
+        self.level_divisor[ring_slot] = divisor;
         // Noise is learnt only outside events, from bins an hour old.
         if matches!(self.phase, Phase::Normal) {
             self.update_noise(bin_no - self.sizes.noise_delay as i64);
@@ -660,7 +688,9 @@ impl SignalDetector {
                     .enumerate()
                 {
                     let slot = (first_bin + offset as i64).rem_euclid(self.level_ring.len() as i64);
-                    self.level_ring[slot as usize] = b.value / b.season.max(f32::MIN_POSITIVE);
+                    let divisor = b.season.max(f32::MIN_POSITIVE);
+                    self.level_ring[slot as usize] = b.value / divisor;
+                    self.level_divisor[slot as usize] = divisor;
                 }
                 for b in first_bin..=bin_no {
                     self.unmark_event(b);
@@ -870,9 +900,12 @@ impl SignalDetector {
             let mut sum = 0.0;
             let mut count = 0usize;
             let mut clean = true;
+            // Against the last hour, a window longer than an hour says
+            // nothing of how the series wanders from its seasonal baseline.
+            let local_ok = window <= self.local_bins();
             for k in 0..window as i64 {
                 match self.recent_bin(bin_no - k) {
-                    Some(r) if r.flag == FLAG_NORMAL => {
+                    Some(r) if r.flag == FLAG_NORMAL && (local_ok || !r.local) => {
                         if !r.score.is_nan() {
                             sum += f64::from(r.score);
                             count += 1;
@@ -939,6 +972,7 @@ impl SignalDetector {
         let level = self.recent[slot].level;
         let ring_slot = bin_no.rem_euclid(self.level_ring.len() as i64) as usize;
         self.level_ring[ring_slot] = level;
+        self.level_divisor[ring_slot] = f32::NAN;
     }
 
     /// Marks a recent bin as normal again and restores its raw level history.
@@ -954,7 +988,9 @@ impl SignalDetector {
             FLAG_NORMAL
         };
         let ring_slot = bin_no.rem_euclid(self.level_ring.len() as i64) as usize;
-        self.level_ring[ring_slot] = r.value / r.season.max(f32::MIN_POSITIVE);
+        let divisor = r.season.max(f32::MIN_POSITIVE);
+        self.level_ring[ring_slot] = r.value / divisor;
+        self.level_divisor[ring_slot] = divisor;
     }
 
     /// The daily shape at time `t`, interpolated between hour centres.
@@ -966,6 +1002,17 @@ impl SignalDetector {
         let k0 = (floor as i64).rem_euclid(HOURS_PER_DAY as i64) as usize;
         let k1 = (k0 + 1) % HOURS_PER_DAY;
         self.shape[k0] * (1.0 - fraction) + self.shape[k1] * fraction
+    }
+
+    /// Whether both hours the daily shape interpolates between at `t` were
+    /// seen outside outages.
+    fn season_known(&self, t: UnixSecs) -> bool {
+        let half_bin = f64::from(self.sizes.bin_secs) / 2.0;
+        let position = (t.rem_euclid(86_400) as f64 + half_bin) / 3600.0 - 0.5;
+        let k0 = (position.floor() as i64).rem_euclid(HOURS_PER_DAY as i64) as usize;
+        let k1 = (k0 + 1) % HOURS_PER_DAY;
+        self.shape_known.get(k0).copied().unwrap_or(false)
+            && self.shape_known.get(k1).copied().unwrap_or(false)
     }
 
     fn week_factor(&self, t: UnixSecs) -> f32 {
@@ -988,10 +1035,14 @@ impl SignalDetector {
         let mut hour_sum = 0.0f64;
         let mut level_sum = 0.0f64;
         let mut count = 0u32;
+        let mut normal = 0u32;
         for b in first..last {
             let Some(r) = self.recent_bin(b) else {
                 continue;
             };
+            if r.flag != FLAG_EVENT && !r.value.is_nan() {
+                normal += 1;
+            }
             let clean = if r.flag == FLAG_EVENT {
                 r.predicted
             } else {
@@ -1016,9 +1067,11 @@ impl SignalDetector {
                 self.day_stamps[row] = day;
                 for k in 0..HOURS_PER_DAY {
                     self.day_rows[row * HOURS_PER_DAY + k] = f32::NAN;
+                    self.day_seen[row * HOURS_PER_DAY + k] = false;
                 }
             }
             self.day_rows[row * HOURS_PER_DAY + hour] = (hour_sum / f64::from(count)) as f32;
+            self.day_seen[row * HOURS_PER_DAY + hour] = 2 * normal >= count;
             if self.day_of_sum != day {
                 self.day_of_sum = day;
                 self.day_sum = 0.0;
@@ -1028,7 +1081,7 @@ impl SignalDetector {
             self.day_count += count;
         }
         if hour == HOURS_PER_DAY - 1 {
-            self.recompute_shape(day);
+            self.recompute_shape(day, bin_no);
             if self.day_of_sum == day && self.day_count > 0 {
                 let len = self.week_stamps.len();
                 let slot = day.rem_euclid(len as i64) as usize;
@@ -1039,11 +1092,12 @@ impl SignalDetector {
         }
     }
 
-    fn recompute_shape(&mut self, today: i64) {
+    fn recompute_shape(&mut self, today: i64, bin_no: i64) {
         let rows = self.day_stamps.len();
         let oldest = today - rows as i64 + 1;
         // Each usable day, normalised by its own mean.
         let mut normalised: Vec<[f32; HOURS_PER_DAY]> = Vec::new();
+        let mut seen_hours = [false; HOURS_PER_DAY];
         for row in 0..rows {
             if self.day_stamps[row] < oldest {
                 continue;
@@ -1060,6 +1114,7 @@ impl SignalDetector {
             let mut day = [f32::NAN; HOURS_PER_DAY];
             for (k, v) in values.iter().enumerate() {
                 day[k] = v / mean;
+                seen_hours[k] |= v.is_finite() && self.day_seen[row * HOURS_PER_DAY + k];
             }
             normalised.push(day);
         }
@@ -1106,7 +1161,65 @@ impl SignalDetector {
             for (k, value) in filled.iter().enumerate() {
                 self.shape[k] = (value / mean).max(0.0);
             }
+            self.shape_known.copy_from_slice(&seen_hours);
+            if !self.shape_ready {
+                self.shape_ready = true;
+                self.rebase_level_history(bin_no);
+            }
         }
+    }
+
+    /// Once the first daily shape is known, divides the level history
+    /// (written with a flat shape) by it, so the level does not swing while
+    /// the last day of flat-shape values ages out. `bin_no` is the bin about
+    /// to be scored; the ring holds the bins before it.
+    fn rebase_level_history(&mut self, bin_no: i64) {
+        let len = self.level_ring.len() as i64;
+        let step = i64::from(self.sizes.bin_secs);
+        for slot in 0..self.level_ring.len() {
+            let divisor = self.level_divisor[slot];
+            if divisor.is_nan() || self.level_ring[slot].is_nan() {
+                continue;
+            }
+            let last = bin_no - 1;
+            let b = last - (last - slot as i64).rem_euclid(len);
+            let t = b * step;
+            let season = (self.shape_at(t) * self.week_factor(t)).max(f32::MIN_POSITIVE);
+            self.level_ring[slot] = self.level_ring[slot] * divisor / season;
+            self.level_divisor[slot] = season;
+        }
+        self.level = ring_median(&self.level_ring);
+    }
+
+    /// Bins in the hour that [`Self::local_reference`] looks back on.
+    fn local_bins(&self) -> usize {
+        (3600 / self.sizes.bin_secs.max(1)).max(1) as usize
+    }
+
+    /// Before the daily shape is known, the baseline of a bin is the last
+    /// hour: the median of up to an hour of the most recent bins with data
+    /// outside outages (within the lookback), scaled to this bin's weekly
+    /// factor. A daily cycle moves little in an hour, so the part of the day
+    /// never seen yet is not taken for an outage, while a sudden drop still
+    /// is. `None` with fewer than half an hour of such bins.
+    fn local_reference(&self, bin_no: i64, week: f32) -> Option<f64> {
+        let want = self.local_bins();
+        let mut values: Vec<f64> = Vec::with_capacity(want);
+        let mut b = bin_no - 1;
+        let lowest = bin_no - self.sizes.lookback_bins as i64;
+        while b >= lowest && values.len() < want {
+            if let Some(r) = self.recent_bin(b) {
+                if r.flag != FLAG_EVENT && !r.value.is_nan() {
+                    let w = r.week.max(f32::MIN_POSITIVE);
+                    values.push(f64::from(r.value / w * week));
+                }
+            }
+            b -= 1;
+        }
+        if values.len() < want.div_ceil(2) {
+            return None;
+        }
+        middle(&mut values)
     }
 
     fn recompute_week(&mut self, today: i64) {
@@ -1175,6 +1288,7 @@ impl SignalDetector {
         });
         self.none_run = 0;
         self.level_ring.iter_mut().for_each(|v| *v = f32::NAN);
+        self.level_divisor.iter_mut().for_each(|v| *v = f32::NAN);
         self.recent.iter_mut().for_each(|r| *r = RecentBin::empty());
         self.level = None;
         self.data_bins = 0;
