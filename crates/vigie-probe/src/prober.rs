@@ -222,6 +222,9 @@ impl Prober {
         self.engine.start_round(start, self.config.round);
         loop {
             let now = self.epoch.elapsed();
+            // Replies waiting in the socket count before timeouts: a busy
+            // machine that read them late must not call their blocks dark.
+            Self::drain(&self.socket, &mut self.engine, &mut self.recv_buf, now);
             self.engine.expire(now);
             let mut buffer_full = false;
             while self.bucket.try_take(now) {
