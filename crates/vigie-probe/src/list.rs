@@ -413,9 +413,13 @@ pub fn parse_hitlist_line(text: &str, default_rate: f32) -> Result<(Ipv4Addr, f3
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|f| !f.is_empty());
     let addr_text = fields.next().ok_or("empty line")?;
-    let addr: Ipv4Addr = addr_text
-        .parse()
-        .map_err(|_| format!("{:?} is not an IPv4 address", clip(addr_text)))?;
+    let addr: Ipv4Addr = addr_text.parse().map_err(|_| {
+        if addr_text.parse::<std::net::Ipv6Addr>().is_ok() {
+            format!("{} is IPv6: only IPv4 blocks are probed", clip(addr_text))
+        } else {
+            format!("{:?} is not an IPv4 address", clip(addr_text))
+        }
+    })?;
     let rate = match fields.next() {
         None => default_rate,
         Some(field) => {
@@ -507,6 +511,7 @@ not-an-address
 198.18.1.1 1.5
 198.18.1.2 abc
 198.18.1.3 0.5 extra
+2001:db8::1
 8.8.8.8 0.2
 10.0.0.1
 224.0.0.1
@@ -514,16 +519,17 @@ not-an-address
 ";
         let (list, report) =
             ProbeList::from_hitlist(text, "hits.txt", &small_rule(), &lab_policy()).unwrap();
-        assert_eq!(report.lines, 14);
+        assert_eq!(report.lines, 15);
         assert_eq!(report.addresses, 5); // .1 .2 .3, 8.8.8.8, 10.0.0.1
         assert_eq!(report.duplicates, 1);
-        assert_eq!(report.malformed, 6);
+        assert_eq!(report.malformed, 7);
         assert_eq!(report.refused, 1); // multicast
         let lines: Vec<u64> = report.issues.iter().map(|i| i.line).collect();
-        assert_eq!(lines, [6, 7, 8, 9, 10, 13, 14]);
+        assert_eq!(lines, [6, 7, 8, 9, 10, 11, 14, 15]);
         assert!(report.issues[0].reason.contains("not-an-address"));
         assert!(report.issues[2].reason.contains("1.5"));
-        assert!(report.to_string().contains("hits.txt:13: 224.0.0.1"));
+        assert!(report.issues[5].reason.contains("IPv6"));
+        assert!(report.to_string().contains("hits.txt:14: 224.0.0.1"));
         // Only 198.18.0.0/24 has 3 addresses.
         assert_eq!(report.blocks_seen, 3);
         assert_eq!(list.len(), 1);

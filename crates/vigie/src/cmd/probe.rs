@@ -41,6 +41,12 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
     if args.show_changes {
         return show_changes(data_dir, &args);
     }
+    if !(args.default_availability > 0.0 && args.default_availability <= 1.0) {
+        bail!("--default-availability must be within (0, 1]");
+    }
+    if !(0.0..=1.0).contains(&args.min_availability) {
+        bail!("--min-availability must be within [0, 1]");
+    }
     let rate = match args.rate {
         Some(rate) if rate > 0 => rate,
         _ => bail!("--rate must be at least 1 probe per second"),
