@@ -315,3 +315,37 @@ fn discovery_scan_finds_the_answering_blocks() {
         .iter()
         .all(|b| b.availability == 1.0 && b.host_count() == 254));
 }
+
+#[test]
+fn vantage_failure_mid_round_keeps_what_was_measured() {
+    let Some(lab) = lab_or_skip("m") else { return };
+    let lab = std::sync::Arc::new(lab);
+    let cutter = lab.clone();
+    let report = in_vantage(&lab, move || {
+        Box::pin(async move {
+            // 64 blocks at 64 probes/s: sending takes about a second; the
+            // vantage point loses its link half way through.
+            let mut prober = lab_prober(lab_list(64), 64, 1, Duration::from_millis(1500));
+            let cut = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(500));
+                cutter.set_vantage_link(false).unwrap();
+            });
+            let report = prober.run_round().await;
+            cut.join().unwrap();
+            report
+        })
+    });
+    lab.set_vantage_link(true).unwrap();
+    eprintln!("{report:?}");
+    assert!(report.replies > 0, "some blocks answered before the cut");
+    assert!(report.send_errors > 0, "some probes could not be sent");
+    // The measured blocks keep their replies; the others keep the prior:
+    // nobody is called DOWN because the vantage point broke.
+    assert_eq!((report.up, report.down), (64, 0));
+    assert!(report.unmeasured > 0 && report.unmeasured < 64);
+    assert!(report.unmeasured <= report.send_errors);
+    assert!(report
+        .first_send_error
+        .unwrap_or_default()
+        .contains("no route"));
+}
