@@ -445,3 +445,52 @@ async fn the_reader_keeps_pace_when_processing_stalls() {
     }
     client.abort();
 }
+
+/// `wss://` URLs go through TLS: a server that does not speak TLS fails the
+/// handshake, which is reported as the feed being down, and retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wss_urls_use_tls() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "wss://localhost:{}/v1/ws/",
+        listener.local_addr().unwrap().port()
+    );
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let _ = stream.write_all(b"HTTP/1.1 400 not TLS\r\n\r\n").await;
+        }
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let stats = Arc::new(RisLiveStats::default());
+    let config = RisLiveConfig {
+        url,
+        stall_secs: 2,
+        backoff_min_ms: 50,
+        backoff_max_ms: 100,
+        ..RisLiveConfig::default()
+    };
+    let client = tokio::spawn(run_ris_live(config, tx, Arc::clone(&stats), system_clock()));
+    let event = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap();
+    let Some(LiveEvent::FeedDown { reason, .. }) = event else {
+        panic!("expected the feed down: {event:?}")
+    };
+    assert!(reason.contains("cannot connect"), "{reason}");
+    assert!(
+        reason.to_lowercase().contains("tls")
+            || reason.contains("corrupt")
+            || reason.contains("InvalidContentType"),
+        "a TLS failure: {reason}"
+    );
+    let start = std::time::Instant::now();
+    while stats.connect_failures.load(Ordering::Relaxed) < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "retried: {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    client.abort();
+}

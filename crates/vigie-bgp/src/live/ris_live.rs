@@ -85,7 +85,7 @@ impl RisSubscription {
 /// Settings of the client.
 #[derive(Clone, Debug)]
 pub struct RisLiveConfig {
-    /// The WebSocket URL (`ws://…`).
+    /// The WebSocket URL (`ws://…` or `wss://…`).
     pub url: String,
     /// The filters.
     pub subscription: RisSubscription,
@@ -104,7 +104,7 @@ pub struct RisLiveConfig {
 impl Default for RisLiveConfig {
     fn default() -> Self {
         RisLiveConfig {
-            url: "ws://ris-live.ripe.net/v1/ws/?client=vigie".to_string(),
+            url: "wss://ris-live.ripe.net/v1/ws/?client=vigie".to_string(),
             subscription: RisSubscription::default(),
             stall_secs: 60,
             backoff_min_ms: 1000,
@@ -361,6 +361,8 @@ pub async fn run_ris_live(
     stats: Arc<RisLiveStats>,
     clock: Clock,
 ) {
+    // wss:// needs a process-wide TLS provider; another one installed first is fine too.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let (queue_tx, mut queue_rx) = mpsc::unbounded_channel::<Item>();
     let queued = Arc::new(AtomicU64::new(0));
     let decoder = {

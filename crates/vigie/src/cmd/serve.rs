@@ -120,7 +120,7 @@ pub struct BmpSection {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RisLiveSection {
-    /// WebSocket URL (`ws://`).
+    /// WebSocket URL (`wss://ris-live.ripe.net/v1/ws/?client=vigie`).
     pub url: String,
     /// Seconds without a message that make a stall.
     #[serde(default = "default_stall")]
@@ -164,9 +164,9 @@ impl ServeConfig {
             );
         }
         if let Some(ris) = &config.ris_live {
-            if !ris.url.starts_with("ws://") {
+            if !(ris.url.starts_with("ws://") || ris.url.starts_with("wss://")) {
                 bail!(
-                    "{}: ris_live.url {:?}: only ws:// URLs are supported (no TLS in this build)",
+                    "{}: ris_live.url {:?}: a WebSocket URL (ws:// or wss://) is needed",
                     path.display(),
                     ris.url
                 );
