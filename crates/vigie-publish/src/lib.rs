@@ -31,6 +31,7 @@ pub mod ioda;
 pub mod metrics;
 pub mod openapi;
 pub mod params;
+pub mod report;
 pub mod server;
 
 pub use error::ApiError;

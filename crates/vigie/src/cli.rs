@@ -59,6 +59,42 @@ pub enum Command {
     /// from a TOML configuration, writing provisional and final bins to the
     /// store (see crates/vigie/src/cmd/serve.rs for the keys).
     Serve(ServeArgs),
+    /// Write an incident report (self-contained HTML, Markdown, SVG figure,
+    /// CSV data appendix) for an entity over a period or around one
+    /// incident, in English or French.
+    Report(ReportArgs),
+}
+
+/// Arguments of `vigie report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The entity: a country (IQ), an AS (AS9198) or a region (KZ/Almaty).
+    pub entity: Option<String>,
+    /// Report on this incident (ENTITY@START_UNIX_SECS, as `vigie incidents`
+    /// and the API list them), with --margin-hours around it.
+    #[arg(long, conflicts_with_all = ["entity", "from", "until"])]
+    pub incident: Option<String>,
+    /// Period start (ISO 8601 UTC); default: the first data.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Period end, exclusive; default: the end of the data.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Language: en or fr.
+    #[arg(long, default_value = "en", value_parser = ["en", "fr"])]
+    pub lang: String,
+    /// Folder to write the files into.
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+    /// Detection method whose incidents are reported.
+    #[arg(long, default_value = "vigie")]
+    pub method: String,
+    /// Hours shown before and after an --incident.
+    #[arg(long, default_value_t = 6)]
+    pub margin_hours: u32,
+    /// Bin size of the series, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub bin_secs: u32,
 }
 
 /// Arguments of `vigie serve`.

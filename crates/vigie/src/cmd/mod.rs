@@ -12,6 +12,7 @@ mod ingest_mrt;
 mod ingest_pcap;
 mod probe;
 mod series;
+mod report;
 mod serve;
 mod serve_api;
 
@@ -53,6 +54,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval(args) => eval::run(&open_store(&cli.data_dir)?, args),
         Command::Probe(args) => probe::run(&cli.data_dir, args),
         Command::Serve(args) => serve::run(&cli.data_dir, args),
+        Command::Report(args) => report::run(&open_store(&cli.data_dir)?, args),
     }
 }
 
