@@ -247,6 +247,9 @@ impl LiveDriver {
     /// Moves time to `now` (a wall-clock tick) and returns the bins that closed.
     pub fn tick(&mut self, now: UnixSecs) -> Vec<BinValues> {
         let closed = self.accounting.advance_to(now);
+        // Silent periods older than a day can no longer hold a closing bin.
+        self.silent_periods
+            .retain(|&(_, until)| until >= now - 86_400);
         self.keep_writable(closed)
     }
 
