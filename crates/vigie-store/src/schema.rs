@@ -137,10 +137,31 @@ CREATE INDEX incidents_by_entity ON incidents (kind, code, method, start);
 CREATE INDEX incidents_by_start ON incidents (start);
 ";
 
+/// Migration 3: annotations, external events ("president's televised
+/// address") shown on plots and in reports; written and read by
+/// `vigie-publish` (the API and `vigie annotate`).
+const MIGRATION_3: &str = "
+-- kind/code name the entity as in the results tables; end_time is NULL for
+-- an instant. created_at is Unix seconds; author says who wrote it (the
+-- API token's label or the CLI).
+CREATE TABLE annotations (
+    annotation_id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    code TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    end_time INTEGER,
+    text TEXT NOT NULL,
+    url TEXT,
+    author TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX annotations_by_entity ON annotations (kind, code, time);
+";
+
 /// The schema migrations, in order: `MIGRATIONS[i]` takes a database from
 /// version `i` to version `i + 1`. Append new steps at the end; never change
 /// a released one.
-pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
+pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
 
 /// The schema version this build writes: the number of migrations.
 pub fn current_version() -> u32 {
