@@ -1,6 +1,6 @@
 //! Feeds arbitrary datagrams (NetFlow v5/v9, IPFIX, sFlow or garbage) to
-//! one decoder, as a sequence from two exporters so templates learnt from
-//! one datagram apply to the next: nothing may panic, every datagram is
+//! one decoder, as a sequence from two exporters, so templates learnt from
+//! one datagram apply to the next ones of the same exporter: nothing may panic, every datagram is
 //! counted in its exporter's health, no record has a rate of 0 or above
 //! the limit, and the fast path gives exactly what netflow_parser gives.
 #![no_main]
@@ -20,15 +20,18 @@ fuzz_target!(|data: &[u8]| {
     let mut records = Vec::new();
     let mut slow_records = Vec::new();
     let mut sent = [0u64; 2];
-    // Datagrams are separated by the 4-byte marker "VGDG".
+    // Datagrams are separated by "VGDG" (the next one comes from the first
+    // exporter) or "VGDH" (from the second).
     let mut rest = data;
-    let mut index = 0usize;
+    let mut which = 0usize;
     loop {
-        let (datagram, next) = match rest.windows(4).position(|w| w == b"VGDG") {
-            Some(at) => (&rest[..at], Some(&rest[at + 4..])),
+        let marker = rest
+            .windows(4)
+            .position(|w| w == b"VGDG" || w == b"VGDH");
+        let (datagram, next) = match marker {
+            Some(at) => (&rest[..at], Some((rest[at + 3], &rest[at + 4..]))),
             None => (rest, None),
         };
-        let which = index % 2;
         let before = records.len();
         let outcome = decoder.decode(exporters[which], 1_700_000_000, datagram, &mut records);
         assert_eq!(outcome.records as usize, records.len() - before);
@@ -36,9 +39,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(outcome, slow_outcome);
         assert_eq!(records, slow_records);
         sent[which] += 1;
-        index += 1;
         match next {
-            Some(n) => rest = n,
+            Some((kind, n)) => {
+                which = usize::from(kind == b'H');
+                rest = n;
+            }
             None => break,
         }
     }

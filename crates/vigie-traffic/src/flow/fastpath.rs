@@ -159,7 +159,8 @@ pub fn data_sets(datagram: &[u8]) -> Option<DataSets<'_>> {
         9 => (be32(16)?, 20usize, datagram.len()),
         10 => {
             let length = usize::from(be16(2)?);
-            if length < 16 || length > datagram.len() {
+            // Trailing bytes would be a second message to the parser.
+            if length < 16 || length != datagram.len() {
                 return None;
             }
             (be32(12)?, 16usize, length)
@@ -177,4 +178,69 @@ pub fn data_sets(datagram: &[u8]) -> Option<DataSets<'_>> {
         at += len;
     }
     (!sets.is_empty()).then_some((domain, sets))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ipfix(sets: &[(u16, &[u8])], trailing: &[u8]) -> Vec<u8> {
+        let body: usize = sets.iter().map(|(_, b)| 4 + b.len()).sum();
+        let mut d = vec![0, 10];
+        d.extend_from_slice(&((16 + body) as u16).to_be_bytes());
+        d.extend_from_slice(&[0; 8]);
+        d.extend_from_slice(&7u32.to_be_bytes());
+        for (id, b) in sets {
+            d.extend_from_slice(&id.to_be_bytes());
+            d.extend_from_slice(&((4 + b.len()) as u16).to_be_bytes());
+            d.extend_from_slice(b);
+        }
+        d.extend_from_slice(trailing);
+        d
+    }
+
+    #[test]
+    fn only_plain_data_datagrams_take_the_fast_path() {
+        let data = ipfix(&[(256, &[1, 2, 3, 4])], &[]);
+        let (domain, sets) = data_sets(&data).unwrap();
+        assert_eq!((domain, sets.len(), sets[0].0), (7, 1, 256));
+        // Found by fuzzing: bytes after the message are a second message to
+        // the parser (and an error), so the parser must see them.
+        assert!(data_sets(&ipfix(&[(256, &[1, 2, 3, 4])], &[0, 0])).is_none());
+        // Template sets, reserved ids and bad lengths go to the parser.
+        assert!(data_sets(&ipfix(&[(2, &[0; 8])], &[])).is_none());
+        assert!(data_sets(&ipfix(&[(255, &[0; 4])], &[])).is_none());
+        let mut short = ipfix(&[(256, &[1, 2, 3, 4])], &[]);
+        short.truncate(short.len() - 1);
+        assert!(data_sets(&short).is_none());
+        assert!(data_sets(&[0, 5, 0, 1]).is_none());
+    }
+
+    #[test]
+    fn compiled_template_reads_fields() {
+        let t = CompiledTemplate::compile([
+            (8, None, 4),
+            (12, None, 4),
+            (1, None, 8),
+            (2, None, 4),
+            (5, Some(9), 2), // enterprise field: skipped
+            (34, None, 2),
+        ])
+        .unwrap();
+        assert_eq!(t.record_len(), 24);
+        let mut rec = vec![2, 132, 0, 1, 8, 8, 8, 8];
+        rec.extend_from_slice(&1000u64.to_be_bytes());
+        rec.extend_from_slice(&3u32.to_be_bytes());
+        rec.extend_from_slice(&[0, 0, 0, 100]);
+        let r = t.read(&rec);
+        assert_eq!(r.src, Some("2.132.0.1".parse().unwrap()));
+        assert_eq!(
+            (r.bytes, r.packets, r.interval),
+            (Some(1000), Some(3), Some(100))
+        );
+        // Variable length, or an address of an odd size: the parser's job.
+        assert!(CompiledTemplate::compile([(8, None, 0xffff)]).is_none());
+        assert!(CompiledTemplate::compile([(8, None, 6)]).is_none());
+        assert!(CompiledTemplate::compile(std::iter::empty()).is_none());
+    }
 }
