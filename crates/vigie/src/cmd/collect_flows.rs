@@ -59,7 +59,21 @@ pub fn run(data_dir: &Path, args: CollectFlowsArgs) -> Result<ExitCode> {
                 eprintln!("listening on udp {a}");
             }
         },
-        |bin, _| write(&mut store, bin),
+        |bin, pipeline| {
+            write(&mut store, bin)?;
+            // Health with every bin: a silent or failing exporter shows at once.
+            for (exporter, h) in pipeline.health() {
+                eprintln!(
+                    "  exporter {exporter}: last packet {}, {} records, {} decode errors, {} template misses, {} bad sampling rates",
+                    h.last_packet_at.map(format_utc).unwrap_or_else(|| "-".into()),
+                    h.records,
+                    h.decode_errors,
+                    h.template_misses,
+                    h.bad_sampling_rates
+                );
+            }
+            Ok(())
+        },
     )
     .context("the flow collector stopped")?;
 
