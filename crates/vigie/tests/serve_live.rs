@@ -91,11 +91,50 @@ fn serve_writes_bmp_routes_to_the_store() {
     let Some(data) = shared_data() else { return };
     let dir = tempfile::tempdir().unwrap();
     let (bgp_port, bmp_port) = (free_port(), free_port());
+    // A RIS Live server replaying the shared sample (rrc10's peer AS201333
+    // announcing four /48s of AS20473) to whoever subscribes.
+    let ris_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ris_port = ris_listener.local_addr().unwrap().port();
+    let sample: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(data.join("mrt/bgpkit/ris_live_raw_full.json")).unwrap(),
+    )
+    .unwrap();
+    let elems = sample["elems"].as_array().unwrap().clone();
+    let ris_message = serde_json::json!({"type": "ris_message", "data": {
+        "timestamp": sample["meta"]["timestamp"], "peer": sample["meta"]["peer"],
+        "peer_asn": sample["meta"]["peerAsn"].to_string(), "host": sample["meta"]["host"],
+        "type": "UPDATE", "path": elems[0]["as_path"], "origin": "IGP",
+        "announcements": [{"next_hop": elems[0]["next_hop"],
+            "prefixes": elems.iter().map(|e| e["prefix"].clone()).collect::<Vec<_>>()}],
+        "withdrawals": []}})
+    .to_string();
+    let subscription = Arc::new(std::sync::Mutex::new(String::new()));
+    let subscription_seen = Arc::clone(&subscription);
+    std::thread::spawn(move || {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            ris_listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(ris_listener).unwrap();
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+            if let Some(Ok(Message::Text(text))) = ws.next().await {
+                *subscription_seen.lock().unwrap() = text.to_string();
+            }
+            ws.send(Message::Text(ris_message.into())).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(20)).await;
+        });
+    });
     let config = format!(
         "bin_secs = 300\nprovisional_secs = 1\n\
          [speaker]\nlisten = \"127.0.0.1:{bgp_port}\"\nlocal_asn = 64512\nrouter_id = \"192.0.2.1\"\n\
          [[speaker.peers]]\nip = \"127.0.0.2\"\nasn = 65002\n\
-         [bmp]\nlisten = \"127.0.0.1:{bmp_port}\"\n"
+         [bmp]\nlisten = \"127.0.0.1:{bmp_port}\"\n\
+         [ris_live]\nurl = \"ws://127.0.0.1:{ris_port}/v1/ws/\"\nhost = \"rrc10\"\nstall_secs = 30\n"
     );
     let config_path = dir.path().join("vigie.toml");
     std::fs::write(&config_path, config).unwrap();
@@ -176,4 +215,24 @@ fn serve_writes_bmp_routes_to_the_store() {
         checked += 1;
     }
     assert!(checked > 50, "{checked} series compared");
+
+    // RIS Live: subscribed with the configured filter, its update stored.
+    let subscription: serde_json::Value =
+        serde_json::from_str(&subscription.lock().unwrap()).unwrap();
+    assert_eq!(subscription["type"], "ris_subscribe");
+    assert_eq!(subscription["data"]["host"], "rrc10");
+    let announcements = entities
+        .iter()
+        .find(|e| e.entity.to_string() == "AS20473")
+        .and_then(|e| {
+            e.signals
+                .iter()
+                .find(|s| s.signal == SignalKind::BgpAnnouncements)
+        })
+        .and_then(|s| s.latest_value);
+    assert_eq!(
+        announcements,
+        Some(4.0),
+        "RIS Live announcements of AS20473"
+    );
 }
