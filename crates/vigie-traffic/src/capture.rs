@@ -194,3 +194,69 @@ pub fn udp_datagram(link: DataLink, data: &[u8]) -> Option<UdpDatagram<'_>> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+    use pcap_file::pcapng::PcapNgWriter;
+    use std::borrow::Cow;
+    use std::time::Duration;
+
+    fn frame() -> Vec<u8> {
+        let mut out = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([2, 132, 0, 1], [192, 0, 2, 9], 60)
+            .udp(40000, 2055)
+            .write(&mut out, b"payload")
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn reads_pcapng_and_finds_the_udp_datagram() {
+        let mut writer = PcapNgWriter::new(Vec::new()).unwrap();
+        writer
+            .write_pcapng_block(InterfaceDescriptionBlock {
+                linktype: DataLink::ETHERNET,
+                snaplen: 65535,
+                options: vec![],
+            })
+            .unwrap();
+        let data = frame();
+        writer
+            .write_pcapng_block(EnhancedPacketBlock {
+                interface_id: 0,
+                timestamp: Duration::from_secs(1_700_000_123),
+                original_len: data.len() as u32,
+                data: Cow::Borrowed(&data),
+                options: vec![],
+            })
+            .unwrap();
+        let bytes = writer.into_inner();
+        let mut frames = Vec::new();
+        let summary =
+            read_capture_from(&bytes[..], "t.pcapng", &mut |f| frames.push(f.clone())).unwrap();
+        assert_eq!((summary.frames, summary.truncated), (1, None));
+        assert_eq!(frames[0].timestamp_secs, 1_700_000_123);
+        let udp = udp_datagram(frames[0].link, &frames[0].data).unwrap();
+        assert_eq!(udp.src, "2.132.0.1:40000".parse().unwrap());
+        assert_eq!(udp.dst, "192.0.2.9:2055".parse().unwrap());
+        assert_eq!(udp.payload, b"payload");
+
+        // Cut in the middle of the packet block: the frames before are kept
+        // and the damage is reported, not a panic.
+        let cut = &bytes[..bytes.len() - 10];
+        let summary = read_capture_from(cut, "cut.pcapng", &mut |_| {}).unwrap();
+        assert_eq!(summary.frames, 0);
+        assert!(summary
+            .truncated
+            .unwrap()
+            .starts_with("cut.pcapng: damaged block after frame 0"));
+        assert!(matches!(
+            read_capture_from(&b"hello world"[..], "x", &mut |_| {}),
+            Err(CaptureError::NotACapture { .. })
+        ));
+    }
+}
