@@ -545,10 +545,10 @@ mod tests {
             })
             .await
             .unwrap();
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
             // No update at all, only time passing: bins 900 and 1200 close.
             now.store(1_550, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
             tx.send(LiveEvent::Routes {
                 time: 1_560,
                 peer: peer(),
@@ -559,7 +559,7 @@ mod tests {
             })
             .await
             .unwrap();
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
             drop(tx);
             sink = driver.await.unwrap().unwrap();
         });
