@@ -24,6 +24,7 @@
 
 #![warn(missing_docs)]
 
+pub mod annotations;
 pub mod api;
 pub mod data;
 pub mod error;
@@ -33,6 +34,7 @@ pub mod openapi;
 pub mod params;
 pub mod report;
 pub mod server;
+pub mod writes;
 
 pub use error::ApiError;
 pub use server::{bind, router, serve, AppState};

@@ -208,6 +208,51 @@ pub fn document() -> Value {
         ),
     );
     add(paths::METRICS, operation("Prometheus metrics", "Request counts and latency histograms per route, store gauges, in the Prometheus text format.", vec![], "text/plain"));
+    let mut annotations = operation(
+        "List annotations",
+        "External events (such as a televised address) of an entity overlapping the range.",
+        with(
+            vec![
+                param("entity", "Only this entity.", "string", false),
+                time("from", false),
+                time("until", false),
+            ],
+            page(),
+        ),
+        json_type,
+    );
+    if let Value::Object(map) = &mut annotations {
+        map.insert(
+            "post".into(),
+            json!({
+                "summary": "Add an annotation",
+                "description": "Needs `Authorization: Bearer <token>` (the server's VIGIE_API_TOKEN). Body at most 64 KiB.",
+                "security": [{ "bearer": [] }],
+                "requestBody": {
+                    "required": true,
+                    "content": { "application/json": { "schema": {
+                        "type": "object",
+                        "required": ["entity", "time", "text"],
+                        "properties": {
+                            "entity": { "type": "string", "description": "IQ, AS9198 or KZ/Almaty." },
+                            "time": { "type": "string", "description": "ISO 8601 UTC or Unix seconds." },
+                            "until": { "type": "string", "description": "End, for a span." },
+                            "text": { "type": "string", "maxLength": 500 },
+                            "url": { "type": "string", "description": "http(s) source." }
+                        }
+                    } } }
+                },
+                "responses": {
+                    "201": { "description": "Stored; the body is the annotation." },
+                    "400": { "description": "Invalid body.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+                    "401": { "description": "Missing or wrong token." },
+                    "403": { "description": "Writes are disabled on this server." },
+                    "413": { "description": "Body too large." }
+                }
+            }),
+        );
+    }
+    paths_map.insert(paths::ANNOTATIONS.to_string(), annotations);
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -218,6 +263,7 @@ pub fn document() -> Value {
         },
         "paths": paths_map,
         "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
             "schemas": {
                 "Error": {
                     "type": "object",

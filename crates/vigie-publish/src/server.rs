@@ -18,7 +18,7 @@ use vigie_store::{Store, StoreError};
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::{api, ioda, openapi};
+use crate::{api, ioda, openapi, writes};
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -56,9 +56,11 @@ pub mod paths {
     pub const IODA_ENTITIES: &str = "/v2/entities/query";
     /// Prometheus metrics.
     pub const METRICS: &str = "/metrics";
+    /// Annotations: GET lists, POST (with the token) adds.
+    pub const ANNOTATIONS: &str = "/api/v1/annotations";
 
     /// Every GET route the server answers.
-    pub const ALL_GET: [&str; 14] = [
+    pub const ALL_GET: [&str; 15] = [
         ENTITIES,
         SIGNALS,
         SIGNALS_CSV,
@@ -73,6 +75,7 @@ pub mod paths {
         IODA_SUMMARY,
         IODA_ENTITIES,
         METRICS,
+        ANNOTATIONS,
     ];
 }
 
@@ -110,12 +113,22 @@ pub struct AppState {
 struct Inner {
     pool: StorePool,
     metrics: Metrics,
+    write_token: Option<String>,
 }
 
 impl AppState {
     /// Opens the store in `data_dir` (creating it if needed, upgrading its
     /// schema) and keeps the connection for the first request.
     pub fn open(data_dir: &Path) -> Result<AppState, StoreError> {
+        AppState::open_with_token(data_dir, None)
+    }
+
+    /// Like [`AppState::open`], with the token that authorises writes
+    /// (`Authorization: Bearer <token>`); `None` disables writes.
+    pub fn open_with_token(
+        data_dir: &Path,
+        write_token: Option<String>,
+    ) -> Result<AppState, StoreError> {
         let first = Store::open(data_dir)?;
         Ok(AppState {
             inner: Arc::new(Inner {
@@ -124,8 +137,30 @@ impl AppState {
                     idle: Mutex::new(vec![first]),
                 },
                 metrics: Metrics::default(),
+                write_token: write_token.filter(|t| !t.is_empty()),
             }),
         })
+    }
+
+    /// The store's folder.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.pool.data_dir
+    }
+
+    /// The token that authorises writes, if writes are enabled.
+    pub fn write_token(&self) -> Option<&str> {
+        self.inner.write_token.as_deref()
+    }
+
+    /// Runs blocking `work` (such as a write) on tokio's blocking pool.
+    pub async fn blocking<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| ApiError::internal(format!("request task failed: {e}")))?
     }
 
     /// The request metrics.
@@ -239,6 +274,10 @@ pub fn router(state: AppState) -> Router {
         .route(paths::IODA_SUMMARY, get(ioda::summary))
         .route(paths::IODA_ENTITIES, get(ioda::entities))
         .route(paths::METRICS, get(metrics_text))
+        .route(
+            paths::ANNOTATIONS,
+            get(writes::list_annotations).post(writes::add_annotation),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             record_metrics,

@@ -63,6 +63,32 @@ pub enum Command {
     /// CSV data appendix) for an entity over a period or around one
     /// incident, in English or French.
     Report(ReportArgs),
+    /// Add an annotation (an external event, such as a televised address)
+    /// to an entity, shown in reports and by the API; or --list them.
+    Annotate(AnnotateArgs),
+}
+
+/// Arguments of `vigie annotate`.
+#[derive(Args, Debug)]
+pub struct AnnotateArgs {
+    /// The entity: IQ, AS9198, KZ/Almaty.
+    pub entity: Option<String>,
+    /// When it happened (ISO 8601 UTC or Unix seconds); with --list, the
+    /// start of the listed period.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// When it ended, for a span; with --list, the end of the period.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// What happened (one line, at most 500 characters).
+    #[arg(long)]
+    pub text: Option<String>,
+    /// A source (http or https URL).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// List annotations instead of adding one.
+    #[arg(long)]
+    pub list: bool,
 }
 
 /// Arguments of `vigie report`.

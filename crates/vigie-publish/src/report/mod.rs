@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use vigie_model::{format_utc, BinSize, Entity, Series, TimeRange, UnixSecs};
 use vigie_store::{ResultFilter, Store, StoreError};
 
+use crate::annotations::Annotation;
 use crate::api::csv_field;
 use crate::data::{self, PublishedIncident};
 pub use text::Lang;
@@ -85,6 +86,9 @@ pub struct Report {
     pub incidents: Vec<PublishedIncident>,
     /// Every signal of the entity over the period, native bins.
     pub series: Vec<Series>,
+    /// External events to show (the caller reads them with
+    /// [`crate::annotations::list`]; `build` leaves this empty).
+    pub annotations: Vec<Annotation>,
     /// When the report was made.
     pub generated_at: UnixSecs,
 }
@@ -152,6 +156,7 @@ pub fn build(store: &Store, request: ReportRequest, now: UnixSecs) -> Result<Rep
         request,
         incidents,
         series,
+        annotations: Vec::new(),
         generated_at: now,
     })
 }
@@ -351,6 +356,29 @@ impl Report {
             .collect();
         blocks.push(Block::Table(head, rows));
 
+        // Annotations.
+        if !self.annotations.is_empty() {
+            blocks.push(Block::Heading(l.pick("Annotations", "Annotations").into()));
+            blocks.push(Block::List(
+                self.annotations
+                    .iter()
+                    .map(|a| {
+                        let mut item = format!(
+                            "{} ({} {}): {}",
+                            a.when(),
+                            l.pick("local", "locale"),
+                            self.local(a.time),
+                            a.text
+                        );
+                        if let Some(url) = &a.url {
+                            item.push_str(&format!(" ({url})"));
+                        }
+                        item
+                    })
+                    .collect(),
+            ));
+        }
+
         // Restoration windows.
         blocks.push(Block::Heading(
             l.pick("Restoration windows", "Fenêtres de rétablissement")
@@ -505,10 +533,15 @@ impl Report {
                 });
             }
         }
+        let marks: Vec<(UnixSecs, String)> = self
+            .annotations
+            .iter()
+            .map(|a| (a.time, a.text.clone()))
+            .collect();
         plot::svg(
             &self.series,
             &bands,
-            &[],
+            &marks,
             self.request.from,
             self.request.until,
             self.lang(),

@@ -115,7 +115,11 @@ impl Drop for Running {
 }
 
 pub fn start(dir: &Path) -> Running {
-    let state = vigie_publish::AppState::open(dir).unwrap();
+    start_with_token(dir, None)
+}
+
+pub fn start_with_token(dir: &Path, token: Option<&str>) -> Running {
+    let state = vigie_publish::AppState::open_with_token(dir, token.map(str::to_string)).unwrap();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {

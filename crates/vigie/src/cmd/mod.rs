@@ -1,5 +1,6 @@
 //! One module per command; each turns parsed arguments into library calls.
 
+mod annotate;
 mod bench;
 mod collect_flows;
 mod detect;
@@ -11,8 +12,8 @@ mod ingest_access_log;
 mod ingest_mrt;
 mod ingest_pcap;
 mod probe;
-mod series;
 mod report;
+mod series;
 mod serve;
 mod serve_api;
 
@@ -54,7 +55,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval(args) => eval::run(&open_store(&cli.data_dir)?, args),
         Command::Probe(args) => probe::run(&cli.data_dir, args),
         Command::Serve(args) => serve::run(&cli.data_dir, args),
-        Command::Report(args) => report::run(&open_store(&cli.data_dir)?, args),
+        Command::Report(args) => report::run(&open_store(&cli.data_dir)?, &cli.data_dir, args),
+        Command::Annotate(args) => annotate::run(&cli.data_dir, args),
     }
 }
 

@@ -12,7 +12,7 @@ use vigie_store::Store;
 use crate::cli::ReportArgs;
 
 /// Runs `vigie report`.
-pub fn run(store: &Store, args: ReportArgs) -> Result<ExitCode> {
+pub fn run(store: &Store, data_dir: &std::path::Path, args: ReportArgs) -> Result<ExitCode> {
     let lang: Lang = args.lang.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     let bin = BinSize::new(args.bin_secs)?;
     let margin = i64::from(args.margin_hours) * 3600;
@@ -63,7 +63,14 @@ pub fn run(store: &Store, args: ReportArgs) -> Result<ExitCode> {
         method: args.method.clone(),
         bin,
     };
-    let report = build(store, request, now)?;
+    let mut report = build(store, request, now)?;
+    let conn = vigie_publish::annotations::connect(data_dir)?;
+    report.annotations = vigie_publish::annotations::list(
+        &conn,
+        Some(&report.request.entity),
+        Some(from),
+        Some(until),
+    )?;
     let files = report.write_files(&args.out)?;
     eprintln!(
         "report on {} from {} to {}: {} incident(s)",

@@ -17,7 +17,11 @@ pub fn spawn_api(
     data_dir: &Path,
     listen: SocketAddr,
 ) -> Result<()> {
-    let state = vigie_publish::AppState::open(data_dir).with_context(|| {
+    let token = std::env::var("VIGIE_API_TOKEN").ok();
+    if token.is_none() {
+        eprintln!("vigie serve: VIGIE_API_TOKEN is not set: the API is read-only");
+    }
+    let state = vigie_publish::AppState::open_with_token(data_dir, token).with_context(|| {
         format!(
             "cannot open the vigie store in {} for the API",
             data_dir.display()

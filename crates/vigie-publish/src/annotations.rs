@@ -1,0 +1,345 @@
+//! Annotations: external events (a televised address, a decree, an exam
+//! day) attached to an entity and a time, shown on plots and in reports.
+//!
+//! They live in the store's `annotations` table (store migration 3). The
+//! store's API does not cover them, so this module opens its own SQLite
+//! connection to `<data_dir>/vigie.sqlite` after [`Store::open`] has brought
+//! the schema up to date; SQLite's WAL mode lets it write beside the store's
+//! readers. Input is validated (lengths, times, URL scheme) before any write.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use vigie_model::{format_utc, Entity, EntityKind, UnixSecs};
+use vigie_store::{Store, StoreError, DB_FILE_NAME};
+
+/// Longest annotation text, in characters.
+pub const MAX_TEXT_CHARS: usize = 500;
+/// Longest URL, in bytes.
+pub const MAX_URL_BYTES: usize = 2000;
+
+/// An annotation as stored.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Annotation {
+    /// Its id.
+    pub id: i64,
+    /// The entity it concerns.
+    pub entity: Entity,
+    /// When it happened (or started), Unix seconds.
+    pub time: UnixSecs,
+    /// When it ended, for a span.
+    pub end: Option<UnixSecs>,
+    /// What happened.
+    pub text: String,
+    /// A source (http or https URL).
+    pub url: Option<String>,
+    /// Who wrote it (`api` or `cli`).
+    pub author: String,
+    /// When it was written, Unix seconds.
+    pub created_at: UnixSecs,
+}
+
+/// A new annotation, as a client sends it (JSON: `entity`, `time`,
+/// `until`, `text`, `url`; times are ISO 8601 UTC or Unix seconds).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAnnotation {
+    /// Entity: `IQ`, `AS9198`, `KZ/Almaty`.
+    pub entity: String,
+    /// When it happened.
+    pub time: serde_json::Value,
+    /// When it ended, for a span.
+    #[serde(default)]
+    pub until: Option<serde_json::Value>,
+    /// What happened.
+    pub text: String,
+    /// A source URL.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// Why an annotation could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum AnnotationError {
+    /// The input is invalid; the message says what to change.
+    #[error("{0}")]
+    Invalid(String),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// SQLite failed.
+    #[error("annotations table: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+fn parse_time(value: &serde_json::Value, name: &str) -> Result<UnixSecs, AnnotationError> {
+    let t = match value {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => match s.trim().parse::<i64>() {
+            Ok(t) => Some(t),
+            Err(_) => vigie_model::parse_utc(s).ok(),
+        },
+        _ => None,
+    };
+    t.filter(|t| (0..=4_102_444_800).contains(t))
+        .ok_or_else(|| {
+            AnnotationError::Invalid(format!(
+            "'{name}' = {value} is not a time between 1970 and 2100 (ISO 8601 UTC or Unix seconds)"
+        ))
+        })
+}
+
+/// A validated annotation, ready to store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidAnnotation {
+    /// The entity.
+    pub entity: Entity,
+    /// Start, Unix seconds.
+    pub time: UnixSecs,
+    /// End, for a span.
+    pub end: Option<UnixSecs>,
+    /// Text, trimmed.
+    pub text: String,
+    /// Source URL.
+    pub url: Option<String>,
+}
+
+impl NewAnnotation {
+    /// Checks every field.
+    pub fn validate(&self) -> Result<ValidAnnotation, AnnotationError> {
+        let entity: Entity = self.entity.parse().map_err(|e| {
+            AnnotationError::Invalid(format!(
+                "'entity' = '{}' is not an entity ({e}): use IQ, AS9198 or KZ/Almaty",
+                self.entity
+            ))
+        })?;
+        let time = parse_time(&self.time, "time")?;
+        let end = self
+            .until
+            .as_ref()
+            .map(|v| parse_time(v, "until"))
+            .transpose()?;
+        if end.is_some_and(|e| e <= time) {
+            return Err(AnnotationError::Invalid(
+                "'until' must be after 'time'".into(),
+            ));
+        }
+        let text = self.text.trim().to_string();
+        if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS {
+            return Err(AnnotationError::Invalid(format!(
+                "'text' must hold 1 to {MAX_TEXT_CHARS} characters"
+            )));
+        }
+        if text.chars().any(|c| c.is_control()) {
+            return Err(AnnotationError::Invalid(
+                "'text' must not hold control characters (one line)".into(),
+            ));
+        }
+        let url = self
+            .url
+            .as_ref()
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty());
+        if let Some(u) = &url {
+            let scheme_ok = u.starts_with("https://") || u.starts_with("http://");
+            if !scheme_ok
+                || u.len() > MAX_URL_BYTES
+                || u.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(AnnotationError::Invalid(format!(
+                    "'url' must be an http(s) URL of at most {MAX_URL_BYTES} bytes without spaces"
+                )));
+            }
+        }
+        Ok(ValidAnnotation {
+            entity,
+            time,
+            end,
+            text,
+            url,
+        })
+    }
+}
+
+/// Opens the annotations table of the store in `data_dir` (bringing the
+/// schema up to date first).
+pub fn open(data_dir: &Path) -> Result<Connection, AnnotationError> {
+    drop(Store::open(data_dir)?);
+    let conn = Connection::open(data_dir.join(DB_FILE_NAME))?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+/// Connects to the annotations table of a store whose schema is already
+/// current (the server opened it at start).
+pub fn connect(data_dir: &Path) -> Result<Connection, AnnotationError> {
+    let conn = Connection::open(data_dir.join(DB_FILE_NAME))?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+/// Stores an annotation; returns its id.
+pub fn add(
+    conn: &Connection,
+    annotation: &ValidAnnotation,
+    author: &str,
+    now: UnixSecs,
+) -> Result<i64, AnnotationError> {
+    conn.execute(
+        "INSERT INTO annotations (kind, code, time, end_time, text, url, author, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            annotation.entity.kind().name(),
+            annotation.entity.code(),
+            annotation.time,
+            annotation.end,
+            annotation.text,
+            annotation.url,
+            author,
+            now
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Annotations of `entity` (all when `None`) overlapping `[from, until)`,
+/// in time order. Rows naming no valid entity are skipped.
+pub fn list(
+    conn: &Connection,
+    entity: Option<&Entity>,
+    from: Option<UnixSecs>,
+    until: Option<UnixSecs>,
+) -> Result<Vec<Annotation>, AnnotationError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT annotation_id, kind, code, time, end_time, text, url, author, created_at
+         FROM annotations
+         WHERE (?1 IS NULL OR (kind = ?1 AND code = ?2))
+           AND COALESCE(end_time, time + 1) > ?3 AND time < ?4
+         ORDER BY time, annotation_id",
+    )?;
+    let kind = entity.map(|e| e.kind().name());
+    let code = entity.map(|e| e.code());
+    let rows = statement.query_map(
+        params![
+            kind,
+            code,
+            from.unwrap_or(i64::MIN),
+            until.unwrap_or(i64::MAX)
+        ],
+        |row| {
+            let kind: String = row.get(1)?;
+            let code: String = row.get(2)?;
+            let entity = kind
+                .parse::<EntityKind>()
+                .ok()
+                .and_then(|k| Entity::from_kind_code(k, &code).ok());
+            Ok(entity.map(|entity| Annotation {
+                id: row.get(0).unwrap_or(0),
+                entity,
+                time: row.get(3).unwrap_or(0),
+                end: row.get(4).unwrap_or(None),
+                text: row.get(5).unwrap_or_default(),
+                url: row.get(6).unwrap_or(None),
+                author: row.get(7).unwrap_or_default(),
+                created_at: row.get(8).unwrap_or(0),
+            }))
+        },
+    )?;
+    let mut out = Vec::new();
+    for row in rows {
+        if let Some(a) = row? {
+            out.push(a);
+        }
+    }
+    Ok(out)
+}
+
+/// One annotation by id.
+pub fn get(conn: &Connection, id: i64) -> Result<Option<Annotation>, AnnotationError> {
+    let found = conn
+        .query_row(
+            "SELECT time FROM annotations WHERE annotation_id = ?1",
+            [id],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()?;
+    let Some(time) = found else { return Ok(None) };
+    Ok(list(conn, None, Some(time - 1), Some(time + 1))?
+        .into_iter()
+        .find(|a| a.id == id))
+}
+
+impl Annotation {
+    /// `2023-08-21T01:00:00Z` or `… – …` for a span.
+    pub fn when(&self) -> String {
+        match self.end {
+            Some(end) => format!("{} – {}", format_utc(self.time), format_utc(end)),
+            None => format_utc(self.time),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(entity: &str, time: serde_json::Value, text: &str) -> NewAnnotation {
+        NewAnnotation {
+            entity: entity.into(),
+            time,
+            until: None,
+            text: text.into(),
+            url: None,
+        }
+    }
+
+    #[test]
+    fn validation_explains_what_to_change() {
+        let ok = new("IQ", serde_json::json!("2023-08-21T01:00:00Z"), " exams ")
+            .validate()
+            .unwrap();
+        assert_eq!(ok.time, 1_692_579_600);
+        assert_eq!(ok.text, "exams");
+        let err = |a: NewAnnotation| a.validate().unwrap_err().to_string();
+        assert!(err(new("??", serde_json::json!(0), "x")).contains("'entity'"));
+        assert!(err(new("IQ", serde_json::json!("soon"), "x")).contains("'time'"));
+        assert!(err(new("IQ", serde_json::json!(0), "")).contains("'text'"));
+        assert!(err(new("IQ", serde_json::json!(0), &"x".repeat(501))).contains("'text'"));
+        assert!(err(new("IQ", serde_json::json!(0), "a\nb")).contains("control"));
+        let mut a = new("IQ", serde_json::json!(100), "x");
+        a.until = Some(serde_json::json!(50));
+        assert!(err(a.clone()).contains("'until'"));
+        a.until = None;
+        a.url = Some("javascript:alert(1)".into());
+        assert!(err(a).contains("'url'"));
+    }
+
+    #[test]
+    fn stored_and_listed_by_entity_and_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(dir.path()).unwrap();
+        let iq = new("IQ", serde_json::json!(1000), "exam day")
+            .validate()
+            .unwrap();
+        let mut kz = new("KZ", serde_json::json!(2000), "address")
+            .validate()
+            .unwrap();
+        kz.end = Some(2600);
+        let id = add(&conn, &iq, "cli", 5).unwrap();
+        add(&conn, &kz, "api", 6).unwrap();
+        let all = list(&conn, None, None, None).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].text, "exam day");
+        let kz_only = list(&conn, Some(&"KZ".parse().unwrap()), Some(2500), Some(3000)).unwrap();
+        assert_eq!(kz_only.len(), 1, "a span overlapping the range");
+        assert_eq!(kz_only[0].author, "api");
+        assert!(list(&conn, None, Some(1001), Some(1999))
+            .unwrap()
+            .is_empty());
+        assert_eq!(get(&conn, id).unwrap().unwrap().entity.to_string(), "IQ");
+        assert_eq!(get(&conn, 999).unwrap(), None);
+    }
+}

@@ -1,0 +1,143 @@
+//! Writes over the API, each needing `Authorization: Bearer <token>` (the
+//! token given to the server; without one, writes are refused): annotations.
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::annotations::{self, Annotation, AnnotationError, NewAnnotation};
+use crate::error::ApiError;
+use crate::params::Params;
+use crate::server::AppState;
+
+/// Compares without stopping at the first difference.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks the bearer token: 403 when writes are disabled, 401 when the
+/// token is missing or wrong.
+pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = state.write_token() else {
+        return Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            message: "writes are disabled on this server (start it with VIGIE_API_TOKEN set)"
+                .into(),
+        });
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(token) if same_secret(token.as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(_) => Err(ApiError::unauthorized("wrong token")),
+        None => Err(ApiError::unauthorized(
+            "writing needs the header 'Authorization: Bearer <token>'",
+        )),
+    }
+}
+
+impl From<AnnotationError> for ApiError {
+    fn from(error: AnnotationError) -> Self {
+        match error {
+            AnnotationError::Invalid(message) => ApiError::bad_request(message),
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
+/// The JSON of an annotation.
+pub fn annotation_json(a: &Annotation) -> Value {
+    json!({
+        "id": a.id,
+        "entity": a.entity.to_string(),
+        "time": vigie_model::format_utc(a.time),
+        "until": a.end.map(vigie_model::format_utc),
+        "text": a.text,
+        "url": a.url,
+        "author": a.author,
+        "createdAt": vigie_model::format_utc(a.created_at),
+    })
+}
+
+/// `POST /api/v1/annotations` with a JSON body `{entity, time, until?,
+/// text, url?}`: 201 with the stored annotation.
+pub async fn add_annotation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<NewAnnotation>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    authorize(&state, &headers)?;
+    let Json(new) = body.map_err(|e| ApiError {
+        // 413 for a body over the limit, 415 without a JSON content type, 400 otherwise.
+        status: if e.status() == StatusCode::UNPROCESSABLE_ENTITY {
+            StatusCode::BAD_REQUEST
+        } else {
+            e.status()
+        },
+        message: format!(
+            "the body must be JSON {{entity, time, until?, text, url?}} of at most {} bytes: {}",
+            crate::server::MAX_BODY_BYTES,
+            e.body_text()
+        ),
+    })?;
+    let valid = new.validate()?;
+    let data_dir = state.data_dir().to_path_buf();
+    let stored = state
+        .blocking(move || {
+            let conn = annotations::connect(&data_dir)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            let id = annotations::add(&conn, &valid, "api", now)?;
+            annotations::get(&conn, id)?
+                .ok_or_else(|| ApiError::internal("the annotation was not found after writing it"))
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(annotation_json(&stored))))
+}
+
+/// `GET /api/v1/annotations`: annotations of `entity` over `from`..`until`.
+pub async fn list_annotations(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params(q);
+    let entity = params.entity("entity")?;
+    let from = params.time("from")?;
+    let until = params.time("until")?;
+    let page = params.page()?;
+    let data_dir = state.data_dir().to_path_buf();
+    let (total, found) = state
+        .blocking(move || {
+            let conn = annotations::connect(&data_dir)?;
+            let all = annotations::list(&conn, entity.as_ref(), from, until)?;
+            Ok((all.len(), page.slice(all)))
+        })
+        .await?;
+    Ok(Json(json!({
+        "total": total,
+        "offset": page.offset,
+        "limit": page.limit,
+        "annotations": found.iter().map(annotation_json).collect::<Vec<_>>(),
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abc", b"abd"));
+        assert!(!same_secret(b"abc", b"abcd"));
+    }
+}
