@@ -158,10 +158,46 @@ CREATE TABLE annotations (
 CREATE INDEX annotations_by_entity ON annotations (kind, code, time);
 ";
 
+/// Migration 4: alert subscriptions and the durable outbox of their
+/// deliveries (`vigie-publish`'s `alerts` module).
+const MIGRATION_4: &str = "
+-- Who wants to know about what: an entity (kind/code), which notices
+-- (comma-separated: start, restoration, end), and where (a webhook URL,
+-- signed with secret).
+CREATE TABLE subscriptions (
+    subscription_id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    code TEXT NOT NULL,
+    notices TEXT NOT NULL,
+    target TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX subscriptions_by_entity ON subscriptions (kind, code);
+
+-- One row per notice per subscription; notice_key (such as
+-- start:IQ@1692579600) makes enqueueing idempotent. state is pending,
+-- delivered or failed; next_attempt_at drives retries with backoff.
+CREATE TABLE outbox (
+    delivery_id INTEGER PRIMARY KEY,
+    subscription_id INTEGER NOT NULL REFERENCES subscriptions (subscription_id),
+    notice_key TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    delivered_at INTEGER,
+    UNIQUE (subscription_id, notice_key)
+);
+CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+";
+
 /// The schema migrations, in order: `MIGRATIONS[i]` takes a database from
 /// version `i` to version `i + 1`. Append new steps at the end; never change
 /// a released one.
-pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
+pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
 
 /// The schema version this build writes: the number of migrations.
 pub fn current_version() -> u32 {
