@@ -45,6 +45,9 @@ const HOURS_PER_DAY: usize = 24;
 /// A day enters the daily shape once this many of its hours have data.
 const MIN_HOURS_FOR_SHAPE: usize = 20;
 const DAYS_PER_WEEK: usize = 7;
+/// A weekday's measured day levels that differ by at most this fraction
+/// are one weekly pattern (see `SignalDetector::recompute_week`).
+const WEEKDAY_AGREEMENT: f64 = 0.05;
 /// Non-overlapping windows of normal data needed before the noise of a
 /// window length is trusted (a window of `w` bins needs `w` times as many
 /// updates, since consecutive windows overlap), up to two days of data.
@@ -315,10 +318,14 @@ pub struct SignalDetector {
     /// Day-level ratios for the weekly factor (`season_weeks × 7` days).
     #[serde(with = "crate::event::nan::vec_f32")]
     week_days: Vec<f32>,
+    /// The same days' levels as measured (outages not inpainted).
+    #[serde(with = "crate::event::nan::vec_f32")]
+    week_days_raw: Vec<f32>,
     week_stamps: Vec<i64>,
     #[serde(with = "crate::event::nan::vec_f32")]
     week_factors: Vec<f32>,
     day_sum: f64,
+    day_raw_sum: f64,
     day_count: u32,
     day_of_sum: i64,
     noise_mad: Vec<f64>,
@@ -360,9 +367,11 @@ impl SignalDetector {
             shape_known: vec![false; HOURS_PER_DAY],
             day_seen: vec![false; season_days * HOURS_PER_DAY],
             week_days: vec![f32::NAN; week_len],
+            week_days_raw: vec![f32::NAN; week_len],
             week_stamps: vec![i64::MIN; week_len],
             week_factors: vec![1.0; DAYS_PER_WEEK],
             day_sum: 0.0,
+            day_raw_sum: 0.0,
             day_count: 0,
             day_of_sum: i64::MIN,
             noise_mad: vec![0.0; sizes.noise_windows.len()],
@@ -1034,6 +1043,7 @@ impl SignalDetector {
         let last = (hour_start + 3600).div_euclid(step);
         let mut hour_sum = 0.0f64;
         let mut level_sum = 0.0f64;
+        let mut raw_sum = 0.0f64;
         let mut count = 0u32;
         let mut normal = 0u32;
         for b in first..last {
@@ -1056,6 +1066,10 @@ impl SignalDetector {
                 f64::from((r.season / r.week.max(f32::MIN_POSITIVE)).max(f32::MIN_POSITIVE));
             hour_sum += f64::from(clean) / week;
             level_sum += f64::from(clean) / daily;
+            // The weekly factor also looks at what was measured, outages
+            // included (see `recompute_week`).
+            let raw = if r.value.is_nan() { clean } else { r.value };
+            raw_sum += f64::from(raw) / daily;
             count += 1;
         }
         let day = hour_start.div_euclid(86_400);
@@ -1075,9 +1089,11 @@ impl SignalDetector {
             if self.day_of_sum != day {
                 self.day_of_sum = day;
                 self.day_sum = 0.0;
+                self.day_raw_sum = 0.0;
                 self.day_count = 0;
             }
             self.day_sum += level_sum;
+            self.day_raw_sum += raw_sum;
             self.day_count += count;
         }
         if hour == HOURS_PER_DAY - 1 {
@@ -1087,6 +1103,7 @@ impl SignalDetector {
                 let slot = day.rem_euclid(len as i64) as usize;
                 self.week_stamps[slot] = day;
                 self.week_days[slot] = (self.day_sum / f64::from(self.day_count)) as f32;
+                self.week_days_raw[slot] = (self.day_raw_sum / f64::from(self.day_count)) as f32;
                 self.recompute_week(day);
             }
         }
@@ -1222,34 +1239,69 @@ impl SignalDetector {
         middle(&mut values)
     }
 
+    /// The weekly factors: per weekday seen at least twice in the last
+    /// `season_weeks` weeks, the median of its day levels over the typical
+    /// day's. Outage bins are inpainted in those levels, so a one-off outage
+    /// day does not lower its weekday; but a weekday that is lower every
+    /// week (a weekend) is flagged the first times it is seen and would be
+    /// inpainted for ever. So when a weekday's *measured* levels agree
+    /// week after week (within [`WEEKDAY_AGREEMENT`]), they are used: a dip
+    /// that recurs alike on the same weekday is the weekly cycle.
     fn recompute_week(&mut self, today: i64) {
         let len = self.week_stamps.len() as i64;
         let oldest = today - len + 1;
-        let kept: Vec<(usize, f64)> = (0..self.week_stamps.len())
+        let kept: Vec<(usize, f64, f64)> = (0..self.week_stamps.len())
             .filter(|i| self.week_stamps[*i] >= oldest)
             .map(|i| {
                 let weekday = (self.week_stamps[i] + 3).rem_euclid(DAYS_PER_WEEK as i64) as usize;
-                (weekday, f64::from(self.week_days[i]))
+                (
+                    weekday,
+                    f64::from(self.week_days[i]),
+                    f64::from(self.week_days_raw.get(i).copied().unwrap_or(f32::NAN)),
+                )
             })
-            .filter(|(_, v)| v.is_finite() && *v > 0.0)
+            .filter(|(_, v, _)| v.is_finite() && *v > 0.0)
             .collect();
-        let mut all: Vec<f64> = kept.iter().map(|(_, v)| *v).collect();
+        let mut all: Vec<f64> = kept.iter().map(|(_, v, _)| *v).collect();
         let Some(typical) = middle(&mut all).filter(|t| *t > 0.0) else {
             return;
         };
+        let mut all_raw: Vec<f64> = kept
+            .iter()
+            .map(|(_, _, r)| *r)
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .collect();
+        let typical_raw = middle(&mut all_raw).filter(|t| *t > 0.0);
         let mut factors = [1.0f32; DAYS_PER_WEEK];
         let mut any = false;
         for (weekday, factor) in factors.iter_mut().enumerate() {
             let mut values: Vec<f64> = kept
                 .iter()
-                .filter(|(d, _)| *d == weekday)
-                .map(|(_, v)| v / typical)
+                .filter(|(d, _, _)| *d == weekday)
+                .map(|(_, v, _)| v / typical)
                 .collect();
-            if values.len() >= 2 {
-                if let Some(m) = middle(&mut values) {
-                    *factor = m as f32;
-                    any = true;
+            if values.len() < 2 {
+                continue;
+            }
+            if let Some(typical_raw) = typical_raw {
+                let mut raw: Vec<f64> = kept
+                    .iter()
+                    .filter(|(d, _, r)| *d == weekday && r.is_finite() && *r > 0.0)
+                    .map(|(_, _, r)| r / typical_raw)
+                    .collect();
+                let low = raw.iter().copied().fold(f64::INFINITY, f64::min);
+                let high = raw.iter().copied().fold(0.0, f64::max);
+                if raw.len() == values.len() && high - low <= WEEKDAY_AGREEMENT * high {
+                    if let Some(m) = middle(&mut raw) {
+                        *factor = m as f32;
+                        any = true;
+                        continue;
+                    }
                 }
+            }
+            if let Some(m) = middle(&mut values) {
+                *factor = m as f32;
+                any = true;
             }
         }
         if any {
