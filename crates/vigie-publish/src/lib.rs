@@ -24,6 +24,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod annotations;
 pub mod api;
 pub mod data;

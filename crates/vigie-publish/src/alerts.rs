@@ -1,0 +1,499 @@
+//! Alert subscriptions and webhook delivery through a durable outbox.
+//!
+//! - A [`Subscription`] names an entity, the notices wanted (incident
+//!   `start`, each `restoration` window, `end`) and a webhook target.
+//! - [`enqueue`] turns incidents into outbox rows, one per notice per
+//!   subscription, keyed (`start:IQ@1692579600`) so that running it again,
+//!   after a restart or on every detection pass, adds nothing twice.
+//! - [`deliver_due`] POSTs each due row as JSON, signed with HMAC-SHA256 of
+//!   the body under the subscription's secret (`X-Vigie-Signature:
+//!   sha256=<hex>`), with the row id as `X-Vigie-Delivery`; a 2xx marks it
+//!   delivered in the same store, anything else schedules a retry with
+//!   exponential backoff (30 s doubling, at most 1 h) until
+//!   [`DeliveryConfig::max_attempts`], then `failed`. The outbox lives in
+//!   the store (migration 4), so a restart loses no notice and resends no
+//!   delivered one. One window remains, as with any HTTP webhook: a crash
+//!   after the receiver answered but before the row is marked sends that
+//!   row again; receivers deduplicate on `X-Vigie-Delivery`.
+//! - Targets are checked against server-side request forgery
+//!   ([`check_target`]): http(s) only, and every address the host resolves
+//!   to must be public (no loopback, private, link-local, CGNAT, unique-local,
+//!   multicast or unspecified) unless [`DeliveryConfig::allow_private`]; the
+//!   connection is pinned to the checked address, so DNS cannot change it
+//!   between the check and the request.
+//!
+//! Not done: feed-health notices, SMTP e-mail delivery.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use rusqlite::{params, Connection};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use vigie_model::{format_utc, Entity, EntityKind, UnixSecs};
+
+use crate::annotations::connect;
+use crate::api::incident_json;
+use crate::data::PublishedIncident;
+
+/// Notices a subscription may ask for.
+pub const NOTICES: [&str; 3] = ["start", "restoration", "end"];
+
+/// Why an alert operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    /// Invalid input; the message says what to change.
+    #[error("{0}")]
+    Invalid(String),
+    /// The store failed.
+    #[error("alerts tables: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// Opening the store failed.
+    #[error(transparent)]
+    Annotations(#[from] crate::annotations::AnnotationError),
+}
+
+/// A subscription as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Subscription {
+    /// Its id.
+    pub id: i64,
+    /// Whose incidents.
+    pub entity: Entity,
+    /// Which notices (`start`, `restoration`, `end`).
+    pub notices: Vec<String>,
+    /// The webhook URL.
+    pub target: String,
+    /// The HMAC key.
+    pub secret: String,
+}
+
+/// How deliveries are made.
+#[derive(Clone, Debug)]
+pub struct DeliveryConfig {
+    /// Allow loopback and private targets (tests, closed networks).
+    pub allow_private: bool,
+    /// Attempts before a delivery is marked failed.
+    pub max_attempts: u32,
+    /// Time allowed for one request.
+    pub timeout: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            allow_private: false,
+            max_attempts: 8,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Whether an address may receive webhooks without `allow_private`.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64/10
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
+                || (first & 0xffc0) == 0xfe80) // link-local fe80::/10
+        }
+    }
+}
+
+/// Checks a webhook target and returns the URL and the address to connect
+/// to (the first allowed one the host resolves to).
+pub fn check_target(
+    target: &str,
+    allow_private: bool,
+) -> Result<(reqwest::Url, SocketAddr), AlertError> {
+    let url = reqwest::Url::parse(target)
+        .map_err(|e| AlertError::Invalid(format!("target '{target}' is not a URL: {e}")))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(AlertError::Invalid(format!(
+            "target '{target}': only http and https are allowed"
+        )));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(AlertError::Invalid(
+            "target URLs must not hold credentials".into(),
+        ));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| AlertError::Invalid(format!("target '{target}' has no host")))?;
+    let port = url.port_or_known_default().unwrap_or(443);
+    let host_for_lookup = host.trim_start_matches('[').trim_end_matches(']');
+    let addresses: Vec<SocketAddr> = (host_for_lookup, port)
+        .to_socket_addrs()
+        .map_err(|e| AlertError::Invalid(format!("target host '{host}' does not resolve: {e}")))?
+        .collect();
+    if addresses.is_empty() {
+        return Err(AlertError::Invalid(format!(
+            "target host '{host}' has no address"
+        )));
+    }
+    if !allow_private {
+        if let Some(bad) = addresses.iter().find(|a| !is_public(a.ip())) {
+            return Err(AlertError::Invalid(format!(
+                "target host '{host}' resolves to {} (loopback, private, link-local or reserved): refused to prevent request forgery",
+                bad.ip()
+            )));
+        }
+    }
+    let chosen = addresses[0];
+    Ok((url, chosen))
+}
+
+fn entity_of(kind: &str, code: &str) -> Option<Entity> {
+    Entity::from_kind_code(kind.parse::<EntityKind>().ok()?, code).ok()
+}
+
+/// Opens the alert tables of the store in `data_dir` (schema already current).
+pub fn open(data_dir: &Path) -> Result<Connection, AlertError> {
+    Ok(connect(data_dir)?)
+}
+
+/// Adds a subscription after checking its target; returns its id.
+pub fn subscribe(
+    conn: &Connection,
+    entity: &Entity,
+    notices: &[String],
+    target: &str,
+    secret: &str,
+    allow_private: bool,
+    now: UnixSecs,
+) -> Result<i64, AlertError> {
+    if notices.is_empty() || notices.iter().any(|n| !NOTICES.contains(&n.as_str())) {
+        return Err(AlertError::Invalid(format!(
+            "notices must be one or more of {}",
+            NOTICES.join(", ")
+        )));
+    }
+    if secret.len() < 16 || secret.len() > 256 {
+        return Err(AlertError::Invalid(
+            "the secret must hold 16 to 256 bytes".into(),
+        ));
+    }
+    if target.len() > 2000 {
+        return Err(AlertError::Invalid(
+            "the target URL is longer than 2000 bytes".into(),
+        ));
+    }
+    check_target(target, allow_private)?;
+    conn.execute(
+        "INSERT INTO subscriptions (kind, code, notices, target, secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![entity.kind().name(), entity.code(), notices.join(","), target, secret, now],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Every subscription.
+pub fn subscriptions(conn: &Connection) -> Result<Vec<Subscription>, AlertError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT subscription_id, kind, code, notices, target, secret FROM subscriptions ORDER BY subscription_id",
+    )?;
+    let rows = statement.query_map([], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, String>(3)?,
+            row.get::<_, String>(4)?,
+            row.get::<_, String>(5)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, kind, code, notices, target, secret) = row?;
+        if let Some(entity) = entity_of(&kind, &code) {
+            out.push(Subscription {
+                id,
+                entity,
+                notices: notices.split(',').map(str::to_string).collect(),
+                target,
+                secret,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Adds the notices of `incidents` to the outbox for every matching
+/// subscription; existing notices are kept as they are. Returns how many
+/// were new.
+pub fn enqueue(
+    conn: &mut Connection,
+    incidents: &[PublishedIncident],
+    now: UnixSecs,
+) -> Result<usize, AlertError> {
+    let subs = subscriptions(conn)?;
+    let tx = conn.transaction()?;
+    let mut added = 0;
+    for p in incidents {
+        let inc = &p.incident;
+        let mut notices: Vec<(String, &str, UnixSecs, Value)> =
+            vec![(format!("start:{}", p.id), "start", inc.start, Value::Null)];
+        for r in &inc.restorations {
+            notices.push((
+                format!("restoration:{}:{}", p.id, r.start),
+                "restoration",
+                r.start,
+                json!({"start": format_utc(r.start), "end": format_utc(r.end), "restoredFraction": r.restored_fraction}),
+            ));
+        }
+        if let Some(end) = inc.end {
+            notices.push((format!("end:{}", p.id), "end", end, Value::Null));
+        }
+        for sub in subs.iter().filter(|s| s.entity == inc.entity) {
+            for (key, notice, time, extra) in &notices {
+                if !sub.notices.iter().any(|n| n == notice) {
+                    continue;
+                }
+                let payload = json!({
+                    "notice": notice,
+                    "time": format_utc(*time),
+                    "entity": inc.entity.to_string(),
+                    "subscriptionId": sub.id,
+                    "restoration": extra,
+                    "incident": incident_json(p, false),
+                });
+                added += tx.execute(
+                    "INSERT OR IGNORE INTO outbox (subscription_id, notice_key, payload, state, attempts, next_attempt_at, created_at)
+                     VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?4)",
+                    params![sub.id, key, payload.to_string(), now],
+                )?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(added)
+}
+
+/// One outbox row's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// Row id (sent as `X-Vigie-Delivery`).
+    pub id: i64,
+    /// The notice key.
+    pub notice_key: String,
+    /// pending, delivered or failed.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the next attempt is due.
+    pub next_attempt_at: UnixSecs,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+/// Every outbox row, by id.
+pub fn outbox(conn: &Connection) -> Result<Vec<Delivery>, AlertError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT delivery_id, notice_key, state, attempts, next_attempt_at, last_error FROM outbox ORDER BY delivery_id",
+    )?;
+    let rows = statement.query_map([], |row| {
+        Ok(Delivery {
+            id: row.get(0)?,
+            notice_key: row.get(1)?,
+            state: row.get(2)?,
+            attempts: row.get(3)?,
+            next_attempt_at: row.get(4)?,
+            last_error: row.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// `sha256=<hex>` of HMAC-SHA256(secret, body).
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(mac) => mac,
+        Err(_) => return String::new(), // HMAC takes keys of any length.
+    };
+    mac.update(body);
+    let bytes = mac.finalize().into_bytes();
+    let mut out = String::from("sha256=");
+    for b in bytes {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// The wait before attempt `attempts + 1`: 30 s doubling, at most an hour.
+pub fn backoff_secs(attempts: u32) -> i64 {
+    (30i64 << attempts.min(7)).min(3600)
+}
+
+/// What one [`deliver_due`] pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Rows delivered.
+    pub delivered: usize,
+    /// Rows that failed and will be retried.
+    pub retrying: usize,
+    /// Rows given up.
+    pub failed: usize,
+}
+
+/// Sends every pending row due at `now`.
+pub fn deliver_due(
+    conn: &Connection,
+    config: &DeliveryConfig,
+    now: UnixSecs,
+) -> Result<DeliveryReport, AlertError> {
+    let mut due = conn.prepare_cached(
+        "SELECT o.delivery_id, o.payload, o.attempts, o.notice_key, s.target, s.secret
+         FROM outbox o JOIN subscriptions s ON s.subscription_id = o.subscription_id
+         WHERE o.state = 'pending' AND o.next_attempt_at <= ?1 ORDER BY o.delivery_id",
+    )?;
+    let rows: Vec<(i64, String, u32, String, String, String)> = due
+        .query_map([now], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut report = DeliveryReport::default();
+    for (id, payload, attempts, key, target, secret) in rows {
+        let outcome = send(&target, &secret, id, &key, &payload, config);
+        let attempts = attempts + 1;
+        match outcome {
+            Ok(()) => {
+                conn.execute(
+                    "UPDATE outbox SET state = 'delivered', attempts = ?2, delivered_at = ?3, last_error = NULL WHERE delivery_id = ?1",
+                    params![id, attempts, now],
+                )?;
+                report.delivered += 1;
+            }
+            Err(error) => {
+                let give_up = attempts >= config.max_attempts;
+                conn.execute(
+                    "UPDATE outbox SET state = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5 WHERE delivery_id = ?1",
+                    params![
+                        id,
+                        if give_up { "failed" } else { "pending" },
+                        attempts,
+                        now + backoff_secs(attempts - 1),
+                        error
+                    ],
+                )?;
+                if give_up {
+                    report.failed += 1;
+                } else {
+                    report.retrying += 1;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn send(
+    target: &str,
+    secret: &str,
+    id: i64,
+    key: &str,
+    payload: &str,
+    config: &DeliveryConfig,
+) -> Result<(), String> {
+    let (url, address) = check_target(target, config.allow_private).map_err(|e| e.to_string())?;
+    let host = url.host_str().unwrap_or_default().to_string();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(config.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(&host, address)
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-vigie-signature", signature(secret, payload.as_bytes()))
+        .header("x-vigie-delivery", id.to_string())
+        .header("x-vigie-notice", key)
+        .body(payload.to_string())
+        .send()
+        .map_err(|e| format!("POST failed: {e}"))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("the receiver answered {}", response.status()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_and_reserved_targets_are_refused() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "224.0.0.1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "2606:4700::1111", "1.1.1.1"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+        let err = check_target("http://127.0.0.1:9/hook", false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("request forgery"), "{err}");
+        assert!(check_target("http://[::1]:9/hook", false).is_err());
+        assert!(check_target("http://localhost:9/hook", false).is_err());
+        assert!(check_target("http://127.0.0.1:9/hook", true).is_ok());
+        assert!(check_target("ftp://example.org/", true)
+            .unwrap_err()
+            .to_string()
+            .contains("only http"));
+        assert!(check_target("http://user:pw@127.0.0.1/", true).is_err());
+    }
+
+    #[test]
+    fn signatures_are_hmac_sha256() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(backoff_secs(0), 30);
+        assert_eq!(backoff_secs(3), 240);
+        assert_eq!(backoff_secs(20), 3600);
+    }
+}

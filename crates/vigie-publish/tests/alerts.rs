@@ -1,0 +1,188 @@
+//! Webhook delivery to a real local HTTP receiver: signed JSON, retries with
+//! backoff after receiver errors, and a restart (new connection to the same
+//! store) between attempts that loses nothing and sends nothing twice.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use common::{fill_iraq, shared_data};
+use vigie_publish::alerts::{self, DeliveryConfig};
+use vigie_store::ResultFilter;
+
+#[derive(Clone, Debug)]
+struct Received {
+    headers: HashMap<String, String>,
+    body: String,
+    answered: u16,
+}
+
+/// A tiny HTTP/1.1 server: answers 500 to the first `failures` requests,
+/// then 200, and records every request.
+fn receiver(failures: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let remaining = Arc::new(AtomicUsize::new(failures));
+    let log2 = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut headers = HashMap::new();
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                let l = line.trim_end();
+                if l.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = l.split_once(':') {
+                    headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+                }
+            }
+            let length: usize = headers
+                .get("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let fail = remaining
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            let status = if fail { 500 } else { 200 };
+            let reason = if fail { "Internal Server Error" } else { "OK" };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} {reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            log2.lock().unwrap().push(Received {
+                headers,
+                body: String::from_utf8(body).unwrap(),
+                answered: status,
+            });
+        }
+    });
+    (url, log)
+}
+
+#[test]
+fn webhooks_are_signed_retried_and_survive_a_restart_without_duplicates() {
+    let Some(shared) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = fill_iraq(dir.path(), &shared);
+    let (incidents, _) = vigie_publish::data::incidents(
+        &store,
+        &ResultFilter {
+            method: Some("vigie".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let n = incidents.len();
+    assert!(n >= 5);
+    let (url, log) = receiver(3);
+    let secret = "a-secret-of-at-least-16-bytes";
+    let config = DeliveryConfig {
+        allow_private: true,
+        ..DeliveryConfig::default()
+    };
+    let t0 = 1_800_000_000;
+
+    let mut conn = alerts::open(dir.path()).unwrap();
+    // Without allow_private a loopback target is refused (SSRF).
+    let iq = "IQ".parse().unwrap();
+    let notices = vec!["start".to_string(), "end".to_string()];
+    let err = alerts::subscribe(&conn, &iq, &notices, &url, secret, false, t0).unwrap_err();
+    assert!(err.to_string().contains("request forgery"), "{err}");
+    alerts::subscribe(&conn, &iq, &notices, &url, secret, true, t0).unwrap();
+    // Another country's subscription gets nothing.
+    alerts::subscribe(
+        &conn,
+        &"KZ".parse().unwrap(),
+        &notices,
+        &url,
+        secret,
+        true,
+        t0,
+    )
+    .unwrap();
+
+    assert_eq!(alerts::enqueue(&mut conn, &incidents, t0).unwrap(), 2 * n);
+    let first = alerts::deliver_due(&conn, &config, t0).unwrap();
+    assert_eq!(first.delivered, 2 * n - 3);
+    assert_eq!(first.retrying, 3);
+    let rows = alerts::outbox(&conn).unwrap();
+    let retrying: Vec<_> = rows.iter().filter(|r| r.state == "pending").collect();
+    assert_eq!(retrying.len(), 3);
+    assert!(retrying
+        .iter()
+        .all(|r| r.attempts == 1 && r.next_attempt_at == t0 + 30));
+    assert!(retrying[0].last_error.as_deref().unwrap().contains("500"));
+
+    // Restart: a new connection, as a new process would open; detection
+    // runs again and enqueues the same incidents.
+    drop(conn);
+    let mut conn = alerts::open(dir.path()).unwrap();
+    assert_eq!(
+        alerts::enqueue(&mut conn, &incidents, t0 + 5).unwrap(),
+        0,
+        "nothing enqueued twice"
+    );
+    assert_eq!(
+        alerts::deliver_due(&conn, &config, t0 + 10).unwrap(),
+        Default::default(),
+        "retries wait for their backoff"
+    );
+    let second = alerts::deliver_due(&conn, &config, t0 + 30).unwrap();
+    assert_eq!(second.delivered, 3);
+    assert_eq!(
+        alerts::deliver_due(&conn, &config, t0 + 10_000).unwrap(),
+        Default::default()
+    );
+    assert!(alerts::outbox(&conn)
+        .unwrap()
+        .iter()
+        .all(|r| r.state == "delivered"));
+
+    // What the receiver saw: every notice accepted exactly once, signed.
+    let received = log.lock().unwrap().clone();
+    assert_eq!(received.len(), 2 * n + 3);
+    let mut accepted: HashMap<String, usize> = HashMap::new();
+    for r in &received {
+        assert_eq!(r.headers["content-type"], "application/json");
+        assert_eq!(
+            r.headers["x-vigie-signature"],
+            alerts::signature(secret, r.body.as_bytes())
+        );
+        if r.answered == 200 {
+            *accepted
+                .entry(r.headers["x-vigie-notice"].clone())
+                .or_insert(0) += 1;
+        }
+        let payload: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(payload["entity"], "IQ");
+    }
+    assert_eq!(accepted.len(), 2 * n);
+    assert!(accepted.values().all(|&c| c == 1));
+    let start_key = format!("start:{}", incidents[0].id);
+    assert_eq!(accepted[&start_key], 1);
+    let body: serde_json::Value = serde_json::from_str(
+        &received
+            .iter()
+            .find(|r| r.headers["x-vigie-notice"] == start_key && r.answered == 200)
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    assert_eq!(body["notice"], "start");
+    assert_eq!(body["time"], "2023-08-21T01:00:00Z");
+    assert_eq!(body["incident"]["id"], incidents[0].id);
+    assert_eq!(body["incident"]["mechanism"], "routes-withdrawn");
+}
