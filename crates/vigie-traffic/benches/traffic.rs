@@ -3,7 +3,9 @@
 //! 1. NetFlow v9 records decoded and aggregated per second on one core by
 //!    vigie (`FlowPipeline::ingest`, geo lookups and bin close included),
 //!    against `nfcapd` (nfdump) collecting the same datagrams replayed over
-//!    UDP, measured in records per CPU second of the nfcapd process.
+//!    UDP, measured in records per CPU second of the nfcapd process; and
+//!    vigie's own UDP collector on the same replay, per CPU second of its
+//!    thread.
 //! 2. Access-log lines per second: vigie's reader and aggregator against
 //!    GNU awk counting requests per client /24 on the same file.
 //!
@@ -14,12 +16,15 @@
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use vigie_geo::GeoDb;
 use vigie_model::BinSize;
 use vigie_traffic::access_log::{read_lines, AccessLogAggregator};
 use vigie_traffic::flow::aggregate::FlowAggregator;
+use vigie_traffic::flow::collector::{run_collector, CollectorConfig};
 use vigie_traffic::flow::decode::FlowDecoder;
 use vigie_traffic::flow::pipeline::FlowPipeline;
 
@@ -199,7 +204,12 @@ fn have(tool: &str) -> bool {
 
 /// CPU seconds (user + system) a process has used so far.
 fn cpu_secs(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    cpu_secs_of(&format!("/proc/{pid}/stat"))
+}
+
+/// CPU seconds (user + system) of a `/proc/.../stat` file (process or thread).
+fn cpu_secs_of(path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(path).ok()?;
     let after = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = after.split_whitespace().collect();
     let utime: f64 = fields.get(11)?.parse().ok()?;
@@ -216,6 +226,55 @@ fn cpu_secs(pid: u32) -> Option<f64> {
         })
         .unwrap_or(100.0);
     Some((utime + stime) / ticks)
+}
+
+/// Sends the datagrams to `to`, paced so no socket buffer overflows.
+fn replay(datagrams: &[Vec<u8>], to: SocketAddr) {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("UDP socket");
+    for chunk in datagrams.chunks(20) {
+        for d in chunk {
+            let _ = socket.send_to(d, to);
+        }
+        std::thread::sleep(Duration::from_micros(1000));
+    }
+}
+
+/// vigie's UDP collector receiving the same paced replay as nfcapd; returns
+/// (records counted, CPU seconds of the collector thread).
+fn bench_vigie_udp(datagrams: &[Vec<u8>]) -> (u64, f64) {
+    let (tx, rx) = mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let collector = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let geo = GeoDb::embedded();
+            geo.preload();
+            let mut pipeline = FlowPipeline::new(geo, BinSize::FIVE_MINUTES, vec![])
+                .with_decoder(FlowDecoder::new().quiet());
+            let config = CollectorConfig {
+                listen: vec!["127.0.0.1:0".parse().unwrap()],
+                grace_secs: 60,
+                run_for: None,
+            };
+            let before = cpu_secs_of("/proc/thread-self/stat").unwrap_or(0.0);
+            run_collector(
+                &config,
+                &mut pipeline,
+                stop,
+                |a| tx.send(a[0]).unwrap(),
+                |_, _| Ok(()),
+            )
+            .expect("collector");
+            let after = cpu_secs_of("/proc/thread-self/stat").unwrap_or(0.0);
+            let records: u64 = pipeline.health().values().map(|h| h.records).sum();
+            (records, after - before)
+        })
+    };
+    let addr = rx.recv().expect("collector address");
+    replay(datagrams, addr);
+    std::thread::sleep(Duration::from_millis(1000));
+    stop.store(true, Ordering::Relaxed);
+    collector.join().expect("collector thread")
 }
 
 /// Replays the datagrams to nfcapd; returns (records stored, CPU seconds).
@@ -247,14 +306,8 @@ fn bench_nfcapd(datagrams: &[Vec<u8>]) -> Option<(u64, f64)> {
         .ok()?;
     std::thread::sleep(Duration::from_millis(1000));
     let before = cpu_secs(nfcapd.id()).unwrap_or(0.0);
-    let socket = UdpSocket::bind("127.0.0.1:0").ok()?;
     // Paced, so the socket buffer never overflows: idle time costs no CPU.
-    for chunk in datagrams.chunks(20) {
-        for d in chunk {
-            let _ = socket.send_to(d, ("127.0.0.1", port));
-        }
-        std::thread::sleep(Duration::from_micros(1000));
-    }
+    replay(datagrams, SocketAddr::from(([127, 0, 0, 1], port)));
     std::thread::sleep(Duration::from_millis(1000));
     let after = cpu_secs(nfcapd.id()).unwrap_or(0.0);
     let _ = Command::new("kill")
@@ -362,6 +415,11 @@ fn main() {
     );
     let (decode, aggregate) = vigie_flow_breakdown(&datagrams, records);
     println!("  of which decode only: {decode:>12.0} records/s; aggregate only: {aggregate:>12.0} records/s");
+    let (counted, cpu) = bench_vigie_udp(&datagrams);
+    println!(
+        "vigie  collector over UDP: {:>12.0} records per CPU second ({counted} of {records} records counted, {cpu:.2} CPU s)",
+        counted as f64 / cpu.max(0.01)
+    );
     if let Some((stored, cpu)) = bench_nfcapd(&datagrams) {
         println!(
             "nfcapd flows: {:>12.0} records per CPU second ({stored} of {records} records stored, {cpu:.2} CPU s)",

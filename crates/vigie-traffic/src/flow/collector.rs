@@ -46,6 +46,21 @@ pub enum CollectorError {
     Sink(String),
 }
 
+/// The receive buffer asked for on every socket, 8 MiB (the kernel caps it
+/// at `net.core.rmem_max`): bursts of datagrams wait there.
+pub const RECV_BUFFER_BYTES: usize = 8 << 20;
+
+/// Binds a non-blocking UDP socket with a large receive buffer (best effort).
+fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // A smaller buffer than asked for is not an error: the kernel's cap applies.
+    let _ = socket.set_recv_buffer_size(RECV_BUFFER_BYTES);
+    socket.bind(&addr.into())?;
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket.into())
+}
+
 fn now_secs() -> UnixSecs {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -72,12 +87,10 @@ pub fn run_collector(
     runtime.block_on(async {
         let mut sockets = Vec::new();
         for addr in &config.listen {
-            let socket = UdpSocket::bind(addr)
-                .await
-                .map_err(|source| CollectorError::Socket {
-                    addr: *addr,
-                    source,
-                })?;
+            let socket = bind_udp(*addr).map_err(|source| CollectorError::Socket {
+                addr: *addr,
+                source,
+            })?;
             sockets.push(socket);
         }
         let bound: Vec<SocketAddr> = sockets
