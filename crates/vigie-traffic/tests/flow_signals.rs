@@ -158,3 +158,36 @@ fn bad_input_is_counted_per_exporter_and_changes_no_count() {
     );
     assert_eq!(bins[0].items, 1);
 }
+
+#[test]
+fn ases_and_regions_when_the_geo_tables_have_them() {
+    let mut builder = vigie_geo::GeoDbBuilder::embedded();
+    builder
+        .load_ip_location_db_asn_from(
+            "2.132.0.0,2.135.255.255,9198,JSC Kazakhtelecom\n".as_bytes(),
+            "asn.csv",
+        )
+        .unwrap();
+    builder
+        .load_dbip_city_regions_from(
+            "2.132.0.0,2.132.0.255,KZ,Almaty,,Almaty,,43.2,76.9,Asia/Almaty\n".as_bytes(),
+            "city.csv",
+        )
+        .unwrap();
+    let mut p = FlowPipeline::new(builder.build(), BinSize::FIVE_MINUTES, vec![])
+        .with_decoder(FlowDecoder::new().quiet());
+    p.ingest(
+        exporter(),
+        1_700_000_000,
+        &v9_datagram(true, &[(KZ_HOST, US_HOST, 500, 5, 2)]),
+    );
+    let bins = p.close_all();
+    let bin = &bins[0];
+    assert_eq!(
+        bin.value(&Entity::Asn(9198), SignalKind::FlowBytesFrom),
+        Some(1000.0)
+    );
+    let almaty = Entity::from_kind_code(vigie_model::EntityKind::Region, "KZ/Almaty").unwrap();
+    assert_eq!(bin.value(&almaty, SignalKind::FlowPacketsFrom), Some(10.0));
+    assert_eq!(bin.value(&country("KZ"), SignalKind::FlowsFrom), Some(2.0));
+}
