@@ -414,6 +414,27 @@ pub fn deliver_due(
     Ok(report)
 }
 
+/// One pass of the alert worker: enqueues the notices of every incident
+/// of `method` in the store, then delivers what is due.
+pub fn run_pass(
+    data_dir: &Path,
+    method: &str,
+    config: &DeliveryConfig,
+    now: UnixSecs,
+) -> Result<(usize, DeliveryReport), AlertError> {
+    let store =
+        vigie_store::Store::open(data_dir).map_err(crate::annotations::AnnotationError::from)?;
+    let filter = vigie_store::ResultFilter {
+        method: Some(method.to_string()),
+        ..Default::default()
+    };
+    let (incidents, _) = crate::data::incidents(&store, &filter)
+        .map_err(crate::annotations::AnnotationError::from)?;
+    let mut conn = open(data_dir)?;
+    let added = enqueue(&mut conn, &incidents, now)?;
+    Ok((added, deliver_due(&conn, config, now)?))
+}
+
 fn send(
     target: &str,
     secret: &str,

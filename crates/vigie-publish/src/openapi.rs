@@ -253,6 +253,34 @@ pub fn document() -> Value {
         );
     }
     paths_map.insert(paths::ANNOTATIONS.to_string(), annotations);
+    paths_map.insert(
+        paths::SUBSCRIPTIONS.to_string(),
+        json!({
+            "get": {
+                "summary": "List alert subscriptions",
+                "description": "Needs the bearer token. Subscriptions (without secrets) and outbox counts.",
+                "security": [{ "bearer": [] }],
+                "parameters": [],
+                "responses": { "200": { "description": "Success." }, "401": { "description": "Missing or wrong token." }, "403": { "description": "Writes are disabled." } }
+            },
+            "post": {
+                "summary": "Subscribe to an entity's incidents",
+                "description": "Needs the bearer token. Webhook deliveries are JSON POSTs signed with X-Vigie-Signature: sha256=<hex HMAC-SHA256 of the body>, identified by X-Vigie-Delivery, retried with backoff. Targets resolving to loopback, private or link-local addresses are refused.",
+                "security": [{ "bearer": [] }],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object",
+                    "required": ["entity", "notices", "target", "secret"],
+                    "properties": {
+                        "entity": { "type": "string" },
+                        "notices": { "type": "array", "items": { "type": "string", "enum": ["start", "restoration", "end"] } },
+                        "target": { "type": "string", "description": "http(s) URL." },
+                        "secret": { "type": "string", "minLength": 16, "maxLength": 256 }
+                    }
+                } } } },
+                "responses": { "201": { "description": "Stored." }, "400": { "description": "Invalid body or refused target." }, "401": { "description": "Missing or wrong token." }, "403": { "description": "Writes are disabled." } }
+            }
+        }),
+    );
     json!({
         "openapi": "3.0.3",
         "info": {

@@ -58,9 +58,11 @@ pub mod paths {
     pub const METRICS: &str = "/metrics";
     /// Annotations: GET lists, POST (with the token) adds.
     pub const ANNOTATIONS: &str = "/api/v1/annotations";
+    /// Alert subscriptions (token needed for both GET and POST).
+    pub const SUBSCRIPTIONS: &str = "/api/v1/subscriptions";
 
     /// Every GET route the server answers.
-    pub const ALL_GET: [&str; 15] = [
+    pub const ALL_GET: [&str; 16] = [
         ENTITIES,
         SIGNALS,
         SIGNALS_CSV,
@@ -76,6 +78,7 @@ pub mod paths {
         IODA_ENTITIES,
         METRICS,
         ANNOTATIONS,
+        SUBSCRIPTIONS,
     ];
 }
 
@@ -114,6 +117,7 @@ struct Inner {
     pool: StorePool,
     metrics: Metrics,
     write_token: Option<String>,
+    allow_private_targets: bool,
 }
 
 impl AppState {
@@ -129,6 +133,17 @@ impl AppState {
         data_dir: &Path,
         write_token: Option<String>,
     ) -> Result<AppState, StoreError> {
+        AppState::open_with_options(data_dir, write_token, false)
+    }
+
+    /// Like [`AppState::open_with_token`]; `allow_private_targets` lets
+    /// subscriptions name loopback and private webhook targets (closed
+    /// networks, tests).
+    pub fn open_with_options(
+        data_dir: &Path,
+        write_token: Option<String>,
+        allow_private_targets: bool,
+    ) -> Result<AppState, StoreError> {
         let first = Store::open(data_dir)?;
         Ok(AppState {
             inner: Arc::new(Inner {
@@ -138,6 +153,7 @@ impl AppState {
                 },
                 metrics: Metrics::default(),
                 write_token: write_token.filter(|t| !t.is_empty()),
+                allow_private_targets,
             }),
         })
     }
@@ -161,6 +177,11 @@ impl AppState {
         tokio::task::spawn_blocking(work)
             .await
             .map_err(|e| ApiError::internal(format!("request task failed: {e}")))?
+    }
+
+    /// Whether webhook targets may be loopback or private addresses.
+    pub fn allow_private_targets(&self) -> bool {
+        self.inner.allow_private_targets
     }
 
     /// The request metrics.
@@ -277,6 +298,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             paths::ANNOTATIONS,
             get(writes::list_annotations).post(writes::add_annotation),
+        )
+        .route(
+            paths::SUBSCRIPTIONS,
+            get(writes::list_subscriptions).post(writes::add_subscription),
         )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -1,5 +1,6 @@
 //! Writes over the API, each needing `Authorization: Bearer <token>` (the
-//! token given to the server; without one, writes are refused): annotations.
+//! token given to the server; without one, writes are refused): annotations
+//! and alert subscriptions.
 
 use std::collections::HashMap;
 
@@ -127,6 +128,110 @@ pub async fn list_annotations(
         "offset": page.offset,
         "limit": page.limit,
         "annotations": found.iter().map(annotation_json).collect::<Vec<_>>(),
+    })))
+}
+
+impl From<crate::alerts::AlertError> for ApiError {
+    fn from(error: crate::alerts::AlertError) -> Self {
+        match error {
+            crate::alerts::AlertError::Invalid(message) => ApiError::bad_request(message),
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
+/// A new subscription: `{entity, notices: ["start", "restoration", "end"],
+/// target: "https://…", secret: "16 to 256 bytes"}`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSubscription {
+    /// Entity: IQ, AS9198, KZ/Almaty.
+    pub entity: String,
+    /// Notices wanted.
+    pub notices: Vec<String>,
+    /// Webhook URL (http or https, public address).
+    pub target: String,
+    /// HMAC-SHA256 key for the `X-Vigie-Signature` header.
+    pub secret: String,
+}
+
+/// `POST /api/v1/subscriptions`: 201 with the subscription (without its secret).
+pub async fn add_subscription(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<NewSubscription>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    authorize(&state, &headers)?;
+    let Json(new) = body.map_err(|e| ApiError {
+        status: if e.status() == StatusCode::UNPROCESSABLE_ENTITY {
+            StatusCode::BAD_REQUEST
+        } else {
+            e.status()
+        },
+        message: format!(
+            "the body must be JSON {{entity, notices, target, secret}}: {}",
+            e.body_text()
+        ),
+    })?;
+    let entity = crate::params::parse_entity(&new.entity, "entity")?;
+    let data_dir = state.data_dir().to_path_buf();
+    let allow_private = state.allow_private_targets();
+    let reply = json!({
+        "entity": entity.to_string(),
+        "notices": new.notices,
+        "target": new.target,
+    });
+    let id = state
+        .blocking(move || {
+            let conn = crate::alerts::open(&data_dir)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            Ok(crate::alerts::subscribe(
+                &conn,
+                &entity,
+                &new.notices,
+                &new.target,
+                &new.secret,
+                allow_private,
+                now,
+            )?)
+        })
+        .await?;
+    let mut reply = reply;
+    if let Value::Object(map) = &mut reply {
+        map.insert("id".into(), json!(id));
+    }
+    Ok((StatusCode::CREATED, Json(reply)))
+}
+
+/// `GET /api/v1/subscriptions` (token needed): subscriptions and their
+/// outbox counts, without secrets.
+pub async fn list_subscriptions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers)?;
+    let data_dir = state.data_dir().to_path_buf();
+    let (subs, outbox) = state
+        .blocking(move || {
+            let conn = crate::alerts::open(&data_dir)?;
+            Ok((
+                crate::alerts::subscriptions(&conn)?,
+                crate::alerts::outbox(&conn)?,
+            ))
+        })
+        .await?;
+    let count = |state: &str| outbox.iter().filter(|d| d.state == state).count();
+    Ok(Json(json!({
+        "subscriptions": subs.iter().map(|s| json!({
+            "id": s.id,
+            "entity": s.entity.to_string(),
+            "notices": s.notices,
+            "target": s.target,
+        })).collect::<Vec<_>>(),
+        "outbox": { "pending": count("pending"), "delivered": count("delivered"), "failed": count("failed") },
     })))
 }
 

@@ -200,7 +200,12 @@ fn native_api_serves_the_stored_values() {
             HOUR_FROM + 3600
         ));
         let status = reqwest::blocking::get(&url).unwrap().status().as_u16();
-        assert_eq!(status, 200, "{path}");
+        let expected = if path == vigie_publish::server::paths::SUBSCRIPTIONS {
+            403 // needs the token, and this server has none
+        } else {
+            200
+        };
+        assert_eq!(status, expected, "{path}");
     }
 
     // Prometheus metrics count what was served.

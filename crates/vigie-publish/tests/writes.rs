@@ -85,6 +85,48 @@ fn annotations_need_the_token_and_show_in_reports() {
         0
     );
 
+    // Subscriptions: loopback targets are refused unless the server allows them.
+    let hook = json!({"entity": "IQ", "notices": ["start", "end"], "target": "http://127.0.0.1:9/hook", "secret": "0123456789abcdef0123"});
+    let response = client
+        .post(server.url("/api/v1/subscriptions"))
+        .bearer_auth("s3cret-token")
+        .json(&hook)
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    assert!(response.text().unwrap().contains("request forgery"));
+    let response = client
+        .post(server.url("/api/v1/subscriptions"))
+        .json(&hook)
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    drop(server);
+    let server = common::start_with_options(dir.path(), Some("s3cret-token"), true);
+    let response = client
+        .post(server.url("/api/v1/subscriptions"))
+        .bearer_auth("s3cret-token")
+        .json(&hook)
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let listed: serde_json::Value = client
+        .get(server.url("/api/v1/subscriptions"))
+        .bearer_auth("s3cret-token")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(listed["subscriptions"][0]["entity"], "IQ");
+    assert_eq!(
+        listed["subscriptions"][0]["notices"],
+        json!(["start", "end"])
+    );
+    assert!(
+        listed["subscriptions"][0].get("secret").is_none(),
+        "secrets are never listed"
+    );
+
     // A server without a token refuses writes.
     drop(server);
     let read_only = start(dir.path());

@@ -119,7 +119,13 @@ pub fn start(dir: &Path) -> Running {
 }
 
 pub fn start_with_token(dir: &Path, token: Option<&str>) -> Running {
-    let state = vigie_publish::AppState::open_with_token(dir, token.map(str::to_string)).unwrap();
+    start_with_options(dir, token, false)
+}
+
+pub fn start_with_options(dir: &Path, token: Option<&str>, allow_private: bool) -> Running {
+    let state =
+        vigie_publish::AppState::open_with_options(dir, token.map(str::to_string), allow_private)
+            .unwrap();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {

@@ -21,12 +21,17 @@ pub fn spawn_api(
     if token.is_none() {
         eprintln!("vigie serve: VIGIE_API_TOKEN is not set: the API is read-only");
     }
-    let state = vigie_publish::AppState::open_with_token(data_dir, token).with_context(|| {
-        format!(
-            "cannot open the vigie store in {} for the API",
-            data_dir.display()
-        )
-    })?;
+    let allow_private = std::env::var("VIGIE_WEBHOOK_ALLOW_PRIVATE").as_deref() == Ok("1");
+    if token.is_some() {
+        spawn_alert_worker(data_dir.to_path_buf(), allow_private);
+    }
+    let state = vigie_publish::AppState::open_with_options(data_dir, token, allow_private)
+        .with_context(|| {
+            format!(
+                "cannot open the vigie store in {} for the API",
+                data_dir.display()
+            )
+        })?;
     let listener = runtime
         .block_on(vigie_publish::bind(listen))
         .with_context(|| format!("cannot listen for HTTP on {listen}"))?;
@@ -38,6 +43,34 @@ pub fn spawn_api(
         }
     });
     Ok(())
+}
+
+/// Every 15 s: enqueue the notices of stored incidents for the
+/// subscriptions, deliver the due webhooks (see `vigie_publish::alerts`).
+fn spawn_alert_worker(data_dir: std::path::PathBuf, allow_private: bool) {
+    let config = vigie_publish::alerts::DeliveryConfig {
+        allow_private,
+        ..Default::default()
+    };
+    std::thread::spawn(move || loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        match vigie_publish::alerts::run_pass(&data_dir, "vigie", &config, now) {
+            Ok((added, report))
+                if added + report.delivered + report.retrying + report.failed > 0 =>
+            {
+                eprintln!(
+                    "vigie serve: alerts: {added} new notice(s), {} delivered, {} to retry, {} failed",
+                    report.delivered, report.retrying, report.failed
+                )
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("vigie serve: alerts: {e}"),
+        }
+        std::thread::sleep(Duration::from_secs(15));
+    });
 }
 
 /// Runs only the HTTP API until Ctrl-C or `for_secs`.
