@@ -2,25 +2,35 @@
 //!
 //! # Map of the crate
 //!
-//! - [`server`]: the HTTP server. [`AppState`] (a pool of store connections
-//!   and the metrics), [`router`] (every route, listed in [`server::paths`]),
-//!   [`serve`] and [`bind`]. `vigie serve --listen ADDR` runs it.
+//! - [`server`]: the HTTP server. [`AppState`] (a pool of store connections,
+//!   the metrics, the write token), [`router`] (every route, listed in
+//!   [`server::paths`]), [`serve`] and [`bind`]. `vigie serve --listen ADDR`
+//!   runs it (`VIGIE_API_TOKEN` enables writes).
 //! - [`api`]: the native JSON API under `/api/v1/`: entities (search),
 //!   signals (JSON, and CSV for any series), events, incidents (ids
 //!   `ENTITY@START`), summary. Ranges of years are served, downsampled with
-//!   `maxPoints`; page sizes and ranges are bounded with clear 400s
+//!   `maxPoints`; page sizes, ranges and bodies are bounded with clear 4xx
 //!   ([`params`] has the limits).
 //! - [`ioda`]: IODA API v2-compatible endpoints (`/v2/signals/raw/…`,
 //!   `/v2/outages/{alerts,events,summary}`, `/v2/entities/query`) with IODA's
 //!   parameters and envelope, so IODA clients work unchanged.
+//! - [`writes`]: the endpoints that write, behind `Authorization: Bearer`:
+//!   annotations and alert subscriptions.
+//! - [`annotations`]: external events attached to an entity and a time
+//!   (store migration 3), shown in reports; `vigie annotate` writes them too.
+//! - [`alerts`]: subscriptions, the durable outbox (store migration 4) and
+//!   signed webhook delivery with retries and SSRF checks.
+//! - [`report`]: incident reports (`vigie report`): self-contained HTML,
+//!   Markdown, an SVG figure and a CSV appendix, in English and French, with
+//!   local times ([`report::tz`]).
 //! - [`openapi`]: the OpenAPI document served at `/api/v1/openapi.json`.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
-//! - [`data`]: store reads shared by the API and the reports, with no HTTP:
-//!   downsampling, entity search, decoded incidents, summaries.
+//! - [`data`]: store reads shared by the API, reports and alerts, with no
+//!   HTTP: downsampling, entity search, decoded incidents, summaries.
 //! - [`params`]: query parameters and their bounds; [`error`]: [`ApiError`].
 //!
-//! Reading is public; the server only reads the store (detection results are
-//! written by `vigie detect`).
+//! Reading is public. The server writes only annotations, subscriptions and
+//! the outbox; signals and detection results are written by other commands.
 
 #![warn(missing_docs)]
 
