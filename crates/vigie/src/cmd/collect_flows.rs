@@ -34,6 +34,9 @@ fn write(store: &mut vigie_store::Store, bin: &ClosedBin) -> std::result::Result
 /// Runs the collector until Ctrl-C/SIGTERM or `--duration-secs`.
 pub fn run(data_dir: &Path, args: CollectFlowsArgs) -> Result<ExitCode> {
     let bin = BinSize::new(args.bin_secs).context("bad --bin-secs")?;
+    if !(0..=86_400).contains(&args.grace_secs) {
+        anyhow::bail!("--grace-secs must be between 0 and 86400 (a day)");
+    }
     let geo = load_geo(&args.geo)?;
     let own = super::ingest_pcap::parse_prefixes(&args.own_prefixes, "--own-prefix")?;
     let mut listen = args.listen.clone();

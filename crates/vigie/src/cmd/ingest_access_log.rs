@@ -17,6 +17,9 @@ use crate::cli::IngestAccessLogArgs;
 /// Reads the logs (or follows one) and writes closed bins.
 pub fn run(data_dir: &Path, args: IngestAccessLogArgs) -> Result<ExitCode> {
     let bin = BinSize::new(args.bin_secs).context("bad --bin-secs")?;
+    if !(0..=86_400).contains(&args.grace_secs) {
+        anyhow::bail!("--grace-secs must be between 0 and 86400 (a day)");
+    }
     if args.follow && args.files.len() != 1 {
         bail!("--follow needs exactly one file");
     }
