@@ -36,20 +36,32 @@ pub struct CompiledTemplate {
     sampler_id: Option<Slot>,
 }
 
-/// The raw values of one record, as the slow path's `RecordFields`.
+/// The values vigie reads from one record, before sampling is applied
+/// (both paths fill this; `None` when the template lacks the field).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RawRecord {
-    pub(crate) src: Option<IpAddr>,
-    pub(crate) dst: Option<IpAddr>,
-    pub(crate) bytes: Option<u64>,
-    pub(crate) packets: Option<u64>,
-    pub(crate) post_bytes: Option<u64>,
-    pub(crate) post_packets: Option<u64>,
-    pub(crate) interval: Option<u64>,
-    pub(crate) random_interval: Option<u64>,
-    pub(crate) packet_interval: Option<u64>,
-    pub(crate) packet_space: Option<u64>,
-    pub(crate) sampler_id: Option<u64>,
+    /// Source address (IPv4 element 8 or IPv6 element 27, the first present).
+    pub src: Option<IpAddr>,
+    /// Destination address (element 12 or 28, the first present).
+    pub dst: Option<IpAddr>,
+    /// Bytes (element 1, octetDeltaCount / IN_BYTES).
+    pub bytes: Option<u64>,
+    /// Packets (element 2).
+    pub packets: Option<u64>,
+    /// Bytes after the observation point (element 23), used without element 1.
+    pub post_bytes: Option<u64>,
+    /// Packets after the observation point (element 24), used without element 2.
+    pub post_packets: Option<u64>,
+    /// Sampling interval (element 34).
+    pub interval: Option<u64>,
+    /// Random sampler interval (element 50).
+    pub random_interval: Option<u64>,
+    /// PSAMP systematic count-based: packets selected (element 305).
+    pub packet_interval: Option<u64>,
+    /// PSAMP systematic count-based: packets skipped (element 306).
+    pub packet_space: Option<u64>,
+    /// Sampler or selector id (element 48 or 302), keying options data.
+    pub sampler_id: Option<u64>,
 }
 
 impl CompiledTemplate {
