@@ -22,7 +22,11 @@
 //!   connection is pinned to the checked address, so DNS cannot change it
 //!   between the check and the request.
 //!
-//! Not done: feed-health notices, SMTP e-mail delivery.
+//! - A target `mailto:someone@example.org` is delivered by e-mail through
+//!   the SMTP relay of [`DeliveryConfig::smtp`] (plain text with the JSON
+//!   notice in the body; same outbox, retries and idempotence).
+//!
+//! Not done: feed-health notices.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::Path;
@@ -79,6 +83,23 @@ pub struct DeliveryConfig {
     pub max_attempts: u32,
     /// Time allowed for one request.
     pub timeout: Duration,
+    /// The SMTP relay for `mailto:` targets; without it they fail and retry.
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// An SMTP relay.
+#[derive(Clone, Debug)]
+pub struct SmtpConfig {
+    /// Relay host.
+    pub host: String,
+    /// Relay port (25, 587, …).
+    pub port: u16,
+    /// STARTTLS required (false only for a local relay or a test sink).
+    pub starttls: bool,
+    /// Sender address.
+    pub from: String,
+    /// Login, if the relay wants one.
+    pub credentials: Option<(String, String)>,
 }
 
 impl Default for DeliveryConfig {
@@ -87,6 +108,7 @@ impl Default for DeliveryConfig {
             allow_private: false,
             max_attempts: 8,
             timeout: Duration::from_secs(10),
+            smtp: None,
         }
     }
 }
@@ -200,7 +222,13 @@ pub fn subscribe(
             "the target URL is longer than 2000 bytes".into(),
         ));
     }
-    check_target(target, allow_private)?;
+    if let Some(address) = target.strip_prefix("mailto:") {
+        address.parse::<lettre::Address>().map_err(|e| {
+            AlertError::Invalid(format!("target '{target}' is not an e-mail address: {e}"))
+        })?;
+    } else {
+        check_target(target, allow_private)?;
+    }
     conn.execute(
         "INSERT INTO subscriptions (kind, code, notices, target, secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![entity.kind().name(), entity.code(), notices.join(","), target, secret, now],
@@ -443,6 +471,9 @@ fn send(
     payload: &str,
     config: &DeliveryConfig,
 ) -> Result<(), String> {
+    if let Some(address) = target.strip_prefix("mailto:") {
+        return send_mail(address, secret, id, key, payload, config);
+    }
     let (url, address) = check_target(target, config.allow_private).map_err(|e| e.to_string())?;
     let host = url.host_str().unwrap_or_default().to_string();
     let client = reqwest::blocking::Client::builder()
@@ -465,6 +496,91 @@ fn send(
     } else {
         Err(format!("the receiver answered {}", response.status()))
     }
+}
+
+/// The e-mail subject and text of a notice.
+pub fn mail_text(payload: &str) -> (String, String) {
+    let v: Value = serde_json::from_str(payload).unwrap_or(Value::Null);
+    let text = |p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string()
+    };
+    let subject = format!(
+        "[vigie] {}: incident {} at {}",
+        text("/entity"),
+        text("/notice"),
+        text("/time")
+    );
+    let depth = v
+        .pointer("/incident/depth")
+        .and_then(Value::as_f64)
+        .map(|d| format!("{:.0}%", d * 100.0))
+        .unwrap_or_else(|| "?".into());
+    let body = format!(
+        "{subject}\n\nIncident {} of {}: start {}, end {}, depth {depth}, mechanism {}, scope {}.\n\nThe notice as JSON:\n{payload}\n",
+        text("/incident/id"),
+        text("/entity"),
+        text("/incident/start"),
+        v.pointer("/incident/end").and_then(Value::as_str).unwrap_or("ongoing"),
+        text("/incident/mechanism"),
+        text("/incident/scope"),
+    );
+    (subject, body)
+}
+
+fn send_mail(
+    address: &str,
+    secret: &str,
+    id: i64,
+    key: &str,
+    payload: &str,
+    config: &DeliveryConfig,
+) -> Result<(), String> {
+    use lettre::message::header::ContentType;
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::{Message, SmtpTransport, Transport};
+    let smtp = config
+        .smtp
+        .as_ref()
+        .ok_or("no SMTP relay is configured for mailto: targets")?;
+    let (subject, body) = mail_text(payload);
+    let message = Message::builder()
+        .from(
+            smtp.from
+                .parse()
+                .map_err(|e| format!("sender '{}': {e}", smtp.from))?,
+        )
+        .to(address
+            .parse()
+            .map_err(|e| format!("recipient '{address}': {e}"))?)
+        .subject(subject)
+        .header(ContentType::TEXT_PLAIN)
+        .message_id(Some(format!(
+            "<vigie-{id}-{}@vigie>",
+            key.replace([':', '@', '/', ' '], ".")
+        )))
+        .body(format!(
+            "{body}\nX-Vigie-Signature: {}\n",
+            signature(secret, payload.as_bytes())
+        ))
+        .map_err(|e| format!("cannot build the message: {e}"))?;
+    let builder = if smtp.starttls {
+        SmtpTransport::starttls_relay(&smtp.host)
+            .map_err(|e| format!("SMTP relay {}: {e}", smtp.host))?
+    } else {
+        SmtpTransport::builder_dangerous(&smtp.host)
+    };
+    let mut builder = builder.port(smtp.port).timeout(Some(config.timeout));
+    if let Some((user, password)) = &smtp.credentials {
+        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    builder
+        .build()
+        .send(&message)
+        .map(|_| ())
+        .map_err(|e| format!("SMTP delivery to {address} failed: {e}"))
 }
 
 #[cfg(test)]

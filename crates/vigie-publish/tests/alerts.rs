@@ -186,3 +186,143 @@ fn webhooks_are_signed_retried_and_survive_a_restart_without_duplicates() {
     assert_eq!(body["incident"]["id"], incidents[0].id);
     assert_eq!(body["incident"]["mechanism"], "routes-withdrawn");
 }
+
+/// A tiny SMTP sink: refuses the first `refusals` sessions with 421, then
+/// accepts mail and records (recipients, data) per message.
+/// Messages the sink accepted: (RCPT lines, DATA).
+type Mails = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+
+fn smtp_sink(refusals: usize) -> (u16, Mails) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let log2 = Arc::clone(&log);
+    std::thread::spawn(move || {
+        let mut refused = 0;
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            if refused < refusals {
+                refused += 1;
+                let _ = stream.write_all(b"421 sink busy, try later\r\n");
+                continue;
+            }
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let _ = stream.write_all(b"220 sink ESMTP\r\n");
+            let mut rcpt = Vec::new();
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let upper = line.to_ascii_uppercase();
+                if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                    let _ = stream.write_all(b"250-sink\r\n250 8BITMIME\r\n");
+                } else if upper.starts_with("MAIL FROM") {
+                    let _ = stream.write_all(b"250 ok\r\n");
+                } else if upper.starts_with("RCPT TO") {
+                    rcpt.push(line.trim_end().to_string());
+                    let _ = stream.write_all(b"250 ok\r\n");
+                } else if upper.starts_with("DATA") {
+                    let _ = stream.write_all(b"354 go on\r\n");
+                    let mut data = String::new();
+                    loop {
+                        line.clear();
+                        reader.read_line(&mut line).unwrap();
+                        if line == ".\r\n" {
+                            break;
+                        }
+                        data.push_str(&line);
+                    }
+                    log2.lock().unwrap().push((std::mem::take(&mut rcpt), data));
+                    let _ = stream.write_all(b"250 queued\r\n");
+                } else if upper.starts_with("QUIT") {
+                    let _ = stream.write_all(b"221 bye\r\n");
+                    break;
+                } else {
+                    let _ = stream.write_all(b"250 ok\r\n");
+                }
+            }
+        }
+    });
+    (port, log)
+}
+
+#[test]
+fn e_mail_notices_reach_a_real_smtp_sink_and_are_retried() {
+    let Some(shared) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = fill_iraq(dir.path(), &shared);
+    let (incidents, _) = vigie_publish::data::incidents(
+        &store,
+        &ResultFilter {
+            method: Some("vigie".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let n = incidents.len();
+    let (port, mails) = smtp_sink(1);
+    let config = DeliveryConfig {
+        smtp: Some(alerts::SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            starttls: false,
+            from: "vigie@example.org".into(),
+            credentials: None,
+        }),
+        ..DeliveryConfig::default()
+    };
+    let mut conn = alerts::open(dir.path()).unwrap();
+    let iq = "IQ".parse().unwrap();
+    let start = vec!["start".to_string()];
+    assert!(alerts::subscribe(
+        &conn,
+        &iq,
+        &start,
+        "mailto:not an address",
+        "a-secret-of-at-least-16-bytes",
+        false,
+        0
+    )
+    .is_err());
+    alerts::subscribe(
+        &conn,
+        &iq,
+        &start,
+        "mailto:ngo@example.org",
+        "a-secret-of-at-least-16-bytes",
+        false,
+        0,
+    )
+    .unwrap();
+    assert_eq!(alerts::enqueue(&mut conn, &incidents, 100).unwrap(), n);
+    let first = alerts::deliver_due(&conn, &config, 100).unwrap();
+    assert_eq!(
+        (first.delivered, first.retrying),
+        (n - 1, 1),
+        "the sink refused the first session"
+    );
+    let second = alerts::deliver_due(&conn, &config, 130).unwrap();
+    assert_eq!(second.delivered, 1);
+    let mails = mails.lock().unwrap().clone();
+    assert_eq!(mails.len(), n);
+    assert!(mails
+        .iter()
+        .all(|(rcpt, _)| rcpt == &["RCPT TO:<ngo@example.org>".to_string()]));
+    let subject = "Subject: [vigie] IQ: incident start at 2023-08-21T01:00:00Z";
+    let mail = mails
+        .iter()
+        .find(|(_, d)| d.contains(subject))
+        .map(|(_, d)| d.clone());
+    let mail = mail.unwrap_or_else(|| panic!("no mail with {subject}: {mails:?}"));
+    assert!(mail.contains("From: vigie@example.org"));
+    assert!(
+        mail.contains(&format!(
+            "Incident {} of IQ: start 2023-08-21T01:00:00Z",
+            incidents[0].id
+        )),
+        "{mail}"
+    );
+    assert!(mail.contains("mechanism routes-withdrawn"), "{mail}");
+}

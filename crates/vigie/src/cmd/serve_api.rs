@@ -48,8 +48,21 @@ pub fn spawn_api(
 /// Every 15 s: enqueue the notices of stored incidents for the
 /// subscriptions, deliver the due webhooks (see `vigie_publish::alerts`).
 fn spawn_alert_worker(data_dir: std::path::PathBuf, allow_private: bool) {
+    // E-mail for mailto: subscriptions: VIGIE_SMTP_HOST (and _PORT, default
+    // 587; _FROM; _USER/_PASSWORD; _STARTTLS=0 only for a local relay).
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let smtp = env("VIGIE_SMTP_HOST").map(|host| vigie_publish::alerts::SmtpConfig {
+        host,
+        port: env("VIGIE_SMTP_PORT")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(587),
+        starttls: env("VIGIE_SMTP_STARTTLS").as_deref() != Some("0"),
+        from: env("VIGIE_SMTP_FROM").unwrap_or_else(|| "vigie@localhost".into()),
+        credentials: env("VIGIE_SMTP_USER").zip(env("VIGIE_SMTP_PASSWORD")),
+    });
     let config = vigie_publish::alerts::DeliveryConfig {
         allow_private,
+        smtp,
         ..Default::default()
     };
     std::thread::spawn(move || loop {
