@@ -320,7 +320,13 @@ fn softflowd_export(pcap: &Path, dir: &Path, version: &str, to: SocketAddr) {
             .stdout(Stdio::null())
             .status();
     }
-    std::thread::sleep(Duration::from_millis(500));
+    // It exports and exits on "shutdown"; killed if still there after 30 s.
+    for _ in 0..300 {
+        if softflowd.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let _ = softflowd.kill();
     let _ = softflowd.wait();
 }
@@ -342,8 +348,14 @@ fn pmacctd_export(pcap: &Path, dir: &Path, to: SocketAddr) {
         .stderr(Stdio::null())
         .spawn()
         .expect("pmacctd");
-    // It sleeps 2 s before reading a capture file, then exports at once.
-    std::thread::sleep(Duration::from_millis(4000));
+    // It sleeps 2 s before reading a capture file, exports, and exits by
+    // itself (about 4 s in all); killed if it is still there after 30 s.
+    for _ in 0..300 {
+        if pmacctd.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let _ = pmacctd.kill();
     let _ = pmacctd.wait();
 }
