@@ -8,6 +8,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use vigie_detect::Incident;
 use vigie_model::{format_utc, BinSize, Entity, SeriesKey, SignalKind, TimeRange, UnixSecs};
@@ -201,12 +203,13 @@ fn series_request(params: &Params) -> Result<SeriesRequest, ApiError> {
 pub async fn signals(
     State(state): State<AppState>,
     Query(q): QueryMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = Params(q);
     let (entity, signals, bin, from, until, max_points) = series_request(&params)?;
-    let (range, windows) = state
+    // Read and serialise on the blocking pool: a long series is megabytes.
+    let body = state
         .with_store(move |store| {
-            read_windows(
+            let (range, windows) = read_windows(
                 store,
                 &entity,
                 signals.as_deref(),
@@ -214,33 +217,56 @@ pub async fn signals(
                 from,
                 until,
                 max_points,
-            )
+            )?;
+            let first = windows.first();
+            let out = SignalsOut {
+                entity: first.map(|w| w.key.entity.to_string()).unwrap_or_default(),
+                name: first.and_then(|w| w.name.clone()),
+                from: format_utc(range.from()),
+                until: format_utc(range.until()),
+                series: windows
+                    .iter()
+                    .map(|w| {
+                        Ok(SeriesOut {
+                            signal: w.key.signal.name(),
+                            unit: w.key.signal.unit(),
+                            start: format_utc(w.resampled.start),
+                            start_unix: w.resampled.start,
+                            step_secs: w.resampled.step_secs,
+                            native_step_secs: w.resampled.native_step_secs,
+                            values: RawValue::from_string(data::values_json(&w.resampled.values))
+                                .map_err(|e| ApiError::internal(format!("values: {e}")))?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, ApiError>>()?,
+            };
+            serde_json::to_vec(&out).map_err(|e| ApiError::internal(format!("encoding: {e}")))
         })
         .await?;
-    let first = windows.first();
-    let entity_text = first.map(|w| w.key.entity.to_string()).unwrap_or_default();
-    let name = first.and_then(|w| w.name.clone());
-    let series: Vec<Value> = windows
-        .into_iter()
-        .map(|w| {
-            json!({
-                "signal": w.key.signal.name(),
-                "unit": w.key.signal.unit(),
-                "start": format_utc(w.resampled.start),
-                "startUnix": w.resampled.start,
-                "stepSecs": w.resampled.step_secs,
-                "nativeStepSecs": w.resampled.native_step_secs,
-                "values": w.resampled.values,
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "entity": entity_text,
-        "name": name,
-        "from": format_utc(range.from()),
-        "until": format_utc(range.until()),
-        "series": series,
-    })))
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The body of `GET /api/v1/signals`.
+#[derive(Serialize)]
+struct SignalsOut {
+    entity: String,
+    name: Option<String>,
+    from: String,
+    until: String,
+    series: Vec<SeriesOut>,
+}
+
+/// One series in [`SignalsOut`]; values are written straight to JSON.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SeriesOut {
+    signal: &'static str,
+    unit: &'static str,
+    start: String,
+    start_unix: UnixSecs,
+    step_secs: u32,
+    native_step_secs: u32,
+    values: Box<RawValue>,
 }
 
 /// `GET /api/v1/signals.csv`: the same series as CSV `time,entity,signal,value`

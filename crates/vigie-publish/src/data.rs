@@ -69,6 +69,31 @@ pub fn downsample(series: &Series, max_points: Option<usize>) -> Resampled {
     }
 }
 
+/// Values as a JSON array, written directly (a long series is the bulk of
+/// a response): `null` for no data, whole numbers without a fraction (as
+/// IODA writes counts), others in Rust's shortest round-trip form.
+pub fn values_json(values: &[Option<f64>]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(values.len() * 8 + 2);
+    out.push('[');
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match v {
+            Some(v) if v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e15 => {
+                let _ = write!(out, "{}", *v as i64);
+            }
+            Some(v) if v.is_finite() => {
+                let _ = write!(out, "{v}");
+            }
+            _ => out.push_str("null"),
+        }
+    }
+    out.push(']');
+    out
+}
+
 /// The series the store holds for `entity` (every bin size), in store order.
 pub fn series_of(store: &Store, entity: &Entity) -> Result<Vec<SeriesInfo>, StoreError> {
     Ok(store
@@ -323,6 +348,21 @@ mod tests {
         assert_eq!(same.values, s.values);
         assert_eq!(same.step_secs, 300);
         assert_eq!(downsample(&s, None).values.len(), 5);
+    }
+
+    #[test]
+    fn values_are_written_as_json_numbers() {
+        let json = values_json(&[
+            Some(2917.0),
+            None,
+            Some(0.5433471067577657),
+            Some(-3.0),
+            Some(f64::NAN),
+        ]);
+        assert_eq!(json, "[2917,null,0.5433471067577657,-3,null]");
+        let back: Vec<Option<f64>> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back[2], Some(0.5433471067577657));
+        assert_eq!(values_json(&[]), "[]");
     }
 
     #[test]
