@@ -196,6 +196,9 @@ struct RecentBin {
     flag: u8,
     /// Judged against the last hour, before the daily shape was known.
     local: bool,
+    /// In the hour after an outage ended: a recovery transient (traffic
+    /// surging back), kept out of the daily shape.
+    aftermath: bool,
 }
 
 impl RecentBin {
@@ -211,6 +214,7 @@ impl RecentBin {
             score: f32::NAN,
             flag: FLAG_UNJUDGED,
             local: false,
+            aftermath: false,
         }
     }
 }
@@ -312,6 +316,11 @@ pub struct SignalDetector {
     /// an outage; bins at hours never seen are judged against the last hour
     /// (see [`Self::local_reference`]).
     shape_known: Vec<bool>,
+    /// Per hour of the day, how many days the shape's value comes from.
+    shape_days: Vec<u8>,
+    /// Days behind the daily shape at the last bin pushed (0 when it was
+    /// judged against the last hour).
+    current_shape_days: u8,
     /// Per day row and hour, whether most of the hour's bins were normal
     /// (not inpainted).
     day_seen: Vec<bool>,
@@ -365,6 +374,8 @@ impl SignalDetector {
             shape: vec![1.0; HOURS_PER_DAY],
             shape_ready: false,
             shape_known: vec![false; HOURS_PER_DAY],
+            shape_days: vec![0; HOURS_PER_DAY],
+            current_shape_days: 0,
             day_seen: vec![false; season_days * HOURS_PER_DAY],
             week_days: vec![f32::NAN; week_len],
             week_days_raw: vec![f32::NAN; week_len],
@@ -521,12 +532,23 @@ impl SignalDetector {
                 FLAG_UNJUDGED
             },
             local: !self.season_known(t),
+            aftermath: false,
+        };
+        self.current_shape_days = if self.recent[slot].local {
+            0
+        } else {
+            self.shape_days_at(t)
         };
 
         if warm && matches!(self.phase, Phase::Warmup) {
             self.phase = Phase::Normal;
         }
         self.advance_phase(bin_no, depth);
+        if let Phase::Restored { since_bin, .. } = &self.phase {
+            if bin_no - *since_bin < self.local_bins() as i64 {
+                self.recent[slot].aftermath = true;
+            }
+        }
 
         // The level history: inpainted inside outages, raw otherwise.
         let (written, divisor) = {
@@ -743,6 +765,10 @@ impl SignalDetector {
             event.bins.truncate(keep);
             for b in since..=bin_no {
                 self.unmark_event(b);
+                let slot = self.recent_slot(b);
+                if self.recent[slot].bin_no == b {
+                    self.recent[slot].aftermath = true;
+                }
             }
             return Phase::Restored {
                 event,
@@ -889,13 +915,28 @@ impl SignalDetector {
     }
 
     /// The noise of a `window`-bin mean, once measured enough; floored.
+    ///
+    /// Against the seasonal baseline, the daily shape's own error is added:
+    /// each hour of the shape is an hourly mean over `n` days, off by about
+    /// one bin's noise over √(bins per hour × n). It matters for a young
+    /// shape of a noisy series (one day of a telescope's low counts), whose
+    /// noise was learnt against the last hour, and fades as days add up.
     fn sigma(&self, window: usize) -> Option<f64> {
         let index = self.sizes.noise_windows.iter().position(|w| *w == window)?;
         if self.noise_updates[index] < self.noise_warmup(window) {
             return None;
         }
         // Mean absolute deviation to standard deviation, for a normal law.
-        Some((1.2533 * self.noise_mad[index]).max(self.config.noise_floor))
+        let mut sigma = 1.2533 * self.noise_mad[index];
+        if self.current_shape_days > 0 {
+            let one_bin = self.sizes.noise_windows.iter().position(|w| *w == 1);
+            if let Some(one_bin) = one_bin {
+                let bin_sigma = 1.2533 * self.noise_mad.get(one_bin).copied().unwrap_or(0.0);
+                let averaged = (self.local_bins() * usize::from(self.current_shape_days)) as f64;
+                sigma = (sigma * sigma + bin_sigma * bin_sigma / averaged).sqrt();
+            }
+        }
+        Some(sigma.max(self.config.noise_floor))
     }
 
     /// Learns the noise of each window length from windows of normal bins.
@@ -1024,6 +1065,17 @@ impl SignalDetector {
             && self.shape_known.get(k1).copied().unwrap_or(false)
     }
 
+    /// The fewer of the days behind the two hours the shape interpolates
+    /// between at `t`.
+    fn shape_days_at(&self, t: UnixSecs) -> u8 {
+        let half_bin = f64::from(self.sizes.bin_secs) / 2.0;
+        let position = (t.rem_euclid(86_400) as f64 + half_bin) / 3600.0 - 0.5;
+        let k0 = (position.floor() as i64).rem_euclid(HOURS_PER_DAY as i64) as usize;
+        let k1 = (k0 + 1) % HOURS_PER_DAY;
+        let days = |k: usize| self.shape_days.get(k).copied().unwrap_or(0);
+        days(k0).min(days(k1))
+    }
+
     fn week_factor(&self, t: UnixSecs) -> f32 {
         let weekday = (t.div_euclid(86_400) + 3).rem_euclid(DAYS_PER_WEEK as i64) as usize;
         self.week_factors[weekday]
@@ -1050,14 +1102,11 @@ impl SignalDetector {
             let Some(r) = self.recent_bin(b) else {
                 continue;
             };
-            if r.flag != FLAG_EVENT && !r.value.is_nan() {
+            let outage = r.flag == FLAG_EVENT || r.aftermath;
+            if !outage && !r.value.is_nan() {
                 normal += 1;
             }
-            let clean = if r.flag == FLAG_EVENT {
-                r.predicted
-            } else {
-                r.value
-            };
+            let clean = if outage { r.predicted } else { r.value };
             if clean.is_nan() {
                 continue;
             }
@@ -1115,6 +1164,7 @@ impl SignalDetector {
         // Each usable day, normalised by its own mean.
         let mut normalised: Vec<[f32; HOURS_PER_DAY]> = Vec::new();
         let mut seen_hours = [false; HOURS_PER_DAY];
+        let mut days_per_hour = [0u8; HOURS_PER_DAY];
         for row in 0..rows {
             if self.day_stamps[row] < oldest {
                 continue;
@@ -1132,6 +1182,9 @@ impl SignalDetector {
             for (k, v) in values.iter().enumerate() {
                 day[k] = v / mean;
                 seen_hours[k] |= v.is_finite() && self.day_seen[row * HOURS_PER_DAY + k];
+                if v.is_finite() {
+                    days_per_hour[k] = days_per_hour[k].saturating_add(1);
+                }
             }
             normalised.push(day);
         }
@@ -1179,6 +1232,7 @@ impl SignalDetector {
                 self.shape[k] = (value / mean).max(0.0);
             }
             self.shape_known.copy_from_slice(&seen_hours);
+            self.shape_days.copy_from_slice(&days_per_hour);
             if !self.shape_ready {
                 self.shape_ready = true;
                 self.rebase_level_history(bin_no);
