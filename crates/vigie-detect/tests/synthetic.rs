@@ -415,7 +415,12 @@ fn ioda_median_follows_the_published_method() {
 
 #[test]
 fn false_alarms_are_rare_on_noise_of_every_kind() {
-    // 5 series × 14 days of each kind of noise, no outage.
+    // 5 series × 14 days of each kind of noise, no outage (FALSE_ALARM_SERIES
+    // sets another number of series, for the accuracy document's table).
+    let series_count: u64 = std::env::var("FALSE_ALARM_SERIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     type Draw = fn(&mut Noise, usize) -> f64;
     let kinds: [(&str, Draw); 4] = [
         ("Poisson mean 6", |n, _| n.poisson(6.0)),
@@ -430,7 +435,7 @@ fn false_alarms_are_rare_on_noise_of_every_kind() {
     ];
     for (name, draw) in kinds {
         let mut false_events = 0;
-        for seed in 1..=5u64 {
+        for seed in 1..=series_count {
             let mut noise = Noise(seed * 7919 + 13);
             let values = (0..14 * BINS_PER_DAY)
                 .map(|i| Some(draw(&mut noise, i)))
@@ -441,10 +446,12 @@ fn false_alarms_are_rare_on_noise_of_every_kind() {
             );
             false_events += detection.events.len();
         }
+        let series_days = series_count * 14;
+        println!("{name}: {false_events} false events in {series_days} series-days");
         // At most one false event in 70 series-days.
         assert!(
-            false_events <= 1,
-            "{name}: {false_events} false events in 70 days"
+            false_events as u64 <= series_days.div_ceil(70),
+            "{name}: {false_events} false events in {series_days} days"
         );
     }
 }
