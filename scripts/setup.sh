@@ -19,6 +19,7 @@
 #              v5/v9/IPFIX (softflowd) and sFlow (pmacctd) exporters
 #   nfdump, gawk - what the traffic benchmark compares against (nfcapd, awk)
 #   gzip, bzip2 - compressed MRT files in tests and benchmarks
+#   wrk      - the HTTP load tool of the API benchmark (docs/BENCHMARKS.md)
 #
 # The Rust toolchain itself (cargo, rustfmt, clippy) must already be there; it
 # is checked, not installed.
@@ -35,11 +36,11 @@ if [[ "${VIGIE_SETUP_SKIP:-}" == 1 ]]; then
 fi
 
 # Debian package -> one command it provides (checked to confirm the install).
-packages=(bgpdump bird2 gobgpd iproute2 procps gzip bzip2 nftables fping tcpdump softflowd pmacct nfdump gawk)
+packages=(bgpdump bird2 gobgpd iproute2 procps gzip bzip2 nftables fping tcpdump softflowd pmacct nfdump gawk wrk)
 declare -A probe=(
     [bgpdump]=bgpdump [bird2]=bird [gobgpd]=gobgpd [iproute2]=ip
     [procps]=kill [gzip]=gzip [bzip2]=bzip2 [nftables]=nft [fping]=fping
-    [tcpdump]=tcpdump [softflowd]=softflowd [pmacct]=pmacctd [nfdump]=nfcapd [gawk]=gawk
+    [tcpdump]=tcpdump [softflowd]=softflowd [pmacct]=pmacctd [nfdump]=nfcapd [gawk]=gawk [wrk]=wrk
 )
 
 is_installed() {
