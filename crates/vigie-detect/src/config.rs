@@ -35,7 +35,10 @@ impl PerFamily {
 /// - the baseline level is the median of the last day, so a shift of the
 ///   level is learnt within half a day, and the daily and weekly shapes are
 ///   medians over the last 7 days and 4 weeks, as Cloudflare Radar compares a
-///   day with the most similar past days;
+///   day with the most similar past days; hours of the day never seen
+///   outside an outage are judged against the last hour instead (so the
+///   first day of a daily cycle is not a string of outages), and a weekday
+///   whose measured dip recurs alike is learnt even though it was flagged;
 /// - `min_depth` is IODA's published *warning* threshold turned into a
 ///   fraction lost (BGP 99% → 1%, probing 80% → 20%, telescope 25% → 75%);
 ///   traffic, which IODA does not threshold this way, takes probing's;

@@ -18,6 +18,26 @@
 //! [`VigieConfig::relearn_after_secs`] is taken as the new normal (a network
 //! renumbered); a near-total loss never is.
 //!
+//! Inpainting must not lock a mistake in, so:
+//! - an hour of the day that the shape has never seen outside an outage
+//!   (the first day of a series, or nights that were all blacked out) is
+//!   judged against the *last hour* instead (the median of the last hour's
+//!   normal bins): a smooth daily cycle moves little in an hour, so the
+//!   first trough of a cycle is not an outage, while a sudden cut still is.
+//!   Only windows up to an hour teach the noise from such bins (longer
+//!   deviations from the last hour say nothing of how the series wanders);
+//! - when the first shape is known, the level history, written with a flat
+//!   shape, is divided by it;
+//! - the hour after an outage ends (traffic surging back) is kept out of the
+//!   shape, like the outage itself;
+//! - the weekly factor also keeps each day's *measured* level: a weekday
+//!   whose measured levels agree week after week (a weekend dip, flagged the
+//!   first times) is learnt from them; otherwise from the inpainted ones, so
+//!   a one-off outage day does not lower its weekday;
+//! - against the seasonal baseline, the shape's own error (an hourly mean
+//!   over few days) is added to the noise, so a young shape of a noisy
+//!   series is not trusted beyond what it has seen.
+
 //! A drop is confirmed when, over a window of 15 minutes to 8 hours, the mean
 //! fraction lost is at least the family's minimum depth *and* stands out from
 //! the series' own noise for that window length by the number of standard
