@@ -26,7 +26,11 @@
 //!   the SMTP relay of [`DeliveryConfig::smtp`] (plain text with the JSON
 //!   notice in the body; same outbox, retries and idempotence).
 //!
-//! Not done: feed-health notices.
+//! - `feed-health` notices ([`enqueue_feed_health`]): a subscribed entity
+//!   whose latest data is older than a threshold gets one "silent since …"
+//!   notice per silence (keyed by the time its data stopped).
+//!
+//! Not done: a notice when a silent feed comes back.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::Path;
@@ -43,7 +47,7 @@ use crate::api::incident_json;
 use crate::data::PublishedIncident;
 
 /// Notices a subscription may ask for.
-pub const NOTICES: [&str; 3] = ["start", "restoration", "end"];
+pub const NOTICES: [&str; 4] = ["start", "restoration", "end", "feed-health"];
 
 /// Why an alert operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -442,8 +446,62 @@ pub fn deliver_due(
     Ok(report)
 }
 
+/// Adds a `feed-health` notice for every subscribed entity whose data
+/// stopped more than `silent_after_secs` before `now`, once per silence
+/// (the key holds the time the data stopped). Returns how many were new.
+pub fn enqueue_feed_health(
+    conn: &mut Connection,
+    store: &vigie_store::Store,
+    now: UnixSecs,
+    silent_after_secs: i64,
+) -> Result<usize, AlertError> {
+    let subs: Vec<Subscription> = subscriptions(conn)?
+        .into_iter()
+        .filter(|s| s.notices.iter().any(|n| n == "feed-health"))
+        .collect();
+    if subs.is_empty() {
+        return Ok(0);
+    }
+    let series = store
+        .list_series()
+        .map_err(crate::annotations::AnnotationError::from)?;
+    let tx = conn.transaction()?;
+    let mut added = 0;
+    for sub in &subs {
+        let mine: Vec<_> = series
+            .iter()
+            .filter(|s| s.key.entity == sub.entity)
+            .cloned()
+            .collect();
+        let Some((_, data_end)) = crate::data::data_span(&mine) else {
+            continue;
+        };
+        if now - data_end < silent_after_secs {
+            continue;
+        }
+        let signals: Vec<&str> = mine.iter().map(|s| s.key.signal.name()).collect();
+        let payload = json!({
+            "notice": "feed-health",
+            "status": "silent",
+            "time": format_utc(data_end),
+            "entity": sub.entity.to_string(),
+            "subscriptionId": sub.id,
+            "signals": signals,
+            "message": format!("no data for {} since {} ({} min before this notice)", sub.entity, format_utc(data_end), (now - data_end) / 60),
+        });
+        added += tx.execute(
+            "INSERT OR IGNORE INTO outbox (subscription_id, notice_key, payload, state, attempts, next_attempt_at, created_at)
+             VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?4)",
+            params![sub.id, format!("feed-silent:{}:{data_end}", sub.entity), payload.to_string(), now],
+        )?;
+    }
+    tx.commit()?;
+    Ok(added)
+}
+
 /// One pass of the alert worker: enqueues the notices of every incident
-/// of `method` in the store, then delivers what is due.
+/// of `method` in the store and feed-health notices (silent for 30 min),
+/// then delivers what is due.
 pub fn run_pass(
     data_dir: &Path,
     method: &str,
@@ -459,7 +517,8 @@ pub fn run_pass(
     let (incidents, _) = crate::data::incidents(&store, &filter)
         .map_err(crate::annotations::AnnotationError::from)?;
     let mut conn = open(data_dir)?;
-    let added = enqueue(&mut conn, &incidents, now)?;
+    let added =
+        enqueue(&mut conn, &incidents, now)? + enqueue_feed_health(&mut conn, &store, now, 1800)?;
     Ok((added, deliver_due(&conn, config, now)?))
 }
 

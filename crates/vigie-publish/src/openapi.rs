@@ -272,7 +272,7 @@ pub fn document() -> Value {
                     "required": ["entity", "notices", "target", "secret"],
                     "properties": {
                         "entity": { "type": "string" },
-                        "notices": { "type": "array", "items": { "type": "string", "enum": ["start", "restoration", "end"] } },
+                        "notices": { "type": "array", "items": { "type": "string", "enum": ["start", "restoration", "end", "feed-health"] } },
                         "target": { "type": "string", "description": "http(s) URL." },
                         "secret": { "type": "string", "minLength": 16, "maxLength": 256 }
                     }

@@ -140,7 +140,7 @@ impl From<crate::alerts::AlertError> for ApiError {
     }
 }
 
-/// A new subscription: `{entity, notices: ["start", "restoration", "end"],
+/// A new subscription: `{entity, notices: ["start", "restoration", "end", "feed-health"],
 /// target: "https://…", secret: "16 to 256 bytes"}`.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

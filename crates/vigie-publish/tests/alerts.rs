@@ -151,6 +151,41 @@ fn webhooks_are_signed_retried_and_survive_a_restart_without_duplicates() {
         .iter()
         .all(|r| r.state == "delivered"));
 
+    // Feed health: the Iraq export ends at 2023-08-30T05:00:00Z; an hour
+    // later the subscribed entity is silent, noticed once.
+    let health = vec!["feed-health".to_string()];
+    alerts::subscribe(&conn, &iq, &health, &url, secret, true, t0).unwrap();
+    let data_end = 1_693_371_600; // 2023-08-30T05:00:00Z
+    assert_eq!(
+        alerts::enqueue_feed_health(&mut conn, &store, data_end + 600, 1800).unwrap(),
+        0,
+        "not silent long enough"
+    );
+    assert_eq!(
+        alerts::enqueue_feed_health(&mut conn, &store, data_end + 3600, 1800).unwrap(),
+        1
+    );
+    assert_eq!(
+        alerts::enqueue_feed_health(&mut conn, &store, data_end + 7200, 1800).unwrap(),
+        0,
+        "one notice per silence"
+    );
+    assert_eq!(
+        alerts::deliver_due(&conn, &config, data_end + 7200)
+            .unwrap()
+            .delivered,
+        1
+    );
+    let silent = log.lock().unwrap().last().unwrap().clone();
+    assert_eq!(
+        silent.headers["x-vigie-notice"],
+        format!("feed-silent:IQ:{data_end}")
+    );
+    let payload: serde_json::Value = serde_json::from_str(&silent.body).unwrap();
+    assert_eq!(payload["status"], "silent");
+    assert_eq!(payload["time"], "2023-08-30T05:00:00Z");
+    log.lock().unwrap().pop();
+
     // What the receiver saw: every notice accepted exactly once, signed.
     let received = log.lock().unwrap().clone();
     assert_eq!(received.len(), 2 * n + 3);
