@@ -869,9 +869,73 @@ impl SignalDetector {
                 }
                 b -= 1;
             }
+            let onset = self.step_location(lower, bin_no, onset, delta);
             return Some((onset, z));
         }
         None
+    }
+
+    /// Moves an onset found bin by bin (`walked`: the first of the bins
+    /// just before `bin_no` all at least `delta` deep) back to the
+    /// least-squares location of one step in the depths from `lower` to
+    /// `bin_no`, when that is earlier and the bins in between are, on
+    /// average, at least `delta` deep: a drop whose noisy bins sometimes
+    /// cross back above the outage level (a noisy night) keeps its onset.
+    fn step_location(&self, lower: i64, bin_no: i64, walked: i64, delta: f64) -> i64 {
+        if walked <= lower {
+            return walked;
+        }
+        // Depths back from `bin_no`, stopping at an earlier event.
+        let mut points: Vec<(i64, f64)> = Vec::new();
+        let mut b = bin_no;
+        while b >= lower {
+            match self.recent_bin(b) {
+                Some(r) if r.flag == FLAG_EVENT => break,
+                Some(r) if !r.depth.is_nan() => points.push((b, f64::from(r.depth))),
+                _ => {}
+            }
+            b -= 1;
+        }
+        points.reverse();
+        let n = points.len();
+        if n < 4 {
+            return walked;
+        }
+        let total: f64 = points.iter().map(|(_, d)| d).sum();
+        let mut before = 0.0;
+        let mut best: Option<(f64, usize)> = None;
+        for split in 1..n {
+            before += points[split - 1].1;
+            let n1 = split as f64;
+            let n2 = (n - split) as f64;
+            let m1 = before / n1;
+            let m2 = (total - before) / n2;
+            if m2 <= m1 {
+                continue;
+            }
+            let gain = n1 * n2 / n as f64 * (m2 - m1) * (m2 - m1);
+            if best.is_none_or(|(g, _)| gain > g) {
+                best = Some((gain, split));
+            }
+        }
+        let Some((_, split)) = best else {
+            return walked;
+        };
+        let candidate = points[split].0;
+        if candidate >= walked {
+            return walked;
+        }
+        let between: Vec<f64> = points
+            .iter()
+            .filter(|(b, _)| *b >= candidate && *b < walked)
+            .map(|(_, d)| *d)
+            .collect();
+        let mean = between.iter().sum::<f64>() / between.len().max(1) as f64;
+        if !between.is_empty() && mean >= delta {
+            candidate
+        } else {
+            walked
+        }
     }
 
     /// Mean depth and count of bins with data over the `window` bins ending at `bin_no`.
