@@ -45,7 +45,7 @@ pub fn spawn_api(
     Ok(())
 }
 
-/// Every 15 s: enqueue the notices of stored incidents for the
+/// Every 15 s (VIGIE_ALERT_INTERVAL_SECS): enqueue the notices of stored incidents for the
 /// subscriptions, deliver the due webhooks (see `vigie_publish::alerts`).
 fn spawn_alert_worker(data_dir: std::path::PathBuf, allow_private: bool) {
     // E-mail for mailto: subscriptions: VIGIE_SMTP_HOST (and _PORT, default
@@ -65,6 +65,11 @@ fn spawn_alert_worker(data_dir: std::path::PathBuf, allow_private: bool) {
         smtp,
         ..Default::default()
     };
+    // VIGIE_ALERT_INTERVAL_SECS: seconds between passes (default 15).
+    let interval_secs = env("VIGIE_ALERT_INTERVAL_SECS")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(15)
+        .max(1);
     std::thread::spawn(move || loop {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -82,7 +87,7 @@ fn spawn_alert_worker(data_dir: std::path::PathBuf, allow_private: bool) {
             Ok(_) => {}
             Err(e) => eprintln!("vigie serve: alerts: {e}"),
         }
-        std::thread::sleep(Duration::from_secs(15));
+        std::thread::sleep(Duration::from_secs(interval_secs));
     });
 }
 
