@@ -37,7 +37,7 @@
 //! - against the seasonal baseline, the shape's own error (an hourly mean
 //!   over few days) is added to the noise, so a young shape of a noisy
 //!   series is not trusted beyond what it has seen.
-
+//!
 //! A drop is confirmed when, over a window of 15 minutes to 8 hours, the mean
 //! fraction lost is at least the family's minimum depth *and* stands out from
 //! the series' own noise for that window length by the number of standard
