@@ -16,9 +16,10 @@ use std::collections::HashMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Number, Value};
 use vigie_model::{BinSize, Entity, EntityKind, SeriesKey, SignalKind, TimeRange, UnixSecs};
 use vigie_store::{ResultFilter, Store, StoredEvent};
@@ -52,30 +53,71 @@ fn now_secs() -> UnixSecs {
 }
 
 /// Builds an IODA envelope around `data` (or an error).
-fn envelope(
+/// An envelope's `data`: a JSON tree, or JSON already written (long series).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum EnvelopeData {
+    Tree(Value),
+    Written(Box<RawValue>),
+}
+
+impl From<Value> for EnvelopeData {
+    fn from(value: Value) -> Self {
+        EnvelopeData::Tree(value)
+    }
+}
+
+impl From<Box<RawValue>> for EnvelopeData {
+    fn from(raw: Box<RawValue>) -> Self {
+        EnvelopeData::Written(raw)
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    metadata: Value,
+    request_parameters: Map<String, Value>,
+    error: Value,
+    perf: Value,
+    data: EnvelopeData,
+    copyright: &'static str,
+}
+
+/// Builds an IODA envelope around `data` (or an error).
+fn envelope<D: Into<EnvelopeData>>(
     kind: &str,
     request_time: UnixSecs,
     started: Instant,
     request_parameters: Map<String, Value>,
-    result: Result<Value, ApiError>,
+    result: Result<D, ApiError>,
 ) -> Response {
     let (status, error, data) = match result {
-        Ok(data) => (StatusCode::OK, Value::Null, data),
-        Err(e) => (e.status, Value::String(e.message), Value::Null),
+        Ok(data) => (StatusCode::OK, Value::Null, data.into()),
+        Err(e) => (
+            e.status,
+            Value::String(e.message),
+            EnvelopeData::Tree(Value::Null),
+        ),
     };
-    let body = json!({
-        "type": kind,
-        "metadata": {
+    let body = Envelope {
+        kind,
+        metadata: json!({
             "requestTime": iso_offset(request_time),
             "responseTime": iso_offset(now_secs()),
-        },
-        "requestParameters": request_parameters,
-        "error": error,
-        "perf": { "totalSecs": started.elapsed().as_secs_f64() },
-        "data": data,
-        "copyright": COPYRIGHT,
-    });
-    (status, Json(body)).into_response()
+        }),
+        request_parameters,
+        error,
+        perf: json!({ "totalSecs": started.elapsed().as_secs_f64() }),
+        data,
+        copyright: COPYRIGHT,
+    };
+    match serde_json::to_vec(&body) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(e) => ApiError::internal(format!("encoding: {e}")).into_response(),
+    }
 }
 
 /// Echoes the named parameters as given (null when absent), as IODA does.
@@ -181,7 +223,7 @@ async fn signals_raw_data(
     params: &Params,
     entity_type: &str,
     entity_code: &str,
-) -> Result<Value, ApiError> {
+) -> Result<Box<RawValue>, ApiError> {
     let entity = parse_typed_entity(entity_type, entity_code)?;
     let (from, until) = required_range(params)?;
     let signals = params
@@ -194,9 +236,9 @@ async fn signals_raw_data(
         .transpose()?;
     let max_points = max_points(params)?;
     let bin = params.bin()?;
-    let windows = state
+    state
         .with_store(move |store| {
-            read_windows(
+            let (_, windows) = read_windows(
                 store,
                 &entity,
                 signals.as_deref(),
@@ -204,30 +246,49 @@ async fn signals_raw_data(
                 Some(from),
                 Some(until),
                 max_points,
-            )
-            .map(|(_, w)| w)
+            )?;
+            let series = windows
+                .iter()
+                .map(|w| {
+                    let r = &w.resampled;
+                    Ok(IodaSeries {
+                        entity_type: w.key.entity.kind().name(),
+                        entity_code: w.key.entity.code(),
+                        entity_name: w.name.clone().unwrap_or_else(|| w.key.entity.to_string()),
+                        entity_fqid: fqid(&w.key.entity),
+                        datasource: w.key.signal.name(),
+                        subtype: "",
+                        from: r.start,
+                        until: r.end(),
+                        step: r.step_secs,
+                        native_step: r.native_step_secs,
+                        values: RawValue::from_string(crate::data::values_json(&r.values))
+                            .map_err(|e| ApiError::internal(format!("values: {e}")))?,
+                    })
+                })
+                .collect::<Result<Vec<_>, ApiError>>()?;
+            let text = serde_json::to_string(&[series])
+                .map_err(|e| ApiError::internal(format!("encoding: {e}")))?;
+            RawValue::from_string(text).map_err(|e| ApiError::internal(format!("encoding: {e}")))
         })
-        .await?;
-    let series: Vec<Value> = windows
-        .iter()
-        .map(|w| {
-            let r = &w.resampled;
-            json!({
-                "entityType": w.key.entity.kind().name(),
-                "entityCode": w.key.entity.code(),
-                "entityName": w.name.clone().unwrap_or_else(|| w.key.entity.to_string()),
-                "entityFqid": fqid(&w.key.entity),
-                "datasource": w.key.signal.name(),
-                "subtype": "",
-                "from": r.start,
-                "until": r.end(),
-                "step": r.step_secs,
-                "nativeStep": r.native_step_secs,
-                "values": r.values.iter().map(|v| v.map(ioda_number).unwrap_or(Value::Null)).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    Ok(json!([series]))
+        .await
+}
+
+/// One series of `/v2/signals/raw`, with IODA's field names.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IodaSeries {
+    entity_type: &'static str,
+    entity_code: String,
+    entity_name: String,
+    entity_fqid: String,
+    datasource: &'static str,
+    subtype: &'static str,
+    from: UnixSecs,
+    until: UnixSecs,
+    step: u32,
+    native_step: u32,
+    values: Box<RawValue>,
 }
 
 fn fqid(entity: &Entity) -> String {
