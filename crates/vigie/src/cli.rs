@@ -57,7 +57,10 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Follow BGP live: a passive BGP speaker, a BMP station and RIS Live,
     /// from a TOML configuration, writing provisional and final bins to the
-    /// store (see crates/vigie/src/cmd/serve.rs for the keys).
+    /// store (see crates/vigie/src/cmd/serve.rs for the keys); and/or serve
+    /// the HTTP API with --listen (env: VIGIE_API_TOKEN enables writes and
+    /// alerts; VIGIE_SMTP_HOST/_PORT/_FROM/_USER/_PASSWORD/_STARTTLS for
+    /// e-mail; VIGIE_WEBHOOK_ALLOW_PRIVATE=1; VIGIE_ALERT_INTERVAL_SECS).
     Serve(ServeArgs),
     /// Write an incident report (self-contained HTML, Markdown, SVG figure,
     /// CSV data appendix) for an entity over a period or around one
