@@ -150,7 +150,7 @@ const AMPLITUDES: [f64; 4] = [0.0, 0.05, 0.2, 0.4];
 #[test]
 fn smooth_daily_cycles_raise_no_false_alarms() {
     let config = VigieConfig::default();
-    let days = 30;
+    let days = 20;
     let mut total_events = 0usize;
     let mut total_days = 0usize;
     let mut seed = 1;
@@ -201,7 +201,7 @@ fn weekend_dips_alarm_only_until_the_weekend_was_seen_twice() {
     // falls 30% at midnight on its first Saturday may be an outage), so the
     // first two weekends may alarm; from the third weekend on, none may.
     let config = VigieConfig::default();
-    let days = 42;
+    let days = 28;
     let learnt_from = T0 + 14 * 86_400;
     let mut seed = 100;
     let mut early = 0;
@@ -267,8 +267,10 @@ fn injected_outages_are_found_with_the_onset_to_the_bin() {
                 };
                 for &bins in durations {
                     seed += 1;
-                    // Onsets at varied times of day, after ten days.
-                    let start_bin = 10 * BINS_PER_DAY + (seed as usize * 37) % BINS_PER_DAY;
+                    // Onsets at varied times of day, after four days (every
+                    // window's noise is learnt after two days of seasonal
+                    // baseline).
+                    let start_bin = 4 * BINS_PER_DAY + (seed as usize * 37) % BINS_PER_DAY;
                     let cut = Cut {
                         start_bin,
                         bins,
@@ -277,7 +279,7 @@ fn injected_outages_are_found_with_the_onset_to_the_bin() {
                     };
                     let spec = Spec {
                         signal,
-                        days: 16,
+                        days: (start_bin + bins) / BINS_PER_DAY + 2,
                         daily_amplitude: amplitude,
                         peak_hour: 15.0,
                         noise: 0.02,
@@ -358,10 +360,11 @@ fn a_restoration_inside_an_outage_is_a_window_of_one_event() {
 #[test]
 fn the_bench_series_give_exactly_their_outages() {
     // `vigie bench detect`'s shape: ±20% daily cycle, ±2% noise, one bin in
-    // 500 missing, a 75% cut for six hours (10:00–16:00) every 30 days.
+    // 500 missing, a 75% cut for six hours (10:00–16:00) every 30 days (90
+    // days here, the bench's 120 in the daily_cycle example).
     let config = VigieConfig::default();
     for (k, signal) in FAMILIES.into_iter().enumerate() {
-        let days = 120;
+        let days = 90;
         let spec = Spec {
             signal,
             days,
