@@ -5,7 +5,7 @@
 //! The generator is the one of `vigie bench detect` in spirit (level ×
 //! daily sinusoid × uniform noise, one missing bin in 500), written here so
 //! every parameter can vary. Run with `--nocapture` to see the rates that
-//! `ACCURACY-draft.md` reports.
+//! `docs/ACCURACY.md` reports.
 
 use vigie_detect::{detect_series, SignalEvent, VigieConfig};
 use vigie_model::{format_utc, BinSize, Series, SeriesKey, UnixSecs};
