@@ -539,7 +539,7 @@ impl FlowDecoder {
                             }
                             V9Body::OptionsTemplate(t) => {
                                 for t in &t.templates {
-                                    self.compiled.remove(&(
+                                    self.forget_template((
                                         exporter,
                                         version,
                                         domain,
@@ -559,7 +559,7 @@ impl FlowDecoder {
                                 IpfixBody::Template(t) => vec![t],
                                 IpfixBody::Templates(ts) => ts.iter().collect(),
                                 IpfixBody::OptionsTemplate(t) => {
-                                    self.compiled.remove(&(
+                                    self.forget_template((
                                         exporter,
                                         version,
                                         domain,
@@ -569,7 +569,7 @@ impl FlowDecoder {
                                 }
                                 IpfixBody::OptionsTemplates(ts) => {
                                     for t in ts {
-                                        self.compiled.remove(&(
+                                        self.forget_template((
                                             exporter,
                                             version,
                                             domain,
@@ -579,7 +579,7 @@ impl FlowDecoder {
                                     continue;
                                 }
                                 IpfixBody::V9Template(t) => {
-                                    self.compiled.remove(&(
+                                    self.forget_template((
                                         exporter,
                                         version,
                                         domain,
@@ -589,7 +589,7 @@ impl FlowDecoder {
                                 }
                                 IpfixBody::V9Templates(ts) => {
                                     for t in ts {
-                                        self.compiled.remove(&(
+                                        self.forget_template((
                                             exporter,
                                             version,
                                             domain,
@@ -629,10 +629,14 @@ impl FlowDecoder {
                 }
                 self.compiled.insert(key, t);
             }
-            None => {
-                self.compiled.remove(&key);
-            }
+            None => self.forget_template(key),
         }
+    }
+
+    /// Drops a compiled template: the id was redefined as an options
+    /// template, withdrawn, or is not compilable.
+    fn forget_template(&mut self, key: (SocketAddr, u16, u32, u16)) {
+        self.compiled.remove(&key);
     }
 
     fn learn_sampler(&mut self, scope: (SocketAddr, u32), fields: &RecordFields) {
