@@ -26,7 +26,6 @@ struct StoreObserver<'a> {
     fallback_warned: bool,
     bins_written: u64,
     values_written: u64,
-    names_wanted: Vec<u32>,
     last_day: Option<i64>,
 }
 
@@ -39,11 +38,6 @@ impl IngestObserver for StoreObserver<'_> {
                  the peers with at least half as many prefixes as the largest one are counted instead, as for a small archive",
                 format_utc(values.bin_start)
             ));
-        }
-        for (key, _) in &values.values {
-            if let Entity::Asn(asn) = key.entity {
-                self.names_wanted.push(asn);
-            }
         }
         self.values_written += values.values.len() as u64;
         self.bins_written += 1;
@@ -58,10 +52,6 @@ impl IngestObserver for StoreObserver<'_> {
                 .map_err(|e| format!("cannot compact the store: {e}"))?;
         }
         self.last_day = Some(day);
-        if self.names_wanted.len() > 100_000 {
-            self.names_wanted.sort_unstable();
-            self.names_wanted.dedup();
-        }
         Ok(())
     }
 
@@ -166,7 +156,6 @@ pub fn run(data_dir: &Path, args: IngestMrtArgs) -> Result<ExitCode> {
         fallback_warned: false,
         bins_written: 0,
         values_written: 0,
-        names_wanted: Vec::new(),
         last_day: None,
     };
     let options = IngestOptions {
@@ -174,20 +163,26 @@ pub fn run(data_dir: &Path, args: IngestMrtArgs) -> Result<ExitCode> {
     };
     let outcome = ingest_mrt(collectors, &mut accounting, &options, &mut observer);
     bar.finish_and_clear();
-    let mut asns = std::mem::take(&mut observer.names_wanted);
     let (bins_written, values_written) = (observer.bins_written, observer.values_written);
     drop(observer);
     // Whatever happened, fold what was written so reads are fast.
     store.compact().context("cannot compact the store")?;
     let summary = outcome.map_err(anyhow::Error::msg)?;
-    asns.sort_unstable();
-    asns.dedup();
-    let names: Vec<(Entity, String)> = asns
-        .into_iter()
-        .filter_map(|asn| geo.as_name(asn).map(|n| (Entity::Asn(asn), n.to_string())))
-        .collect();
-    if !names.is_empty() {
-        store.set_entity_names(&names)?;
+    // Name the ASes that have data, from a loaded AS-name table.
+    if geo.as_name_count() > 0 {
+        let names: Vec<(Entity, String)> = store
+            .entities()?
+            .into_iter()
+            .filter_map(|info| match info.entity {
+                Entity::Asn(asn) if info.name.is_none() => {
+                    geo.as_name(asn).map(|n| (Entity::Asn(asn), n.to_string()))
+                }
+                _ => None,
+            })
+            .collect();
+        if !names.is_empty() {
+            store.set_entity_names(&names)?;
+        }
     }
     let elapsed = started.elapsed().as_secs_f64();
     let span = summary
