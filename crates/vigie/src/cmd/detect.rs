@@ -14,7 +14,7 @@ use vigie_detect::{
 use vigie_model::{
     parse_utc, BinSize, Entity, EntityKind, Series, SeriesKey, SignalKind, TimeRange,
 };
-use vigie_store::{Store, StoredEvent, StoredIncident};
+use vigie_store::{SeriesInfo, Store, StoredEvent, StoredIncident};
 
 use crate::cli::DetectArgs;
 
@@ -36,18 +36,30 @@ fn stored_event(method: &str, bin: BinSize, event: &SignalEvent) -> Result<Store
     })
 }
 
-/// Reads every stored series of `entity` at `bin`, over `range` or their whole extent.
+/// The store's series at `bin`, grouped by entity (one listing for a whole run).
+pub fn series_by_entity(store: &Store, bin: BinSize) -> Result<BTreeMap<Entity, Vec<SeriesInfo>>> {
+    let mut grouped: BTreeMap<Entity, Vec<SeriesInfo>> = BTreeMap::new();
+    for info in store.list_series()? {
+        if info.bin == bin {
+            grouped
+                .entry(info.key.entity.clone())
+                .or_default()
+                .push(info);
+        }
+    }
+    Ok(grouped)
+}
+
+/// Reads the series `infos` describe (one entity's, from [`series_by_entity`]),
+/// over `range` or their whole extent.
 pub fn read_entity_series(
     store: &Store,
-    entity: &Entity,
+    infos: &[SeriesInfo],
     bin: BinSize,
     range: Option<TimeRange>,
 ) -> Result<Vec<Series>> {
     let mut out = Vec::new();
-    for info in store.list_series()? {
-        if info.key.entity != *entity || info.bin != bin {
-            continue;
-        }
+    for info in infos {
         let (Some(first), Some(last)) = (info.first_bin, info.last_bin) else {
             continue;
         };
@@ -129,14 +141,11 @@ pub fn run(store: &mut Store, args: DetectArgs) -> Result<ExitCode> {
                 .unwrap_or(i64::from(u32::MAX)),
         )?),
     };
-    let mut entities: Vec<Entity> = store
-        .list_series()?
-        .into_iter()
-        .filter(|info| info.bin == bin && only.as_ref().is_none_or(|e| *e == info.key.entity))
-        .map(|info| info.key.entity)
-        .collect();
-    entities.sort();
-    entities.dedup();
+    let mut listed = series_by_entity(store, bin)?;
+    if let Some(only) = &only {
+        listed.retain(|entity, _| entity == only);
+    }
+    let mut entities: Vec<Entity> = listed.keys().cloned().collect();
     if entities.is_empty() {
         anyhow::bail!(
             "no series with {} s bins{}: ingest or import data first",
@@ -159,7 +168,8 @@ pub fn run(store: &mut Store, args: DetectArgs) -> Result<ExitCode> {
     let mut region_incidents: Vec<(Entity, Incident)> = Vec::new();
     for entity in &entities {
         bar.set_message(entity.to_string());
-        let series = read_entity_series(store, entity, bin, range)?;
+        let infos = listed.get(entity).map(Vec::as_slice).unwrap_or_default();
+        let series = read_entity_series(store, infos, bin, range)?;
         series_count += series.len();
         let mut detections = Vec::new();
         for s in &series {

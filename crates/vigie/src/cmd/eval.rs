@@ -12,7 +12,7 @@ use vigie_detect::{
 use vigie_model::{BinSize, Entity};
 use vigie_store::{ResultFilter, Store};
 
-use super::detect::read_entity_series;
+use super::detect::{read_entity_series, series_by_entity};
 use crate::cli::EvalArgs;
 
 /// Runs `vigie eval`.
@@ -54,12 +54,18 @@ pub fn run(store: &Store, args: EvalArgs) -> Result<ExitCode> {
                 .push((label, short.clone()));
         }
     }
+    let listed = series_by_entity(store, bin)?;
     let mut datasets = Vec::new();
     for (entity, entity_labels) in labels {
         if only.as_ref().is_some_and(|o| *o != entity) {
             continue;
         }
-        let series = read_entity_series(store, &entity, bin, None)?;
+        let series = read_entity_series(
+            store,
+            listed.get(&entity).map(Vec::as_slice).unwrap_or_default(),
+            bin,
+            None,
+        )?;
         let (Some(from), Some(until)) = (
             series.iter().map(|s| s.start).min(),
             series.iter().map(|s| s.end()).max(),
