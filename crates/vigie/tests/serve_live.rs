@@ -15,7 +15,7 @@ use bgpkit_parser::BgpkitParser;
 use vigie_bgp::live::bmp::{BmpRouter, BmpStats, BmpTime};
 use vigie_bgp::live::LiveDriver;
 use vigie_bgp::{VisibilityAccounting, VisibilityConfig};
-use vigie_model::{BinSize, SignalKind};
+use vigie_model::{BinSize, SeriesKey, SignalKind, TimeRange};
 use vigie_store::Store;
 
 fn shared_data() -> Option<PathBuf> {
@@ -126,7 +126,7 @@ fn serve_writes_bmp_routes_to_the_store() {
                 *subscription_seen.lock().unwrap() = text.to_string();
             }
             ws.send(Message::Text(ris_message.into())).await.unwrap();
-            tokio::time::sleep(Duration::from_secs(20)).await;
+            tokio::time::sleep(Duration::from_secs(600)).await;
         });
     });
     let config = format!(
@@ -139,46 +139,9 @@ fn serve_writes_bmp_routes_to_the_store() {
     let config_path = dir.path().join("vigie.toml");
     std::fs::write(&config_path, config).unwrap();
     let data_dir = dir.path().join("data");
-    let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
-        .args(["serve", "--config"])
-        .arg(&config_path)
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .args(["--for-secs", "6"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-
-    let messages = bmp_messages(&data.join("mrt/bgpdump/updates.20100722.2015.gz"));
-    let start = Instant::now();
-    let mut bmp = loop {
-        match TcpStream::connect(("127.0.0.1", bmp_port)) {
-            Ok(s) => break s,
-            Err(_) if start.elapsed() < Duration::from_secs(5) => {
-                std::thread::sleep(Duration::from_millis(50))
-            }
-            Err(e) => panic!("vigie serve does not listen for BMP: {e}"),
-        }
-    };
-    for message in &messages {
-        bmp.write_all(message).unwrap();
-    }
-    bmp.flush().unwrap();
-
-    // An unknown BGP peer: refused with Cease / Connection Rejected.
-    let mut bgp = TcpStream::connect(("127.0.0.1", bgp_port)).unwrap();
-    bgp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut answer = Vec::new();
-    let _ = bgp.read_to_end(&mut answer);
-    assert_eq!(answer.get(18..21), Some(&[3u8, 6, 5][..]), "{answer:?}");
-
-    let output = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{log}");
-    assert!(log.contains("BMP station on"), "{log}");
-    drop(bmp);
 
     // What the routing model gives for the same messages.
+    let messages = bmp_messages(&data.join("mrt/bgpdump/updates.20100722.2015.gz"));
     let geo = Arc::new(vigie_geo::GeoDb::embedded());
     let mut driver = LiveDriver::new(VisibilityAccounting::new(VisibilityConfig::default(), geo));
     let mut router = BmpRouter::new(
@@ -195,44 +158,123 @@ fn serve_writes_bmp_routes_to_the_store() {
     }
     let expected = driver.provisional().unwrap();
 
-    let store = Store::open(&data_dir).unwrap();
-    let entities = store.entities().unwrap();
-    let mut checked = 0;
-    for (key, value) in &expected.values {
-        if !matches!(
-            key.signal,
-            SignalKind::BgpVisibleSlash24s | SignalKind::BgpVisibleSlash48s
-        ) {
-            continue;
+    // The process runs until the store holds what it should, then gets
+    // SIGINT; `--for-secs` is only a safety net. A fixed short run lost
+    // messages still in flight on a loaded CI machine.
+    let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["serve", "--config"])
+        .arg(&config_path)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["--for-secs", "600"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let start = Instant::now();
+    let mut bmp = loop {
+        match TcpStream::connect(("127.0.0.1", bmp_port)) {
+            Ok(s) => break s,
+            Err(_) if start.elapsed() < Duration::from_secs(60) => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            Err(e) => panic!("vigie serve does not listen for BMP: {e}"),
         }
-        let stored = entities
-            .iter()
-            .find(|e| e.entity == key.entity)
-            .and_then(|e| e.signals.iter().find(|s| s.signal == key.signal))
-            .unwrap_or_else(|| panic!("{} {} not in the store", key.entity, key.signal));
-        assert_eq!(stored.bin, BinSize::default());
-        assert_eq!(stored.latest_value, *value, "{} {}", key.entity, key.signal);
-        checked += 1;
+    };
+    for message in &messages {
+        bmp.write_all(message).unwrap();
     }
+    bmp.flush().unwrap();
+
+    // An unknown BGP peer: refused with Cease / Connection Rejected.
+    let mut bgp = TcpStream::connect(("127.0.0.1", bgp_port)).unwrap();
+    bgp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut answer = Vec::new();
+    let _ = bgp.read_to_end(&mut answer);
+    assert_eq!(answer.get(18..21), Some(&[3u8, 6, 5][..]), "{answer:?}");
+
+    // Compares the store with the model; Err names the first difference.
+    let compare = || -> Result<usize, String> {
+        let store = Store::open(&data_dir).map_err(|e| e.to_string())?;
+        let entities = store.entities().map_err(|e| e.to_string())?;
+        let mut checked = 0;
+        for (key, value) in &expected.values {
+            if !matches!(
+                key.signal,
+                SignalKind::BgpVisibleSlash24s | SignalKind::BgpVisibleSlash48s
+            ) {
+                continue;
+            }
+            let stored = entities
+                .iter()
+                .find(|e| e.entity == key.entity)
+                .and_then(|e| e.signals.iter().find(|s| s.signal == key.signal))
+                .ok_or_else(|| format!("{} {} not in the store", key.entity, key.signal))?;
+            if stored.bin != BinSize::default() || stored.latest_value != *value {
+                return Err(format!(
+                    "{} {}: stored {:?}, expected {value:?}",
+                    key.entity, key.signal, stored.latest_value
+                ));
+            }
+            checked += 1;
+        }
+        // Summed over the last hour, so a bin boundary passing during the
+        // test does not hide the announcements in the bin before.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let announced = store
+            .read_series(
+                &SeriesKey {
+                    entity: "AS20473".parse().unwrap(),
+                    signal: SignalKind::BgpAnnouncements,
+                },
+                BinSize::default(),
+                TimeRange::new(now - 3600, now + 600).unwrap(),
+            )
+            .map_err(|e| e.to_string())?;
+        let announcements: Option<f64> = announced
+            .values
+            .iter()
+            .flatten()
+            .copied()
+            .reduce(|a, b| a + b);
+        if announcements != Some(4.0) {
+            return Err(format!(
+                "RIS Live announcements of AS20473: {announcements:?}"
+            ));
+        }
+        Ok(checked)
+    };
+    let mut last = Err(String::from("not compared yet"));
+    while start.elapsed() < Duration::from_secs(300) {
+        last = compare();
+        if last.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let checked = last.unwrap_or_else(|e| panic!("the store never matched the model: {e}"));
     assert!(checked > 50, "{checked} series compared");
+
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains("BMP station on"), "{log}");
+    assert!(log.contains("interrupted, stopping"), "{log}");
+    drop(bmp);
+    // A clean stop keeps what was stored.
+    compare().unwrap_or_else(|e| panic!("after the stop: {e}"));
 
     // RIS Live: subscribed with the configured filter, its update stored.
     let subscription: serde_json::Value =
         serde_json::from_str(&subscription.lock().unwrap()).unwrap();
     assert_eq!(subscription["type"], "ris_subscribe");
     assert_eq!(subscription["data"]["host"], "rrc10");
-    let announcements = entities
-        .iter()
-        .find(|e| e.entity.to_string() == "AS20473")
-        .and_then(|e| {
-            e.signals
-                .iter()
-                .find(|s| s.signal == SignalKind::BgpAnnouncements)
-        })
-        .and_then(|s| s.latest_value);
-    assert_eq!(
-        announcements,
-        Some(4.0),
-        "RIS Live announcements of AS20473"
-    );
 }
