@@ -133,7 +133,9 @@ pub struct ServeArgs {
     /// `rib_files`, `geo_files`, and `[speaker]` (listen, local_asn,
     /// router_id, hold_time_secs, `[[speaker.peers]]` ip/asn), `[bmp]`
     /// (listen), `[ris_live]` (url, stall_secs, host, peer, prefixes,
-    /// more_specific, less_specific, path) sections.
+    /// more_specific, less_specific, path), `[flows]` (listen, own_prefixes,
+    /// grace_secs, max_sampling_rate) and `[[access_logs]]` (path, source,
+    /// from_start, grace_secs) sections.
     #[arg(long, required_unless_present = "listen")]
     pub config: Option<PathBuf>,
     /// Serve the HTTP API (native JSON under /api/v1, IODA v2-compatible

@@ -175,3 +175,83 @@ fn ingest_pcap_of_flow_exports() {
     let csv = series_csv(&data, "BN", "flow-packets-to");
     assert!(csv.trim_end().ends_with(",78"), "{csv}");
 }
+
+/// `vigie serve --config` with only traffic collectors: a `[flows]` UDP
+/// collector and a followed `[[access_logs]]` file write the same series
+/// as `vigie collect flows` and `vigie ingest access-log`.
+#[test]
+fn serve_config_runs_the_flow_collector_and_follows_access_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let log_path = dir.path().join("access.log");
+    std::fs::write(
+        &log_path,
+        "2.132.0.1 - - [06/Jan/2025:17:00:01 +0500] \"GET / HTTP/1.1\" 200 10 \"-\" \"a\"\n\
+         2.132.7.1 - - [06/Jan/2025:12:01:00 +0000] \"GET /x HTTP/1.1\" 200 10 \"-\" \"b\"\n",
+    )
+    .unwrap();
+    let config = format!(
+        "[flows]\nlisten = [\"{listen}\"]\nown_prefixes = [\"192.0.2.0/24\"]\n\
+         [[access_logs]]\npath = \"{}\"\nsource = \"example-site\"\nfrom_start = true\n",
+        log_path.display()
+    );
+    let config_path = dir.path().join("vigie.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let stderr_path = dir.path().join("serve.err");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--for-secs", "600", "--config"])
+        .arg(&config_path)
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&stderr_path)
+        .unwrap_or_default()
+        .contains("flow collector on udp")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the collector never started: {}",
+            std::fs::read_to_string(&stderr_path).unwrap_or_default()
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "vigie serve ended early: {}",
+            std::fs::read_to_string(&stderr_path).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sender
+        .send_to(&v9([2, 132, 0, 1], [192, 0, 2, 1], 4000, 4), &listen)
+        .unwrap();
+    // The datagram is in the socket's buffer; the collector thread reads it
+    // at once, so a short wait before the stop is plenty.
+    std::thread::sleep(Duration::from_secs(3));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("following"), "{stderr}");
+    let csv = series_csv(&data, "KZ", "flow-bytes-from");
+    assert!(csv.trim_end().ends_with(",4000"), "{csv}");
+    let csv = series_csv(&data, "KZ", "http-requests");
+    assert!(
+        csv.contains("2025-01-06T12:00:00Z") && csv.trim_end().ends_with(",2"),
+        "{csv}"
+    );
+    let csv = series_csv(&data, "KZ", "http-client-slash24s");
+    assert!(csv.trim_end().ends_with(",2"), "{csv}");
+}

@@ -16,6 +16,7 @@ mod report;
 mod series;
 mod serve;
 mod serve_api;
+mod serve_traffic;
 
 use std::process::ExitCode;
 

@@ -1,6 +1,7 @@
-//! `vigie serve`: runs the live BGP feeds of a TOML configuration (passive
-//! BGP speaker, BMP station, RIS Live client) into one routing model, and
-//! writes each closed bin to the store.
+//! `vigie serve`: runs the live feeds of a TOML configuration into the
+//! store: the BGP feeds (passive BGP speaker, BMP station, RIS Live client)
+//! into one routing model, and the traffic collectors (`[flows]`,
+//! `[[access_logs]]`, see `serve_traffic`) on their own threads.
 //!
 //! Bins: the open bin is written every `provisional_secs` under the store
 //! source `bgp-live-provisional`; at the bin boundary its final values
@@ -14,6 +15,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,6 +31,7 @@ use vigie_bgp::{BinValues, VisibilityAccounting, VisibilityConfig};
 use vigie_model::{format_utc, BinSize, SeriesKey, UnixSecs};
 use vigie_store::Store;
 
+use super::serve_traffic::{self, AccessLogSection, FlowsSection, TrafficTask};
 use super::{load_geo, open_store, EXIT_FAILURE};
 use crate::cli::{GeoArgs, ServeArgs};
 
@@ -66,6 +69,11 @@ pub struct ServeConfig {
     pub bmp: Option<BmpSection>,
     /// The RIS Live client.
     pub ris_live: Option<RisLiveSection>,
+    /// The UDP flow collector (NetFlow v5/v9, IPFIX, sFlow v5).
+    pub flows: Option<FlowsSection>,
+    /// Followed web-server access logs.
+    #[serde(default)]
+    pub access_logs: Vec<AccessLogSection>,
 }
 
 fn default_bin_secs() -> u32 {
@@ -145,6 +153,11 @@ fn default_stall() -> u64 {
 }
 
 impl ServeConfig {
+    /// Whether any BGP feed (speaker, BMP, RIS Live) is configured.
+    pub fn has_bgp_feed(&self) -> bool {
+        self.speaker.is_some() || self.bmp.is_some() || self.ris_live.is_some()
+    }
+
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> Result<ServeConfig> {
         let text = std::fs::read_to_string(path)
@@ -157,12 +170,17 @@ impl ServeConfig {
         })?;
         BinSize::new(config.bin_secs)
             .map_err(|e| anyhow::anyhow!("{}: bin_secs: {e}", path.display()))?;
-        if config.speaker.is_none() && config.bmp.is_none() && config.ris_live.is_none() {
+        if !config.has_bgp_feed() && config.flows.is_none() && config.access_logs.is_empty() {
             bail!(
-                "{}: no feed configured: add a [speaker], [bmp] or [ris_live] section",
+                "{}: no feed configured: add a [speaker], [bmp], [ris_live], [flows] or [[access_logs]] section",
                 path.display()
             );
         }
+        serve_traffic::check(
+            config.flows.as_ref(),
+            &config.access_logs,
+            &path.display().to_string(),
+        )?;
         if let Some(ris) = &config.ris_live {
             if !(ris.url.starts_with("ws://") || ris.url.starts_with("wss://")) {
                 bail!(
@@ -314,7 +332,7 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
         max_silence_secs: 0,
         ..defaults
     };
-    let mut accounting = VisibilityAccounting::new(visibility, geo);
+    let mut accounting = VisibilityAccounting::new(visibility, Arc::clone(&geo));
     if !config.rib_files.is_empty() {
         let collectors = discover(&config.rib_files).context("cannot list the RIB dumps")?;
         let summary = ingest_mrt(
@@ -346,6 +364,15 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
     if let Some(listen) = args.listen {
         super::serve_api::spawn_api(&runtime, &data_dir, listen)?;
     }
+    let stop_traffic = Arc::new(AtomicBool::new(false));
+    let traffic = serve_traffic::spawn(
+        &data_dir,
+        geo,
+        bin,
+        config.flows.as_ref(),
+        &config.access_logs,
+        Arc::clone(&stop_traffic),
+    )?;
     let status = Arc::new(Mutex::new(LiveStatus::default()));
     let sink = StoreSink {
         store,
@@ -353,7 +380,16 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
         last_provisional: None,
         status: Arc::clone(&status),
     };
-    let outcome = runtime.block_on(serve(config, accounting, sink, args.for_secs));
+    let mut outcome = runtime.block_on(serve(config, accounting, sink, &traffic, args.for_secs));
+    stop_traffic.store(true, Ordering::Relaxed);
+    for task in traffic {
+        let name = task.name.clone();
+        if let Err(e) = task.join() {
+            if outcome.is_ok() {
+                outcome = Err(anyhow::anyhow!("the {name} collector stopped: {e}"));
+            }
+        }
+    }
     match outcome {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {
@@ -369,8 +405,10 @@ async fn serve(
     config: ServeConfig,
     accounting: VisibilityAccounting,
     mut sink: StoreSink,
+    traffic: &[TrafficTask],
     for_secs: Option<u64>,
 ) -> Result<()> {
+    let has_bgp_feed = config.has_bgp_feed();
     let clock = system_clock();
     let (tx, rx) = tokio::sync::mpsc::channel::<LiveEvent>(65_536);
     let mut tasks: Vec<Task> = Vec::new();
@@ -451,18 +489,6 @@ async fn serve(
         ));
     }
     drop(tx);
-    let shutdown = Arc::new(tokio::sync::Notify::new());
-    let options = DriverOptions {
-        provisional_every: Duration::from_secs(config.provisional_secs.max(1)),
-        clock,
-        shutdown: Some(Arc::clone(&shutdown)),
-        ..DriverOptions::default()
-    };
-    let driver = LiveDriver::new(accounting);
-    let mut driver_task = tokio::spawn(async move {
-        let result = run_driver(driver, rx, &mut sink, options).await;
-        result.map(|d| d.stats().clone())
-    });
     let stop_after = async {
         match for_secs {
             Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
@@ -476,9 +502,36 @@ async fn serve(
                     return name.clone();
                 }
             }
+            for task in traffic {
+                if task.is_finished() {
+                    return task.name.clone();
+                }
+            }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     };
+    if !has_bgp_feed {
+        // Traffic collectors only: they run on their own threads; wait here.
+        drop(sink);
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => eprintln!("vigie serve: interrupted, stopping"),
+            _ = stop_after => {}
+            name = failed_feed => eprintln!("vigie serve: the {name} collector ended"),
+        }
+        return Ok(());
+    }
+    let shutdown = Arc::new(tokio::sync::Notify::new());
+    let options = DriverOptions {
+        provisional_every: Duration::from_secs(config.provisional_secs.max(1)),
+        clock,
+        shutdown: Some(Arc::clone(&shutdown)),
+        ..DriverOptions::default()
+    };
+    let driver = LiveDriver::new(accounting);
+    let mut driver_task = tokio::spawn(async move {
+        let result = run_driver(driver, rx, &mut sink, options).await;
+        result.map(|d| d.stats().clone())
+    });
     let early_end = tokio::select! {
         _ = tokio::signal::ctrl_c() => { eprintln!("vigie serve: interrupted, stopping"); None }
         _ = stop_after => None,
