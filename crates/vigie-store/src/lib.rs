@@ -37,6 +37,7 @@
 
 mod codec;
 mod error;
+mod networks;
 mod results;
 mod schema;
 mod sqlite;
@@ -44,9 +45,12 @@ mod sqlite;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use vigie_model::{BinSize, Entity, Series, SeriesKey, SignalKind, TimeRange, UnixSecs};
+use vigie_model::{
+    BinSize, CountryCode, Entity, Series, SeriesKey, SignalKind, TimeRange, UnixSecs,
+};
 
 pub use error::StoreError;
+pub use networks::AsCountrySpace;
 pub use results::{ResultFilter, StoredEvent, StoredIncident, StoredLabel};
 pub use schema::{current_version, APPLICATION_ID, MIGRATIONS};
 pub use sqlite::DB_FILE_NAME;
@@ -344,6 +348,26 @@ impl Store {
     pub fn incidents(&self, filter: &ResultFilter) -> Result<Vec<StoredIncident>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.incidents(filter),
+        }
+    }
+
+    /// Replaces the AS-to-country table with the one of a newer routing
+    /// table (rows for the same AS and country are summed).
+    pub fn replace_as_countries(&mut self, rows: &[AsCountrySpace]) -> Result<(), StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.replace_as_countries(rows),
+        }
+    }
+
+    /// The ASes originating space in `country` (largest first), or the
+    /// countries of `asn`; `None` for both lists everything.
+    pub fn as_countries(
+        &self,
+        country: Option<CountryCode>,
+        asn: Option<u32>,
+    ) -> Result<Vec<AsCountrySpace>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.as_countries(country, asn),
         }
     }
 }

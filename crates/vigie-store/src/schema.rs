@@ -194,10 +194,33 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
 ";
 
+/// Migration 5: which ASes originate address space in which country, from
+/// the routing table at the end of an ingestion (`vigie-bgp`), so a
+/// country's incident can list its affected networks with their share.
+const MIGRATION_5: &str = "
+-- units_v4 are /24s, units_v6 /48s, of the AS's visible prefixes that geo
+-- places in the country; observed_at is the routing table's time.
+CREATE TABLE as_countries (
+    asn INTEGER NOT NULL,
+    country TEXT NOT NULL,
+    units_v4 INTEGER NOT NULL,
+    units_v6 INTEGER NOT NULL,
+    observed_at INTEGER NOT NULL,
+    PRIMARY KEY (country, asn)
+);
+CREATE INDEX as_countries_by_asn ON as_countries (asn);
+";
+
 /// The schema migrations, in order: `MIGRATIONS[i]` takes a database from
 /// version `i` to version `i + 1`. Append new steps at the end; never change
 /// a released one.
-pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
+pub const MIGRATIONS: &[&str] = &[
+    MIGRATION_1,
+    MIGRATION_2,
+    MIGRATION_3,
+    MIGRATION_4,
+    MIGRATION_5,
+];
 
 /// The schema version this build writes: the number of migrations.
 pub fn current_version() -> u32 {

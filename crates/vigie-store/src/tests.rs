@@ -1048,3 +1048,36 @@ fn a_version_1_database_gains_the_result_tables_and_keeps_its_data() {
         vec![incident]
     );
 }
+
+#[test]
+fn as_countries_are_replaced_and_listed_largest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let kz = vigie_model::CountryCode::new("KZ").unwrap();
+    let uz = vigie_model::CountryCode::new("UZ").unwrap();
+    let row = |asn, country, units_v4| crate::AsCountrySpace {
+        asn,
+        country,
+        units_v4,
+        units_v6: 1,
+        observed_at: 1_641_340_800,
+    };
+    store
+        .replace_as_countries(&[row(1, kz, 5), row(2, kz, 50), row(2, uz, 3), row(1, kz, 5)])
+        .unwrap();
+    let in_kz = store.as_countries(Some(kz), None).unwrap();
+    // The two rows for AS1 in KZ are summed; the largest AS comes first.
+    assert_eq!(
+        in_kz
+            .iter()
+            .map(|r| (r.asn, r.units_v4, r.units_v6))
+            .collect::<Vec<_>>(),
+        vec![(2, 50, 1), (1, 10, 2)]
+    );
+    assert_eq!(store.as_countries(None, Some(2)).unwrap().len(), 2);
+    // A newer table replaces the old one; the link survives a reopen.
+    store.replace_as_countries(&[row(3, uz, 7)]).unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.as_countries(None, None).unwrap(), vec![row(3, uz, 7)]);
+}
