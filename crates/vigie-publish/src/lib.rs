@@ -23,6 +23,9 @@
 //! - [`report`]: incident reports (`vigie report`): self-contained HTML,
 //!   Markdown, an SVG figure and a CSV appendix, in English and French, with
 //!   local times ([`report::tz`]).
+//! - [`dashboard`]: the dashboard, a static page embedded in the binary and
+//!   served at `/` (files under `/dashboard/`, libraries vendored from npm
+//!   by `dashboard/vendor.sh`), and `/api/v1/coverage` for its map.
 //! - [`openapi`]: the OpenAPI document served at `/api/v1/openapi.json`.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`data`]: store reads shared by the API, reports and alerts, with no
@@ -37,6 +40,7 @@
 pub mod alerts;
 pub mod annotations;
 pub mod api;
+pub mod dashboard;
 pub mod data;
 pub mod error;
 pub mod ioda;

@@ -207,6 +207,7 @@ pub fn document() -> Value {
             json_type,
         ),
     );
+    add(paths::COVERAGE, operation("Store coverage", "The data span (from, until) and, per country, the number of its own series, of its regions with series, and the end of its latest data (latestEnd); ASes are only counted (asns).", vec![], json_type));
     add(paths::METRICS, operation("Prometheus metrics", "Request counts and latency histograms per route, store gauges, in the Prometheus text format.", vec![], "text/plain"));
     let mut annotations = operation(
         "List annotations",

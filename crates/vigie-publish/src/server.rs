@@ -18,7 +18,7 @@ use vigie_store::{Store, StoreError};
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::{api, ioda, openapi, writes};
+use crate::{api, dashboard, ioda, openapi, writes};
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -60,9 +60,15 @@ pub mod paths {
     pub const ANNOTATIONS: &str = "/api/v1/annotations";
     /// Alert subscriptions (token needed for both GET and POST).
     pub const SUBSCRIPTIONS: &str = "/api/v1/subscriptions";
+    /// What the store covers, per country (the dashboard's map reads it).
+    pub const COVERAGE: &str = "/api/v1/coverage";
+    /// The dashboard page.
+    pub const DASHBOARD: &str = "/";
+    /// The dashboard's files (scripts, styles, vendored libraries).
+    pub const DASHBOARD_FILES: &str = "/dashboard/{*path}";
 
     /// Every GET route the server answers.
-    pub const ALL_GET: [&str; 16] = [
+    pub const ALL_GET: [&str; 17] = [
         ENTITIES,
         SIGNALS,
         SIGNALS_CSV,
@@ -79,6 +85,7 @@ pub mod paths {
         METRICS,
         ANNOTATIONS,
         SUBSCRIPTIONS,
+        COVERAGE,
     ];
 }
 
@@ -295,6 +302,9 @@ pub fn router(state: AppState) -> Router {
         .route(paths::IODA_SUMMARY, get(ioda::summary))
         .route(paths::IODA_ENTITIES, get(ioda::entities))
         .route(paths::METRICS, get(metrics_text))
+        .route(paths::COVERAGE, get(dashboard::coverage))
+        .route(paths::DASHBOARD, get(dashboard::index))
+        .route(paths::DASHBOARD_FILES, get(dashboard::file))
         .route(
             paths::ANNOTATIONS,
             get(writes::list_annotations).post(writes::add_annotation),

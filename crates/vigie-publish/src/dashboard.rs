@@ -1,0 +1,328 @@
+//! The dashboard: a static single-page application embedded in the binary
+//! and served at `/` (the page) and `/dashboard/…` (its scripts, styles and
+//! vendored libraries), plus `/api/v1/coverage`, the one read it needs that
+//! the rest of the API lacks (what the store covers, per country).
+//!
+//! The files live in `crates/vigie-publish/assets/`: the page's own HTML,
+//! CSS and ES modules, and under `vendor/` the libraries copied from npm by
+//! `dashboard/vendor.sh` (uPlot, topojson-client, world-atlas's
+//! `countries-110m.json`, an ISO 3166 numeric → alpha-2 table), with their
+//! licences. Everything is compiled in with `include_bytes!`: a user needs
+//! no npm and no network, and the page loads nothing from another origin
+//! (its Content-Security-Policy says so).
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use vigie_model::{format_utc, Entity, UnixSecs};
+
+use crate::error::ApiError;
+use crate::server::AppState;
+
+/// One embedded file of the dashboard.
+#[derive(Debug)]
+pub struct Asset {
+    /// Its path under `/dashboard/`, such as `app.js` or `vendor/uPlot.min.css`.
+    pub path: &'static str,
+    /// Its `Content-Type`.
+    pub content_type: &'static str,
+    /// Its bytes, as committed under `assets/`.
+    pub bytes: &'static [u8],
+}
+
+macro_rules! asset {
+    ($path:literal, $type:expr) => {
+        Asset {
+            path: $path,
+            content_type: $type,
+            bytes: include_bytes!(concat!("../assets/", $path)),
+        }
+    };
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+const JSON_TYPE: &str = "application/json";
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// Every file the dashboard serves (the page itself is `index.html`).
+pub const ASSETS: &[Asset] = &[
+    asset!("index.html", "text/html; charset=utf-8"),
+    asset!("app.css", "text/css; charset=utf-8"),
+    asset!("favicon.svg", "image/svg+xml"),
+    asset!("app.js", JS),
+    asset!("util.js", JS),
+    asset!("map.js", JS),
+    asset!("entity.js", JS),
+    asset!("vendor/uPlot.iife.min.js", JS),
+    asset!("vendor/uPlot.min.css", "text/css; charset=utf-8"),
+    asset!("vendor/topojson-client.min.js", JS),
+    asset!("vendor/countries-110m.json", JSON_TYPE),
+    asset!("vendor/country-codes.json", JSON_TYPE),
+    asset!("vendor/VERSIONS.txt", TEXT),
+    asset!("vendor/licenses/uplot-LICENSE", TEXT),
+    asset!("vendor/licenses/topojson-client-LICENSE", TEXT),
+    asset!("vendor/licenses/world-atlas-LICENSE", TEXT),
+    asset!("vendor/licenses/i18n-iso-countries-LICENSE", TEXT),
+];
+
+/// The page's Content-Security-Policy: nothing from another origin, no
+/// inline script or style, plots exported as `blob:` downloads.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; \
+     object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/// The asset at `path` (under `/dashboard/`), if there is one.
+pub fn asset(path: &str) -> Option<&'static Asset> {
+    ASSETS.iter().find(|a| a.path == path)
+}
+
+/// The strong ETag of each asset (hex SHA-256 prefix), computed once.
+fn etag(asset: &Asset) -> &'static str {
+    static TAGS: OnceLock<Vec<String>> = OnceLock::new();
+    let tags = TAGS.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|a| {
+                let digest = Sha256::digest(a.bytes);
+                let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+                format!("\"{hex}\"")
+            })
+            .collect()
+    });
+    ASSETS
+        .iter()
+        .position(|a| std::ptr::eq(a, asset))
+        .and_then(|i| tags.get(i))
+        .map(String::as_str)
+        .unwrap_or("\"0\"")
+}
+
+/// Answers one asset, with an ETag (304 when the client has it), revalidated
+/// on each load (`no-cache`) so an upgraded binary is picked up at once.
+fn respond(asset: &'static Asset, request_headers: &HeaderMap) -> Response {
+    let tag = etag(asset);
+    let fresh = request_headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag));
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ETAG, HeaderValue::from_static(tag));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
+    if asset.path == "index.html" {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
+    (headers, asset.bytes).into_response()
+}
+
+/// `GET /`: the dashboard page.
+pub async fn index(request_headers: HeaderMap) -> Response {
+    match asset("index.html") {
+        Some(page) => respond(page, &request_headers),
+        None => ApiError::internal("the dashboard page is not built in").into_response(),
+    }
+}
+
+/// `GET /dashboard/{*path}`: one of the dashboard's files.
+pub async fn file(Path(path): Path<String>, request_headers: HeaderMap) -> Response {
+    match asset(&path) {
+        Some(found) => respond(found, &request_headers),
+        None => ApiError::not_found(format!("no dashboard file '{path}': the dashboard is at /"))
+            .into_response(),
+    }
+}
+
+/// What the store covers for one country: its own series and its regions'.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CountryCoverage {
+    /// Series of the country itself.
+    pub country_series: usize,
+    /// Regions of the country with at least one series.
+    pub regions: usize,
+    /// The end of the latest bin with data among them, Unix seconds.
+    pub latest_end: Option<UnixSecs>,
+}
+
+/// The store's coverage: its data span and, per country (ISO alpha-2), the
+/// series of the country and of its regions. ASes carry no country in the
+/// store and are only counted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Coverage {
+    /// Series in the store.
+    pub series: usize,
+    /// The first bin with data, Unix seconds.
+    pub first_bin: Option<UnixSecs>,
+    /// The end of the last bin with data, Unix seconds.
+    pub data_end: Option<UnixSecs>,
+    /// Per country code.
+    pub countries: BTreeMap<String, CountryCoverage>,
+    /// ASes with at least one series.
+    pub asns: usize,
+}
+
+/// Gathers the [`Coverage`] from the store's series list.
+pub fn coverage_of(series: &[vigie_store::SeriesInfo]) -> Coverage {
+    let mut out = Coverage {
+        series: series.len(),
+        ..Default::default()
+    };
+    let mut regions: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    let mut asns = std::collections::BTreeSet::new();
+    for info in series {
+        let end = info.last_bin.map(|t| t + i64::from(info.bin.secs()));
+        out.first_bin = match (out.first_bin, info.first_bin) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        out.data_end = out.data_end.max(end);
+        let country = match &info.key.entity {
+            Entity::Country(cc) => cc.as_str().to_string(),
+            Entity::Region(region) => {
+                let cc = region.country.as_str().to_string();
+                regions
+                    .entry(cc.clone())
+                    .or_default()
+                    .insert(region.name.clone());
+                cc
+            }
+            Entity::Asn(asn) => {
+                asns.insert(*asn);
+                continue;
+            }
+        };
+        let entry = out.countries.entry(country).or_default();
+        if matches!(info.key.entity, Entity::Country(_)) {
+            entry.country_series += 1;
+        }
+        entry.latest_end = entry.latest_end.max(end);
+    }
+    for (cc, names) in regions {
+        if let Some(entry) = out.countries.get_mut(&cc) {
+            entry.regions = names.len();
+        }
+    }
+    out.asns = asns.len();
+    out
+}
+
+/// `GET /api/v1/coverage`: the store's data span and, per country, how many
+/// series the country and its regions have and until when (the map greys out
+/// countries with no data).
+pub async fn coverage(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let coverage = state
+        .with_store(|store| Ok(coverage_of(&store.list_series()?)))
+        .await?;
+    let countries: Vec<Value> = coverage
+        .countries
+        .iter()
+        .map(|(cc, c)| {
+            json!({
+                "country": cc,
+                "countrySeries": c.country_series,
+                "regions": c.regions,
+                "latestEnd": c.latest_end.map(format_utc),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "series": coverage.series,
+        "from": coverage.first_bin.map(format_utc),
+        "until": coverage.data_end.map(format_utc),
+        "fromUnix": coverage.first_bin,
+        "untilUnix": coverage.data_end,
+        "asns": coverage.asns,
+        "countries": countries,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigie_model::{BinSize, SeriesKey, SignalKind};
+    use vigie_store::SeriesInfo;
+
+    #[test]
+    fn every_asset_is_embedded_and_typed() {
+        for a in ASSETS {
+            assert!(!a.bytes.is_empty(), "{} is empty", a.path);
+            assert!(asset(a.path).is_some());
+        }
+        let page = std::str::from_utf8(asset("index.html").unwrap().bytes).unwrap();
+        // Every file the page names is served, and nothing comes from elsewhere.
+        for reference in page.split('"').filter(|s| s.starts_with("/dashboard/")) {
+            let path = reference.trim_start_matches("/dashboard/");
+            assert!(asset(path).is_some(), "index.html names {reference}");
+        }
+        assert!(!page.contains("http://") && !page.contains("https://"));
+        assert_ne!(
+            etag(asset("app.js").unwrap()),
+            etag(asset("map.js").unwrap())
+        );
+        assert!(asset("../Cargo.toml").is_none());
+    }
+
+    #[test]
+    fn coverage_groups_regions_under_their_country() {
+        let info = |entity: &str, first: i64, last: i64| SeriesInfo {
+            key: SeriesKey {
+                entity: entity.parse().unwrap(),
+                signal: SignalKind::BgpVisibleSlash24s,
+            },
+            bin: BinSize::default(),
+            first_bin: Some(first),
+            last_bin: Some(last),
+            latest_value: Some(1.0),
+        };
+        let c = coverage_of(&[
+            info("IQ", 1000, 2000),
+            info("PS/Gaza Strip", 500, 9000),
+            info("PS/Gaza Strip", 600, 9300),
+            info("PS/West Bank", 600, 900),
+            info("AS9198", 100, 100),
+        ]);
+        assert_eq!(c.series, 5);
+        assert_eq!(c.first_bin, Some(100));
+        assert_eq!(c.data_end, Some(9600));
+        assert_eq!(c.asns, 1);
+        assert_eq!(
+            c.countries["IQ"],
+            CountryCoverage {
+                country_series: 1,
+                regions: 0,
+                latest_end: Some(2300)
+            }
+        );
+        assert_eq!(
+            c.countries["PS"],
+            CountryCoverage {
+                country_series: 0,
+                regions: 2,
+                latest_end: Some(9600)
+            }
+        );
+        assert_eq!(coverage_of(&[]), Coverage::default());
+    }
+}

@@ -1,0 +1,214 @@
+// Headless-browser test of vigie's dashboard, driven by playwright-core
+// with Debian's Chromium. It is run by crates/vigie/tests/dashboard_browser.rs
+// against a real `vigie serve --listen` over a store with real incidents,
+// and can be run by hand:
+//
+//   node tests/dashboard.mjs http://127.0.0.1:8080 /tmp/shots
+//
+// Env: CHROMIUM (default /usr/bin/chromium). It checks, as a user would:
+// the map renders and is coloured by severity; the search box finds a
+// country by name and a region; an entity page shows an incident with its
+// restoration window, local time and annotations; CSV and PNG export
+// download real files; the URL holds the view and a reload restores it.
+// Screenshots are written to the given folder. Prints one line per check
+// and `N passed, N failed`; exits 1 on any failure.
+
+import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const base = (process.argv[2] || process.env.VIGIE_URL || "").replace(/\/$/, "");
+const shots = process.argv[3] || process.env.VIGIE_SCREENSHOTS || "dashboard-screenshots";
+if (!base) {
+  console.error("usage: node tests/dashboard.mjs BASE_URL [SCREENSHOT_DIR]");
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+function check(name, ok, detail = "") {
+  if (ok) passed += 1;
+  else failed += 1;
+  console.log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? `: ${detail}` : ""}`);
+}
+
+async function api(path) {
+  const response = await fetch(`${base}${path}`);
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu"],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true, timezoneId: "America/Los_Angeles" });
+const page = await context.newPage();
+const problems = [];
+page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
+page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()}`));
+const outside = [];
+page.on("request", (r) => { if (!r.url().startsWith(base) && !r.url().startsWith("blob:") && !r.url().startsWith("data:")) outside.push(r.url()); });
+
+async function ready(p = page) {
+  await p.waitForFunction(() => document.body.dataset.state === "ready" || document.body.dataset.state === "error", null, { timeout: 20000 });
+  const state = await p.evaluate(() => document.body.dataset.state);
+  if (state !== "ready") throw new Error(`the view failed: ${await p.locator("#view").innerText()}`);
+}
+
+try {
+  // ---- the map -------------------------------------------------------------
+  await page.goto(`${base}/`);
+  await ready();
+  check("the page opens on the map", (await page.evaluate(() => location.hash)).startsWith("#/map"));
+  const countries = await page.locator("#world-map path.country").count();
+  check("the map draws the world's countries", countries > 150, `${countries} country paths`);
+  const coverage = await api("/api/v1/coverage");
+  const summary = await api(`/api/v1/summary?from=${coverage.untilUnix - 7 * 86400}&until=${coverage.untilUnix}`);
+  const expectedColoured = [...new Set(summary.entities.map((s) => s.entity.slice(0, 2)))];
+  const coloured = await page.locator("#world-map path.country:is(.sev-1,.sev-2,.sev-3,.sev-4)").evaluateAll((ps) => ps.map((p) => p.dataset.code));
+  check("the default period (7 days) colours the countries with incidents", coloured.length >= 1 && expectedColoured.every((c) => coloured.includes(c)), `coloured ${coloured}, expected ${expectedColoured}`);
+  const legend = await page.locator(".legend li").count();
+  check("the map has a legend", legend >= 6, `${legend} entries`);
+  await page.screenshot({ path: join(shots, "map-7d.png"), fullPage: true });
+
+  await page.goto(`${base}/#/map?period=all`);
+  await ready();
+  const all = await api("/api/v1/summary");
+  const deepest = [...all.entities].sort((a, b) => b.maxDepth - a.maxDepth)[0];
+  const cc = deepest.entity.slice(0, 2);
+  const cls = await page.locator(`#world-map path[data-code="${cc}"]`).getAttribute("class");
+  const expectedClass = deepest.maxDepth >= 0.8 ? "sev-4" : deepest.maxDepth >= 0.5 ? "sev-3" : deepest.maxDepth >= 0.25 ? "sev-2" : "sev-1";
+  check(`over all data ${cc} (deepest ${Math.round(deepest.maxDepth * 100)}% lost) has its severity colour`, cls.includes(expectedClass), cls);
+  const fill = await page.locator(`#world-map path[data-code="${cc}"]`).evaluate((p) => getComputedStyle(p).fill);
+  check("a severity class paints a colour", fill !== "none" && fill !== "rgb(230, 230, 233)", fill);
+  const noData = await page.locator('#world-map path[data-code="BR"]').getAttribute("class");
+  check("a country without data is grey", noData.includes("nodata"), noData);
+  await page.screenshot({ path: join(shots, "map-all.png"), fullPage: true });
+
+  await page.locator(`#world-map path[data-code="${cc}"]`).click();
+  await page.waitForFunction((c) => location.hash.startsWith(`#/entity/${c}`), cc);
+  await ready();
+  check("clicking a country opens its page", (await page.locator(".entity-head code").innerText()) === cc);
+
+  // ---- search --------------------------------------------------------------
+  await page.goto(`${base}/#/map`);
+  await ready();
+  await page.fill("#search-input", "iraq");
+  await page.waitForSelector("#search-results:not([hidden]) a");
+  const iraq = await page.locator("#search-results").innerText();
+  check("search finds a country by its name", iraq.includes("IQ"), iraq.replace(/\n/g, " | "));
+  await page.fill("#search-input", "gaza");
+  await page.waitForFunction(() => document.querySelector("#search-results")?.innerText.includes("PS/Gaza Strip"), null, { timeout: 5000 }).catch(() => {});
+  const gaza = await page.locator("#search-results").innerText();
+  check("search finds a region", gaza.includes("PS/Gaza Strip"), gaza.replace(/\n/g, " | "));
+  await page.screenshot({ path: join(shots, "search.png") });
+  await page.press("#search-input", "Enter");
+  await page.waitForFunction(() => location.hash.startsWith("#/entity/PS%2FGaza"));
+  await ready();
+  check("Enter opens the first result", (await page.locator(".entity-head code").innerText()) === "PS/Gaza Strip");
+  await page.fill("#search-input", "AS");
+  await page.waitForSelector("#search-results:not([hidden]) li");
+
+  // ---- an entity page with an incident and its restoration window ---------
+  const incidents = (await api("/api/v1/incidents?limit=10000")).incidents;
+  const restored = incidents.find((i) => i.restorations.length > 0);
+  check("the store has an incident with a restoration window", Boolean(restored));
+  if (restored) {
+    const start = Date.parse(restored.start) / 1000;
+    const end = Date.parse(restored.end || restored.observedUntil) / 1000;
+    const iso = (t) => new Date(t * 1000).toISOString().replace(/\.000Z$/, "Z");
+    const url = `${base}/#/entity/${encodeURIComponent(restored.entity)}?from=${iso(start - 12 * 3600)}&until=${iso(end + 12 * 3600)}`;
+    await page.goto(url);
+    await ready();
+    const card = page.locator(`article.incident[data-id="${restored.id}"]`);
+    check("the entity page lists the incident", (await card.count()) === 1, restored.id);
+    const text = await card.innerText();
+    check("the incident shows its start in UTC", text.includes(restored.start), restored.start);
+    const windows = await card.locator("ol.restorations li").allInnerTexts();
+    check("the incident shows its restoration window(s)", windows.length === restored.restorations.length && windows[0].includes(restored.restorations[0].start), windows.join(" | "));
+    const bars = await page.locator(`.timeline g.bar[data-id="${restored.id}"] .restoration-bar`).count();
+    check("the timeline draws the restoration window inside the incident", bars === restored.restorations.length, `${bars} bars`);
+    check("times carry the country's local time", /UTC[+-]\d\d:\d\d/.test(text) && (await page.locator(".local").count()) > 0, (await page.locator(".local").first().innerText()));
+    const annotations = (await api(`/api/v1/annotations?entity=${encodeURIComponent(restored.entity)}`)).annotations;
+    if (annotations.length) {
+      const shown = await page.locator(".annotations li").allInnerTexts();
+      check("annotations are listed", shown.some((s) => s.includes(annotations[0].text)), shown.join(" | "));
+      const onTimeline = await page.locator(".timeline .annotation-text").evaluateAll((ts) => ts.map((t) => t.textContent));
+      check("annotations are on the timeline", onTimeline.some((s) => annotations[0].text.startsWith(s.replace(/…$/, ""))), onTimeline.join(" | "));
+    }
+    const panels = await page.locator(".plots .panel canvas").count();
+    const signals = restored.signals.length;
+    check("one plot per signal", panels >= signals, `${panels} plots`);
+    await page.screenshot({ path: join(shots, "entity-incident.png"), fullPage: true });
+
+    // CSV export: the link's file, downloaded as a user would.
+    const [csvDownload] = await Promise.all([page.waitForEvent("download"), page.click("#export-csv")]);
+    const csvPath = join(shots, "export.csv");
+    await csvDownload.saveAs(csvPath);
+    const csv = readFileSync(csvPath, "utf8").split("\n").filter(Boolean);
+    check("CSV export downloads the series in view", csv[0] === "time,entity,signal,value" && csv.length > 100 && csv[1].includes(restored.entity.includes(",") ? `"${restored.entity}"` : restored.entity), `${csv.length} lines, ${csv[1]}`);
+    const href = await page.locator("#export-csv").getAttribute("href");
+    const csvResponse = await fetch(`${base}${href}`);
+    check("the CSV link answers text/csv", csvResponse.ok && (csvResponse.headers.get("content-type") || "").startsWith("text/csv"), csvResponse.headers.get("content-type"));
+
+    // PNG export.
+    const [pngDownload] = await Promise.all([page.waitForEvent("download"), page.click("#export-png")]);
+    const pngPath = join(shots, "export.png");
+    await pngDownload.saveAs(pngPath);
+    const png = readFileSync(pngPath);
+    const signature = png.subarray(0, 8).toString("hex");
+    const width = png.readUInt32BE(16);
+    const height = png.readUInt32BE(20);
+    check("PNG export downloads a PNG of the plots", signature === "89504e470d0a1a0a" && width >= 600 && height > panels * 100 && statSync(pngPath).size > 5000, `${width}×${height}, ${png.length} bytes, ${pngDownload.suggestedFilename()}`);
+  }
+
+  // ---- the URL holds the view --------------------------------------------
+  await page.goto(`${base}/#/entity/IQ?from=2023-08-23T00:00:00Z&until=2023-08-25T00:00:00Z`);
+  await ready();
+  const before = await page.locator(".plots .panel").count();
+  await page.locator('.signals input[value="merit-nt"]').uncheck();
+  await page.waitForFunction(() => location.hash.includes("signals="));
+  await ready();
+  const hash = await page.evaluate(() => location.hash);
+  check("changing the signals writes them into the URL", hash.includes("from=2023-08-23T00%3A00%3A00Z") && hash.includes("until=2023-08-25T00%3A00%3A00Z") && !decodeURIComponent(hash).includes("merit-nt"), hash);
+  const after = await page.locator(".plots .panel").count();
+  check("one plot fewer", after === before - 1, `${before} → ${after}`);
+  await page.reload();
+  await ready();
+  const reloaded = {
+    hash: await page.evaluate(() => location.hash),
+    panels: await page.locator(".plots .panel").count(),
+    merit: await page.locator('.signals input[value="merit-nt"]').isChecked(),
+    from: await page.locator('#range-form input[name="from"]').inputValue(),
+  };
+  check("a reload restores the same view", reloaded.hash === hash && reloaded.panels === after && !reloaded.merit && reloaded.from === "2023-08-23T00:00:00Z", JSON.stringify(reloaded));
+  const shared = await context.newPage();
+  await shared.goto(`${base}/${hash}`);
+  await ready(shared);
+  check("the URL opened in another tab shows the same view", (await shared.locator(".plots .panel").count()) === after && (await shared.locator(".range-line").innerText()) === (await page.locator(".range-line").innerText()));
+  await shared.close();
+  const local = await page.locator(".range-line .local").first().innerText();
+  check("Iraq's local time is UTC+03:00 (Asia/Baghdad)", local.includes("UTC+03:00") && local.includes("2023-08-23 03:00"), local);
+  await page.screenshot({ path: join(shots, "entity-url-state.png"), fullPage: true });
+
+  // An entity page with no range in the URL gets the resolved range written in.
+  await page.goto(`${base}/#/entity/IQ`);
+  await ready();
+  const resolved = await page.evaluate(() => location.hash);
+  check("a bare entity URL is completed with its range", /from=.*until=/.test(resolved), resolved);
+
+  check("the page loads nothing from another origin", outside.length === 0, outside.join(", "));
+  check("no script error, CSP violation or failed request", problems.length === 0, problems.join(" | "));
+} catch (e) {
+  check("the browser run", false, e.stack || String(e));
+  await page.screenshot({ path: join(shots, "failure.png"), fullPage: true }).catch(() => {});
+} finally {
+  await browser.close();
+}
+console.log(`screenshots in ${shots}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
