@@ -20,6 +20,9 @@
 #   nfdump, gawk - what the traffic benchmark compares against (nfcapd, awk)
 #   gzip, bzip2 - compressed MRT files in tests and benchmarks
 #   wrk      - the HTTP load tool of the API benchmark (docs/BENCHMARKS.md)
+#   chromium - the headless browser of the dashboard test (driven by the npm
+#              package playwright-core, which `npm ci` in dashboard/ installs
+#              below with the machine's Node.js)
 #
 # The Rust toolchain itself (cargo, rustfmt, clippy) must already be there; it
 # is checked, not installed.
@@ -36,11 +39,11 @@ if [[ "${VIGIE_SETUP_SKIP:-}" == 1 ]]; then
 fi
 
 # Debian package -> one command it provides (checked to confirm the install).
-packages=(bgpdump bird2 gobgpd iproute2 procps gzip bzip2 nftables fping tcpdump softflowd pmacct nfdump gawk wrk)
+packages=(bgpdump bird2 gobgpd iproute2 procps gzip bzip2 nftables fping tcpdump softflowd pmacct nfdump gawk wrk chromium)
 declare -A probe=(
     [bgpdump]=bgpdump [bird2]=bird [gobgpd]=gobgpd [iproute2]=ip
     [procps]=kill [gzip]=gzip [bzip2]=bzip2 [nftables]=nft [fping]=fping
-    [tcpdump]=tcpdump [softflowd]=softflowd [pmacct]=pmacctd [nfdump]=nfcapd [gawk]=gawk [wrk]=wrk
+    [tcpdump]=tcpdump [softflowd]=softflowd [pmacct]=pmacctd [nfdump]=nfcapd [gawk]=gawk [wrk]=wrk [chromium]=chromium
 )
 
 is_installed() {
@@ -107,4 +110,22 @@ for sub in fmt clippy; do
     fi
 done
 log "rust: $(rustc --version)"
+
+# The dashboard's npm packages (playwright-core for its browser test, and the
+# libraries dashboard/vendor.sh copies into the binary's assets): `npm ci`
+# only when node_modules is missing or older than package-lock.json.
+dashboard="$(dirname "${BASH_SOURCE[0]}")/../dashboard"
+if command -v npm >/dev/null 2>&1; then
+    if [[ ! -f $dashboard/node_modules/.package-lock.json || $dashboard/package-lock.json -nt $dashboard/node_modules/.package-lock.json ]]; then
+        log "npm ci in $dashboard/"
+        (cd "$dashboard" && npm ci --no-audit --no-fund --loglevel=error)
+    else
+        log "dashboard npm packages already installed"
+    fi
+else
+    log "npm not found: the dashboard browser test is skipped (and fails when CI=true)"
+    if [[ "${CI:-}" == true ]]; then
+        exit 1
+    fi
+fi
 log "done"
