@@ -134,6 +134,7 @@ try {
     check("the timeline draws the restoration window inside the incident", bars === restored.restorations.length, `${bars} bars`);
     check("times carry the country's local time", /UTC[+-]\d\d:\d\d/.test(text) && (await page.locator(".local").count()) > 0, (await page.locator(".local").first().innerText()));
     const annotations = (await api(`/api/v1/annotations?entity=${encodeURIComponent(restored.entity)}`)).annotations;
+    check("the entity has an annotation (the Rust test adds one)", annotations.length > 0);
     if (annotations.length) {
       const shown = await page.locator(".annotations li").allInnerTexts();
       check("annotations are listed", shown.some((s) => s.includes(annotations[0].text)), shown.join(" | "));

@@ -1,0 +1,233 @@
+//! The dashboard in a real headless browser: a store built by the CLI from
+//! IODA's Iraq and Gaza Strip exports (`vigie import`, `vigie detect`,
+//! `vigie annotate`), served by `vigie serve --listen`, then driven by
+//! `dashboard/tests/dashboard.mjs` (playwright-core with Debian's Chromium):
+//! the map, the search box, an entity page with an incident and its
+//! restoration window, CSV and PNG export, and the URL's state.
+//!
+//! Screenshots go to `target/tmp/dashboard-screenshots/`. Skipped with a
+//! message when Chromium, Node.js, the dashboard's npm packages or the
+//! shared data are missing, except under CI=true where that fails.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn vigie(data_dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .expect("run vigie");
+    assert!(
+        out.status.success(),
+        "vigie {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Says why the test cannot run: a failure under CI=true, a skip elsewhere.
+fn missing(what: &str) {
+    let message = format!("dashboard browser test: {what}; run scripts/setup.sh");
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{message} (CI=true: a missing tool is a failure)");
+    }
+    eprintln!("SKIPPED {message}");
+}
+
+/// The tools the test needs: Chromium, node, and dashboard/'s npm packages.
+fn tools() -> Option<(PathBuf, PathBuf)> {
+    let chromium = PathBuf::from(
+        std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string()),
+    );
+    if !chromium.exists() {
+        missing(&format!(
+            "{} not found (Debian package chromium)",
+            chromium.display()
+        ));
+        return None;
+    }
+    let node_ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node_ok {
+        missing("node (Node.js) not found");
+        return None;
+    }
+    let dashboard = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dashboard");
+    if !dashboard.join("node_modules/playwright-core").is_dir() {
+        missing("dashboard/node_modules/playwright-core is missing (npm ci in dashboard/)");
+        return None;
+    }
+    Some((chromium, dashboard))
+}
+
+#[test]
+fn the_dashboard_works_in_a_headless_browser() {
+    let Some((chromium, dashboard)) = tools() else {
+        return;
+    };
+    let Some(iraq) = vigie_testdata::shared_data("signals/ioda_country_IQ_iraq.csv") else {
+        return;
+    };
+    let Some(gaza) = vigie_testdata::shared_data("signals/ioda_region_1226_gazastrip.csv") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    vigie(
+        &data,
+        &[
+            "import",
+            "ioda-csv",
+            iraq.to_str().unwrap(),
+            "--entity",
+            "IQ",
+        ],
+    );
+    vigie(
+        &data,
+        &[
+            "import",
+            "ioda-csv",
+            gaza.to_str().unwrap(),
+            "--entity",
+            "PS/Gaza Strip",
+        ],
+    );
+    vigie(&data, &["detect"]);
+    // The page must show an incident with a restoration window: the store
+    // must hold one (the Gaza Strip's 2023-11-05 blackout has one).
+    let restored = {
+        let store = vigie_store::Store::open(&data).unwrap();
+        let incidents = store
+            .incidents(&vigie_store::ResultFilter {
+                method: Some("vigie".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        incidents
+            .into_iter()
+            .find(|row| {
+                serde_json::from_str::<serde_json::Value>(&row.detail)
+                    .ok()
+                    .and_then(|d| d["restorations"].as_array().map(|r| !r.is_empty()))
+                    .unwrap_or(false)
+            })
+            .expect("detection found no incident with a restoration window")
+    };
+    let annotation_time = vigie_model::format_utc(restored.start + 3600);
+    vigie(
+        &data,
+        &[
+            "annotate",
+            &restored.entity.to_string(),
+            "--from",
+            &annotation_time,
+            "--text",
+            "Operator announces a complete interruption of communications",
+        ],
+    );
+
+    let mut server = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0", "--for-secs", "300"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = server.stderr.take().unwrap();
+    let started = Instant::now();
+    let mut seen = String::new();
+    let addr = loop {
+        let mut buf = [0u8; 256];
+        let n = stderr.read(&mut buf).unwrap();
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if let Some(rest) = seen.split("HTTP API on http://").nth(1) {
+            if let Some((addr, _)) = rest.split_once('/') {
+                break addr.to_string();
+            }
+        }
+        assert!(
+            n > 0 && started.elapsed() < Duration::from_secs(30),
+            "no address: {seen}"
+        );
+    };
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = stderr.read_to_end(&mut sink);
+    });
+
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
+    let _ = std::fs::remove_dir_all(&shots);
+    let mut browser = Command::new("node")
+        .arg("tests/dashboard.mjs")
+        .arg(format!("http://{addr}"))
+        .arg(&shots)
+        .current_dir(&dashboard)
+        .env("CHROMIUM", &chromium)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run node");
+    // Drained by threads, so the child never blocks on a full pipe.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let stdout = drain(
+        browser
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        browser
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    // Bounded: a hung browser fails the test instead of blocking it.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let status = loop {
+        if let Some(status) = browser.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = browser.kill();
+            let _ = browser.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let errors = stderr.join().unwrap_or_default();
+    let _ = server.kill();
+    let _ = server.wait();
+    println!("{stdout}");
+    let status = status.expect("the browser test did not finish within 240 s");
+    assert!(
+        status.success(),
+        "the browser checks failed (screenshots in {}):\n{stdout}\n{errors}",
+        shots.display()
+    );
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+    for shot in [
+        "map-7d.png",
+        "map-all.png",
+        "entity-incident.png",
+        "export.png",
+    ] {
+        let bytes = std::fs::read(shots.join(shot)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{shot} is a PNG");
+    }
+}
