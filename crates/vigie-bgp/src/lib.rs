@@ -20,4 +20,4 @@ pub mod routing;
 pub mod visibility;
 
 pub use routing::{CollectorIdx, PeerIdx, PrefixKey, RoutingTable};
-pub use visibility::{BinValues, VisibilityAccounting, VisibilityConfig};
+pub use visibility::{BinValues, OriginCountrySpace, VisibilityAccounting, VisibilityConfig};

@@ -22,6 +22,7 @@
 //! The value of a bin is the state at the bin's end; announcements and
 //! withdrawals are counted in the bin they happen in.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ipnet::IpNet;
@@ -62,6 +63,17 @@ impl Default for VisibilityConfig {
             all_peers_when_no_full_feed: true,
         }
     }
+}
+
+/// The visible address space one origin AS has in one country.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OriginCountrySpace {
+    /// The origin AS.
+    pub asn: u32,
+    /// The country geo places the space in.
+    pub country: CountryCode,
+    /// Visible units: IPv4 /24s and IPv6 /48s.
+    pub units: [u64; 2],
 }
 
 /// The output of one closed bin: a value per entity and signal.
@@ -520,6 +532,54 @@ impl VisibilityAccounting {
         }
     }
 
+    /// The visible address space each origin AS has in each country, from
+    /// the current routing table, counted like the AS signal (a
+    /// more-specific of a prefix the same AS originates counts once) and
+    /// split across countries like the country signal. Sorted by AS, then
+    /// country; prefixes without a known origin are left out.
+    pub fn origin_country_space(&mut self) -> Vec<OriginCountrySpace> {
+        if self.visible_dirty {
+            self.recount_visibility();
+            self.visible_dirty = false;
+        }
+        let mut space: BTreeMap<(u32, CountryCode), [u64; 2]> = BTreeMap::new();
+        for family in [Family::V4, Family::V6] {
+            let fam = family_index(family);
+            let mut keys: Vec<(PrefixKey, u32)> = self
+                .table
+                .prefixes(family)
+                .iter()
+                .filter(|(_, state)| {
+                    state.origin != 0 && self.set_visibility[state.peers as usize] & (1 << fam) != 0
+                })
+                .map(|(&key, state)| (key, state.origin))
+                .collect();
+            keys.sort_unstable_by_key(|&(key, _)| key);
+            let mut stack: Vec<(u64, u32)> = Vec::new();
+            for (key, origin) in keys {
+                let first = key.first_unit();
+                let last = key.last_unit(family);
+                while stack.last().is_some_and(|&(end, _)| end < first) {
+                    stack.pop();
+                }
+                if !stack.iter().any(|&(_, o)| o == origin) {
+                    self.geo.split_countries(family, first, last, |cc, n| {
+                        space.entry((origin, cc)).or_default()[fam] += n;
+                    });
+                }
+                stack.push((last, origin));
+            }
+        }
+        space
+            .into_iter()
+            .map(|((asn, country), units)| OriginCountrySpace {
+                asn,
+                country,
+                units,
+            })
+            .collect()
+    }
+
     /// Adds the unique visible blocks of one family to every entity.
     fn count_family(&mut self, family: Family) {
         let fam = family_index(family);
@@ -668,6 +728,39 @@ mod tests {
         );
         assert_eq!(value(&bin, "KZ", SignalKind::BgpAnnouncements), Some(3.0));
         assert_eq!(value(&bin, "UZ", SignalKind::BgpAnnouncements), Some(1.0));
+    }
+
+    #[test]
+    fn origin_country_space_splits_each_as_across_countries() {
+        let mut acc = VisibilityAccounting::new(config(), geo());
+        let c = acc.collector("test");
+        let peer = acc.peer(c, ip("192.0.2.1"), 64500);
+        acc.advance_to(0);
+        acc.announce(peer, &net("10.0.0.0/22"), None, Some(65001));
+        acc.announce(peer, &net("10.0.0.0/24"), None, Some(65001));
+        acc.announce(peer, &net("10.0.1.0/24"), None, Some(65002));
+        acc.announce(peer, &net("2001:db8::/47"), None, Some(65002));
+        let kz = CountryCode::new("KZ").unwrap();
+        let uz = CountryCode::new("UZ").unwrap();
+        let space = |asn, country, units| OriginCountrySpace {
+            asn,
+            country,
+            units,
+        };
+        // The /24 inside AS65001's own /22 counts once; AS65002's /24 inside
+        // it counts for AS65002 too, as in the AS signal; of the /47, only
+        // the first /48 is in KZ.
+        assert_eq!(
+            acc.origin_country_space(),
+            vec![
+                space(65001, kz, [2, 0]),
+                space(65001, uz, [2, 0]),
+                space(65002, kz, [1, 1]),
+            ]
+        );
+        acc.withdraw(peer, &net("10.0.1.0/24"), None);
+        acc.withdraw(peer, &net("2001:db8::/47"), None);
+        assert_eq!(acc.origin_country_space().len(), 2);
     }
 
     #[test]

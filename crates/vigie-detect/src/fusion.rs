@@ -19,7 +19,7 @@
 //!   country nationwide when its reachability signals lost at least half.
 
 use serde::{Deserialize, Serialize};
-use vigie_model::{Entity, SignalFamily, UnixSecs};
+use vigie_model::{Entity, EntityKind, SignalFamily, UnixSecs};
 
 use crate::config::VigieConfig;
 use crate::event::{DataGap, RestorationWindow, SignalDetection, SignalEvent};
@@ -172,11 +172,17 @@ pub fn classify_scope(entity: &Entity, depth: f64, affected: &[AffectedShare]) -
                     Scope::Unknown
                 };
             }
-            let share: f64 = affected
-                .iter()
-                .map(|a| a.address_share.clamp(0.0, 1.0))
-                .sum::<f64>()
-                .min(1.0);
+            // Regions and ASes are two cuts of the same space: the share is
+            // the larger of their sums, never their total.
+            let share_of = |kind: EntityKind| {
+                affected
+                    .iter()
+                    .filter(|a| a.entity.kind() == kind)
+                    .map(|a| a.address_share.clamp(0.0, 1.0))
+                    .sum::<f64>()
+                    .min(1.0)
+            };
+            let share = share_of(EntityKind::Region).max(share_of(EntityKind::Asn));
             if share >= 0.5 {
                 Scope::Nationwide
             } else if affected
@@ -524,6 +530,15 @@ mod tests {
             Scope::Regional
         );
         assert_eq!(classify_scope(&kz, 0.2, &[]), Scope::Unknown);
+        // Regions and ASes cut the same space: 0.3 + 0.3 is not 0.6.
+        assert_eq!(
+            classify_scope(&kz, 0.3, &[share("KZ/Almaty", 0.3), share("AS9198", 0.3)]),
+            Scope::Regional
+        );
+        assert_eq!(
+            classify_scope(&kz, 0.3, &[share("KZ/Almaty", 0.3), share("AS9198", 0.6)]),
+            Scope::Nationwide
+        );
         assert_eq!(
             classify_scope(&"AS9198".parse().unwrap(), 0.9, &[]),
             Scope::SingleNetwork

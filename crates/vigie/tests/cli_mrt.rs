@@ -58,7 +58,11 @@ fn union_len(mut intervals: Vec<(u64, u64)>) -> u64 {
 
 /// The independent count: the prefixes the one full-feed peer of the 2002
 /// dump announces (the others hold under 1% of its routes), as /24 blocks.
-fn expected_from_bgpdump(text: &Path) -> (HashMap<String, u64>, Vec<(u64, u64)>) {
+/// /24 intervals `(first block, count)`.
+type Blocks = Vec<(u64, u64)>;
+
+/// Unique /24s per origin, every visible interval, and each origin's intervals.
+fn expected_from_bgpdump(text: &Path) -> (HashMap<String, u64>, Blocks, HashMap<String, Blocks>) {
     let reader = BufReader::new(flate2::read::GzDecoder::new(
         std::fs::File::open(text).unwrap(),
     ));
@@ -91,11 +95,11 @@ fn expected_from_bgpdump(text: &Path) -> (HashMap<String, u64>, Vec<(u64, u64)>)
             .or_default()
             .push(interval);
     }
-    let per_origin = per_origin
-        .into_iter()
-        .map(|(o, iv)| (o, union_len(iv)))
+    let lengths = per_origin
+        .iter()
+        .map(|(o, iv)| (o.clone(), union_len(iv.clone())))
         .collect();
-    (per_origin, all)
+    (lengths, all, per_origin)
 }
 
 #[test]
@@ -118,7 +122,7 @@ fn ris_rib_dump_gives_the_independent_counts() {
         "the small-archive fallback is announced: {stderr}"
     );
 
-    let (per_origin, all) = expected_from_bgpdump(&text);
+    let (per_origin, all, intervals) = expected_from_bgpdump(&text);
     let mut origins: Vec<(&String, &u64)> = per_origin.iter().collect();
     origins.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     // The 5 largest origins and every 500th one.
@@ -127,11 +131,35 @@ fn ris_rib_dump_gives_the_independent_counts() {
         .take(5)
         .chain(origins.iter().step_by(500))
         .collect();
+    let store = vigie_store::Store::open(dir.path()).unwrap();
     for (origin, expected) in chosen {
         let rows = series_values(dir.path(), &format!("AS{origin}"), "bgp");
         assert_eq!(rows.len(), 1, "one bin for a RIB dump");
         assert_eq!(rows[0].0, "2002-07-22T23:35:00Z");
         assert_eq!(rows[0].1, Some(**expected as f64), "AS{origin}");
+        // The AS's /24s per country (the link a country's incident uses to
+        // list its networks): each unique /24 of the origin placed by iptocc.
+        let mut own = intervals[*origin].clone();
+        own.sort_unstable();
+        let mut expected_countries: BTreeMap<String, u64> = BTreeMap::new();
+        let mut end = 0u64;
+        for (first, len) in own {
+            for block in first.max(end)..first + len {
+                if let Some(cc) = iptocc::country_code(Ipv4Addr::from((block as u32) << 8)) {
+                    *expected_countries.entry(cc.to_string()).or_default() += 1;
+                }
+            }
+            end = end.max(first + len);
+        }
+        let asn: u32 = origin.parse().unwrap();
+        let stored: BTreeMap<String, u64> = store
+            .as_countries(None, Some(asn))
+            .unwrap()
+            .into_iter()
+            .filter(|row| row.units_v4 > 0)
+            .map(|row| (row.country.to_string(), row.units_v4))
+            .collect();
+        assert_eq!(stored, expected_countries, "countries of AS{origin}");
     }
 
     // Countries: the union of all visible prefixes, each /24 placed by the

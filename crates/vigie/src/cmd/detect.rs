@@ -126,6 +126,45 @@ fn affected_regions(
         .collect()
 }
 
+/// For a country's incident, the ASes originating space in that country
+/// (the store's AS-to-country table, from BGP ingestion) with an incident
+/// overlapping it, with their share of the country's /24s.
+fn affected_networks(
+    store: &Store,
+    country: &Entity,
+    incident: &Incident,
+    network_incidents: &BTreeMap<u32, Vec<Incident>>,
+) -> Result<Vec<AffectedShare>> {
+    let Entity::Country(cc) = country else {
+        return Ok(Vec::new());
+    };
+    if network_incidents.is_empty() {
+        return Ok(Vec::new());
+    }
+    let networks = store.as_countries(Some(*cc), None)?;
+    let country_units: u64 = networks.iter().map(|n| n.units_v4).sum();
+    if country_units == 0 {
+        return Ok(Vec::new());
+    }
+    let end = incident.end.unwrap_or(incident.observed_until);
+    let mut affected = Vec::new();
+    for network in &networks {
+        let Some(incidents) = network_incidents.get(&network.asn) else {
+            continue;
+        };
+        let overlaps = incidents.iter().any(|other| {
+            other.start < end && other.end.unwrap_or(other.observed_until) > incident.start
+        });
+        if overlaps && network.units_v4 > 0 {
+            affected.push(AffectedShare {
+                entity: Entity::Asn(network.asn),
+                address_share: network.units_v4 as f64 / country_units as f64,
+            });
+        }
+    }
+    Ok(affected)
+}
+
 /// Runs `vigie detect`.
 pub fn run(store: &mut Store, args: DetectArgs) -> Result<ExitCode> {
     let bin = BinSize::new(args.bin_secs)?;
@@ -153,8 +192,8 @@ pub fn run(store: &mut Store, args: DetectArgs) -> Result<ExitCode> {
             only.map(|e| format!(" for {e}")).unwrap_or_default()
         );
     }
-    // Regions first, so countries can list the regions they affect.
-    entities.sort_by_key(|e| (e.kind() != EntityKind::Region, e.clone()));
+    // Regions and ASes first, so countries can list the parts they affect.
+    entities.sort_by_key(|e| (e.kind() == EntityKind::Country, e.clone()));
     let config = VigieConfig::default();
     let ioda = IodaConfig::published(IodaLevel::Critical);
     let bar = ProgressBar::new(entities.len() as u64);
@@ -166,6 +205,7 @@ pub fn run(store: &mut Store, args: DetectArgs) -> Result<ExitCode> {
     );
     let (mut series_count, mut event_count, mut incident_count) = (0usize, 0usize, 0usize);
     let mut region_incidents: Vec<(Entity, Incident)> = Vec::new();
+    let mut network_incidents: BTreeMap<u32, Vec<Incident>> = BTreeMap::new();
     for entity in &entities {
         bar.set_message(entity.to_string());
         let infos = listed.get(entity).map(Vec::as_slice).unwrap_or_default();
@@ -194,7 +234,13 @@ pub fn run(store: &mut Store, args: DetectArgs) -> Result<ExitCode> {
         }
         let mut incidents = fuse(entity, &detections, &config);
         for incident in &mut incidents {
-            let affected = affected_regions(store, entity, incident, &region_incidents, bin);
+            let mut affected = affected_regions(store, entity, incident, &region_incidents, bin);
+            affected.extend(affected_networks(
+                store,
+                entity,
+                incident,
+                &network_incidents,
+            )?);
             if !affected.is_empty() {
                 incident.set_affected(affected);
             }
@@ -215,8 +261,14 @@ pub fn run(store: &mut Store, args: DetectArgs) -> Result<ExitCode> {
         store
             .replace_incidents(VIGIE, entity, &stored)
             .with_context(|| format!("cannot store the incidents of {entity}"))?;
-        if entity.kind() == EntityKind::Region {
-            region_incidents.extend(incidents.into_iter().map(|i| (entity.clone(), i)));
+        match entity {
+            Entity::Region(_) => {
+                region_incidents.extend(incidents.into_iter().map(|i| (entity.clone(), i)))
+            }
+            Entity::Asn(asn) if !incidents.is_empty() => {
+                network_incidents.entry(*asn).or_default().extend(incidents)
+            }
+            _ => {}
         }
         bar.inc(1);
     }

@@ -69,6 +69,7 @@ pub fn run(store: &Store, args: IncidentsArgs) -> Result<ExitCode> {
         "restorations",
         "signals",
         "confidence",
+        "affected",
     ]);
     for incident in &incidents {
         let restorations: Vec<String> = incident
@@ -107,6 +108,17 @@ pub fn run(store: &Store, args: IncidentsArgs) -> Result<ExitCode> {
             }),
             Some(signals.join(" ")),
             Some(format!("{:.0}%", incident.confidence * 100.0)),
+            // Affected ASes and regions with their share of the country.
+            Some(if incident.affected.is_empty() {
+                "-".to_string()
+            } else {
+                incident
+                    .affected
+                    .iter()
+                    .map(|a| format!("{} {:.0}%", a.entity, a.address_share * 100.0))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }),
         ]);
     }
     rows.print(args.format)?;

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vigie_bgp::mrt::{discover, ingest_mrt, FileReport, IngestObserver, IngestOptions};
 use vigie_bgp::{BinValues, VisibilityAccounting, VisibilityConfig};
 use vigie_model::{format_utc, BinSize, Entity};
-use vigie_store::Store;
+use vigie_store::{AsCountrySpace, Store};
 
 use super::{open_store, EXIT_PARTIAL_INPUT};
 use crate::cli::IngestMrtArgs;
@@ -182,6 +182,30 @@ pub fn run(data_dir: &Path, args: IngestMrtArgs) -> Result<ExitCode> {
             .collect();
         if !names.is_empty() {
             store.set_entity_names(&names)?;
+        }
+    }
+    // Which ASes originate space in which country (a country's incident
+    // lists its affected networks from it); an older archive ingested
+    // after a newer one leaves the newer table in place.
+    if let Some((_, observed_at)) = summary.time_span {
+        let newest = store
+            .as_countries(None, None)?
+            .iter()
+            .map(|row| row.observed_at)
+            .max();
+        if newest.is_none_or(|t| t <= observed_at) {
+            let rows: Vec<AsCountrySpace> = accounting
+                .origin_country_space()
+                .into_iter()
+                .map(|space| AsCountrySpace {
+                    asn: space.asn,
+                    country: space.country,
+                    units_v4: space.units[0],
+                    units_v6: space.units[1],
+                    observed_at,
+                })
+                .collect();
+            store.replace_as_countries(&rows)?;
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
