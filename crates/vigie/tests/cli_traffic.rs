@@ -101,16 +101,21 @@ fn v9(src: [u8; 4], dst: [u8; 4], bytes: u32, packets: u32) -> Vec<u8> {
     d
 }
 
-#[test]
-fn collect_flows_writes_series_and_reports_health() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("store");
+/// A loopback UDP address nothing listens on.
+fn free_udp_address() -> String {
     let port = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let listen = format!("127.0.0.1:{port}");
+    format!("127.0.0.1:{port}")
+}
+
+#[test]
+fn collect_flows_writes_series_and_reports_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let listen = free_udp_address();
     let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
         .arg("--data-dir")
         .arg(&data)
@@ -183,12 +188,7 @@ fn ingest_pcap_of_flow_exports() {
 fn serve_config_runs_the_flow_collector_and_follows_access_logs() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("store");
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = free_udp_address();
     let log_path = dir.path().join("access.log");
     std::fs::write(
         &log_path,
