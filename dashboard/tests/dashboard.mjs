@@ -124,7 +124,7 @@ try {
     const url = `${base}/#/entity/${encodeURIComponent(restored.entity)}?from=${iso(start - 12 * 3600)}&until=${iso(end + 12 * 3600)}`;
     await page.goto(url);
     await ready();
-    const card = page.locator(`article.incident[data-id="${restored.id}"]`);
+    const card = page.locator(`details.incident[data-id="${restored.id}"]`);
     check("the entity page lists the incident", (await card.count()) === 1, restored.id);
     const text = await card.innerText();
     check("the incident shows its start in UTC", text.includes(restored.start), restored.start);

@@ -117,6 +117,7 @@ function panel(view, series, width, isLast) {
     width,
     height: PANEL_HEIGHT + (isLast ? 30 : 0),
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
+    padding: [8, 34, null, null],
     scales: { x: { time: true, range: [view.from, view.until] }, y: { range: [0, top * 1.05] } },
     axes: [
       { show: true, size: isLast ? 28 : 8, space: 70, values: isLast ? xLabels : (u, splits) => splits.map(() => ""), grid: { stroke: "#eee" }, ticks: { show: isLast } },
@@ -158,14 +159,14 @@ function ticks(from, until, width) {
 }
 
 /** The incident timeline: incidents with restoration windows, regions' incidents, annotations. */
-function timeline(view, width, left) {
+function timeline(view, width, left, right) {
   const rows = [{ label: "Incidents", items: view.incidents, kind: "incident" }];
   const regions = [...new Set(view.regionIncidents.map((i) => i.entity))];
   for (const r of regions) rows.push({ label: r.slice(3), items: view.regionIncidents.filter((i) => i.entity === r), kind: "region", entity: r });
   const rowH = 26;
   const annH = view.annotations.length ? 22 + 16 * Math.min(view.annotations.length, 6) : 0;
   const height = 24 + rows.length * rowH + annH + 8;
-  const plotW = width - left - 10;
+  const plotW = width - left - right;
   const x = (t) => left + Math.max(0, Math.min(plotW, ((t - view.from) / (view.until - view.from)) * plotW));
   const root = svg("svg", { class: "timeline", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Incident timeline" });
   const { out: tickTimes, step } = ticks(view.from, view.until, plotW);
@@ -192,7 +193,13 @@ function timeline(view, width, left) {
       g.append(svg("title", {}, `${inc.id}: ${inc.start} → ${inc.end || "ongoing"}, ${percent(inc.depth)} lost, ${inc.mechanism}`));
       g.addEventListener("click", () => {
         if (row.kind === "region") location.hash = entityHref(inc.entity, { from: isoUtc(view.from), until: isoUtc(view.until) });
-        else document.getElementById(`incident-${inc.id}`)?.scrollIntoView({ behavior: "smooth", block: "start" });
+        else {
+          const card = document.getElementById(`incident-${inc.id}`);
+          if (card) {
+            card.open = true;
+            card.scrollIntoView({ behavior: "smooth", block: "start" });
+          }
+        }
       });
       root.append(g);
     }
@@ -225,7 +232,7 @@ function gapSummary(gaps) {
   return [...bySignal].map(([signal, s]) => `${signal}: ${s.count} gap${s.count > 1 ? "s" : ""}, ${s.start} → ${s.end || "…"}`).join("; ");
 }
 
-function incidentCard(inc, view, names) {
+function incidentCard(inc, view, names, open) {
   const zone = view.zone;
   const start = inc.startSecs;
   const end = inc.endSecs;
@@ -235,9 +242,12 @@ function incidentCard(inc, view, names) {
     : el("span", { class: "dim" }, "No per-region or per-AS breakdown recorded for this incident.");
   const row = (k, ...v) => [el("dt", {}, k), el("dd", {}, ...v)];
   return el(
-    "article",
-    { class: `incident${inc.ongoing ? " ongoing" : ""}`, id: `incident-${inc.id}`, "data-id": inc.id },
-    el("h3", {}, `Incident ${inc.id} `, el("span", { class: `badge${inc.ongoing ? " ongoing" : ""}` }, inc.ongoing ? "ongoing" : "ended")),
+    "details",
+    { class: `incident${inc.ongoing ? " ongoing" : ""}`, id: `incident-${inc.id}`, "data-id": inc.id, open },
+    el("summary", {}, el("strong", {}, inc.start), ` · ${duration((end ?? secs(inc.observedUntil)) - start)} · ${percent(inc.depth)} lost · ${inc.mechanism} · ${inc.scope} `,
+      el("span", { class: `badge${inc.ongoing ? " ongoing" : ""}` }, inc.ongoing ? "ongoing" : "ended"),
+      inc.restorations.length ? el("span", { class: "badge restored" }, `${inc.restorations.length} restoration window${inc.restorations.length > 1 ? "s" : ""}`) : null,
+      el("span", { class: "dim id" }, ` ${inc.id}`)),
     el(
       "dl",
       {},
@@ -339,16 +349,25 @@ export async function renderEntity(root, entity, params, ctx) {
   const zone = zoneOfCountry(cc);
   const header = el("header", { class: "entity-head" },
     el("h1", {}, name, " ", el("code", {}, entity)),
-    el("p", { class: "dim" }, info ? info.kind : isCountry ? "country" : "", zone ? ` · local time: ${zone} (IANA zone from the browser's Intl data)` : " · local time: unknown for an AS, times in UTC only"));
+    el("p", { class: "dim" }, info ? info.kind : isCountry ? "country" : cc ? "region" : /^AS\d+$/.test(entity) ? "AS" : "entity", zone ? ` · local time: ${zone} (IANA zone from the browser's Intl data)` : " · local time: unknown for an AS, times in UTC only"));
 
   let regionsOfCountry = [];
   if (isCountry) {
     regionsOfCountry = (await api("/api/v1/entities", { search: `${entity}/`, kind: "region", limit: 500 })).entities;
   }
   if (!info) {
+    // A country known only through its regions: list them with their incidents.
+    const summary = regionsOfCountry.length ? await api("/api/v1/summary", { limit: 10000 }) : { entities: [] };
+    const byRegion = new Map(summary.entities.map((s) => [s.entity, s]));
     root.replaceChildren(el("section", { class: "entity-view" }, header,
-      el("p", { class: "notice" }, `This store holds no series of ${entity} itself.`),
-      regionsOfCountry.length ? [el("h2", {}, "Its regions with data"), el("ul", {}, regionsOfCountry.map((r) => el("li", {}, el("a", { href: entityHref(r.entity) }, entityName(r.entity, r.name)))))] : null));
+      el("p", { class: "notice" }, isCountry ? `This store holds no series of ${entity} as a whole${regionsOfCountry.length ? ", only of its regions below" : ""}.` : `This store holds no series of ${entity}: search for another entity above.`),
+      regionsOfCountry.length
+        ? [el("h2", {}, "Its regions with data"), el("ul", { class: "region-list" }, regionsOfCountry.map((r) => {
+          const s = byRegion.get(r.entity);
+          return el("li", {}, el("a", { href: entityHref(r.entity) }, entityName(r.entity, r.name)), " ", el("code", {}, r.entity),
+            s ? ` — ${s.incidents} incident${s.incidents > 1 ? "s" : ""}${s.ongoing ? ` (${s.ongoing} ongoing)` : ""}, deepest ${percent(s.maxDepth)} lost, latest from ${s.latestStart}` : " — no incident");
+        }))]
+        : null));
     return { entity };
   }
   const available = info.signals.map((s) => s.signal);
@@ -438,7 +457,7 @@ export async function renderEntity(root, entity, params, ctx) {
   const timelineHolder = el("div", { class: "timeline-holder" });
   const incidentsSection = el("section", { class: "incidents" },
     el("h2", {}, `Incidents (${view.incidents.length})`),
-    view.incidents.length ? view.incidents.map((i) => incidentCard(i, view, names)) : el("p", {}, "No incident of this entity in this view."));
+    view.incidents.length ? view.incidents.map((i) => incidentCard(i, view, names, view.incidents.length <= 3 || i.ongoing || i.restorations.length > 0)) : el("p", {}, "No incident of this entity in this view."));
   const regionSection = isCountry
     ? el("section", { class: "regions" }, el("h2", {}, "Regions"),
       view.regionIncidents.length
@@ -463,8 +482,11 @@ export async function renderEntity(root, entity, params, ctx) {
   const width = Math.max(480, plots.clientWidth || 900);
   const panels = data.series.map((s, i) => panel(view, s, width, i === data.series.length - 1));
   for (const p of panels) plots.append(p.holder);
-  const left = panels.length ? panels[0].plot.bbox.left / (devicePixelRatio || 1) : AXIS_PX;
-  timelineHolder.append(timeline(view, width, left));
+  const dpr = devicePixelRatio || 1;
+  const bbox = panels[0]?.plot.bbox;
+  const left = bbox ? bbox.left / dpr : AXIS_PX;
+  const right = bbox ? width - (bbox.left + bbox.width) / dpr : 34;
+  timelineHolder.append(timeline(view, width, left, right));
   pngButton.addEventListener("click", () => exportPng(view, panels));
   return { entity, panels };
 }
