@@ -19,15 +19,7 @@ use vigie_model::{BinSize, SeriesKey, SignalKind, TimeRange};
 use vigie_store::Store;
 
 fn shared_data() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("shared data missing at {} (CI=true)", dir.display());
-    }
-    eprintln!("SKIP: shared data not found at {}", dir.display());
-    None
+    vigie_testdata::shared_data("")
 }
 
 fn free_port() -> u16 {

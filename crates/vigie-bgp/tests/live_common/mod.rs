@@ -16,18 +16,9 @@ use vigie_bgp::{BinValues, VisibilityAccounting, VisibilityConfig};
 use vigie_geo::GeoDb;
 use vigie_model::{Entity, SignalKind};
 
-/// The shared data folder, or `None` (after saying so) when it is absent
-/// outside CI.
+/// The shared data folder (see `vigie_testdata::shared_data`).
 pub fn shared_data() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("shared data missing at {} (CI=true)", dir.display());
-    }
-    eprintln!("SKIP: shared data not found at {}", dir.display());
-    None
+    vigie_testdata::shared_data("")
 }
 
 pub fn geo() -> Arc<GeoDb> {

@@ -7,21 +7,9 @@ use std::path::PathBuf;
 use vigie_detect::{Dataset, Label};
 use vigie_import::{import_path, ImportFormat, ImportOptions};
 
-/// The shared data folder, or `None` (with a message) when it is absent.
-/// Under CI=true its absence is a failure.
+/// The shared data folder (see `vigie_testdata::shared_data`).
 pub fn shared_data() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "CI=true but the shared data folder {} is missing",
-            dir.display()
-        );
-    }
-    eprintln!("SKIPPED: shared data folder {} is absent", dir.display());
-    None
+    vigie_testdata::shared_data("")
 }
 
 /// The three labelled IODA exports: (name, file, entity).
