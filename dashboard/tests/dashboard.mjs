@@ -167,6 +167,38 @@ try {
     check("PNG export downloads a PNG of the plots", signature === "89504e470d0a1a0a" && width >= 600 && height > panels * 100 && statSync(pngPath).size > 5000, `${width}×${height}, ${png.length} bytes, ${pngDownload.suggestedFilename()}`);
   }
 
+  // ---- affected regions and ASes, with names -------------------------------
+  const withAffected = incidents.find((i) => i.affected.length > 0);
+  check("the store has an incident naming affected regions or ASes", Boolean(withAffected));
+  if (withAffected) {
+    const start = Date.parse(withAffected.start) / 1000;
+    const iso = (t) => new Date(t * 1000).toISOString().replace(/\.000Z$/, "Z");
+    await page.goto(`${base}/#/entity/${encodeURIComponent(withAffected.entity)}?from=${iso(start - 86400)}&until=${iso(start + 2 * 86400)}`);
+    await ready();
+    const card = page.locator(`details.incident[data-id="${withAffected.id}"]`);
+    await card.evaluate((d) => { d.open = true; });
+    const text = await card.innerText();
+    const a = withAffected.affected[0];
+    const name = a.entity.includes("/") ? a.entity.slice(3) : a.entity;
+    check("the incident lists its affected parts by name and code", text.includes(name) && text.includes(a.entity) && text.includes(`${Math.round(a.addressShare * 100)}% of the country's address space`), text.split("\n").filter((l) => l.includes(a.entity)).join(" | "));
+    await page.screenshot({ path: join(shots, "entity-affected.png"), fullPage: true });
+  }
+
+  // ---- drag to zoom --------------------------------------------------------
+  await page.goto(`${base}/#/entity/IQ?from=2023-08-23T00:00:00Z&until=2023-08-25T00:00:00Z`);
+  await ready();
+  const over = await page.locator(".plots .panel").first().locator(".u-over").boundingBox();
+  await page.mouse.move(over.x + over.width * 0.25, over.y + over.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(over.x + over.width * 0.5, over.y + over.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForFunction(() => !location.hash.includes("from=2023-08-23T00%3A00%3A00Z"));
+  await ready();
+  const zoomed = new URLSearchParams((await page.evaluate(() => location.hash)).split("?")[1]);
+  const zf = Date.parse(zoomed.get("from"));
+  const zu = Date.parse(zoomed.get("until"));
+  check("dragging across a plot zooms to that span (about 12 h of the 48 h)", zf > Date.parse("2023-08-23T06:00:00Z") && zu < Date.parse("2023-08-24T06:00:00Z") && zu - zf > 8 * 3600e3 && zu - zf < 16 * 3600e3, `${zoomed.get("from")} → ${zoomed.get("until")}`);
+
   // ---- the URL holds the view --------------------------------------------
   await page.goto(`${base}/#/entity/IQ?from=2023-08-23T00:00:00Z&until=2023-08-25T00:00:00Z`);
   await ready();

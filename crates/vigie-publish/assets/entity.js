@@ -106,12 +106,12 @@ function panel(view, series, width, isLast) {
   // 5-minute bins) has no line to draw: show its points.
   const isolated = norm.some((v, i) => v !== null && (norm[i - 1] ?? null) === null && (norm[i + 1] ?? null) === null);
   const span = view.until - view.from;
-  const xLabels = (u, splits) => splits.map((t, i) => {
+  const xLabels = (u, splits) => splits.map((t) => {
     const iso = isoUtc(t);
     const day = iso.slice(5, 10);
     const hm = iso.slice(11, 16);
     if (span > 4 * 86400) return hm === "00:00" ? day : `${day} ${hm}`;
-    return hm === "00:00" || i === 0 ? `${day} ${hm}` : hm;
+    return hm === "00:00" ? `${day} ${hm}` : hm;
   });
   const opts = {
     width,
@@ -343,13 +343,21 @@ export async function renderEntity(root, entity, params, ctx) {
   if (Number.isNaN(from) || Number.isNaN(until)) throw new Error(`bad time in the URL: use ISO 8601 UTC such as 2023-08-20T01:00:00Z (from=${fromParam}, until=${untilParam})`);
   const wanted = (params.get("signals") || "").split(",").map((s) => s.trim()).filter(Boolean);
 
-  const found = await api("/api/v1/entities", { search: entity, limit: 200 });
-  const info = found.entities.find((e) => e.entity === entity);
+  // The entity's name and signals: a one-point read of every series (a
+  // search by code could match thousands of entities, such as AS1…).
+  let info = null;
+  try {
+    const probe = await api("/api/v1/signals", { entity, maxPoints: 1 });
+    info = { name: probe.name, signals: probe.series.map((s) => ({ signal: s.signal, unit: s.unit })) };
+  } catch (e) {
+    if (e.status !== 404) throw e;
+  }
+  const kind = isCountry ? "country" : cc ? "region" : /^AS\d+$/.test(entity) ? "AS" : "entity";
   const name = entityName(entity, info?.name);
   const zone = zoneOfCountry(cc);
   const header = el("header", { class: "entity-head" },
     el("h1", {}, name, " ", el("code", {}, entity)),
-    el("p", { class: "dim" }, info ? info.kind : isCountry ? "country" : cc ? "region" : /^AS\d+$/.test(entity) ? "AS" : "entity", zone ? ` · local time: ${zone} (IANA zone from the browser's Intl data)` : " · local time: unknown for an AS, times in UTC only"));
+    el("p", { class: "dim" }, kind, zone ? ` · local time: ${zone} (IANA zone from the browser's Intl data)` : " · local time: unknown for an AS, times in UTC only"));
 
   let regionsOfCountry = [];
   if (isCountry) {

@@ -99,6 +99,19 @@ fn the_dashboard_works_in_a_headless_browser() {
             "PS/Gaza Strip",
         ],
     );
+    // The same export again as the country PS: Palestine's incidents then
+    // name the Gaza Strip as the region they affect (`vigie detect` fills
+    // `affected` from overlapping region incidents), which the page shows.
+    vigie(
+        &data,
+        &[
+            "import",
+            "ioda-csv",
+            gaza.to_str().unwrap(),
+            "--entity",
+            "PS",
+        ],
+    );
     vigie(&data, &["detect"]);
     // The page must show an incident with a restoration window: the store
     // must hold one (the Gaza Strip's 2023-11-05 blackout has one).
