@@ -106,12 +106,14 @@ function panel(view, series, width, isLast) {
   // 5-minute bins) has no line to draw: show its points.
   const isolated = norm.some((v, i) => v !== null && (norm[i - 1] ?? null) === null && (norm[i + 1] ?? null) === null);
   const span = view.until - view.from;
-  const xLabels = (u, splits) => splits.map((t) => {
+  // UTC tick labels: the time, with the date where the day changes.
+  const xLabels = (u, splits) => splits.map((t, i) => {
     const iso = isoUtc(t);
     const day = iso.slice(5, 10);
     const hm = iso.slice(11, 16);
     if (span > 4 * 86400) return hm === "00:00" ? day : `${day} ${hm}`;
-    return hm === "00:00" ? `${day} ${hm}` : hm;
+    const newDay = i > 0 && isoUtc(splits[i - 1]).slice(5, 10) !== day;
+    return newDay ? `${day} ${hm}` : hm;
   });
   const opts = {
     width,
