@@ -151,7 +151,8 @@ try {
     const csvPath = join(shots, "export.csv");
     await csvDownload.saveAs(csvPath);
     const csv = readFileSync(csvPath, "utf8").split("\n").filter(Boolean);
-    check("CSV export downloads the series in view", csv[0] === "time,entity,signal,value" && csv.length > 100 && csv[1].includes(restored.entity.includes(",") ? `"${restored.entity}"` : restored.entity), `${csv.length} lines, ${csv[1]}`);
+    const bins = (end + 12 * 3600 - (start - 12 * 3600)) / 300;
+    check("CSV export downloads the series in view at 5-minute resolution", csv[0] === "time,entity,signal,value" && csv.length - 1 === bins * panels && csv[1].startsWith(`${iso(start - 12 * 3600)},${restored.entity},`), `${csv.length - 1} rows for ${panels} signals × ${bins} bins; ${csv[1]}`);
     const href = await page.locator("#export-csv").getAttribute("href");
     const csvResponse = await fetch(`${base}${href}`);
     check("the CSV link answers text/csv", csvResponse.ok && (csvResponse.headers.get("content-type") || "").startsWith("text/csv"), csvResponse.headers.get("content-type"));

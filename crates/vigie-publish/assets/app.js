@@ -128,6 +128,13 @@ window.addEventListener("hashchange", () => {
 ctx.coverage().then((c) => {
   if (c.until) document.getElementById("data-span").textContent = `Data ${c.from} → ${c.until} (UTC)`;
 }).catch(() => {});
+// A live store moves on: the map refreshes every minute while it is shown.
+setInterval(() => {
+  if (route().name !== "map" || document.visibilityState !== "visible" || document.body.dataset.state !== "ready") return;
+  coveragePromise = null;
+  render();
+}, 60000);
+
 if (!location.hash) history.replaceState(null, "", "#/map");
 render();
 

@@ -423,7 +423,11 @@ export async function renderEntity(root, entity, params, ctx) {
 
   const span = view.until - view.from;
   const preset = (label, f, u) => el("a", { class: "button", href: entityHref(entity, { from: isoUtc(f), until: isoUtc(u), signals: view.signalsParam }) }, label);
-  const csvQuery = new URLSearchParams({ entity, from: view.fromIso, until: view.untilIso, maxPoints: String(MAX_POINTS) });
+  // The CSV holds the series in view at their native resolution (the API's
+  // bound, 200,000 values per series, downsamples longer ranges).
+  const csvQuery = new URLSearchParams({ entity, from: view.fromIso, until: view.untilIso });
+  const nativeStep = data.series[0]?.nativeStepSecs || 300;
+  if ((view.until - view.from) / nativeStep > 200000) csvQuery.set("maxPoints", "200000");
   if (view.signalsParam) csvQuery.set("signal", view.signalsParam);
   const pngButton = el("button", { type: "button", id: "export-png" }, "Download PNG");
   const form = el("form", { class: "range", id: "range-form" },
