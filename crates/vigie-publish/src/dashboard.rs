@@ -97,7 +97,7 @@ fn etag(asset: &Asset) -> &'static str {
     });
     ASSETS
         .iter()
-        .position(|a| std::ptr::eq(a, asset))
+        .position(|a| a.path == asset.path)
         .and_then(|i| tags.get(i))
         .map(String::as_str)
         .unwrap_or("\"0\"")
