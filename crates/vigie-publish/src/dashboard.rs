@@ -284,6 +284,36 @@ mod tests {
         assert!(asset("../Cargo.toml").is_none());
     }
 
+    /// The vendored files are the npm packages' files, as `vendor.sh`
+    /// copies them (checked when `npm ci` has run in dashboard/).
+    #[test]
+    fn vendored_files_match_the_npm_packages() {
+        let modules =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dashboard/node_modules");
+        if !modules.is_dir() {
+            eprintln!("SKIP: no dashboard/node_modules (npm ci in dashboard/)");
+            return;
+        }
+        for (vendored, original) in [
+            ("vendor/uPlot.iife.min.js", "uplot/dist/uPlot.iife.min.js"),
+            ("vendor/uPlot.min.css", "uplot/dist/uPlot.min.css"),
+            (
+                "vendor/topojson-client.min.js",
+                "topojson-client/dist/topojson-client.min.js",
+            ),
+            (
+                "vendor/countries-110m.json",
+                "world-atlas/countries-110m.json",
+            ),
+        ] {
+            let from_npm = std::fs::read(modules.join(original)).unwrap();
+            assert!(
+                asset(vendored).unwrap().bytes == from_npm.as_slice(),
+                "{vendored} differs from node_modules/{original}: run dashboard/vendor.sh"
+            );
+        }
+    }
+
     #[test]
     fn coverage_groups_regions_under_their_country() {
         let info = |entity: &str, first: i64, last: i64| SeriesInfo {
