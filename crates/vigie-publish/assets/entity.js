@@ -411,15 +411,17 @@ export async function renderEntity(root, entity, params, ctx) {
   // Names of affected entities (ASes need the store's names).
   const names = new Map();
   const affectedEntities = [...new Set(view.incidents.flatMap((i) => i.affected.map((a) => a.entity)))];
-  await Promise.all(affectedEntities.filter((e) => !countryOf(e)).slice(0, 20).map(async (e) => {
+  // One exact lookup for every affected AS (IODA's entity query takes a
+  // list of codes); regions are named by their code.
+  const asns = affectedEntities.filter((e) => /^AS\d+$/.test(e)).map((e) => e.slice(2));
+  if (asns.length) {
     try {
-      const r = await api("/api/v1/entities", { search: e, limit: 5 });
-      const hit = r.entities.find((x) => x.entity === e);
-      if (hit?.name) names.set(e, hit.name);
+      const r = await api("/v2/entities/query", { entityType: "asn", entityCode: asns.slice(0, 200).join(","), limit: 200 });
+      for (const x of r.data || []) if (x.attrs?.asn && x.attrs.org) names.set(`AS${x.attrs.asn}`, x.attrs.org);
     } catch {
-      // leave the code alone
+      // leave the codes alone
     }
-  }));
+  }
 
   const span = view.until - view.from;
   const preset = (label, f, u) => el("a", { class: "button", href: entityHref(entity, { from: isoUtc(f), until: isoUtc(u), signals: view.signalsParam }) }, label);
