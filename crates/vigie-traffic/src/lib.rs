@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | NetFlow v5/v9, IPFIX, sFlow v5 datagrams | [`flow::decode`] → [`flow::aggregate`], joined in [`flow::pipeline`]; live UDP in [`flow::collector`] | `flow-bytes-from/to`, `flow-packets-from/to`, `flows-from/to`, corrected for sampling |
 //! | nginx/Apache access logs | [`access_log`] (files, `.gz`, stdin, `tail -F`-style follow) | `http-requests`, `http-client-slash24s` |
-//! | darknet packet captures | [`capture`] → [`telescope`] | `merit-nt` (unique source IPs) |
+//! | darknet packet captures, or a live darknet interface | [`capture`] (pcap/pcapng files) or `live_capture` (AF_PACKET, Linux) → [`telescope`] | `merit-nt` (unique source IPs) |
 //!
 //! **Flows.** [`flow::decode::FlowDecoder`] keeps templates per exporter and
 //! observation domain in `netflow_parser`'s scoped parser, learns sampling
@@ -41,6 +41,8 @@ pub mod access_log;
 pub mod bins;
 pub mod capture;
 pub mod flow;
+#[cfg(target_os = "linux")]
+pub mod live_capture;
 pub mod ratelog;
 pub mod signal;
 pub mod telescope;

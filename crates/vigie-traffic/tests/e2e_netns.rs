@@ -8,7 +8,8 @@
 //!   `pmacctd` as sFlow, to vigie's UDP collector: the per-country bytes
 //!   and packets must be exactly what was sent;
 //! - read by vigie's telescope, 192.0.2.0/24 being the darknet: exactly
-//!   two KZ sources and one US source.
+//!   two KZ sources and one US source; vigie's live AF_PACKET capture on
+//!   the same interface, running beside tcpdump, counts the same.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use vigie_traffic::bins::ClosedBin;
 use vigie_traffic::capture::read_capture;
 use vigie_traffic::flow::collector::{run_collector, CollectorConfig};
 use vigie_traffic::flow::pipeline::FlowPipeline;
+use vigie_traffic::live_capture::{run_live_telescope, LiveCapture};
 use vigie_traffic::telescope::Telescope;
 
 const TOOLS: [&str; 5] = ["ip", "tcpdump", "softflowd", "softflowctl", "pmacctd"];
@@ -183,9 +185,43 @@ impl Lab {
         lab
     }
 
-    /// Captures what arrives in the destination namespace while the plan is sent.
-    fn capture(&self, pcap: &Path) {
+    /// Captures what arrives in the destination namespace while the plan is
+    /// sent: with tcpdump into `pcap`, and live with vigie's AF_PACKET
+    /// capture into a telescope (192.0.2.0/24 dark), whose bins it returns.
+    fn capture(&self, pcap: &Path) -> Vec<ClosedBin> {
         let dev = format!("vtb{}", std::process::id());
+        let stop_live = Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let live = {
+            let (stop, dev, ns) = (stop_live.clone(), dev.clone(), self.dst.clone());
+            std::thread::spawn(move || {
+                // This thread joins the destination namespace; the socket
+                // it opens stays there.
+                let ns_file = std::fs::File::open(format!("/var/run/netns/{ns}")).unwrap();
+                let joined = unsafe {
+                    libc::setns(
+                        std::os::fd::AsRawFd::as_raw_fd(&ns_file),
+                        libc::CLONE_NEWNET,
+                    )
+                };
+                assert_eq!(joined, 0, "setns: {}", std::io::Error::last_os_error());
+                let mut capture = LiveCapture::open(&dev, Duration::from_millis(100)).unwrap();
+                ready_tx.send(()).unwrap();
+                let mut telescope = Telescope::new(
+                    GeoDb::embedded(),
+                    BinSize::FIVE_MINUTES,
+                    vec!["192.0.2.0/24".parse().unwrap()],
+                );
+                let mut bins = Vec::new();
+                run_live_telescope(&mut capture, &mut telescope, 60, &stop, None, &mut |bin| {
+                    bins.push(bin);
+                    Ok(())
+                })
+                .unwrap();
+                bins
+            })
+        };
+        ready_rx.recv().unwrap();
         let mut tcpdump = Command::new("ip")
             .args([
                 "netns", "exec", &self.dst, "tcpdump", "-i", &dev, "-U", "-w",
@@ -208,6 +244,8 @@ impl Lab {
             .args(["-INT", &tcpdump.id().to_string()])
             .status();
         let _ = tcpdump.wait();
+        stop_live.store(true, Ordering::Relaxed);
+        live.join().unwrap()
     }
 }
 
@@ -376,10 +414,29 @@ fn real_exporters_and_telescope_match_what_was_sent() {
     }
     let dir = tempfile::tempdir().unwrap();
     let pcap: PathBuf = dir.path().join("sent.pcap");
-    {
+    let live_bins = {
         let lab = Lab::new();
-        lab.capture(&pcap);
-    }
+        lab.capture(&pcap)
+    };
+    // The live capture saw the same sources as the file.
+    assert_eq!(
+        sum(
+            &live_bins,
+            &country("KZ"),
+            SignalKind::TelescopeUniqueSources
+        ),
+        2.0,
+        "live capture"
+    );
+    assert_eq!(
+        sum(
+            &live_bins,
+            &country("US"),
+            SignalKind::TelescopeUniqueSources
+        ),
+        1.0,
+        "live capture"
+    );
 
     // Telescope: 192.0.2.0/24 is dark.
     let mut telescope = Telescope::new(

@@ -69,6 +69,38 @@ pub enum Command {
     /// Add an annotation (an external event, such as a televised address)
     /// to an entity, shown in reports and by the API; or --list them.
     Annotate(AnnotateArgs),
+    /// Replay a shutdown end to end, offline: generate a scenario
+    /// (Kazakhstan, January 2022, by default) in real formats, ingest it,
+    /// detect, print the timeline, score it against the ground truth, write
+    /// the report; with --serve, serve it. Runs in a temporary folder.
+    Demo(DemoArgs),
+}
+
+/// Arguments of `vigie demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// A built-in scenario: kazakhstan-2022 (default), egypt-2011, iraq-exams.
+    #[arg(conflicts_with = "scenario_file")]
+    pub scenario: Option<String>,
+    /// Your own scenario file (TOML; see crates/vigie-scenario/scenarios/).
+    #[arg(long, value_name = "PATH")]
+    pub scenario_file: Option<PathBuf>,
+    /// List the built-in scenarios.
+    #[arg(long)]
+    pub list: bool,
+    /// Keep the generated input and the store in this folder (new or empty)
+    /// instead of a temporary one.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    /// Where to write the report (default: vigie-demo/SCENARIO).
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Serve the demo's store (HTTP API and dashboard) until Ctrl-C.
+    #[arg(long)]
+    pub serve: bool,
+    /// The address to serve on, with --serve.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
 }
 
 /// Arguments of `vigie annotate`.
@@ -134,8 +166,9 @@ pub struct ServeArgs {
     /// router_id, hold_time_secs, `[[speaker.peers]]` ip/asn), `[bmp]`
     /// (listen), `[ris_live]` (url, stall_secs, host, peer, prefixes,
     /// more_specific, less_specific, path), `[flows]` (listen, own_prefixes,
-    /// grace_secs, max_sampling_rate) and `[[access_logs]]` (path, source,
-    /// from_start, grace_secs) sections.
+    /// grace_secs, max_sampling_rate), `[[access_logs]]` (path, source,
+    /// from_start, grace_secs) and `[telescope]` (interface, darknet, source)
+    /// sections.
     #[arg(long, required_unless_present = "listen")]
     pub config: Option<PathBuf>,
     /// Serve the HTTP API (native JSON under /api/v1, IODA v2-compatible
@@ -518,6 +551,35 @@ pub enum CollectCommand {
     /// NetFlow v5/v9, IPFIX and sFlow v5 over UDP → bytes, packets and
     /// flows from and to each country, AS and region, corrected for sampling.
     Flows(CollectFlowsArgs),
+    /// A live darknet interface (Linux, CAP_NET_RAW) → unique source IPs per
+    /// country, AS and region, after the telescope's filters.
+    Telescope(CollectTelescopeArgs),
+}
+
+/// Arguments of `vigie collect telescope`.
+#[derive(Args, Debug)]
+pub struct CollectTelescopeArgs {
+    /// The interface the darknet's traffic arrives on, such as eth1.
+    #[arg(long)]
+    pub interface: String,
+    /// The dark prefixes (packets to other addresses, and from these, are
+    /// dropped). Repeat for several; none takes every destination as dark.
+    #[arg(long = "darknet", value_name = "PREFIX")]
+    pub darknet: Vec<String>,
+    /// Bin width in seconds; must divide a day.
+    #[arg(long, default_value_t = 300)]
+    pub bin_secs: u32,
+    /// A bin is written this many seconds after it ends.
+    #[arg(long, default_value_t = 5)]
+    pub grace_secs: i64,
+    /// The store's name for this source.
+    #[arg(long, default_value = "telescope")]
+    pub source: String,
+    /// Stop after this many seconds (default: run until Ctrl-C or SIGTERM).
+    #[arg(long)]
+    pub duration_secs: Option<u64>,
+    #[command(flatten)]
+    pub geo: GeoArgs,
 }
 
 /// Arguments of `vigie collect flows`.

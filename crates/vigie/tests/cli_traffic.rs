@@ -196,11 +196,20 @@ fn serve_config_runs_the_flow_collector_and_follows_access_logs() {
          2.132.7.1 - - [06/Jan/2025:12:01:00 +0000] \"GET /x HTTP/1.1\" 200 10 \"-\" \"b\"\n",
     )
     .unwrap();
-    let config = format!(
+    let mut config = format!(
         "[flows]\nlisten = [\"{listen}\"]\nown_prefixes = [\"192.0.2.0/24\"]\n\
          [[access_logs]]\npath = \"{}\"\nsource = \"example-site\"\nfrom_start = true\n",
         log_path.display()
     );
+    // The live telescope needs CAP_NET_RAW: with root (as in CI), capture
+    // the loopback interface too (what it counts is tested in vigie-traffic).
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if root {
+        config.push_str("[telescope]\ninterface = \"lo\"\ndarknet = [\"192.0.2.0/24\"]\n");
+    }
     let config_path = dir.path().join("vigie.toml");
     std::fs::write(&config_path, config).unwrap();
     let stderr_path = dir.path().join("serve.err");
@@ -245,6 +254,9 @@ fn serve_config_runs_the_flow_collector_and_follows_access_logs() {
     let stderr = std::fs::read_to_string(&stderr_path).unwrap();
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("following"), "{stderr}");
+    if root {
+        assert!(stderr.contains("telescope capturing on lo"), "{stderr}");
+    }
     let csv = series_csv(&data, "KZ", "flow-bytes-from");
     assert!(csv.trim_end().ends_with(",4000"), "{csv}");
     let csv = series_csv(&data, "KZ", "http-requests");
@@ -254,4 +266,50 @@ fn serve_config_runs_the_flow_collector_and_follows_access_logs() {
     );
     let csv = series_csv(&data, "KZ", "http-client-slash24s");
     assert!(csv.trim_end().ends_with(",2"), "{csv}");
+}
+
+/// `vigie collect telescope` explains what to do when the interface does
+/// not exist or the process lacks CAP_NET_RAW (the capture itself is
+/// tested against tcpdump in vigie-traffic's e2e_netns test).
+#[test]
+fn collect_telescope_errors_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vigie(
+        dir.path(),
+        &[
+            "collect",
+            "telescope",
+            "--interface",
+            "nosuch0",
+            "--duration-secs",
+            "1",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no network interface named \"nosuch0\"; list them with `ip link`"),
+        "{stderr}"
+    );
+
+    // Every capability dropped (as an unprivileged user has none).
+    let out = Command::new("setpriv")
+        .args(["--bounding-set=-all", "--inh-caps=-all"])
+        .arg(env!("CARGO_BIN_EXE_vigie"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args([
+            "collect",
+            "telescope",
+            "--interface",
+            "lo",
+            "--duration-secs",
+            "1",
+        ])
+        .output()
+        .expect("setpriv (util-linux)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("needs CAP_NET_RAW"), "{stderr}");
+    assert!(stderr.contains("setcap cap_net_raw+ep"), "{stderr}");
 }

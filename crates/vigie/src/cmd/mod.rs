@@ -3,6 +3,8 @@
 mod annotate;
 mod bench;
 mod collect_flows;
+mod collect_telescope;
+mod demo;
 mod detect;
 mod entities;
 mod eval;
@@ -39,6 +41,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Ingest(IngestCommand::Pcap(args)) => ingest_pcap::run(&cli.data_dir, args),
         Command::Collect(CollectCommand::Flows(args)) => collect_flows::run(&cli.data_dir, args),
+        Command::Collect(CollectCommand::Telescope(args)) => {
+            collect_telescope::run(&cli.data_dir, args)
+        }
         Command::Import(command) => {
             let mut store = open_store(&cli.data_dir)?;
             let (format, args) = match command {
@@ -58,6 +63,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve::run(&cli.data_dir, args),
         Command::Report(args) => report::run(&open_store(&cli.data_dir)?, &cli.data_dir, args),
         Command::Annotate(args) => annotate::run(&cli.data_dir, args),
+        Command::Demo(args) => demo::run(args),
     }
 }
 

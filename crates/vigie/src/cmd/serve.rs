@@ -31,7 +31,9 @@ use vigie_bgp::{BinValues, VisibilityAccounting, VisibilityConfig};
 use vigie_model::{format_utc, BinSize, SeriesKey, UnixSecs};
 use vigie_store::Store;
 
-use super::serve_traffic::{self, AccessLogSection, FlowsSection, TrafficTask};
+use super::serve_traffic::{
+    self, AccessLogSection, FlowsSection, TelescopeSection, TrafficSections, TrafficTask,
+};
 use super::{load_geo, open_store, EXIT_FAILURE};
 use crate::cli::{GeoArgs, ServeArgs};
 
@@ -74,6 +76,8 @@ pub struct ServeConfig {
     /// Followed web-server access logs.
     #[serde(default)]
     pub access_logs: Vec<AccessLogSection>,
+    /// A live darknet interface.
+    pub telescope: Option<TelescopeSection>,
 }
 
 fn default_bin_secs() -> u32 {
@@ -170,15 +174,20 @@ impl ServeConfig {
         })?;
         BinSize::new(config.bin_secs)
             .map_err(|e| anyhow::anyhow!("{}: bin_secs: {e}", path.display()))?;
-        if !config.has_bgp_feed() && config.flows.is_none() && config.access_logs.is_empty() {
+        if !config.has_bgp_feed()
+            && config.flows.is_none()
+            && config.access_logs.is_empty()
+            && config.telescope.is_none()
+        {
             bail!(
-                "{}: no feed configured: add a [speaker], [bmp], [ris_live], [flows] or [[access_logs]] section",
+                "{}: no feed configured: add a [speaker], [bmp], [ris_live], [flows], [[access_logs]] or [telescope] section",
                 path.display()
             );
         }
         serve_traffic::check(
             config.flows.as_ref(),
             &config.access_logs,
+            config.telescope.as_ref(),
             &path.display().to_string(),
         )?;
         if let Some(ris) = &config.ris_live {
@@ -369,8 +378,11 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
         &data_dir,
         geo,
         bin,
-        config.flows.as_ref(),
-        &config.access_logs,
+        TrafficSections {
+            flows: config.flows.as_ref(),
+            access_logs: &config.access_logs,
+            telescope: config.telescope.as_ref(),
+        },
         Arc::clone(&stop_traffic),
     )?;
     let status = Arc::new(Mutex::new(LiveStatus::default()));

@@ -1,5 +1,6 @@
 //! The traffic collectors of `vigie serve`: the `[flows]` UDP collector
-//! (NetFlow v5/v9, IPFIX, sFlow v5) and followed `[[access_logs]]`.
+//! (NetFlow v5/v9, IPFIX, sFlow v5), followed `[[access_logs]]` and a live
+//! `[telescope]` interface.
 //!
 //! Each runs on its own thread with its own store connection (SQLite WAL
 //! lets them write beside the live BGP bins) and stops when the shared
@@ -20,6 +21,8 @@ use vigie_traffic::bins::ClosedBin;
 use vigie_traffic::flow::collector::{run_collector, CollectorConfig};
 use vigie_traffic::flow::decode::FlowDecoder;
 use vigie_traffic::flow::pipeline::FlowPipeline;
+use vigie_traffic::live_capture::{run_live_telescope, LiveCapture};
+use vigie_traffic::telescope::Telescope;
 
 use super::open_store;
 
@@ -76,12 +79,35 @@ fn default_access_log_grace() -> i64 {
     300
 }
 
+/// `[telescope]`: a live darknet interface (Linux, CAP_NET_RAW).
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct TelescopeSection {
+    /// The interface the darknet's traffic arrives on.
+    pub interface: String,
+    /// The dark prefixes; none takes every destination as dark.
+    #[serde(default)]
+    pub darknet: Vec<String>,
+    /// The store's name for this source.
+    #[serde(default = "default_telescope_source")]
+    pub source: String,
+}
+
+fn default_telescope_source() -> String {
+    "telescope".into()
+}
+
 /// Checks the traffic sections of a configuration; `origin` names the file.
 pub fn check(
     flows: Option<&FlowsSection>,
     access_logs: &[AccessLogSection],
+    telescope: Option<&TelescopeSection>,
     origin: &str,
 ) -> Result<()> {
+    if let Some(telescope) = telescope {
+        super::ingest_pcap::parse_prefixes(&telescope.darknet, "telescope.darknet")
+            .with_context(|| origin.to_string())?;
+    }
     if let Some(flows) = flows {
         if flows.listen.is_empty() {
             anyhow::bail!("{origin}: flows.listen is empty: give at least one UDP address");
@@ -101,6 +127,17 @@ pub fn check(
         }
     }
     Ok(())
+}
+
+/// The traffic sections of a configuration.
+#[derive(Clone, Copy)]
+pub struct TrafficSections<'a> {
+    /// `[flows]`.
+    pub flows: Option<&'a FlowsSection>,
+    /// `[[access_logs]]`.
+    pub access_logs: &'a [AccessLogSection],
+    /// `[telescope]`.
+    pub telescope: Option<&'a TelescopeSection>,
 }
 
 /// A running collector thread and its name for messages.
@@ -130,11 +167,41 @@ pub fn spawn(
     data_dir: &Path,
     geo: Arc<GeoDb>,
     bin: BinSize,
-    flows: Option<&FlowsSection>,
-    access_logs: &[AccessLogSection],
+    sections: TrafficSections<'_>,
     stop: Arc<AtomicBool>,
 ) -> Result<Vec<TrafficTask>> {
+    let TrafficSections {
+        flows,
+        access_logs,
+        telescope,
+    } = sections;
     let mut tasks = Vec::new();
+    if let Some(section) = telescope {
+        let darknet = super::ingest_pcap::parse_prefixes(&section.darknet, "telescope.darknet")?;
+        // Opened here, so a missing interface or CAP_NET_RAW stops the start.
+        let mut capture =
+            LiveCapture::open(&section.interface, std::time::Duration::from_millis(200))?;
+        let mut telescope = Telescope::new(GeoDb::clone(&geo), bin, darknet);
+        let mut store = open_store(data_dir)?;
+        let source = section.source.clone();
+        let stop = Arc::clone(&stop);
+        eprintln!(
+            "vigie serve: telescope capturing on {} as source {source}",
+            section.interface
+        );
+        let handle = std::thread::Builder::new()
+            .name("vigie-telescope".into())
+            .spawn(move || {
+                let mut sink = |closed: ClosedBin| write(&mut store, &source, &closed);
+                run_live_telescope(&mut capture, &mut telescope, 5, &stop, None, &mut sink)
+                    .map_err(|e| e.to_string())
+            })
+            .context("cannot start the telescope thread")?;
+        tasks.push(TrafficTask {
+            name: "telescope".into(),
+            handle,
+        });
+    }
     if let Some(section) = flows {
         let own = super::ingest_pcap::parse_prefixes(&section.own_prefixes, "flows.own_prefixes")?;
         let mut store = open_store(data_dir)?;
