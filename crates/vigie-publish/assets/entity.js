@@ -350,16 +350,18 @@ export async function renderEntity(root, entity, params, ctx) {
   let info = null;
   try {
     const probe = await api("/api/v1/signals", { entity, maxPoints: 1 });
-    info = { name: probe.name, signals: probe.series.map((s) => ({ signal: s.signal, unit: s.unit })) };
+    info = { name: probe.name, country: probe.country, signals: probe.series.map((s) => ({ signal: s.signal, unit: s.unit })) };
   } catch (e) {
     if (e.status !== 404) throw e;
   }
   const kind = isCountry ? "country" : cc ? "region" : /^AS\d+$/.test(entity) ? "AS" : "entity";
   const name = entityName(entity, info?.name);
-  const zone = zoneOfCountry(cc);
+  // An AS has no country in its code: the API names its main country.
+  const zone = zoneOfCountry(cc || info?.country);
+  const where = !cc && info?.country ? ` of ${info.country}, where most of its address space is` : "";
   const header = el("header", { class: "entity-head" },
     el("h1", {}, name, " ", el("code", {}, entity)),
-    el("p", { class: "dim" }, kind, zone ? ` · local time: ${zone} (IANA zone from the browser's Intl data)` : " · local time: unknown for an AS, times in UTC only"));
+    el("p", { class: "dim" }, kind, zone ? ` · local time${where}: ${zone} (IANA zone from the browser's Intl data)` : " · local time: unknown for this AS, times in UTC only"));
 
   let regionsOfCountry = [];
   if (isCountry) {

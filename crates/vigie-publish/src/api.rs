@@ -219,9 +219,21 @@ pub async fn signals(
                 max_points,
             )?;
             let first = windows.first();
+            // An AS's main country (most of its /24s), from the store's
+            // AS-to-country table, so a client can show local time.
+            let country = match &entity {
+                vigie_model::Entity::Asn(asn) => store
+                    .as_countries(None, Some(*asn))
+                    .map_err(|e| ApiError::internal(format!("AS countries: {e}")))?
+                    .into_iter()
+                    .max_by_key(|row| (row.units_v4, row.units_v6))
+                    .map(|row| row.country.to_string()),
+                _ => None,
+            };
             let out = SignalsOut {
                 entity: first.map(|w| w.key.entity.to_string()).unwrap_or_default(),
                 name: first.and_then(|w| w.name.clone()),
+                country,
                 from: format_utc(range.from()),
                 until: format_utc(range.until()),
                 series: windows
@@ -251,6 +263,9 @@ pub async fn signals(
 struct SignalsOut {
     entity: String,
     name: Option<String>,
+    /// For an AS: the country holding most of its /24s, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    country: Option<String>,
     from: String,
     until: String,
     series: Vec<SeriesOut>,

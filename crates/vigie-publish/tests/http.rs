@@ -274,6 +274,42 @@ fn years_of_data_are_served_downsampled() {
     assert_eq!(body["from"], vigie_model::format_utc(until - 7 * 86_400));
 }
 
+/// An AS's series come with its main country (most of its /24s), so the
+/// dashboard can show local time; other entities have none.
+#[test]
+fn an_as_series_names_its_main_country() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = 1_640_995_200; // 2022-01-01T00:00:00Z
+    {
+        let mut store = Store::open(dir.path()).unwrap();
+        for entity in ["AS9198", "KZ"] {
+            let key = SeriesKey {
+                entity: entity.parse().unwrap(),
+                signal: SignalKind::BgpVisibleSlash24s,
+            };
+            store
+                .write_points(&key, BinSize::default(), &[(start, Some(100.0))])
+                .unwrap();
+        }
+        let row = |country: &str, units_v4| vigie_store::AsCountrySpace {
+            asn: 9198,
+            country: vigie_model::CountryCode::new(country).unwrap(),
+            units_v4,
+            units_v6: 0,
+            observed_at: start,
+        };
+        store
+            .replace_as_countries(&[row("RU", 3), row("KZ", 4000)])
+            .unwrap();
+    }
+    let server = start_server(dir.path());
+    let (status, body) = get_json(&server.url("/api/v1/signals?entity=AS9198"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["country"], "KZ", "{body}");
+    let (_, body) = get_json(&server.url("/api/v1/signals?entity=KZ"));
+    assert!(body.get("country").is_none(), "{body}");
+}
+
 fn start_server(dir: &std::path::Path) -> common::Running {
     start(dir)
 }
