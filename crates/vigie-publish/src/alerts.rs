@@ -10,9 +10,10 @@
 //!   sha256=<hex>`), with the row id as `X-Vigie-Delivery`; a 2xx marks it
 //!   delivered in the same store, anything else schedules a retry with
 //!   exponential backoff (30 s doubling, at most 1 h) until
-//!   [`DeliveryConfig::max_attempts`], then `failed`. The outbox lives in
-//!   the store (migration 4), so a restart loses no notice and resends no
-//!   delivered one. One window remains, as with any HTTP webhook: a crash
+//!   [`DeliveryConfig::max_attempts`], then `failed`. The subscriptions and
+//!   the outbox live in the store (migration 4, through [`Store`]'s
+//!   subscription and outbox methods), so a restart loses no notice and
+//!   resends no delivered one. One window remains, as with any HTTP webhook: a crash
 //!   after the receiver answered but before the row is marked sends that
 //!   row again; receivers deduplicate on `X-Vigie-Delivery`.
 //! - Targets are checked against server-side request forgery
@@ -37,12 +38,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use vigie_model::{format_utc, Entity, EntityKind, UnixSecs};
+use vigie_model::{format_utc, Entity, UnixSecs};
+use vigie_store::{OutboxNotice, Store, StoreError};
 
-use crate::annotations::connect;
 use crate::api::incident_json;
 use crate::data::PublishedIncident;
 
@@ -56,27 +56,13 @@ pub enum AlertError {
     #[error("{0}")]
     Invalid(String),
     /// The store failed.
-    #[error("alerts tables: {0}")]
-    Sql(#[from] rusqlite::Error),
-    /// Opening the store failed.
     #[error(transparent)]
-    Annotations(#[from] crate::annotations::AnnotationError),
+    Store(#[from] StoreError),
 }
 
-/// A subscription as stored.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Subscription {
-    /// Its id.
-    pub id: i64,
-    /// Whose incidents.
-    pub entity: Entity,
-    /// Which notices (`start`, `restoration`, `end`).
-    pub notices: Vec<String>,
-    /// The webhook URL.
-    pub target: String,
-    /// The HMAC key.
-    pub secret: String,
-}
+/// A subscription as stored: its id, entity, notices (`start`,
+/// `restoration`, `end`, `feed-health`), target and HMAC key.
+pub type Subscription = vigie_store::StoredSubscription;
 
 /// How deliveries are made.
 #[derive(Clone, Debug)]
@@ -191,18 +177,9 @@ pub fn check_target(
     Ok((url, chosen))
 }
 
-fn entity_of(kind: &str, code: &str) -> Option<Entity> {
-    Entity::from_kind_code(kind.parse::<EntityKind>().ok()?, code).ok()
-}
-
-/// Opens the alert tables of the store in `data_dir` (schema already current).
-pub fn open(data_dir: &Path) -> Result<Connection, AlertError> {
-    Ok(connect(data_dir)?)
-}
-
 /// Adds a subscription after checking its target; returns its id.
 pub fn subscribe(
-    conn: &Connection,
+    store: &mut Store,
     entity: &Entity,
     notices: &[String],
     target: &str,
@@ -233,55 +210,24 @@ pub fn subscribe(
     } else {
         check_target(target, allow_private)?;
     }
-    conn.execute(
-        "INSERT INTO subscriptions (kind, code, notices, target, secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![entity.kind().name(), entity.code(), notices.join(","), target, secret, now],
-    )?;
-    Ok(conn.last_insert_rowid())
+    Ok(store.add_subscription(entity, notices, target, secret, now)?)
 }
 
 /// Every subscription.
-pub fn subscriptions(conn: &Connection) -> Result<Vec<Subscription>, AlertError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT subscription_id, kind, code, notices, target, secret FROM subscriptions ORDER BY subscription_id",
-    )?;
-    let rows = statement.query_map([], |row| {
-        Ok((
-            row.get::<_, i64>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, String>(2)?,
-            row.get::<_, String>(3)?,
-            row.get::<_, String>(4)?,
-            row.get::<_, String>(5)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (id, kind, code, notices, target, secret) = row?;
-        if let Some(entity) = entity_of(&kind, &code) {
-            out.push(Subscription {
-                id,
-                entity,
-                notices: notices.split(',').map(str::to_string).collect(),
-                target,
-                secret,
-            });
-        }
-    }
-    Ok(out)
+pub fn subscriptions(store: &Store) -> Result<Vec<Subscription>, AlertError> {
+    Ok(store.subscriptions()?)
 }
 
 /// Adds the notices of `incidents` to the outbox for every matching
 /// subscription; existing notices are kept as they are. Returns how many
 /// were new.
 pub fn enqueue(
-    conn: &mut Connection,
+    store: &mut Store,
     incidents: &[PublishedIncident],
     now: UnixSecs,
 ) -> Result<usize, AlertError> {
-    let subs = subscriptions(conn)?;
-    let tx = conn.transaction()?;
-    let mut added = 0;
+    let subs = subscriptions(store)?;
+    let mut outbox = Vec::new();
     for p in incidents {
         let inc = &p.incident;
         let mut notices: Vec<(String, &str, UnixSecs, Value)> =
@@ -310,51 +256,25 @@ pub fn enqueue(
                     "restoration": extra,
                     "incident": incident_json(p, false),
                 });
-                added += tx.execute(
-                    "INSERT OR IGNORE INTO outbox (subscription_id, notice_key, payload, state, attempts, next_attempt_at, created_at)
-                     VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?4)",
-                    params![sub.id, key, payload.to_string(), now],
-                )?;
+                outbox.push(OutboxNotice {
+                    subscription_id: sub.id,
+                    notice_key: key.clone(),
+                    payload: payload.to_string(),
+                });
             }
         }
     }
-    tx.commit()?;
-    Ok(added)
+    Ok(store.enqueue_notices(&outbox, now)?)
 }
 
-/// One outbox row's state.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Delivery {
-    /// Row id (sent as `X-Vigie-Delivery`).
-    pub id: i64,
-    /// The notice key.
-    pub notice_key: String,
-    /// pending, delivered or failed.
-    pub state: String,
-    /// Attempts made.
-    pub attempts: u32,
-    /// When the next attempt is due.
-    pub next_attempt_at: UnixSecs,
-    /// The last failure.
-    pub last_error: Option<String>,
-}
+/// One outbox row's state: id (sent as `X-Vigie-Delivery`), notice key,
+/// state (`pending`, `delivered` or `failed`), attempts made, when the next
+/// attempt is due and the last failure.
+pub type Delivery = vigie_store::OutboxEntry;
 
 /// Every outbox row, by id.
-pub fn outbox(conn: &Connection) -> Result<Vec<Delivery>, AlertError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT delivery_id, notice_key, state, attempts, next_attempt_at, last_error FROM outbox ORDER BY delivery_id",
-    )?;
-    let rows = statement.query_map([], |row| {
-        Ok(Delivery {
-            id: row.get(0)?,
-            notice_key: row.get(1)?,
-            state: row.get(2)?,
-            attempts: row.get(3)?,
-            next_attempt_at: row.get(4)?,
-            last_error: row.get(5)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn outbox(store: &Store) -> Result<Vec<Delivery>, AlertError> {
+    Ok(store.outbox()?)
 }
 
 /// `sha256=<hex>` of HMAC-SHA256(secret, body).
@@ -390,50 +310,35 @@ pub struct DeliveryReport {
 
 /// Sends every pending row due at `now`.
 pub fn deliver_due(
-    conn: &Connection,
+    store: &mut Store,
     config: &DeliveryConfig,
     now: UnixSecs,
 ) -> Result<DeliveryReport, AlertError> {
-    let mut due = conn.prepare_cached(
-        "SELECT o.delivery_id, o.payload, o.attempts, o.notice_key, s.target, s.secret
-         FROM outbox o JOIN subscriptions s ON s.subscription_id = o.subscription_id
-         WHERE o.state = 'pending' AND o.next_attempt_at <= ?1 ORDER BY o.delivery_id",
-    )?;
-    let rows: Vec<(i64, String, u32, String, String, String)> = due
-        .query_map([now], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })?
-        .collect::<Result<_, _>>()?;
+    let due = store.due_deliveries(now)?;
     let mut report = DeliveryReport::default();
-    for (id, payload, attempts, key, target, secret) in rows {
-        let outcome = send(&target, &secret, id, &key, &payload, config);
-        let attempts = attempts + 1;
+    for row in due {
+        let outcome = send(
+            &row.target,
+            &row.secret,
+            row.id,
+            &row.notice_key,
+            &row.payload,
+            config,
+        );
+        let attempts = row.attempts + 1;
         match outcome {
             Ok(()) => {
-                conn.execute(
-                    "UPDATE outbox SET state = 'delivered', attempts = ?2, delivered_at = ?3, last_error = NULL WHERE delivery_id = ?1",
-                    params![id, attempts, now],
-                )?;
+                store.mark_delivered(row.id, attempts, now)?;
                 report.delivered += 1;
             }
             Err(error) => {
                 let give_up = attempts >= config.max_attempts;
-                conn.execute(
-                    "UPDATE outbox SET state = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5 WHERE delivery_id = ?1",
-                    params![
-                        id,
-                        if give_up { "failed" } else { "pending" },
-                        attempts,
-                        now + backoff_secs(attempts - 1),
-                        error
-                    ],
+                store.mark_delivery_failed(
+                    row.id,
+                    attempts,
+                    now + backoff_secs(attempts - 1),
+                    &error,
+                    give_up,
                 )?;
                 if give_up {
                     report.failed += 1;
@@ -450,23 +355,19 @@ pub fn deliver_due(
 /// stopped more than `silent_after_secs` before `now`, once per silence
 /// (the key holds the time the data stopped). Returns how many were new.
 pub fn enqueue_feed_health(
-    conn: &mut Connection,
-    store: &vigie_store::Store,
+    store: &mut Store,
     now: UnixSecs,
     silent_after_secs: i64,
 ) -> Result<usize, AlertError> {
-    let subs: Vec<Subscription> = subscriptions(conn)?
+    let subs: Vec<Subscription> = subscriptions(store)?
         .into_iter()
         .filter(|s| s.notices.iter().any(|n| n == "feed-health"))
         .collect();
     if subs.is_empty() {
         return Ok(0);
     }
-    let series = store
-        .list_series()
-        .map_err(crate::annotations::AnnotationError::from)?;
-    let tx = conn.transaction()?;
-    let mut added = 0;
+    let series = store.list_series()?;
+    let mut outbox = Vec::new();
     for sub in &subs {
         let mine: Vec<_> = series
             .iter()
@@ -489,14 +390,13 @@ pub fn enqueue_feed_health(
             "signals": signals,
             "message": format!("no data for {} since {} ({} min before this notice)", sub.entity, format_utc(data_end), (now - data_end) / 60),
         });
-        added += tx.execute(
-            "INSERT OR IGNORE INTO outbox (subscription_id, notice_key, payload, state, attempts, next_attempt_at, created_at)
-             VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?4)",
-            params![sub.id, format!("feed-silent:{}:{data_end}", sub.entity), payload.to_string(), now],
-        )?;
+        outbox.push(OutboxNotice {
+            subscription_id: sub.id,
+            notice_key: format!("feed-silent:{}:{data_end}", sub.entity),
+            payload: payload.to_string(),
+        });
     }
-    tx.commit()?;
-    Ok(added)
+    Ok(store.enqueue_notices(&outbox, now)?)
 }
 
 /// One pass of the alert worker: enqueues the notices of every incident
@@ -508,18 +408,14 @@ pub fn run_pass(
     config: &DeliveryConfig,
     now: UnixSecs,
 ) -> Result<(usize, DeliveryReport), AlertError> {
-    let store =
-        vigie_store::Store::open(data_dir).map_err(crate::annotations::AnnotationError::from)?;
+    let mut store = Store::open(data_dir)?;
     let filter = vigie_store::ResultFilter {
         method: Some(method.to_string()),
         ..Default::default()
     };
-    let (incidents, _) = crate::data::incidents(&store, &filter)
-        .map_err(crate::annotations::AnnotationError::from)?;
-    let mut conn = open(data_dir)?;
-    let added =
-        enqueue(&mut conn, &incidents, now)? + enqueue_feed_health(&mut conn, &store, now, 1800)?;
-    Ok((added, deliver_due(&conn, config, now)?))
+    let (incidents, _) = crate::data::incidents(&store, &filter)?;
+    let added = enqueue(&mut store, &incidents, now)? + enqueue_feed_health(&mut store, now, 1800)?;
+    Ok((added, deliver_due(&mut store, config, now)?))
 }
 
 fn send(

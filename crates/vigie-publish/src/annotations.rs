@@ -1,19 +1,13 @@
 //! Annotations: external events (a televised address, a decree, an exam
 //! day) attached to an entity and a time, shown on plots and in reports.
 //!
-//! They live in the store's `annotations` table (store migration 3). The
-//! store's API does not cover them, so this module opens its own SQLite
-//! connection to `<data_dir>/vigie.sqlite` after [`Store::open`] has brought
-//! the schema up to date; SQLite's WAL mode lets it write beside the store's
-//! readers. Input is validated (lengths, times, URL scheme) before any write.
+//! They live in the store (its `annotations` table, migration 3), written
+//! and read through [`Store`]. This module decides what a valid annotation
+//! is: input is validated (lengths, times, URL scheme) before any write.
 
-use std::path::Path;
-use std::time::Duration;
-
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
-use vigie_model::{format_utc, Entity, EntityKind, UnixSecs};
-use vigie_store::{Store, StoreError, DB_FILE_NAME};
+use vigie_model::{format_utc, Entity, UnixSecs};
+use vigie_store::{NewStoredAnnotation, Store, StoreError, StoredAnnotation};
 
 /// Longest annotation text, in characters.
 pub const MAX_TEXT_CHARS: usize = 500;
@@ -67,12 +61,9 @@ pub enum AnnotationError {
     /// The input is invalid; the message says what to change.
     #[error("{0}")]
     Invalid(String),
-    /// The store could not be opened.
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// SQLite failed.
-    #[error("annotations table: {0}")]
-    Sql(#[from] rusqlite::Error),
 }
 
 fn parse_time(value: &serde_json::Value, name: &str) -> Result<UnixSecs, AnnotationError> {
@@ -164,112 +155,57 @@ impl NewAnnotation {
     }
 }
 
-/// Opens the annotations table of the store in `data_dir` (bringing the
-/// schema up to date first).
-pub fn open(data_dir: &Path) -> Result<Connection, AnnotationError> {
-    drop(Store::open(data_dir)?);
-    let conn = Connection::open(data_dir.join(DB_FILE_NAME))?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    Ok(conn)
+impl From<StoredAnnotation> for Annotation {
+    fn from(a: StoredAnnotation) -> Self {
+        Annotation {
+            id: a.id,
+            entity: a.entity,
+            time: a.time,
+            end: a.end,
+            text: a.text,
+            url: a.url,
+            author: a.author,
+            created_at: a.created_at,
+        }
+    }
 }
 
-/// Connects to the annotations table of a store whose schema is already
-/// current (the server opened it at start).
-pub fn connect(data_dir: &Path) -> Result<Connection, AnnotationError> {
-    let conn = Connection::open(data_dir.join(DB_FILE_NAME))?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    Ok(conn)
-}
-
-/// Stores an annotation; returns its id.
+/// Stores a validated annotation; returns its id.
 pub fn add(
-    conn: &Connection,
+    store: &mut Store,
     annotation: &ValidAnnotation,
     author: &str,
     now: UnixSecs,
 ) -> Result<i64, AnnotationError> {
-    conn.execute(
-        "INSERT INTO annotations (kind, code, time, end_time, text, url, author, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            annotation.entity.kind().name(),
-            annotation.entity.code(),
-            annotation.time,
-            annotation.end,
-            annotation.text,
-            annotation.url,
-            author,
-            now
-        ],
-    )?;
-    Ok(conn.last_insert_rowid())
+    Ok(store.add_annotation(&NewStoredAnnotation {
+        entity: annotation.entity.clone(),
+        time: annotation.time,
+        end: annotation.end,
+        text: annotation.text.clone(),
+        url: annotation.url.clone(),
+        author: author.to_string(),
+        created_at: now,
+    })?)
 }
 
 /// Annotations of `entity` (all when `None`) overlapping `[from, until)`,
 /// in time order. Rows naming no valid entity are skipped.
 pub fn list(
-    conn: &Connection,
+    store: &Store,
     entity: Option<&Entity>,
     from: Option<UnixSecs>,
     until: Option<UnixSecs>,
 ) -> Result<Vec<Annotation>, AnnotationError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT annotation_id, kind, code, time, end_time, text, url, author, created_at
-         FROM annotations
-         WHERE (?1 IS NULL OR (kind = ?1 AND code = ?2))
-           AND COALESCE(end_time, time + 1) > ?3 AND time < ?4
-         ORDER BY time, annotation_id",
-    )?;
-    let kind = entity.map(|e| e.kind().name());
-    let code = entity.map(|e| e.code());
-    let rows = statement.query_map(
-        params![
-            kind,
-            code,
-            from.unwrap_or(i64::MIN),
-            until.unwrap_or(i64::MAX)
-        ],
-        |row| {
-            let kind: String = row.get(1)?;
-            let code: String = row.get(2)?;
-            let entity = kind
-                .parse::<EntityKind>()
-                .ok()
-                .and_then(|k| Entity::from_kind_code(k, &code).ok());
-            Ok(entity.map(|entity| Annotation {
-                id: row.get(0).unwrap_or(0),
-                entity,
-                time: row.get(3).unwrap_or(0),
-                end: row.get(4).unwrap_or(None),
-                text: row.get(5).unwrap_or_default(),
-                url: row.get(6).unwrap_or(None),
-                author: row.get(7).unwrap_or_default(),
-                created_at: row.get(8).unwrap_or(0),
-            }))
-        },
-    )?;
-    let mut out = Vec::new();
-    for row in rows {
-        if let Some(a) = row? {
-            out.push(a);
-        }
-    }
-    Ok(out)
+    Ok(store
+        .annotations(entity, from, until)?
+        .into_iter()
+        .map(Annotation::from)
+        .collect())
 }
 
 /// One annotation by id.
-pub fn get(conn: &Connection, id: i64) -> Result<Option<Annotation>, AnnotationError> {
-    let found = conn
-        .query_row(
-            "SELECT time FROM annotations WHERE annotation_id = ?1",
-            [id],
-            |r| r.get::<_, i64>(0),
-        )
-        .optional()?;
-    let Some(time) = found else { return Ok(None) };
-    Ok(list(conn, None, Some(time - 1), Some(time + 1))?
-        .into_iter()
-        .find(|a| a.id == id))
+pub fn get(store: &Store, id: i64) -> Result<Option<Annotation>, AnnotationError> {
+    Ok(store.annotation(id)?.map(Annotation::from))
 }
 
 impl Annotation {
@@ -320,7 +256,7 @@ mod tests {
     #[test]
     fn stored_and_listed_by_entity_and_time() {
         let dir = tempfile::tempdir().unwrap();
-        let conn = open(dir.path()).unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
         let iq = new("IQ", serde_json::json!(1000), "exam day")
             .validate()
             .unwrap();
@@ -328,18 +264,18 @@ mod tests {
             .validate()
             .unwrap();
         kz.end = Some(2600);
-        let id = add(&conn, &iq, "cli", 5).unwrap();
-        add(&conn, &kz, "api", 6).unwrap();
-        let all = list(&conn, None, None, None).unwrap();
+        let id = add(&mut store, &iq, "cli", 5).unwrap();
+        add(&mut store, &kz, "api", 6).unwrap();
+        let all = list(&store, None, None, None).unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].text, "exam day");
-        let kz_only = list(&conn, Some(&"KZ".parse().unwrap()), Some(2500), Some(3000)).unwrap();
+        let kz_only = list(&store, Some(&"KZ".parse().unwrap()), Some(2500), Some(3000)).unwrap();
         assert_eq!(kz_only.len(), 1, "a span overlapping the range");
         assert_eq!(kz_only[0].author, "api");
-        assert!(list(&conn, None, Some(1001), Some(1999))
+        assert!(list(&store, None, Some(1001), Some(1999))
             .unwrap()
             .is_empty());
-        assert_eq!(get(&conn, id).unwrap().unwrap().entity.to_string(), "IQ");
-        assert_eq!(get(&conn, 999).unwrap(), None);
+        assert_eq!(get(&store, id).unwrap().unwrap().entity.to_string(), "IQ");
+        assert_eq!(get(&store, 999).unwrap(), None);
     }
 }

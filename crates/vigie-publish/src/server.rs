@@ -202,10 +202,20 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
     {
+        self.with_store_mut(move |store| work(store)).await
+    }
+
+    /// Like [`AppState::with_store`], for `work` that writes (annotations,
+    /// subscriptions).
+    pub async fn with_store_mut<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
+    {
         let state = self.clone();
         tokio::task::spawn_blocking(move || {
-            let store = state.inner.pool.take()?;
-            let result = work(&store);
+            let mut store = state.inner.pool.take()?;
+            let result = work(&mut store);
             state.inner.pool.give_back(store);
             result
         })

@@ -89,16 +89,14 @@ pub async fn add_annotation(
         ),
     })?;
     let valid = new.validate()?;
-    let data_dir = state.data_dir().to_path_buf();
     let stored = state
-        .blocking(move || {
-            let conn = annotations::connect(&data_dir)?;
+        .with_store_mut(move |store| {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
                 .unwrap_or(0);
-            let id = annotations::add(&conn, &valid, "api", now)?;
-            annotations::get(&conn, id)?
+            let id = annotations::add(store, &valid, "api", now)?;
+            annotations::get(store, id)?
                 .ok_or_else(|| ApiError::internal("the annotation was not found after writing it"))
         })
         .await?;
@@ -115,11 +113,9 @@ pub async fn list_annotations(
     let from = params.time("from")?;
     let until = params.time("until")?;
     let page = params.page()?;
-    let data_dir = state.data_dir().to_path_buf();
     let (total, found) = state
-        .blocking(move || {
-            let conn = annotations::connect(&data_dir)?;
-            let all = annotations::list(&conn, entity.as_ref(), from, until)?;
+        .with_store(move |store| {
+            let all = annotations::list(store, entity.as_ref(), from, until)?;
             Ok((all.len(), page.slice(all)))
         })
         .await?;
@@ -174,7 +170,6 @@ pub async fn add_subscription(
         ),
     })?;
     let entity = crate::params::parse_entity(&new.entity, "entity")?;
-    let data_dir = state.data_dir().to_path_buf();
     let allow_private = state.allow_private_targets();
     let reply = json!({
         "entity": entity.to_string(),
@@ -182,14 +177,13 @@ pub async fn add_subscription(
         "target": new.target,
     });
     let id = state
-        .blocking(move || {
-            let conn = crate::alerts::open(&data_dir)?;
+        .with_store_mut(move |store| {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
                 .unwrap_or(0);
             Ok(crate::alerts::subscribe(
-                &conn,
+                store,
                 &entity,
                 &new.notices,
                 &new.target,
@@ -213,13 +207,11 @@ pub async fn list_subscriptions(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
-    let data_dir = state.data_dir().to_path_buf();
     let (subs, outbox) = state
-        .blocking(move || {
-            let conn = crate::alerts::open(&data_dir)?;
+        .with_store(move |store| {
             Ok((
-                crate::alerts::subscriptions(&conn)?,
-                crate::alerts::outbox(&conn)?,
+                crate::alerts::subscriptions(store)?,
+                crate::alerts::outbox(store)?,
             ))
         })
         .await?;

@@ -95,16 +95,16 @@ fn webhooks_are_signed_retried_and_survive_a_restart_without_duplicates() {
     };
     let t0 = 1_800_000_000;
 
-    let mut conn = alerts::open(dir.path()).unwrap();
+    let mut conn = vigie_store::Store::open(dir.path()).unwrap();
     // Without allow_private a loopback target is refused (SSRF).
     let iq = "IQ".parse().unwrap();
     let notices = vec!["start".to_string(), "end".to_string()];
-    let err = alerts::subscribe(&conn, &iq, &notices, &url, secret, false, t0).unwrap_err();
+    let err = alerts::subscribe(&mut conn, &iq, &notices, &url, secret, false, t0).unwrap_err();
     assert!(err.to_string().contains("request forgery"), "{err}");
-    alerts::subscribe(&conn, &iq, &notices, &url, secret, true, t0).unwrap();
+    alerts::subscribe(&mut conn, &iq, &notices, &url, secret, true, t0).unwrap();
     // Another country's subscription gets nothing.
     alerts::subscribe(
-        &conn,
+        &mut conn,
         &"KZ".parse().unwrap(),
         &notices,
         &url,
@@ -115,7 +115,7 @@ fn webhooks_are_signed_retried_and_survive_a_restart_without_duplicates() {
     .unwrap();
 
     assert_eq!(alerts::enqueue(&mut conn, &incidents, t0).unwrap(), 2 * n);
-    let first = alerts::deliver_due(&conn, &config, t0).unwrap();
+    let first = alerts::deliver_due(&mut conn, &config, t0).unwrap();
     assert_eq!(first.delivered, 2 * n - 3);
     assert_eq!(first.retrying, 3);
     let rows = alerts::outbox(&conn).unwrap();
@@ -129,21 +129,21 @@ fn webhooks_are_signed_retried_and_survive_a_restart_without_duplicates() {
     // Restart: a new connection, as a new process would open; detection
     // runs again and enqueues the same incidents.
     drop(conn);
-    let mut conn = alerts::open(dir.path()).unwrap();
+    let mut conn = vigie_store::Store::open(dir.path()).unwrap();
     assert_eq!(
         alerts::enqueue(&mut conn, &incidents, t0 + 5).unwrap(),
         0,
         "nothing enqueued twice"
     );
     assert_eq!(
-        alerts::deliver_due(&conn, &config, t0 + 10).unwrap(),
+        alerts::deliver_due(&mut conn, &config, t0 + 10).unwrap(),
         Default::default(),
         "retries wait for their backoff"
     );
-    let second = alerts::deliver_due(&conn, &config, t0 + 30).unwrap();
+    let second = alerts::deliver_due(&mut conn, &config, t0 + 30).unwrap();
     assert_eq!(second.delivered, 3);
     assert_eq!(
-        alerts::deliver_due(&conn, &config, t0 + 10_000).unwrap(),
+        alerts::deliver_due(&mut conn, &config, t0 + 10_000).unwrap(),
         Default::default()
     );
     assert!(alerts::outbox(&conn)
@@ -154,24 +154,24 @@ fn webhooks_are_signed_retried_and_survive_a_restart_without_duplicates() {
     // Feed health: the Iraq export ends at 2023-08-30T05:00:00Z; an hour
     // later the subscribed entity is silent, noticed once.
     let health = vec!["feed-health".to_string()];
-    alerts::subscribe(&conn, &iq, &health, &url, secret, true, t0).unwrap();
+    alerts::subscribe(&mut conn, &iq, &health, &url, secret, true, t0).unwrap();
     let data_end = 1_693_371_600; // 2023-08-30T05:00:00Z
     assert_eq!(
-        alerts::enqueue_feed_health(&mut conn, &store, data_end + 600, 1800).unwrap(),
+        alerts::enqueue_feed_health(&mut conn, data_end + 600, 1800).unwrap(),
         0,
         "not silent long enough"
     );
     assert_eq!(
-        alerts::enqueue_feed_health(&mut conn, &store, data_end + 3600, 1800).unwrap(),
+        alerts::enqueue_feed_health(&mut conn, data_end + 3600, 1800).unwrap(),
         1
     );
     assert_eq!(
-        alerts::enqueue_feed_health(&mut conn, &store, data_end + 7200, 1800).unwrap(),
+        alerts::enqueue_feed_health(&mut conn, data_end + 7200, 1800).unwrap(),
         0,
         "one notice per silence"
     );
     assert_eq!(
-        alerts::deliver_due(&conn, &config, data_end + 7200)
+        alerts::deliver_due(&mut conn, &config, data_end + 7200)
             .unwrap()
             .delivered,
         1
@@ -309,11 +309,11 @@ fn e_mail_notices_reach_a_real_smtp_sink_and_are_retried() {
         }),
         ..DeliveryConfig::default()
     };
-    let mut conn = alerts::open(dir.path()).unwrap();
+    let mut conn = vigie_store::Store::open(dir.path()).unwrap();
     let iq = "IQ".parse().unwrap();
     let start = vec!["start".to_string()];
     assert!(alerts::subscribe(
-        &conn,
+        &mut conn,
         &iq,
         &start,
         "mailto:not an address",
@@ -323,7 +323,7 @@ fn e_mail_notices_reach_a_real_smtp_sink_and_are_retried() {
     )
     .is_err());
     alerts::subscribe(
-        &conn,
+        &mut conn,
         &iq,
         &start,
         "mailto:ngo@example.org",
@@ -333,13 +333,13 @@ fn e_mail_notices_reach_a_real_smtp_sink_and_are_retried() {
     )
     .unwrap();
     assert_eq!(alerts::enqueue(&mut conn, &incidents, 100).unwrap(), n);
-    let first = alerts::deliver_due(&conn, &config, 100).unwrap();
+    let first = alerts::deliver_due(&mut conn, &config, 100).unwrap();
     assert_eq!(
         (first.delivered, first.retrying),
         (n - 1, 1),
         "the sink refused the first session"
     );
-    let second = alerts::deliver_due(&conn, &config, 130).unwrap();
+    let second = alerts::deliver_due(&mut conn, &config, 130).unwrap();
     assert_eq!(second.delivered, 1);
     let mails = mails.lock().unwrap().clone();
     assert_eq!(mails.len(), n);

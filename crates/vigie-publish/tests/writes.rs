@@ -141,7 +141,6 @@ fn annotations_need_the_token_and_show_in_reports() {
     assert_eq!(status, 403);
 
     // Reports show it, with local time, and mark it on the figure.
-    let conn = vigie_publish::annotations::connect(dir.path()).unwrap();
     let mut report = vigie_publish::report::build(
         &store,
         vigie_publish::report::ReportRequest {
@@ -156,7 +155,7 @@ fn annotations_need_the_token_and_show_in_reports() {
     )
     .unwrap();
     report.annotations = vigie_publish::annotations::list(
-        &conn,
+        &store,
         Some(&"IQ".parse().unwrap()),
         Some(report.request.from),
         Some(report.request.until),

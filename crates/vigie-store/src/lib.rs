@@ -20,6 +20,14 @@
 //!   replaces an earlier one, whether staged, compacted or imported;
 //!   rewriting the same bins with the same values changes nothing.
 //!
+//! # Beside the series
+//!
+//! Detection results and ground truth (`results.rs`), the AS-to-country
+//! table (`networks.rs`), annotations (`annotations.rs`), alert
+//! subscriptions and their durable outbox (`alerts.rs`) and the prober's
+//! per-block change log (`probe_blocks.rs`) live in the same database, each
+//! with plain row types; the crates that produce them validate them.
+//!
 //! # Schema versions
 //!
 //! The schema is versioned with `PRAGMA user_version` and upgraded on open
@@ -35,13 +43,17 @@
 
 #![warn(missing_docs)]
 
+mod alerts;
+mod annotations;
 mod codec;
 mod error;
 mod networks;
+mod probe_blocks;
 mod results;
 mod schema;
 mod sqlite;
 
+use std::net::Ipv4Addr;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -49,8 +61,11 @@ use vigie_model::{
     BinSize, CountryCode, Entity, Series, SeriesKey, SignalKind, TimeRange, UnixSecs,
 };
 
+pub use alerts::{DueDelivery, OutboxEntry, OutboxNotice, StoredSubscription};
+pub use annotations::{NewStoredAnnotation, StoredAnnotation};
 pub use error::StoreError;
 pub use networks::AsCountrySpace;
+pub use probe_blocks::BlockChangeRecord;
 pub use results::{ResultFilter, StoredEvent, StoredIncident, StoredLabel};
 pub use schema::{current_version, APPLICATION_ID, MIGRATIONS};
 pub use sqlite::DB_FILE_NAME;
@@ -368,6 +383,136 @@ impl Store {
     ) -> Result<Vec<AsCountrySpace>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.as_countries(country, asn),
+        }
+    }
+
+    /// Stores an annotation (validated by the caller); returns its id.
+    pub fn add_annotation(&mut self, annotation: &NewStoredAnnotation) -> Result<i64, StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.add_annotation(annotation),
+        }
+    }
+
+    /// Annotations of `entity` (all when `None`) overlapping
+    /// `[from, until)` (unbounded when `None`), in time order. An instant
+    /// `t` covers `[t, t + 1)`.
+    pub fn annotations(
+        &self,
+        entity: Option<&Entity>,
+        from: Option<UnixSecs>,
+        until: Option<UnixSecs>,
+    ) -> Result<Vec<StoredAnnotation>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.annotations(entity, from, until),
+        }
+    }
+
+    /// One annotation by id.
+    pub fn annotation(&self, id: i64) -> Result<Option<StoredAnnotation>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.annotation(id),
+        }
+    }
+
+    /// Stores an alert subscription (checked by the caller); returns its id.
+    /// `notices` must not contain commas.
+    pub fn add_subscription(
+        &mut self,
+        entity: &Entity,
+        notices: &[String],
+        target: &str,
+        secret: &str,
+        created_at: UnixSecs,
+    ) -> Result<i64, StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.add_subscription(entity, notices, target, secret, created_at),
+        }
+    }
+
+    /// Every alert subscription, by id.
+    pub fn subscriptions(&self) -> Result<Vec<StoredSubscription>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.subscriptions(),
+        }
+    }
+
+    /// Adds notices to the outbox as `pending`, due at `now`, in one
+    /// transaction. A notice whose (subscription, key) is already there is
+    /// left as it is, whatever its state. Returns how many were new.
+    pub fn enqueue_notices(
+        &mut self,
+        notices: &[OutboxNotice],
+        now: UnixSecs,
+    ) -> Result<usize, StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.enqueue_notices(notices, now),
+        }
+    }
+
+    /// Every outbox row, by id.
+    pub fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.outbox(),
+        }
+    }
+
+    /// The `pending` outbox rows due at `now`, by id, with their
+    /// subscription's target and secret.
+    pub fn due_deliveries(&self, now: UnixSecs) -> Result<Vec<DueDelivery>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.due_deliveries(now),
+        }
+    }
+
+    /// Marks an outbox row `delivered` after `attempts` attempts.
+    pub fn mark_delivered(
+        &mut self,
+        id: i64,
+        attempts: u32,
+        delivered_at: UnixSecs,
+    ) -> Result<(), StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.mark_delivered(id, attempts, delivered_at),
+        }
+    }
+
+    /// Records a failed attempt on an outbox row: it stays `pending`, due
+    /// again at `next_attempt_at`, or becomes `failed` when `give_up`.
+    pub fn mark_delivery_failed(
+        &mut self,
+        id: i64,
+        attempts: u32,
+        next_attempt_at: UnixSecs,
+        error: &str,
+        give_up: bool,
+    ) -> Result<(), StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => {
+                db.mark_delivery_failed(id, attempts, next_attempt_at, error, give_up)
+            }
+        }
+    }
+
+    /// Logs probe block state changes, all or nothing.
+    pub fn record_block_changes(
+        &mut self,
+        changes: &[BlockChangeRecord],
+    ) -> Result<(), StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.record_block_changes(changes),
+        }
+    }
+
+    /// Logged block changes with `from <= at < until`, of one block (its
+    /// first address) or all, ordered by time, block and vantage point.
+    pub fn block_changes(
+        &self,
+        block: Option<Ipv4Addr>,
+        from: UnixSecs,
+        until: UnixSecs,
+    ) -> Result<Vec<BlockChangeRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.block_changes(block, from, until),
         }
     }
 }

@@ -211,6 +211,25 @@ CREATE TABLE as_countries (
 CREATE INDEX as_countries_by_asn ON as_countries (asn);
 ";
 
+/// Migration 6: the prober's per-block change log (`vigie probe`), so a
+/// user can drill down from an entity's count of /24s up to the blocks.
+const MIGRATION_6: &str = "
+-- One row per state change of one /24 seen by one vantage point. at is the
+-- end of the probing round (Unix seconds UTC); network is the block's first
+-- address as a number; states are up, down or uncertain; belief_up is the
+-- belief that the block is up after the change.
+CREATE TABLE probe_block_changes (
+    at INTEGER NOT NULL,
+    vantage TEXT NOT NULL,
+    network INTEGER NOT NULL,
+    from_state TEXT NOT NULL,
+    to_state TEXT NOT NULL,
+    belief_up REAL NOT NULL
+);
+CREATE INDEX probe_block_changes_by_block ON probe_block_changes (network, at);
+CREATE INDEX probe_block_changes_by_time ON probe_block_changes (at);
+";
+
 /// The schema migrations, in order: `MIGRATIONS[i]` takes a database from
 /// version `i` to version `i + 1`. Append new steps at the end; never change
 /// a released one.
@@ -220,6 +239,7 @@ pub const MIGRATIONS: &[&str] = &[
     MIGRATION_3,
     MIGRATION_4,
     MIGRATION_5,
+    MIGRATION_6,
 ];
 
 /// The schema version this build writes: the number of migrations.

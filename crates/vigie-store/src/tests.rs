@@ -1081,3 +1081,206 @@ fn as_countries_are_replaced_and_listed_largest_first() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.as_countries(None, None).unwrap(), vec![row(3, uz, 7)]);
 }
+
+#[test]
+fn annotations_are_stored_and_listed_by_entity_and_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let note = |entity: &str, time, end, text: &str| crate::NewStoredAnnotation {
+        entity: entity.parse().unwrap(),
+        time,
+        end,
+        text: text.into(),
+        url: Some("https://example.org/a".into()),
+        author: "cli".into(),
+        created_at: 5,
+    };
+    let iq = store
+        .add_annotation(&note("IQ", 1000, None, "exam day"))
+        .unwrap();
+    let kz = store
+        .add_annotation(&note("KZ", 2000, Some(2600), "address"))
+        .unwrap();
+    assert_ne!(iq, kz);
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    let all = store.annotations(None, None, None).unwrap();
+    assert_eq!(
+        all.iter().map(|a| a.text.as_str()).collect::<Vec<_>>(),
+        ["exam day", "address"]
+    );
+    let kz_entity: Entity = "KZ".parse().unwrap();
+    // A span overlapping the range is listed; an instant covers one second.
+    let found = store
+        .annotations(Some(&kz_entity), Some(2500), Some(3000))
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].id, found[0].end, found[0].url.as_deref()),
+        (kz, Some(2600), Some("https://example.org/a"))
+    );
+    assert!(store
+        .annotations(None, Some(1001), Some(1999))
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .annotations(None, Some(1000), Some(1001))
+            .unwrap()
+            .len(),
+        1
+    );
+    let one = store.annotation(iq).unwrap().unwrap();
+    assert_eq!((one.entity.to_string(), one.time), ("IQ".to_string(), 1000));
+    assert_eq!(store.annotation(999).unwrap(), None);
+}
+
+#[test]
+fn outbox_enqueues_once_and_tracks_each_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let iq: Entity = "IQ".parse().unwrap();
+    let notices = ["start".to_string(), "end".to_string()];
+    let sub = store
+        .add_subscription(
+            &iq,
+            &notices,
+            "https://example.org/hook",
+            "0123456789abcdef",
+            1,
+        )
+        .unwrap();
+    let subs = store.subscriptions().unwrap();
+    assert_eq!(subs.len(), 1);
+    assert_eq!(
+        (subs[0].id, &subs[0].entity, &subs[0].notices[..]),
+        (sub, &iq, &notices[..])
+    );
+    let notice = |key: &str| crate::OutboxNotice {
+        subscription_id: sub,
+        notice_key: key.into(),
+        payload: format!("{{\"key\":\"{key}\"}}"),
+    };
+    let batch = [notice("start:IQ@100"), notice("end:IQ@100")];
+    assert_eq!(store.enqueue_notices(&batch, 100).unwrap(), 2);
+    assert_eq!(store.enqueue_notices(&batch, 200).unwrap(), 0, "idempotent");
+
+    let due = store.due_deliveries(100).unwrap();
+    assert_eq!(due.len(), 2);
+    assert_eq!(
+        (
+            due[0].payload.as_str(),
+            due[0].attempts,
+            due[0].target.as_str()
+        ),
+        ("{\"key\":\"start:IQ@100\"}", 0, "https://example.org/hook")
+    );
+    store.mark_delivered(due[0].id, 1, 100).unwrap();
+    store
+        .mark_delivery_failed(due[1].id, 1, 130, "the receiver answered 500", false)
+        .unwrap();
+    assert!(store.due_deliveries(129).unwrap().is_empty(), "backoff");
+
+    // A restart keeps every state; enqueueing again changes nothing.
+    drop(store);
+    let mut store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.enqueue_notices(&batch, 300).unwrap(), 0);
+    let rows = store.outbox().unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.state.as_str(), r.attempts, r.next_attempt_at))
+            .collect::<Vec<_>>(),
+        [("delivered", 1, 100), ("pending", 1, 130)]
+    );
+    assert_eq!(
+        rows[1].last_error.as_deref(),
+        Some("the receiver answered 500")
+    );
+    let due = store.due_deliveries(130).unwrap();
+    assert_eq!(due.len(), 1);
+    store
+        .mark_delivery_failed(due[0].id, 2, 190, "timeout", true)
+        .unwrap();
+    assert!(store.due_deliveries(10_000).unwrap().is_empty(), "given up");
+    assert_eq!(store.outbox().unwrap()[1].state, "failed");
+}
+
+#[test]
+fn probe_block_changes_are_kept_for_drill_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let change = |at, net: [u8; 4], from: &str, to: &str| crate::BlockChangeRecord {
+        at,
+        vantage: "v1".into(),
+        network: std::net::Ipv4Addr::from(net),
+        from_state: from.into(),
+        to_state: to.into(),
+        belief_up: 0.25,
+    };
+    store
+        .record_block_changes(&[
+            change(1_000, [198, 18, 1, 0], "up", "down"),
+            change(1_000, [198, 18, 0, 0], "up", "down"),
+        ])
+        .unwrap();
+    store
+        .record_block_changes(&[change(1_600, [198, 18, 0, 0], "down", "up")])
+        .unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    let all = store.block_changes(None, 0, 2_000).unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|c| (c.at, c.network.octets()[2]))
+            .collect::<Vec<_>>(),
+        [(1_000, 0), (1_000, 1), (1_600, 0)]
+    );
+    assert_eq!(all[0], change(1_000, [198, 18, 0, 0], "up", "down"));
+    let one = store
+        .block_changes(Some(std::net::Ipv4Addr::new(198, 18, 0, 0)), 0, 2_000)
+        .unwrap();
+    assert_eq!(
+        one.iter()
+            .map(|c| (c.at, c.to_state.as_str()))
+            .collect::<Vec<_>>(),
+        [(1_000, "down"), (1_600, "up")]
+    );
+    assert!(store.block_changes(None, 1_001, 1_600).unwrap().is_empty());
+}
+
+#[test]
+fn a_version_5_database_gains_the_block_log_and_keeps_its_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE_NAME);
+    {
+        let mut v5 = open_with(&path, &MIGRATIONS[..5]).unwrap();
+        assert_eq!(v5.schema_version().unwrap(), 5);
+        v5.write_bin("s", BIN, DAY, &[(bgp("KZ"), Some(3.0))])
+            .unwrap();
+        v5.add_annotation(&crate::NewStoredAnnotation {
+            entity: "KZ".parse().unwrap(),
+            time: DAY,
+            end: None,
+            text: "before the upgrade".into(),
+            url: None,
+            author: "cli".into(),
+            created_at: DAY,
+        })
+        .unwrap();
+    }
+    let mut store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(read(&store, &bgp("KZ"), DAY, 1), vec![Some(3.0)]);
+    assert_eq!(store.annotations(None, None, None).unwrap().len(), 1);
+    store
+        .record_block_changes(&[crate::BlockChangeRecord {
+            at: DAY,
+            vantage: "v1".into(),
+            network: std::net::Ipv4Addr::new(198, 18, 0, 0),
+            from_state: "up".into(),
+            to_state: "down".into(),
+            belief_up: 0.0,
+        }])
+        .unwrap();
+    assert_eq!(store.block_changes(None, DAY, DAY + 1).unwrap().len(), 1);
+}

@@ -356,8 +356,8 @@ fn webhook_deliveries_survive_a_kill_in_the_middle() {
         1,
         "the notice in flight at the kill was delivered after the restart"
     );
-    let conn = vigie_publish::alerts::open(&data).unwrap();
-    let outbox = vigie_publish::alerts::outbox(&conn).unwrap();
+    let store = vigie_store::Store::open(&data).unwrap();
+    let outbox = vigie_publish::alerts::outbox(&store).unwrap();
     assert_eq!(outbox.len(), expected);
     assert!(outbox.iter().all(|d| d.state == "delivered"), "{outbox:?}");
 }

@@ -8,16 +8,17 @@ use anyhow::{bail, Result};
 use vigie_model::{parse_utc, Entity};
 use vigie_publish::annotations::{self, NewAnnotation};
 
+use super::open_store;
 use crate::cli::AnnotateArgs;
 
 /// Runs `vigie annotate`.
 pub fn run(data_dir: &Path, args: AnnotateArgs) -> Result<ExitCode> {
-    let conn = annotations::open(data_dir)?;
+    let mut store = open_store(data_dir)?;
     if args.list {
         let entity: Option<Entity> = args.entity.as_deref().map(str::parse).transpose()?;
         let from = args.from.as_deref().map(parse_utc).transpose()?;
         let until = args.until.as_deref().map(parse_utc).transpose()?;
-        for a in annotations::list(&conn, entity.as_ref(), from, until)? {
+        for a in annotations::list(&store, entity.as_ref(), from, until)? {
             println!(
                 "{}\t{}\t{}\t{}{}",
                 a.id,
@@ -44,7 +45,7 @@ pub fn run(data_dir: &Path, args: AnnotateArgs) -> Result<ExitCode> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let id = annotations::add(&conn, &valid, "cli", now)?;
+    let id = annotations::add(&mut store, &valid, "cli", now)?;
     println!("annotation {id} added to {}", valid.entity);
     Ok(ExitCode::SUCCESS)
 }

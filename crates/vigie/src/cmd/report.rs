@@ -11,8 +11,9 @@ use vigie_store::Store;
 
 use crate::cli::ReportArgs;
 
-/// Runs `vigie report`.
-pub fn run(store: &Store, data_dir: &std::path::Path, args: ReportArgs) -> Result<ExitCode> {
+/// Runs `vigie report` (annotations are read from `store`; the data
+/// directory argument is no longer needed and is kept for callers).
+pub fn run(store: &Store, _data_dir: &std::path::Path, args: ReportArgs) -> Result<ExitCode> {
     let lang: Lang = args.lang.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     let bin = BinSize::new(args.bin_secs)?;
     let margin = i64::from(args.margin_hours) * 3600;
@@ -64,9 +65,8 @@ pub fn run(store: &Store, data_dir: &std::path::Path, args: ReportArgs) -> Resul
         bin,
     };
     let mut report = build(store, request, now)?;
-    let conn = vigie_publish::annotations::connect(data_dir)?;
     report.annotations = vigie_publish::annotations::list(
-        &conn,
+        store,
         Some(&report.request.entity),
         Some(from),
         Some(until),
