@@ -1,14 +1,16 @@
 //! From block states to the store: the number of /24 blocks UP per entity
 //! (IODA's `ping-slash24`), and a log of per-block state changes so a user
 //! can drill down from "country X lost 40 blocks" to the blocks themselves.
+//! The log lives in the store (`Store::record_block_changes`, migration 6);
+//! this module turns the engine's [`BlockChange`]s into its rows and back.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use rusqlite::{params, Connection};
 use vigie_geo::{Family, GeoDb};
 use vigie_model::{Entity, SeriesKey, SignalKind, UnixSecs};
+use vigie_store::{BlockChangeRecord, Store, StoreError};
 
 use crate::belief::BlockState;
 use crate::engine::BlockChange;
@@ -57,18 +59,6 @@ pub fn up_counts(
         .collect()
 }
 
-/// Errors of the block log.
-#[derive(Debug, thiserror::Error)]
-#[error("probe block log {path}: {context}: {source}")]
-pub struct BlockLogError {
-    /// The log's file.
-    pub path: String,
-    /// What was being done.
-    pub context: &'static str,
-    /// The SQLite error.
-    pub source: rusqlite::Error,
-}
-
 /// One state change of one block, as logged.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BlockLogEntry {
@@ -86,55 +76,91 @@ pub struct BlockLogEntry {
     pub belief_up: f32,
 }
 
-/// Per-block state changes in their own SQLite file (by default
-/// `<data dir>/probe-blocks.sqlite`, beside the store), one row per change.
-#[derive(Debug)]
-pub struct BlockLog {
-    conn: Connection,
-    path: String,
+impl From<BlockChangeRecord> for BlockLogEntry {
+    /// A stored row; a state name this build does not know reads as
+    /// uncertain.
+    fn from(row: BlockChangeRecord) -> Self {
+        let state = |name: &str| BlockState::from_name(name).unwrap_or(BlockState::Uncertain);
+        BlockLogEntry {
+            from: state(&row.from_state),
+            to: state(&row.to_state),
+            vantage: row.vantage,
+            at: row.at,
+            network: row.network,
+            belief_up: row.belief_up,
+        }
+    }
 }
 
-const BLOCK_LOG_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS probe_block_changes (
-    at INTEGER NOT NULL,          -- end of the round, Unix seconds UTC
-    vantage TEXT NOT NULL,
-    network INTEGER NOT NULL,     -- first address of the /24, as a number
-    from_state TEXT NOT NULL,     -- up, down, uncertain
-    to_state TEXT NOT NULL,
-    belief_up REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS probe_block_changes_by_block ON probe_block_changes (network, at);
-CREATE INDEX IF NOT EXISTS probe_block_changes_by_time ON probe_block_changes (at);
-";
+/// Logs one round's block changes seen by `vantage` (the round ended at
+/// `at`) in the store, all or nothing.
+pub fn record_block_changes(
+    store: &mut Store,
+    vantage: &str,
+    at: UnixSecs,
+    changes: &[BlockChange],
+) -> Result<(), StoreError> {
+    let rows: Vec<BlockChangeRecord> = changes
+        .iter()
+        .map(|change| BlockChangeRecord {
+            at,
+            vantage: vantage.to_string(),
+            network: change.network,
+            from_state: change.from.name().to_string(),
+            to_state: change.to.name().to_string(),
+            belief_up: change.belief_up,
+        })
+        .collect();
+    store.record_block_changes(&rows)
+}
+
+/// The logged changes with `from <= at < until`, of one block (its first
+/// address) or all, in time order.
+pub fn logged_block_changes(
+    store: &Store,
+    block: Option<Ipv4Addr>,
+    from: UnixSecs,
+    until: UnixSecs,
+) -> Result<Vec<BlockLogEntry>, StoreError> {
+    Ok(store
+        .block_changes(block, from, until)?
+        .into_iter()
+        .map(BlockLogEntry::from)
+        .collect())
+}
+
+/// The name of the file that held the block log before it moved into the
+/// store (`<data dir>/probe-blocks.sqlite`).
+pub const LEGACY_BLOCK_LOG_FILE: &str = "probe-blocks.sqlite";
+
+/// The per-block change log of the store in a data directory, with its own
+/// store connection: [`record_block_changes`] and [`logged_block_changes`]
+/// for a caller without a [`Store`] at hand.
+pub struct BlockLog {
+    store: Store,
+}
+
+impl std::fmt::Debug for BlockLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockLog")
+            .field("store", &self.store.location())
+            .finish()
+    }
+}
 
 impl BlockLog {
-    /// Opens (creating if needed) the log at `path`.
-    pub fn open(path: &Path) -> Result<BlockLog, BlockLogError> {
-        let label = path.display().to_string();
-        let err = |context| {
-            let path = label.clone();
-            move |source| BlockLogError {
-                path,
-                context,
-                source,
-            }
+    /// Opens the block log of the store in `data_dir` (creating the store if
+    /// needed). A path to the former separate file,
+    /// `<data dir>/probe-blocks.sqlite`, names its data directory, so
+    /// callers written for that file keep working.
+    pub fn open(data_dir: &Path) -> Result<BlockLog, StoreError> {
+        let dir = match data_dir.parent() {
+            Some(parent) if data_dir.file_name() == Some(LEGACY_BLOCK_LOG_FILE.as_ref()) => parent,
+            _ => data_dir,
         };
-        let conn = Connection::open(path).map_err(err("opening it"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(err("setting the busy timeout"))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err("switching to WAL"))?;
-        conn.execute_batch(BLOCK_LOG_SCHEMA)
-            .map_err(err("creating its table"))?;
-        Ok(BlockLog { conn, path: label })
-    }
-
-    fn err(&self, context: &'static str) -> impl FnOnce(rusqlite::Error) -> BlockLogError + '_ {
-        move |source| BlockLogError {
-            path: self.path.clone(),
-            context,
-            source,
-        }
+        Ok(BlockLog {
+            store: Store::open(dir)?,
+        })
     }
 
     /// Records a round's changes, all or nothing.
@@ -143,40 +169,8 @@ impl BlockLog {
         vantage: &str,
         at: UnixSecs,
         changes: &[BlockChange],
-    ) -> Result<(), BlockLogError> {
-        let path = self.path.clone();
-        let err = |context| {
-            let path = path.clone();
-            move |source| BlockLogError {
-                path,
-                context,
-                source,
-            }
-        };
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(err("starting a transaction"))?;
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO probe_block_changes (at, vantage, network, from_state, to_state, belief_up) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .map_err(err("preparing an insert"))?;
-            for change in changes {
-                insert
-                    .execute(params![
-                        at,
-                        vantage,
-                        u32::from(change.network),
-                        change.from.name(),
-                        change.to.name(),
-                        f64::from(change.belief_up)
-                    ])
-                    .map_err(err("inserting a change"))?;
-            }
-        }
-        tx.commit().map_err(err("committing"))
+    ) -> Result<(), StoreError> {
+        record_block_changes(&mut self.store, vantage, at, changes)
     }
 
     /// Changes with `from <= at < until`, optionally of one block, in time order.
@@ -185,33 +179,8 @@ impl BlockLog {
         block: Option<Ipv4Addr>,
         from: UnixSecs,
         until: UnixSecs,
-    ) -> Result<Vec<BlockLogEntry>, BlockLogError> {
-        let mut query = self
-            .conn
-            .prepare_cached(
-                "SELECT at, vantage, network, from_state, to_state, belief_up FROM probe_block_changes
-                 WHERE at >= ?1 AND at < ?2 AND (?3 IS NULL OR network = ?3) ORDER BY at, network, vantage",
-            )
-            .map_err(self.err("preparing a query"))?;
-        let block = block.map(u32::from);
-        let rows = query
-            .query_map(params![from, until, block], |row| {
-                let network: u32 = row.get(2)?;
-                let from_state: String = row.get(3)?;
-                let to_state: String = row.get(4)?;
-                let belief: f64 = row.get(5)?;
-                Ok(BlockLogEntry {
-                    at: row.get(0)?,
-                    vantage: row.get(1)?,
-                    network: Ipv4Addr::from(network),
-                    from: BlockState::from_name(&from_state).unwrap_or(BlockState::Uncertain),
-                    to: BlockState::from_name(&to_state).unwrap_or(BlockState::Uncertain),
-                    belief_up: belief as f32,
-                })
-            })
-            .map_err(self.err("querying"))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(self.err("reading rows"))
+    ) -> Result<Vec<BlockLogEntry>, StoreError> {
+        logged_block_changes(&self.store, block, from, until)
     }
 }
 
@@ -266,7 +235,6 @@ mod tests {
     #[test]
     fn block_log_keeps_changes_for_drill_down() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("probe-blocks.sqlite");
         let change = |net: [u8; 4], from, to| BlockChange {
             block_index: 0,
             network: Ipv4Addr::from(net),
@@ -275,8 +243,9 @@ mod tests {
             belief_up: 0.01,
         };
         {
-            let mut log = BlockLog::open(&path).unwrap();
-            log.record(
+            let mut store = Store::open(dir.path()).unwrap();
+            record_block_changes(
+                &mut store,
                 "v1",
                 1_000,
                 &[
@@ -285,6 +254,8 @@ mod tests {
                 ],
             )
             .unwrap();
+            // The same log, through its own connection named as the old file.
+            let mut log = BlockLog::open(&dir.path().join(LEGACY_BLOCK_LOG_FILE)).unwrap();
             log.record(
                 "v1",
                 1_600,
@@ -292,9 +263,24 @@ mod tests {
             )
             .unwrap();
         }
-        let log = BlockLog::open(&path).unwrap();
+        assert!(
+            !dir.path().join(LEGACY_BLOCK_LOG_FILE).exists(),
+            "the log is in the store, not in a file of its own"
+        );
+        let log = BlockLog::open(dir.path()).unwrap();
         let all = log.changes(None, 0, 2_000).unwrap();
         assert_eq!(all.len(), 3);
+        assert_eq!(
+            all[0],
+            BlockLogEntry {
+                vantage: "v1".into(),
+                at: 1_000,
+                network: Ipv4Addr::new(198, 18, 0, 0),
+                from: BlockState::Up,
+                to: BlockState::Down,
+                belief_up: 0.01,
+            }
+        );
         let one = log
             .changes(Some(Ipv4Addr::new(198, 18, 0, 0)), 0, 2_000)
             .unwrap();
@@ -306,6 +292,12 @@ mod tests {
             ]
         );
         assert_eq!(log.changes(None, 1_001, 1_600).unwrap().len(), 0);
-        assert!(BlockLog::open(dir.path()).is_err());
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            logged_block_changes(&store, None, 1_600, 1_601).unwrap()[0].to,
+            BlockState::Up
+        );
+        let not_a_dir = dir.path().join("vigie.sqlite").join("x");
+        assert!(BlockLog::open(&not_a_dir).is_err());
     }
 }

@@ -503,6 +503,16 @@ impl Store {
         }
     }
 
+    /// Copies the block log an older vigie kept in its own SQLite file
+    /// (`<data-dir>/probe-blocks.sqlite`, table `probe_block_changes`)
+    /// into the store, all or nothing; changes already in the store are
+    /// skipped, so importing twice adds nothing. Returns how many were new.
+    pub fn import_block_log_file(&mut self, path: &Path) -> Result<u64, StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.import_block_log_file(path),
+        }
+    }
+
     /// Logged block changes with `from <= at < until`, of one block (its
     /// first address) or all, ordered by time, block and vantage point.
     pub fn block_changes(

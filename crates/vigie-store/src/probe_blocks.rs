@@ -4,6 +4,7 @@
 //! `vigie-probe`'s (`up`, `down`, `uncertain`), kept here as their names.
 
 use std::net::Ipv4Addr;
+use std::path::Path;
 
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
@@ -62,6 +63,34 @@ impl SqliteStore {
         }
         tx.commit()
             .map_err(sql_error(&label, "committing probe block changes"))
+    }
+
+    pub(crate) fn import_block_log_file(&mut self, path: &Path) -> Result<u64, StoreError> {
+        let label = self.label().to_string();
+        let file = path.display().to_string();
+        let conn = self.connection();
+        conn.execute("ATTACH DATABASE ?1 AS legacy_block_log", [&file])
+            .map_err(sql_error(&label, "opening an older probe block log"))?;
+        // One statement, so all or nothing; rows already present are skipped.
+        let copied = conn
+            .execute(
+                "INSERT INTO main.probe_block_changes
+                   (at, vantage, network, from_state, to_state, belief_up)
+                 SELECT l.at, l.vantage, l.network, l.from_state, l.to_state, l.belief_up
+                 FROM legacy_block_log.probe_block_changes l
+                 WHERE NOT EXISTS (
+                   SELECT 1 FROM main.probe_block_changes m
+                   WHERE m.network = l.network AND m.at = l.at AND m.vantage = l.vantage
+                     AND m.from_state = l.from_state AND m.to_state = l.to_state)",
+                [],
+            )
+            .map_err(sql_error(&label, "copying an older probe block log"));
+        let detached = conn
+            .execute("DETACH DATABASE legacy_block_log", [])
+            .map_err(sql_error(&label, "closing an older probe block log"));
+        let copied = copied?;
+        detached?;
+        Ok(copied as u64)
     }
 
     pub(crate) fn block_changes(

@@ -1284,3 +1284,34 @@ fn a_version_5_database_gains_the_block_log_and_keeps_its_tables() {
         .unwrap();
     assert_eq!(store.block_changes(None, DAY, DAY + 1).unwrap().len(), 1);
 }
+
+#[test]
+fn an_older_separate_block_log_is_imported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = dir.path().join("probe-blocks.sqlite");
+    {
+        // The file and table the prober wrote before migration 6.
+        let conn = Connection::open(&legacy).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE probe_block_changes (at INTEGER NOT NULL, vantage TEXT NOT NULL,
+               network INTEGER NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL,
+               belief_up REAL NOT NULL);
+             INSERT INTO probe_block_changes VALUES (1000, 'v1', 3323068416, 'up', 'down', 0.01);
+             INSERT INTO probe_block_changes VALUES (1600, 'v1', 3323068416, 'down', 'up', 0.99);",
+        )
+        .unwrap();
+    }
+    let mut store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.import_block_log_file(&legacy).unwrap(), 2);
+    assert_eq!(store.import_block_log_file(&legacy).unwrap(), 0, "once");
+    let changes = store.block_changes(None, 0, 2_000).unwrap();
+    assert_eq!(changes.len(), 2);
+    assert_eq!(changes[0].network, std::net::Ipv4Addr::new(198, 18, 0, 0));
+    assert_eq!(
+        (changes[1].from_state.as_str(), changes[1].to_state.as_str()),
+        ("down", "up")
+    );
+    let missing = dir.path().join("none").join("probe-blocks.sqlite");
+    assert!(store.import_block_log_file(&missing).is_err());
+    assert!(store.import_block_log_file(dir.path()).is_err());
+}

@@ -12,8 +12,9 @@ use anyhow::{bail, Context, Result};
 use ipnet::Ipv4Net;
 use vigie_model::{format_utc, BinSize, UnixSecs};
 use vigie_probe::{
-    combine_states, discover, up_counts, BeliefParams, BlockLog, BlockState, Eligibility, Engine,
-    IcmpSocket, ListReport, ProbeList, Prober, ProberConfig, TargetPolicy, VantageStates,
+    combine_states, discover, logged_block_changes, record_block_changes, up_counts, BeliefParams,
+    BlockState, Eligibility, Engine, IcmpSocket, ListReport, ProbeList, Prober, ProberConfig,
+    TargetPolicy, VantageStates,
 };
 use vigie_store::Store;
 
@@ -22,7 +23,8 @@ use crate::cli::ProbeArgs;
 
 /// The store source name of probe signals.
 const SOURCE: &str = "probe";
-/// The block log's file in the data directory.
+/// The file in the data directory that held the block log before it moved
+/// into the store: imported once by [`import_legacy_block_log`].
 const BLOCK_LOG_FILE: &str = "probe-blocks.sqlite";
 /// The first line of a saved probe list.
 const LIST_HEADER: &str = "# vigie probe list v1";
@@ -132,13 +134,9 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
         let mut store = if args.no_store {
             None
         } else {
-            Some(open_store(data_dir)?)
-        };
-        let mut log = if args.no_store {
-            None
-        } else {
-            std::fs::create_dir_all(data_dir).ok();
-            Some(BlockLog::open(&data_dir.join(BLOCK_LOG_FILE))?)
+            let mut store = open_store(data_dir)?;
+            import_legacy_block_log(&mut store, data_dir)?;
+            Some(store)
         };
         let blocks = list.len();
         let seed = now_unix() as u64 ^ u64::from(std::process::id());
@@ -193,8 +191,9 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
                 let values = up_counts(engine.list(), engine.states(), &geo);
                 write_bins(store, bin, &mut last_bin, round_start, now, &values)?;
             }
-            if let Some(log) = log.as_mut() {
-                log.record(&args.vantage, now, &report.changes)?;
+            if let Some(store) = store.as_mut() {
+                record_block_changes(store, &args.vantage, now, &report.changes)
+                    .context("cannot log the round's block state changes")?;
             }
             if let Some(path) = &args.states_out {
                 let states = VantageStates::from_engine(&args.vantage, engine);
@@ -372,11 +371,11 @@ fn combine(data_dir: &Path, args: &ProbeArgs) -> Result<ExitCode> {
 
 /// `vigie probe --show-changes`: the block log, oldest first.
 fn show_changes(data_dir: &Path, args: &ProbeArgs) -> Result<ExitCode> {
-    let path = data_dir.join(BLOCK_LOG_FILE);
-    if !path.exists() {
+    if !data_dir.join(vigie_store::DB_FILE_NAME).exists() && !data_dir.join(BLOCK_LOG_FILE).exists()
+    {
         bail!(
-            "no probe block log at {} (it is written by `vigie probe` rounds with this --data-dir)",
-            path.display()
+            "no probe block log in {} (it is written by `vigie probe` rounds with this --data-dir)",
+            data_dir.display()
         );
     }
     let time = |text: &Option<String>, default: UnixSecs, flag: &str| -> Result<UnixSecs> {
@@ -390,8 +389,10 @@ fn show_changes(data_dir: &Path, args: &ProbeArgs) -> Result<ExitCode> {
     let block = args
         .block
         .map(|a| std::net::Ipv4Addr::from(u32::from(a) & !0xff));
-    let log = BlockLog::open(&path)?;
-    let changes = log.changes(block, from, until)?;
+    let mut store = open_store(data_dir)?;
+    import_legacy_block_log(&mut store, data_dir)?;
+    let changes = logged_block_changes(&store, block, from, until)
+        .context("cannot read the probe block log")?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for change in &changes {
@@ -411,4 +412,34 @@ fn show_changes(data_dir: &Path, args: &ProbeArgs) -> Result<ExitCode> {
     }
     eprintln!("{} state changes", changes.len());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Moves the block log an older vigie kept in `<data-dir>/probe-blocks.sqlite`
+/// into the store, once: the rows are copied (skipping those already there),
+/// then the file is renamed `probe-blocks.sqlite.imported`.
+fn import_legacy_block_log(store: &mut Store, data_dir: &Path) -> Result<()> {
+    let legacy = data_dir.join(BLOCK_LOG_FILE);
+    if !legacy.is_file() {
+        return Ok(());
+    }
+    let copied = store.import_block_log_file(&legacy).with_context(|| {
+        format!(
+            "cannot move the probe block log {} into the store (move the file away to go on without its history)",
+            legacy.display()
+        )
+    })?;
+    let done = data_dir.join(format!("{BLOCK_LOG_FILE}.imported"));
+    std::fs::rename(&legacy, &done).with_context(|| {
+        format!(
+            "moved the probe block log {} into the store, but cannot rename it to {}",
+            legacy.display(),
+            done.display()
+        )
+    })?;
+    eprintln!(
+        "moved {copied} probe block state changes from {} into the store; the old file is now {}",
+        legacy.display(),
+        done.display()
+    );
+    Ok(())
 }
