@@ -21,7 +21,7 @@ pub struct Generated {
     pub flow_records: u64,
     /// The content network's own prefix (for `--prefix`/`--own-prefix`).
     pub own_prefix: String,
-    /// The nginx access log.
+    /// The nginx access log (gzip).
     pub access_log: PathBuf,
     /// Lines in it.
     pub access_log_lines: u64,
@@ -151,7 +151,7 @@ pub fn generate(
     let flows_pcap = dir.join("flows.pcap");
     let flow_records = crate::traffic::write_flows(scenario, &flows_pcap)?;
     progress.step("traffic: web access log");
-    let access_log = dir.join("access.log");
+    let access_log = dir.join("access.log.gz");
     let access_log_lines = crate::traffic::write_access_log(scenario, &access_log)?;
     progress.step("probing: hitlist");
     let hitlist = dir.join("hitlist.txt");

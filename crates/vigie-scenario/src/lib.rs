@@ -19,6 +19,7 @@
 //!   vigie-probe's own engine with real ICMP echo replies.
 //! - [`generate`](generate()): all of them into a folder, plus geo tables
 //!   for `--geo` and the labels JSON for `vigie eval --labels`.
+//! - [`clock`]: times as a reporter writes them, in UTC and local time.
 //! - [`builtin`]: the scenarios shipped in the binary (`kazakhstan-2022`,
 //!   `egypt-2011`, `iraq-exams`).
 //!
@@ -36,6 +37,7 @@
 use std::path::Path;
 
 pub mod builtin;
+pub mod clock;
 pub mod generate;
 pub mod model;
 pub mod mrt;

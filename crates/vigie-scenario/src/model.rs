@@ -74,7 +74,8 @@ pub enum EventKind {
     Blackout,
     /// Routes stay announced, packets stop (a national firewall, Kazakhstan 2022).
     DataPlaneBlocking,
-    /// Traffic reduced to the event's `to` share; reachability holds.
+    /// Traffic volume (bytes, packets) reduced to the event's `to` share;
+    /// connections and web requests keep arriving, reachability holds.
     Throttling,
     /// A burst of BGP updates (re-announcements) of the networks' prefixes;
     /// nothing else changes.

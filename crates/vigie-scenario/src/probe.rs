@@ -21,11 +21,14 @@ use crate::GenerateError;
 
 /// Round length, as IODA's prober (and `vigie probe`'s default): 10 minutes.
 pub const ROUND_SECS: i64 = 600;
+/// Fewest probe blocks per network.
+pub const MIN_BLOCKS_PER_NETWORK: usize = 12;
 /// Addresses listed per block (Trinocular needs 15 responsive ones).
 const HOSTS_PER_BLOCK: u32 = 20;
 
 /// How many probe blocks each network gets: `total` shared by /24 count,
-/// at least 4 each, at most the network's own /24s.
+/// at least [`MIN_BLOCKS_PER_NETWORK`] each (so one flapping block is not a
+/// fifth of a network), at most the network's own /24s.
 pub fn blocks_per_network(scenario: &Scenario) -> Vec<usize> {
     let networks = &scenario.world.networks;
     let total_24s: u64 = networks.iter().map(|n| n.slash24s()).sum::<u64>().max(1);
@@ -34,7 +37,7 @@ pub fn blocks_per_network(scenario: &Scenario) -> Vec<usize> {
         .map(|n| {
             let share = n.slash24s() as f64 / total_24s as f64;
             let want = (share * scenario.world.probe_blocks as f64).round() as usize;
-            want.max(4).min(n.slash24s() as usize)
+            want.max(MIN_BLOCKS_PER_NETWORK).min(n.slash24s() as usize)
         })
         .collect()
 }

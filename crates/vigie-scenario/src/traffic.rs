@@ -172,7 +172,7 @@ pub fn write_flows(scenario: &Scenario, path: &Path) -> Result<u64, GenerateErro
             let down_bytes =
                 PEAK_BYTES_TO_COUNTRY * network.traffic_share * level * state.volume_factor * noise;
             let connections =
-                world.flows_per_bin * network.traffic_share * level * state.connection_factor;
+                world.flows_per_bin * network.traffic_share * level * state.flow_factor;
             for (towards_country, bytes) in [(true, down_bytes), (false, down_bytes * UPLOAD_RATIO)]
             {
                 let flows = rng.poisson(connections).max(1);
@@ -181,7 +181,7 @@ pub fn write_flows(scenario: &Scenario, path: &Path) -> Result<u64, GenerateErro
                     let far = random_address(network, &mut rng);
                     let near =
                         Ipv4Addr::from(u32::from(own.network()) + 10 + rng.below(200) as u32);
-                    let b = (per_flow * (0.5 + rng.unit())).round() as u64;
+                    let b = (per_flow * (0.8 + 0.4 * rng.unit())).round() as u64;
                     let packets = ((b as f64) / BYTES_PER_PACKET).ceil().max(1.0) as u64;
                     let (src, dst) = if towards_country {
                         (near, far)
@@ -223,7 +223,7 @@ pub fn log_time(t: UnixSecs, offset_secs: i64) -> String {
     let local = t + offset_secs;
     let days = local.div_euclid(86_400);
     let secs = local.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = crate::clock::civil_from_days(days);
     let sign = if offset_secs < 0 { '-' } else { '+' };
     let off = offset_secs.abs();
     format!(
@@ -237,25 +237,11 @@ pub fn log_time(t: UnixSecs, offset_secs: i64) -> String {
     )
 }
 
-/// Days since 1970-01-01 → (year, month 1..12, day 1..31) (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// Writes the access log (`access.log`), lines in time order; returns the
-/// number of lines.
+/// Writes the access log, gzip-compressed as logrotate leaves it
+/// (`access.log.gz`), lines in time order; returns the number of lines.
 pub fn write_access_log(scenario: &Scenario, path: &Path) -> Result<u64, GenerateError> {
     let file = File::create(path).map_err(|e| GenerateError::io(path, e))?;
-    let mut out = BufWriter::new(file);
+    let mut out = flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::fast());
     let mut rng = Rng::new(scenario.seed, 3);
     let world = &scenario.world;
     let mut lines = 0u64;
@@ -268,7 +254,7 @@ pub fn write_access_log(scenario: &Scenario, path: &Path) -> Result<u64, Generat
         for network in &world.networks {
             let state = scenario.state(network, mid);
             let mean =
-                world.requests_per_bin * network.traffic_share * level * state.connection_factor;
+                world.requests_per_bin * network.traffic_share * level * state.request_factor;
             for _ in 0..rng.poisson(mean) {
                 let at = t + rng.below(STEP_SECS as u64) as i64;
                 batch.push((at, random_address(network, &mut rng)));
@@ -291,7 +277,9 @@ pub fn write_access_log(scenario: &Scenario, path: &Path) -> Result<u64, Generat
         }
         t += STEP_SECS;
     }
-    out.flush().map_err(|e| GenerateError::io(path, e))?;
+    out.finish()
+        .and_then(|mut w| w.flush())
+        .map_err(|e| GenerateError::io(path, e))?;
     Ok(lines)
 }
 

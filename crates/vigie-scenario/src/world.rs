@@ -113,10 +113,14 @@ pub struct NetworkState {
     pub withdrawn: bool,
     /// Packets are blocked (blackout or data-plane blocking).
     pub blocked: bool,
-    /// Share of traffic volume passing (1 = normal).
+    /// Share of traffic volume (bytes, packets) passing (1 = normal).
     pub volume_factor: f64,
-    /// Share of connections (flows, requests) passing.
-    pub connection_factor: f64,
+    /// Share of connections (flow records) passing: throttling slows
+    /// connections down without removing them; a block removes them.
+    pub flow_factor: f64,
+    /// Share of web requests arriving: a throttled page loads slowly but is
+    /// still requested; a block removes the requests.
+    pub request_factor: f64,
 }
 
 impl Scenario {
@@ -128,7 +132,8 @@ impl Scenario {
             withdrawn: false,
             blocked: false,
             volume_factor: 1.0,
-            connection_factor: 1.0,
+            flow_factor: 1.0,
+            request_factor: 1.0,
         };
         for event in &self.events {
             if !event.covers(network) || !event.active_at(t) {
@@ -140,16 +145,16 @@ impl Scenario {
                     state.blocked = true;
                 }
                 EventKind::Throttling => {
+                    // Volumes fall; connections and requests keep arriving.
                     state.volume_factor *= event.to;
-                    // Slow pages: fewer requests complete, connections stay.
-                    state.connection_factor *= event.to.sqrt();
                 }
                 EventKind::BgpUpdateBurst => {}
             }
         }
         if state.blocked {
             state.volume_factor = self.world.residual;
-            state.connection_factor = self.world.residual;
+            state.flow_factor = self.world.residual;
+            state.request_factor = self.world.residual;
         }
         state
     }

@@ -69,6 +69,38 @@ pub enum Command {
     /// Add an annotation (an external event, such as a televised address)
     /// to an entity, shown in reports and by the API; or --list them.
     Annotate(AnnotateArgs),
+    /// Replay a shutdown end to end, offline: generate a scenario
+    /// (Kazakhstan, January 2022, by default) in real formats, ingest it,
+    /// detect, print the timeline, score it against the ground truth, write
+    /// the report; with --serve, serve it. Runs in a temporary folder.
+    Demo(DemoArgs),
+}
+
+/// Arguments of `vigie demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// A built-in scenario: kazakhstan-2022 (default), egypt-2011, iraq-exams.
+    #[arg(conflicts_with = "scenario_file")]
+    pub scenario: Option<String>,
+    /// Your own scenario file (TOML; see crates/vigie-scenario/scenarios/).
+    #[arg(long, value_name = "PATH")]
+    pub scenario_file: Option<PathBuf>,
+    /// List the built-in scenarios.
+    #[arg(long)]
+    pub list: bool,
+    /// Keep the generated input and the store in this folder (new or empty)
+    /// instead of a temporary one.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    /// Where to write the report (default: vigie-demo/SCENARIO).
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Serve the demo's store (HTTP API and dashboard) until Ctrl-C.
+    #[arg(long)]
+    pub serve: bool,
+    /// The address to serve on, with --serve.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
 }
 
 /// Arguments of `vigie annotate`.

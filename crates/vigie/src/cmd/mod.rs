@@ -4,6 +4,7 @@ mod annotate;
 mod bench;
 mod collect_flows;
 mod collect_telescope;
+mod demo;
 mod detect;
 mod entities;
 mod eval;
@@ -62,6 +63,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve::run(&cli.data_dir, args),
         Command::Report(args) => report::run(&open_store(&cli.data_dir)?, &cli.data_dir, args),
         Command::Annotate(args) => annotate::run(&cli.data_dir, args),
+        Command::Demo(args) => demo::run(args),
     }
 }
 

@@ -25,7 +25,7 @@ use crate::cli::ProbeArgs;
 const SOURCE: &str = "probe";
 /// The file in the data directory that held the block log before it moved
 /// into the store: imported once by [`import_legacy_block_log`].
-const BLOCK_LOG_FILE: &str = "probe-blocks.sqlite";
+pub(crate) const BLOCK_LOG_FILE: &str = "probe-blocks.sqlite";
 /// The first line of a saved probe list.
 const LIST_HEADER: &str = "# vigie probe list v1";
 
@@ -213,7 +213,7 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
 
 /// Writes `values` for every bin from the one after the last written (or
 /// the round's first) to the current one: the state holds between rounds.
-fn write_bins(
+pub(crate) fn write_bins(
     store: &mut Store,
     bin: BinSize,
     last_bin: &mut Option<UnixSecs>,

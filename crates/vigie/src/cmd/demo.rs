@@ -1,0 +1,500 @@
+//! `vigie demo`: a scenario (Kazakhstan, January 2022, by default) generated
+//! in the real wire formats, ingested by the same functions as `vigie
+//! ingest mrt`, `vigie ingest pcap --mode flows`, `vigie ingest access-log`
+//! and `vigie probe` (its engine, against a simulated network), detected by
+//! `vigie detect`, told as a timeline, scored by `vigie eval` against the
+//! scenario's ground truth, written up by `vigie report`, and, with
+//! `--serve`, served by `vigie serve --listen`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use vigie_detect::{Incident, Mechanism, Scope};
+use vigie_model::{BinSize, Entity, SeriesKey, SignalKind, TimeRange, UnixSecs};
+use vigie_probe::{up_counts, BlockLog, Eligibility, ProbeList, TargetPolicy};
+use vigie_scenario::clock::reporter_time;
+use vigie_scenario::{builtin, generate, Generated, Scenario};
+use vigie_store::{ResultFilter, Store};
+
+use super::detect::VIGIE;
+use super::incidents::format_duration;
+use super::{load_geo, open_store};
+use crate::cli::{
+    DemoArgs, DetectArgs, EvalArgs, GeoArgs, IngestAccessLogArgs, IngestMrtArgs, IngestPcapArgs,
+    PcapMode, ReportArgs, ServeArgs,
+};
+
+/// Bin width of the demo's series, seconds (vigie's default).
+const BIN_SECS: u32 = 300;
+/// The vantage point name of the simulated prober.
+const VANTAGE: &str = "demo";
+
+/// Prints a numbered step.
+struct Steps {
+    started: Instant,
+    step: usize,
+    total: usize,
+}
+
+impl Steps {
+    fn next(&mut self, what: &str) {
+        self.step += 1;
+        eprintln!(
+            "\n[{}/{}] {what}  (at {:.1} s)",
+            self.step,
+            self.total,
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// Reads the scenario the arguments name.
+fn scenario_of(args: &DemoArgs) -> Result<Scenario> {
+    if let Some(path) = &args.scenario_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the scenario file {}", path.display()))?;
+        return Ok(Scenario::parse(&text, &path.display().to_string())?);
+    }
+    let name = args.scenario.as_deref().unwrap_or("kazakhstan-2022");
+    Ok(builtin::load(name)?)
+}
+
+/// Runs `vigie demo`.
+pub fn run(args: DemoArgs) -> Result<ExitCode> {
+    if args.list {
+        println!("Built-in scenarios (vigie demo NAME):");
+        for (name, description, _) in builtin::BUILTIN {
+            println!("  {name:<18} {description}");
+        }
+        println!("Or describe your own world and events in TOML: vigie demo --scenario-file FILE");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let scenario = scenario_of(&args)?;
+    let started = Instant::now();
+    let temp;
+    let root: PathBuf = match &args.keep {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            dir.clone()
+        }
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("vigie-demo-")
+                .tempdir()
+                .context("cannot create a temporary folder")?;
+            temp.path().to_path_buf()
+        }
+    };
+    let input_dir = root.join("input");
+    let data_dir = root.join("data");
+    if data_dir.join("vigie.sqlite").exists() {
+        bail!(
+            "{} already holds a store; give --keep an empty or new folder",
+            data_dir.display()
+        );
+    }
+    let report_dir = args
+        .report_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("vigie-demo").join(&scenario.name));
+    eprintln!(
+        "vigie demo: {}\n  {} .. {}, {} networks; data in {}{}",
+        scenario.title,
+        vigie_model::format_utc(scenario.period.start),
+        vigie_model::format_utc(scenario.period.end),
+        scenario.world.networks.len(),
+        root.display(),
+        if args.keep.is_some() {
+            ""
+        } else {
+            " (temporary; --keep DIR keeps it)"
+        }
+    );
+    let mut steps = Steps {
+        started,
+        step: 0,
+        total: 8,
+    };
+
+    steps.next("generating the scenario in real formats");
+    let generated = generate(&scenario, &input_dir, &mut |what: &str| {
+        eprintln!("  writing {what}")
+    })?;
+    eprintln!(
+        "  {} BGP updates, {} flow records, {} access-log lines, {} probe blocks, labels in {}",
+        generated.bgp_updates,
+        generated.flow_records,
+        generated.access_log_lines,
+        generated.probe_blocks,
+        generated.labels.display()
+    );
+    let geo = GeoArgs {
+        geo_files: generated.geo_files.clone(),
+    };
+
+    steps.next("BGP: vigie ingest mrt");
+    super::ingest_mrt::run(
+        &data_dir,
+        IngestMrtArgs {
+            paths: vec![generated.mrt_dir.clone()],
+            bin_secs: BIN_SECS,
+            full_feed_v4: 400_000,
+            full_feed_v6: 10_000,
+            visible_fraction: 0.5,
+            max_silence_secs: 3600,
+            strict_full_feed: false,
+            resync_ribs: false,
+            no_progress: false,
+            geo: geo.clone(),
+        },
+    )?;
+
+    steps.next("traffic: vigie ingest pcap --mode flows (IPFIX), vigie ingest access-log");
+    super::ingest_pcap::run(
+        &data_dir,
+        IngestPcapArgs {
+            files: vec![generated.flows_pcap.clone()],
+            mode: PcapMode::Flows,
+            prefixes: vec![generated.own_prefix.clone()],
+            bin_secs: BIN_SECS,
+            source: None,
+            geo: geo.clone(),
+        },
+    )?;
+    super::ingest_access_log::run(
+        &data_dir,
+        IngestAccessLogArgs {
+            files: vec![generated.access_log.clone()],
+            follow: false,
+            from_start: false,
+            bin_secs: BIN_SECS,
+            grace_secs: 300,
+            source: "access-log".to_string(),
+            geo: geo.clone(),
+        },
+    )?;
+
+    steps.next("probing: vigie probe's engine against the simulated network");
+    probe(&scenario, &generated, &data_dir, &geo)?;
+    name_entities(&scenario, &data_dir)?;
+
+    steps.next("detection: vigie detect");
+    super::detect::run(
+        &mut open_store(&data_dir)?,
+        DetectArgs {
+            entity: None,
+            from: None,
+            until: None,
+            bin_secs: BIN_SECS,
+        },
+    )?;
+
+    steps.next("the timeline");
+    let store = open_store(&data_dir)?;
+    println!();
+    print!("{}", timeline(&store, &scenario)?);
+
+    steps.next("scored against the scenario's ground truth: vigie eval");
+    super::eval::run(
+        &store,
+        EvalArgs {
+            labels: vec![generated.labels.clone()],
+            entity: None,
+            bin_secs: BIN_SECS,
+            json: None,
+        },
+    )?;
+
+    steps.next("the report: vigie report");
+    std::fs::create_dir_all(&report_dir)
+        .with_context(|| format!("cannot create {}", report_dir.display()))?;
+    super::report::run(
+        &store,
+        &data_dir,
+        ReportArgs {
+            entity: Some(scenario.world.country_entity().to_string()),
+            incident: None,
+            from: Some(vigie_model::format_utc(scenario.period.start)),
+            until: Some(vigie_model::format_utc(scenario.period.end)),
+            lang: "en".to_string(),
+            out: report_dir.clone(),
+            method: VIGIE.to_string(),
+            margin_hours: 6,
+            bin_secs: BIN_SECS,
+        },
+    )?;
+    drop(store);
+    eprintln!(
+        "\ndone in {:.1} s. Report in {}; the store is {}{}.",
+        started.elapsed().as_secs_f64(),
+        report_dir.display(),
+        data_dir.display(),
+        if args.keep.is_some() {
+            format!(" (try: vigie --data-dir {} incidents)", data_dir.display())
+        } else {
+            String::new()
+        }
+    );
+    if args.serve {
+        let listen = args.listen;
+        eprintln!("serving the demo's store on http://{listen}/ until Ctrl-C");
+        return super::serve::run(
+            &data_dir,
+            ServeArgs {
+                config: None,
+                listen: Some(listen),
+                for_secs: None,
+            },
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Probing as `vigie probe` does it, with the network simulated: the
+/// hitlist read by the prober's reader, vigie-probe's engine choosing and
+/// judging probes, per-entity /24s UP written to the store after each
+/// round, block changes to the block log.
+fn probe(scenario: &Scenario, generated: &Generated, data_dir: &Path, geo: &GeoArgs) -> Result<()> {
+    let geo = load_geo(geo)?;
+    let label = generated.hitlist.display().to_string();
+    let file = File::open(&generated.hitlist).with_context(|| format!("cannot open {label}"))?;
+    let (list, report) = ProbeList::from_hitlist(
+        BufReader::new(file),
+        &label,
+        &Eligibility::default(),
+        &TargetPolicy::default(),
+    )
+    .with_context(|| format!("cannot read {label}"))?;
+    eprintln!("  {report}");
+    let bin = BinSize::new(BIN_SECS)?;
+    let mut store = open_store(data_dir)?;
+    let mut log = BlockLog::open(&data_dir.join(super::probe::BLOCK_LOG_FILE))?;
+    let mut last_bin: Option<UnixSecs> = None;
+    let mut changes = 0usize;
+    let rounds = vigie_scenario::simulate_probing(scenario, list, |round_end, engine, report| {
+        let values = up_counts(engine.list(), engine.states(), &geo);
+        let round_start = round_end - vigie_scenario::probe::ROUND_SECS;
+        super::probe::write_bins(
+            &mut store,
+            bin,
+            &mut last_bin,
+            round_start,
+            round_end,
+            &values,
+        )?;
+        changes += report.changes.len();
+        log.record(VANTAGE, round_end, &report.changes)?;
+        anyhow::Ok(())
+    })?;
+    store.compact().context("cannot compact the store")?;
+    eprintln!("  {rounds} rounds of 10 minutes, {changes} block state changes logged");
+    Ok(())
+}
+
+/// Names the world's ASes in the store (as `vigie ingest mrt` does from an
+/// AS-name table).
+fn name_entities(scenario: &Scenario, data_dir: &Path) -> Result<()> {
+    let mut store = open_store(data_dir)?;
+    let mut names: Vec<(Entity, String)> = scenario
+        .world
+        .networks
+        .iter()
+        .map(|n| (Entity::Asn(n.asn), n.name.clone()))
+        .collect();
+    names.push((
+        scenario.world.country_entity(),
+        scenario.world.country_name.clone(),
+    ));
+    store.set_entity_names(&names)?;
+    Ok(())
+}
+
+/// The stored incidents of `entity`, oldest first.
+fn incidents_of(store: &Store, entity: &Entity) -> Result<Vec<Incident>> {
+    let filter = ResultFilter {
+        entity: Some(entity.clone()),
+        method: Some(VIGIE.to_string()),
+        from: None,
+        until: None,
+    };
+    let mut out = Vec::new();
+    for row in store.incidents(&filter)? {
+        out.push(
+            serde_json::from_str::<Incident>(&row.detail)
+                .with_context(|| format!("incident of {entity} could not be read"))?,
+        );
+    }
+    out.sort_by_key(|i| i.start);
+    Ok(out)
+}
+
+/// Bursts of BGP updates (announcements) of `entity` within an hour of `t`:
+/// the busiest bin and its count, when it is at least five times the day's
+/// median.
+fn update_burst(store: &Store, entity: &Entity, t: UnixSecs) -> Option<(UnixSecs, f64)> {
+    let key = SeriesKey {
+        entity: entity.clone(),
+        signal: SignalKind::BgpAnnouncements,
+    };
+    let bin = BinSize::new(BIN_SECS).ok()?;
+    let day = store
+        .read_series(&key, bin, TimeRange::new(t - 86_400, t + 3600).ok()?)
+        .ok()?;
+    let mut values: Vec<f64> = day.values.iter().flatten().copied().collect();
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let median = values
+        .get(values.len() / 2)
+        .copied()
+        .unwrap_or(0.0)
+        .max(1.0);
+    let step = i64::from(BIN_SECS);
+    day.values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| (day.start + i as i64 * step, v)))
+        .filter(|(at, _)| (*at - t).abs() <= 3600)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .filter(|(_, v)| *v >= 5.0 * median)
+}
+
+/// What happened, in words, from the mechanism and scope.
+fn headline(incident: &Incident, parts: &str) -> String {
+    let scope = match incident.scope {
+        Scope::Nationwide => "nationwide ".to_string(),
+        Scope::Regional => "regional ".to_string(),
+        _ => String::new(),
+    };
+    let what = match incident.mechanism {
+        Mechanism::DataPlaneBlocking => {
+            format!("{scope}shutdown, routes still announced (data-plane blocking)")
+        }
+        Mechanism::RoutesWithdrawn => format!("{scope}blackout, routes withdrawn from BGP"),
+        Mechanism::Throttling => {
+            format!("{scope}throttling: traffic down, networks still reachable")
+        }
+        Mechanism::Unknown => format!("{scope}outage"),
+    };
+    if parts.is_empty() {
+        what
+    } else {
+        format!("{what}, affecting {parts}")
+    }
+}
+
+/// The timeline of the scenario's country, its regions and networks, as a
+/// reporter would write it.
+pub fn timeline(store: &Store, scenario: &Scenario) -> Result<String> {
+    let world = &scenario.world;
+    let at = |t: UnixSecs| reporter_time(t, world.utc_offset_secs, &world.place);
+    let names: BTreeMap<u32, &str> = world
+        .networks
+        .iter()
+        .map(|n| (n.asn, n.name.as_str()))
+        .collect();
+    let name_of = |entity: &Entity| match entity {
+        Entity::Asn(asn) => match names.get(asn) {
+            Some(name) => format!("{name} ({entity})"),
+            None => entity.to_string(),
+        },
+        Entity::Region(region) => region.name.clone(),
+        Entity::Country(_) => world.country_name.clone(),
+    };
+    let country = world.country_entity();
+    let mut text = format!(
+        "{} ({}) as vigie saw it — times in UTC, local time in {}:\n",
+        world.country_name, world.country, world.place
+    );
+    let country_incidents = incidents_of(store, &country)?;
+    if country_incidents.is_empty() {
+        text.push_str("  no outage detected for the country as a whole\n");
+    }
+    for incident in &country_incidents {
+        let parts: Vec<String> = incident
+            .affected
+            .iter()
+            .map(|a| format!("{} {:.0}%", name_of(&a.entity), a.address_share * 100.0))
+            .collect();
+        text.push_str(&format!(
+            "- {}: {} ({}).\n",
+            at(incident.start),
+            headline(incident, &parts.join(", ")),
+            incident.mechanism_evidence
+        ));
+        if let Some((burst_at, count)) = update_burst(store, &country, incident.start) {
+            text.push_str(&format!(
+                "- {}: a burst of {count:.0} BGP announcements from the country's networks in five minutes.\n",
+                at(burst_at)
+            ));
+        }
+        for window in &incident.restorations {
+            text.push_str(&format!(
+                "- {}: service restored ({:.0}% back) until {}, then cut again.\n",
+                at(window.start),
+                window.restored_fraction * 100.0,
+                at(window.end)
+            ));
+        }
+        match incident.end {
+            Some(end) => text.push_str(&format!(
+                "- {}: service back, after {}.\n",
+                at(end),
+                format_duration(end - incident.start)
+            )),
+            None => text.push_str(&format!(
+                "- still going on at the end of the data ({}).\n",
+                at(incident.observed_until)
+            )),
+        }
+    }
+    let mut others: Vec<Entity> = world
+        .networks
+        .iter()
+        .filter_map(|n| n.region.clone())
+        .map(|name| {
+            Entity::Region(vigie_model::RegionId {
+                country: world.country,
+                name,
+            })
+        })
+        .collect();
+    others.sort();
+    others.dedup();
+    others.extend(world.networks.iter().map(|n| Entity::Asn(n.asn)));
+    let mut lines = Vec::new();
+    for entity in &others {
+        for incident in incidents_of(store, entity)? {
+            lines.push(format!(
+                "  {}: {} — {}, {}, {:.0}% lost{}\n",
+                name_of(entity),
+                at(incident.start),
+                incident
+                    .end
+                    .map(|end| format!("for {}", format_duration(end - incident.start)))
+                    .unwrap_or_else(|| "ongoing".to_string()),
+                incident.mechanism.name(),
+                incident.depth * 100.0,
+                if incident.restorations.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} restorations", incident.restorations.len())
+                }
+            ));
+        }
+    }
+    if !lines.is_empty() {
+        text.push_str("Regions and networks:\n");
+        for line in lines {
+            text.push_str(&line);
+        }
+    }
+    Ok(text)
+}
