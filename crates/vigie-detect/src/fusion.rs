@@ -3,10 +3,12 @@
 //!
 //! Rules (the accuracy document repeats them):
 //! - signal events of one entity that overlap in time form one incident; it
-//!   starts with the earliest signal and ends when most of its signals have
-//!   recovered (the upper median of their ends), so one slow signal (probing
+//!   starts when half of its signals have fallen (the lower median of their
+//!   onsets: with one or two signals, the earliest) and ends when most of
+//!   them have recovered (the upper median of their ends), so one early,
+//!   noisy signal does not pull the onset back and one slow signal (probing
 //!   needs time to see blocks answer again; Google traffic comes every 30
-//!   minutes) does not stretch it;
+//!   minutes) does not stretch the end;
 //! - mechanism: *routes withdrawn* when BGP lost at least half as much as
 //!   the data plane (probing, telescope, traffic); *data-plane blocking* when
 //!   BGP held or lost much less while the data plane fell (Kazakhstan 2022,
@@ -94,7 +96,8 @@ pub struct AffectedShare {
 pub struct Incident {
     /// Whose outage.
     pub entity: Entity,
-    /// First bin of the outage (the earliest signal's onset).
+    /// First bin of the outage: when half of its signals had fallen (the
+    /// lower median of their onsets).
     pub start: UnixSecs,
     /// First bin after it; `None` while ongoing.
     pub end: Option<UnixSecs>,
@@ -251,11 +254,25 @@ fn build_incident(
     config: &VigieConfig,
     observed_until: UnixSecs,
 ) -> Incident {
-    let start = group.iter().map(|m| m.0).min().unwrap_or(0);
+    // Lower median of the onsets: when half the signals had fallen, so one
+    // early, noisy signal (a few flows or requests a bin) does not pull the
+    // onset back, as one slow signal does not stretch the end.
+    let mut starts: Vec<UnixSecs> = group.iter().map(|m| m.0).collect();
+    starts.sort_unstable();
+    let earliest = starts.first().copied().unwrap_or(0);
+    let median_start = starts
+        .get(starts.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or(earliest);
     // Upper median of the ends, an ongoing end counting as the latest.
     let mut ends: Vec<Option<UnixSecs>> = group.iter().map(|m| m.2.end).collect();
     ends.sort_by_key(|e| e.unwrap_or(i64::MAX));
     let end = ends.get(ends.len() / 2).copied().flatten();
+    let start = if end.is_none_or(|e| e > median_start) {
+        median_start
+    } else {
+        earliest
+    };
     let span_end = end.unwrap_or(observed_until);
     let signals: Vec<SignalEvent> = group.iter().map(|m| m.2.clone()).collect();
     let depth = signals.iter().map(|e| e.depth).fold(0.0, f64::max);
@@ -504,6 +521,34 @@ mod tests {
         let incidents = fuse(&kz, &detections, &VigieConfig::default());
         assert_eq!(incidents[0].mechanism, Mechanism::Throttling);
         assert_eq!(incidents[0].end, None);
+    }
+
+    #[test]
+    fn one_early_noisy_signal_does_not_pull_the_onset_back() {
+        let kz: Entity = "KZ".parse().unwrap();
+        let detections = vec![
+            detection(
+                SignalKind::FlowsTo,
+                vec![event(SignalKind::FlowsTo, 2400, Some(9000), 0.3)],
+                0.3,
+            ),
+            detection(
+                SignalKind::FlowBytesTo,
+                vec![event(SignalKind::FlowBytesTo, 3000, Some(9000), 0.3)],
+                0.3,
+            ),
+            detection(
+                SignalKind::ProbeUpSlash24s,
+                vec![event(SignalKind::ProbeUpSlash24s, 3300, Some(9300), 0.3)],
+                0.3,
+            ),
+        ];
+        let incidents = fuse(&kz, &detections, &VigieConfig::default());
+        assert_eq!(incidents.len(), 1);
+        // Half the signals had fallen at 3000; with two, the earliest counts.
+        assert_eq!(incidents[0].start, 3000);
+        let two = fuse(&kz, &detections[..2], &VigieConfig::default());
+        assert_eq!(two[0].start, 2400);
     }
 
     #[test]
