@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use vigie_detect::{Incident, Mechanism, Scope};
 use vigie_model::{BinSize, Entity, SeriesKey, SignalKind, TimeRange, UnixSecs};
-use vigie_probe::{up_counts, BlockLog, Eligibility, ProbeList, TargetPolicy};
+use vigie_probe::{record_block_changes, up_counts, Eligibility, ProbeList, TargetPolicy};
 use vigie_scenario::clock::reporter_time;
 use vigie_scenario::{builtin, generate, Generated, Scenario};
 use vigie_store::{ResultFilter, Store};
@@ -259,7 +259,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
 /// Probing as `vigie probe` does it, with the network simulated: the
 /// hitlist read by the prober's reader, vigie-probe's engine choosing and
 /// judging probes, per-entity /24s UP written to the store after each
-/// round, block changes to the block log.
+/// round, block changes to the store's block log.
 fn probe(scenario: &Scenario, generated: &Generated, data_dir: &Path, geo: &GeoArgs) -> Result<()> {
     let geo = load_geo(geo)?;
     let label = generated.hitlist.display().to_string();
@@ -274,7 +274,6 @@ fn probe(scenario: &Scenario, generated: &Generated, data_dir: &Path, geo: &GeoA
     eprintln!("  {report}");
     let bin = BinSize::new(BIN_SECS)?;
     let mut store = open_store(data_dir)?;
-    let mut log = BlockLog::open(&data_dir.join(super::probe::BLOCK_LOG_FILE))?;
     let mut last_bin: Option<UnixSecs> = None;
     let mut changes = 0usize;
     let rounds = vigie_scenario::simulate_probing(scenario, list, |round_end, engine, report| {
@@ -289,7 +288,7 @@ fn probe(scenario: &Scenario, generated: &Generated, data_dir: &Path, geo: &GeoA
             &values,
         )?;
         changes += report.changes.len();
-        log.record(VANTAGE, round_end, &report.changes)?;
+        record_block_changes(&mut store, VANTAGE, round_end, &report.changes)?;
         anyhow::Ok(())
     })?;
     store.compact().context("cannot compact the store")?;
