@@ -362,21 +362,48 @@ fn classify_mechanism(
         .into_iter()
         .filter(|d| !d.is_nan())
         .fold(f64::NAN, f64::max);
-    let percent = |d: f64| {
-        if d.is_nan() {
-            "n/a".to_string()
+    // What each signal family the entity has said, in words: the deepest
+    // loss of its alerts, or that it stayed normal; families without data
+    // are left out rather than written as zero.
+    let has = |family: SignalFamily| own.iter().any(|d| d.key.signal.family() == family);
+    let mut said: Vec<String> = Vec::new();
+    if has(SignalFamily::Bgp) {
+        said.push(if bgp_event.is_nan() {
+            format!(
+                "BGP routes stayed visible ({:.0}% of the space lost on average)",
+                if bgp_mean.is_nan() {
+                    0.0
+                } else {
+                    bgp_mean * 100.0
+                }
+            )
         } else {
-            format!("{:.0}%", d * 100.0)
+            format!(
+                "BGP {:.0}% of the visible space lost ({:.0}% on average)",
+                bgp_event * 100.0,
+                if bgp_mean.is_nan() {
+                    0.0
+                } else {
+                    bgp_mean * 100.0
+                }
+            )
+        });
+    }
+    for (family, name) in [
+        (SignalFamily::Probing, "probing"),
+        (SignalFamily::Telescope, "telescope"),
+        (SignalFamily::Traffic, "traffic"),
+    ] {
+        if has(family) {
+            let depth = deepest(family);
+            said.push(if depth.is_nan() {
+                format!("{name} normal")
+            } else {
+                format!("{name} {:.0}% lost", depth * 100.0)
+            });
         }
-    };
-    let evidence = format!(
-        "lost: BGP {} (mean {}), probing {}, telescope {}, traffic {}",
-        percent(bgp_event),
-        percent(bgp_mean),
-        percent(probing),
-        percent(telescope),
-        percent(traffic)
-    );
+    }
+    let evidence = said.join("; ");
     if !bgp_event.is_nan() {
         if data_plane.is_nan() || data_plane <= 0.0 {
             let reachability_held = !mean_of(SignalFamily::Probing).is_nan()
@@ -485,6 +512,11 @@ mod tests {
         assert!(incident.mechanism_confidence > 0.9);
         assert_eq!(incident.scope, Scope::Nationwide);
         assert_eq!(incident.signals.len(), 2);
+        // The evidence in words; no telescope series, so no telescope word.
+        assert_eq!(
+            incident.mechanism_evidence,
+            "BGP routes stayed visible (0% of the space lost on average); probing 70% lost; traffic 90% lost"
+        );
     }
 
     #[test]
