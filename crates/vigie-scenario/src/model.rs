@@ -3,7 +3,28 @@
 //! happen to it, with the ground truth a detector should find.
 //!
 //! A scenario is TOML; [`Scenario::parse`] reads and checks it, naming the
-//! file and the field of any problem. Times are ISO 8601 UTC.
+//! file and the field of any problem. Times are ISO 8601 UTC. The keys
+//! (the built-in files in `scenarios/` are worked examples):
+//!
+//! - top level: `name`, `title`, `sources` (list), `start`, `end` (1 to 60
+//!   days), `seed`;
+//! - `[world]`: `country`, `country_name`, `place` (whose clock local times
+//!   use), `utc_offset_hours`, `noise` (relative, 0.03), `bgp_churn_per_hour`,
+//!   `probe_availability` (0..1), `probe_blocks`, `flows_per_bin` and
+//!   `requests_per_bin` (whole country, busiest hour), `residual` (share
+//!   still passing a block), `diurnal` (24 values, local hours),
+//!   `weekly` (7 values, Monday first), `upstreams` (transit AS numbers);
+//! - `[[world.networks]]`: `asn`, `name`, `kind` (`fixed` or `mobile`),
+//!   `traffic_share`, `region` (optional), `prefixes` (IPv4, /8 to /24, not
+//!   overlapping);
+//! - `[[events]]`: `kind` (`blackout`, `data-plane-blocking`, `throttling`,
+//!   `bgp-update-burst`), `start`, `end`, `repeat_days`, `restorations`
+//!   (list of `{start, end}`), `to` (throttling: share left), `networks`
+//!   (`all`, `mobile`, `fixed`), `asns`, `regions`, `updates` (bursts),
+//!   `note`;
+//! - `[[truth]]`: `entity` (`KZ`, `AS9198`, `IQ/Erbil`), `start`, `end`,
+//!   `repeat_days`, `mechanism` and `scope` (vigie-detect's names),
+//!   `restorations`, `note`.
 
 use std::collections::BTreeSet;
 
