@@ -72,7 +72,8 @@ pub enum Command {
     /// Replay a shutdown end to end, offline: generate a scenario
     /// (Kazakhstan, January 2022, by default) in real formats, ingest it,
     /// detect, print the timeline, score it against the ground truth, write
-    /// the report; with --serve, serve it. Runs in a temporary folder.
+    /// the report; with --serve, serve it. Runs in a temporary folder (or
+    /// --keep DIR), never in --data-dir.
     Demo(DemoArgs),
 }
 
