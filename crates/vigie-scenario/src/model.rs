@@ -40,6 +40,9 @@ pub const MAX_NETWORKS: usize = 64;
 pub const MAX_PREFIXES_PER_NETWORK: usize = 256;
 /// Most events a scenario may have.
 pub const MAX_EVENTS: usize = 256;
+/// Most flow records, log lines, probes or BGP updates a scenario may
+/// generate (each).
+pub const MAX_GENERATED_RECORDS: f64 = 20_000_000.0;
 
 /// Why a scenario file is refused.
 #[derive(Debug, thiserror::Error)]
@@ -649,7 +652,7 @@ impl Scenario {
                 note: t.note,
             });
         }
-        Ok(Scenario {
+        let scenario = Scenario {
             name: file.name,
             title: file.title,
             sources: file.sources,
@@ -658,7 +661,58 @@ impl Scenario {
             world,
             events,
             truth,
-        })
+        };
+        scenario.check_size(&check)?;
+        Ok(scenario)
+    }
+
+    /// Refuses scenarios whose generated data would be too large to write
+    /// and read back in minutes.
+    fn check_size(&self, check: &Checker<'_>) -> Result<(), ScenarioError> {
+        let bins = ((self.period.end - self.period.start) / 300) as f64;
+        let world = &self.world;
+        if world.flows_per_bin * 2.0 * bins > MAX_GENERATED_RECORDS {
+            return Err(check.invalid(
+                "world.flows_per_bin",
+                format!("too many flow records over the period (at most {MAX_GENERATED_RECORDS:.0}); lower it or shorten the scenario"),
+            ));
+        }
+        if world.requests_per_bin * bins > MAX_GENERATED_RECORDS {
+            return Err(check.invalid(
+                "world.requests_per_bin",
+                format!("too many log lines over the period (at most {MAX_GENERATED_RECORDS:.0}); lower it or shorten the scenario"),
+            ));
+        }
+        if world.probe_blocks as f64 * bins / 2.0 > MAX_GENERATED_RECORDS {
+            return Err(check.invalid(
+                "world.probe_blocks",
+                "too many probes over the period; lower it or shorten the scenario",
+            ));
+        }
+        let peers = crate::mrt::COLLECTOR_PEERS.len() as f64;
+        let mut updates = bins / 12.0 * world.bgp_churn_per_hour;
+        for event in self.events.iter().filter(|e| e.kind == EventKind::Blackout) {
+            let prefixes: usize = world
+                .networks
+                .iter()
+                .filter(|n| event.covers(n))
+                .map(|n| n.prefixes.len())
+                .sum();
+            let changes = 2 * (event.windows.len() + event.restorations.len());
+            updates += changes as f64 * prefixes as f64 * peers;
+        }
+        updates += self
+            .events
+            .iter()
+            .map(|e| f64::from(e.updates) * e.windows.len() as f64)
+            .sum::<f64>();
+        if updates > MAX_GENERATED_RECORDS {
+            return Err(check.invalid(
+                "events",
+                format!("too many BGP updates over the period (at most {MAX_GENERATED_RECORDS:.0}); use fewer windows, prefixes or bursts"),
+            ));
+        }
+        Ok(())
     }
 
     fn world(check: &Checker<'_>, file: FileWorld) -> Result<World, ScenarioError> {

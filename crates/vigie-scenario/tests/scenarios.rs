@@ -56,6 +56,10 @@ fn bad_scenarios_are_refused_with_the_field_named() {
             "truth[1].mechanism",
         ),
         ("name = ".to_string(), ""),
+        (
+            good.replace("flows_per_bin = 96", "flows_per_bin = 9000"),
+            "world.flows_per_bin",
+        ),
     ];
     for (text, field) in cases {
         let error = Scenario::parse(&text, "test.toml").expect_err(field);
