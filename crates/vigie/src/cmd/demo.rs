@@ -84,10 +84,18 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             dir.clone()
         }
         None => {
-            temp = tempfile::Builder::new()
-                .prefix("vigie-demo-")
-                .tempdir()
-                .context("cannot create a temporary folder")?;
+            // The store commits every bin durably; a throwaway store in
+            // memory (/dev/shm, where fsync costs nothing) keeps the demo
+            // fast on a busy disk. Elsewhere, the usual temporary folder.
+            let mut builder = tempfile::Builder::new();
+            builder.prefix("vigie-demo-");
+            let shm = Path::new("/dev/shm");
+            temp = match shm.is_dir().then(|| builder.tempdir_in(shm)) {
+                Some(Ok(dir)) => dir,
+                _ => builder
+                    .tempdir()
+                    .context("cannot create a temporary folder")?,
+            };
             temp.path().to_path_buf()
         }
     };
