@@ -4,8 +4,12 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+
+#[path = "support/listening.rs"]
+mod listening;
+use listening::spawn_listening;
 
 fn vigie(data_dir: &Path, args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
@@ -126,31 +130,13 @@ fn report_annotate_and_serve_from_the_command_line() {
     );
 
     // The HTTP API on a free port, with writes enabled by the token.
-    let mut server = Command::new(env!("CARGO_BIN_EXE_vigie"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vigie"));
+    command
         .arg("--data-dir")
         .arg(&data)
         .args(["serve", "--listen", "127.0.0.1:0", "--for-secs", "60"])
-        .env("VIGIE_API_TOKEN", "cli-test-token")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = server.stderr.take().unwrap();
-    let started = Instant::now();
-    let mut seen = String::new();
-    let addr = loop {
-        let mut buf = [0u8; 256];
-        let n = stderr.read(&mut buf).unwrap();
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-        if let Some(rest) = seen.split("HTTP API on http://").nth(1) {
-            if let Some((addr, _)) = rest.split_once('/') {
-                break addr.to_string();
-            }
-        }
-        assert!(
-            n > 0 && started.elapsed() < Duration::from_secs(30),
-            "no address: {seen}"
-        );
-    };
+        .env("VIGIE_API_TOKEN", "cli-test-token");
+    let (mut server, addr) = spawn_listening(command);
     let (status, body) = http(
         &addr,
         "GET /api/v1/incidents?entity=IQ&limit=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -178,39 +164,15 @@ fn report_annotate_and_serve_from_the_command_line() {
 /// Starts `vigie serve --listen 127.0.0.1:0` with the alert worker on and
 /// returns the child and the API address.
 fn serve_with_alerts(data: &Path) -> (std::process::Child, String) {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_vigie"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vigie"));
+    command
         .arg("--data-dir")
         .arg(data)
         .args(["serve", "--listen", "127.0.0.1:0", "--for-secs", "120"])
         .env("VIGIE_API_TOKEN", "alert-token")
         .env("VIGIE_WEBHOOK_ALLOW_PRIVATE", "1")
-        .env("VIGIE_ALERT_INTERVAL_SECS", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = server.stderr.take().unwrap();
-    let started = Instant::now();
-    let mut seen = String::new();
-    let addr = loop {
-        let mut buf = [0u8; 256];
-        let n = stderr.read(&mut buf).unwrap();
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-        if let Some(rest) = seen.split("HTTP API on http://").nth(1) {
-            if let Some((addr, _)) = rest.split_once('/') {
-                break addr.to_string();
-            }
-        }
-        assert!(
-            n > 0 && started.elapsed() < Duration::from_secs(30),
-            "no address: {seen}"
-        );
-    };
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = stderr.read_to_end(&mut sink);
-    });
-    (server, addr)
+        .env("VIGIE_ALERT_INTERVAL_SECS", "1");
+    spawn_listening(command)
 }
 
 #[test]

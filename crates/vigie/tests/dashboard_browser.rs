@@ -14,6 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/listening.rs"]
+mod listening;
+use listening::spawn_listening;
+
 fn vigie(data_dir: &Path, args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
         .arg("--data-dir")
@@ -146,34 +150,15 @@ fn the_dashboard_works_in_a_headless_browser() {
         ],
     );
 
-    let mut server = Command::new(env!("CARGO_BIN_EXE_vigie"))
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["serve", "--listen", "127.0.0.1:0", "--for-secs", "300"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = server.stderr.take().unwrap();
-    let started = Instant::now();
-    let mut seen = String::new();
-    let addr = loop {
-        let mut buf = [0u8; 256];
-        let n = stderr.read(&mut buf).unwrap();
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-        if let Some(rest) = seen.split("HTTP API on http://").nth(1) {
-            if let Some((addr, _)) = rest.split_once('/') {
-                break addr.to_string();
-            }
-        }
-        assert!(
-            n > 0 && started.elapsed() < Duration::from_secs(30),
-            "no address: {seen}"
-        );
-    };
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = stderr.read_to_end(&mut sink);
-    });
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vigie"));
+    command.arg("--data-dir").arg(&data).args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--for-secs",
+        "300",
+    ]);
+    let (mut server, addr) = spawn_listening(command);
 
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
     let _ = std::fs::remove_dir_all(&shots);
