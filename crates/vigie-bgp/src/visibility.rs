@@ -696,16 +696,23 @@ mod tests {
         text.parse().unwrap()
     }
 
-    #[test]
-    fn more_specifics_count_once_and_prefixes_split_across_countries() {
+    /// One full-feed peer (more than 1 prefix) announcing AS65001's /22
+    /// across KZ and UZ, a /24 inside it of the same origin, and AS65002's
+    /// /24 inside it.
+    fn nested_prefixes() -> (VisibilityAccounting, PeerIdx) {
         let mut acc = VisibilityAccounting::new(config(), geo());
         let c = acc.collector("test");
         let peer = acc.peer(c, ip("192.0.2.1"), 64500);
         acc.advance_to(0);
-        // Two prefixes so the peer is full-feed (more than 1 prefix).
         acc.announce(peer, &net("10.0.0.0/22"), None, Some(65001));
         acc.announce(peer, &net("10.0.0.0/24"), None, Some(65001));
         acc.announce(peer, &net("10.0.1.0/24"), None, Some(65002));
+        (acc, peer)
+    }
+
+    #[test]
+    fn more_specifics_count_once_and_prefixes_split_across_countries() {
+        let (mut acc, _) = nested_prefixes();
         let bin = acc.finish().unwrap();
         assert_eq!(value(&bin, "KZ", SignalKind::BgpVisibleSlash24s), Some(2.0));
         assert_eq!(value(&bin, "UZ", SignalKind::BgpVisibleSlash24s), Some(2.0));
@@ -732,13 +739,7 @@ mod tests {
 
     #[test]
     fn origin_country_space_splits_each_as_across_countries() {
-        let mut acc = VisibilityAccounting::new(config(), geo());
-        let c = acc.collector("test");
-        let peer = acc.peer(c, ip("192.0.2.1"), 64500);
-        acc.advance_to(0);
-        acc.announce(peer, &net("10.0.0.0/22"), None, Some(65001));
-        acc.announce(peer, &net("10.0.0.0/24"), None, Some(65001));
-        acc.announce(peer, &net("10.0.1.0/24"), None, Some(65002));
+        let (mut acc, peer) = nested_prefixes();
         acc.announce(peer, &net("2001:db8::/47"), None, Some(65002));
         let kz = CountryCode::new("KZ").unwrap();
         let uz = CountryCode::new("UZ").unwrap();
