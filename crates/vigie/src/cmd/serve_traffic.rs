@@ -241,29 +241,26 @@ pub fn spawn(
             })
             .context("cannot start the flow collector thread")?;
         // Report the bound sockets (or the bind error) before going on.
+        let task = TrafficTask {
+            name: "flows".into(),
+            handle,
+        };
         match ready_rx.recv_timeout(std::time::Duration::from_secs(10)) {
             Ok(addrs) => {
                 for a in addrs {
                     eprintln!("vigie serve: flow collector on udp {a}");
                 }
             }
-            Err(_) => {
-                let task = TrafficTask {
-                    name: "flows".into(),
-                    handle,
-                };
-                if task.is_finished() {
-                    let error = task.join().err().unwrap_or_default();
-                    anyhow::bail!("the flow collector did not start: {error}");
-                }
-                tasks.push(task);
-                return Ok(tasks);
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                // The thread ended before binding: its error says why.
+                let error = task.join().err().unwrap_or_default();
+                anyhow::bail!("the flow collector did not start: {error}");
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                eprintln!("vigie serve: the flow collector is slow to start; going on");
             }
         }
-        tasks.push(TrafficTask {
-            name: "flows".into(),
-            handle,
-        });
+        tasks.push(task);
     }
     for section in access_logs {
         let mut store = open_store(data_dir)?;
