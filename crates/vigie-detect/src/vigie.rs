@@ -38,6 +38,16 @@
 //!   over few days) is added to the noise, so a young shape of a noisy
 //!   series is not trusted beyond what it has seen.
 //!
+//! A drop is an outage only if it begins with a step: the hour after its
+//! onset must be at least half the drop deeper than the hour before, and
+//! the hour before at most a quarter of the drop down. Cuts are abrupt;
+//! natural changes (the evening fall of a steep daily cycle, nights at a
+//! quarter of the peak falling ~27% an hour, a weekend settling in over
+//! the night) build up over hours, so they are not flagged and are learnt
+//! by the daily shape, the weekly factor and the level. (A flagged trough
+//! never enters the shape: without this rule a steep first night, flagged
+//! against the last hour, was flagged again every night.)
+//!
 //! A drop is confirmed when, over a window of 15 minutes to 8 hours, the mean
 //! fraction lost is at least the family's minimum depth *and* stands out from
 //! the series' own noise for that window length by the number of standard
@@ -870,9 +880,41 @@ impl SignalDetector {
                 b -= 1;
             }
             let onset = self.step_location(lower, bin_no, onset, delta);
+            if floor_bin == i64::MIN && !self.is_step(onset, lower, bin_no, drop) {
+                return None;
+            }
             return Some((onset, z));
         }
         None
+    }
+
+    /// Whether the drop of depth `drop` confirmed at `bin_no` begins with a
+    /// step at `onset`: the hour after the onset must be, on average, at
+    /// least half the drop deeper than the hour before it, and the hour
+    /// before no more than a quarter of the drop down. Outages are cut
+    /// (a step within a bin or a few); natural changes of traffic (the
+    /// evening fall of a steep daily cycle, a weekend settling in over the
+    /// night) build up over hours, and are left to the seasonal baseline
+    /// and the level to learn. When the hour before the onset is unknown,
+    /// a drop whose onset is the start of the lookback (it began longer
+    /// ago than the lookback and was never confirmed while its start was
+    /// in view) is not a step; any other is given the benefit of the doubt.
+    fn is_step(&self, onset: i64, lower: i64, bin_no: i64, drop: f64) -> bool {
+        let hour = self.local_bins() as i64;
+        let depths = |from: i64, until: i64| -> Vec<f64> {
+            (from..until)
+                .filter_map(|b| self.recent_bin(b))
+                .filter(|r| r.flag != FLAG_EVENT && !r.depth.is_nan())
+                .map(|r| f64::from(r.depth))
+                .collect()
+        };
+        let before = depths(onset - hour, onset);
+        let after = depths(onset, (onset + hour).min(bin_no + 1));
+        if before.len() < self.local_bins().div_ceil(2) || after.is_empty() {
+            return onset > lower;
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        mean(&after) - mean(&before) >= drop / 2.0 && mean(&before) <= drop / 4.0
     }
 
     /// Moves an onset found bin by bin (`walked`: the first of the bins
