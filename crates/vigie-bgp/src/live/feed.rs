@@ -99,6 +99,19 @@ pub enum LiveEvent {
 }
 
 impl LiveEvent {
+    /// The same event at time `t` (a live driver keeps a feed's clock in
+    /// step with its own).
+    pub fn at(&self, t: UnixSecs) -> LiveEvent {
+        let mut event = self.clone();
+        match &mut event {
+            LiveEvent::Routes { time, .. }
+            | LiveEvent::PeerDown { time, .. }
+            | LiveEvent::FeedDown { time, .. }
+            | LiveEvent::FeedUp { time, .. } => *time = t,
+        }
+        event
+    }
+
     /// The event's time.
     pub fn time(&self) -> UnixSecs {
         match self {
@@ -154,6 +167,9 @@ pub struct DriverStats {
     pub bins_suppressed: u64,
     /// Feed-down events seen.
     pub feed_downs: u64,
+    /// Events counted at their arrival time because their own time was
+    /// too far from the clock.
+    pub events_retimed: u64,
 }
 
 /// Owns the accounting of live inputs and applies [`LiveEvent`]s to it.
@@ -371,6 +387,9 @@ pub struct DriverOptions {
     /// When notified, the driver stops (its event channel closes, so the
     /// inputs stop too) after publishing the open bin as provisional.
     pub shutdown: Option<Arc<tokio::sync::Notify>>,
+    /// An event stamped further than this from the clock (a replayed
+    /// message, a wrong clock) is counted at the time it arrives.
+    pub max_clock_skew_secs: i64,
 }
 
 impl Default for DriverOptions {
@@ -380,6 +399,7 @@ impl Default for DriverOptions {
             provisional_every: Duration::from_secs(10),
             clock: system_clock(),
             shutdown: None,
+            max_clock_skew_secs: 300,
         }
     }
 }
@@ -406,12 +426,25 @@ pub async fn run_driver(
         }
     };
     tokio::pin!(stop);
+    // Bins follow the wall clock: the open bin starts now, and an event
+    // stamped far in the past (a replayed message) or in the future (a
+    // wrong clock) counts at the time it arrives instead of closing years
+    // of bins.
+    for bin in driver.tick((options.clock)()) {
+        sink.bin_final(bin)?;
+    }
     loop {
         tokio::select! {
             _ = &mut stop => break,
             event = events.recv() => {
                 let Some(event) = event else { break };
-                let closed = driver.apply(&event);
+                let now = (options.clock)();
+                let closed = if (event.time() - now).abs() > options.max_clock_skew_secs {
+                    driver.stats.events_retimed += 1;
+                    driver.apply(&event.at(now))
+                } else {
+                    driver.apply(&event)
+                };
                 for bin in closed {
                     sink.bin_final(bin)?;
                 }
@@ -524,6 +557,7 @@ mod tests {
             provisional_every: Duration::from_millis(5),
             clock: Arc::new(move || clock_now.load(Ordering::SeqCst)),
             shutdown: None,
+            max_clock_skew_secs: 300,
         };
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let mut sink = Recorder::default();
@@ -567,6 +601,51 @@ mod tests {
         // Provisional values of the open bin: 2 /24s, then 0 after the withdrawal.
         assert_eq!(sink.provisional.first(), Some(&(900, Some(2.0))));
         assert_eq!(sink.provisional.last(), Some(&(1500, Some(0.0))));
+    }
+
+    #[test]
+    fn events_stamped_far_from_the_clock_count_when_they_arrive() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let options = DriverOptions {
+            tick: Duration::from_millis(5),
+            provisional_every: Duration::from_millis(5),
+            clock: Arc::new(|| 1_000_000),
+            shutdown: None,
+            max_clock_skew_secs: 300,
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let (sink, stats) = runtime.block_on(async {
+            let driver = tokio::spawn(async move {
+                let mut sink = Recorder::default();
+                run_driver(driver(), rx, &mut sink, options)
+                    .await
+                    .map(|d| (sink, d.stats().clone()))
+            });
+            // A replayed message from long ago, then one from the future.
+            for time in [1_000, 9_000_000] {
+                tx.send(LiveEvent::Routes {
+                    time,
+                    peer: peer(),
+                    changes: vec![RouteChange::Announce {
+                        prefix: "10.0.0.0/23".parse().unwrap(),
+                        path_id: None,
+                        origin: Some(65001),
+                    }],
+                })
+                .await
+                .unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            drop(tx);
+            driver.await.unwrap().unwrap()
+        });
+        // No bin between them was closed; both counted in the clock's bin.
+        assert!(sink.finals.is_empty(), "{:?}", sink.finals);
+        assert_eq!(sink.provisional.last(), Some(&(999_900, Some(2.0))));
+        assert_eq!(stats.events_retimed, 2);
     }
 
     #[test]

@@ -570,8 +570,13 @@ async fn serve(
         }
     }
     eprintln!(
-        "vigie serve: stopped: {} events, {} route changes, {} peer downs, {} final bins, {} withheld",
-        stats.events, stats.route_changes, stats.peer_downs, stats.bins_final, stats.bins_suppressed
+        "vigie serve: stopped: {} events ({} counted at arrival: stamped too far from the clock), {} route changes, {} peer downs, {} final bins, {} withheld",
+        stats.events,
+        stats.events_retimed,
+        stats.route_changes,
+        stats.peer_downs,
+        stats.bins_final,
+        stats.bins_suppressed
     );
     if let Some(name) = early_end {
         bail!(
