@@ -30,6 +30,18 @@ impl CountryCode {
         std::str::from_utf8(&self.0).unwrap_or("??")
     }
 
+    /// The country of an ISO 3166-1 alpha-3 code (`UKR` → `UA`), in any case;
+    /// `None` for codes ISO does not assign.
+    pub fn from_alpha3(code: &str) -> Option<Self> {
+        let code = code.trim();
+        if code.len() != 3 {
+            return None;
+        }
+        isocountry::CountryCode::for_alpha3_caseless(code)
+            .ok()
+            .and_then(|c| CountryCode::new(c.alpha2()).ok())
+    }
+
     /// The country's English short name as ISO 3166-1 gives it
     /// (`Kazakhstan`), or `None` for codes that name no country (such as the
     /// registries' `EU` and `AP`).
@@ -287,6 +299,16 @@ mod tests {
         assert_eq!(CountryCode::new("kz").unwrap().name(), Some("Kazakhstan"));
         assert_eq!(CountryCode::new("IQ").unwrap().name(), Some("Iraq"));
         assert_eq!(CountryCode::new("EU").unwrap().name(), None);
+    }
+
+    #[test]
+    fn alpha3_codes_map_to_alpha2() {
+        assert_eq!(CountryCode::from_alpha3("UKR"), CountryCode::new("UA").ok());
+        assert_eq!(CountryCode::from_alpha3("ven"), CountryCode::new("VE").ok());
+        assert_eq!(CountryCode::from_alpha3("MMR"), CountryCode::new("MM").ok());
+        assert_eq!(CountryCode::from_alpha3("XYZ"), None);
+        assert_eq!(CountryCode::from_alpha3("UKRR"), None);
+        assert_eq!(CountryCode::from_alpha3("é"), None);
     }
 
     #[test]

@@ -58,11 +58,24 @@ pub enum SignalKind {
     HttpRequests,
     /// Unique client /24s from the entity in web access logs.
     HttpUniqueClientSlash24s,
+    /// Cities from which Mozilla sees Firefox clients (IODA's `mozilla`,
+    /// "Mozilla (City Count)" on its dashboard), imported.
+    MozillaCities,
+    /// A connectivity index, 100 = normal and 0 = effectively offline, from
+    /// probing a region's addresses (Monash IP Observatory), imported.
+    ConnectivityIndex,
+    /// A latency index, 100 = the recent long-run average latency and higher
+    /// = slower (Monash IP Observatory), imported. Context, not a level: its
+    /// rise is degradation and its fall is no outage.
+    LatencyIndex,
+    /// Distinct addresses that answered a ping in the bin (Monash IP
+    /// Observatory's raw observations), imported.
+    ProbeUpAddresses,
 }
 
 impl SignalKind {
     /// Every signal kind, in a stable order.
-    pub const ALL: [SignalKind; 16] = [
+    pub const ALL: [SignalKind; 20] = [
         SignalKind::BgpVisibleSlash24s,
         SignalKind::BgpVisibleSlash48s,
         SignalKind::BgpAnnouncements,
@@ -79,6 +92,10 @@ impl SignalKind {
         SignalKind::FlowsTo,
         SignalKind::HttpRequests,
         SignalKind::HttpUniqueClientSlash24s,
+        SignalKind::MozillaCities,
+        SignalKind::ConnectivityIndex,
+        SignalKind::LatencyIndex,
+        SignalKind::ProbeUpAddresses,
     ];
 
     /// The stable name used on the command line, in the store and in the API.
@@ -100,6 +117,10 @@ impl SignalKind {
             SignalKind::FlowsTo => "flows-to",
             SignalKind::HttpRequests => "http-requests",
             SignalKind::HttpUniqueClientSlash24s => "http-client-slash24s",
+            SignalKind::MozillaCities => "mozilla",
+            SignalKind::ConnectivityIndex => "connectivity-index",
+            SignalKind::LatencyIndex => "latency-index",
+            SignalKind::ProbeUpAddresses => "ping-addresses",
         }
     }
 
@@ -113,6 +134,9 @@ impl SignalKind {
             SignalKind::BgpWithdrawals => "withdrawals",
             SignalKind::TelescopeUniqueSources => "unique source IPs",
             SignalKind::GoogleTraffic | SignalKind::GoogleTrafficNormalised => "index",
+            SignalKind::ConnectivityIndex | SignalKind::LatencyIndex => "index",
+            SignalKind::MozillaCities => "cities",
+            SignalKind::ProbeUpAddresses => "addresses",
             SignalKind::FlowBytesFrom | SignalKind::FlowBytesTo => "bytes",
             SignalKind::FlowPacketsFrom | SignalKind::FlowPacketsTo => "packets",
             SignalKind::FlowsFrom | SignalKind::FlowsTo => "flows",
@@ -127,18 +151,32 @@ impl SignalKind {
             | SignalKind::BgpVisibleSlash48s
             | SignalKind::BgpAnnouncements
             | SignalKind::BgpWithdrawals => SignalFamily::Bgp,
-            SignalKind::ProbeUpSlash24s => SignalFamily::Probing,
+            SignalKind::ProbeUpSlash24s
+            | SignalKind::ProbeUpAddresses
+            | SignalKind::ConnectivityIndex
+            | SignalKind::LatencyIndex => SignalFamily::Probing,
             SignalKind::TelescopeUniqueSources => SignalFamily::Telescope,
-            _ => SignalFamily::Traffic,
+            SignalKind::GoogleTraffic
+            | SignalKind::GoogleTrafficNormalised
+            | SignalKind::FlowBytesFrom
+            | SignalKind::FlowBytesTo
+            | SignalKind::FlowPacketsFrom
+            | SignalKind::FlowPacketsTo
+            | SignalKind::FlowsFrom
+            | SignalKind::FlowsTo
+            | SignalKind::HttpRequests
+            | SignalKind::HttpUniqueClientSlash24s
+            | SignalKind::MozillaCities => SignalFamily::Traffic,
         }
     }
 
     /// True for level signals whose fall means lost connectivity; false for
-    /// event counts such as announcements, which are context, not health.
+    /// event counts such as announcements, which are context, not health, and
+    /// for the latency index, whose fall means faster answers.
     pub fn is_connectivity_level(self) -> bool {
         !matches!(
             self,
-            SignalKind::BgpAnnouncements | SignalKind::BgpWithdrawals
+            SignalKind::BgpAnnouncements | SignalKind::BgpWithdrawals | SignalKind::LatencyIndex
         )
     }
 
@@ -193,5 +231,48 @@ mod tests {
             assert!(seen.insert(kind.name()));
         }
         assert!("nope".parse::<SignalKind>().is_err());
+    }
+
+    #[test]
+    fn stored_names_stay_stable() {
+        // The store keys series by these names: renaming one orphans data.
+        let names: Vec<&str> = SignalKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "bgp",
+                "bgp-v6",
+                "bgp-announcements",
+                "bgp-withdrawals",
+                "ping-slash24",
+                "merit-nt",
+                "gtr",
+                "gtr-norm",
+                "flow-bytes-from",
+                "flow-bytes-to",
+                "flow-packets-from",
+                "flow-packets-to",
+                "flows-from",
+                "flows-to",
+                "http-requests",
+                "http-client-slash24s",
+                "mozilla",
+                "connectivity-index",
+                "latency-index",
+                "ping-addresses",
+            ]
+        );
+    }
+
+    #[test]
+    fn imported_indices_are_unitless_probing_or_traffic() {
+        assert_eq!(SignalKind::ConnectivityIndex.unit(), "index");
+        assert_eq!(
+            SignalKind::ConnectivityIndex.family(),
+            SignalFamily::Probing
+        );
+        assert!(!SignalKind::LatencyIndex.is_connectivity_level());
+        assert_eq!(SignalKind::MozillaCities.family(), SignalFamily::Traffic);
+        assert_eq!(SignalKind::ProbeUpAddresses.family(), SignalFamily::Probing);
     }
 }
