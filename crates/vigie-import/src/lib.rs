@@ -7,10 +7,14 @@
 //!   with `entityType`, `entityCode`, `entityName`, `datasource`, `subtype`,
 //!   `from`, `until`, `step`, `nativeStep` and `values`);
 //! - [`import_dashboard_csv`]: IODA dashboard CSV exports, raw or normalised,
-//!   one row per time and one column per datasource
-//!   (`timestamp,gtr,gtr-norm,merit-nt,bgp,ping-slash24,datetime,DATETIME,LABEL`);
-//!   the export names no entity, so the caller gives it, and a `LABEL` column
-//!   is returned as [`LabelSpan`]s;
+//!   one row per time and one column per datasource, either the labelled
+//!   research exports
+//!   (`timestamp,gtr,gtr-norm,merit-nt,bgp,ping-slash24,datetime,DATETIME,LABEL`)
+//!   or the dashboard's own download (`"Time (UTC)","Google (Search)",
+//!   "Telescope (# Unique Source IPs)","BGP (#Visible /24s)","Active Probing
+//!   (#/24s Up)","Mozilla (City Count)"`) at any step; the export names no
+//!   entity, so the caller gives it, and a `LABEL` column is returned as
+//!   [`LabelSpan`]s;
 //! - [`import_long_csv`]: a generic long CSV, `time,entity,signal,value`.
 //!
 //! IODA datasource names map onto [`SignalKind`]s (see
@@ -39,7 +43,7 @@ pub use assemble::{EARLIEST_SECS, LATEST_SECS, MAX_BINS_PER_IMPORT, MAX_BINS_PER
 pub use dashboard_csv::import_dashboard_csv;
 pub use ioda_json::import_ioda_json;
 pub use long_csv::import_long_csv;
-pub use names::{signal_from_column, signal_from_name};
+pub use names::{is_time_column, signal_from_column, signal_from_name};
 pub use report::{ImportReport, Issue, IssueKind, MAX_LISTED_ISSUES};
 
 // Re-exported so callers can name the types in the import API.
