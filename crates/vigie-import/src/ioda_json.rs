@@ -394,6 +394,67 @@ mod tests {
         assert_eq!(imported.report.rows_read, 6);
     }
 
+    /// One IODA series object at `step` (and `nativeStep`) with `values`.
+    fn one_series(datasource: &str, step: i64, native: i64, values: &str) -> String {
+        let n = values.split(',').count() as i64;
+        format!(
+            r#"{{"data": [[{{"entityType": "country", "entityCode": "IR", "entityName": "Iran",
+                "datasource": "{datasource}", "subtype": "", "from": 1700006400,
+                "until": {until}, "step": {step}, "nativeStep": {native},
+                "values": [{values}]}}]]}}"#,
+            until = 1_700_006_400 + n * step
+        )
+    }
+
+    #[test]
+    fn any_step_sets_the_bin() {
+        // IODA widens the step for long periods: 30 min, 1 h, 2 h, a day.
+        for (step, native) in [
+            (1800, 300),
+            (3600, 300),
+            (7200, 600),
+            (86_400, 300),
+            (600, 600),
+        ] {
+            let json = one_series("ping-slash24", step, native, "100, null, 98, 97");
+            let imported =
+                import_ioda_json(json.as_bytes(), "ir.json", &ImportOptions::default()).unwrap();
+            assert_eq!(imported.series.len(), 1, "step {step}");
+            let series = &imported.series[0];
+            assert_eq!(i64::from(series.bin.secs()), step);
+            assert_eq!(series.start, 1_700_006_400);
+            assert_eq!(
+                series.values,
+                vec![Some(100.0), None, Some(98.0), Some(97.0)]
+            );
+            assert_eq!(imported.report.total_issues(), 0, "{}", imported.report);
+        }
+    }
+
+    #[test]
+    fn a_native_step_coarser_than_the_step_is_noted() {
+        let json = one_series("bgp", 300, 1800, "5, 5, 5");
+        let imported =
+            import_ioda_json(json.as_bytes(), "ir.json", &ImportOptions::default()).unwrap();
+        assert_eq!(imported.series[0].bin.secs(), 300);
+        assert!(
+            imported.report.notes.iter().any(|n| n.contains("1800")),
+            "{:?}",
+            imported.report.notes
+        );
+    }
+
+    #[test]
+    fn steps_vigie_cannot_bin_are_skipped_and_reported() {
+        for step in [0, 7, 1000, 172_800, -300] {
+            let json = one_series("bgp", step, step, "1, 2");
+            let imported =
+                import_ioda_json(json.as_bytes(), "ir.json", &ImportOptions::default()).unwrap();
+            assert!(imported.series.is_empty(), "step {step}");
+            assert!(imported.report.total_issues() > 0, "step {step}");
+        }
+    }
+
     #[test]
     fn regions_need_a_country() {
         let json = r#"[[{"entityType":"region","entityCode":"1226","entityName":"Gaza Strip",
