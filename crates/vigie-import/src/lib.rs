@@ -1,7 +1,7 @@
 //! Imports other observatories' signals into vigie [`Series`], so vigie can
 //! analyse them like its own.
 //!
-//! Three formats:
+//! Four formats:
 //! - [`import_ioda_json`]: IODA API v2 `/signals/raw/{entityType}/{entityCode}`
 //!   responses (an envelope whose `data` is a list of lists of series objects
 //!   with `entityType`, `entityCode`, `entityName`, `datasource`, `subtype`,
@@ -15,6 +15,10 @@
 //!   (#/24s Up)","Mozilla (City Count)"`) at any step; the export names no
 //!   entity, so the caller gives it, and a `LABEL` column is returned as
 //!   [`LabelSpan`]s;
+//! - [`import_monash`]: the Monash IP Observatory's open CSVs (regional
+//!   connectivity and latency indices, raw ping observations; see
+//!   [`MonashLayout`]), whose local times are turned into UTC with a
+//!   [`LocalZone`];
 //! - [`import_long_csv`]: a generic long CSV, `time,entity,signal,value`.
 //!
 //! IODA datasource names map onto [`SignalKind`]s (see
@@ -28,8 +32,10 @@ mod assemble;
 mod dashboard_csv;
 mod ioda_json;
 mod long_csv;
+mod monash;
 mod names;
 mod report;
+mod zone;
 
 use std::fmt;
 use std::path::Path;
@@ -43,8 +49,10 @@ pub use assemble::{EARLIEST_SECS, LATEST_SECS, MAX_BINS_PER_IMPORT, MAX_BINS_PER
 pub use dashboard_csv::import_dashboard_csv;
 pub use ioda_json::import_ioda_json;
 pub use long_csv::import_long_csv;
+pub use monash::{import_monash, MonashLayout};
 pub use names::{is_time_column, signal_from_column, signal_from_name};
 pub use report::{ImportReport, Issue, IssueKind, MAX_LISTED_ISSUES};
+pub use zone::LocalZone;
 
 // Re-exported so callers can name the types in the import API.
 pub use vigie_model::SignalKind;
@@ -60,6 +68,12 @@ pub struct ImportOptions {
     /// The country of IODA regions: IODA's JSON names a region by a number
     /// and a name (`1226`, `Gaza Strip`) but not by its country.
     pub region_country: Option<CountryCode>,
+    /// The zone of a file's local times (Monash files); by default the
+    /// country's zone where it has one.
+    pub zone: Option<LocalZone>,
+    /// The value of a normal connectivity index in the file (10 or 100);
+    /// by default 10 when no value exceeds 10, else 100.
+    pub index_max: Option<f64>,
 }
 
 /// A span of time that a file labels as an outage.
@@ -105,6 +119,8 @@ pub enum ImportFormat {
     IodaCsv,
     /// Generic long CSV `time,entity,signal,value` (`vigie import csv`).
     LongCsv,
+    /// Monash IP Observatory CSV, any of its layouts (`vigie import monash`).
+    Monash,
 }
 
 impl FromStr for ImportFormat {
@@ -114,6 +130,7 @@ impl FromStr for ImportFormat {
             "ioda-json" | "json" => Ok(ImportFormat::IodaJson),
             "ioda-csv" | "dashboard-csv" => Ok(ImportFormat::IodaCsv),
             "csv" | "long-csv" => Ok(ImportFormat::LongCsv),
+            "monash" | "monash-csv" => Ok(ImportFormat::Monash),
             _ => Err(ImportError::UnknownFormat(text.to_string())),
         }
     }
@@ -155,9 +172,26 @@ pub enum ImportError {
         /// The file.
         source_name: String,
     },
-    /// The format name is not one of `ioda-json`, `ioda-csv`, `csv`.
-    #[error("'{0}' is not an import format: use ioda-json, ioda-csv or csv")]
+    /// The format name is not one of `ioda-json`, `ioda-csv`, `csv`, `monash`.
+    #[error("'{0}' is not an import format: use ioda-json, ioda-csv, csv or monash")]
     UnknownFormat(String),
+    /// The file's times are local and no zone says which.
+    #[error(
+        "{source_name}: {what}: pass the zone, such as --timezone America/Caracas or \
+         --utc-offset -04:00"
+    )]
+    MissingZone {
+        /// The file.
+        source_name: String,
+        /// Which times and why no zone applies.
+        what: String,
+    },
+    /// A zone that is neither a UTC offset nor an IANA zone name.
+    #[error(
+        "'{0}' is not a time zone: give a UTC offset such as -04:00 or +03:30, or an IANA \
+         zone such as America/Caracas"
+    )]
+    BadZone(String),
 }
 
 /// Reads and imports a file in the given format.
@@ -175,6 +209,7 @@ pub fn import_path(
         ImportFormat::IodaJson => import_ioda_json(&bytes, &source_name, options),
         ImportFormat::IodaCsv => import_dashboard_csv(bytes.as_slice(), &source_name, options),
         ImportFormat::LongCsv => import_long_csv(bytes.as_slice(), &source_name, options),
+        ImportFormat::Monash => import_monash(bytes.as_slice(), &source_name, options),
     }
 }
 
@@ -195,6 +230,10 @@ mod tests {
         assert_eq!(
             "csv".parse::<ImportFormat>().ok(),
             Some(ImportFormat::LongCsv)
+        );
+        assert_eq!(
+            "monash".parse::<ImportFormat>().ok(),
+            Some(ImportFormat::Monash)
         );
         assert!("xml".parse::<ImportFormat>().is_err());
     }
