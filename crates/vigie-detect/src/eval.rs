@@ -264,8 +264,11 @@ impl Method {
                     .collect()
             }
             Method::IodaMedian(config) => {
+                // Only levels whose fall means lost connectivity, as vigie's
+                // fusion: not update counts, not a latency index.
                 let mut spans: Vec<(UnixSecs, UnixSecs)> = own
                     .iter()
+                    .filter(|s| s.key.signal.is_connectivity_level())
                     .filter_map(|s| ioda_detect_series(s, config))
                     .flat_map(|d| {
                         let end = d.end;
@@ -334,6 +337,51 @@ pub fn evaluate(method: &Method, dataset: &Dataset) -> EvalRow {
     )
 }
 
+/// Scores `method` on several datasets (entities) as one row named `name`:
+/// each entity's detections and labels over the span its own series cover,
+/// pooled, so an entity without labels contributes its false alarms. The
+/// bin width reported is the finest of all the series.
+pub fn evaluate_pooled(method: &Method, name: &str, datasets: &[Dataset]) -> EvalRow {
+    let mut detected = Vec::new();
+    let mut labels = Vec::new();
+    for dataset in datasets {
+        let (Some(from), Some(until)) = (
+            dataset.series.iter().map(|s| s.start).min(),
+            dataset.series.iter().map(|s| s.end()).max(),
+        ) else {
+            continue;
+        };
+        let inside = |s: UnixSecs, e: UnixSecs| s < until && e > from;
+        detected.extend(
+            method
+                .detect(&dataset.entity, &dataset.series)
+                .into_iter()
+                .filter(|d| inside(d.start, d.end)),
+        );
+        labels.extend(
+            dataset
+                .labels
+                .iter()
+                .filter(|l| inside(l.start, l.end))
+                .cloned(),
+        );
+    }
+    let bin_secs = datasets
+        .iter()
+        .flat_map(|d| d.series.iter().map(|s| s.bin.secs()))
+        .min()
+        .unwrap_or(300);
+    score_spans(
+        name,
+        &method.name(),
+        &detected,
+        &labels,
+        UnixSecs::MIN,
+        UnixSecs::MAX,
+        bin_secs,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,6 +418,53 @@ mod tests {
         assert_eq!(row.max_onset_error_min, Some(5.0));
         assert_eq!(row.median_end_error_min, Some(5.0));
         assert!(row.markdown_row().starts_with("| d | m | 3 | 4 | 2 |"));
+    }
+
+    #[test]
+    fn pooled_scoring_counts_false_alarms_of_unlabelled_entities() {
+        use vigie_model::{BinSize, SeriesKey, SignalKind};
+        let steady = |entity: &str, cut: bool| {
+            // Three days of hourly data; with `cut`, six hours near zero on the third.
+            let mut values = vec![Some(100.0); 72];
+            if cut {
+                for v in &mut values[54..60] {
+                    *v = Some(1.0);
+                }
+            }
+            Series {
+                key: SeriesKey {
+                    entity: entity.parse().unwrap(),
+                    signal: SignalKind::ConnectivityIndex,
+                },
+                bin: BinSize::new(3600).unwrap(),
+                start: 1_598_227_200,
+                values,
+            }
+        };
+        let cut_start = 1_598_227_200 + 54 * 3600;
+        let a: Entity = "US/Louisiana: Calcasieu".parse().unwrap();
+        let datasets = vec![
+            Dataset {
+                name: "a".into(),
+                entity: a.clone(),
+                series: vec![steady("US/Louisiana: Calcasieu", true)],
+                labels: vec![Label::new(a, cut_start, cut_start + 6 * 3600)],
+            },
+            Dataset {
+                name: "b".into(),
+                entity: "US/Texas: Harris".parse().unwrap(),
+                series: vec![steady("US/Texas: Harris", true)],
+                labels: Vec::new(),
+            },
+        ];
+        let method = Method::IodaMedian(IodaConfig::published(crate::IodaLevel::Critical));
+        let row = evaluate_pooled(&method, "pooled", &datasets);
+        assert_eq!(row.dataset, "pooled");
+        assert_eq!(row.labels, 1);
+        // The unlabelled county's identical cut is a false alarm.
+        assert_eq!(row.detected, 2);
+        assert_eq!(row.true_detections, 1);
+        assert_eq!(row.bin_minutes, 60.0);
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! name), and `Scope` (`Country`, `Region (Rangpur)` or `AS (6849)`). JSON
 //! labels are a list (or `{"labels": [...]}`) of
 //! `{"entity": "KZ", "start": "2022-01-05T10:30:00Z", "end": ..., "id": ..., "note": ...}`.
+//! The object form may also list, under `"covers"`, the entities (and
+//! periods) the file vouches for with `{"entity", "start", "end"}`: every
+//! outage of a covered entity in its period is labelled, so one with no
+//! label had none, and detections there are false alarms. Other keys
+//! (a description, the derivation rule, sources) are ignored.
 
 use std::io::Read;
 
@@ -17,11 +22,25 @@ use vigie_model::{parse_utc, CountryCode, Entity, RegionId, UnixSecs};
 
 use crate::eval::Label;
 
+/// An entity and period whose outages a label file lists completely: a
+/// period without a label there is a period without an outage.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct Coverage {
+    /// Whose signals were checked.
+    pub entity: Entity,
+    /// The start of the checked period.
+    pub start: UnixSecs,
+    /// The end of the checked period (exclusive).
+    pub end: UnixSecs,
+}
+
 /// Labels read from a file, with the rows that could not be used.
 #[derive(Clone, PartialEq, Debug, Default, Serialize)]
 pub struct LabelSet {
     /// The labels read.
     pub labels: Vec<Label>,
+    /// Entities and periods the file lists every outage of (JSON `covers`).
+    pub covers: Vec<Coverage>,
     /// Rows or items read.
     pub rows_read: u64,
     /// Rows skipped: location and reason.
@@ -236,16 +255,21 @@ fn entity_from_scope(country: CountryCode, scope: &str, region: &str, asn: &str)
 }
 
 /// Reads JSON labels: a list, or an object with a `labels` list, of
-/// `{entity, start, end, id?, note?}` (times in ISO 8601 or Unix seconds).
+/// `{entity, start, end, id?, note?}` (times in ISO 8601 or Unix seconds),
+/// and the object's optional `covers` list of `{entity, start, end}`.
 pub fn parse_json_labels(bytes: &[u8], source_name: &str) -> Result<LabelSet, LabelError> {
     let root: Value = serde_json::from_slice(bytes).map_err(|err| LabelError::NotJson {
         source_name: source_name.to_string(),
         reason: format!("{err}"),
     })?;
+    let mut set = LabelSet::default();
     let items = match &root {
         Value::Array(items) => items,
         Value::Object(map) => match map.get("labels") {
-            Some(Value::Array(items)) => items,
+            Some(Value::Array(items)) => {
+                read_covers(map.get("covers"), source_name, &mut set)?;
+                items
+            }
             _ => {
                 return Err(LabelError::NotJson {
                     source_name: source_name.to_string(),
@@ -260,7 +284,6 @@ pub fn parse_json_labels(bytes: &[u8], source_name: &str) -> Result<LabelSet, La
             })
         }
     };
-    let mut set = LabelSet::default();
     for (i, item) in items.iter().enumerate() {
         set.rows_read += 1;
         let at = format!("{source_name}: [{i}]");
@@ -290,6 +313,45 @@ pub fn parse_json_labels(bytes: &[u8], source_name: &str) -> Result<LabelSet, La
         }
     }
     Ok(set)
+}
+
+/// Reads the `covers` list of a JSON label file into `set`.
+fn read_covers(
+    covers: Option<&Value>,
+    source_name: &str,
+    set: &mut LabelSet,
+) -> Result<(), LabelError> {
+    let items = match covers {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(LabelError::NotJson {
+                source_name: source_name.to_string(),
+                reason: "\"covers\" must be a list of {entity, start, end}".to_string(),
+            })
+        }
+    };
+    for (i, item) in items.iter().enumerate() {
+        let text = |name: &str| match item.get(name) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let entity = text("entity").and_then(|e| e.parse::<Entity>().ok());
+        let start = text("start").and_then(|t| parse_utc(&t).ok());
+        let end = text("end").and_then(|t| parse_utc(&t).ok());
+        match (entity, start, end) {
+            (Some(entity), Some(start), Some(end)) if end > start => {
+                set.covers.push(Coverage { entity, start, end })
+            }
+            _ => set.skipped.push((
+                format!("{source_name}: covers[{i}]"),
+                "missing or unreadable \"entity\", \"start\" or \"end\", or end not after start"
+                    .to_string(),
+            )),
+        }
+    }
+    Ok(())
 }
 
 /// ISO 3166-1 alpha-2 codes for English country names, including the
@@ -685,5 +747,20 @@ mod tests {
         assert_eq!(set.labels.len(), 1);
         assert_eq!(set.skipped.len(), 2);
         assert!(parse_json_labels(b"{", "x").is_err());
+    }
+
+    #[test]
+    fn reads_what_a_json_label_file_covers() {
+        let json = br#"{"description": "x", "covers": [
+              {"entity": "UA/Kiev City", "start": "2021-12-01T03:00:00Z", "end": "2022-01-18T00:00:00Z"},
+              {"entity": "Narnia", "start": 1, "end": 2}],
+            "labels": []}"#;
+        let set = parse_json_labels(json, "c.json").unwrap();
+        assert!(set.labels.is_empty());
+        assert_eq!(set.covers.len(), 1);
+        assert_eq!(set.covers[0].entity.to_string(), "UA/Kiev City");
+        assert_eq!(set.covers[0].start, 1_638_327_600);
+        assert_eq!(set.skipped.len(), 1);
+        assert!(parse_json_labels(br#"{"covers": 3, "labels": []}"#, "x").is_err());
     }
 }

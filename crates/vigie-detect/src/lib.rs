@@ -53,11 +53,13 @@ pub mod labels;
 pub mod vigie;
 
 pub use config::{IodaConfig, IodaFamilyParams, IodaLevel, PerFamily, VigieConfig};
-pub use eval::{evaluate, score_spans, Dataset, DetectedSpan, EvalRow, Label, Method};
+pub use eval::{
+    evaluate, evaluate_pooled, score_spans, Dataset, DetectedSpan, EvalRow, Label, Method,
+};
 pub use event::{DataGap, EndReason, RestorationWindow, SignalDetection, SignalEvent};
 pub use fusion::{classify_scope, fuse, AffectedShare, Incident, Mechanism, Scope};
 pub use ioda::{ioda_detect_series, IodaMedianDetector};
 pub use labels::{
-    country_code_from_name, parse_json_labels, parse_truth_csv, LabelError, LabelSet,
+    country_code_from_name, parse_json_labels, parse_truth_csv, Coverage, LabelError, LabelSet,
 };
 pub use vigie::{detect_series, BinVerdict, PhaseKind, SignalDetector};
