@@ -264,6 +264,9 @@ pub enum ImportCommand {
     IodaCsv(ImportArgs),
     /// A long CSV with the columns time,entity,signal,value.
     Csv(ImportArgs),
+    /// A Monash IP Observatory CSV (regional connectivity or latency index,
+    /// raw pings); the layout is found from the header, regions from the rows.
+    Monash(ImportArgs),
 }
 
 /// Arguments of the `vigie import` commands.
@@ -280,6 +283,17 @@ pub struct ImportArgs {
     /// The country of IODA region entities in the file (IODA numbers regions without one).
     #[arg(long)]
     pub region_country: Option<String>,
+    /// The zone of the file's local times (Monash files): an IANA zone such
+    /// as America/Caracas, or a UTC offset; default: the country's zone.
+    #[arg(long, allow_hyphen_values = true, conflicts_with = "utc_offset")]
+    pub timezone: Option<String>,
+    /// The UTC offset of the file's local times, such as -04:00 or +03:30.
+    #[arg(long, allow_hyphen_values = true)]
+    pub utc_offset: Option<String>,
+    /// The value of a normal connectivity index in the file (10 or 100);
+    /// default: 10 when no value exceeds 10, else 100.
+    #[arg(long)]
+    pub index_max: Option<f64>,
 }
 
 /// Geo and ownership tables to use instead of, or on top of, the embedded one.
@@ -420,9 +434,10 @@ pub struct EvalArgs {
     /// Only this entity.
     #[arg(long)]
     pub entity: Option<String>,
-    /// Bin width of the series to score, seconds.
-    #[arg(long, default_value_t = 300)]
-    pub bin_secs: u32,
+    /// Only series of this bin width, seconds; default: each entity's series
+    /// at their own bin width (the finest when it has several).
+    #[arg(long)]
+    pub bin_secs: Option<u32>,
     /// Also write the rows as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,

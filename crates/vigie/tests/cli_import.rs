@@ -109,3 +109,131 @@ fn bad_rows_are_reported_and_the_rest_kept() {
         "a dashboard export needs --entity"
     );
 }
+
+#[test]
+fn ioda_dashboard_download_imports_at_its_own_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ioda-iq.csv");
+    std::fs::write(
+        &file,
+        "\"Time (UTC)\",\"Google (Search)\",\"Telescope (# Unique Source IPs)\",\"BGP (#Visible /24s)\",\"Active Probing (#/24s Up)\",\"Mozilla (City Count)\"\n\
+         2026-01-08 16:00:00,4.1,1520,61234,10234,412\n\
+         2026-01-08 16:30:00,4.0,1498,61230,10201,409\n\
+         2026-01-08 17:00:00,0.2,310,60102,1203,57\n",
+    )
+    .unwrap();
+    let out = vigie(
+        dir.path(),
+        &[
+            "import",
+            "ioda-csv",
+            file.to_str().unwrap(),
+            "--entity",
+            "IQ",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("imported 5 series of 1 entities"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("IQ mozilla (1800 s bins)"), "{stderr}");
+    let out = vigie(
+        dir.path(),
+        &[
+            "series",
+            "IQ",
+            "--signal",
+            "ping-slash24",
+            "--bin-secs",
+            "1800",
+            "--format",
+            "csv",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("2026-01-08T17:00:00Z,IQ,ping-slash24,1203"),
+        "{text}"
+    );
+
+    // A header IODA never wrote: the error names what it found and wants.
+    std::fs::write(&file, "when,what\n2026-01-08 16:00:00,3\n").unwrap();
+    let out = vigie(
+        dir.path(),
+        &[
+            "import",
+            "ioda-csv",
+            file.to_str().unwrap(),
+            "--entity",
+            "IQ",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("found columns 'when', 'what'; expected one of 'Time (UTC)'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn monash_local_times_take_the_zone_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gif.csv");
+    std::fs::write(
+        &file,
+        "iso,id_1,name_1,time_e,time_e_str,lat,lon,connectivity\n\
+         FRA,1,Bretagne,1563580800,20-Jul-2019 00:00:00,48.1,-2.8,100\n\
+         FRA,1,Bretagne,1563584400,20-Jul-2019 01:00:00,48.1,-2.8,40\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    // France has no default zone here: the error says how to give one.
+    let out = vigie(dir.path(), &["import", "monash", path]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--timezone"), "{stderr}");
+    // A negative offset is a value, not a flag.
+    let out = vigie(
+        dir.path(),
+        &["import", "monash", path, "--utc-offset", "-04:00"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let out = vigie(
+        dir.path(),
+        &[
+            "series",
+            "FR/Bretagne",
+            "--bin-secs",
+            "3600",
+            "--format",
+            "csv",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("2019-07-20T05:00:00Z,FR/Bretagne,connectivity-index,40"),
+        "{text}"
+    );
+    let out = vigie(
+        dir.path(),
+        &["import", "monash", path, "--utc-offset", "Europe/Paris"],
+    );
+    assert_eq!(out.status.code(), Some(1), "a zone name is not an offset");
+    let out = vigie(
+        dir.path(),
+        &["import", "monash", path, "--timezone", "Mars/Olympus"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a time zone"), "{stderr}");
+    let out = vigie(
+        dir.path(),
+        &["import", "monash", path, "--timezone", "Europe/Paris"],
+    );
+    assert!(out.status.success());
+}

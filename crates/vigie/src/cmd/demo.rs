@@ -214,7 +214,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         EvalArgs {
             labels: vec![generated.labels.clone()],
             entity: None,
-            bin_secs: BIN_SECS,
+            bin_secs: Some(BIN_SECS),
             json: None,
         },
     )?;

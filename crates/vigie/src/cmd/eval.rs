@@ -1,31 +1,48 @@
 //! `vigie eval`: scores vigie's detector and IODA's method against labelled
 //! outages, per dataset: event precision, recall, F1, onset and end errors.
+//!
+//! A dataset is the entities whose labels (and `covers` lists) come from the
+//! same files: one row for Iraq's labelled export, one for the 216 counties
+//! of a Hurricane Laura label file. Each entity is scored on its series at
+//! their own bin width (5 minutes, an hour, three hours...), the finest when
+//! it has several, unless `--bin-secs` picks one.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use vigie_detect::{
-    evaluate, parse_json_labels, parse_truth_csv, Dataset, EvalRow, IodaConfig, IodaLevel, Label,
-    Method, VigieConfig,
+    evaluate_pooled, parse_json_labels, parse_truth_csv, Dataset, EvalRow, IodaConfig, IodaLevel,
+    Label, Method, VigieConfig,
 };
-use vigie_model::{BinSize, Entity};
-use vigie_store::{ResultFilter, Store};
+use vigie_model::{BinSize, Entity, Series, TimeRange, UnixSecs};
+use vigie_store::{ResultFilter, SeriesInfo, Store};
 
-use super::detect::{read_entity_series, series_by_entity};
 use crate::cli::EvalArgs;
+
+/// What the label files and the store say about one entity.
+#[derive(Default)]
+struct EntityTruth {
+    /// Its labels, each with the name of the file it came from.
+    labels: Vec<(Label, String)>,
+    /// The periods files vouch for (every outage there labelled), with the file.
+    covers: Vec<(UnixSecs, UnixSecs, String)>,
+}
 
 /// Runs `vigie eval`.
 pub fn run(store: &Store, args: EvalArgs) -> Result<ExitCode> {
-    let bin = BinSize::new(args.bin_secs)?;
+    let only_bin = args.bin_secs.map(BinSize::new).transpose()?;
     let only: Option<Entity> = args.entity.as_deref().map(str::parse).transpose()?;
-    // Per entity, each label with the name of the file it came from.
-    let mut labels: BTreeMap<Entity, Vec<(Label, String)>> = BTreeMap::new();
+    let mut truth: BTreeMap<Entity, EntityTruth> = BTreeMap::new();
     for stored in store.labels(&ResultFilter::default())? {
-        labels.entry(stored.entity.clone()).or_default().push((
-            Label::new(stored.entity, stored.start, stored.end),
-            stored.source,
-        ));
+        truth
+            .entry(stored.entity.clone())
+            .or_default()
+            .labels
+            .push((
+                Label::new(stored.entity, stored.start, stored.end),
+                stored.source,
+            ));
     }
     for path in &args.labels {
         let bytes =
@@ -48,24 +65,42 @@ pub fn run(store: &Store, args: EvalArgs) -> Result<ExitCode> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or(name);
         for label in set.labels {
-            labels
+            truth
                 .entry(label.entity.clone())
                 .or_default()
+                .labels
                 .push((label, short.clone()));
         }
+        for cover in set.covers {
+            truth.entry(cover.entity).or_default().covers.push((
+                cover.start,
+                cover.end,
+                short.clone(),
+            ));
+        }
     }
-    let listed = series_by_entity(store, bin)?;
-    let mut datasets = Vec::new();
-    for (entity, entity_labels) in labels {
+    let listed = series_by_entity(store)?;
+    // Datasets grouped by the label files that speak for them.
+    let mut groups: BTreeMap<Vec<String>, Vec<Dataset>> = BTreeMap::new();
+    for (entity, entity_truth) in truth {
         if only.as_ref().is_some_and(|o| *o != entity) {
             continue;
         }
-        let series = read_entity_series(
-            store,
-            listed.get(&entity).map(Vec::as_slice).unwrap_or_default(),
-            bin,
-            None,
-        )?;
+        let Some(by_bin) = listed.get(&entity) else {
+            continue;
+        };
+        let chosen = match only_bin {
+            Some(bin) => by_bin.get(&bin.secs()).map(|infos| (bin, infos)),
+            // The finest bin width the entity has.
+            None => by_bin
+                .iter()
+                .next()
+                .and_then(|(secs, infos)| BinSize::new(*secs).ok().map(|bin| (bin, infos))),
+        };
+        let Some((bin, infos)) = chosen else {
+            continue;
+        };
+        let series = read_series(store, infos, bin)?;
         let (Some(from), Some(until)) = (
             series.iter().map(|s| s.start).min(),
             series.iter().map(|s| s.end()).max(),
@@ -75,7 +110,7 @@ pub fn run(store: &Store, args: EvalArgs) -> Result<ExitCode> {
         // Only the labels of the period the series cover count, and name it.
         let mut sources: Vec<String> = Vec::new();
         let mut kept = Vec::new();
-        for (label, source) in entity_labels {
+        for (label, source) in entity_truth.labels {
             if label.end > from && label.start < until {
                 if !sources.contains(&source) {
                     sources.push(source);
@@ -83,17 +118,23 @@ pub fn run(store: &Store, args: EvalArgs) -> Result<ExitCode> {
                 kept.push(label);
             }
         }
-        if kept.is_empty() {
+        for (start, end, source) in entity_truth.covers {
+            if end > from && start < until && !sources.contains(&source) {
+                sources.push(source);
+            }
+        }
+        if sources.is_empty() {
             continue;
         }
-        datasets.push(Dataset {
-            name: format!("{entity} ({})", sources.join(", ")),
+        sources.sort();
+        groups.entry(sources).or_default().push(Dataset {
+            name: entity.to_string(),
             entity,
             series,
             labels: kept,
         });
     }
-    if datasets.is_empty() {
+    if groups.is_empty() {
         bail!(
             "no entity has both labels and series: import labelled data first \
              (`vigie import ioda-csv FILE --entity IQ`), or give --labels FILE"
@@ -104,10 +145,16 @@ pub fn run(store: &Store, args: EvalArgs) -> Result<ExitCode> {
         Method::IodaMedian(IodaConfig::published(IodaLevel::Critical)),
         Method::IodaMedian(IodaConfig::published(IodaLevel::Warning)),
     ];
-    let rows: Vec<EvalRow> = datasets
-        .iter()
-        .flat_map(|dataset| methods.iter().map(move |method| evaluate(method, dataset)))
-        .collect();
+    let mut rows: Vec<EvalRow> = Vec::new();
+    for (sources, datasets) in &groups {
+        let name = match datasets.as_slice() {
+            [one] => format!("{} ({})", one.entity, sources.join(", ")),
+            many => format!("{} ({} entities)", sources.join(", "), many.len()),
+        };
+        for method in &methods {
+            rows.push(evaluate_pooled(method, &name, datasets));
+        }
+    }
     let table = std::iter::once(EvalRow::markdown_header().to_string())
         .chain(rows.iter().map(EvalRow::markdown_row))
         .collect::<Vec<_>>()
@@ -118,4 +165,31 @@ pub fn run(store: &Store, args: EvalArgs) -> Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The stored series, by entity and bin width (finest first).
+fn series_by_entity(store: &Store) -> Result<BTreeMap<Entity, BTreeMap<u32, Vec<SeriesInfo>>>> {
+    let mut grouped: BTreeMap<Entity, BTreeMap<u32, Vec<SeriesInfo>>> = BTreeMap::new();
+    for info in store.list_series()? {
+        grouped
+            .entry(info.key.entity.clone())
+            .or_default()
+            .entry(info.bin.secs())
+            .or_default()
+            .push(info);
+    }
+    Ok(grouped)
+}
+
+/// Reads the series `infos` describe over their whole extent.
+fn read_series(store: &Store, infos: &[SeriesInfo], bin: BinSize) -> Result<Vec<Series>> {
+    let mut out = Vec::new();
+    for info in infos {
+        let (Some(first), Some(last)) = (info.first_bin, info.last_bin) else {
+            continue;
+        };
+        let range = TimeRange::new(first, last + i64::from(bin.secs()))?;
+        out.push(store.read_series(&info.key, bin, range)?);
+    }
+    Ok(out)
 }

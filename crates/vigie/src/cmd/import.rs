@@ -1,10 +1,11 @@
 //! `vigie import`: other observatories' signals (IODA API JSON, IODA
-//! dashboard CSV, a generic long CSV) into the store, with their labels.
+//! dashboard CSV, Monash IP Observatory CSV, a generic long CSV) into the
+//! store, with their labels.
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use vigie_import::{import_path, ImportFormat, ImportOptions, IssueKind};
+use anyhow::{bail, Context, Result};
+use vigie_import::{import_path, ImportFormat, ImportOptions, IssueKind, LocalZone};
 use vigie_model::{BinSize, CountryCode, Entity};
 use vigie_store::{Store, StoredLabel};
 
@@ -23,6 +24,22 @@ const LOSSY: [IssueKind; 6] = [
 
 /// Runs `vigie import <format> FILE`.
 pub fn run(store: &mut Store, format: ImportFormat, args: ImportArgs) -> Result<ExitCode> {
+    let zone = match (&args.timezone, &args.utc_offset) {
+        (Some(zone), _) => Some(zone.parse::<LocalZone>()?),
+        (None, Some(offset)) => match offset.parse::<LocalZone>()? {
+            zone @ LocalZone::Offset(_) => Some(zone),
+            LocalZone::Named(_) => bail!(
+                "--utc-offset {offset} is a zone name, not an offset: use --timezone {offset}, \
+                 or an offset such as -04:00"
+            ),
+        },
+        (None, None) => None,
+    };
+    if let Some(max) = args.index_max {
+        if !(max.is_finite() && max > 0.0) {
+            bail!("--index-max {max}: give the value of a normal index, such as 10 or 100");
+        }
+    }
     let options = ImportOptions {
         entity: args
             .entity
@@ -35,6 +52,8 @@ pub fn run(store: &mut Store, format: ImportFormat, args: ImportArgs) -> Result<
             .as_deref()
             .map(CountryCode::new)
             .transpose()?,
+        zone,
+        index_max: args.index_max,
     };
     let imported = import_path(&args.file, format, &options)?;
     let mut points = 0usize;
@@ -73,14 +92,30 @@ pub fn run(store: &mut Store, format: ImportFormat, args: ImportArgs) -> Result<
     for note in &report.notes {
         eprintln!("note: {note}");
     }
-    let series_names: Vec<String> = imported
+    // Name the series, up to a dozen (a Monash file can hold hundreds).
+    const NAMED: usize = 12;
+    let mut series_names: Vec<String> = imported
         .series
         .iter()
-        .map(|s| format!("{} {}", s.key.entity, s.key.signal))
+        .take(NAMED)
+        .map(|s| {
+            format!(
+                "{} {} ({} s bins)",
+                s.key.entity,
+                s.key.signal,
+                s.bin.secs()
+            )
+        })
         .collect();
+    if imported.series.len() > NAMED {
+        series_names.push(format!("… {} more", imported.series.len() - NAMED));
+    }
+    let entities: std::collections::BTreeSet<_> =
+        imported.series.iter().map(|s| &s.key.entity).collect();
     eprintln!(
-        "imported {} series ({}) with {points} bins, {} labelled outage(s) ({} new), from {} rows of {}",
+        "imported {} series of {} entities ({}) with {points} bins, {} labelled outage(s) ({} new), from {} rows of {}",
         imported.series.len(),
+        entities.len(),
         series_names.join(", "),
         labels.len(),
         new_labels,

@@ -50,6 +50,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 ImportCommand::IodaJson(args) => (vigie_import::ImportFormat::IodaJson, args),
                 ImportCommand::IodaCsv(args) => (vigie_import::ImportFormat::IodaCsv, args),
                 ImportCommand::Csv(args) => (vigie_import::ImportFormat::LongCsv, args),
+                ImportCommand::Monash(args) => (vigie_import::ImportFormat::Monash, args),
             };
             import::run(&mut store, format, args)
         }
