@@ -1,13 +1,14 @@
 //! `vigie eval`: scores vigie's detector and IODA's method against labelled
 //! outages, per dataset: event precision, recall, F1, onset and end errors.
 //!
-//! A dataset is the entities whose labels (and `covers` lists) come from the
-//! same files: one row for Iraq's labelled export, one for the 216 counties
-//! of a Hurricane Laura label file. Each entity is scored on its series at
-//! their own bin width (5 minutes, an hour, three hours...), the finest when
-//! it has several, unless `--bin-secs` picks one.
+//! A dataset is one entity and the files labelling it (Iraq and its labelled
+//! export), or, for label files that list what they cover (JSON `covers`),
+//! every entity whose labels come from the same files: one row for the
+//! counties of the Hurricane Laura label file. Each entity is scored on its
+//! series at their own bin width (5 minutes, an hour, three hours...), the
+//! finest when it has several, unless `--bin-secs` picks one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -34,6 +35,8 @@ pub fn run(store: &Store, args: EvalArgs) -> Result<ExitCode> {
     let only_bin = args.bin_secs.map(BinSize::new).transpose()?;
     let only: Option<Entity> = args.entity.as_deref().map(str::parse).transpose()?;
     let mut truth: BTreeMap<Entity, EntityTruth> = BTreeMap::new();
+    // Label files that list what they cover: their entities make one dataset.
+    let mut pooled: BTreeSet<String> = BTreeSet::new();
     for stored in store.labels(&ResultFilter::default())? {
         truth
             .entry(stored.entity.clone())
@@ -71,6 +74,9 @@ pub fn run(store: &Store, args: EvalArgs) -> Result<ExitCode> {
                 .labels
                 .push((label, short.clone()));
         }
+        if !set.covers.is_empty() {
+            pooled.insert(short.clone());
+        }
         for cover in set.covers {
             truth.entry(cover.entity).or_default().covers.push((
                 cover.start,
@@ -80,8 +86,9 @@ pub fn run(store: &Store, args: EvalArgs) -> Result<ExitCode> {
         }
     }
     let listed = series_by_entity(store)?;
-    // Datasets grouped by the label files that speak for them.
-    let mut groups: BTreeMap<Vec<String>, Vec<Dataset>> = BTreeMap::new();
+    // Datasets grouped by the label files that speak for them, and by
+    // entity unless one of the files lists what it covers.
+    let mut groups: BTreeMap<(Vec<String>, Option<Entity>), Vec<Dataset>> = BTreeMap::new();
     for (entity, entity_truth) in truth {
         if only.as_ref().is_some_and(|o| *o != entity) {
             continue;
@@ -127,7 +134,8 @@ pub fn run(store: &Store, args: EvalArgs) -> Result<ExitCode> {
             continue;
         }
         sources.sort();
-        groups.entry(sources).or_default().push(Dataset {
+        let own = (!sources.iter().any(|s| pooled.contains(s))).then(|| entity.clone());
+        groups.entry((sources, own)).or_default().push(Dataset {
             name: entity.to_string(),
             entity,
             series,
@@ -146,7 +154,7 @@ pub fn run(store: &Store, args: EvalArgs) -> Result<ExitCode> {
         Method::IodaMedian(IodaConfig::published(IodaLevel::Warning)),
     ];
     let mut rows: Vec<EvalRow> = Vec::new();
-    for (sources, datasets) in &groups {
+    for ((sources, _), datasets) in &groups {
         let name = match datasets.as_slice() {
             [one] => format!("{} ({})", one.entity, sources.join(", ")),
             many => format!("{} ({} entities)", sources.join(", "), many.len()),
