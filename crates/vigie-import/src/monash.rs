@@ -911,6 +911,41 @@ mod tests {
     }
 
     #[test]
+    fn malformed_latency_and_ping_rows_are_reported_not_fatal() {
+        let csv = "country_iso_three_char_code,country_iso_name,adm1_name,adm1_unique_identifier,\
+                   timezone_offset,timezone_name,time_local,latency_indx\n\
+                   RUS,Russia,Kursk,RUS-42,3,Europe/Moscow,01-Dec-2021 06:00:00,100.8\n\
+                   RUS,Russia,Kursk,RUS-42,x,Nowhere/Land,01-Dec-2021 09:00:00,100.3\n\
+                   RUS,Russia,Kursk,RUS-42,3,Europe/Moscow,yesterday,100.3\n\
+                   RUS,Russia,Kursk,RUS-42,3,Europe/Moscow,01-Dec-2021 12:00:00,fast\n\
+                   RUS,Russia,Kursk,RUS-42,99,Europe/Moscow,01-Dec-2021 15:00:00,99\n";
+        let imported = import(csv, &ImportOptions::default()).unwrap();
+        let r = &imported.report;
+        // An unreadable offset and zone (RUS has no default zone either), an
+        // unreadable time; an offset beyond a day falls back on the zone name.
+        assert_eq!(r.count(IssueKind::BadTime), 2, "{r}");
+        assert_eq!(r.count(IssueKind::BadNumber), 1, "{r}");
+        assert_eq!(
+            imported.series[0].values,
+            vec![Some(100.8), None, None, Some(99.0)]
+        );
+
+        let csv = "ip_hash,iso,name_0,name_1,name_2,isp_name,owner_name,time_local_str,time_local_hr,rtt\n\
+                   016,MMR,Myanmar,Bago,Pegu,MPT,KDDI,2021-02-15 10:40:00.000,10,356\n\
+                   ,MMR,Myanmar,Bago,Pegu,MPT,KDDI,2021-02-15 10:50:00.000,10,200\n\
+                   017,MMR,Myanmar,Bago,Pegu,MPT,KDDI,2021-02-15 25:50:00.000,10,200\n\
+                   018,MMR,Myanmar,Bago,Pegu,MPT,KDDI,2021-02-15 10:55:00.000,10,slow\n\
+                   019,XXX,Myanmar,Bago,Pegu,MPT,KDDI,2021-02-15 10:55:00.000,10,100\n";
+        let imported = import(csv, &ImportOptions::default()).unwrap();
+        let r = &imported.report;
+        assert_eq!(r.count(IssueKind::BadRow), 1, "{r}");
+        assert_eq!(r.count(IssueKind::BadTime), 1, "{r}");
+        assert_eq!(r.count(IssueKind::BadNumber), 1, "{r}");
+        assert_eq!(r.count(IssueKind::UnknownEntity), 1, "{r}");
+        assert_eq!(imported.series[0].values, vec![Some(1.0)]);
+    }
+
+    #[test]
     fn malformed_rows_are_reported_not_fatal() {
         let csv = "time_e_utc,time_e_utc_str,connectivity,iso,name_1,name_2,lat,lon\n\
                    1598486400,x,9,USA,Louisiana,Acadia,30.2,-92.4\n\
