@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
-use vigie_model::{BinSize, Entity, EntityKind, RegionId, SeriesKey, UnixSecs};
+use vigie_model::{BinSize, Entity, EntityKind, RegionId, SeriesKey, SignalKind, UnixSecs};
 
 use crate::assemble::{clean_value, time_in_range, SeriesBuilder};
 use crate::names::signal_from_name;
@@ -90,8 +90,8 @@ pub fn import_ioda_json(
     }
 
     let mut builder = SeriesBuilder::new();
-    // The first subtype seen for each key: IODA's gtr has one series per
-    // Google product; vigie keeps one series per entity and signal.
+    // The first subtype seen for each key: vigie keeps one series per entity
+    // and signal (of IODA's per-product gtr series, only Search is read).
     let mut subtype_of: HashMap<SeriesKey, String> = HashMap::new();
     let mut locations: Vec<String> = Vec::new();
     for (location, object) in objects {
@@ -172,7 +172,22 @@ fn import_one(
         },
     };
     let key = SeriesKey { entity, signal };
-    if let Some(subtype) = text("subtype").filter(|s| !s.is_empty()) {
+    let subtype = text("subtype").filter(|s| !s.is_empty());
+    // IODA's gtr has one series per Google product: vigie keeps Search, as
+    // the dashboard's "Google (Search)".
+    if let (SignalKind::GoogleTraffic | SignalKind::GoogleTrafficNormalised, Some(product)) =
+        (signal, &subtype)
+    {
+        let upper = product.to_ascii_uppercase();
+        if !upper.contains("SEARCH") {
+            report.note(format!(
+                "{location}: {datasource} product '{product}' not imported: vigie keeps Google \
+                 Search (WEB_SEARCH) as {signal}"
+            ));
+            return;
+        }
+    }
+    if let Some(subtype) = subtype {
         match subtype_of.get(&key) {
             Some(kept) if *kept != subtype => {
                 report.add(
@@ -343,7 +358,6 @@ fn entity_of(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigie_model::SignalKind;
 
     fn sample() -> &'static str {
         r#"{
@@ -453,6 +467,28 @@ mod tests {
             assert!(imported.series.is_empty(), "step {step}");
             assert!(imported.report.total_issues() > 0, "step {step}");
         }
+    }
+
+    #[test]
+    fn google_search_is_the_gtr_kept() {
+        let json = r#"{"data": [[
+            {"entityType": "country", "entityCode": "IR", "datasource": "gtr", "subtype": "MAPS",
+             "from": 1700006400, "until": 1700008200, "step": 1800, "values": [7]},
+            {"entityType": "country", "entityCode": "IR", "datasource": "gtr", "subtype": "WEB_SEARCH",
+             "from": 1700006400, "until": 1700008200, "step": 1800, "values": [42]},
+            {"entityType": "country", "entityCode": "IR", "datasource": "gtr", "subtype": "YOUTUBE",
+             "from": 1700006400, "until": 1700008200, "step": 1800, "values": [9]}]]}"#;
+        let imported =
+            import_ioda_json(json.as_bytes(), "ir.json", &ImportOptions::default()).unwrap();
+        assert_eq!(imported.series.len(), 1);
+        assert_eq!(imported.series[0].key.signal, SignalKind::GoogleTraffic);
+        assert_eq!(imported.series[0].values, vec![Some(42.0)]);
+        let notes = imported.report.notes.join("\n");
+        assert!(
+            notes.contains("MAPS") && notes.contains("YOUTUBE"),
+            "{notes}"
+        );
+        assert_eq!(imported.report.total_issues(), 0);
     }
 
     #[test]
