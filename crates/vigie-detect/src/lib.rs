@@ -16,6 +16,9 @@
 //! - [`eval`] and [`labels`]: event-level precision, recall, F1, onset and
 //!   end errors against labels (IODA `LABEL` columns, IODA's investigated
 //!   outages, JSON).
+//! - [`sweep`]: a robustness sweep over thousands of synthetic entities
+//!   (bin widths, depths, durations, cycles, noise, missing data, signals),
+//!   scored like the labelled datasets (`vigie bench truth`).
 //!
 //! Detection is incremental: [`SignalDetector::push`] scores one bin, and the
 //! batch functions are the same loop, so both give the same events.
@@ -50,6 +53,7 @@ pub mod event;
 pub mod fusion;
 pub mod ioda;
 pub mod labels;
+pub mod sweep;
 pub mod vigie;
 
 pub use config::{IodaConfig, IodaFamilyParams, IodaLevel, PerFamily, VigieConfig};
