@@ -191,6 +191,37 @@ pub enum BenchCommand {
     Memory(BenchMemoryArgs),
     /// A batch backtest of detection: many entities × signals over a long period.
     Detect(BenchDetectArgs),
+    /// Accuracy on thousands of synthetic entities with known outages: bin
+    /// widths, depths, durations, cycles, noise, missing data, signals;
+    /// vigie beside IODA's median method, per class, as Markdown.
+    Truth(BenchTruthArgs),
+}
+
+/// Arguments of `vigie bench truth`.
+#[derive(Args, Debug)]
+pub struct BenchTruthArgs {
+    /// Seed of the generated series (the same seed, the same series).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The quick subset: two entities per class and 24 random combinations
+    /// (the same series as the full sweep's first ones).
+    #[arg(long)]
+    pub quick: bool,
+    /// Only this dimension: bin-duration, depth, onset, daily, weekend,
+    /// noise, noise-ping, quantization, missing, signals, mechanism,
+    /// history, no-outage or random.
+    #[arg(long, value_name = "DIMENSION")]
+    pub only: Option<String>,
+    /// Also list vigie's misses, false alarms and late ends, with times and
+    /// each entity's settings.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Output format.
+    #[arg(long, default_value = "markdown", value_parser = ["markdown", "json"])]
+    pub format: String,
+    /// Worker threads; default: one per core.
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 /// Arguments of `vigie bench detect`.

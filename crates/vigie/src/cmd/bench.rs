@@ -1,5 +1,6 @@
 //! `vigie bench`: measured speed and memory, against well-known tools on the
-//! same input, in one run. The figures go to docs/BENCHMARKS.md.
+//! same input, in one run (the figures go to docs/BENCHMARKS.md); and
+//! `vigie bench truth`, accuracy on synthetic entities (docs/ACCURACY.md).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use vigie_geo::GeoDb;
 use vigie_model::BinSize;
 use vigie_store::Store;
 
-use crate::cli::{BenchCommand, BenchDetectArgs, BenchMemoryArgs, BenchMrtArgs};
+use crate::cli::{BenchCommand, BenchDetectArgs, BenchMemoryArgs, BenchMrtArgs, BenchTruthArgs};
 
 /// Runs a `vigie bench` command.
 pub fn run(command: BenchCommand) -> Result<ExitCode> {
@@ -23,6 +24,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Mrt(args) => mrt(args),
         BenchCommand::Memory(args) => memory(args),
         BenchCommand::Detect(args) => detect(args),
+        BenchCommand::Truth(args) => truth(args),
     }
 }
 
@@ -390,4 +392,63 @@ fn detect(args: BenchDetectArgs) -> Result<ExitCode> {
         generate_secs
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `vigie bench truth`: the robustness sweep of `vigie_detect::sweep`, with
+/// vigie, IODA's median method at its critical level and at its warning level.
+fn truth(args: BenchTruthArgs) -> Result<ExitCode> {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use vigie_detect::sweep;
+    use vigie_detect::{IodaConfig, IodaLevel, Method, VigieConfig};
+
+    let scenarios =
+        sweep::plan(args.seed, args.quick, args.only.as_deref()).map_err(anyhow::Error::msg)?;
+    let methods = [
+        Method::Vigie(VigieConfig::default()),
+        Method::IodaMedian(IodaConfig::published(IodaLevel::Critical)),
+        Method::IodaMedian(IodaConfig::published(IodaLevel::Warning)),
+    ];
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1)
+    });
+    let bar =
+        ProgressBar::with_draw_target(Some(scenarios.len() as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} entities ({eta} left) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let results = sweep::run(&scenarios, &methods, threads, &|scenario| {
+        bar.set_message(scenario.id());
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{} synthetic entities in {elapsed:.1} s on {threads} thread(s)",
+        scenarios.len()
+    );
+    let mut report = sweep::summarise(
+        args.seed,
+        args.quick,
+        &scenarios,
+        &methods,
+        &results,
+        args.verbose,
+    );
+    report.elapsed_secs = Some(elapsed);
+    let text = if args.format == "json" {
+        serde_json::to_string_pretty(&report)? + "\n"
+    } else {
+        report.markdown()
+    };
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
