@@ -98,11 +98,10 @@ pub struct VigieConfig {
     pub departure_sigmas: f64,
     /// How long after a recovery a new drop still belongs to the same event.
     pub close_after_secs: u32,
-    /// How long a partial drop lasts before it is taken as the new normal.
-    pub relearn_after_secs: u32,
-    /// A drop keeping at least this fraction of the baseline can be relearnt;
-    /// deeper (near-total) losses are outages however long they last.
-    pub relearn_min_retained: f64,
+    /// An outage still going on after this long is reported as a sustained
+    /// drop with no recovery yet. It is never relearnt as the new normal:
+    /// the baseline stays the one from before the drop until it recovers.
+    pub sustained_after_secs: u32,
     /// The smallest fraction of the baseline an outage must take away.
     pub min_depth: PerFamily,
     /// Baselines below this value are too small to judge, in the signal's
@@ -129,8 +128,7 @@ impl Default for VigieConfig {
             recovery_fraction: 0.25,
             departure_sigmas: 2.0,
             close_after_secs: 12 * 3600,
-            relearn_after_secs: 48 * 3600,
-            relearn_min_retained: 0.1,
+            sustained_after_secs: 48 * 3600,
             min_depth: PerFamily {
                 bgp: 0.01,
                 probing: 0.20,

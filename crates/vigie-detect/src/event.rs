@@ -14,9 +14,13 @@ pub enum EndReason {
     Recovering,
     /// Still down at the last bin seen.
     Ongoing,
-    /// A partial drop lasted so long that it became the new normal (a
-    /// renumbering or a lasting change, or an outage longer than vigie can
-    /// tell from a level shift).
+    /// Still down at the last bin seen, and for longer than
+    /// [`crate::VigieConfig::sustained_after_secs`]: a sustained drop, no
+    /// recovery yet. vigie never takes a drop for the new normal, however
+    /// long it lasts; the event stays open until the signal comes back.
+    Sustained,
+    /// Written by vigie versions that relearnt a lasting partial drop as
+    /// the new normal; no longer produced, kept to read older stores.
     Rebaselined,
     /// The feed stopped during the event for longer than an event may pause;
     /// no data is never down, so the event ends where the data ended.
@@ -69,6 +73,20 @@ pub struct SignalEvent {
     pub evidence: f64,
     /// 0..1: how sure the detector is, lowered by missing data.
     pub confidence: f64,
+}
+
+impl EndReason {
+    /// How a reader would say it: `recovered`, `sustained drop, no recovery yet`…
+    pub fn describe(self) -> &'static str {
+        match self {
+            EndReason::Recovered => "recovered",
+            EndReason::Recovering => "recovering",
+            EndReason::Ongoing => "ongoing",
+            EndReason::Sustained => "sustained drop, no recovery yet",
+            EndReason::Rebaselined => "taken as the new normal",
+            EndReason::DataLost => "data lost",
+        }
+    }
 }
 
 impl SignalEvent {

@@ -254,49 +254,61 @@ fn build_incident(
     config: &VigieConfig,
     observed_until: UnixSecs,
 ) -> Incident {
-    // Lower median of the onsets: when half the signals had fallen, so one
-    // early, noisy signal (a few flows or requests a bin) does not pull the
-    // onset back, as one slow signal does not stretch the end.
-    let mut starts: Vec<UnixSecs> = group.iter().map(|m| m.0).collect();
-    starts.sort_unstable();
-    let earliest = starts.first().copied().unwrap_or(0);
-    let median_start = starts
-        .get(starts.len().saturating_sub(1) / 2)
-        .copied()
-        .unwrap_or(earliest);
-    // Upper median of the ends, an ongoing end counting as the latest.
-    let mut ends: Vec<Option<UnixSecs>> = group.iter().map(|m| m.2.end).collect();
+    // The incident is dated by its decisive signals: those whose drop is
+    // at least half as decisive (depth × confidence) as the deepest, most
+    // certain one. It starts at the first of them to fall, so a slow signal
+    // falling later does not push the onset forward, while a noisy signal
+    // that dips early, being less certain, does not pull it back. It ends
+    // when the lower median of them has recovered (with two, the first:
+    // the fastest signal sees service back first; a signal whose data comes
+    // every 30 minutes lags), an ongoing one counting as the latest.
+    let strongest = group.iter().map(|m| decisiveness(m.2)).fold(0.0, f64::max);
+    let mut decisive: Vec<&SignalEvent> = group
+        .iter()
+        .map(|m| m.2)
+        .filter(|e| decisiveness(e) >= DECISIVE_SHARE * strongest)
+        .collect();
+    decisive.sort_by(|a, b| {
+        decisiveness(b)
+            .total_cmp(&decisiveness(a))
+            .then(a.start.cmp(&b.start))
+    });
+    let start = decisive
+        .iter()
+        .map(|e| e.start)
+        .min()
+        .unwrap_or_else(|| group[0].0);
+    let mut ends: Vec<Option<UnixSecs>> = decisive.iter().map(|e| e.end).collect();
     ends.sort_by_key(|e| e.unwrap_or(i64::MAX));
-    let end = ends.get(ends.len() / 2).copied().flatten();
-    let start = if end.is_none_or(|e| e > median_start) {
-        median_start
-    } else {
-        earliest
-    };
+    let end = ends
+        .get(ends.len().saturating_sub(1) / 2)
+        .copied()
+        .flatten()
+        .filter(|e| *e > start);
+    let most_decisive = decisive[0];
     let span_end = end.unwrap_or(observed_until);
     let signals: Vec<SignalEvent> = group.iter().map(|m| m.2.clone()).collect();
     let depth = signals.iter().map(|e| e.depth).fold(0.0, f64::max);
     let ioda_overall_score = signals.iter().map(|e| e.ioda_score).product();
-    let dominant = signals
+    let restorations: Vec<RestorationWindow> = most_decisive
+        .restorations
         .iter()
-        .max_by(|a, b| a.ioda_score.total_cmp(&b.ioda_score));
-    let restorations: Vec<RestorationWindow> = dominant
-        .map(|e| {
-            e.restorations
-                .iter()
-                .filter(|w| w.start >= start && w.end <= span_end)
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default();
+        .filter(|w| w.start >= start && w.end <= span_end)
+        .cloned()
+        .collect();
     let data_gaps: Vec<DataGap> = own
         .iter()
         .flat_map(|d| d.gaps.iter())
         .filter(|g| g.start < span_end && g.end.unwrap_or(i64::MAX) > start)
         .cloned()
         .collect();
-    let (mechanism, mechanism_confidence, mechanism_evidence) =
+    let (mechanism, mut mechanism_confidence, mechanism_evidence) =
         classify_mechanism(&signals, own, start, span_end, config);
+    // A mechanism needs two signals to tell it (one that fell, one that fell
+    // or held); with a single series there is nothing to cross-check.
+    if own.len() < 2 {
+        mechanism_confidence = mechanism_confidence.min(SINGLE_SIGNAL_CONFIDENCE);
+    }
     let evidence = 1.0 - signals.iter().map(|e| 1.0 - e.confidence).product::<f64>();
     let gapped = own
         .iter()
@@ -330,6 +342,20 @@ fn build_incident(
     };
     incident.scope = classify_scope(entity, incident.reachability_depth(), &[]);
     incident
+}
+
+/// A signal is one of an incident's decisive signals when its drop is at
+/// least this share as decisive as the strongest one's.
+const DECISIVE_SHARE: f64 = 0.5;
+
+/// How decisive a signal's event is: its depth times its confidence.
+fn decisiveness(event: &SignalEvent) -> f64 {
+    let value = event.depth.max(0.0) * event.confidence;
+    if value.is_finite() {
+        value
+    } else {
+        0.0
+    }
 }
 
 /// The mechanism rules of the module documentation.
@@ -433,16 +459,51 @@ fn classify_mechanism(
     if !traffic.is_nan() {
         let probing_mean = mean_of(SignalFamily::Probing);
         let probing_held = !probing_mean.is_nan() && probing_mean < config.min_depth.probing;
-        if traffic < 0.8 && (probing_held || bgp_steady) {
-            let confidence = if probing_held && bgp_steady { 0.8 } else { 0.6 };
-            return (Mechanism::Throttling, confidence, evidence);
-        }
+        // How many traffic measures fell (bytes, packets, flows, requests,
+        // Google…): one measure alone may be a pattern the baseline has not
+        // learnt yet (a weekend, a holiday), so it takes depth to claim more.
+        let traffic_measures = members
+            .iter()
+            .filter(|e| e.key.signal.family() == SignalFamily::Traffic)
+            .map(|e| e.key.signal)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
         if traffic >= 0.8 && bgp_steady {
             return (Mechanism::DataPlaneBlocking, 0.6, evidence);
+        }
+        if probing_held || bgp_steady {
+            if traffic_measures >= 2 || traffic >= THROTTLING_SINGLE_MEASURE_DEPTH {
+                let mut confidence: f64 = 0.5;
+                if traffic_measures >= 2 {
+                    confidence += 0.2;
+                }
+                if probing_held && bgp_steady {
+                    confidence += 0.1;
+                }
+                return (Mechanism::Throttling, confidence.min(0.85), evidence);
+            }
+            return (
+                Mechanism::Unknown,
+                0.2,
+                format!(
+                    "{evidence}; one traffic measure fell {:.0}% while reachability held: \
+                     too little to tell throttling from a traffic pattern",
+                    traffic * 100.0
+                ),
+            );
         }
     }
     (Mechanism::Unknown, 0.0, evidence)
 }
+
+/// One traffic measure alone must lose at least this share to be called
+/// throttling: deeper than weekly and daily patterns of traffic go
+/// (weekends and nights take 20–40%), so only a cut explains it.
+const THROTTLING_SINGLE_MEASURE_DEPTH: f64 = 0.5;
+
+/// The most confidence a mechanism gets when a single signal tells it:
+/// one series alone can always be its own artefact.
+const SINGLE_SIGNAL_CONFIDENCE: f64 = 0.3;
 
 #[cfg(test)]
 mod tests {
@@ -493,21 +554,21 @@ mod tests {
             detection(SignalKind::BgpVisibleSlash24s, Vec::new(), 0.0),
             detection(
                 SignalKind::ProbeUpSlash24s,
-                vec![event(SignalKind::ProbeUpSlash24s, 3000, Some(9000), 0.7)],
+                vec![event(SignalKind::ProbeUpSlash24s, 3000, Some(9000), 0.9)],
                 0.3,
             ),
             detection(
                 SignalKind::GoogleTraffic,
-                vec![event(SignalKind::GoogleTraffic, 3300, Some(9600), 0.9)],
+                vec![event(SignalKind::GoogleTraffic, 3300, Some(9600), 0.7)],
                 0.3,
             ),
         ];
         let incidents = fuse(&kz, &detections, &VigieConfig::default());
         assert_eq!(incidents.len(), 1);
         let incident = &incidents[0];
+        // Dated by the decisive signal, probing (deepest, as certain).
         assert_eq!(incident.start, 3000);
-        // Upper median of two ends.
-        assert_eq!(incident.end, Some(9600));
+        assert_eq!(incident.end, Some(9000));
         assert_eq!(incident.mechanism, Mechanism::DataPlaneBlocking);
         assert!(incident.mechanism_confidence > 0.9);
         assert_eq!(incident.scope, Scope::Nationwide);
@@ -515,7 +576,7 @@ mod tests {
         // The evidence in words; no telescope series, so no telescope word.
         assert_eq!(
             incident.mechanism_evidence,
-            "BGP routes stayed visible (0% of the space lost on average); probing 70% lost; traffic 90% lost"
+            "BGP routes stayed visible (0% of the space lost on average); probing 90% lost; traffic 70% lost"
         );
     }
 
@@ -558,12 +619,12 @@ mod tests {
     #[test]
     fn one_early_noisy_signal_does_not_pull_the_onset_back() {
         let kz: Entity = "KZ".parse().unwrap();
+        let noisy = SignalEvent {
+            confidence: 0.3,
+            ..event(SignalKind::FlowsTo, 2400, Some(9000), 0.3)
+        };
         let detections = vec![
-            detection(
-                SignalKind::FlowsTo,
-                vec![event(SignalKind::FlowsTo, 2400, Some(9000), 0.3)],
-                0.3,
-            ),
+            detection(SignalKind::FlowsTo, vec![noisy], 0.3),
             detection(
                 SignalKind::FlowBytesTo,
                 vec![event(SignalKind::FlowBytesTo, 3000, Some(9000), 0.3)],
@@ -577,10 +638,58 @@ mod tests {
         ];
         let incidents = fuse(&kz, &detections, &VigieConfig::default());
         assert_eq!(incidents.len(), 1);
-        // Half the signals had fallen at 3000; with two, the earliest counts.
+        // The early flows are less certain: the incident starts with the
+        // first of the two equally decisive signals.
         assert_eq!(incidents[0].start, 3000);
-        let two = fuse(&kz, &detections[..2], &VigieConfig::default());
-        assert_eq!(two[0].start, 2400);
+        assert_eq!(incidents[0].end, Some(9000));
+    }
+
+    #[test]
+    fn the_deepest_surest_fall_dates_the_incident() {
+        let kz: Entity = "KZ".parse().unwrap();
+        // Probing collapses at 3000; BGP loses a little, later.
+        let detections = vec![
+            detection(
+                SignalKind::BgpVisibleSlash24s,
+                vec![event(SignalKind::BgpVisibleSlash24s, 5400, Some(8000), 0.1)],
+                0.05,
+            ),
+            detection(
+                SignalKind::ProbeUpSlash24s,
+                vec![event(SignalKind::ProbeUpSlash24s, 3000, None, 0.96)],
+                0.9,
+            ),
+        ];
+        let incidents = fuse(&kz, &detections, &VigieConfig::default());
+        assert_eq!(incidents.len(), 1);
+        assert_eq!(incidents[0].start, 3000);
+        assert_eq!(incidents[0].end, None);
+        assert_eq!(incidents[0].mechanism, Mechanism::DataPlaneBlocking);
+    }
+
+    #[test]
+    fn one_traffic_measure_alone_is_not_throttling_unless_deep() {
+        let kz: Entity = "KZ".parse().unwrap();
+        let with = |depth: f64| {
+            vec![
+                detection(SignalKind::BgpVisibleSlash24s, Vec::new(), 0.0),
+                detection(SignalKind::ProbeUpSlash24s, Vec::new(), 0.02),
+                detection(
+                    SignalKind::GoogleTraffic,
+                    vec![event(SignalKind::GoogleTraffic, 3000, Some(6000), depth)],
+                    depth as f32,
+                ),
+            ]
+        };
+        let shallow = fuse(&kz, &with(0.3), &VigieConfig::default());
+        assert_eq!(shallow[0].mechanism, Mechanism::Unknown);
+        assert!(shallow[0].mechanism_confidence <= 0.3);
+        let deep = fuse(&kz, &with(0.6), &VigieConfig::default());
+        assert_eq!(deep[0].mechanism, Mechanism::Throttling);
+        assert!(deep[0].mechanism_confidence <= 0.6);
+        // A single series: whatever it says, low confidence.
+        let alone = fuse(&kz, &with(0.6)[2..], &VigieConfig::default());
+        assert!(alone[0].mechanism_confidence <= 0.3);
     }
 
     #[test]

@@ -71,13 +71,13 @@ use vigie_model::{BinSize, Series, SeriesKey, UnixSecs};
 use crate::config::VigieConfig;
 use crate::event::{DataGap, EndReason, RestorationWindow, SignalDetection, SignalEvent};
 
-const HOURS_PER_DAY: usize = 24;
-/// A day enters the daily shape once this many of its hours have data.
-const MIN_HOURS_FOR_SHAPE: usize = 20;
+/// A day enters the daily shape once this share of its slots have data
+/// (20 of 24 hours).
+const MIN_SLOT_SHARE_FOR_SHAPE: f64 = 20.0 / 24.0;
 const DAYS_PER_WEEK: usize = 7;
 /// A weekday's measured day levels that differ by at most this fraction
 /// are one weekly pattern (see `SignalDetector::recompute_week`).
-const WEEKDAY_AGREEMENT: f64 = 0.05;
+const WEEKDAY_AGREEMENT: f64 = 0.10;
 /// Non-overlapping windows of normal data needed before the noise of a
 /// window length is trusted (a window of `w` bins needs `w` times as many
 /// updates, since consecutive windows overlap), up to two days of data.
@@ -126,13 +126,18 @@ pub enum PhaseKind {
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 struct Sizes {
     bin_secs: u32,
+    /// Width of one slot of the daily shape: an hour, or the bin when
+    /// bins are longer (3-hour bins have 8 slots a day, daily bins one).
+    slot_secs: u32,
+    /// Slots of the daily shape per day.
+    slots: usize,
     level_bins: usize,
     warmup_bins: usize,
     confirm_windows: Vec<usize>,
     noise_windows: Vec<usize>,
     exit_bins: usize,
     close_after_bins: usize,
-    relearn_bins: usize,
+    sustained_bins: usize,
     lookback_bins: usize,
     recent_len: usize,
     gap_min_bins: usize,
@@ -178,15 +183,18 @@ impl Sizes {
         let two_hours = bins(2 * 3600) + 2;
         let widest = exit_bins;
         let widest_confirm = confirm_windows.last().copied().unwrap_or(1);
+        let slot_secs = bin.secs().max(3600);
         Sizes {
             bin_secs: bin.secs(),
+            slot_secs,
+            slots: (86_400 / slot_secs).max(1) as usize,
             level_bins: bins(config.level_window_secs),
             warmup_bins: bins(config.warmup_secs),
             confirm_windows,
             noise_windows,
             exit_bins,
             close_after_bins: bins(config.close_after_secs),
-            relearn_bins: bins(config.relearn_after_secs),
+            sustained_bins: bins(config.sustained_after_secs),
             lookback_bins,
             recent_len: lookback_bins
                 .max(two_hours)
@@ -284,7 +292,9 @@ impl OpenEvent {
     /// Refreshes the median depth (every bin while short, then hourly-ish).
     fn refresh_depth(&mut self, force: bool) {
         let n = self.bins.len();
-        if force || n < 24 || n.rem_euclid(12) == 0 {
+        // Every bin while short, then at intervals growing with the event,
+        // so a 90-day outage costs linear time, not quadratic.
+        if force || n < 24 || n.rem_euclid((n / 64).max(12)) == 0 {
             let mut depths: Vec<f64> = self
                 .bins
                 .iter()
@@ -369,6 +379,18 @@ pub struct SignalDetector {
     day_of_sum: i64,
     noise_mad: Vec<f64>,
     noise_updates: Vec<u32>,
+    /// The smallest step seen between two consecutive values (the
+    /// signal's resolution: 1 for counts and a 0..10 index, 10 for an
+    /// index in steps of 10); NaN until two values differ. A change of one
+    /// step cannot be told from rounding, so no signal is trusted to better
+    /// than one step at its level.
+    #[serde(with = "crate::event::nan::f32")]
+    quantum: f32,
+    /// The last value seen, for [`Self::quantum`].
+    #[serde(with = "crate::event::nan::f32")]
+    last_value: f32,
+    /// Whether that value was within the normal range of its baseline.
+    last_normal: bool,
     /// Noise is not learnt from bins before this one (just after an outage).
     noise_quiet_until: i64,
     phase: Phase,
@@ -399,14 +421,14 @@ impl SignalDetector {
             level_divisor: vec![f32::NAN; sizes.level_bins],
             level: None,
             recent: vec![RecentBin::empty(); sizes.recent_len],
-            day_rows: vec![f32::NAN; season_days * HOURS_PER_DAY],
+            day_rows: vec![f32::NAN; season_days * sizes.slots],
             day_stamps: vec![i64::MIN; season_days],
-            shape: vec![1.0; HOURS_PER_DAY],
+            shape: vec![1.0; sizes.slots],
             shape_ready: false,
-            shape_known: vec![false; HOURS_PER_DAY],
-            shape_days: vec![0; HOURS_PER_DAY],
+            shape_known: vec![false; sizes.slots],
+            shape_days: vec![0; sizes.slots],
             current_shape_days: 0,
-            day_seen: vec![false; season_days * HOURS_PER_DAY],
+            day_seen: vec![false; season_days * sizes.slots],
             week_days: vec![f32::NAN; week_len],
             week_days_raw: vec![f32::NAN; week_len],
             week_stamps: vec![i64::MIN; week_len],
@@ -418,6 +440,9 @@ impl SignalDetector {
             noise_mad: vec![0.0; sizes.noise_windows.len()],
             noise_updates: vec![0; sizes.noise_windows.len()],
             noise_quiet_until: i64::MIN,
+            quantum: f32::NAN,
+            last_value: f32::NAN,
+            last_normal: false,
             sizes,
             phase: Phase::Warmup,
             closed: Vec::new(),
@@ -492,7 +517,15 @@ impl SignalDetector {
     /// The open event as it stands, if any.
     pub fn open_event(&self) -> Option<SignalEvent> {
         match &self.phase {
-            Phase::Down(event) => Some(self.summarise(event, None, EndReason::Ongoing)),
+            Phase::Down(event) => {
+                let now = self.next_bin.unwrap_or(event.start_bin);
+                let reason = if (now - event.start_bin) as usize > self.sizes.sustained_bins {
+                    EndReason::Sustained
+                } else {
+                    EndReason::Ongoing
+                };
+                Some(self.summarise(event, None, reason))
+            }
             Phase::Restored {
                 event, since_bin, ..
             } => Some(self.summarise(event, Some(*since_bin), EndReason::Recovering)),
@@ -519,8 +552,8 @@ impl SignalDetector {
         let step = i64::from(self.sizes.bin_secs);
         let t = bin_no * step;
         self.next_bin = Some(bin_no + 1);
-        if t.rem_euclid(3600) < step {
-            self.finalise_hour(bin_no);
+        if t.rem_euclid(i64::from(self.sizes.slot_secs)) < step {
+            self.finalise_slot(bin_no);
         }
         self.track_gap(bin_no, value.is_some());
 
@@ -543,8 +576,22 @@ impl SignalDetector {
             (Some(x), Some(p)) => Some((1.0 - x / p).clamp(-1.0, 1.0)),
             _ => None,
         };
-        if value.is_some() {
+        if let Some(x) = value {
             self.data_bins += 1;
+            let x = x as f32;
+            // Only moves within the normal range tell the resolution; a
+            // cut or a surge is a change of level, not a step of the scale.
+            let change = (x - self.last_value).abs();
+            let normal = depth.is_some_and(|d| d.abs() < self.min_depth);
+            if change > 0.0
+                && normal
+                && self.last_normal
+                && (self.quantum.is_nan() || change < self.quantum)
+            {
+                self.quantum = change;
+            }
+            self.last_value = x;
+            self.last_normal = normal;
         }
         let slot = self.recent_slot(bin_no);
         self.recent[slot] = RecentBin {
@@ -730,36 +777,6 @@ impl SignalDetector {
             let closed = self.summarise(&event, Some(first_none), EndReason::DataLost);
             self.closed.push(closed);
             return Phase::Normal;
-        }
-        // A lasting partial drop becomes the new normal.
-        let length = (bin_no - event.run_start_bin + 1) as usize;
-        if length >= self.sizes.relearn_bins {
-            let recent_window = self.sizes.level_bins.min(event.bins.len());
-            let mut depths: Vec<f64> = event.bins[event.bins.len() - recent_window..]
-                .iter()
-                .filter(|b| !b.depth.is_nan())
-                .map(|b| f64::from(b.depth))
-                .collect();
-            let retained = crate::event::median(&mut depths).map_or(0.0, |d| 1.0 - d);
-            if retained >= self.config.relearn_min_retained {
-                // Rebuild the level history from the raw values.
-                let first_bin = bin_no - recent_window as i64 + 1;
-                for (offset, b) in event.bins[event.bins.len() - recent_window..]
-                    .iter()
-                    .enumerate()
-                {
-                    let slot = (first_bin + offset as i64).rem_euclid(self.level_ring.len() as i64);
-                    let divisor = b.season.max(f32::MIN_POSITIVE);
-                    self.level_ring[slot as usize] = b.value / divisor;
-                    self.level_divisor[slot as usize] = divisor;
-                }
-                for b in first_bin..=bin_no {
-                    self.unmark_event(b);
-                }
-                let closed = self.summarise(&event, Some(bin_no + 1), EndReason::Rebaselined);
-                self.closed.push(closed);
-                return Phase::Normal;
-            }
         }
         // Recovery: for the exit window, back within the minimum depth or
         // more than halfway back from the outage level.
@@ -1062,7 +1079,18 @@ impl SignalDetector {
                 sigma = (sigma * sigma + bin_sigma * bin_sigma / averaged).sqrt();
             }
         }
-        Some(sigma.max(self.config.noise_floor))
+        Some(sigma.max(self.config.noise_floor).max(self.resolution()))
+    }
+
+    /// The signal's resolution relative to its level: one step of
+    /// [`Self::quantum`] over the level (0 while either is unknown).
+    fn resolution(&self) -> f64 {
+        match self.level {
+            Some(level) if level > 0.0 && self.quantum.is_finite() => {
+                (f64::from(self.quantum) / level).min(1.0)
+            }
+            _ => 0.0,
+        }
     }
 
     /// Learns the noise of each window length from windows of normal bins.
@@ -1169,35 +1197,36 @@ impl SignalDetector {
         self.level_divisor[ring_slot] = divisor;
     }
 
-    /// The daily shape at time `t`, interpolated between hour centres.
-    fn shape_at(&self, t: UnixSecs) -> f32 {
+    /// The two slots of the daily shape whose centres surround the centre
+    /// of the bin at `t`, and how far `t` lies from the first to the second.
+    fn slots_around(&self, t: UnixSecs) -> (usize, usize, f32) {
         let half_bin = f64::from(self.sizes.bin_secs) / 2.0;
-        let position = (t.rem_euclid(86_400) as f64 + half_bin) / 3600.0 - 0.5;
+        let slot = f64::from(self.sizes.slot_secs);
+        let position = (t.rem_euclid(86_400) as f64 + half_bin) / slot - 0.5;
         let floor = position.floor();
-        let fraction = (position - floor) as f32;
-        let k0 = (floor as i64).rem_euclid(HOURS_PER_DAY as i64) as usize;
-        let k1 = (k0 + 1) % HOURS_PER_DAY;
+        let slots = self.sizes.slots;
+        let k0 = (floor as i64).rem_euclid(slots as i64) as usize;
+        (k0, (k0 + 1) % slots, (position - floor) as f32)
+    }
+
+    /// The daily shape at time `t`, interpolated between slot centres.
+    fn shape_at(&self, t: UnixSecs) -> f32 {
+        let (k0, k1, fraction) = self.slots_around(t);
         self.shape[k0] * (1.0 - fraction) + self.shape[k1] * fraction
     }
 
-    /// Whether both hours the daily shape interpolates between at `t` were
+    /// Whether both slots the daily shape interpolates between at `t` were
     /// seen outside outages.
     fn season_known(&self, t: UnixSecs) -> bool {
-        let half_bin = f64::from(self.sizes.bin_secs) / 2.0;
-        let position = (t.rem_euclid(86_400) as f64 + half_bin) / 3600.0 - 0.5;
-        let k0 = (position.floor() as i64).rem_euclid(HOURS_PER_DAY as i64) as usize;
-        let k1 = (k0 + 1) % HOURS_PER_DAY;
+        let (k0, k1, _) = self.slots_around(t);
         self.shape_known.get(k0).copied().unwrap_or(false)
             && self.shape_known.get(k1).copied().unwrap_or(false)
     }
 
-    /// The fewer of the days behind the two hours the shape interpolates
+    /// The fewer of the days behind the two slots the shape interpolates
     /// between at `t`.
     fn shape_days_at(&self, t: UnixSecs) -> u8 {
-        let half_bin = f64::from(self.sizes.bin_secs) / 2.0;
-        let position = (t.rem_euclid(86_400) as f64 + half_bin) / 3600.0 - 0.5;
-        let k0 = (position.floor() as i64).rem_euclid(HOURS_PER_DAY as i64) as usize;
-        let k1 = (k0 + 1) % HOURS_PER_DAY;
+        let (k0, k1, _) = self.slots_around(t);
         let days = |k: usize| self.shape_days.get(k).copied().unwrap_or(0);
         days(k0).min(days(k1))
     }
@@ -1207,18 +1236,21 @@ impl SignalDetector {
         self.week_factors[weekday]
     }
 
-    /// At the first bin of an hour, folds the hour that ended an hour ago
-    /// into the daily shape (the lag lets inpainting reach it first).
+    /// At the first bin of a slot (an hour, or a bin when bins are longer),
+    /// folds the slot that ended one slot ago into the daily shape (the lag
+    /// lets inpainting reach it first).
     ///
-    /// Each day keeps its hourly means (outage bins inpainted); a day with at
-    /// least [`MIN_HOURS_FOR_SHAPE`] hours is normalised by its own mean, and
-    /// the shape is the per-hour median over the days kept. The weekly factor
-    /// is a weekday's mean level over the median day's, once seen twice.
-    fn finalise_hour(&mut self, bin_no: i64) {
+    /// Each day keeps its slot means (outage bins inpainted); a day with
+    /// at least [`MIN_SLOT_SHARE_FOR_SHAPE`] of its slots is normalised by
+    /// its own mean, and the shape is the per-slot median over the days
+    /// kept. The weekly factor comes from the day levels (see
+    /// [`Self::recompute_week`]).
+    fn finalise_slot(&mut self, bin_no: i64) {
         let step = i64::from(self.sizes.bin_secs);
-        let hour_start = (bin_no * step).div_euclid(3600) * 3600 - 7200;
+        let slot_secs = i64::from(self.sizes.slot_secs);
+        let hour_start = (bin_no * step).div_euclid(slot_secs) * slot_secs - 2 * slot_secs;
         let first = hour_start.div_euclid(step);
-        let last = (hour_start + 3600).div_euclid(step);
+        let last = (hour_start + slot_secs).div_euclid(step);
         let mut hour_sum = 0.0f64;
         let mut level_sum = 0.0f64;
         let mut raw_sum = 0.0f64;
@@ -1248,19 +1280,20 @@ impl SignalDetector {
             count += 1;
         }
         let day = hour_start.div_euclid(86_400);
-        let hour = (hour_start.rem_euclid(86_400) / 3600) as usize;
+        let hour = (hour_start.rem_euclid(86_400) / slot_secs) as usize;
+        let slots = self.sizes.slots;
         if count > 0 {
             let rows = self.day_stamps.len();
             let row = day.rem_euclid(rows as i64) as usize;
             if self.day_stamps[row] != day {
                 self.day_stamps[row] = day;
-                for k in 0..HOURS_PER_DAY {
-                    self.day_rows[row * HOURS_PER_DAY + k] = f32::NAN;
-                    self.day_seen[row * HOURS_PER_DAY + k] = false;
+                for k in 0..slots {
+                    self.day_rows[row * slots + k] = f32::NAN;
+                    self.day_seen[row * slots + k] = false;
                 }
             }
-            self.day_rows[row * HOURS_PER_DAY + hour] = (hour_sum / f64::from(count)) as f32;
-            self.day_seen[row * HOURS_PER_DAY + hour] = 2 * normal >= count;
+            self.day_rows[row * slots + hour] = (hour_sum / f64::from(count)) as f32;
+            self.day_seen[row * slots + hour] = 2 * normal >= count;
             if self.day_of_sum != day {
                 self.day_of_sum = day;
                 self.day_sum = 0.0;
@@ -1271,7 +1304,7 @@ impl SignalDetector {
             self.day_raw_sum += raw_sum;
             self.day_count += count;
         }
-        if hour == HOURS_PER_DAY - 1 {
+        if hour == slots - 1 {
             self.recompute_shape(day, bin_no);
             if self.day_of_sum == day && self.day_count > 0 {
                 let len = self.week_stamps.len();
@@ -1279,35 +1312,42 @@ impl SignalDetector {
                 self.week_stamps[slot] = day;
                 self.week_days[slot] = (self.day_sum / f64::from(self.day_count)) as f32;
                 self.week_days_raw[slot] = (self.day_raw_sum / f64::from(self.day_count)) as f32;
-                self.recompute_week(day);
+                let typical_before = typical_factor(&self.week_factors);
+                if self.recompute_week(day) && self.shape_ready {
+                    // The level history was divided by the old factors.
+                    let scale = typical_before / typical_factor(&self.week_factors);
+                    self.rebase_level_history(bin_no, scale);
+                }
             }
         }
     }
 
     fn recompute_shape(&mut self, today: i64, bin_no: i64) {
         let rows = self.day_stamps.len();
+        let slots = self.sizes.slots;
+        let min_slots = ((slots as f64 * MIN_SLOT_SHARE_FOR_SHAPE).ceil() as usize).max(1);
         let oldest = today - rows as i64 + 1;
         // Each usable day, normalised by its own mean.
-        let mut normalised: Vec<[f32; HOURS_PER_DAY]> = Vec::new();
-        let mut seen_hours = [false; HOURS_PER_DAY];
-        let mut days_per_hour = [0u8; HOURS_PER_DAY];
+        let mut normalised: Vec<Vec<f32>> = Vec::new();
+        let mut seen_hours = vec![false; slots];
+        let mut days_per_hour = vec![0u8; slots];
         for row in 0..rows {
             if self.day_stamps[row] < oldest {
                 continue;
             }
-            let values = &self.day_rows[row * HOURS_PER_DAY..(row + 1) * HOURS_PER_DAY];
+            let values = &self.day_rows[row * slots..(row + 1) * slots];
             let known: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
-            if known.len() < MIN_HOURS_FOR_SHAPE {
+            if known.len() < min_slots {
                 continue;
             }
             let mean = known.iter().sum::<f32>() / known.len() as f32;
             if !(mean.is_finite() && mean > 0.0) {
                 continue;
             }
-            let mut day = [f32::NAN; HOURS_PER_DAY];
+            let mut day = vec![f32::NAN; slots];
             for (k, v) in values.iter().enumerate() {
                 day[k] = v / mean;
-                seen_hours[k] |= v.is_finite() && self.day_seen[row * HOURS_PER_DAY + k];
+                seen_hours[k] |= v.is_finite() && self.day_seen[row * slots + k];
                 if v.is_finite() {
                     days_per_hour[k] = days_per_hour[k].saturating_add(1);
                 }
@@ -1317,7 +1357,7 @@ impl SignalDetector {
         if normalised.is_empty() {
             return;
         }
-        let mut shape = [f32::NAN; HOURS_PER_DAY];
+        let mut shape = vec![f32::NAN; slots];
         for (k, slot) in shape.iter_mut().enumerate() {
             let mut values: Vec<f64> = normalised
                 .iter()
@@ -1329,30 +1369,30 @@ impl SignalDetector {
             }
         }
         let known = shape.iter().filter(|v| !v.is_nan()).count();
-        if known < HOURS_PER_DAY / 2 {
+        if known < slots.div_ceil(2) {
             return;
         }
         // Fill unknown hours by circular interpolation between known ones.
-        let filled: Vec<f32> = (0..HOURS_PER_DAY)
+        let filled: Vec<f32> = (0..slots)
             .map(|k| {
                 if !shape[k].is_nan() {
                     return shape[k];
                 }
                 let mut before = 1;
-                while shape[(k + HOURS_PER_DAY - before) % HOURS_PER_DAY].is_nan() {
+                while shape[(k + slots - before) % slots].is_nan() {
                     before += 1;
                 }
                 let mut after = 1;
-                while shape[(k + after) % HOURS_PER_DAY].is_nan() {
+                while shape[(k + after) % slots].is_nan() {
                     after += 1;
                 }
-                let a = shape[(k + HOURS_PER_DAY - before) % HOURS_PER_DAY];
-                let b = shape[(k + after) % HOURS_PER_DAY];
+                let a = shape[(k + slots - before) % slots];
+                let b = shape[(k + after) % slots];
                 let w = before as f32 / (before + after) as f32;
                 a * (1.0 - w) + b * w
             })
             .collect();
-        let mean = filled.iter().sum::<f32>() / HOURS_PER_DAY as f32;
+        let mean = filled.iter().sum::<f32>() / slots as f32;
         if mean.is_finite() && mean > 0.0 {
             for (k, value) in filled.iter().enumerate() {
                 self.shape[k] = (value / mean).max(0.0);
@@ -1361,7 +1401,7 @@ impl SignalDetector {
             self.shape_days.copy_from_slice(&days_per_hour);
             if !self.shape_ready {
                 self.shape_ready = true;
-                self.rebase_level_history(bin_no);
+                self.rebase_level_history(bin_no, 1.0);
             }
         }
     }
@@ -1370,7 +1410,12 @@ impl SignalDetector {
     /// (written with a flat shape) by it, so the level does not swing while
     /// the last day of flat-shape values ages out. `bin_no` is the bin about
     /// to be scored; the ring holds the bins before it.
-    fn rebase_level_history(&mut self, bin_no: i64) {
+    ///
+    /// Inpainted values (outage bins, which hold the level of their time)
+    /// are multiplied by `inpainted_scale`: when the weekly factors change,
+    /// the old typical weekday's factor over the new one, so that a level
+    /// frozen under the old factors predicts the same working day.
+    fn rebase_level_history(&mut self, bin_no: i64, inpainted_scale: f32) {
         let len = self.level_ring.len() as i64;
         let step = i64::from(self.sizes.bin_secs);
         for slot in 0..self.level_ring.len() {
@@ -1384,6 +1429,13 @@ impl SignalDetector {
             let season = (self.shape_at(t) * self.week_factor(t)).max(f32::MIN_POSITIVE);
             self.level_ring[slot] = self.level_ring[slot] * divisor / season;
             self.level_divisor[slot] = season;
+        }
+        if inpainted_scale.is_finite() && inpainted_scale > 0.0 && inpainted_scale != 1.0 {
+            for (value, divisor) in self.level_ring.iter_mut().zip(&self.level_divisor) {
+                if divisor.is_nan() && value.is_finite() {
+                    *value *= inpainted_scale;
+                }
+            }
         }
         self.level = ring_median(&self.level_ring);
     }
@@ -1420,66 +1472,91 @@ impl SignalDetector {
     }
 
     /// The weekly factors: per weekday seen at least twice in the last
-    /// `season_weeks` weeks, the median of its day levels over the typical
-    /// day's. Outage bins are inpainted in those levels, so a one-off outage
-    /// day does not lower its weekday; but a weekday that is lower every
-    /// week (a weekend) is flagged the first times it is seen and would be
-    /// inpainted for ever. So when a weekday's *measured* levels agree
-    /// week after week (within [`WEEKDAY_AGREEMENT`]), they are used: a dip
-    /// that recurs alike on the same weekday is the weekly cycle.
-    fn recompute_week(&mut self, today: i64) {
+    /// `season_weeks` weeks, its typical day level over the typical day's.
+    ///
+    /// Two readings of each day are kept. The inpainted one (outage bins
+    /// replaced by the baseline) is right for a one-off outage day, which
+    /// must not lower its weekday; but a weekday that is lower every week
+    /// (a weekend) is flagged the first times it is seen and would then be
+    /// inpainted for ever. So each day's *measured* level is also compared
+    /// with the median measured day of a week around it: a
+    /// weekend dip stands out from its own week, while a long outage lowers
+    /// every day of its weeks alike and leaves their ratios near one, so it
+    /// is never learnt as a weekly pattern. A weekday whose measured ratios
+    /// agree (two weeks within [`WEEKDAY_AGREEMENT`], or the median of three
+    /// or more) is learnt from them; otherwise from the inpainted levels.
+    /// Returns whether the factors changed.
+    fn recompute_week(&mut self, today: i64) -> bool {
         let len = self.week_stamps.len() as i64;
         let oldest = today - len + 1;
-        let kept: Vec<(usize, f64, f64)> = (0..self.week_stamps.len())
+        let kept: Vec<(i64, f64, f64)> = (0..self.week_stamps.len())
             .filter(|i| self.week_stamps[*i] >= oldest)
             .map(|i| {
-                let weekday = (self.week_stamps[i] + 3).rem_euclid(DAYS_PER_WEEK as i64) as usize;
                 (
-                    weekday,
+                    self.week_stamps[i],
                     f64::from(self.week_days[i]),
                     f64::from(self.week_days_raw.get(i).copied().unwrap_or(f32::NAN)),
                 )
             })
             .filter(|(_, v, _)| v.is_finite() && *v > 0.0)
             .collect();
+        let weekday_of = |day: i64| (day + 3).rem_euclid(DAYS_PER_WEEK as i64) as usize;
         let mut all: Vec<f64> = kept.iter().map(|(_, v, _)| *v).collect();
         let Some(typical) = middle(&mut all).filter(|t| *t > 0.0) else {
-            return;
+            return false;
         };
-        let mut all_raw: Vec<f64> = kept
-            .iter()
-            .map(|(_, _, r)| *r)
-            .filter(|r| r.is_finite() && *r > 0.0)
-            .collect();
-        let typical_raw = middle(&mut all_raw).filter(|t| *t > 0.0);
+        // Each day's measured level over the median measured level of a
+        // week around it (seven consecutive days holding it, centred where
+        // the data allows): a week holds each weekday once, so its median is
+        // a working day's level whatever the weekend days are.
+        let first_day = kept.iter().map(|(d, _, _)| *d).min().unwrap_or(today);
+        let last_day = kept.iter().map(|(d, _, _)| *d).max().unwrap_or(today);
+        let raw_ratio = |day: i64, raw: f64| -> Option<f64> {
+            if !(raw.is_finite() && raw >= 0.0) {
+                return None;
+            }
+            let week = DAYS_PER_WEEK as i64;
+            let from = (day - week / 2).min(last_day - week + 1).max(first_day);
+            let mut around: Vec<f64> = kept
+                .iter()
+                .filter(|(d, _, r)| *d >= from && *d < from + week && r.is_finite())
+                .map(|(_, _, r)| *r)
+                .collect();
+            if around.len() < DAYS_PER_WEEK - 2 {
+                return None;
+            }
+            middle(&mut around).filter(|m| *m > 0.0).map(|m| raw / m)
+        };
         let mut factors = [1.0f32; DAYS_PER_WEEK];
         let mut any = false;
         for (weekday, factor) in factors.iter_mut().enumerate() {
             let mut values: Vec<f64> = kept
                 .iter()
-                .filter(|(d, _, _)| *d == weekday)
+                .filter(|(d, _, _)| weekday_of(*d) == weekday)
                 .map(|(_, v, _)| v / typical)
                 .collect();
             if values.len() < 2 {
                 continue;
             }
-            if let Some(typical_raw) = typical_raw {
-                let mut raw: Vec<f64> = kept
-                    .iter()
-                    .filter(|(d, _, r)| *d == weekday && r.is_finite() && *r > 0.0)
-                    .map(|(_, _, r)| r / typical_raw)
-                    .collect();
-                let low = raw.iter().copied().fold(f64::INFINITY, f64::min);
-                let high = raw.iter().copied().fold(0.0, f64::max);
-                if raw.len() == values.len() && high - low <= WEEKDAY_AGREEMENT * high {
-                    if let Some(m) = middle(&mut raw) {
-                        *factor = m as f32;
-                        any = true;
-                        continue;
-                    }
+            let mut raw: Vec<f64> = kept
+                .iter()
+                .filter(|(d, _, _)| weekday_of(*d) == weekday)
+                .filter_map(|(d, _, r)| raw_ratio(*d, *r))
+                .collect();
+            let agree = match raw.len() {
+                0 | 1 => false,
+                2 => {
+                    let high = raw[0].max(raw[1]);
+                    (raw[0] - raw[1]).abs() <= WEEKDAY_AGREEMENT * high
                 }
-            }
-            if let Some(m) = middle(&mut values) {
+                _ => true,
+            };
+            let chosen = if agree {
+                middle(&mut raw)
+            } else {
+                middle(&mut values)
+            };
+            if let Some(m) = chosen {
                 *factor = m as f32;
                 any = true;
             }
@@ -1487,11 +1564,14 @@ impl SignalDetector {
         if any {
             let mean = factors.iter().sum::<f32>() / DAYS_PER_WEEK as f32;
             if mean.is_finite() && mean > 0.0 {
+                let before = self.week_factors.clone();
                 for (weekday, factor) in factors.iter().enumerate() {
                     self.week_factors[weekday] = factor / mean;
                 }
+                return before != self.week_factors;
             }
         }
+        false
     }
 
     /// After a silence longer than two weeks, starts learning afresh.
@@ -1637,6 +1717,13 @@ fn middle(values: &mut [f64]) -> Option<f64> {
     } else {
         (values[n / 2 - 1] + values[n / 2]) / 2.0
     })
+}
+
+/// The typical weekday's factor: the median of the seven weekly factors
+/// (a working day's, however the weekend falls).
+fn typical_factor(factors: &[f32]) -> f32 {
+    let mut values: Vec<f64> = factors.iter().map(|f| f64::from(*f)).collect();
+    middle(&mut values).map_or(1.0, |m| m as f32)
 }
 
 /// The interquartile mean of the finite values of a ring (the mean of the

@@ -189,8 +189,8 @@ fn daily_recurring_shutdowns_never_become_normal() {
 }
 
 #[test]
-fn a_renumbered_network_is_relearnt_but_a_blackout_is_not() {
-    // Partial level shift: 30% of the blocks disappear for good on day 3.
+fn a_lasting_drop_stays_open_as_sustained_and_is_never_relearnt() {
+    // 30% of the blocks disappear on day 3 and never come back.
     let shift_at = 3 * BINS_PER_DAY + 50;
     let values: Vec<Option<f64>> = (0..9 * BINS_PER_DAY)
         .map(|i| Some(if i < shift_at { 1000.0 } else { 700.0 }))
@@ -202,9 +202,14 @@ fn a_renumbered_network_is_relearnt_but_a_blackout_is_not() {
     assert_eq!(detection.events.len(), 1, "{}", describe(&detection.events));
     let event = &detection.events[0];
     assert_eq!(event.start, at(shift_at));
-    assert_eq!(event.end_reason, EndReason::Rebaselined);
-    // Relearnt after 48 hours, and nothing after.
-    assert_eq!(event.end, Some(at(shift_at + 2 * BINS_PER_DAY)));
+    // Still open after six days, marked as a sustained drop.
+    assert_eq!(event.end, None);
+    assert_eq!(event.end_reason, EndReason::Sustained);
+    assert_eq!(
+        event.end_reason.describe(),
+        "sustained drop, no recovery yet"
+    );
+    assert!((event.depth - 0.3).abs() < 0.01, "depth {}", event.depth);
 
     // A shallow shift below the minimum depth is absorbed without an event.
     let values: Vec<Option<f64>> = (0..6 * BINS_PER_DAY)
@@ -232,7 +237,7 @@ fn a_renumbered_network_is_relearnt_but_a_blackout_is_not() {
     );
     assert_eq!(detection.events.len(), 1);
     assert_eq!(detection.events[0].end, None);
-    assert_eq!(detection.events[0].end_reason, EndReason::Ongoing);
+    assert_eq!(detection.events[0].end_reason, EndReason::Sustained);
 }
 
 #[test]

@@ -433,9 +433,10 @@ pub struct DetectArgs {
     /// End of the period to scan; default: all data.
     #[arg(long)]
     pub until: Option<String>,
-    /// Bin width of the series to scan, seconds.
-    #[arg(long, default_value_t = 300)]
-    pub bin_secs: u32,
+    /// Only series of this bin width, seconds; default: every series at its
+    /// own bin width (1 minute to a day, found from the store).
+    #[arg(long)]
+    pub bin_secs: Option<u32>,
 }
 
 /// Arguments of `vigie incidents`.

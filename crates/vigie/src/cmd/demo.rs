@@ -199,7 +199,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             entity: None,
             from: None,
             until: None,
-            bin_secs: BIN_SECS,
+            bin_secs: Some(BIN_SECS),
         },
     )?;
 

@@ -36,21 +36,52 @@ fn stored_event(method: &str, bin: BinSize, event: &SignalEvent) -> Result<Store
     })
 }
 
-/// The store's series at `bin`, grouped by entity (one listing for a whole run).
-pub fn series_by_entity(store: &Store, bin: BinSize) -> Result<BTreeMap<Entity, Vec<SeriesInfo>>> {
-    let mut grouped: BTreeMap<Entity, Vec<SeriesInfo>> = BTreeMap::new();
+/// The store's series grouped by entity, each signal at its own bin width
+/// (the finest one when a signal is stored at several), or only series of
+/// `bin` when given.
+pub fn series_at_any_bin(
+    store: &Store,
+    bin: Option<BinSize>,
+) -> Result<BTreeMap<Entity, Vec<SeriesInfo>>> {
+    let mut finest: BTreeMap<SeriesKey, SeriesInfo> = BTreeMap::new();
     for info in store.list_series()? {
-        if info.bin == bin {
-            grouped
-                .entry(info.key.entity.clone())
-                .or_default()
-                .push(info);
+        if bin.is_some_and(|b| b != info.bin) {
+            continue;
         }
+        match finest.get(&info.key) {
+            Some(kept) if kept.bin.secs() <= info.bin.secs() => {}
+            _ => {
+                finest.insert(info.key.clone(), info);
+            }
+        }
+    }
+    let mut grouped: BTreeMap<Entity, Vec<SeriesInfo>> = BTreeMap::new();
+    for (key, info) in finest {
+        grouped.entry(key.entity).or_default().push(info);
     }
     Ok(grouped)
 }
 
-/// Reads the series `infos` describe (one entity's, from [`series_by_entity`]),
+/// Reads the series `infos` describe, each at its own bin width, over
+/// `range` or their whole extent.
+pub fn read_series_of(
+    store: &Store,
+    infos: &[SeriesInfo],
+    range: Option<TimeRange>,
+) -> Result<Vec<Series>> {
+    let mut out = Vec::new();
+    for info in infos {
+        out.extend(read_entity_series(
+            store,
+            std::slice::from_ref(info),
+            info.bin,
+            range,
+        )?);
+    }
+    Ok(out)
+}
+
+/// Reads the series `infos` describe (one entity's, from [`series_at_any_bin`]),
 /// over `range` or their whole extent.
 pub fn read_entity_series(
     store: &Store,
@@ -89,7 +120,7 @@ fn affected_regions(
     country: &Entity,
     incident: &Incident,
     region_incidents: &[(Entity, Incident)],
-    bin: BinSize,
+    bins: &BTreeMap<SeriesKey, BinSize>,
 ) -> Vec<AffectedShare> {
     let Entity::Country(cc) = country else {
         return Vec::new();
@@ -101,6 +132,7 @@ fn affected_regions(
             entity: entity.clone(),
             signal: SignalKind::BgpVisibleSlash24s,
         };
+        let bin = *bins.get(&key)?;
         mean_over(store, &key, bin, before.0, before.1)
     };
     let Some(country_space) = bgp(country).filter(|v| *v > 0.0) else {
@@ -167,7 +199,7 @@ fn affected_networks(
 
 /// Runs `vigie detect`.
 pub fn run(store: &mut Store, args: DetectArgs) -> Result<ExitCode> {
-    let bin = BinSize::new(args.bin_secs)?;
+    let only_bin = args.bin_secs.map(BinSize::new).transpose()?;
     let only: Option<Entity> = args.entity.as_deref().map(str::parse).transpose()?;
     let range = match (&args.from, &args.until) {
         (None, None) => None,
@@ -180,15 +212,23 @@ pub fn run(store: &mut Store, args: DetectArgs) -> Result<ExitCode> {
                 .unwrap_or(i64::from(u32::MAX)),
         )?),
     };
-    let mut listed = series_by_entity(store, bin)?;
+    let mut listed = series_at_any_bin(store, only_bin)?;
     if let Some(only) = &only {
         listed.retain(|entity, _| entity == only);
     }
     let mut entities: Vec<Entity> = listed.keys().cloned().collect();
+    // Each series' bin width, for the address-space shares of regions.
+    let bins: BTreeMap<SeriesKey, BinSize> = listed
+        .values()
+        .flatten()
+        .map(|info| (info.key.clone(), info.bin))
+        .collect();
     if entities.is_empty() {
         anyhow::bail!(
-            "no series with {} s bins{}: ingest or import data first",
-            bin.secs(),
+            "no series{}{}: ingest or import data first",
+            only_bin
+                .map(|b| format!(" with {} s bins", b.secs()))
+                .unwrap_or_default(),
             only.map(|e| format!(" for {e}")).unwrap_or_default()
         );
     }
@@ -209,10 +249,11 @@ pub fn run(store: &mut Store, args: DetectArgs) -> Result<ExitCode> {
     for entity in &entities {
         bar.set_message(entity.to_string());
         let infos = listed.get(entity).map(Vec::as_slice).unwrap_or_default();
-        let series = read_entity_series(store, infos, bin, range)?;
+        let series = read_series_of(store, infos, range)?;
         series_count += series.len();
         let mut detections = Vec::new();
         for s in &series {
+            let bin = s.bin;
             let detection = detect_series(s, &config);
             let events = detection
                 .events
@@ -234,7 +275,7 @@ pub fn run(store: &mut Store, args: DetectArgs) -> Result<ExitCode> {
         }
         let mut incidents = fuse(entity, &detections, &config);
         for incident in &mut incidents {
-            let mut affected = affected_regions(store, entity, incident, &region_incidents, bin);
+            let mut affected = affected_regions(store, entity, incident, &region_incidents, &bins);
             affected.extend(affected_networks(
                 store,
                 entity,
