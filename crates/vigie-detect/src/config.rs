@@ -104,6 +104,13 @@ pub struct VigieConfig {
     pub sustained_after_secs: u32,
     /// The smallest fraction of the baseline an outage must take away.
     pub min_depth: PerFamily,
+    /// How far a weekday not yet learnt may lie from the others, as a
+    /// standard deviation added to the noise on such days: traffic follows
+    /// human activity (weekends take 10–40% off it, on Friday, Friday and
+    /// Saturday or Saturday and Sunday depending on the country), while
+    /// reachability barely moves. Once a weekday has been seen twice its
+    /// factor is learnt and this no longer applies.
+    pub unlearnt_weekday_spread: PerFamily,
     /// Baselines below this value are too small to judge, in the signal's
     /// units (not applied to unitless indices such as Google's traffic).
     pub min_prediction: f64,
@@ -134,6 +141,12 @@ impl Default for VigieConfig {
                 probing: 0.20,
                 telescope: 0.75,
                 traffic: 0.20,
+            },
+            unlearnt_weekday_spread: PerFamily {
+                bgp: 0.0,
+                probing: 0.0,
+                telescope: 0.0,
+                traffic: 0.15,
             },
             min_prediction: 1.0,
             gap_min_secs: 900,

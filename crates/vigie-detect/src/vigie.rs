@@ -373,6 +373,13 @@ pub struct SignalDetector {
     week_stamps: Vec<i64>,
     #[serde(with = "crate::event::nan::vec_f32")]
     week_factors: Vec<f32>,
+    /// Per weekday, whether its factor has been learnt (seen twice).
+    week_known: Vec<bool>,
+    /// Whether the weekday of the last bin pushed was learnt.
+    current_week_known: bool,
+    /// The family's spread of a weekday not yet learnt
+    /// ([`VigieConfig::unlearnt_weekday_spread`]).
+    unlearnt_weekday_spread: f64,
     day_sum: f64,
     day_raw_sum: f64,
     day_count: u32,
@@ -406,6 +413,7 @@ impl SignalDetector {
         let sizes = Sizes::new(config, bin);
         let season_days = config.season_days.max(1);
         let week_len = config.season_weeks.max(1) * DAYS_PER_WEEK;
+        let unlearnt_weekday_spread = config.unlearnt_weekday_spread.get(key.signal.family());
         SignalDetector {
             min_depth: config.min_depth.get(key.signal.family()),
             min_prediction: if key.signal.unit() == "index" {
@@ -433,6 +441,9 @@ impl SignalDetector {
             week_days_raw: vec![f32::NAN; week_len],
             week_stamps: vec![i64::MIN; week_len],
             week_factors: vec![1.0; DAYS_PER_WEEK],
+            week_known: vec![false; DAYS_PER_WEEK],
+            current_week_known: false,
+            unlearnt_weekday_spread,
             day_sum: 0.0,
             day_raw_sum: 0.0,
             day_count: 0,
@@ -611,6 +622,7 @@ impl SignalDetector {
             local: !self.season_known(t),
             aftermath: false,
         };
+        self.current_week_known = self.week_known[weekday_of(t)];
         self.current_shape_days = if self.recent[slot].local {
             0
         } else {
@@ -917,7 +929,9 @@ impl SignalDetector {
     /// ago than the lookback and was never confirmed while its start was
     /// in view) is not a step; any other is given the benefit of the doubt.
     fn is_step(&self, onset: i64, lower: i64, bin_no: i64, drop: f64) -> bool {
-        let hour = self.local_bins() as i64;
+        // An hour a side, and at least three bins: with hourly or coarser
+        // bins a cut seen through an hourly average spreads over a few.
+        let hour = self.step_bins() as i64;
         let depths = |from: i64, until: i64| -> Vec<f64> {
             (from..until)
                 .filter_map(|b| self.recent_bin(b))
@@ -927,11 +941,32 @@ impl SignalDetector {
         };
         let before = depths(onset - hour, onset);
         let after = depths(onset, (onset + hour).min(bin_no + 1));
-        if before.len() < self.local_bins().div_ceil(2) || after.is_empty() {
+        if before.len() < self.step_bins().div_ceil(2) || after.is_empty() {
             return onset > lower;
         }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-        mean(&after) - mean(&before) >= drop / 2.0 && mean(&before) <= drop / 4.0
+        let deepened = mean(&after) - mean(&before) >= drop / 2.0 && mean(&before) <= drop / 4.0;
+        // The values themselves must fall, not only the baseline rise: a
+        // baseline that steps up (the weekly factor changing at midnight UTC
+        // while the entity's weekend ends at its own midnight) deepens the
+        // depths without any cut.
+        let values = |from: i64, until: i64| -> (f64, f64, usize) {
+            (from..until)
+                .filter_map(|b| self.recent_bin(b))
+                .filter(|r| r.flag != FLAG_EVENT && !r.value.is_nan() && !r.predicted.is_nan())
+                .fold((0.0, 0.0, 0), |(v, p, n), r| {
+                    (v + f64::from(r.value), p + f64::from(r.predicted), n + 1)
+                })
+        };
+        let (value_before, predicted_before, n_before) = values(onset - hour, onset);
+        let (value_after, _, n_after) = values(onset, (onset + hour).min(bin_no + 1));
+        let fell = n_before == 0 || n_after == 0 || predicted_before <= 0.0 || {
+            let reference = predicted_before / n_before as f64;
+            let before = value_before / n_before as f64;
+            let after = value_after / n_after as f64;
+            (before - after) / reference >= drop / 2.0
+        };
+        deepened && fell
     }
 
     /// Moves an onset found bin by bin (`walked`: the first of the bins
@@ -1078,6 +1113,14 @@ impl SignalDetector {
                 let averaged = (self.local_bins() * usize::from(self.current_shape_days)) as f64;
                 sigma = (sigma * sigma + bin_sigma * bin_sigma / averaged).sqrt();
             }
+        }
+        // A weekday's pattern is a matter of hours (a quieter day), so its
+        // uncertainty weighs on windows of an hour or more; a cut seen
+        // within the hour is judged on the series' own noise.
+        let window_secs = window as u64 * u64::from(self.sizes.bin_secs);
+        if !self.current_week_known && self.unlearnt_weekday_spread > 0.0 && window_secs >= 3600 {
+            let spread = self.unlearnt_weekday_spread;
+            sigma = (sigma * sigma + spread * spread).sqrt();
         }
         Some(sigma.max(self.config.noise_floor).max(self.resolution()))
     }
@@ -1232,8 +1275,7 @@ impl SignalDetector {
     }
 
     fn week_factor(&self, t: UnixSecs) -> f32 {
-        let weekday = (t.div_euclid(86_400) + 3).rem_euclid(DAYS_PER_WEEK as i64) as usize;
-        self.week_factors[weekday]
+        self.week_factors[weekday_of(t)]
     }
 
     /// At the first bin of a slot (an hour, or a bin when bins are longer),
@@ -1440,6 +1482,12 @@ impl SignalDetector {
         self.level = ring_median(&self.level_ring);
     }
 
+    /// Bins on each side of an onset that [`Self::is_step`] compares: an
+    /// hour, and never fewer than three bins (a mean of fewer says little).
+    fn step_bins(&self) -> usize {
+        self.local_bins().max(3)
+    }
+
     /// Bins in the hour that [`Self::local_reference`] looks back on.
     fn local_bins(&self) -> usize {
         (3600 / self.sizes.bin_secs.max(1)).max(1) as usize
@@ -1559,6 +1607,7 @@ impl SignalDetector {
             if let Some(m) = chosen {
                 *factor = m as f32;
                 any = true;
+                self.week_known[weekday] = true;
             }
         }
         if any {
@@ -1717,6 +1766,11 @@ fn middle(values: &mut [f64]) -> Option<f64> {
     } else {
         (values[n / 2 - 1] + values[n / 2]) / 2.0
     })
+}
+
+/// The weekday of `t` (UTC), Monday = 0.
+fn weekday_of(t: UnixSecs) -> usize {
+    (t.div_euclid(86_400) + 3).rem_euclid(DAYS_PER_WEEK as i64) as usize
 }
 
 /// The typical weekday's factor: the median of the seven weekly factors
