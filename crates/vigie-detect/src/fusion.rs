@@ -133,6 +133,24 @@ impl Incident {
         (self.end.unwrap_or(self.observed_until) - self.start).max(0)
     }
 
+    /// `ended`, or, while it goes on, `ongoing` or, when one of its
+    /// signals has stayed down past
+    /// [`VigieConfig::sustained_after_secs`],
+    /// `sustained drop, no recovery yet`.
+    pub fn status(&self) -> &'static str {
+        if self.end.is_some() {
+            "ended"
+        } else if self
+            .signals
+            .iter()
+            .any(|e| e.end.is_none() && e.end_reason == crate::event::EndReason::Sustained)
+        {
+            crate::event::EndReason::Sustained.describe()
+        } else {
+            "ongoing"
+        }
+    }
+
     /// Records the affected parts and recomputes the scope.
     pub fn set_affected(&mut self, affected: Vec<AffectedShare>) {
         self.affected = affected;

@@ -91,7 +91,7 @@ pub fn run(store: &Store, args: IncidentsArgs) -> Result<ExitCode> {
                 incident
                     .end
                     .map(format_utc)
-                    .unwrap_or_else(|| "ongoing".to_string()),
+                    .unwrap_or_else(|| incident.status().to_string()),
             ),
             Some(format_duration(incident.duration_secs())),
             Some(format!("{:.0}%", incident.depth * 100.0)),

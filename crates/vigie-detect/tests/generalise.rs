@@ -1,0 +1,138 @@
+//! Properties that must hold whatever the data looks like (issue 11): the
+//! same outage gives the same incident at any bin width, and an outage is
+//! held for as long as it lasts.
+
+use vigie_detect::{detect_series, fuse, EndReason, VigieConfig};
+use vigie_model::{BinSize, Entity, Series, SeriesKey, SignalKind, UnixSecs};
+
+/// 2023-01-02T00:00:00Z, a Monday.
+const T0: UnixSecs = 1_672_617_600;
+const MINUTE: i64 = 60;
+const HOUR: i64 = 3600;
+const DAY: i64 = 86_400;
+
+/// A small deterministic generator (xorshift), so the tests need no crate.
+struct Rng(u64);
+
+impl Rng {
+    fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// An approximately normal draw (sum of twelve uniforms).
+    fn normal(&mut self) -> f64 {
+        (0..12).map(|_| self.uniform()).sum::<f64>() - 6.0
+    }
+}
+
+/// One value per minute: `level` with a ±20% daily cycle (trough at 04:00
+/// UTC), noise of a count of that size, and `kept` of it during the cut.
+fn minutes(level: f64, days: i64, cut: (UnixSecs, UnixSecs), kept: f64, seed: u64) -> Vec<f64> {
+    let mut rng = Rng(seed | 1);
+    (0..days * DAY / MINUTE)
+        .map(|i| {
+            let t = T0 + i * MINUTE;
+            let hour = (t.rem_euclid(DAY)) as f64 / 3600.0;
+            let daily = 1.0 - 0.2 * (std::f64::consts::TAU * (hour - 4.0) / 24.0).cos();
+            let factor = if t >= cut.0 && t < cut.1 { kept } else { 1.0 };
+            let mean = level * daily * factor;
+            (mean + mean.sqrt() * rng.normal()).max(0.0)
+        })
+        .collect()
+}
+
+/// The per-minute values averaged into bins of `bin_secs`.
+fn binned(signal: SignalKind, per_minute: &[f64], bin_secs: u32) -> Series {
+    let per_bin = (bin_secs as i64 / MINUTE) as usize;
+    Series {
+        key: SeriesKey {
+            entity: "KZ".parse().expect("entity"),
+            signal,
+        },
+        bin: BinSize::new(bin_secs).expect("bin"),
+        start: T0,
+        values: per_minute
+            .chunks(per_bin)
+            .map(|c| Some((c.iter().sum::<f64>() / c.len() as f64).round()))
+            .collect(),
+    }
+}
+
+#[test]
+fn the_same_outage_gives_the_same_incident_at_5_30_and_60_minute_bins() {
+    let config = VigieConfig::default();
+    let kz: Entity = "KZ".parse().expect("entity");
+    // Ten days of history, then a data-plane cut of six hours: probing
+    // keeps 25%, BGP stays where it was.
+    let cut = (T0 + 10 * DAY + 13 * HOUR, T0 + 10 * DAY + 19 * HOUR);
+    let probing = minutes(600.0, 13, cut, 0.25, 7);
+    let bgp = minutes(3000.0, 13, (0, 0), 1.0, 11);
+    for bin_secs in [300u32, 1800, 3600] {
+        let series = [
+            binned(SignalKind::ProbeUpSlash24s, &probing, bin_secs),
+            binned(SignalKind::BgpVisibleSlash24s, &bgp, bin_secs),
+        ];
+        let detections: Vec<_> = series.iter().map(|s| detect_series(s, &config)).collect();
+        let incidents = fuse(&kz, &detections, &config);
+        assert_eq!(incidents.len(), 1, "{bin_secs} s bins: {incidents:#?}");
+        let incident = &incidents[0];
+        let bin = i64::from(bin_secs);
+        assert!(
+            (incident.start - cut.0).abs() <= bin,
+            "{bin_secs} s bins: onset {} for {}",
+            incident.start,
+            cut.0
+        );
+        let end = incident.end.expect("the cut ended");
+        assert!(
+            (end - cut.1).abs() <= bin,
+            "{bin_secs} s bins: end {end} for {}",
+            cut.1
+        );
+    }
+}
+
+#[test]
+fn outages_are_held_as_long_as_they_last() {
+    let config = VigieConfig::default();
+    // Hourly bins keep 90 days quick; a week of history before the cut and
+    // two days after it.
+    for days in [1i64, 7, 19, 45, 90] {
+        for kept in [0.04, 0.5] {
+            let cut = (T0 + 7 * DAY + 10 * HOUR + 30 * MINUTE, 0);
+            let cut = (cut.0, cut.0 + days * DAY);
+            let total = 7 + days + 3;
+            let per_minute = minutes(800.0, total, cut, kept, days as u64 * 31 + 5);
+            let series = binned(SignalKind::ProbeUpSlash24s, &per_minute, 3600);
+            let detection = detect_series(&series, &config);
+            let context = format!("{days} d at {kept}: {:#?}", detection.events);
+            assert_eq!(detection.events.len(), 1, "{context}");
+            let event = &detection.events[0];
+            assert!((event.start - cut.0).abs() <= HOUR, "{context}");
+            let end = event.end.expect("recovered");
+            assert!((end - cut.1).abs() <= HOUR, "{context}");
+            assert_eq!(event.end_reason, EndReason::Recovered, "{context}");
+
+            // The same cut still going on at the end of the data: one open
+            // event, a sustained drop once it has lasted two days.
+            let until = (7 * DAY + 10 * HOUR + days * DAY - 12 * HOUR) / MINUTE;
+            let mut ongoing = per_minute.clone();
+            ongoing.truncate(until as usize);
+            let series = binned(SignalKind::ProbeUpSlash24s, &ongoing, 3600);
+            let detection = detect_series(&series, &config);
+            let context = format!("{days} d at {kept}, ongoing: {:#?}", detection.events);
+            assert_eq!(detection.events.len(), 1, "{context}");
+            let event = &detection.events[0];
+            assert_eq!(event.end, None, "{context}");
+            let expected = if days * DAY - 12 * HOUR > 2 * DAY {
+                EndReason::Sustained
+            } else {
+                EndReason::Ongoing
+            };
+            assert_eq!(event.end_reason, expected, "{context}");
+        }
+    }
+}
