@@ -2,19 +2,20 @@
 //! combining every signal, with its mechanism and scope.
 //!
 //! Rules (the accuracy document repeats them):
-//! - signal events of one entity that overlap in time form one incident; it
-//!   starts when half of its signals have fallen (the lower median of their
-//!   onsets: with one or two signals, the earliest) and ends when most of
-//!   them have recovered (the upper median of their ends), so one early,
-//!   noisy signal does not pull the onset back and one slow signal (probing
-//!   needs time to see blocks answer again; Google traffic comes every 30
-//!   minutes) does not stretch the end;
+//! - signal events of one entity that overlap in time form one incident,
+//!   dated by its decisive signals (those at least half as decisive,
+//!   depth × confidence, as the strongest): it starts when the first of
+//!   them falls and ends when the lower median of them has recovered, so a
+//!   less certain signal dipping early does not pull the onset back and a
+//!   slow one (Google traffic comes every 30 minutes) does not stretch it;
 //! - mechanism: *routes withdrawn* when BGP lost at least half as much as
 //!   the data plane (probing, telescope, traffic); *data-plane blocking* when
 //!   BGP held or lost much less while the data plane fell (Kazakhstan 2022,
-//!   Iran 2026-01-08); *throttling* when only traffic fell, partly, while
-//!   reachability held; *unknown* when the signals cannot tell (no BGP, or a
-//!   single family);
+//!   Iran 2026-01-08); *throttling* when only traffic fell while
+//!   reachability held, on two traffic measures or by at least half on
+//!   one; *unknown* when the signals cannot tell (no BGP, a single family,
+//!   one traffic measure dipping less than half). A single series never
+//!   gives a mechanism more than 30% confidence;
 //! - scope: from the affected ASes and regions and their share of the
 //!   country's address space (an input), nationwide from half the space up;
 //!   without a breakdown, an AS is a single network, a region regional, and a

@@ -6,7 +6,7 @@
 //!   implemented faithfully as the reference to beat.
 //! - [`vigie`]: vigie's detector: a seasonal baseline (daily and weekly),
 //!   noise-aware confirmation that keeps noisy low counts quiet, level-shift
-//!   relearning, and change-point refinement of onset and recovery to the
+//!   outages held as long as they last, and change-point refinement of onset and recovery to the
 //!   bin. One configuration ([`VigieConfig::default`]) for every signal.
 //! - [`event`]: signal events with depth, duration, IODA score, partial
 //!   restoration windows and data gaps ("no data is never down").

@@ -13,10 +13,14 @@
 //!   of that day's ratio to the level, once a weekday has been seen twice.
 //!
 //! Values inside an outage are *inpainted*: the history keeps the baseline,
-//! not the outage, so a long or recurring outage (daily exam shutdowns) never
-//! becomes normal. A partial drop that lasts longer than
-//! [`VigieConfig::relearn_after_secs`] is taken as the new normal (a network
-//! renumbered); a near-total loss never is.
+//! not the outage, so a long or recurring outage (daily exam shutdowns, a
+//! 90-day blackout) never becomes normal. An outage stays open for as long
+//! as the signal stays down; past [`VigieConfig::sustained_after_secs`] it
+//! is reported as a sustained drop with no recovery yet.
+//!
+//! Every parameter is a duration; the daily shape has a slot an hour, or
+//! one a bin when bins are longer, so any bin width from a minute to a day
+//! is scanned the same way.
 //!
 //! Inpainting must not lock a mistake in, so:
 //! - an hour of the day that the shape has never seen outside an outage
