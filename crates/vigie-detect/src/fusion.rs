@@ -4,8 +4,8 @@
 //! Rules (the accuracy document repeats them):
 //! - signal events of one entity that overlap in time form one incident,
 //!   dated by its decisive signals (those at least half as decisive,
-//!   depth × confidence, as the strongest): it starts when the first of
-//!   them falls and ends when the lower median of them has recovered, so a
+//!   depth × confidence, as the strongest): it starts when half of them
+//!   have fallen and ends when the lower median of them has recovered, so a
 //!   less certain signal dipping early does not pull the onset back and a
 //!   slow one (Google traffic comes every 30 minutes) does not stretch it;
 //! - mechanism: *routes withdrawn* when BGP lost at least half as much as
@@ -275,9 +275,10 @@ fn build_incident(
 ) -> Incident {
     // The incident is dated by its decisive signals: those whose drop is
     // at least half as decisive (depth × confidence) as the deepest, most
-    // certain one. It starts at the first of them to fall, so a slow signal
+    // certain one. It starts when half of them have fallen (the lower
+    // median of their onsets: with one or two, the first), so a slow signal
     // falling later does not push the onset forward, while a noisy signal
-    // that dips early, being less certain, does not pull it back. It ends
+    // that dips early, being less certain or alone, does not pull it back. It ends
     // when the lower median of them has recovered (with two, the first:
     // the fastest signal sees service back first; a signal whose data comes
     // every 30 minutes lags), an ongoing one counting as the latest.
@@ -292,11 +293,12 @@ fn build_incident(
             .total_cmp(&decisiveness(a))
             .then(a.start.cmp(&b.start))
     });
-    let start = decisive
-        .iter()
-        .map(|e| e.start)
-        .min()
-        .unwrap_or_else(|| group[0].0);
+    let mut starts: Vec<UnixSecs> = decisive.iter().map(|e| e.start).collect();
+    starts.sort_unstable();
+    let start = starts
+        .get(starts.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or(group[0].0);
     let mut ends: Vec<Option<UnixSecs>> = decisive.iter().map(|e| e.end).collect();
     ends.sort_by_key(|e| e.unwrap_or(i64::MAX));
     let end = ends
@@ -304,7 +306,13 @@ fn build_incident(
         .copied()
         .flatten()
         .filter(|e| *e > start);
-    let most_decisive = decisive[0];
+    // Restoration windows from the decisive signal with the largest alert
+    // area (the longest, deepest view of the outage).
+    let most_decisive = decisive
+        .iter()
+        .copied()
+        .max_by(|a, b| a.ioda_score.total_cmp(&b.ioda_score))
+        .unwrap_or(decisive[0]);
     let span_end = end.unwrap_or(observed_until);
     let signals: Vec<SignalEvent> = group.iter().map(|m| m.2.clone()).collect();
     let depth = signals.iter().map(|e| e.depth).fold(0.0, f64::max);

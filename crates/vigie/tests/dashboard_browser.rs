@@ -70,6 +70,36 @@ fn tools() -> Option<(PathBuf, PathBuf)> {
     Some((chromium, dashboard))
 }
 
+/// Six days of a country's probing and BGP in vigie's long CSV, 5-minute
+/// bins: steady with a daily cycle, then a data-plane cut at 2022-01-05
+/// 10:30 UTC, service back 17:30–22:00, cut again until 10:30 the next day.
+fn kazakhstan_like_csv() -> String {
+    let start = 1_640_995_200; // 2022-01-01T00:00:00Z
+    let cut = |t: i64| {
+        let first = 1_641_378_600; // 2022-01-05T10:30:00Z
+        let back = 1_641_403_800; // 17:30
+        let again = 1_641_420_000; // 22:00
+        let over = 1_641_465_000; // 2022-01-06T10:30:00Z
+        (first..back).contains(&t) || (again..over).contains(&t)
+    };
+    let mut csv = String::from("time,entity,signal,value\n");
+    for i in 0..6 * 288i64 {
+        let t = start + i * 300;
+        let hour = (t % 86_400) as f64 / 3600.0;
+        let daily = 1.0 - 0.15 * (std::f64::consts::TAU * (hour - 22.0) / 24.0).cos();
+        let wobble = ((i * 7919) % 13) as f64 - 6.0;
+        let probing = if cut(t) {
+            40.0 + wobble
+        } else {
+            900.0 * daily + wobble
+        };
+        let time = vigie_model::format_utc(t);
+        csv.push_str(&format!("{time},KZ,ping-slash24,{probing:.0}\n"));
+        csv.push_str(&format!("{time},KZ,bgp,{:.0}\n", 3000.0 + wobble));
+    }
+    csv
+}
+
 #[test]
 fn the_dashboard_works_in_a_headless_browser() {
     let Some((chromium, dashboard)) = tools() else {
@@ -116,9 +146,15 @@ fn the_dashboard_works_in_a_headless_browser() {
             "PS",
         ],
     );
+    // A country cut like Kazakhstan on 2022-01-05 (10:30 UTC), back for
+    // four and a half hours in the evening, cut again until the next
+    // morning: the incident the page must show with its restoration window.
+    let kz = dir.path().join("kz.csv");
+    std::fs::write(&kz, kazakhstan_like_csv()).unwrap();
+    vigie(&data, &["import", "csv", kz.to_str().unwrap()]);
     vigie(&data, &["detect"]);
     // The page must show an incident with a restoration window: the store
-    // must hold one (the Gaza Strip's 2023-11-05 blackout has one).
+    // must hold one (the Kazakhstan-like country above).
     let restored = {
         let store = vigie_store::Store::open(&data).unwrap();
         let incidents = store
