@@ -47,6 +47,7 @@ use vigie_model::{
 };
 
 use crate::eval::{score_spans, DetectedSpan, Label, Method};
+use crate::vigie::middle;
 
 const MINUTE: i64 = 60;
 const HOUR: i64 = 3_600;
@@ -1457,19 +1458,6 @@ pub struct SweepReport {
     pub elapsed_secs: Option<f64>,
 }
 
-fn median(values: &mut [f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    Some(if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    })
-}
-
 /// The targets of issue 11 for one row; returns why it misses them.
 fn check_targets(row: &ClassRow) -> Vec<String> {
     let mut failures = Vec::new();
@@ -1599,10 +1587,10 @@ pub fn summarise(
                     matched as f64 / detected as f64
                 },
                 recall: (labels > 0).then(|| matched as f64 / labels as f64),
-                median_onset_error_bins: median(&mut onset_bins),
-                median_onset_error_min: median(&mut onset_min),
-                median_end_error_bins: median(&mut end_bins),
-                median_end_error_min: median(&mut end_min),
+                median_onset_error_bins: middle(&mut onset_bins),
+                median_onset_error_min: middle(&mut onset_min),
+                median_end_error_bins: middle(&mut end_bins),
+                median_end_error_min: middle(&mut end_min),
                 held_to_end: (labels > 0).then(|| held as f64 / labels as f64),
                 false_detections,
                 false_per_100_days: if days > 0.0 {

@@ -1759,7 +1759,7 @@ fn erfc(x: f64) -> f64 {
 
 /// The median, averaging the two middle values of an even count (a fair
 /// estimate from two or four days); `None` when empty.
-fn middle(values: &mut [f64]) -> Option<f64> {
+pub(crate) fn middle(values: &mut [f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
