@@ -12,7 +12,8 @@ use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use vigie_model::{Entity, EntityKind, UnixSecs};
 
-use crate::sqlite::{sql_error, SqliteStore};
+use crate::error::sql_error;
+use crate::sqlite::SqliteStore;
 use crate::StoreError;
 
 /// A subscription as stored.

@@ -7,7 +7,8 @@ use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use vigie_model::{Entity, EntityKind, UnixSecs};
 
-use crate::sqlite::{sql_error, SqliteStore};
+use crate::error::sql_error;
+use crate::sqlite::SqliteStore;
 use crate::StoreError;
 
 /// An annotation to store (its id is given by the store).

@@ -1,6 +1,11 @@
 use std::path::PathBuf;
+use std::time::Duration;
 
+use rusqlite::ffi::ErrorCode;
 use thiserror::Error;
+
+/// How long a statement waits for another connection's lock before failing.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a store operation failed. Each message says what to do about it.
 #[derive(Debug, Error)]
@@ -110,4 +115,30 @@ pub enum StoreError {
         /// SQLite's error.
         source: rusqlite::Error,
     },
+}
+
+/// Turns a SQLite error into a [`StoreError`] that says what to do.
+pub(crate) fn sql_error<'a>(
+    label: &'a str,
+    context: &'static str,
+) -> impl FnOnce(rusqlite::Error) -> StoreError + 'a {
+    move |source| match source.sqlite_error_code() {
+        Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+            path: label.to_string(),
+            detail: format!("{context}: {source}"),
+        },
+        Some(ErrorCode::NotADatabase) => StoreError::NotAVigieDatabase {
+            path: label.to_string(),
+            detail: format!("it is not a SQLite database: {source}"),
+        },
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreError::Busy {
+            path: label.to_string(),
+            timeout_secs: BUSY_TIMEOUT.as_secs(),
+        },
+        _ => StoreError::Sqlite {
+            path: label.to_string(),
+            context,
+            source,
+        },
+    }
 }

@@ -5,7 +5,8 @@ use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use vigie_model::{CountryCode, UnixSecs};
 
-use crate::sqlite::{sql_error, SqliteStore};
+use crate::error::sql_error;
+use crate::sqlite::SqliteStore;
 use crate::StoreError;
 
 /// The address space one AS originates in one country.

@@ -10,7 +10,8 @@ use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use vigie_model::UnixSecs;
 
-use crate::sqlite::{sql_error, SqliteStore};
+use crate::error::sql_error;
+use crate::sqlite::SqliteStore;
 use crate::StoreError;
 
 /// One state change of one /24 block.

@@ -8,7 +8,8 @@ use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use vigie_model::{BinSize, Entity, EntityKind, SeriesKey, SignalKind, UnixSecs};
 
-use crate::sqlite::{sql_error, SqliteStore};
+use crate::error::sql_error;
+use crate::sqlite::SqliteStore;
 use crate::StoreError;
 
 /// A known outage of an entity, from a labelled file.

@@ -15,8 +15,7 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::sqlite::sql_error;
-use crate::StoreError;
+use crate::error::{sql_error, StoreError};
 
 /// `PRAGMA application_id` of vigie databases ("vigi" in ASCII), which tells
 /// a vigie database from another program's SQLite file.

@@ -2,10 +2,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::config::DbConfig;
-use rusqlite::ffi::ErrorCode;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use rustc_hash::FxHashMap;
 use vigie_model::{
@@ -13,42 +12,14 @@ use vigie_model::{
 };
 
 use crate::codec::{self, block_of};
+use crate::error::{sql_error, BUSY_TIMEOUT};
 use crate::schema::{self, MIGRATIONS};
 use crate::{InputRecord, SeriesInfo, StoreError};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE_NAME: &str = "vigie.sqlite";
 
-/// How long a statement waits for another connection's lock before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
 const DAY_SECS: i64 = 86_400;
-
-/// Turns a SQLite error into a [`StoreError`] that says what to do.
-pub(crate) fn sql_error<'a>(
-    label: &'a str,
-    context: &'static str,
-) -> impl FnOnce(rusqlite::Error) -> StoreError + 'a {
-    move |source| match source.sqlite_error_code() {
-        Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
-            path: label.to_string(),
-            detail: format!("{context}: {source}"),
-        },
-        Some(ErrorCode::NotADatabase) => StoreError::NotAVigieDatabase {
-            path: label.to_string(),
-            detail: format!("it is not a SQLite database: {source}"),
-        },
-        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreError::Busy {
-            path: label.to_string(),
-            timeout_secs: BUSY_TIMEOUT.as_secs(),
-        },
-        _ => StoreError::Sqlite {
-            path: label.to_string(),
-            context,
-            source,
-        },
-    }
-}
 
 fn corrupt(label: &str, detail: String) -> StoreError {
     StoreError::Corrupt {
