@@ -6,7 +6,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use vigie_traffic::capture::{read_capture, udp_datagram};
-use vigie_traffic::flow::decode::{DatagramOutcome, FlowDecoder, FlowRecord};
+use vigie_traffic::flow::decode::{FlowDecoder, FlowRecord};
+use vigie_traffic::flow::health::DatagramOutcome;
 
 fn flows_dir() -> Option<PathBuf> {
     let dir = Path::new(concat!(

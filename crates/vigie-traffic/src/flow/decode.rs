@@ -19,7 +19,7 @@ use sflow_parser::SampleData;
 use vigie_model::UnixSecs;
 
 use super::fastpath::{data_sets, CompiledTemplate, RawRecord};
-use super::health::ExporterHealth;
+use super::health::{DatagramOutcome, ExporterHealth};
 use crate::ratelog::RateLimitedLog;
 
 /// Sampling rates above this are treated as corrupt by default: the record
@@ -73,21 +73,6 @@ impl FlowRecord {
     pub fn scaled_packets(&self) -> u64 {
         self.packets.saturating_mul(u64::from(self.sampling_rate))
     }
-}
-
-/// What one datagram gave.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DatagramOutcome {
-    /// Records appended to the output.
-    pub records: u64,
-    /// Whether the datagram (or part of it) could not be decoded.
-    pub decode_error: bool,
-    /// Data sets skipped because their template is not known yet.
-    pub template_misses: u64,
-    /// Records dropped because their sampling rate was absurd.
-    pub bad_sampling_rate: u64,
-    /// Records without an IPv4/IPv6 source and destination (layer-2 only, options…).
-    pub records_without_addresses: u64,
 }
 
 /// Sampling rates announced by options data, per exporter and observation domain.

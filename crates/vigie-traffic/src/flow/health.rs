@@ -1,8 +1,21 @@
-//! What each exporter sent and what went wrong with it.
+//! What each datagram and each exporter gave, and what went wrong with them.
 
 use vigie_model::UnixSecs;
 
-use super::decode::DatagramOutcome;
+/// What one datagram gave.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DatagramOutcome {
+    /// Records appended to the output.
+    pub records: u64,
+    /// Whether the datagram (or part of it) could not be decoded.
+    pub decode_error: bool,
+    /// Data sets skipped because their template is not known yet.
+    pub template_misses: u64,
+    /// Records dropped because their sampling rate was absurd.
+    pub bad_sampling_rate: u64,
+    /// Records without an IPv4/IPv6 source and destination (layer-2 only, options…).
+    pub records_without_addresses: u64,
+}
 
 /// Counters of one exporter since the collector started.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use vigie_geo::GeoDb;
 use vigie_model::{BinSize, UnixSecs};
 
 use super::aggregate::{AggregateStats, FlowAggregator};
-use super::decode::{DatagramOutcome, FlowDecoder, FlowRecord};
-use super::health::ExporterHealth;
+use super::decode::{FlowDecoder, FlowRecord};
+use super::health::{DatagramOutcome, ExporterHealth};
 use crate::bins::ClosedBin;
 
 /// Datagrams from any exporters → per-bin, per-entity flow signals.
