@@ -7,16 +7,22 @@
 //!   of visible /24 blocks in BGP;
 //! - a [`BinSize`] cuts UTC time into aligned bins (5 minutes by default);
 //! - a [`Series`] is one signal of one entity over consecutive bins, where a
-//!   missing value ("no data") is distinct from zero.
+//!   missing value ("no data") is distinct from zero;
+//! - a [`SignalBin`] is what a source hands on when a bin closes: every
+//!   series' value in that bin, into a [`BinSink`] (the store, or anything
+//!   watching); [`ZeroFill`] holds the rule that an entity that had a value
+//!   and falls silent reads 0.
 
 mod entity;
 mod error;
 mod series;
 mod signal;
+mod signal_bin;
 mod time;
 
 pub use entity::{CountryCode, Entity, EntityKind, RegionId};
 pub use error::ModelError;
 pub use series::{Series, SeriesKey};
 pub use signal::{SignalFamily, SignalKind};
+pub use signal_bin::{BinSink, SignalBin, SinkError, ZeroFill};
 pub use time::{format_utc, parse_utc, BinSize, TimeRange, UnixSecs};

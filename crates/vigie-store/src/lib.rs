@@ -11,6 +11,9 @@
 //!   as a few packed rows (one per block of 1,024 series ids), so a crash
 //!   loses at most the bin being built. The source's latest committed bin is
 //!   recorded in the same transaction ([`Store::last_committed_bin`]).
+//!   Sources hand their bins to [`Store::sink`], the store's
+//!   [`vigie_model::BinSink`], which writes them this way (and a live
+//!   source's provisional bins under `<source>-provisional`).
 //! - **Chunks.** [`Store::compact`] folds staged bins into chunks: one row per
 //!   series per UTC day, run-length encoded, exact for every f64, with "no
 //!   data" distinct from zero (see `codec.rs`). Imports write chunks directly
@@ -51,6 +54,7 @@ mod networks;
 mod probe_blocks;
 mod results;
 mod schema;
+mod sink;
 mod sqlite;
 
 use std::net::Ipv4Addr;
@@ -68,6 +72,7 @@ pub use networks::AsCountrySpace;
 pub use probe_blocks::BlockChangeRecord;
 pub use results::{ResultFilter, StoredEvent, StoredIncident, StoredLabel};
 pub use schema::{current_version, APPLICATION_ID, MIGRATIONS};
+pub use sink::StoreSink;
 pub use sqlite::DB_FILE_NAME;
 
 use sqlite::SqliteStore;

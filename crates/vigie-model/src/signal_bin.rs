@@ -1,0 +1,144 @@
+//! What a source hands on: the values of one bin, and the sink that takes
+//! them.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::{BinSize, Entity, SeriesKey, SignalKind, UnixSecs};
+
+/// The values one source measured in one bin: every series it has a value
+/// (or "no data") for, entity by entity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignalBin {
+    /// The bin's width.
+    pub bin: BinSize,
+    /// The bin's start (UTC seconds, aligned to `bin`).
+    pub bin_start: UnixSecs,
+    /// One value per series, each series at most once; `None` is "no data".
+    pub values: Vec<(SeriesKey, Option<f64>)>,
+}
+
+impl SignalBin {
+    /// The value of one series in this bin, if it has one.
+    pub fn value(&self, entity: &Entity, signal: SignalKind) -> Option<f64> {
+        self.values
+            .iter()
+            .find(|(k, _)| k.entity == *entity && k.signal == signal)
+            .and_then(|(_, v)| *v)
+    }
+
+    /// The same series with no data: what retracts this bin's values.
+    pub fn retraction(&self) -> SignalBin {
+        SignalBin {
+            bin: self.bin,
+            bin_start: self.bin_start,
+            values: self.values.iter().map(|(k, _)| (k.clone(), None)).collect(),
+        }
+    }
+}
+
+/// "An entity that had a value and falls silent reads 0, not no data":
+/// remembers every series a source wrote, and adds 0 for those missing
+/// from a later bin.
+#[derive(Debug, Default)]
+pub struct ZeroFill {
+    seen: HashSet<SeriesKey>,
+}
+
+impl ZeroFill {
+    /// One bin's counted values, completed with 0 for every series written
+    /// before and silent now, sorted by key.
+    pub fn complete(&mut self, values: BTreeMap<SeriesKey, f64>) -> Vec<(SeriesKey, Option<f64>)> {
+        let mut values = values;
+        for key in &self.seen {
+            values.entry(key.clone()).or_insert(0.0);
+        }
+        for key in values.keys() {
+            if !self.seen.contains(key) {
+                self.seen.insert(key.clone());
+            }
+        }
+        values.into_iter().map(|(k, v)| (k, Some(v))).collect()
+    }
+}
+
+/// A sink refused a bin (a full disk, a closed store); the source stops.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SinkError(pub String);
+
+/// Where sources hand their bins: the store, or anything that watches them.
+///
+/// A source calls [`write`](Self::write) once per closed bin, in time order.
+/// A live source may also publish the open bin's values so far with
+/// [`write_provisional`](Self::write_provisional); a later `write` of the
+/// same bin replaces them, or, when the bin will have no final values (a
+/// feed was down when it ended), [`retract_provisional`](Self::retract_provisional)
+/// withdraws them. Sinks that keep only final values ignore the last two.
+pub trait BinSink {
+    /// Takes the final values of a closed bin.
+    fn write(&mut self, bin: &SignalBin) -> Result<(), SinkError>;
+
+    /// Takes the open bin's values so far (ignored unless the sink keeps them).
+    fn write_provisional(&mut self, _bin: &SignalBin) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    /// Withdraws the provisional values published as `bin`: its series read
+    /// "no data" until final values come (ignored unless the sink keeps them).
+    fn retract_provisional(&mut self, _bin: &SignalBin) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// Collects the closed bins in memory (tests, batch runs); provisional bins
+/// are not kept.
+impl BinSink for Vec<SignalBin> {
+    fn write(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        self.push(bin.clone());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(entity: &str) -> SeriesKey {
+        SeriesKey {
+            entity: entity.parse().unwrap(),
+            signal: SignalKind::HttpRequests,
+        }
+    }
+
+    #[test]
+    fn a_silent_series_reads_zero_after_it_had_a_value() {
+        let mut fill = ZeroFill::default();
+        let first = fill.complete(BTreeMap::from([(key("KZ"), 3.0)]));
+        assert_eq!(first, [(key("KZ"), Some(3.0))]);
+        let second = fill.complete(BTreeMap::from([(key("US"), 1.0)]));
+        assert_eq!(second, [(key("KZ"), Some(0.0)), (key("US"), Some(1.0))]);
+    }
+
+    #[test]
+    fn a_retraction_names_the_same_series_with_no_data() {
+        let bin = SignalBin {
+            bin: BinSize::FIVE_MINUTES,
+            bin_start: 600,
+            values: vec![(key("KZ"), Some(3.0))],
+        };
+        let retraction = bin.retraction();
+        assert_eq!(retraction.values, [(key("KZ"), None)]);
+        assert_eq!(
+            retraction.value(&"KZ".parse().unwrap(), SignalKind::HttpRequests),
+            None
+        );
+        assert_eq!(
+            bin.value(&"KZ".parse().unwrap(), SignalKind::HttpRequests),
+            Some(3.0)
+        );
+        let mut kept = Vec::new();
+        kept.write(&bin).unwrap();
+        kept.write_provisional(&bin).unwrap();
+        assert_eq!(kept, [bin]);
+    }
+}

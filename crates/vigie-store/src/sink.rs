@@ -1,0 +1,95 @@
+//! The store as a [`BinSink`]: every source's bins land here the same way.
+
+use vigie_model::{format_utc, BinSink, SignalBin, SinkError};
+
+use crate::Store;
+
+/// A [`Store`] taking one source's bins: final bins under the source's
+/// name, provisional ones under `<name>-provisional` (so the source's
+/// latest committed bin says how far its final data goes).
+pub struct StoreSink<'a> {
+    store: &'a mut Store,
+    source: &'a str,
+}
+
+impl Store {
+    /// A sink writing bins as `source` (`bgp-mrt`, `flows`, `probe`, …).
+    pub fn sink<'a>(&'a mut self, source: &'a str) -> StoreSink<'a> {
+        StoreSink {
+            store: self,
+            source,
+        }
+    }
+}
+
+impl StoreSink<'_> {
+    fn write_as(&mut self, source: &str, bin: &SignalBin, what: &str) -> Result<(), SinkError> {
+        self.store
+            .write_bin(source, bin.bin, bin.bin_start, &bin.values)
+            .map_err(|e| {
+                SinkError(format!(
+                    "cannot {what} the {source} bin {}: {e}",
+                    format_utc(bin.bin_start)
+                ))
+            })
+    }
+
+    fn provisional_source(&self) -> String {
+        format!("{}-provisional", self.source)
+    }
+}
+
+impl BinSink for StoreSink<'_> {
+    /// Commits the bin in one transaction ([`Store::write_bin`]).
+    fn write(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        let source = self.source;
+        self.write_as(source, bin, "write")
+    }
+
+    /// Writes the open bin's values so far; the final bin replaces them.
+    fn write_provisional(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        let source = self.provisional_source();
+        self.write_as(&source, bin, "write")
+    }
+
+    /// Writes "no data" over the series of a provisional bin.
+    fn retract_provisional(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        let source = self.provisional_source();
+        self.write_as(&source, &bin.retraction(), "retract")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vigie_model::{BinSize, SeriesKey, SignalKind, TimeRange};
+
+    use super::*;
+
+    #[test]
+    fn final_provisional_and_retracted_bins() {
+        let mut store = Store::open_in_memory().unwrap();
+        let key = SeriesKey {
+            entity: "KZ".parse().unwrap(),
+            signal: SignalKind::BgpVisibleSlash24s,
+        };
+        let bin = |start, value| SignalBin {
+            bin: BinSize::FIVE_MINUTES,
+            bin_start: start,
+            values: vec![(key.clone(), Some(value))],
+        };
+        let mut sink = store.sink("bgp-live");
+        sink.write(&bin(0, 5.0)).unwrap();
+        sink.write_provisional(&bin(300, 4.0)).unwrap();
+        sink.write_provisional(&bin(600, 3.0)).unwrap();
+        sink.retract_provisional(&bin(600, 3.0)).unwrap();
+        let series = store
+            .read_series(&key, BinSize::FIVE_MINUTES, TimeRange::new(0, 900).unwrap())
+            .unwrap();
+        assert_eq!(series.values, [Some(5.0), Some(4.0), None]);
+        assert_eq!(store.last_committed_bin("bgp-live").unwrap(), Some(0));
+        assert_eq!(
+            store.last_committed_bin("bgp-live-provisional").unwrap(),
+            Some(600)
+        );
+    }
+}
