@@ -27,6 +27,7 @@
 //!   `restorations`, `note`.
 
 use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 use serde::Deserialize;
@@ -203,6 +204,16 @@ impl World {
         Entity::Country(self.country)
     }
 }
+
+/// The route collector's peers, the same in every world: (AS number,
+/// address). Real transit networks that peer with route collectors.
+pub const COLLECTOR_PEERS: [(u32, Ipv4Addr); 5] = [
+    (3356, Ipv4Addr::new(4, 68, 1, 1)),
+    (1299, Ipv4Addr::new(62, 115, 0, 1)),
+    (174, Ipv4Addr::new(38, 0, 0, 1)),
+    (6939, Ipv4Addr::new(216, 218, 252, 1)),
+    (2914, Ipv4Addr::new(129, 250, 0, 1)),
+];
 
 /// An event with its windows.
 #[derive(Clone, PartialEq, Debug)]
@@ -689,7 +700,7 @@ impl Scenario {
                 "too many probes over the period; lower it or shorten the scenario",
             ));
         }
-        let peers = crate::mrt::COLLECTOR_PEERS.len() as f64;
+        let peers = COLLECTOR_PEERS.len() as f64;
         let mut updates = bins / 12.0 * world.bgp_churn_per_hour;
         for event in self.events.iter().filter(|e| e.kind == EventKind::Blackout) {
             let prefixes: usize = world

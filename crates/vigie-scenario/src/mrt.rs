@@ -12,7 +12,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use bgpkit_parser::encoder::{MrtRibEncoder, MrtUpdatesEncoder};
@@ -22,19 +22,9 @@ use flate2::Compression;
 use ipnet::{IpNet, Ipv4Net};
 use vigie_model::{format_utc, UnixSecs};
 
-use crate::model::{EventKind, Scenario};
+use crate::model::{EventKind, Scenario, COLLECTOR_PEERS};
 use crate::world::Rng;
 use crate::GenerateError;
-
-/// The collector's peers: (AS number, address). Real transit networks that
-/// peer with route collectors.
-pub const COLLECTOR_PEERS: [(u32, Ipv4Addr); 5] = [
-    (3356, Ipv4Addr::new(4, 68, 1, 1)),
-    (1299, Ipv4Addr::new(62, 115, 0, 1)),
-    (174, Ipv4Addr::new(38, 0, 0, 1)),
-    (6939, Ipv4Addr::new(216, 218, 252, 1)),
-    (2914, Ipv4Addr::new(129, 250, 0, 1)),
-];
 
 /// The collector's name in the archive layout.
 pub const COLLECTOR: &str = "rrc00";

@@ -123,7 +123,7 @@ fn generation_is_deterministic_and_mrt_is_readable() {
     }
     assert_eq!(
         rib_elems,
-        prefixes * vigie_scenario::mrt::COLLECTOR_PEERS.len()
+        prefixes * vigie_scenario::model::COLLECTOR_PEERS.len()
     );
     // The blackout withdraws every prefix of the six networks at five peers (plus churn).
     assert!(withdrawals >= prefixes * 5, "{withdrawals} withdrawals");
