@@ -43,8 +43,7 @@ use sha2::Sha256;
 use vigie_model::{format_utc, Entity, UnixSecs};
 use vigie_store::{OutboxNotice, Store, StoreError};
 
-use crate::api::incident_json;
-use crate::data::PublishedIncident;
+use crate::data::{incident_json, PublishedIncident};
 
 /// Notices a subscription may ask for.
 pub const NOTICES: [&str; 4] = ["start", "restoration", "end", "feed-health"];

@@ -11,108 +11,16 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use vigie_detect::Incident;
-use vigie_model::{format_utc, BinSize, Entity, SeriesKey, SignalKind, TimeRange, UnixSecs};
-use vigie_store::{ResultFilter, SeriesInfo, Store};
+use vigie_model::{format_utc, BinSize, Entity, SignalKind, UnixSecs};
+use vigie_store::ResultFilter;
 
-use crate::data::{self, PublishedIncident, Resampled, DEFAULT_METHOD};
+use crate::data::{self, incident_json, DEFAULT_METHOD};
 use crate::error::ApiError;
-use crate::params::{Params, MAX_POINTS, MAX_RANGE_SECS, MAX_READ_BINS};
-use crate::server::AppState;
-
-/// Seconds of data a series request covers when it gives no `from`.
-pub const DEFAULT_WINDOW_SECS: i64 = 7 * 86_400;
+use crate::params::Params;
+use crate::state::AppState;
+use crate::window::read_windows;
 
 type QueryMap = Query<HashMap<String, String>>;
-
-/// One entity's series, resampled for a response.
-pub(crate) struct SeriesWindow {
-    pub key: SeriesKey,
-    pub name: Option<String>,
-    pub resampled: Resampled,
-}
-
-/// Resolves `from`/`until` against the data span, checks the bounds, reads
-/// each series and downsamples it to `max_points`.
-pub(crate) fn read_windows(
-    store: &Store,
-    entity: &Entity,
-    signals: Option<&[SignalKind]>,
-    bin: BinSize,
-    from: Option<UnixSecs>,
-    until: Option<UnixSecs>,
-    max_points: Option<usize>,
-) -> Result<(TimeRange, Vec<SeriesWindow>), ApiError> {
-    let infos: Vec<SeriesInfo> = data::series_of(store, entity)?
-        .into_iter()
-        .filter(|i| i.bin == bin)
-        .filter(|i| signals.is_none_or(|s| s.contains(&i.key.signal)))
-        .collect();
-    if infos.is_empty() {
-        return Err(ApiError::not_found(format!(
-            "no {} s series of {entity}{}: see /api/v1/entities for what the store holds",
-            bin.secs(),
-            signals
-                .map(|s| format!(
-                    " for {}",
-                    s.iter().map(|k| k.name()).collect::<Vec<_>>().join(",")
-                ))
-                .unwrap_or_default()
-        )));
-    }
-    let span_end = data::data_span(&infos).map(|(_, end)| end);
-    let until = until.or(span_end).unwrap_or(0);
-    let from = from.unwrap_or(until - DEFAULT_WINDOW_SECS);
-    if from >= until {
-        return Err(ApiError::bad_request(format!(
-            "'from' ({}) must be before 'until' ({})",
-            format_utc(from),
-            format_utc(until)
-        )));
-    }
-    if until - from > MAX_RANGE_SECS {
-        return Err(ApiError::bad_request(format!(
-            "the range is {} days; at most {} days per request",
-            (until - from) / 86_400,
-            MAX_RANGE_SECS / 86_400
-        )));
-    }
-    let bins = (until - from) / i64::from(bin.secs());
-    if bins > MAX_READ_BINS {
-        return Err(ApiError::bad_request(format!(
-            "the range holds {bins} bins of {} s; at most {MAX_READ_BINS}: ask a shorter range",
-            bin.secs()
-        )));
-    }
-    let range = TimeRange::new(from, until)
-        .map_err(|e| ApiError::bad_request(format!("bad time range: {e}")))?;
-    let name = store.entity_name(entity)?;
-    let mut windows = Vec::new();
-    for info in infos {
-        let series = data::read(store, &info.key, bin, range)?;
-        let resampled = data::downsample(&series, max_points);
-        if resampled.values.len() > MAX_POINTS {
-            return Err(ApiError::bad_request(format!(
-                "the response would hold {} points; pass maxPoints (at most {MAX_POINTS}) to downsample",
-                resampled.values.len()
-            )));
-        }
-        windows.push(SeriesWindow {
-            key: info.key,
-            name: name.clone(),
-            resampled,
-        });
-    }
-    Ok((range, windows))
-}
-
-/// The `maxPoints` parameter (1..=MAX_POINTS).
-pub(crate) fn max_points(params: &Params) -> Result<Option<usize>, ApiError> {
-    match params.bounded("maxPoints", MAX_POINTS as u64)? {
-        Some(0) => Err(ApiError::bad_request("'maxPoints' must be at least 1")),
-        other => Ok(other.map(|v| v as usize)),
-    }
-}
 
 /// The `signal` parameter: one name or a comma-separated list.
 fn signal_list(params: &Params, name: &str) -> Result<Option<Vec<SignalKind>>, ApiError> {
@@ -194,7 +102,7 @@ fn series_request(params: &Params) -> Result<SeriesRequest, ApiError> {
         params.bin()?,
         params.time("from")?,
         params.time("until")?,
-        max_points(params)?,
+        params.max_points()?,
     ))
 }
 
@@ -398,60 +306,6 @@ pub async fn events(
         "limit": page.limit,
         "events": events,
     })))
-}
-
-/// The JSON of one incident: a flat summary, plus the detector's full
-/// record under `detail` when `with_detail`.
-pub fn incident_json(published: &PublishedIncident, with_detail: bool) -> Value {
-    let incident: &Incident = &published.incident;
-    let mut signals: Vec<&str> = incident
-        .signals
-        .iter()
-        .map(|e| e.key.signal.name())
-        .collect();
-    signals.sort_unstable();
-    signals.dedup();
-    let mut value = json!({
-        "id": published.id,
-        "method": published.method,
-        "entity": incident.entity.to_string(),
-        "start": format_utc(incident.start),
-        "end": incident.end.map(format_utc),
-        "ongoing": incident.end.is_none(),
-        "observedUntil": format_utc(incident.observed_until),
-        "durationSecs": incident.duration_secs(),
-        "depth": incident.depth,
-        "mechanism": incident.mechanism.name(),
-        "mechanismConfidence": incident.mechanism_confidence,
-        "mechanismEvidence": incident.mechanism_evidence,
-        "scope": incident.scope.name(),
-        "confidence": incident.confidence,
-        "iodaOverallScore": incident.ioda_overall_score,
-        "signals": signals,
-        "restorations": incident.restorations.iter().map(|r| json!({
-            "start": format_utc(r.start),
-            "end": format_utc(r.end),
-            "restoredFraction": r.restored_fraction,
-        })).collect::<Vec<_>>(),
-        "affected": incident.affected.iter().map(|a| json!({
-            "entity": a.entity.to_string(),
-            "addressShare": a.address_share,
-        })).collect::<Vec<_>>(),
-        "dataGaps": incident.data_gaps.iter().map(|g| json!({
-            "signal": g.key.signal.name(),
-            "start": format_utc(g.start),
-            "end": g.end.map(format_utc),
-        })).collect::<Vec<_>>(),
-    });
-    if with_detail {
-        if let Value::Object(map) = &mut value {
-            map.insert(
-                "detail".into(),
-                serde_json::to_value(incident).unwrap_or(Value::Null),
-            );
-        }
-    }
-    value
 }
 
 /// `GET /api/v1/incidents`: incidents overlapping a range.

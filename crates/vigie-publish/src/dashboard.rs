@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use vigie_model::{format_utc, Entity, UnixSecs};
 
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// One embedded file of the dashboard.
 #[derive(Debug)]

@@ -1,10 +1,12 @@
-//! What the API and the reports read from the store, independent of HTTP:
-//! series windows with downsampling, entity search, decoded incidents with
-//! stable ids, and per-entity outage summaries.
+//! What the API, the reports and the alerts read from the store,
+//! independent of HTTP: series with downsampling, entity search, decoded
+//! incidents with stable ids and their JSON, and per-entity outage
+//! summaries.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use serde_json::{json, Value};
 use vigie_detect::Incident;
 use vigie_model::{
     format_utc, BinSize, Entity, Series, SeriesKey, SignalKind, TimeRange, UnixSecs,
@@ -157,6 +159,60 @@ pub struct PublishedIncident {
     pub method: String,
     /// The decoded incident.
     pub incident: Incident,
+}
+
+/// The JSON of one incident: a flat summary, plus the detector's full
+/// record under `detail` when `with_detail`.
+pub fn incident_json(published: &PublishedIncident, with_detail: bool) -> Value {
+    let incident: &Incident = &published.incident;
+    let mut signals: Vec<&str> = incident
+        .signals
+        .iter()
+        .map(|e| e.key.signal.name())
+        .collect();
+    signals.sort_unstable();
+    signals.dedup();
+    let mut value = json!({
+        "id": published.id,
+        "method": published.method,
+        "entity": incident.entity.to_string(),
+        "start": format_utc(incident.start),
+        "end": incident.end.map(format_utc),
+        "ongoing": incident.end.is_none(),
+        "observedUntil": format_utc(incident.observed_until),
+        "durationSecs": incident.duration_secs(),
+        "depth": incident.depth,
+        "mechanism": incident.mechanism.name(),
+        "mechanismConfidence": incident.mechanism_confidence,
+        "mechanismEvidence": incident.mechanism_evidence,
+        "scope": incident.scope.name(),
+        "confidence": incident.confidence,
+        "iodaOverallScore": incident.ioda_overall_score,
+        "signals": signals,
+        "restorations": incident.restorations.iter().map(|r| json!({
+            "start": format_utc(r.start),
+            "end": format_utc(r.end),
+            "restoredFraction": r.restored_fraction,
+        })).collect::<Vec<_>>(),
+        "affected": incident.affected.iter().map(|a| json!({
+            "entity": a.entity.to_string(),
+            "addressShare": a.address_share,
+        })).collect::<Vec<_>>(),
+        "dataGaps": incident.data_gaps.iter().map(|g| json!({
+            "signal": g.key.signal.name(),
+            "start": format_utc(g.start),
+            "end": g.end.map(format_utc),
+        })).collect::<Vec<_>>(),
+    });
+    if with_detail {
+        if let Value::Object(map) = &mut value {
+            map.insert(
+                "detail".into(),
+                serde_json::to_value(incident).unwrap_or(Value::Null),
+            );
+        }
+    }
+    value
 }
 
 /// The id of an incident: `ENTITY@START_UNIX_SECS`.

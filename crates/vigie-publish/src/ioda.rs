@@ -24,11 +24,11 @@ use serde_json::{json, Map, Number, Value};
 use vigie_model::{BinSize, Entity, EntityKind, SeriesKey, SignalKind, TimeRange, UnixSecs};
 use vigie_store::{ResultFilter, Store, StoredEvent};
 
-use crate::api::{max_points, read_windows};
 use crate::data::{self, DEFAULT_METHOD};
 use crate::error::ApiError;
 use crate::params::{parse_signal, parse_typed_entity, Page, Params};
-use crate::server::AppState;
+use crate::state::AppState;
+use crate::window::read_windows;
 
 /// The `copyright` field of vigie's envelopes.
 pub const COPYRIGHT: &str =
@@ -234,7 +234,7 @@ async fn signals_raw_data(
                 .collect::<Result<Vec<_>, _>>()
         })
         .transpose()?;
-    let max_points = max_points(params)?;
+    let max_points = params.max_points()?;
     let bin = params.bin()?;
     state
         .with_store(move |store| {

@@ -2,10 +2,11 @@
 //!
 //! # Map of the crate
 //!
-//! - [`server`]: the HTTP server. [`AppState`] (a pool of store connections,
-//!   the metrics, the write token), [`router`] (every route, listed in
-//!   [`server::paths`]), [`serve`] and [`bind`]. `vigie serve --listen ADDR`
-//!   runs it (`VIGIE_API_TOKEN` enables writes).
+//! - [`server`]: the HTTP server. [`router`] (every route, listed in
+//!   [`paths`]), [`serve`] and [`bind`]. `vigie serve --listen ADDR` runs it
+//!   (`VIGIE_API_TOKEN` enables writes).
+//! - [`state`]: [`AppState`], what every handler shares (a pool of store
+//!   connections, the metrics, the write token).
 //! - [`api`]: the native JSON API under `/api/v1/`: entities (search),
 //!   signals (JSON, and CSV for any series), events, incidents (ids
 //!   `ENTITY@START`), summary. Ranges of years are served, downsampled with
@@ -29,7 +30,10 @@
 //! - [`openapi`]: the OpenAPI document served at `/api/v1/openapi.json`.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`data`]: store reads shared by the API, reports and alerts, with no
-//!   HTTP: downsampling, entity search, decoded incidents, summaries.
+//!   HTTP: downsampling, entity search, decoded incidents and their JSON,
+//!   summaries.
+//! - [`window`]: the series windows that the native and IODA signal
+//!   endpoints read.
 //! - [`params`]: query parameters and their bounds; [`error`]: [`ApiError`].
 //!
 //! Reading is public. The server writes only annotations, subscriptions and
@@ -47,9 +51,13 @@ pub mod ioda;
 pub mod metrics;
 pub mod openapi;
 pub mod params;
+pub mod paths;
 pub mod report;
 pub mod server;
+pub mod state;
+pub mod window;
 pub mod writes;
 
 pub use error::ApiError;
-pub use server::{bind, router, serve, AppState};
+pub use server::{bind, router, serve};
+pub use state::AppState;

@@ -4,7 +4,7 @@
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use crate::server::paths;
+use crate::paths;
 
 fn param(name: &str, description: &str, kind: &str, required: bool) -> Value {
     json!({

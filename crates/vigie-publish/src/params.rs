@@ -19,6 +19,8 @@ pub const MAX_RANGE_SECS: i64 = 50 * 366 * 86_400;
 pub const MAX_READ_BINS: i64 = 20 * 366 * 288;
 /// The most points one series response holds; more needs `maxPoints`.
 pub const MAX_POINTS: usize = 200_000;
+/// The largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A request's query parameters, by name (the last value wins).
 #[derive(Debug, Default, Clone)]
@@ -105,6 +107,14 @@ impl Params {
     /// A signal name (`bgp`, `ping-slash24`, `merit-nt`, `gtr`, …).
     pub fn signal(&self, name: &str) -> Result<Option<SignalKind>, ApiError> {
         self.text(name).map(parse_signal).transpose()
+    }
+
+    /// `maxPoints`, the most values per series after downsampling (1..=MAX_POINTS).
+    pub fn max_points(&self) -> Result<Option<usize>, ApiError> {
+        match self.bounded("maxPoints", MAX_POINTS as u64)? {
+            Some(0) => Err(ApiError::bad_request("'maxPoints' must be at least 1")),
+            other => Ok(other.map(|v| v as usize)),
+        }
     }
 
     /// A bin size in seconds (default 300).

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use crate::annotations::{self, Annotation, AnnotationError, NewAnnotation};
 use crate::error::ApiError;
 use crate::params::Params;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Compares without stopping at the first difference.
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
@@ -84,7 +84,7 @@ pub async fn add_annotation(
         },
         message: format!(
             "the body must be JSON {{entity, time, until?, text, url?}} of at most {} bytes: {}",
-            crate::server::MAX_BODY_BYTES,
+            crate::params::MAX_BODY_BYTES,
             e.body_text()
         ),
     })?;

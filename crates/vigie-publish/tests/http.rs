@@ -188,7 +188,7 @@ fn native_api_serves_the_stored_values() {
     // Every documented path is served (not 404/405).
     let (_, doc) = get_json(&server.url("/api/v1/openapi.json"));
     let paths = doc["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), vigie_publish::server::paths::ALL_GET.len());
+    assert_eq!(paths.len(), vigie_publish::paths::ALL_GET.len());
     for path in paths.keys() {
         let concrete = path
             .replace("{entityType}", "country")
@@ -199,7 +199,7 @@ fn native_api_serves_the_stored_values() {
             HOUR_FROM + 3600
         ));
         let status = reqwest::blocking::get(&url).unwrap().status().as_u16();
-        let expected = if path == vigie_publish::server::paths::SUBSCRIPTIONS {
+        let expected = if path == vigie_publish::paths::SUBSCRIPTIONS {
             403 // needs the token, and this server has none
         } else {
             200

@@ -1,0 +1,148 @@
+//! What every handler shares: a pool of store connections, the metrics and
+//! the write settings.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use vigie_store::{Store, StoreError};
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// Idle store connections kept for reuse.
+const MAX_IDLE_STORES: usize = 8;
+
+/// Store connections reused across requests: a `Store` is `Send` but not
+/// `Sync`, so each blocking task takes one, uses it and gives it back.
+struct StorePool {
+    data_dir: PathBuf,
+    idle: Mutex<Vec<Store>>,
+}
+
+impl StorePool {
+    fn take(&self) -> Result<Store, StoreError> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        match idle {
+            Some(store) => Ok(store),
+            None => Store::open(&self.data_dir),
+        }
+    }
+
+    fn give_back(&self, store: Store) {
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < MAX_IDLE_STORES {
+                idle.push(store);
+            }
+        }
+    }
+}
+
+/// What every handler shares: the store pool and the metrics.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: StorePool,
+    metrics: Metrics,
+    write_token: Option<String>,
+    allow_private_targets: bool,
+}
+
+impl AppState {
+    /// Opens the store in `data_dir` (creating it if needed, upgrading its
+    /// schema) and keeps the connection for the first request.
+    pub fn open(data_dir: &Path) -> Result<AppState, StoreError> {
+        AppState::open_with_token(data_dir, None)
+    }
+
+    /// Like [`AppState::open`], with the token that authorises writes
+    /// (`Authorization: Bearer <token>`); `None` disables writes.
+    pub fn open_with_token(
+        data_dir: &Path,
+        write_token: Option<String>,
+    ) -> Result<AppState, StoreError> {
+        AppState::open_with_options(data_dir, write_token, false)
+    }
+
+    /// Like [`AppState::open_with_token`]; `allow_private_targets` lets
+    /// subscriptions name loopback and private webhook targets (closed
+    /// networks, tests).
+    pub fn open_with_options(
+        data_dir: &Path,
+        write_token: Option<String>,
+        allow_private_targets: bool,
+    ) -> Result<AppState, StoreError> {
+        let first = Store::open(data_dir)?;
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                pool: StorePool {
+                    data_dir: data_dir.to_path_buf(),
+                    idle: Mutex::new(vec![first]),
+                },
+                metrics: Metrics::default(),
+                write_token: write_token.filter(|t| !t.is_empty()),
+                allow_private_targets,
+            }),
+        })
+    }
+
+    /// The store's folder.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.pool.data_dir
+    }
+
+    /// The token that authorises writes, if writes are enabled.
+    pub fn write_token(&self) -> Option<&str> {
+        self.inner.write_token.as_deref()
+    }
+
+    /// Runs blocking `work` (such as a write) on tokio's blocking pool.
+    pub async fn blocking<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| ApiError::internal(format!("request task failed: {e}")))?
+    }
+
+    /// Whether webhook targets may be loopback or private addresses.
+    pub fn allow_private_targets(&self) -> bool {
+        self.inner.allow_private_targets
+    }
+
+    /// The request metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Runs `work` with a store connection on tokio's blocking pool.
+    pub async fn with_store<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.with_store_mut(move |store| work(store)).await
+    }
+
+    /// Like [`AppState::with_store`], for `work` that writes (annotations,
+    /// subscriptions).
+    pub async fn with_store_mut<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
+    {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut store = state.inner.pool.take()?;
+            let result = work(&mut store);
+            state.inner.pool.give_back(store);
+            result
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("request task failed: {e}")))?
+    }
+}

@@ -1,0 +1,97 @@
+//! Series windows for a response: `from` and `until` resolved against the
+//! data span, the range bounded, each series read and downsampled. Shared by
+//! the native and the IODA-compatible signal endpoints.
+
+use vigie_model::{format_utc, BinSize, Entity, SeriesKey, SignalKind, TimeRange, UnixSecs};
+use vigie_store::{SeriesInfo, Store};
+
+use crate::data::{self, Resampled};
+use crate::error::ApiError;
+use crate::params::{MAX_POINTS, MAX_RANGE_SECS, MAX_READ_BINS};
+
+/// Seconds of data a series request covers when it gives no `from`.
+pub const DEFAULT_WINDOW_SECS: i64 = 7 * 86_400;
+
+/// One entity's series, resampled for a response.
+pub struct SeriesWindow {
+    /// Which series.
+    pub key: SeriesKey,
+    /// The entity's name, if the store knows it.
+    pub name: Option<String>,
+    /// The values over the window, downsampled.
+    pub resampled: Resampled,
+}
+
+/// Resolves `from`/`until` against the data span, checks the bounds, reads
+/// each series and downsamples it to `max_points`.
+pub fn read_windows(
+    store: &Store,
+    entity: &Entity,
+    signals: Option<&[SignalKind]>,
+    bin: BinSize,
+    from: Option<UnixSecs>,
+    until: Option<UnixSecs>,
+    max_points: Option<usize>,
+) -> Result<(TimeRange, Vec<SeriesWindow>), ApiError> {
+    let infos: Vec<SeriesInfo> = data::series_of(store, entity)?
+        .into_iter()
+        .filter(|i| i.bin == bin)
+        .filter(|i| signals.is_none_or(|s| s.contains(&i.key.signal)))
+        .collect();
+    if infos.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "no {} s series of {entity}{}: see /api/v1/entities for what the store holds",
+            bin.secs(),
+            signals
+                .map(|s| format!(
+                    " for {}",
+                    s.iter().map(|k| k.name()).collect::<Vec<_>>().join(",")
+                ))
+                .unwrap_or_default()
+        )));
+    }
+    let span_end = data::data_span(&infos).map(|(_, end)| end);
+    let until = until.or(span_end).unwrap_or(0);
+    let from = from.unwrap_or(until - DEFAULT_WINDOW_SECS);
+    if from >= until {
+        return Err(ApiError::bad_request(format!(
+            "'from' ({}) must be before 'until' ({})",
+            format_utc(from),
+            format_utc(until)
+        )));
+    }
+    if until - from > MAX_RANGE_SECS {
+        return Err(ApiError::bad_request(format!(
+            "the range is {} days; at most {} days per request",
+            (until - from) / 86_400,
+            MAX_RANGE_SECS / 86_400
+        )));
+    }
+    let bins = (until - from) / i64::from(bin.secs());
+    if bins > MAX_READ_BINS {
+        return Err(ApiError::bad_request(format!(
+            "the range holds {bins} bins of {} s; at most {MAX_READ_BINS}: ask a shorter range",
+            bin.secs()
+        )));
+    }
+    let range = TimeRange::new(from, until)
+        .map_err(|e| ApiError::bad_request(format!("bad time range: {e}")))?;
+    let name = store.entity_name(entity)?;
+    let mut windows = Vec::new();
+    for info in infos {
+        let series = data::read(store, &info.key, bin, range)?;
+        let resampled = data::downsample(&series, max_points);
+        if resampled.values.len() > MAX_POINTS {
+            return Err(ApiError::bad_request(format!(
+                "the response would hold {} points; pass maxPoints (at most {MAX_POINTS}) to downsample",
+                resampled.values.len()
+            )));
+        }
+        windows.push(SeriesWindow {
+            key: info.key,
+            name: name.clone(),
+            resampled,
+        });
+    }
+    Ok((range, windows))
+}
