@@ -21,6 +21,7 @@ use std::io::Read;
 use vigie_model::{parse_utc, BinSize, Entity, SeriesKey, SignalKind, UnixSecs};
 
 use crate::assemble::{clean_value, time_in_range, SeriesBuilder};
+use crate::csv_rows;
 use crate::names::{classify_column, ColumnKind, TIME_COLUMN_NAMES};
 use crate::report::{ImportReport, IssueKind};
 use crate::{ImportError, ImportOptions, Imported, LabelSpan};
@@ -43,11 +44,7 @@ pub fn import_dashboard_csv(
             source_name: source_name.to_string(),
         })?;
     let mut report = ImportReport::new(source_name);
-    let mut csv_reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(reader);
+    let mut csv_reader = csv_rows::reader(reader, true);
     let headers = csv_reader
         .byte_headers()
         .map_err(|err| ImportError::BadHeader {
@@ -89,23 +86,7 @@ pub fn import_dashboard_csv(
     let mut builder = SeriesBuilder::new();
     let mut label_points: Vec<(UnixSecs, bool)> = Vec::new();
     let mut record = csv::ByteRecord::new();
-    loop {
-        let line = csv_reader.position().line() + 1;
-        match csv_reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(err) => {
-                report.rows_read += 1;
-                let at = report.at_line(line);
-                report.add(
-                    IssueKind::BadRow,
-                    at,
-                    format!("unreadable row ({err}); skipped"),
-                );
-                continue;
-            }
-        }
-        let line = record.position().map(|p| p.line()).unwrap_or(line);
+    while let Some(line) = csv_rows::next_record(&mut csv_reader, &mut record, &mut report) {
         report.rows_read += 1;
         if record.iter().all(|field| field.is_empty()) {
             continue;

@@ -29,6 +29,7 @@
 //! file that cannot be read at all is an [`ImportError`].
 
 mod assemble;
+mod csv_rows;
 mod dashboard_csv;
 mod ioda_json;
 mod long_csv;

@@ -11,6 +11,7 @@ use std::io::Read;
 use vigie_model::{parse_utc, Entity, SeriesKey};
 
 use crate::assemble::{clean_value, time_in_range, SeriesBuilder};
+use crate::csv_rows;
 use crate::names::{is_time_column, signal_from_name};
 use crate::report::{ImportReport, IssueKind};
 use crate::{ImportError, ImportOptions, Imported};
@@ -32,34 +33,14 @@ pub fn import_long_csv(
     options: &ImportOptions,
 ) -> Result<Imported, ImportError> {
     let mut report = ImportReport::new(source_name);
-    let mut csv_reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(reader);
+    let mut csv_reader = csv_rows::reader(reader, false);
     let mut builder = SeriesBuilder::new();
     let mut columns: Option<Columns> = None;
     let mut record = csv::ByteRecord::new();
     let mut first = true;
     let mut any_row = false;
-    loop {
-        let line = csv_reader.position().line() + 1;
-        match csv_reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(err) => {
-                report.rows_read += 1;
-                let at = report.at_line(line);
-                report.add(
-                    IssueKind::BadRow,
-                    at,
-                    format!("unreadable row ({err}); skipped"),
-                );
-                continue;
-            }
-        }
+    while let Some(line) = csv_rows::next_record(&mut csv_reader, &mut record, &mut report) {
         any_row = true;
-        let line = record.position().map(|p| p.line()).unwrap_or(line);
         let fields: Vec<String> = record
             .iter()
             .map(|f| {

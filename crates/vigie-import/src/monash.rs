@@ -41,6 +41,7 @@ use chrono::{DateTime, NaiveDateTime};
 use vigie_model::{BinSize, CountryCode, Entity, RegionId, SeriesKey, SignalKind, UnixSecs};
 
 use crate::assemble::{time_in_range, SeriesBuilder};
+use crate::csv_rows;
 use crate::report::{ImportReport, IssueKind};
 use crate::zone::{parse_offset, LocalZone};
 use crate::{ImportError, ImportOptions, Imported};
@@ -123,11 +124,7 @@ pub fn import_monash(
     source_name: &str,
     options: &ImportOptions,
 ) -> Result<Imported, ImportError> {
-    let mut csv_reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(reader);
+    let mut csv_reader = csv_rows::reader(reader, true);
     let headers: Vec<String> = csv_reader
         .byte_headers()
         .map_err(|err| ImportError::BadHeader {
@@ -225,23 +222,7 @@ pub fn import_monash(
     let mut zones: HashMap<String, Option<LocalZone>> = HashMap::new();
     let mut record = csv::ByteRecord::new();
     let expected_fields = headers.len();
-    loop {
-        let line = csv_reader.position().line() + 1;
-        match csv_reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(err) => {
-                report.rows_read += 1;
-                let at = report.at_line(line);
-                report.add(
-                    IssueKind::BadRow,
-                    at,
-                    format!("unreadable row ({err}); skipped"),
-                );
-                continue;
-            }
-        }
-        let line = record.position().map(|p| p.line()).unwrap_or(line);
+    while let Some(line) = csv_rows::next_record(&mut csv_reader, &mut record, &mut report) {
         report.rows_read += 1;
         if record.iter().all(|field| field.is_empty()) {
             continue;
