@@ -5,36 +5,14 @@
 //! and read through [`Store`]. This module decides what a valid annotation
 //! is: input is validated (lengths, times, URL scheme) before any write.
 
-use serde::{Deserialize, Serialize};
-use vigie_model::{format_utc, Entity, UnixSecs};
+use serde::Deserialize;
+use vigie_model::{Entity, UnixSecs};
 use vigie_store::{NewStoredAnnotation, Store, StoreError, StoredAnnotation};
 
 /// Longest annotation text, in characters.
 pub const MAX_TEXT_CHARS: usize = 500;
 /// Longest URL, in bytes.
 pub const MAX_URL_BYTES: usize = 2000;
-
-/// An annotation as stored.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Annotation {
-    /// Its id.
-    pub id: i64,
-    /// The entity it concerns.
-    pub entity: Entity,
-    /// When it happened (or started), Unix seconds.
-    pub time: UnixSecs,
-    /// When it ended, for a span.
-    pub end: Option<UnixSecs>,
-    /// What happened.
-    pub text: String,
-    /// A source (http or https URL).
-    pub url: Option<String>,
-    /// Who wrote it (`api` or `cli`).
-    pub author: String,
-    /// When it was written, Unix seconds.
-    pub created_at: UnixSecs,
-}
 
 /// A new annotation, as a client sends it (JSON: `entity`, `time`,
 /// `until`, `text`, `url`; times are ISO 8601 UTC or Unix seconds).
@@ -155,21 +133,6 @@ impl NewAnnotation {
     }
 }
 
-impl From<StoredAnnotation> for Annotation {
-    fn from(a: StoredAnnotation) -> Self {
-        Annotation {
-            id: a.id,
-            entity: a.entity,
-            time: a.time,
-            end: a.end,
-            text: a.text,
-            url: a.url,
-            author: a.author,
-            created_at: a.created_at,
-        }
-    }
-}
-
 /// Stores a validated annotation; returns its id.
 pub fn add(
     store: &mut Store,
@@ -195,27 +158,13 @@ pub fn list(
     entity: Option<&Entity>,
     from: Option<UnixSecs>,
     until: Option<UnixSecs>,
-) -> Result<Vec<Annotation>, AnnotationError> {
-    Ok(store
-        .annotations(entity, from, until)?
-        .into_iter()
-        .map(Annotation::from)
-        .collect())
+) -> Result<Vec<StoredAnnotation>, AnnotationError> {
+    Ok(store.annotations(entity, from, until)?)
 }
 
 /// One annotation by id.
-pub fn get(store: &Store, id: i64) -> Result<Option<Annotation>, AnnotationError> {
-    Ok(store.annotation(id)?.map(Annotation::from))
-}
-
-impl Annotation {
-    /// `2023-08-21T01:00:00Z` or `… – …` for a span.
-    pub fn when(&self) -> String {
-        match self.end {
-            Some(end) => format!("{} – {}", format_utc(self.time), format_utc(end)),
-            None => format_utc(self.time),
-        }
-    }
+pub fn get(store: &Store, id: i64) -> Result<Option<StoredAnnotation>, AnnotationError> {
+    Ok(store.annotation(id)?)
 }
 
 #[cfg(test)]

@@ -9,8 +9,9 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde_json::{json, Value};
+use vigie_store::StoredAnnotation;
 
-use crate::annotations::{self, Annotation, AnnotationError, NewAnnotation};
+use crate::annotations::{self, AnnotationError, NewAnnotation};
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::state::AppState;
@@ -54,7 +55,7 @@ impl From<AnnotationError> for ApiError {
 }
 
 /// The JSON of an annotation.
-pub fn annotation_json(a: &Annotation) -> Value {
+pub fn annotation_json(a: &StoredAnnotation) -> Value {
     json!({
         "id": a.id,
         "entity": a.entity.to_string(),

@@ -5,7 +5,7 @@
 
 use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
-use vigie_model::{Entity, EntityKind, UnixSecs};
+use vigie_model::{format_utc, Entity, EntityKind, UnixSecs};
 
 use crate::error::sql_error;
 use crate::sqlite::SqliteStore;
@@ -43,12 +43,22 @@ pub struct StoredAnnotation {
     pub end: Option<UnixSecs>,
     /// What happened.
     pub text: String,
-    /// A source URL.
+    /// A source (http or https URL).
     pub url: Option<String>,
-    /// Who wrote it.
+    /// Who wrote it (`api` or `cli`).
     pub author: String,
     /// When it was written, Unix seconds.
     pub created_at: UnixSecs,
+}
+
+impl StoredAnnotation {
+    /// `2023-08-21T01:00:00Z`, or `… – …` for a span.
+    pub fn when(&self) -> String {
+        match self.end {
+            Some(end) => format!("{} – {}", format_utc(self.time), format_utc(end)),
+            None => format_utc(self.time),
+        }
+    }
 }
 
 const COLUMNS: &str = "annotation_id, kind, code, time, end_time, text, url, author, created_at";

@@ -17,9 +17,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use vigie_model::{format_utc, BinSize, Entity, Series, TimeRange, UnixSecs};
-use vigie_store::{ResultFilter, Store, StoreError};
+use vigie_store::{ResultFilter, Store, StoreError, StoredAnnotation};
 
-use crate::annotations::Annotation;
 use crate::api::csv_field;
 use crate::data::{self, PublishedIncident};
 pub use text::Lang;
@@ -88,7 +87,7 @@ pub struct Report {
     pub series: Vec<Series>,
     /// External events to show (the caller reads them with
     /// [`crate::annotations::list`]; `build` leaves this empty).
-    pub annotations: Vec<Annotation>,
+    pub annotations: Vec<StoredAnnotation>,
     /// When the report was made.
     pub generated_at: UnixSecs,
 }
