@@ -26,8 +26,8 @@
 //!   country, AS, region) for the store, and the log of per-block state
 //!   changes for drilling down, kept in the store
 //!   ([`record_block_changes`], [`logged_block_changes`], [`BlockLog`]).
-//! - [`lab`]: a closed lab of network namespaces (a vantage point, a
-//!   "country" behind a border) for the tests and the benchmark.
+//! - `lab` (feature `lab`): a closed lab of network namespaces (a vantage
+//!   point, a "country" behind a border) for the tests and the benchmark.
 //! - [`quorum`]: combining several vantage points; a block is DOWN only
 //!   when a quorum of them agrees.
 
@@ -36,6 +36,7 @@
 pub mod belief;
 pub mod engine;
 pub mod icmp;
+#[cfg(feature = "lab")]
 pub mod lab;
 pub mod list;
 pub mod prober;
