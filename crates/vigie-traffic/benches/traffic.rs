@@ -262,7 +262,8 @@ fn bench_vigie_udp(datagrams: &[Vec<u8>]) -> (u64, f64) {
                 &mut pipeline,
                 stop,
                 |a| tx.send(a[0]).unwrap(),
-                |_, _| Ok(()),
+                &mut Vec::new(),
+                |_| {},
             )
             .expect("collector");
             let after = cpu_secs_of("/proc/thread-self/stat").unwrap_or(0.0);
@@ -356,7 +357,7 @@ fn bench_vigie_log(path: &std::path::Path, lines: usize) -> f64 {
         let mut agg = AccessLogAggregator::new(geo.clone(), BinSize::FIVE_MINUTES, 300);
         let start = Instant::now();
         let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).unwrap());
-        read_lines(file, "bench.log", &mut agg, &mut |_| Ok(())).unwrap();
+        read_lines(file, "bench.log", &mut agg, &mut Vec::new()).unwrap();
         let _ = agg.close_all();
         best = best.min(start.elapsed().as_secs_f64());
         assert_eq!(agg.stats().requests as usize, lines);

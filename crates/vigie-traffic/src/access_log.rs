@@ -22,12 +22,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use vigie_geo::GeoDb;
-use vigie_model::{BinSize, SignalKind, UnixSecs};
+use vigie_model::{BinSink, BinSize, SignalBin, SignalKind, UnixSecs, ZeroFill};
 
-use crate::bins::{
-    add_value, for_each_entity, unit_of_ip, ClosedBin, EntityKinds, OpenBins, SeenSeries,
-    UnitCounts,
-};
+use crate::bins::{add_value, for_each_entity, unit_of_ip, EntityKinds, OpenBins, UnitCounts};
 
 /// Why a line is not an access-log line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -177,7 +174,6 @@ pub fn parse_line(line: &[u8]) -> Result<LogLine, LineError> {
 #[derive(Debug, Default)]
 struct LogBin {
     requests: UnitCounts<u64>,
-    lines: u64,
 }
 
 /// Counters of an access-log run.
@@ -208,7 +204,7 @@ pub struct AccessLogAggregator {
     geo: GeoDb,
     kinds: EntityKinds,
     bins: OpenBins<LogBin>,
-    seen: SeenSeries,
+    seen: ZeroFill,
     grace_secs: i64,
     latest: Option<UnixSecs>,
     stats: LogStats,
@@ -222,7 +218,7 @@ impl AccessLogAggregator {
             kinds: EntityKinds::of(&geo),
             geo,
             bins: OpenBins::new(bin),
-            seen: SeenSeries::default(),
+            seen: ZeroFill::default(),
             grace_secs,
             latest: None,
             stats: LogStats::default(),
@@ -236,7 +232,7 @@ impl AccessLogAggregator {
 
     /// Adds one line; `source` and `line_number` name it in error examples.
     /// Returns the bins this line's time closed.
-    pub fn add_line(&mut self, line: &[u8], source: &str, line_number: u64) -> Vec<ClosedBin> {
+    pub fn add_line(&mut self, line: &[u8], source: &str, line_number: u64) -> Vec<SignalBin> {
         self.stats.lines += 1;
         let line = line.strip_suffix(b"\n").unwrap_or(line);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -260,7 +256,6 @@ impl AccessLogAggregator {
             return Vec::new();
         };
         *bin.requests.entry(unit_of_ip(parsed.client)).or_default() += 1;
-        bin.lines += 1;
         self.stats.requests += 1;
         if self.latest.is_none_or(|t| parsed.time > t) {
             self.latest = Some(parsed.time);
@@ -270,7 +265,7 @@ impl AccessLogAggregator {
     }
 
     /// Closes every bin that ends at or before `t`.
-    pub fn close_until(&mut self, t: UnixSecs) -> Vec<ClosedBin> {
+    pub fn close_until(&mut self, t: UnixSecs) -> Vec<SignalBin> {
         let closed = self.bins.close_until(t);
         closed
             .into_iter()
@@ -279,7 +274,7 @@ impl AccessLogAggregator {
     }
 
     /// Closes every open bin (end of input).
-    pub fn close_all(&mut self) -> Vec<ClosedBin> {
+    pub fn close_all(&mut self) -> Vec<SignalBin> {
         let closed = self.bins.close_all();
         closed
             .into_iter()
@@ -287,7 +282,7 @@ impl AccessLogAggregator {
             .collect()
     }
 
-    fn finish(&mut self, bin_start: UnixSecs, bin: LogBin) -> ClosedBin {
+    fn finish(&mut self, bin_start: UnixSecs, bin: LogBin) -> SignalBin {
         let mut values = BTreeMap::new();
         for (unit, requests) in &bin.requests {
             for_each_entity(&self.geo, self.kinds, *unit, |entity| {
@@ -305,11 +300,10 @@ impl AccessLogAggregator {
                 );
             });
         }
-        ClosedBin {
+        SignalBin {
             bin_start,
             bin: self.bins.bin(),
             values: self.seen.complete(values),
-            items: bin.lines,
         }
     }
 }
@@ -330,14 +324,14 @@ pub fn open_log(path: &Path) -> Result<Box<dyn BufRead>, String> {
     }
 }
 
-/// Reads every line of `reader` (a file, stdin), handing closed bins to
-/// `on_bin` as the log's time moves on. Open bins stay open: call
+/// Reads every line of `reader` (a file, stdin), writing closed bins to
+/// `sink` as the log's time moves on. Open bins stay open: call
 /// [`AccessLogAggregator::close_all`] at the very end.
 pub fn read_lines(
     reader: impl BufRead,
     source: &str,
     aggregator: &mut AccessLogAggregator,
-    on_bin: &mut dyn FnMut(ClosedBin) -> Result<(), String>,
+    sink: &mut dyn BinSink,
 ) -> Result<(), String> {
     let mut reader = reader;
     let mut line = Vec::with_capacity(512);
@@ -351,9 +345,7 @@ pub fn read_lines(
             return Ok(());
         }
         number += 1;
-        for bin in aggregator.add_line(&line, source, number) {
-            on_bin(bin)?;
-        }
+        write_all(sink, aggregator.add_line(&line, source, number))?;
     }
 }
 
@@ -394,13 +386,14 @@ fn file_identity(_meta: &std::fs::Metadata) -> (u64, u64) {
 /// (from the start if `from_start`, else from the end), then new lines as
 /// they come; when the file is rotated (a new file under the same name) or
 /// truncated, reads the new file from its start. A missing file is waited
-/// for. Returns when `stop` is set, after closing every bin.
+/// for. Closed bins go to `sink`. Returns when `stop` is set, after
+/// closing every bin.
 pub fn follow_file(
     path: &Path,
     options: FollowOptions,
     aggregator: &mut AccessLogAggregator,
     stop: &AtomicBool,
-    on_bin: &mut dyn FnMut(ClosedBin) -> Result<(), String>,
+    sink: &mut dyn BinSink,
 ) -> Result<(), String> {
     let source = path.display().to_string();
     let mut current: Option<(BufReader<File>, (u64, u64), u64)> = None;
@@ -434,9 +427,7 @@ pub fn follow_file(
                 }
                 number += 1;
                 got_line = true;
-                for bin in aggregator.add_line(&pending, &source, number) {
-                    on_bin(bin)?;
-                }
+                write_all(sink, aggregator.add_line(&pending, &source, number))?;
                 pending.clear();
             }
         }
@@ -457,9 +448,7 @@ pub fn follow_file(
                     pending.extend_from_slice(&rest);
                     for line in pending.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                         number += 1;
-                        for bin in aggregator.add_line(line, &source, number) {
-                            on_bin(bin)?;
-                        }
+                        write_all(sink, aggregator.add_line(line, &source, number))?;
                     }
                     pending.clear();
                 }
@@ -470,17 +459,20 @@ pub fn follow_file(
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs() as i64)
                     .unwrap_or(0);
-                for bin in aggregator.close_until(now - aggregator.grace_secs) {
-                    on_bin(bin)?;
-                }
+                let closed = aggregator.close_until(now - aggregator.grace_secs);
+                write_all(sink, closed)?;
             }
             std::thread::sleep(options.poll);
         }
     }
-    for bin in aggregator.close_all() {
-        on_bin(bin)?;
-    }
-    Ok(())
+    write_all(sink, aggregator.close_all())
+}
+
+/// Writes closed bins to `sink`, oldest first.
+fn write_all(sink: &mut dyn BinSink, bins: Vec<SignalBin>) -> Result<(), String> {
+    bins.iter()
+        .try_for_each(|bin| sink.write(bin))
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -1,37 +1,12 @@
-//! What every traffic aggregator shares: closed bins, the entities an
-//! address unit belongs to, and "an entity that had a value reads 0, not
-//! no data, when it falls silent".
+//! What every traffic aggregator shares: the entities an address unit
+//! belongs to, per-entity sums, and bins kept open by time.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use vigie_geo::{Family, GeoDb};
 
 use vigie_model::{BinSize, Entity, SeriesKey, SignalKind, UnixSecs};
-
-/// All values of one closed bin, ready for `Store::write_bin`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ClosedBin {
-    /// The bin's start (UTC seconds).
-    pub bin_start: UnixSecs,
-    /// The bin's width.
-    pub bin: BinSize,
-    /// One value per series, sorted by key. Entities seen in an earlier
-    /// bin of this run and silent in this one read 0.
-    pub values: Vec<(SeriesKey, Option<f64>)>,
-    /// Input items (flow records, log lines, packets) counted in the bin.
-    pub items: u64,
-}
-
-impl ClosedBin {
-    /// The value of one series in this bin, if it was written.
-    pub fn value(&self, entity: &Entity, signal: SignalKind) -> Option<f64> {
-        self.values
-            .iter()
-            .find(|(k, _)| k.entity == *entity && k.signal == signal)
-            .and_then(|(_, v)| *v)
-    }
-}
 
 /// An address unit: an IPv4 /24 or an IPv6 /48, as vigie-geo counts.
 pub type Unit = (Family, u64);
@@ -75,30 +50,6 @@ pub fn for_each_entity(geo: &GeoDb, kinds: EntityKinds, unit: Unit, mut f: impl 
         if let Some(region) = geo.region_of_unit(family, unit) {
             f(Entity::Region(region.clone()));
         }
-    }
-}
-
-/// Remembers every series written in this run, so a series that goes silent
-/// in a later bin is written as 0 rather than left as "no data".
-#[derive(Debug, Default)]
-pub struct SeenSeries {
-    keys: HashSet<SeriesKey>,
-}
-
-impl SeenSeries {
-    /// Turns one bin's values into the sorted list to write, adding 0 for
-    /// every series seen before and missing now.
-    pub fn complete(&mut self, values: BTreeMap<SeriesKey, f64>) -> Vec<(SeriesKey, Option<f64>)> {
-        let mut values = values;
-        for key in &self.keys {
-            values.entry(key.clone()).or_insert(0.0);
-        }
-        for key in values.keys() {
-            if !self.keys.contains(key) {
-                self.keys.insert(key.clone());
-            }
-        }
-        values.into_iter().map(|(k, v)| (k, Some(v))).collect()
     }
 }
 

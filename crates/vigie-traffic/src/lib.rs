@@ -2,9 +2,10 @@
 //! country, AS and region, bin by bin.
 //!
 //! Three inputs, three signal families, one shape of output: every
-//! aggregator hands back [`bins::ClosedBin`]s (all series of one UTC bin,
-//! ready for `Store::write_bin`), and an entity that had a value and falls
-//! silent reads 0, never "no data".
+//! aggregator hands back `vigie_model::SignalBin`s (all series of one UTC
+//! bin), completed by `vigie_model::ZeroFill` so an entity that had a value
+//! and falls silent reads 0, never "no data"; the readers and collectors
+//! write them to a `vigie_model::BinSink` (the store, in vigie).
 //!
 //! | input | modules | signals |
 //! |---|---|---|

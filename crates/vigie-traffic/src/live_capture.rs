@@ -16,9 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pcap_file::DataLink;
-use vigie_model::UnixSecs;
+use vigie_model::{BinSink, SinkError, UnixSecs};
 
-use crate::bins::ClosedBin;
 use crate::telescope::Telescope;
 
 /// `ETH_P_ALL`: every protocol.
@@ -50,7 +49,7 @@ pub enum LiveCaptureError {
     },
     /// The bin sink (for example the store) failed.
     #[error("writing a telescope bin: {0}")]
-    Sink(String),
+    Sink(#[from] SinkError),
 }
 
 /// A raw socket receiving the frames that arrive on one interface.
@@ -196,7 +195,7 @@ pub fn run_live_telescope(
     grace_secs: i64,
     stop: &AtomicBool,
     run_for: Option<Duration>,
-    sink: &mut dyn FnMut(ClosedBin) -> Result<(), String>,
+    sink: &mut dyn BinSink,
 ) -> Result<(), LiveCaptureError> {
     let started = std::time::Instant::now();
     let mut last_close = 0;
@@ -214,12 +213,12 @@ pub fn run_live_telescope(
         if now != last_close {
             last_close = now;
             for bin in telescope.close_until(now - grace_secs) {
-                sink(bin).map_err(LiveCaptureError::Sink)?;
+                sink.write(&bin)?;
             }
         }
     }
     for bin in telescope.close_all() {
-        sink(bin).map_err(LiveCaptureError::Sink)?;
+        sink.write(&bin)?;
     }
     Ok(())
 }

@@ -28,11 +28,9 @@ use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use ipnet::IpNet;
 use pcap_file::DataLink;
 use vigie_geo::GeoDb;
-use vigie_model::{BinSize, SignalKind, UnixSecs};
+use vigie_model::{BinSize, SignalBin, SignalKind, UnixSecs, ZeroFill};
 
-use crate::bins::{
-    add_value, for_each_entity, unit_of_ip, ClosedBin, EntityKinds, OpenBins, SeenSeries,
-};
+use crate::bins::{add_value, for_each_entity, unit_of_ip, EntityKinds, OpenBins};
 use crate::capture::slice_ip;
 
 /// Why a packet was not counted.
@@ -89,7 +87,6 @@ pub struct TelescopeStats {
 #[derive(Debug, Default)]
 struct TelescopeBin {
     sources: HashSet<IpAddr>,
-    packets: u64,
 }
 
 /// The headers the filters look at.
@@ -173,7 +170,7 @@ pub struct Telescope {
     kinds: EntityKinds,
     darknet: Vec<IpNet>,
     bins: OpenBins<TelescopeBin>,
-    seen: SeenSeries,
+    seen: ZeroFill,
     stats: TelescopeStats,
 }
 
@@ -186,7 +183,7 @@ impl Telescope {
             geo,
             darknet,
             bins: OpenBins::new(bin),
-            seen: SeenSeries::default(),
+            seen: ZeroFill::default(),
             stats: TelescopeStats::default(),
         }
     }
@@ -260,12 +257,11 @@ impl Telescope {
             return;
         };
         bin.sources.insert(summary.src);
-        bin.packets += 1;
         self.stats.kept += 1;
     }
 
     /// Closes every bin that ends at or before `t`.
-    pub fn close_until(&mut self, t: UnixSecs) -> Vec<ClosedBin> {
+    pub fn close_until(&mut self, t: UnixSecs) -> Vec<SignalBin> {
         let closed = self.bins.close_until(t);
         closed
             .into_iter()
@@ -274,7 +270,7 @@ impl Telescope {
     }
 
     /// Closes every open bin.
-    pub fn close_all(&mut self) -> Vec<ClosedBin> {
+    pub fn close_all(&mut self) -> Vec<SignalBin> {
         let closed = self.bins.close_all();
         closed
             .into_iter()
@@ -282,18 +278,17 @@ impl Telescope {
             .collect()
     }
 
-    fn finish(&mut self, bin_start: UnixSecs, bin: TelescopeBin) -> ClosedBin {
+    fn finish(&mut self, bin_start: UnixSecs, bin: TelescopeBin) -> SignalBin {
         let mut values = BTreeMap::new();
         for source in &bin.sources {
             for_each_entity(&self.geo, self.kinds, unit_of_ip(*source), |entity| {
                 add_value(&mut values, entity, SignalKind::TelescopeUniqueSources, 1.0);
             });
         }
-        ClosedBin {
+        SignalBin {
             bin_start,
             bin: self.bins.bin(),
             values: self.seen.complete(values),
-            items: bin.packets,
         }
     }
 }
@@ -350,7 +345,6 @@ mod tests {
             bins[0].value(&kz, SignalKind::TelescopeUniqueSources),
             Some(2.0)
         );
-        assert_eq!(bins[0].items, 3);
     }
 
     #[test]

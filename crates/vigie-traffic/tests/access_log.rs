@@ -3,13 +3,12 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use vigie_geo::GeoDb;
-use vigie_model::{BinSize, CountryCode, Entity, SignalKind};
+use vigie_model::{BinSize, CountryCode, Entity, SignalBin, SignalKind};
 use vigie_traffic::access_log::{follow_file, read_lines, AccessLogAggregator, FollowOptions};
-use vigie_traffic::bins::ClosedBin;
 
 fn country(code: &str) -> Entity {
     Entity::Country(CountryCode::new(code).unwrap())
@@ -47,7 +46,7 @@ fn generated_log() -> String {
 
 const BIN1: i64 = 1_736_164_800; // 2025-01-06T12:00:00Z
 
-fn check(bins: &[ClosedBin]) {
+fn check(bins: &[SignalBin]) {
     assert_eq!(bins.len(), 2, "{bins:?}");
     let (kz, us) = (country("KZ"), country("US"));
     assert_eq!(bins[0].bin_start, BIN1);
@@ -76,11 +75,7 @@ fn generated_log_gives_exact_counts() {
     let mut agg = AccessLogAggregator::new(GeoDb::embedded(), BinSize::FIVE_MINUTES, 60);
     let mut bins = Vec::new();
     let log = generated_log();
-    read_lines(log.as_bytes(), "generated.log", &mut agg, &mut |b| {
-        bins.push(b);
-        Ok(())
-    })
-    .unwrap();
+    read_lines(log.as_bytes(), "generated.log", &mut agg, &mut bins).unwrap();
     bins.extend(agg.close_all());
     check(&bins);
     let stats = agg.stats();
@@ -101,9 +96,8 @@ fn follow_survives_rotation_and_truncation() {
     std::fs::write(&path, lines[..3].concat()).unwrap();
 
     let stop = Arc::new(AtomicBool::new(false));
-    let bins = Arc::new(Mutex::new(Vec::new()));
     let follower = {
-        let (path, stop, bins) = (path.clone(), stop.clone(), bins.clone());
+        let (path, stop) = (path.clone(), stop.clone());
         std::thread::spawn(move || {
             let mut agg = AccessLogAggregator::new(GeoDb::embedded(), BinSize::FIVE_MINUTES, 60);
             // The log's times are in the past: only they close bins here.
@@ -112,12 +106,9 @@ fn follow_survives_rotation_and_truncation() {
                 poll: Duration::from_millis(20),
                 close_quiet_bins: false,
             };
-            follow_file(&path, options, &mut agg, &stop, &mut |b| {
-                bins.lock().unwrap().push(b);
-                Ok(())
-            })
-            .unwrap();
-            agg.stats().clone()
+            let mut bins = Vec::new();
+            follow_file(&path, options, &mut agg, &stop, &mut bins).unwrap();
+            (agg.stats().clone(), bins)
         })
     };
     let pause = || std::thread::sleep(Duration::from_millis(200));
@@ -152,8 +143,7 @@ fn follow_survives_rotation_and_truncation() {
     std::fs::write(&path, lines[9..].concat()).unwrap();
     pause();
     stop.store(true, Ordering::Relaxed);
-    let stats = follower.join().unwrap();
-    let bins = bins.lock().unwrap();
+    let (stats, bins) = follower.join().unwrap();
     check(&bins);
     assert_eq!(stats.requests, 8);
     assert_eq!(stats.bad_lines, 2);

@@ -2,11 +2,11 @@
 
 use std::net::{Ipv4Addr, UdpSocket};
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use vigie_geo::GeoDb;
-use vigie_model::{BinSize, CountryCode, Entity, SignalKind};
+use vigie_model::{BinSize, CountryCode, Entity, SignalBin, SignalKind};
 use vigie_traffic::flow::collector::{run_collector, CollectorConfig};
 use vigie_traffic::flow::decode::FlowDecoder;
 use vigie_traffic::flow::pipeline::FlowPipeline;
@@ -27,8 +27,7 @@ fn collects_from_two_listeners_and_closes_bins_at_the_end() {
     };
     let kz = Ipv4Addr::new(2, 132, 0, 1);
     let us = Ipv4Addr::new(8, 8, 8, 8);
-    let bins = Arc::new(Mutex::new(Vec::new()));
-    let sink_bins = bins.clone();
+    let mut bins: Vec<SignalBin> = Vec::new();
     run_collector(
         &config,
         &mut pipeline,
@@ -44,13 +43,10 @@ fn collects_from_two_listeners_and_closes_bins_at_the_end() {
                 sender.send_to(&second, addrs[0]).unwrap();
             });
         },
-        |bin, _| {
-            sink_bins.lock().unwrap().push(bin.clone());
-            Ok(())
-        },
+        &mut bins,
+        |_| {},
     )
     .unwrap();
-    let bins = bins.lock().unwrap();
     let kz_entity = Entity::Country(CountryCode::new("KZ").unwrap());
     let total: f64 = bins
         .iter()

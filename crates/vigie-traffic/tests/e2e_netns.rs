@@ -15,12 +15,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use vigie_geo::GeoDb;
-use vigie_model::{BinSize, CountryCode, Entity, SignalKind};
-use vigie_traffic::bins::ClosedBin;
+use vigie_model::{BinSize, CountryCode, Entity, SignalBin, SignalKind};
 use vigie_traffic::capture::read_capture;
 use vigie_traffic::flow::collector::{run_collector, CollectorConfig};
 use vigie_traffic::flow::pipeline::FlowPipeline;
@@ -188,7 +187,7 @@ impl Lab {
     /// Captures what arrives in the destination namespace while the plan is
     /// sent: with tcpdump into `pcap`, and live with vigie's AF_PACKET
     /// capture into a telescope (192.0.2.0/24 dark), whose bins it returns.
-    fn capture(&self, pcap: &Path) -> Vec<ClosedBin> {
+    fn capture(&self, pcap: &Path) -> Vec<SignalBin> {
         let dev = format!("vtb{}", std::process::id());
         let stop_live = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = mpsc::channel();
@@ -213,11 +212,8 @@ impl Lab {
                     vec!["192.0.2.0/24".parse().unwrap()],
                 );
                 let mut bins = Vec::new();
-                run_live_telescope(&mut capture, &mut telescope, 60, &stop, None, &mut |bin| {
-                    bins.push(bin);
-                    Ok(())
-                })
-                .unwrap();
+                run_live_telescope(&mut capture, &mut telescope, 60, &stop, None, &mut bins)
+                    .unwrap();
                 bins
             })
         };
@@ -263,12 +259,11 @@ fn expected(country_prefix: &str) -> (f64, f64) {
 }
 
 /// Runs the collector while `export` sends to it; returns the closed bins.
-fn collect(export: impl FnOnce(SocketAddr)) -> Vec<ClosedBin> {
+fn collect(export: impl FnOnce(SocketAddr)) -> Vec<SignalBin> {
     let (tx, rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
-    let bins = Arc::new(Mutex::new(Vec::new()));
     let collector = {
-        let (stop, bins) = (stop.clone(), bins.clone());
+        let stop = stop.clone();
         std::thread::spawn(move || {
             let mut pipeline = FlowPipeline::new(
                 GeoDb::embedded(),
@@ -280,38 +275,36 @@ fn collect(export: impl FnOnce(SocketAddr)) -> Vec<ClosedBin> {
                 grace_secs: 60,
                 run_for: Some(Duration::from_secs(30)),
             };
+            let mut bins = Vec::new();
             run_collector(
                 &config,
                 &mut pipeline,
                 stop,
                 |addrs| tx.send(addrs[0]).unwrap(),
-                |bin, _| {
-                    bins.lock().unwrap().push(bin.clone());
-                    Ok(())
-                },
+                &mut bins,
+                |_| {},
             )
             .unwrap();
-            pipeline
+            (pipeline, bins)
         })
     };
     let addr = rx.recv().unwrap();
     export(addr);
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
-    let pipeline = collector.join().unwrap();
+    let (pipeline, bins) = collector.join().unwrap();
     for (exporter, h) in pipeline.health() {
         assert_eq!(h.decode_errors, 0, "{exporter}: {h:?}");
         assert_eq!(h.bad_sampling_rates, 0, "{exporter}: {h:?}");
     }
-    let bins = bins.lock().unwrap().clone();
     bins
 }
 
-fn sum(bins: &[ClosedBin], entity: &Entity, signal: SignalKind) -> f64 {
+fn sum(bins: &[SignalBin], entity: &Entity, signal: SignalKind) -> f64 {
     bins.iter().filter_map(|b| b.value(entity, signal)).sum()
 }
 
-fn check_counts(what: &str, bins: &[ClosedBin]) {
+fn check_counts(what: &str, bins: &[SignalBin]) {
     for (code, prefix) in [("KZ", "2.132."), ("US", "8.8.")] {
         let (bytes, packets) = expected(prefix);
         let entity = country(code);

@@ -21,13 +21,10 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 use vigie_geo::GeoDb;
-use vigie_model::{BinSize, Entity, SignalKind, UnixSecs};
+use vigie_model::{BinSize, Entity, SignalBin, SignalKind, UnixSecs, ZeroFill};
 
 use super::decode::FlowRecord;
-use crate::bins::{
-    add_value, for_each_entity, unit_of_ip, ClosedBin, EntityKinds, OpenBins, SeenSeries,
-    UnitCounts,
-};
+use crate::bins::{add_value, for_each_entity, unit_of_ip, EntityKinds, OpenBins, UnitCounts};
 
 /// Sampling-corrected counts of one unit in one bin.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -43,7 +40,6 @@ struct Counts {
 #[derive(Debug, Default)]
 struct BinState {
     units: UnitCounts<Counts>,
-    records: u64,
     saw_flows: bool,
 }
 
@@ -65,7 +61,7 @@ pub struct FlowAggregator {
     kinds: EntityKinds,
     own_prefixes: Vec<IpNet>,
     bins: OpenBins<BinState>,
-    seen: SeenSeries,
+    seen: ZeroFill,
     stats: AggregateStats,
 }
 
@@ -78,7 +74,7 @@ impl FlowAggregator {
             geo,
             own_prefixes,
             bins: OpenBins::new(bin),
-            seen: SeenSeries::default(),
+            seen: ZeroFill::default(),
             stats: AggregateStats::default(),
         }
     }
@@ -108,7 +104,6 @@ impl FlowAggregator {
             return;
         };
         self.stats.records += 1;
-        state.records += 1;
         state.saw_flows |= record.is_flow;
         let bytes = record.scaled_bytes();
         let packets = record.scaled_packets();
@@ -132,7 +127,7 @@ impl FlowAggregator {
     }
 
     /// Closes every bin that ends at or before `t`.
-    pub fn close_until(&mut self, t: UnixSecs) -> Vec<ClosedBin> {
+    pub fn close_until(&mut self, t: UnixSecs) -> Vec<SignalBin> {
         let closed = self.bins.close_until(t);
         closed
             .into_iter()
@@ -141,7 +136,7 @@ impl FlowAggregator {
     }
 
     /// Closes every open bin (end of input).
-    pub fn close_all(&mut self) -> Vec<ClosedBin> {
+    pub fn close_all(&mut self) -> Vec<SignalBin> {
         let closed = self.bins.close_all();
         closed
             .into_iter()
@@ -149,7 +144,7 @@ impl FlowAggregator {
             .collect()
     }
 
-    fn finish_bin(&mut self, bin_start: UnixSecs, state: BinState) -> ClosedBin {
+    fn finish_bin(&mut self, bin_start: UnixSecs, state: BinState) -> SignalBin {
         // Units → entities first (one geo lookup per unit), then series.
         let mut per_entity: HashMap<Entity, Counts, rustc_hash::FxBuildHasher> = HashMap::default();
         for (unit, c) in &state.units {
@@ -191,11 +186,10 @@ impl FlowAggregator {
                 }
             }
         }
-        ClosedBin {
+        SignalBin {
             bin_start,
             bin: self.bins.bin(),
             values: self.seen.complete(values),
-            items: state.records,
         }
     }
 }

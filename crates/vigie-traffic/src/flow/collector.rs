@@ -11,10 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::net::UdpSocket;
-use vigie_model::UnixSecs;
+use vigie_model::{BinSink, SinkError, UnixSecs};
 
 use super::pipeline::FlowPipeline;
-use crate::bins::ClosedBin;
 
 /// Where and how long to listen.
 #[derive(Clone, Debug)]
@@ -43,7 +42,7 @@ pub enum CollectorError {
     Runtime(std::io::Error),
     /// The bin sink failed (for example the store); collection stopped.
     #[error("writing a closed bin failed: {0}")]
-    Sink(String),
+    Sink(#[from] SinkError),
 }
 
 /// The receive buffer asked for on every socket, 8 MiB (the kernel caps it
@@ -70,14 +69,16 @@ fn now_secs() -> UnixSecs {
 
 /// Runs the collector on the current thread until `stop` is set, the
 /// configured time has passed, or `sink` fails. `sink` receives each closed
-/// bin (and the pipeline, for health); every open bin is closed and handed
-/// over before returning. `on_ready` is called with the bound addresses.
+/// bin, and `after_bin` is then called with the pipeline (for its health);
+/// every open bin is closed and handed over before returning. `on_ready` is
+/// called with the bound addresses.
 pub fn run_collector(
     config: &CollectorConfig,
     pipeline: &mut FlowPipeline,
     stop: Arc<AtomicBool>,
     on_ready: impl FnOnce(&[SocketAddr]),
-    mut sink: impl FnMut(&ClosedBin, &FlowPipeline) -> Result<(), String>,
+    sink: &mut dyn BinSink,
+    mut after_bin: impl FnMut(&FlowPipeline),
 ) -> Result<(), CollectorError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -138,10 +139,11 @@ pub fn run_collector(
                     }
                     let mut failed = None;
                     for bin in pipeline.close_until(now_secs() - config.grace_secs) {
-                        if let Err(e) = sink(&bin, pipeline) {
+                        if let Err(e) = sink.write(&bin) {
                             failed = Some(e);
                             break;
                         }
+                        after_bin(pipeline);
                     }
                     if let Some(e) = failed {
                         break Err(CollectorError::Sink(e));
@@ -158,7 +160,8 @@ pub fn run_collector(
         }
         result?;
         for bin in pipeline.close_all() {
-            sink(&bin, pipeline).map_err(CollectorError::Sink)?;
+            sink.write(&bin)?;
+            after_bin(pipeline);
         }
         Ok(())
     })

@@ -5,12 +5,11 @@ use std::net::SocketAddr;
 
 use ipnet::IpNet;
 use vigie_geo::GeoDb;
-use vigie_model::{BinSize, UnixSecs};
+use vigie_model::{BinSize, SignalBin, UnixSecs};
 
 use super::aggregate::{AggregateStats, FlowAggregator};
 use super::decode::{FlowDecoder, FlowRecord};
 use super::health::{DatagramOutcome, ExporterHealth};
-use crate::bins::ClosedBin;
 
 /// Datagrams from any exporters → per-bin, per-entity flow signals.
 #[derive(Debug)]
@@ -55,12 +54,12 @@ impl FlowPipeline {
     }
 
     /// Closes every bin that ends at or before `t`.
-    pub fn close_until(&mut self, t: UnixSecs) -> Vec<ClosedBin> {
+    pub fn close_until(&mut self, t: UnixSecs) -> Vec<SignalBin> {
         self.aggregator.close_until(t)
     }
 
     /// Closes every open bin.
-    pub fn close_all(&mut self) -> Vec<ClosedBin> {
+    pub fn close_all(&mut self) -> Vec<SignalBin> {
         self.aggregator.close_all()
     }
 

@@ -6,30 +6,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use vigie_model::{format_utc, BinSize};
-use vigie_traffic::bins::ClosedBin;
 use vigie_traffic::flow::collector::{run_collector, CollectorConfig};
 use vigie_traffic::flow::decode::FlowDecoder;
 use vigie_traffic::flow::pipeline::FlowPipeline;
 
-use super::{load_geo, open_store, EXIT_PARTIAL_INPUT};
+use super::{load_geo, open_store, LoggedSink, EXIT_PARTIAL_INPUT};
 use crate::cli::CollectFlowsArgs;
 
 /// The store's name for this source's bins.
 const SOURCE: &str = "flows";
-
-/// Writes one closed bin to the store and says so.
-fn write(store: &mut vigie_store::Store, bin: &ClosedBin) -> std::result::Result<(), String> {
-    store
-        .write_bin(SOURCE, bin.bin, bin.bin_start, &bin.values)
-        .map_err(|e| e.to_string())?;
-    eprintln!(
-        "{}: {} flow records, {} series written",
-        format_utc(bin.bin_start),
-        bin.items,
-        bin.values.len()
-    );
-    Ok(())
-}
 
 /// Runs the collector until Ctrl-C/SIGTERM or `--duration-secs`.
 pub fn run(data_dir: &Path, args: CollectFlowsArgs) -> Result<ExitCode> {
@@ -62,8 +47,8 @@ pub fn run(data_dir: &Path, args: CollectFlowsArgs) -> Result<ExitCode> {
                 eprintln!("listening on udp {a}");
             }
         },
-        |bin, pipeline| {
-            write(&mut store, bin)?;
+        &mut LoggedSink::new(store.sink(SOURCE), true),
+        |pipeline| {
             // Health with every bin: a silent or failing exporter shows at once.
             for (exporter, h) in pipeline.health() {
                 eprintln!(
@@ -75,7 +60,6 @@ pub fn run(data_dir: &Path, args: CollectFlowsArgs) -> Result<ExitCode> {
                     h.bad_sampling_rates
                 );
             }
-            Ok(())
         },
     )
     .context("the flow collector stopped")?;

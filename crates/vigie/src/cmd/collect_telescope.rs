@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use vigie_model::{format_utc, BinSize};
+use vigie_model::BinSize;
 use vigie_traffic::live_capture::{run_live_telescope, LiveCapture};
 use vigie_traffic::telescope::Telescope;
 
-use super::{load_geo, open_store};
+use super::{load_geo, open_store, LoggedSink};
 use crate::cli::CollectTelescopeArgs;
 
 /// Captures until Ctrl-C/SIGTERM or `--duration-secs`.
@@ -34,19 +34,7 @@ pub fn run(data_dir: &Path, args: CollectTelescopeArgs) -> Result<ExitCode> {
     );
     let mut telescope = Telescope::new(geo, bin, darknet);
     let stop = vigie_traffic::signal::stop_on_signals();
-    let source = args.source.clone();
-    let mut sink = |closed: vigie_traffic::bins::ClosedBin| -> Result<(), String> {
-        store
-            .write_bin(&source, closed.bin, closed.bin_start, &closed.values)
-            .map_err(|e| e.to_string())?;
-        eprintln!(
-            "{}: {} packets kept, {} series written",
-            format_utc(closed.bin_start),
-            closed.items,
-            closed.values.len()
-        );
-        Ok(())
-    };
+    let mut sink = LoggedSink::new(store.sink(&args.source), true);
     run_live_telescope(
         &mut capture,
         &mut telescope,

@@ -5,13 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use vigie_model::{format_utc, BinSize};
+use vigie_model::{BinSink, BinSize};
 use vigie_traffic::access_log::{
     follow_file, open_log, read_lines, AccessLogAggregator, FollowOptions,
 };
-use vigie_traffic::bins::ClosedBin;
 
-use super::{load_geo, open_store, EXIT_PARTIAL_INPUT};
+use super::{load_geo, open_store, LoggedSink, EXIT_PARTIAL_INPUT};
 use crate::cli::IngestAccessLogArgs;
 
 /// Reads the logs (or follows one) and writes closed bins.
@@ -26,18 +25,7 @@ pub fn run(data_dir: &Path, args: IngestAccessLogArgs) -> Result<ExitCode> {
     let geo = load_geo(&args.geo)?;
     let mut store = open_store(data_dir)?;
     let mut aggregator = AccessLogAggregator::new(geo, bin, args.grace_secs);
-    let source = args.source.clone();
-    let mut bins_written = 0u64;
-    let mut write = |bin: ClosedBin| -> std::result::Result<(), String> {
-        store
-            .write_bin(&source, bin.bin, bin.bin_start, &bin.values)
-            .map_err(|e| e.to_string())?;
-        bins_written += 1;
-        if args.follow {
-            eprintln!("{}: {} requests", format_utc(bin.bin_start), bin.items);
-        }
-        Ok(())
-    };
+    let mut sink = LoggedSink::new(store.sink(&args.source), args.follow);
     let files: Vec<PathBuf> = if args.files.is_empty() {
         vec![PathBuf::from("-")]
     } else {
@@ -49,18 +37,19 @@ pub fn run(data_dir: &Path, args: IngestAccessLogArgs) -> Result<ExitCode> {
             from_start: args.from_start,
             ..FollowOptions::default()
         };
-        follow_file(&files[0], options, &mut aggregator, &stop, &mut write)
+        follow_file(&files[0], options, &mut aggregator, &stop, &mut sink)
             .map_err(anyhow::Error::msg)?;
     } else {
         for path in &files {
             let reader = open_log(path).map_err(anyhow::Error::msg)?;
             let name = path.display().to_string();
-            read_lines(reader, &name, &mut aggregator, &mut write).map_err(anyhow::Error::msg)?;
+            read_lines(reader, &name, &mut aggregator, &mut sink).map_err(anyhow::Error::msg)?;
         }
         for bin in aggregator.close_all() {
-            write(bin).map_err(anyhow::Error::msg)?;
+            sink.write(&bin)?;
         }
     }
+    let bins_written = sink.bins_written();
     let stats = aggregator.stats();
     eprintln!(
         "done: {} lines, {} requests counted in {bins_written} bins, {} bad lines, {} late lines",

@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use ipnet::IpNet;
-use vigie_model::BinSize;
-use vigie_traffic::bins::ClosedBin;
+use vigie_model::{BinSink, BinSize, SignalBin};
 use vigie_traffic::capture::{read_capture, udp_datagram};
 use vigie_traffic::flow::pipeline::FlowPipeline;
 use vigie_traffic::telescope::Telescope;
@@ -37,7 +36,7 @@ pub fn run(data_dir: &Path, args: IngestPcapArgs) -> Result<ExitCode> {
         PcapMode::Telescope => "telescope".to_string(),
         PcapMode::Flows => "flows".to_string(),
     });
-    let mut all_bins: Vec<ClosedBin> = Vec::new();
+    let mut all_bins: Vec<SignalBin> = Vec::new();
     let mut damaged = Vec::new();
     match args.mode {
         PcapMode::Telescope => {
@@ -83,8 +82,9 @@ pub fn run(data_dir: &Path, args: IngestPcapArgs) -> Result<ExitCode> {
     if all_bins.is_empty() && damaged.is_empty() {
         bail!("no packet was counted; check the capture and --prefix");
     }
+    let mut sink = store.sink(&source);
     for closed in &all_bins {
-        store.write_bin(&source, closed.bin, closed.bin_start, &closed.values)?;
+        sink.write(closed)?;
     }
     eprintln!("{} bins written as source {source}", all_bins.len());
     if !damaged.is_empty() {

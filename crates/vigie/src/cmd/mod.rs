@@ -23,6 +23,7 @@ mod serve_traffic;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use vigie_model::{format_utc, BinSink, SignalBin, SinkError};
 use vigie_store::Store;
 
 use crate::cli::{Cli, CollectCommand, Command, ImportCommand, IngestCommand};
@@ -81,6 +82,53 @@ pub fn load_geo(args: &crate::cli::GeoArgs) -> Result<vigie_geo::GeoDb> {
         eprintln!("{report}");
     }
     Ok(builder.build())
+}
+
+/// Passes bins on to another sink, counting them and, when `log_each`,
+/// saying on stderr how many series each held.
+pub struct LoggedSink<S> {
+    sink: S,
+    log_each: bool,
+    bins_written: u64,
+}
+
+impl<S: BinSink> LoggedSink<S> {
+    /// Wraps `sink`.
+    pub fn new(sink: S, log_each: bool) -> Self {
+        LoggedSink {
+            sink,
+            log_each,
+            bins_written: 0,
+        }
+    }
+
+    /// The bins written so far.
+    pub fn bins_written(&self) -> u64 {
+        self.bins_written
+    }
+}
+
+impl<S: BinSink> BinSink for LoggedSink<S> {
+    fn write(&mut self, bin: &SignalBin) -> std::result::Result<(), SinkError> {
+        self.sink.write(bin)?;
+        self.bins_written += 1;
+        if self.log_each {
+            eprintln!(
+                "{}: {} series written",
+                format_utc(bin.bin_start),
+                bin.values.len()
+            );
+        }
+        Ok(())
+    }
+
+    fn write_provisional(&mut self, bin: &SignalBin) -> std::result::Result<(), SinkError> {
+        self.sink.write_provisional(bin)
+    }
+
+    fn retract_provisional(&mut self, bin: &SignalBin) -> std::result::Result<(), SinkError> {
+        self.sink.retract_provisional(bin)
+    }
 }
 
 /// Opens the store in `data_dir`, creating it if needed.

@@ -15,9 +15,8 @@ use std::thread::JoinHandle;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 use vigie_geo::GeoDb;
-use vigie_model::{format_utc, BinSize};
+use vigie_model::BinSize;
 use vigie_traffic::access_log::{follow_file, AccessLogAggregator, FollowOptions};
-use vigie_traffic::bins::ClosedBin;
 use vigie_traffic::flow::collector::{run_collector, CollectorConfig};
 use vigie_traffic::flow::decode::FlowDecoder;
 use vigie_traffic::flow::pipeline::FlowPipeline;
@@ -192,7 +191,7 @@ pub fn spawn(
         let handle = std::thread::Builder::new()
             .name("vigie-telescope".into())
             .spawn(move || {
-                let mut sink = |closed: ClosedBin| write(&mut store, &source, &closed);
+                let mut sink = store.sink(&source);
                 run_live_telescope(&mut capture, &mut telescope, 5, &stop, None, &mut sink)
                     .map_err(|e| e.to_string())
             })
@@ -224,8 +223,8 @@ pub fn spawn(
                     |addrs| {
                         let _ = ready_tx.send(addrs.to_vec());
                     },
-                    |closed, pipeline| {
-                        write(&mut store, SOURCE_FLOWS, closed)?;
+                    &mut store.sink(SOURCE_FLOWS),
+                    |pipeline| {
                         for (exporter, h) in pipeline.health() {
                             if h.decode_errors > 0 || h.template_misses > 0 {
                                 eprintln!(
@@ -234,7 +233,6 @@ pub fn spawn(
                                 );
                             }
                         }
-                        Ok(())
                     },
                 );
                 result.map_err(|e| e.to_string())
@@ -280,8 +278,7 @@ pub fn spawn(
                     from_start: section.from_start,
                     ..FollowOptions::default()
                 };
-                let source = section.source.clone();
-                let mut sink = |closed: ClosedBin| write(&mut store, &source, &closed);
+                let mut sink = store.sink(&section.source);
                 follow_file(&section.path, options, &mut aggregator, &stop, &mut sink)?;
                 let stats = aggregator.stats();
                 if stats.bad_lines > 0 {
@@ -297,16 +294,4 @@ pub fn spawn(
         tasks.push(TrafficTask { name, handle });
     }
     Ok(tasks)
-}
-
-/// Writes one closed bin under `source`.
-fn write(store: &mut vigie_store::Store, source: &str, bin: &ClosedBin) -> Result<(), String> {
-    store
-        .write_bin(source, bin.bin, bin.bin_start, &bin.values)
-        .map_err(|e| {
-            format!(
-                "cannot write the {source} bin {}: {e}",
-                format_utc(bin.bin_start)
-            )
-        })
 }
