@@ -23,9 +23,8 @@
 //! - [`prober`]: the raw socket on tokio ([`IcmpSocket`], [`Prober`]) and
 //!   the discovery scan ([`discover`]).
 //! - [`signal`]: from block states to per-entity values (/24s UP per
-//!   country, AS, region) for the store, and the log of per-block state
-//!   changes for drilling down, kept in the store
-//!   ([`record_block_changes`], [`logged_block_changes`], [`BlockLog`]).
+//!   country, AS, region), written round after round as bins to a
+//!   `vigie_model::BinSink` ([`RoundBins`]).
 //! - `lab` (feature `lab`): a closed lab of network namespaces (a vantage
 //!   point, a "country" behind a border) for the tests and the benchmark.
 //! - [`quorum`]: combining several vantage points; a block is DOWN only
@@ -52,7 +51,4 @@ pub use prober::{discover, DiscoveryReport, IcmpSocket, ProbeError, Prober, Prob
 pub use quorum::{combine_states, VantageStates};
 pub use rate::TokenBucket;
 pub use safety::TargetPolicy;
-pub use signal::{
-    logged_block_changes, record_block_changes, up_counts, BlockLog, BlockLogEntry,
-    LEGACY_BLOCK_LOG_FILE,
-};
+pub use signal::{up_counts, RoundBins};

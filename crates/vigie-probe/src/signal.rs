@@ -1,23 +1,20 @@
-//! From block states to the store: the number of /24 blocks UP per entity
-//! (IODA's `ping-slash24`), and a log of per-block state changes so a user
-//! can drill down from "country X lost 40 blocks" to the blocks themselves.
-//! The log lives in the store (`Store::record_block_changes`, migration 6);
-//! this module turns the engine's [`BlockChange`]s into its rows and back.
+//! From block states to the signal: the number of /24 blocks UP per entity
+//! (IODA's `ping-slash24`), written bin by bin to a [`BinSink`]. The
+//! per-block state changes of each round ([`crate::RoundReport::changes`])
+//! are the caller's to log.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
-use std::path::Path;
 
 use vigie_geo::{Family, GeoDb};
-use vigie_model::{Entity, SeriesKey, SignalKind, UnixSecs};
-use vigie_store::{BlockChangeRecord, Store, StoreError};
+use vigie_model::{
+    BinSink, BinSize, Entity, SeriesKey, SignalBin, SignalKind, SinkError, UnixSecs,
+};
 
 use crate::belief::BlockState;
-use crate::engine::BlockChange;
 use crate::list::ProbeList;
 
 /// The number of UP blocks per country, AS and region for one bin, as
-/// `(series, value)` pairs for `Store::write_bin`.
+/// `(series, value)` pairs.
 ///
 /// `states` gives, for each block of `list` in order, its state and whether
 /// the last round measured it. An entity's value is `None` ("no data") when
@@ -59,133 +56,57 @@ pub fn up_counts(
         .collect()
 }
 
-/// One state change of one block, as logged.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BlockLogEntry {
-    /// The vantage point that saw it (or `combined`).
-    pub vantage: String,
-    /// End of the round, Unix seconds UTC.
-    pub at: UnixSecs,
-    /// The block's first address.
-    pub network: Ipv4Addr,
-    /// The state before.
-    pub from: BlockState,
-    /// The state after.
-    pub to: BlockState,
-    /// `B(U)` after.
-    pub belief_up: f32,
+/// Writes each round's values as bins: a round's counts hold until the
+/// next round, so every bin from the one after the last written (or the
+/// round's first) to the current one gets them, at most an hour of them.
+#[derive(Debug)]
+pub struct RoundBins {
+    bin: BinSize,
+    last_bin: Option<UnixSecs>,
 }
 
-impl From<BlockChangeRecord> for BlockLogEntry {
-    /// A stored row; a state name this build does not know reads as
-    /// uncertain.
-    fn from(row: BlockChangeRecord) -> Self {
-        let state = |name: &str| BlockState::from_name(name).unwrap_or(BlockState::Uncertain);
-        BlockLogEntry {
-            from: state(&row.from_state),
-            to: state(&row.to_state),
-            vantage: row.vantage,
-            at: row.at,
-            network: row.network,
-            belief_up: row.belief_up,
+impl RoundBins {
+    /// No bin written yet; bins of width `bin`.
+    pub fn new(bin: BinSize) -> Self {
+        RoundBins {
+            bin,
+            last_bin: None,
         }
     }
-}
 
-/// Logs one round's block changes seen by `vantage` (the round ended at
-/// `at`) in the store, all or nothing.
-pub fn record_block_changes(
-    store: &mut Store,
-    vantage: &str,
-    at: UnixSecs,
-    changes: &[BlockChange],
-) -> Result<(), StoreError> {
-    let rows: Vec<BlockChangeRecord> = changes
-        .iter()
-        .map(|change| BlockChangeRecord {
-            at,
-            vantage: vantage.to_string(),
-            network: change.network,
-            from_state: change.from.name().to_string(),
-            to_state: change.to.name().to_string(),
-            belief_up: change.belief_up,
-        })
-        .collect();
-    store.record_block_changes(&rows)
-}
-
-/// The logged changes with `from <= at < until`, of one block (its first
-/// address) or all, in time order.
-pub fn logged_block_changes(
-    store: &Store,
-    block: Option<Ipv4Addr>,
-    from: UnixSecs,
-    until: UnixSecs,
-) -> Result<Vec<BlockLogEntry>, StoreError> {
-    Ok(store
-        .block_changes(block, from, until)?
-        .into_iter()
-        .map(BlockLogEntry::from)
-        .collect())
-}
-
-/// The name of the file that held the block log before it moved into the
-/// store (`<data dir>/probe-blocks.sqlite`).
-pub const LEGACY_BLOCK_LOG_FILE: &str = "probe-blocks.sqlite";
-
-/// The per-block change log of the store in a data directory, with its own
-/// store connection: [`record_block_changes`] and [`logged_block_changes`]
-/// for a caller without a [`Store`] at hand.
-pub struct BlockLog {
-    store: Store,
-}
-
-impl std::fmt::Debug for BlockLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockLog")
-            .field("store", &self.store.location())
-            .finish()
-    }
-}
-
-impl BlockLog {
-    /// Opens the block log of the store in `data_dir` (creating the store if
-    /// needed). A path to the former separate file,
-    /// `<data dir>/probe-blocks.sqlite`, names its data directory, so
-    /// callers written for that file keep working.
-    pub fn open(data_dir: &Path) -> Result<BlockLog, StoreError> {
-        let dir = match data_dir.parent() {
-            Some(parent) if data_dir.file_name() == Some(LEGACY_BLOCK_LOG_FILE.as_ref()) => parent,
-            _ => data_dir,
-        };
-        Ok(BlockLog {
-            store: Store::open(dir)?,
-        })
-    }
-
-    /// Records a round's changes, all or nothing.
-    pub fn record(
+    /// Writes `values`, the counts of the round that ran from
+    /// `round_start` to `now`, to `sink`.
+    pub fn write(
         &mut self,
-        vantage: &str,
-        at: UnixSecs,
-        changes: &[BlockChange],
-    ) -> Result<(), StoreError> {
-        record_block_changes(&mut self.store, vantage, at, changes)
-    }
-
-    /// Changes with `from <= at < until`, optionally of one block, in time order.
-    pub fn changes(
-        &self,
-        block: Option<Ipv4Addr>,
-        from: UnixSecs,
-        until: UnixSecs,
-    ) -> Result<Vec<BlockLogEntry>, StoreError> {
-        logged_block_changes(&self.store, block, from, until)
+        sink: &mut dyn BinSink,
+        round_start: UnixSecs,
+        now: UnixSecs,
+        values: Vec<(SeriesKey, Option<f64>)>,
+    ) -> Result<(), SinkError> {
+        let step = i64::from(self.bin.secs());
+        let current = self.bin.floor(now);
+        let next = match self.last_bin {
+            Some(last) => last + step,
+            None => self.bin.floor(round_start),
+        };
+        let mut bin = SignalBin {
+            bin: self.bin,
+            bin_start: next.max(current - 12 * step),
+            values,
+        };
+        while bin.bin_start <= current {
+            sink.write(&bin)?;
+            bin.bin_start += step;
+        }
+        self.last_bin = Some(current);
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use super::*;
     use crate::list::{Eligibility, ListBuilder};
     use vigie_geo::GeoDbBuilder;
@@ -233,71 +154,24 @@ mod tests {
     }
 
     #[test]
-    fn block_log_keeps_changes_for_drill_down() {
-        let dir = tempfile::tempdir().unwrap();
-        let change = |net: [u8; 4], from, to| BlockChange {
-            block_index: 0,
-            network: Ipv4Addr::from(net),
-            from,
-            to,
-            belief_up: 0.01,
+    fn a_round_fills_the_bins_since_the_last_one_up_to_an_hour() {
+        let key = SeriesKey {
+            entity: Entity::Country(CountryCode::new("KZ").unwrap()),
+            signal: SignalKind::ProbeUpSlash24s,
         };
-        {
-            let mut store = Store::open(dir.path()).unwrap();
-            record_block_changes(
-                &mut store,
-                "v1",
-                1_000,
-                &[
-                    change([198, 18, 0, 0], BlockState::Up, BlockState::Down),
-                    change([198, 18, 1, 0], BlockState::Up, BlockState::Down),
-                ],
-            )
+        let values = vec![(key, Some(3.0))];
+        let mut rounds = RoundBins::new(BinSize::FIVE_MINUTES);
+        let mut bins: Vec<SignalBin> = Vec::new();
+        rounds.write(&mut bins, 590, 610, values.clone()).unwrap();
+        rounds
+            .write(&mut bins, 1_190, 1_210, values.clone())
             .unwrap();
-            // The same log, through its own connection named as the old file.
-            let mut log = BlockLog::open(&dir.path().join(LEGACY_BLOCK_LOG_FILE)).unwrap();
-            log.record(
-                "v1",
-                1_600,
-                &[change([198, 18, 0, 0], BlockState::Down, BlockState::Up)],
-            )
-            .unwrap();
-        }
-        assert!(
-            !dir.path().join(LEGACY_BLOCK_LOG_FILE).exists(),
-            "the log is in the store, not in a file of its own"
-        );
-        let log = BlockLog::open(dir.path()).unwrap();
-        let all = log.changes(None, 0, 2_000).unwrap();
-        assert_eq!(all.len(), 3);
-        assert_eq!(
-            all[0],
-            BlockLogEntry {
-                vantage: "v1".into(),
-                at: 1_000,
-                network: Ipv4Addr::new(198, 18, 0, 0),
-                from: BlockState::Up,
-                to: BlockState::Down,
-                belief_up: 0.01,
-            }
-        );
-        let one = log
-            .changes(Some(Ipv4Addr::new(198, 18, 0, 0)), 0, 2_000)
-            .unwrap();
-        assert_eq!(
-            one.iter().map(|e| (e.at, e.from, e.to)).collect::<Vec<_>>(),
-            [
-                (1_000, BlockState::Up, BlockState::Down),
-                (1_600, BlockState::Down, BlockState::Up)
-            ]
-        );
-        assert_eq!(log.changes(None, 1_001, 1_600).unwrap().len(), 0);
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(
-            logged_block_changes(&store, None, 1_600, 1_601).unwrap()[0].to,
-            BlockState::Up
-        );
-        let not_a_dir = dir.path().join("vigie.sqlite").join("x");
-        assert!(BlockLog::open(&not_a_dir).is_err());
+        let starts: Vec<UnixSecs> = bins.iter().map(|b| b.bin_start).collect();
+        assert_eq!(starts, [300, 600, 900, 1_200]);
+        bins.clear();
+        rounds.write(&mut bins, 9_000, 9_010, values).unwrap();
+        assert_eq!(bins.len(), 13, "at most an hour of carried state");
+        assert_eq!(bins[0].bin_start, 9_000 - 12 * 300);
+        assert!(bins.iter().all(|b| b.values[0].1 == Some(3.0)));
     }
 }

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use ipnet::Ipv4Net;
 use vigie_geo::GeoDbBuilder;
-use vigie_model::{BinSize, CountryCode, Entity, SeriesKey, SignalKind, TimeRange};
+use vigie_model::{BinSize, CountryCode, Entity, SeriesKey, SignalBin, SignalKind};
 use vigie_probe::lab::{unavailable_reason, Lab};
 use vigie_probe::{
     up_counts, BeliefParams, BlockState, Eligibility, Engine, IcmpSocket, ListBuilder, ProbeError,
-    ProbeList, Prober, ProberConfig,
+    ProbeList, Prober, ProberConfig, RoundBins,
 };
 
 fn ci() -> bool {
@@ -152,7 +152,7 @@ fn border_cut_and_restore_each_take_one_round() {
     eprintln!("vantage down message: {message}");
     assert!(after_vantage_down.iter().all(|(_, measured)| !measured));
 
-    // The signal: 32 of the "country"'s 64 blocks UP, written to a store.
+    // The signal: 32 of the "country"'s 64 blocks UP, written as a bin.
     let mut geo = GeoDbBuilder::empty();
     geo.load_ip_location_db_country_from("198.18.0.0,198.18.255.255,KZ\n".as_bytes(), "lab.csv")
         .unwrap();
@@ -165,20 +165,13 @@ fn border_cut_and_restore_each_take_one_round() {
     assert_eq!(values, vec![(kz.clone(), Some(32.0))]);
     let none = up_counts(&list, after_vantage_down, &geo);
     assert_eq!(none, vec![(kz.clone(), None)]);
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = vigie_store::Store::open(dir.path()).unwrap();
-    let bin = BinSize::FIVE_MINUTES;
-    store
-        .write_bin("probe", bin, 1_800_000_000, &values)
+    let mut bins: Vec<SignalBin> = Vec::new();
+    RoundBins::new(BinSize::FIVE_MINUTES)
+        .write(&mut bins, 1_800_000_000, 1_800_000_010, values)
         .unwrap();
-    let series = store
-        .read_series(
-            &kz,
-            bin,
-            TimeRange::new(1_800_000_000, 1_800_000_600).unwrap(),
-        )
-        .unwrap();
-    assert_eq!(series.values, vec![Some(32.0), None]);
+    assert_eq!(bins.len(), 1);
+    assert_eq!(bins[0].bin_start, 1_800_000_000);
+    assert_eq!(bins[0].value(&kz.entity, kz.signal), Some(32.0));
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use vigie_detect::{Incident, Mechanism, Scope};
 use vigie_model::{BinSize, Entity, SeriesKey, SignalKind, TimeRange, UnixSecs};
-use vigie_probe::{record_block_changes, up_counts, Eligibility, ProbeList, TargetPolicy};
+use vigie_probe::{up_counts, Eligibility, ProbeList, RoundBins, TargetPolicy};
 use vigie_scenario::clock::reporter_time;
 use vigie_scenario::{builtin, generate, Generated, Scenario};
 use vigie_store::{ResultFilter, Store};
@@ -282,21 +282,15 @@ fn probe(scenario: &Scenario, generated: &Generated, data_dir: &Path, geo: &GeoA
     eprintln!("  {report}");
     let bin = BinSize::new(BIN_SECS)?;
     let mut store = open_store(data_dir)?;
-    let mut last_bin: Option<UnixSecs> = None;
+    let mut round_bins = RoundBins::new(bin);
     let mut changes = 0usize;
     let rounds = vigie_scenario::simulate_probing(scenario, list, |round_end, engine, report| {
         let values = up_counts(engine.list(), engine.states(), &geo);
         let round_start = round_end - vigie_scenario::probe::ROUND_SECS;
-        super::probe::write_bins(
-            &mut store,
-            bin,
-            &mut last_bin,
-            round_start,
-            round_end,
-            &values,
-        )?;
+        let mut sink = store.sink(super::probe::SOURCE);
+        round_bins.write(&mut sink, round_start, round_end, values)?;
         changes += report.changes.len();
-        record_block_changes(&mut store, VANTAGE, round_end, &report.changes)?;
+        super::probe::record_block_changes(&mut store, VANTAGE, round_end, &report.changes)?;
         anyhow::Ok(())
     })?;
     store.compact().context("cannot compact the store")?;

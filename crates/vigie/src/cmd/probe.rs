@@ -10,19 +10,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use ipnet::Ipv4Net;
-use vigie_model::{format_utc, BinSize, UnixSecs};
+use vigie_model::{format_utc, BinSink, BinSize, SignalBin, UnixSecs};
 use vigie_probe::{
-    combine_states, discover, logged_block_changes, record_block_changes, up_counts, BeliefParams,
-    BlockState, Eligibility, Engine, IcmpSocket, ListReport, ProbeList, Prober, ProberConfig,
-    TargetPolicy, VantageStates,
+    combine_states, discover, up_counts, BeliefParams, BlockChange, BlockState, Eligibility,
+    Engine, IcmpSocket, ListReport, ProbeList, Prober, ProberConfig, RoundBins, TargetPolicy,
+    VantageStates,
 };
-use vigie_store::Store;
+use vigie_store::{BlockChangeRecord, Store};
 
 use super::{load_geo, open_store, EXIT_PARTIAL_INPUT};
 use crate::cli::ProbeArgs;
 
 /// The store source name of probe signals.
-const SOURCE: &str = "probe";
+pub(crate) const SOURCE: &str = "probe";
 /// The file in the data directory that held the block log before it moved
 /// into the store: imported once by [`import_legacy_block_log`].
 pub(crate) const BLOCK_LOG_FILE: &str = "probe-blocks.sqlite";
@@ -152,7 +152,7 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
             "probing {blocks} blocks from vantage point {:?}: rounds of {} s, ≤ {} probes/s, timeout {} ms",
             args.vantage, args.round_secs, rate, args.timeout_ms
         );
-        let mut last_bin: Option<UnixSecs> = None;
+        let mut round_bins = RoundBins::new(bin);
         let mut round_no = 0u64;
         loop {
             let round_start = now_unix();
@@ -189,11 +189,10 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
             let engine = prober.engine();
             if let Some(store) = store.as_mut() {
                 let values = up_counts(engine.list(), engine.states(), &geo);
-                write_bins(store, bin, &mut last_bin, round_start, now, &values)?;
+                round_bins.write(&mut store.sink(SOURCE), round_start, now, values)?;
             }
             if let Some(store) = store.as_mut() {
-                record_block_changes(store, &args.vantage, now, &report.changes)
-                    .context("cannot log the round's block state changes")?;
+                record_block_changes(store, &args.vantage, now, &report.changes)?;
             }
             if let Some(path) = &args.states_out {
                 let states = VantageStates::from_engine(&args.vantage, engine);
@@ -211,31 +210,29 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
     })
 }
 
-/// Writes `values` for every bin from the one after the last written (or
-/// the round's first) to the current one: the state holds between rounds.
-pub(crate) fn write_bins(
+/// Logs one round's block changes seen by `vantage` (the round ended at
+/// `at`) in the store's block log, all or nothing, so a user can drill down
+/// from "country X lost 40 blocks" to the blocks themselves.
+pub(crate) fn record_block_changes(
     store: &mut Store,
-    bin: BinSize,
-    last_bin: &mut Option<UnixSecs>,
-    round_start: UnixSecs,
-    now: UnixSecs,
-    values: &[(vigie_model::SeriesKey, Option<f64>)],
+    vantage: &str,
+    at: UnixSecs,
+    changes: &[BlockChange],
 ) -> Result<()> {
-    let step = i64::from(bin.secs());
-    let current = bin.floor(now);
-    let mut next = match *last_bin {
-        Some(last) => last + step,
-        None => bin.floor(round_start),
-    };
-    next = next.max(current - 12 * step); // at most an hour of carried state
-    while next <= current {
-        store
-            .write_bin(SOURCE, bin, next, values)
-            .with_context(|| format!("cannot write the probe bin {}", format_utc(next)))?;
-        next += step;
-    }
-    *last_bin = Some(current);
-    Ok(())
+    let rows: Vec<BlockChangeRecord> = changes
+        .iter()
+        .map(|change| BlockChangeRecord {
+            at,
+            vantage: vantage.to_string(),
+            network: change.network,
+            from_state: change.from.name().to_string(),
+            to_state: change.to.name().to_string(),
+            belief_up: change.belief_up,
+        })
+        .collect();
+    store
+        .record_block_changes(&rows)
+        .context("cannot log the round's block state changes")
 }
 
 fn write_states(path: &Path, states: &VantageStates) -> Result<()> {
@@ -353,13 +350,16 @@ fn combine(data_dir: &Path, args: &ProbeArgs) -> Result<ExitCode> {
         let bin = BinSize::new(args.bin_secs).context("--bin-secs")?;
         let now = now_unix();
         let mut store = open_store(data_dir)?;
-        store
-            .write_bin("probe-combined", bin, bin.floor(now), &values)
-            .context("cannot write the combined probe bin")?;
+        let combined = SignalBin {
+            bin,
+            bin_start: bin.floor(now),
+            values,
+        };
+        store.sink("probe-combined").write(&combined)?;
         println!(
             "wrote {} series for the bin {}",
-            values.len(),
-            format_utc(bin.floor(now))
+            combined.values.len(),
+            format_utc(combined.bin_start)
         );
     }
     Ok(if partial {
@@ -391,8 +391,11 @@ fn show_changes(data_dir: &Path, args: &ProbeArgs) -> Result<ExitCode> {
         .map(|a| std::net::Ipv4Addr::from(u32::from(a) & !0xff));
     let mut store = open_store(data_dir)?;
     import_legacy_block_log(&mut store, data_dir)?;
-    let changes = logged_block_changes(&store, block, from, until)
+    let changes = store
+        .block_changes(block, from, until)
         .context("cannot read the probe block log")?;
+    // A state name this build does not know reads as uncertain.
+    let state = |name: &str| BlockState::from_name(name).unwrap_or(BlockState::Uncertain);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for change in &changes {
@@ -402,8 +405,8 @@ fn show_changes(data_dir: &Path, args: &ProbeArgs) -> Result<ExitCode> {
             format_utc(change.at),
             change.vantage,
             change.network,
-            change.from,
-            change.to,
+            state(&change.from_state),
+            state(&change.to_state),
             change.belief_up
         );
         if line.is_err() {
