@@ -10,7 +10,8 @@
 //! prefix ([`peer_sets`]); [`VisibilityAccounting`] decides which peers are
 //! full-feed and which prefixes are visible, as IODA does, and counts unique
 //! visible /24s (IPv4) and /48s (IPv6) per entity, plus announcements and
-//! withdrawals, closing one [`BinValues`] per bin.
+//! withdrawals, closing one `vigie_model::SignalBin` per bin; the MRT
+//! ingest and the live driver write them to a `vigie_model::BinSink`.
 
 #[cfg(feature = "live")]
 pub mod live;
@@ -20,4 +21,4 @@ pub mod routing;
 pub mod visibility;
 
 pub use routing::{CollectorIdx, PeerIdx, PrefixKey, RoutingTable};
-pub use visibility::{BinValues, OriginCountrySpace, VisibilityAccounting, VisibilityConfig};
+pub use visibility::{FeedCoverage, OriginCountrySpace, VisibilityAccounting, VisibilityConfig};

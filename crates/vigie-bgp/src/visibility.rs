@@ -16,11 +16,13 @@
 //! a historical dump) have no full-feed peer. Then, when
 //! `all_peers_when_no_full_feed` is set (the default), the peers holding at
 //! least half as many prefixes as the largest peer count as full-feed for
-//! that bin, and [`BinValues::fallback_families`] says so. Thresholds of 0
+//! that bin, and [`FeedCoverage::fallback_families`] says so. Thresholds of 0
 //! make every peer that announces anything full-feed.
 //!
 //! The value of a bin is the state at the bin's end; announcements and
-//! withdrawals are counted in the bin they happen in.
+//! withdrawals are counted in the bin they happen in. Each closed bin is a
+//! [`SignalBin`]; an entity that had a signal keeps its counter, so it
+//! reads 0, not "no data", once it falls silent.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,7 +30,9 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 use vigie_geo::{Family, GeoDb};
-use vigie_model::{BinSize, CountryCode, Entity, RegionId, SeriesKey, SignalKind, UnixSecs};
+use vigie_model::{
+    BinSize, CountryCode, Entity, RegionId, SeriesKey, SignalBin, SignalKind, UnixSecs,
+};
 
 use crate::routing::{family_index, CollectorIdx, PeerIdx, PrefixKey, RoutingTable};
 
@@ -76,14 +80,10 @@ pub struct OriginCountrySpace {
     pub units: [u64; 2],
 }
 
-/// The output of one closed bin: a value per entity and signal.
-#[derive(Clone, Debug)]
-pub struct BinValues {
-    /// Start of the bin (UTC).
-    pub bin_start: UnixSecs,
-    /// Values; an entity that had a signal before and has none now gets 0.
-    pub values: Vec<(SeriesKey, Option<f64>)>,
-    /// Full-feed peers in the bin, IPv4 and IPv6.
+/// Which peers the latest count took as full-feed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FeedCoverage {
+    /// Full-feed peers, IPv4 and IPv6.
     pub full_feed_peers: [usize; 2],
     /// Families (IPv4, IPv6) where no peer was full-feed and all peers were counted.
     pub fallback_families: [bool; 2],
@@ -211,8 +211,7 @@ pub struct VisibilityAccounting {
     pending_updates: FxHashMap<(u8, u64, u64, u32), [u32; 2]>,
     gaps: Vec<(UnixSecs, UnixSecs)>,
     visible_dirty: bool,
-    last_full_feed: [usize; 2],
-    last_fallback: [bool; 2],
+    coverage: FeedCoverage,
     scratch_keys: Vec<(PrefixKey, u32)>,
     scratch_stack: Vec<(u64, u32)>,
     set_visibility: Vec<u8>,
@@ -232,8 +231,7 @@ impl VisibilityAccounting {
             pending_updates: FxHashMap::default(),
             gaps: Vec::new(),
             visible_dirty: true,
-            last_full_feed: [0, 0],
-            last_fallback: [false, false],
+            coverage: FeedCoverage::default(),
             scratch_keys: Vec::new(),
             scratch_stack: Vec::new(),
             set_visibility: Vec::new(),
@@ -261,6 +259,12 @@ impl VisibilityAccounting {
         self.table.peer(collector, ip, asn)
     }
 
+    /// Which peers the latest count (of the bins last closed, or the
+    /// provisional values) took as full-feed.
+    pub fn coverage(&self) -> FeedCoverage {
+        self.coverage
+    }
+
     /// The start of the open bin, if any event was seen.
     pub fn open_bin(&self) -> Option<UnixSecs> {
         self.open_bin
@@ -282,7 +286,7 @@ impl VisibilityAccounting {
 
     /// Moves time forward to `t`, closing every bin that ended, and returns
     /// their values (none while `t` stays inside the open bin).
-    pub fn advance_to(&mut self, t: UnixSecs) -> Vec<BinValues> {
+    pub fn advance_to(&mut self, t: UnixSecs) -> Vec<SignalBin> {
         let bin = self.config.bin;
         let target = bin.floor(t);
         let silence = self.last_event.map_or(0, |last| t - last);
@@ -316,13 +320,13 @@ impl VisibilityAccounting {
 
     /// The values the open bin would have if it closed now, without closing
     /// it (live feeds publish them as provisional); `None` before any event.
-    pub fn provisional(&mut self) -> Option<BinValues> {
+    pub fn provisional(&mut self) -> Option<SignalBin> {
         let open = self.open_bin?;
         Some(self.close_bin(open))
     }
 
     /// Closes the open bin (end of input) and returns its values.
-    pub fn finish(&mut self) -> Option<BinValues> {
+    pub fn finish(&mut self) -> Option<SignalBin> {
         let open = self.open_bin.take()?;
         let values = (!self.in_gap(open)).then(|| self.close_bin(open));
         self.counters.zero(&[ANNOUNCEMENTS, WITHDRAWALS]);
@@ -421,7 +425,7 @@ impl VisibilityAccounting {
         self.pending_updates.clear();
     }
 
-    fn close_bin(&mut self, bin_start: UnixSecs) -> BinValues {
+    fn close_bin(&mut self, bin_start: UnixSecs) -> SignalBin {
         self.attribute_updates();
         if self.visible_dirty {
             self.recount_visibility();
@@ -429,11 +433,10 @@ impl VisibilityAccounting {
         }
         let mut values = Vec::new();
         self.counters.emit(&mut values);
-        BinValues {
+        SignalBin {
+            bin: self.config.bin,
             bin_start,
             values,
-            full_feed_peers: self.last_full_feed,
-            fallback_families: self.last_fallback,
         }
     }
 
@@ -473,8 +476,8 @@ impl VisibilityAccounting {
                     .map(|p| p.prefix_counts[fam] > 0 && p.prefix_counts[fam] * 2 >= largest)
                     .collect();
             }
-            self.last_fallback[fam] = fallback && flags.iter().any(|&f| f);
-            self.last_full_feed[fam] = flags.iter().filter(|&&f| f).count();
+            self.coverage.fallback_families[fam] = fallback && flags.iter().any(|&f| f);
+            self.coverage.full_feed_peers[fam] = flags.iter().filter(|&&f| f).count();
             result[fam] = flags;
         }
         result
@@ -680,7 +683,7 @@ mod tests {
         }
     }
 
-    fn value(bin: &BinValues, entity: &str, signal: SignalKind) -> Option<f64> {
+    fn value(bin: &SignalBin, entity: &str, signal: SignalKind) -> Option<f64> {
         let entity: Entity = entity.parse().unwrap();
         bin.values
             .iter()
@@ -817,7 +820,7 @@ mod tests {
         // Seen by one full-feed ASN of two (50%): visible.
         acc.announce(full_a, &net("10.0.0.0/24"), None, Some(65002));
         let bin = acc.advance_to(300).pop().unwrap();
-        assert_eq!(bin.full_feed_peers, [2, 0]);
+        assert_eq!(acc.coverage().full_feed_peers, [2, 0]);
         assert_eq!(value(&bin, "KZ", SignalKind::BgpVisibleSlash24s), Some(2.0));
         // Only the partial peer: not visible, even though it announces it.
         acc.withdraw(full_a, &net("10.0.0.0/24"), None);
@@ -835,7 +838,7 @@ mod tests {
         }
         acc.announce(same_as, &net("10.0.0.0/24"), None, Some(65002));
         let bin = acc.advance_to(900).pop().unwrap();
-        assert_eq!(bin.full_feed_peers, [3, 0]);
+        assert_eq!(acc.coverage().full_feed_peers, [3, 0]);
         assert_eq!(
             value(&bin, "AS65002", SignalKind::BgpVisibleSlash24s),
             Some(1.0)
@@ -857,7 +860,7 @@ mod tests {
             acc.announce(peer, &net("10.0.0.0/23"), None, Some(9198));
             let bin = acc.finish().unwrap();
             assert_eq!(value(&bin, "KZ", SignalKind::BgpVisibleSlash24s), expected);
-            assert_eq!(bin.fallback_families[0], fallback);
+            assert_eq!(acc.coverage().fallback_families[0], fallback);
         }
     }
 

@@ -5,19 +5,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use vigie_bgp::mrt::{discover, ingest_mrt, FileKind, IngestObserver, IngestOptions};
-use vigie_bgp::{BinValues, VisibilityAccounting, VisibilityConfig};
+use vigie_bgp::mrt::{discover, ingest_mrt, FileKind, IngestOptions};
+use vigie_bgp::{VisibilityAccounting, VisibilityConfig};
 use vigie_geo::GeoDb;
-
-#[derive(Default)]
-struct Bins(Vec<BinValues>);
-
-impl IngestObserver for Bins {
-    fn bin_closed(&mut self, values: BinValues) -> Result<(), String> {
-        self.0.push(values);
-        Ok(())
-    }
-}
+use vigie_model::SignalBin;
 
 fn link(from: &Path, to: &Path) {
     std::fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -59,17 +50,18 @@ fn ris_and_routeviews_layouts_are_read_in_time_order() {
 
     let mut accounting =
         VisibilityAccounting::new(VisibilityConfig::default(), Arc::new(GeoDb::empty()));
-    let mut bins = Bins::default();
+    let mut bins: Vec<SignalBin> = Vec::new();
     let summary = ingest_mrt(
         collectors,
         &mut accounting,
         &IngestOptions::default(),
         &mut bins,
+        &mut (),
     )
     .unwrap();
     assert_eq!(summary.files.len(), 3);
     assert!(!summary.has_errors(), "{:?}", summary.files);
-    let starts: Vec<i64> = bins.0.iter().map(|b| b.bin_start).collect();
+    let starts: Vec<i64> = bins.iter().map(|b| b.bin_start).collect();
     assert!(
         starts.windows(2).all(|w| w[0] < w[1]),
         "bins close in time order: {starts:?}"
@@ -129,7 +121,8 @@ fn the_files_of_one_rib_dump_load_together_and_later_dumps_are_skipped() {
         collectors,
         &mut accounting,
         &IngestOptions::default(),
-        &mut Bins::default(),
+        &mut Vec::<SignalBin>::new(),
+        &mut (),
     )
     .unwrap();
     let skipped: Vec<String> = summary

@@ -6,35 +6,25 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use vigie_bgp::mrt::{discover, ingest_mrt, IngestObserver, IngestOptions, IngestSummary};
-use vigie_bgp::{BinValues, VisibilityAccounting, VisibilityConfig};
+use vigie_bgp::mrt::{discover, ingest_mrt, IngestOptions, IngestSummary};
+use vigie_bgp::{VisibilityAccounting, VisibilityConfig};
 use vigie_geo::GeoDb;
+use vigie_model::SignalBin;
 
-#[derive(Default)]
-struct Collect {
-    bins: Vec<BinValues>,
-}
-
-impl IngestObserver for Collect {
-    fn bin_closed(&mut self, values: BinValues) -> Result<(), String> {
-        self.bins.push(values);
-        Ok(())
-    }
-}
-
-fn run(path: &Path) -> (IngestSummary, Collect) {
+fn run(path: &Path) -> (IngestSummary, Vec<SignalBin>) {
     let collectors = discover(&[path.to_path_buf()]).expect("discover");
     let mut accounting =
         VisibilityAccounting::new(VisibilityConfig::default(), Arc::new(GeoDb::empty()));
-    let mut sink = Collect::default();
+    let mut bins = Vec::new();
     let summary = ingest_mrt(
         collectors,
         &mut accounting,
         &IngestOptions::default(),
-        &mut sink,
+        &mut bins,
+        &mut (),
     )
     .expect("ingest");
-    (summary, sink)
+    (summary, bins)
 }
 
 /// Decompresses a gzip file into memory.
@@ -52,7 +42,7 @@ fn truncated_real_rib_dump_is_reported_and_kept() {
     let Some(path) = vigie_testdata::shared_data("geo/pyasn/rib.20140523.0600_firstMB.bz2") else {
         return;
     };
-    let (summary, sink) = run(&path);
+    let (summary, bins) = run(&path);
     let report = &summary.files[0];
     let offset = report.stopped_at.expect("the file is truncated on purpose");
     assert!(
@@ -73,7 +63,7 @@ fn truncated_real_rib_dump_is_reported_and_kept() {
         report.records
     );
     assert!(summary.has_errors());
-    assert_eq!(sink.bins.len(), 1, "the RIB's one bin is still produced");
+    assert_eq!(bins.len(), 1, "the RIB's one bin is still produced");
 }
 
 #[test]

@@ -317,7 +317,7 @@ async fn gobgpd_streams_bmp_to_the_station() {
             provisional_every: Duration::from_millis(200),
             ..DriverOptions::default()
         };
-        run_driver(driver, rx, &mut sink, options)
+        run_driver(driver, rx, &mut sink.clone(), &mut sink, options)
             .await
             .map(|d| d.stats().clone())
     });

@@ -7,11 +7,12 @@ mod live_common;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use live_common::{assert_same_bins, geo, mrt_bins, replay, shared_data, Replayed};
+use live_common::{
+    assert_same_bins, covered, geo, mrt_bins, replay, shared_data, CoveredBin, Replayed,
+};
 use vigie_bgp::live::bmp::{BmpRouter, BmpStats, BmpTime};
 use vigie_bgp::live::session::{decode_update, Negotiated};
 use vigie_bgp::live::{LiveDriver, LiveEvent, LivePeer};
-use vigie_bgp::BinValues;
 
 const FILES: [&str; 3] = [
     "mrt/bgpdump/updates.20070211.0141.gz",
@@ -64,9 +65,10 @@ fn bmp_peer_down(peer_ip: IpAddr, peer_asn: u32, time: u32) -> Vec<u8> {
     message
 }
 
-fn run(driver: &mut LiveDriver, events: &[LiveEvent], out: &mut Vec<BinValues>) {
+fn run(driver: &mut LiveDriver, events: &[LiveEvent], out: &mut Vec<CoveredBin>) {
     for event in events {
-        out.extend(driver.apply(event));
+        let closed = driver.apply(event);
+        out.extend(covered(driver, closed));
     }
 }
 
@@ -131,7 +133,8 @@ fn bgp_and_bmp_replays_match_the_mrt_ingest() {
             };
             run(&mut driver, &[event], &mut bins);
         }
-        bins.extend(driver.finish());
+        let last = driver.finish();
+        bins.extend(covered(&driver, last));
         assert_same_bins(&format!("{file} as BGP"), &archive, &bins);
 
         // As BMP route monitoring and peer-down messages of one router.
@@ -164,7 +167,8 @@ fn bgp_and_bmp_replays_match_the_mrt_ingest() {
             run(&mut driver, &events, &mut bins);
             events.clear();
         }
-        bins.extend(driver.finish());
+        let last = driver.finish();
+        bins.extend(covered(&driver, last));
         assert_same_bins(&format!("{file} as BMP"), &archive, &bins);
         eprintln!(
             "{file}: {} bins, {} records identical through BGP and BMP ({} route changes by BMP)",

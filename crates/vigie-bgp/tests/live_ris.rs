@@ -113,10 +113,12 @@ fn ris_live_json_replay_matches_the_mrt_ingest() {
             };
             decode_ris_message(&text, 0, true, &mut events).unwrap();
             for event in events.drain(..) {
-                bins.extend(driver.apply(&event));
+                let closed = driver.apply(&event);
+                bins.extend(live_common::covered(&driver, closed));
             }
         }
-        bins.extend(driver.finish());
+        let last = driver.finish();
+        bins.extend(live_common::covered(&driver, last));
         assert_same_bins(&format!("{file} as RIS Live JSON"), &archive, &bins);
     }
 }
@@ -249,7 +251,7 @@ async fn killed_and_stalled_feeds_are_reported_and_recovered() {
             provisional_every: Duration::from_millis(100),
             ..DriverOptions::default()
         };
-        run_driver(driver, rx, &mut sink, options)
+        run_driver(driver, rx, &mut sink.clone(), &mut sink, options)
             .await
             .map(|d| d.stats().clone())
     });
@@ -304,15 +306,7 @@ async fn killed_and_stalled_feeds_are_reported_and_recovered() {
 /// collector apply on top of it, to the same peers.
 #[test]
 fn ris_live_applies_on_top_of_a_rib_dump() {
-    use vigie_bgp::mrt::{
-        ingest_mrt, CollectorFiles, FileKind, IngestObserver, IngestOptions, MrtFile,
-    };
-    struct Discard;
-    impl IngestObserver for Discard {
-        fn bin_closed(&mut self, _: vigie_bgp::BinValues) -> Result<(), String> {
-            Ok(())
-        }
-    }
+    use vigie_bgp::mrt::{ingest_mrt, CollectorFiles, FileKind, IngestOptions, MrtFile};
     let Some(data) = shared_data() else { return };
     let path = data.join("mrt/bgpdump/bview.20020722.2337.gz");
     let mut accounting = live_common::accounting(&geo());
@@ -329,7 +323,8 @@ fn ris_live_applies_on_top_of_a_rib_dump() {
         files,
         &mut accounting,
         &IngestOptions::default(),
-        &mut Discard,
+        &mut vigie_model::Discard,
+        &mut (),
     )
     .unwrap();
     // Pick a prefix of the RIB and every peer holding it.

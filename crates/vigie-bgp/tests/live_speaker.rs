@@ -103,7 +103,7 @@ async fn gobgpd_and_bird_peer_with_the_speaker() {
             provisional_every: Duration::from_millis(200),
             ..DriverOptions::default()
         };
-        run_driver(driver, rx, &mut sink, options)
+        run_driver(driver, rx, &mut sink.clone(), &mut sink, options)
             .await
             .map(|d| d.stats().clone())
     });

@@ -24,5 +24,5 @@ pub use entity::{CountryCode, Entity, EntityKind, RegionId};
 pub use error::ModelError;
 pub use series::{Series, SeriesKey};
 pub use signal::{SignalFamily, SignalKind};
-pub use signal_bin::{BinSink, SignalBin, SinkError, ZeroFill};
+pub use signal_bin::{BinSink, Discard, SignalBin, SinkError, ZeroFill};
 pub use time::{format_utc, parse_utc, BinSize, TimeRange, UnixSecs};

@@ -90,6 +90,17 @@ pub trait BinSink {
     }
 }
 
+/// A sink that keeps nothing (state loaded without writing it, benchmarks,
+/// fuzzing).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Discard;
+
+impl BinSink for Discard {
+    fn write(&mut self, _bin: &SignalBin) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
 /// Collects the closed bins in memory (tests, batch runs); provisional bins
 /// are not kept.
 impl BinSink for Vec<SignalBin> {

@@ -7,17 +7,10 @@ use std::io::Write;
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use vigie_bgp::mrt::{discover, ingest_mrt, IngestObserver, IngestOptions};
-use vigie_bgp::{BinValues, VisibilityAccounting, VisibilityConfig};
+use vigie_bgp::mrt::{discover, ingest_mrt, IngestOptions};
+use vigie_bgp::{VisibilityAccounting, VisibilityConfig};
 use vigie_geo::GeoDb;
-
-struct Discard;
-
-impl IngestObserver for Discard {
-    fn bin_closed(&mut self, _values: BinValues) -> Result<(), String> {
-        Ok(())
-    }
-}
+use vigie_model::Discard;
 
 fn geo() -> Arc<GeoDb> {
     static GEO: OnceLock<Arc<GeoDb>> = OnceLock::new();
@@ -31,7 +24,13 @@ fuzz_target!(|data: &[u8]| {
     }
     let Ok(collectors) = discover(&[file.0.clone()]) else { return };
     let mut accounting = VisibilityAccounting::new(VisibilityConfig::default(), geo());
-    let _ = ingest_mrt(collectors, &mut accounting, &IngestOptions::default(), &mut Discard);
+    let _ = ingest_mrt(
+        collectors,
+        &mut accounting,
+        &IngestOptions::default(),
+        &mut Discard,
+        &mut (),
+    );
     let _ = std::fs::remove_file(&file.0);
 });
 

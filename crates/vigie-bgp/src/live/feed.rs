@@ -5,7 +5,9 @@
 //! [`LiveEvent`]s and send them down a channel; [`run_driver`] owns the
 //! accounting, applies events in arrival order, closes bins on a wall-clock
 //! timer even when no update arrives, publishes the open bin as provisional
-//! every few seconds, and hands final bins to a [`LiveSink`].
+//! every few seconds, and writes final and provisional bins to a
+//! `vigie_model::BinSink` (retracting the provisional values of a bin that
+//! gets no final ones); a [`LiveObserver`] hears the rest.
 //!
 //! Feed health: a feed that stalls or disconnects sends
 //! [`LiveEvent::FeedDown`]; until its [`LiveEvent::FeedUp`], bins whose end
@@ -19,11 +21,11 @@ use std::time::Duration;
 use bgpkit_parser::models::BgpUpdateMessage;
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
-use vigie_model::UnixSecs;
+use vigie_model::{BinSink, SignalBin, UnixSecs};
 
 use crate::mrt::{origin_asn, update_events, RouteAction};
 use crate::routing::CollectorIdx;
-use crate::visibility::{BinValues, VisibilityAccounting};
+use crate::visibility::{FeedCoverage, VisibilityAccounting};
 
 /// One change to a peer's routes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -239,7 +241,7 @@ impl LiveDriver {
         !(in_past || in_current)
     }
 
-    fn keep_writable(&mut self, closed: Vec<BinValues>) -> Vec<BinValues> {
+    fn keep_writable(&mut self, closed: Vec<SignalBin>) -> Vec<SignalBin> {
         let mut kept = Vec::with_capacity(closed.len());
         for bin in closed {
             if self.writable(bin.bin_start) {
@@ -261,7 +263,7 @@ impl LiveDriver {
     }
 
     /// Moves time to `now` (a wall-clock tick) and returns the bins that closed.
-    pub fn tick(&mut self, now: UnixSecs) -> Vec<BinValues> {
+    pub fn tick(&mut self, now: UnixSecs) -> Vec<SignalBin> {
         let closed = self.accounting.advance_to(now);
         // Silent periods older than a day can no longer hold a closing bin.
         self.silent_periods
@@ -271,7 +273,7 @@ impl LiveDriver {
 
     /// Applies one event (after closing the bins that ended before it) and
     /// returns the bins that closed.
-    pub fn apply(&mut self, event: &LiveEvent) -> Vec<BinValues> {
+    pub fn apply(&mut self, event: &LiveEvent) -> Vec<SignalBin> {
         self.stats.events += 1;
         match event {
             LiveEvent::FeedDown {
@@ -331,7 +333,7 @@ impl LiveDriver {
 
     /// The open bin's values so far, or `None` before any event or while a
     /// feed is down (the state is incomplete).
-    pub fn provisional(&mut self) -> Option<BinValues> {
+    pub fn provisional(&mut self) -> Option<SignalBin> {
         if !self.down_feeds.is_empty() {
             return None;
         }
@@ -339,25 +341,60 @@ impl LiveDriver {
     }
 
     /// Closes the open bin (shutdown) and returns it if it may be written.
-    pub fn finish(&mut self) -> Option<BinValues> {
+    pub fn finish(&mut self) -> Option<SignalBin> {
         let bin = self.accounting.finish()?;
         self.keep_writable(vec![bin]).pop()
     }
 }
 
-/// Where a driver's results go.
-pub trait LiveSink: Send {
-    /// A bin closed: its final values (an error stops the driver, e.g. a full disk).
-    fn bin_final(&mut self, values: BinValues) -> Result<(), String>;
-    /// The open bin's values so far, published every few seconds.
-    fn bin_provisional(&mut self, _values: BinValues) -> Result<(), String> {
-        Ok(())
-    }
+/// Hears what a driver does besides writing bins.
+pub trait LiveObserver: Send {
+    /// A bin closed and its sink took it; `coverage` says which peers were
+    /// counted as full-feed.
+    fn bin_final(&mut self, _bin: &SignalBin, _coverage: FeedCoverage) {}
+    /// A bin closed while a feed was down: it has no final values (its
+    /// provisional values, if published, were retracted).
+    fn bin_withheld(&mut self, _bin_start: UnixSecs) {}
     /// A feed went down or came back (already applied to the driver).
     fn feed_health(&mut self, _event: &LiveEvent) {}
-    /// A bin closed while a feed was down: it has no final values, and a
-    /// provisional publication of it should be retracted.
-    fn bin_withheld(&mut self, _bin_start: UnixSecs) -> Result<(), String> {
+}
+
+/// Nothing to hear.
+impl LiveObserver for () {}
+
+/// Where [`run_driver`] publishes: the sink, the observer, and the
+/// provisional bin last published (to retract it if it gets no final values).
+struct Publisher<'a> {
+    sink: &'a mut (dyn BinSink + Send),
+    observer: &'a mut dyn LiveObserver,
+    provisional: Option<SignalBin>,
+}
+
+impl Publisher<'_> {
+    /// Writes the bins that closed, then handles the bins withheld.
+    fn closed(&mut self, driver: &mut LiveDriver, closed: Vec<SignalBin>) -> Result<(), String> {
+        let coverage = driver.accounting().coverage();
+        for bin in closed {
+            self.sink.write(&bin).map_err(|e| e.to_string())?;
+            self.observer.bin_final(&bin, coverage);
+        }
+        for bin_start in driver.take_withheld() {
+            if let Some(bin) = self.provisional.take_if(|p| p.bin_start == bin_start) {
+                self.sink
+                    .retract_provisional(&bin)
+                    .map_err(|e| e.to_string())?;
+            }
+            self.observer.bin_withheld(bin_start);
+        }
+        Ok(())
+    }
+
+    /// Publishes the open bin's values so far.
+    fn provisional(&mut self, bin: SignalBin) -> Result<(), String> {
+        self.sink
+            .write_provisional(&bin)
+            .map_err(|e| e.to_string())?;
+        self.provisional = Some(bin);
         Ok(())
     }
 }
@@ -405,15 +442,23 @@ impl Default for DriverOptions {
 }
 
 /// Applies events from `events` until every sender is gone (or shutdown is
-/// notified), closing bins on the clock; returns the driver (for its state
-/// and counters) or the sink's error. The open bin at the end is incomplete:
-/// it is published as provisional, never as final.
+/// notified), closing bins on the clock and writing them to `sink`; returns
+/// the driver (for its state and counters) or the sink's error. The open
+/// bin is published as provisional every `provisional_every` while it
+/// changes, and at the end (it is incomplete: never final); a bin withheld
+/// because a feed was down has its provisional values retracted.
 pub async fn run_driver(
     mut driver: LiveDriver,
     mut events: tokio::sync::mpsc::Receiver<LiveEvent>,
-    sink: &mut dyn LiveSink,
+    sink: &mut (dyn BinSink + Send),
+    observer: &mut dyn LiveObserver,
     options: DriverOptions,
 ) -> Result<LiveDriver, String> {
+    let mut publisher = Publisher {
+        sink,
+        observer,
+        provisional: None,
+    };
     let mut ticker = tokio::time::interval(options.tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut changed_since_provisional = false;
@@ -430,9 +475,8 @@ pub async fn run_driver(
     // stamped far in the past (a replayed message) or in the future (a
     // wrong clock) counts at the time it arrives instead of closing years
     // of bins.
-    for bin in driver.tick((options.clock)()) {
-        sink.bin_final(bin)?;
-    }
+    let closed = driver.tick((options.clock)());
+    publisher.closed(&mut driver, closed)?;
     loop {
         tokio::select! {
             _ = &mut stop => break,
@@ -445,14 +489,9 @@ pub async fn run_driver(
                 } else {
                     driver.apply(&event)
                 };
-                for bin in closed {
-                    sink.bin_final(bin)?;
-                }
-                for bin_start in driver.take_withheld() {
-                    sink.bin_withheld(bin_start)?;
-                }
+                publisher.closed(&mut driver, closed)?;
                 if matches!(event, LiveEvent::FeedDown { .. } | LiveEvent::FeedUp { .. }) {
-                    sink.feed_health(&event);
+                    publisher.observer.feed_health(&event);
                 }
                 changed_since_provisional = true;
             }
@@ -462,15 +501,10 @@ pub async fn run_driver(
                 if !closed.is_empty() {
                     changed_since_provisional = true;
                 }
-                for bin in closed {
-                    sink.bin_final(bin)?;
-                }
-                for bin_start in driver.take_withheld() {
-                    sink.bin_withheld(bin_start)?;
-                }
+                publisher.closed(&mut driver, closed)?;
                 if changed_since_provisional && last_provisional.elapsed() >= options.provisional_every {
-                    if let Some(values) = driver.provisional() {
-                        sink.bin_provisional(values)?;
+                    if let Some(bin) = driver.provisional() {
+                        publisher.provisional(bin)?;
                     }
                     changed_since_provisional = false;
                     last_provisional = tokio::time::Instant::now();
@@ -479,8 +513,8 @@ pub async fn run_driver(
         }
     }
     events.close();
-    if let Some(values) = driver.provisional() {
-        sink.bin_provisional(values)?;
+    if let Some(bin) = driver.provisional() {
+        publisher.provisional(bin)?;
     }
     Ok(driver)
 }
@@ -509,7 +543,7 @@ mod tests {
         LiveDriver::new(VisibilityAccounting::new(config, geo()))
     }
 
-    fn kz(bin: &BinValues) -> Option<f64> {
+    fn kz(bin: &SignalBin) -> Option<f64> {
         let kz: Entity = "KZ".parse().unwrap();
         bin.values
             .iter()
@@ -530,15 +564,20 @@ mod tests {
     struct Recorder {
         finals: Vec<i64>,
         provisional: Vec<(i64, Option<f64>)>,
+        retracted: Vec<i64>,
     }
 
-    impl LiveSink for Recorder {
-        fn bin_final(&mut self, values: BinValues) -> Result<(), String> {
-            self.finals.push(values.bin_start);
+    impl BinSink for Recorder {
+        fn write(&mut self, bin: &SignalBin) -> Result<(), vigie_model::SinkError> {
+            self.finals.push(bin.bin_start);
             Ok(())
         }
-        fn bin_provisional(&mut self, values: BinValues) -> Result<(), String> {
-            self.provisional.push((values.bin_start, kz(&values)));
+        fn write_provisional(&mut self, bin: &SignalBin) -> Result<(), vigie_model::SinkError> {
+            self.provisional.push((bin.bin_start, kz(bin)));
+            Ok(())
+        }
+        fn retract_provisional(&mut self, bin: &SignalBin) -> Result<(), vigie_model::SinkError> {
+            self.retracted.push(bin.bin_start);
             Ok(())
         }
     }
@@ -564,7 +603,7 @@ mod tests {
         runtime.block_on(async {
             let driver = tokio::spawn(async move {
                 let mut sink = Recorder::default();
-                run_driver(driver(), rx, &mut sink, options)
+                run_driver(driver(), rx, &mut sink, &mut (), options)
                     .await
                     .map(|_| sink)
             });
@@ -620,7 +659,7 @@ mod tests {
         let (sink, stats) = runtime.block_on(async {
             let driver = tokio::spawn(async move {
                 let mut sink = Recorder::default();
-                run_driver(driver(), rx, &mut sink, options)
+                run_driver(driver(), rx, &mut sink, &mut (), options)
                     .await
                     .map(|d| (sink, d.stats().clone()))
             });
@@ -683,5 +722,41 @@ mod tests {
         let starts: Vec<i64> = closed.iter().map(|b| b.bin_start).collect();
         assert_eq!(starts, vec![2100]);
         assert_eq!(kz(&closed[0]), Some(4.0));
+    }
+
+    #[test]
+    fn a_withheld_bin_has_its_provisional_values_retracted() {
+        let mut d = driver();
+        let mut sink = Recorder::default();
+        let mut publisher = Publisher {
+            sink: &mut sink,
+            observer: &mut (),
+            provisional: None,
+        };
+        let announce = |time| LiveEvent::Routes {
+            time,
+            peer: peer(),
+            changes: vec![RouteChange::Announce {
+                prefix: "10.0.0.0/22".parse().unwrap(),
+                path_id: None,
+                origin: Some(65001),
+            }],
+        };
+        d.apply(&announce(1_000));
+        let closed = d.apply(&announce(1_210));
+        publisher.closed(&mut d, closed).unwrap();
+        publisher.provisional(d.provisional().unwrap()).unwrap();
+        d.apply(&LiveEvent::FeedDown {
+            time: 1_300,
+            feed: Arc::from("ris-live"),
+            silent_since: 1_240,
+            reason: "stall".into(),
+        });
+        // [1200, 1500) ends while the feed is down: its provisional values go.
+        let closed = d.tick(1_500);
+        publisher.closed(&mut d, closed).unwrap();
+        assert_eq!(sink.finals, [900]);
+        assert_eq!(sink.provisional, [(1_200, Some(4.0))]);
+        assert_eq!(sink.retracted, [1_200]);
     }
 }

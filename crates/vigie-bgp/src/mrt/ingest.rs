@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use bgpkit_parser::error::ParserError;
 use bgpkit_parser::models::MrtRecord;
 use bgpkit_parser::BgpkitParser;
+use vigie_model::{BinSink, SignalBin};
 
 use super::archive::{update_gaps, CollectorFiles, FileKind, MrtFile};
 use super::reader::{open_mrt, ByteCounter, CountingReader};
 use super::records::{origin_asn, RecordClass, RecordDecoder, RouteAction};
 use crate::routing::CollectorIdx;
-use crate::visibility::{BinValues, VisibilityAccounting};
+use crate::visibility::{FeedCoverage, VisibilityAccounting};
 
 /// How many consecutive undecodable records make vigie give up on a file.
 const MAX_CONSECUTIVE_BAD_RECORDS: u32 = 1000;
@@ -74,10 +75,11 @@ impl IngestSummary {
     }
 }
 
-/// Receives progress and results while an ingest runs.
+/// Follows an ingest: its bins' coverage, its progress, its files.
 pub trait IngestObserver {
-    /// A bin closed; an error stops the ingest (for example a full disk).
-    fn bin_closed(&mut self, values: BinValues) -> Result<(), String>;
+    /// A bin closed and its sink took it; `coverage` says which peers were
+    /// counted as full-feed.
+    fn bin_closed(&mut self, _bin: &SignalBin, _coverage: FeedCoverage) {}
     /// Progress: bytes of input files read so far, out of the total, and records read.
     fn progress(&mut self, _bytes_read: u64, _bytes_total: u64, _records: u64) {}
     /// A file was finished (or skipped, or broke off).
@@ -110,8 +112,12 @@ struct OpenFile {
     consecutive_bad: u32,
 }
 
+/// Nothing to follow.
+impl IngestObserver for () {}
+
 /// Reads every file of every collector into `accounting`, merging the
-/// collectors' records by time, and hands each closed bin to `observer`.
+/// collectors' records by time, and writes each closed bin to `sink`; an
+/// error of the sink (for example a full disk) stops the ingest.
 ///
 /// A truncated or corrupt file is reported with the byte offset where it
 /// broke; what was read before is kept and the other files are read.
@@ -119,6 +125,7 @@ pub fn ingest_mrt(
     collectors: Vec<CollectorFiles>,
     accounting: &mut VisibilityAccounting,
     options: &IngestOptions,
+    sink: &mut dyn BinSink,
     observer: &mut dyn IngestObserver,
 ) -> Result<IngestSummary, String> {
     let bytes_total: u64 = collectors
@@ -173,9 +180,9 @@ pub fn ingest_mrt(
             None => (time, time),
             Some((a, b)) => (a.min(time), b.max(time)),
         });
-        for values in accounting.advance_to(time) {
+        for bin in accounting.advance_to(time) {
+            write(sink, observer, &bin, accounting.coverage())?;
             summary.bins += 1;
-            observer.bin_closed(values)?;
         }
         cursor.apply(&record, accounting);
         cursor.fill(&mut summary, observer, &mut bytes_done_closed);
@@ -190,12 +197,24 @@ pub fn ingest_mrt(
             observer.progress(bytes_done_closed + open, bytes_total, summary.records);
         }
     }
-    if let Some(values) = accounting.finish() {
+    if let Some(bin) = accounting.finish() {
+        write(sink, observer, &bin, accounting.coverage())?;
         summary.bins += 1;
-        observer.bin_closed(values)?;
     }
     observer.progress(bytes_total, bytes_total, summary.records);
     Ok(summary)
+}
+
+/// Writes one closed bin, then tells the observer.
+fn write(
+    sink: &mut dyn BinSink,
+    observer: &mut dyn IngestObserver,
+    bin: &SignalBin,
+    coverage: FeedCoverage,
+) -> Result<(), String> {
+    sink.write(bin).map_err(|e| e.to_string())?;
+    observer.bin_closed(bin, coverage);
+    Ok(())
 }
 
 impl CollectorCursor {

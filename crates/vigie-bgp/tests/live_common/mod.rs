@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use bgpkit_parser::models::{AsnLength, Bgp4MpEnum, Bgp4MpType, BgpState, MrtMessage};
 use bgpkit_parser::BgpkitParser;
-use vigie_bgp::live::LiveSink;
+use vigie_bgp::live::{LiveDriver, LiveObserver};
 use vigie_bgp::mrt::{
     ingest_mrt, CollectorFiles, FileKind, IngestObserver, IngestOptions, MrtFile,
 };
-use vigie_bgp::{BinValues, VisibilityAccounting, VisibilityConfig};
+use vigie_bgp::{FeedCoverage, VisibilityAccounting, VisibilityConfig};
 use vigie_geo::GeoDb;
-use vigie_model::{Entity, SignalKind};
+use vigie_model::{BinSink, Discard, Entity, SignalBin, SignalKind, SinkError};
 
 /// The shared data folder (see `vigie_testdata::shared_data`).
 pub fn shared_data() -> Option<PathBuf> {
@@ -29,17 +29,25 @@ pub fn accounting(geo: &Arc<GeoDb>) -> VisibilityAccounting {
     VisibilityAccounting::new(VisibilityConfig::default(), Arc::clone(geo))
 }
 
-struct Collect(Vec<BinValues>);
+/// A closed bin and the full-feed peers counted for it.
+pub type CoveredBin = (SignalBin, FeedCoverage);
+
+/// The bins a driver just closed, with its coverage.
+pub fn covered(driver: &LiveDriver, bins: impl IntoIterator<Item = SignalBin>) -> Vec<CoveredBin> {
+    let coverage = driver.accounting().coverage();
+    bins.into_iter().map(|bin| (bin, coverage)).collect()
+}
+
+struct Collect(Vec<CoveredBin>);
 
 impl IngestObserver for Collect {
-    fn bin_closed(&mut self, values: BinValues) -> Result<(), String> {
-        self.0.push(values);
-        Ok(())
+    fn bin_closed(&mut self, bin: &SignalBin, coverage: FeedCoverage) {
+        self.0.push((bin.clone(), coverage));
     }
 }
 
 /// The bins of an MRT ingest of one update file, under collector `collector`.
-pub fn mrt_bins(path: &std::path::Path, collector: &str, geo: &Arc<GeoDb>) -> Vec<BinValues> {
+pub fn mrt_bins(path: &std::path::Path, collector: &str, geo: &Arc<GeoDb>) -> Vec<CoveredBin> {
     let files = vec![CollectorFiles {
         collector: collector.to_string(),
         files: vec![MrtFile {
@@ -50,10 +58,11 @@ pub fn mrt_bins(path: &std::path::Path, collector: &str, geo: &Arc<GeoDb>) -> Ve
         }],
     }];
     let mut acc = accounting(geo);
-    let mut sink = Collect(Vec::new());
-    let summary = ingest_mrt(files, &mut acc, &IngestOptions::default(), &mut sink).unwrap();
+    let mut bins = Collect(Vec::new());
+    let options = IngestOptions::default();
+    let summary = ingest_mrt(files, &mut acc, &options, &mut Discard, &mut bins).unwrap();
     assert!(!summary.has_errors(), "{path:?} reads cleanly");
-    sink.0
+    bins.0
 }
 
 /// One BGP4MP record of an MRT file, as a live input would see it.
@@ -135,7 +144,7 @@ pub fn replay(path: &std::path::Path) -> Vec<Replayed> {
 }
 
 /// A bin's values sorted, for comparison.
-pub fn sorted(bin: &BinValues) -> Vec<(String, String, Option<f64>)> {
+pub fn sorted(bin: &SignalBin) -> Vec<(String, String, Option<f64>)> {
     let mut v: Vec<_> = bin
         .values
         .iter()
@@ -146,19 +155,19 @@ pub fn sorted(bin: &BinValues) -> Vec<(String, String, Option<f64>)> {
 }
 
 /// Asserts two bin sequences are identical: starts, values, full-feed peers.
-pub fn assert_same_bins(label: &str, archive: &[BinValues], live: &[BinValues]) {
+pub fn assert_same_bins(label: &str, archive: &[CoveredBin], live: &[CoveredBin]) {
     assert_eq!(
-        archive.iter().map(|b| b.bin_start).collect::<Vec<_>>(),
-        live.iter().map(|b| b.bin_start).collect::<Vec<_>>(),
+        archive.iter().map(|b| b.0.bin_start).collect::<Vec<_>>(),
+        live.iter().map(|b| b.0.bin_start).collect::<Vec<_>>(),
         "{label}: bin starts"
     );
-    for (a, l) in archive.iter().zip(live) {
+    for ((a, a_coverage), (l, l_coverage)) in archive.iter().zip(live) {
         assert_eq!(
-            a.full_feed_peers, l.full_feed_peers,
+            a_coverage.full_feed_peers, l_coverage.full_feed_peers,
             "{label}: full-feed peers"
         );
         assert_eq!(
-            a.fallback_families, l.fallback_families,
+            a_coverage.fallback_families, l_coverage.fallback_families,
             "{label}: fallback"
         );
         assert_eq!(
@@ -240,33 +249,36 @@ pub fn run(program: &Path, args: &[&str]) -> String {
 
 #[derive(Default)]
 pub struct Latest {
-    pub provisional: Option<BinValues>,
-    pub finals: Vec<BinValues>,
+    pub provisional: Option<SignalBin>,
+    pub finals: Vec<SignalBin>,
     pub health: Vec<vigie_bgp::live::LiveEvent>,
 }
 
+/// Keeps a driver's bins and feed events in a shared [`Latest`]: one clone
+/// as its sink, another as its observer.
+#[derive(Clone)]
 pub struct SharedSink(pub Arc<Mutex<Latest>>);
 
-impl LiveSink for SharedSink {
-    fn bin_final(&mut self, values: BinValues) -> Result<(), String> {
-        self.0.lock().unwrap().finals.push(values);
+impl BinSink for SharedSink {
+    fn write(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        self.0.lock().unwrap().finals.push(bin.clone());
         Ok(())
     }
-    fn bin_provisional(&mut self, values: BinValues) -> Result<(), String> {
-        self.0.lock().unwrap().provisional = Some(values);
+    fn write_provisional(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        self.0.lock().unwrap().provisional = Some(bin.clone());
         Ok(())
     }
+}
+
+impl LiveObserver for SharedSink {
     fn feed_health(&mut self, event: &vigie_bgp::live::LiveEvent) {
         self.0.lock().unwrap().health.push(event.clone());
     }
 }
 
-pub fn value(bin: &BinValues, entity: &str, signal: SignalKind) -> Option<f64> {
+pub fn value(bin: &SignalBin, entity: &str, signal: SignalKind) -> Option<f64> {
     let entity: Entity = entity.parse().unwrap();
-    bin.values
-        .iter()
-        .find(|(k, _)| k.entity == entity && k.signal == signal)
-        .and_then(|(_, v)| *v)
+    bin.value(&entity, signal)
 }
 
 /// Waits until the provisional bin satisfies `check`; returns how long it took.
@@ -274,7 +286,7 @@ pub async fn wait_for(
     latest: &Arc<Mutex<Latest>>,
     what: &str,
     daemons: &[&Daemon],
-    check: impl Fn(&BinValues) -> bool,
+    check: impl Fn(&SignalBin) -> bool,
 ) -> Duration {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(60) {

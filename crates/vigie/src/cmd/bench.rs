@@ -10,10 +10,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use bgpkit_parser::BgpkitParser;
-use vigie_bgp::mrt::{discover, ingest_mrt, open_mrt, IngestObserver, IngestOptions};
-use vigie_bgp::{BinValues, RoutingTable, VisibilityAccounting, VisibilityConfig};
+use vigie_bgp::mrt::{discover, ingest_mrt, open_mrt, IngestOptions};
+use vigie_bgp::{RoutingTable, VisibilityAccounting, VisibilityConfig};
 use vigie_geo::GeoDb;
-use vigie_model::BinSize;
+use vigie_model::{BinSize, Discard};
 use vigie_store::Store;
 
 use crate::cli::{BenchCommand, BenchDetectArgs, BenchMemoryArgs, BenchMrtArgs, BenchTruthArgs};
@@ -104,39 +104,28 @@ fn time_bare_parser(path: &Path) -> Result<Timing> {
     })
 }
 
-struct Sink<'a> {
-    store: Option<&'a mut Store>,
-    bin: BinSize,
-}
-
-impl IngestObserver for Sink<'_> {
-    fn bin_closed(&mut self, values: BinValues) -> std::result::Result<(), String> {
-        match self.store.as_deref_mut() {
-            Some(store) => store
-                .write_bin("bench", self.bin, values.bin_start, &values.values)
-                .map_err(|e| e.to_string()),
-            None => Ok(()),
-        }
-    }
-}
-
 fn time_vigie(path: &Path, geo: &Arc<GeoDb>, store: Option<&mut Store>) -> Result<Timing> {
     let started = Instant::now();
     let config = VisibilityConfig::default();
-    let bin = config.bin;
     let mut accounting = VisibilityAccounting::new(config, Arc::clone(geo));
     let collectors = discover(&[path.to_path_buf()])?;
-    let mut sink = Sink { store, bin };
-    let summary = ingest_mrt(
-        collectors,
-        &mut accounting,
-        &IngestOptions::default(),
-        &mut sink,
-    )
-    .map_err(anyhow::Error::msg)?;
-    if let Some(store) = sink.store {
-        store.compact()?;
-    }
+    let options = IngestOptions::default();
+    let summary = match store {
+        Some(store) => {
+            let summary = ingest_mrt(
+                collectors,
+                &mut accounting,
+                &options,
+                &mut store.sink("bench"),
+                &mut (),
+            )
+            .map_err(anyhow::Error::msg)?;
+            store.compact()?;
+            summary
+        }
+        None => ingest_mrt(collectors, &mut accounting, &options, &mut Discard, &mut ())
+            .map_err(anyhow::Error::msg)?,
+    };
     Ok(Timing {
         secs: started.elapsed().as_secs_f64(),
         count: summary.records,

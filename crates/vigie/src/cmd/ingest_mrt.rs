@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vigie_bgp::mrt::{discover, ingest_mrt, FileReport, IngestObserver, IngestOptions};
-use vigie_bgp::{BinValues, VisibilityAccounting, VisibilityConfig};
-use vigie_model::{format_utc, BinSize, Entity};
+use vigie_bgp::{FeedCoverage, VisibilityAccounting, VisibilityConfig};
+use vigie_model::{format_utc, BinSink, BinSize, Entity, SignalBin, SinkError};
 use vigie_store::{AsCountrySpace, Store};
 
 use super::{open_store, EXIT_PARTIAL_INPUT};
@@ -18,41 +18,48 @@ use crate::cli::IngestMrtArgs;
 /// The store's name for this source's bins.
 const SOURCE: &str = "bgp-mrt";
 
-struct StoreObserver<'a> {
+/// The store's sink for this source, folding each UTC day into chunks once
+/// the next one starts.
+struct DailyStoreSink<'a> {
     store: &'a mut Store,
-    bin: BinSize,
-    bar: ProgressBar,
-    started: Instant,
-    fallback_warned: bool,
     bins_written: u64,
     values_written: u64,
     last_day: Option<i64>,
 }
 
-impl IngestObserver for StoreObserver<'_> {
-    fn bin_closed(&mut self, values: BinValues) -> std::result::Result<(), String> {
-        if !self.fallback_warned && values.fallback_families.iter().any(|&f| f) {
+impl BinSink for DailyStoreSink<'_> {
+    fn write(&mut self, bin: &SignalBin) -> std::result::Result<(), SinkError> {
+        self.values_written += bin.values.len() as u64;
+        self.bins_written += 1;
+        self.store.sink(SOURCE).write(bin)?;
+        let day = bin.bin_start.div_euclid(86_400);
+        if self.last_day.is_some_and(|last| last != day) {
+            self.store
+                .compact()
+                .map_err(|e| SinkError(format!("cannot compact the store: {e}")))?;
+        }
+        self.last_day = Some(day);
+        Ok(())
+    }
+}
+
+/// The progress bar and the ingest's notes.
+struct Progress {
+    bar: ProgressBar,
+    started: Instant,
+    fallback_warned: bool,
+}
+
+impl IngestObserver for Progress {
+    fn bin_closed(&mut self, bin: &SignalBin, coverage: FeedCoverage) {
+        if !self.fallback_warned && coverage.fallback_families.iter().any(|&f| f) {
             self.fallback_warned = true;
             say(&self.bar, format!(
                 "note: no peer is full-feed (more than the --full-feed-v4/--full-feed-v6 prefix counts) at {}; \
                  the peers with at least half as many prefixes as the largest one are counted instead, as for a small archive",
-                format_utc(values.bin_start)
+                format_utc(bin.bin_start)
             ));
         }
-        self.values_written += values.values.len() as u64;
-        self.bins_written += 1;
-        self.store
-            .write_bin(SOURCE, self.bin, values.bin_start, &values.values)
-            .map_err(|e| format!("cannot write the bin {}: {e}", format_utc(values.bin_start)))?;
-        // Fold staged bins into per-day chunks once a UTC day is complete.
-        let day = values.bin_start.div_euclid(86_400);
-        if self.last_day.is_some_and(|last| last != day) {
-            self.store
-                .compact()
-                .map_err(|e| format!("cannot compact the store: {e}"))?;
-        }
-        self.last_day = Some(day);
-        Ok(())
     }
 
     fn progress(&mut self, bytes_read: u64, bytes_total: u64, records: u64) {
@@ -148,23 +155,29 @@ pub fn run(data_dir: &Path, args: IngestMrtArgs) -> Result<ExitCode> {
         data_dir.display()
     );
     let started = Instant::now();
-    let mut observer = StoreObserver {
+    let mut sink = DailyStoreSink {
         store: &mut store,
-        bin,
-        bar: bar.clone(),
-        started,
-        fallback_warned: false,
         bins_written: 0,
         values_written: 0,
         last_day: None,
     };
+    let mut progress = Progress {
+        bar: bar.clone(),
+        started,
+        fallback_warned: false,
+    };
     let options = IngestOptions {
         resync_ribs: args.resync_ribs,
     };
-    let outcome = ingest_mrt(collectors, &mut accounting, &options, &mut observer);
+    let outcome = ingest_mrt(
+        collectors,
+        &mut accounting,
+        &options,
+        &mut sink,
+        &mut progress,
+    );
     bar.finish_and_clear();
-    let (bins_written, values_written) = (observer.bins_written, observer.values_written);
-    drop(observer);
+    let (bins_written, values_written) = (sink.bins_written, sink.values_written);
     // Whatever happened, fold what was written so reads are fast.
     store.compact().context("cannot compact the store")?;
     let summary = outcome.map_err(anyhow::Error::msg)?;

@@ -23,12 +23,12 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use vigie_bgp::live::{
     run_driver, run_ris_live, system_clock, AllowedPeer, BmpConfig, BmpStation, BmpTime,
-    DriverOptions, LiveDriver, LiveEvent, LiveSink, RisLiveConfig, RisLiveStats, RisSubscription,
-    Speaker, SpeakerConfig,
+    DriverOptions, LiveDriver, LiveEvent, LiveObserver, RisLiveConfig, RisLiveStats,
+    RisSubscription, Speaker, SpeakerConfig,
 };
-use vigie_bgp::mrt::{discover, ingest_mrt, IngestObserver, IngestOptions};
-use vigie_bgp::{BinValues, VisibilityAccounting, VisibilityConfig};
-use vigie_model::{format_utc, BinSize, SeriesKey, UnixSecs};
+use vigie_bgp::mrt::{discover, ingest_mrt, IngestOptions};
+use vigie_bgp::{FeedCoverage, VisibilityAccounting, VisibilityConfig};
+use vigie_model::{format_utc, BinSink, BinSize, Discard, SignalBin, SinkError, UnixSecs};
 use vigie_store::Store;
 
 use super::serve_traffic::{
@@ -37,10 +37,9 @@ use super::serve_traffic::{
 use super::{load_geo, open_store, EXIT_FAILURE};
 use crate::cli::{GeoArgs, ServeArgs};
 
-/// Store source of final live bins.
-pub const SOURCE_FINAL: &str = "bgp-live";
-/// Store source of provisional live bins.
-pub const SOURCE_PROVISIONAL: &str = "bgp-live-provisional";
+/// Store source of live bins (provisional ones go under
+/// `bgp-live-provisional`).
+pub const SOURCE: &str = "bgp-live";
 
 /// The `vigie serve` configuration file.
 #[derive(Deserialize, Debug)]
@@ -203,84 +202,74 @@ impl ServeConfig {
     }
 }
 
-/// Writes bins to the store and keeps the latest provisional bin for readers.
-struct StoreSink {
-    store: Store,
-    bin: BinSize,
-    last_provisional: Option<(UnixSecs, Vec<SeriesKey>)>,
-    status: Arc<Mutex<LiveStatus>>,
-}
-
 /// What `serve` knows now, shared with its tasks (and later the HTTP API).
 #[derive(Default, Debug)]
 pub struct LiveStatus {
     /// The open bin's latest provisional values.
-    pub provisional: Option<BinValues>,
+    pub provisional: Option<SignalBin>,
     /// Start of the latest final bin.
     pub last_final: Option<UnixSecs>,
     /// Feeds down now, with the reason.
     pub feeds_down: Vec<(String, String)>,
 }
 
-impl LiveSink for StoreSink {
-    fn bin_final(&mut self, values: BinValues) -> Result<(), String> {
-        self.store
-            .write_bin(SOURCE_FINAL, self.bin, values.bin_start, &values.values)
-            .map_err(|e| format!("cannot write the bin {}: {e}", format_utc(values.bin_start)))?;
-        let end = values.bin_start + self.bin.secs() as i64;
+/// The live BGP bins into the store (final ones under `bgp-live`,
+/// provisional ones under `bgp-live-provisional`), folded into chunks at
+/// each UTC midnight, and into the shared status.
+struct LiveStore {
+    store: Store,
+    status: Arc<Mutex<LiveStatus>>,
+}
+
+impl BinSink for LiveStore {
+    fn write(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        self.store.sink(SOURCE).write(bin)?;
+        let end = bin.bin_start + bin.bin.secs() as i64;
         if end % 86_400 == 0 {
             self.store
                 .compact()
-                .map_err(|e| format!("cannot compact the store: {e}"))?;
+                .map_err(|e| SinkError(format!("cannot compact the store: {e}")))?;
         }
+        if let Ok(mut status) = self.status.lock() {
+            status.last_final = Some(bin.bin_start);
+        }
+        Ok(())
+    }
+
+    fn write_provisional(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        self.store.sink(SOURCE).write_provisional(bin)?;
+        if let Ok(mut status) = self.status.lock() {
+            status.provisional = Some(bin.clone());
+        }
+        Ok(())
+    }
+
+    fn retract_provisional(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        self.store.sink(SOURCE).retract_provisional(bin)
+    }
+}
+
+/// Tells the operator about bins and feeds, and keeps feed health in the
+/// shared status.
+struct LiveLog {
+    status: Arc<Mutex<LiveStatus>>,
+}
+
+impl LiveObserver for LiveLog {
+    fn bin_final(&mut self, bin: &SignalBin, coverage: FeedCoverage) {
         eprintln!(
             "vigie serve: bin {} final: {} values, full-feed peers {:?}",
-            format_utc(values.bin_start),
-            values.values.len(),
-            values.full_feed_peers
+            format_utc(bin.bin_start),
+            bin.values.len(),
+            coverage.full_feed_peers
         );
-        if let Ok(mut status) = self.status.lock() {
-            status.last_final = Some(values.bin_start);
-        }
-        Ok(())
     }
 
-    fn bin_provisional(&mut self, values: BinValues) -> Result<(), String> {
-        self.store
-            .write_bin(
-                SOURCE_PROVISIONAL,
-                self.bin,
-                values.bin_start,
-                &values.values,
-            )
-            .map_err(|e| format!("cannot write the provisional bin: {e}"))?;
-        self.last_provisional = Some((
-            values.bin_start,
-            values.values.iter().map(|(k, _)| k.clone()).collect(),
-        ));
-        if let Ok(mut status) = self.status.lock() {
-            status.provisional = Some(values);
-        }
-        Ok(())
-    }
-
-    fn bin_withheld(&mut self, bin_start: UnixSecs) -> Result<(), String> {
+    fn bin_withheld(&mut self, bin_start: UnixSecs) {
         eprintln!(
             "vigie serve: bin {} withheld: a feed was down when it ended (no data, not an outage)",
             format_utc(bin_start)
         );
-        if let Some((start, keys)) = self.last_provisional.take() {
-            if start == bin_start {
-                let none: Vec<(SeriesKey, Option<f64>)> =
-                    keys.into_iter().map(|k| (k, None)).collect();
-                self.store
-                    .write_bin(SOURCE_PROVISIONAL, self.bin, bin_start, &none)
-                    .map_err(|e| format!("cannot retract the provisional bin: {e}"))?;
-            } else {
-                self.last_provisional = Some((start, keys));
-            }
-        }
-        Ok(())
     }
 
     fn feed_health(&mut self, event: &LiveEvent) {
@@ -306,14 +295,6 @@ impl LiveSink for StoreSink {
             }
             _ => {}
         }
-    }
-}
-
-struct Discard;
-
-impl IngestObserver for Discard {
-    fn bin_closed(&mut self, _values: BinValues) -> Result<(), String> {
-        Ok(())
     }
 }
 
@@ -349,6 +330,7 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
             &mut accounting,
             &IngestOptions::default(),
             &mut Discard,
+            &mut (),
         )
         .map_err(|e| anyhow::anyhow!("loading the RIB dumps: {e}"))?;
         eprintln!(
@@ -386,13 +368,19 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
         Arc::clone(&stop_traffic),
     )?;
     let status = Arc::new(Mutex::new(LiveStatus::default()));
-    let sink = StoreSink {
+    let sink = LiveStore {
         store,
-        bin,
-        last_provisional: None,
         status: Arc::clone(&status),
     };
-    let mut outcome = runtime.block_on(serve(config, accounting, sink, &traffic, args.for_secs));
+    let log = LiveLog { status };
+    let mut outcome = runtime.block_on(serve(
+        config,
+        accounting,
+        sink,
+        log,
+        &traffic,
+        args.for_secs,
+    ));
     stop_traffic.store(true, Ordering::Relaxed);
     for task in traffic {
         let name = task.name.clone();
@@ -416,7 +404,8 @@ type Task = (String, tokio::task::JoinHandle<Result<(), String>>);
 async fn serve(
     config: ServeConfig,
     accounting: VisibilityAccounting,
-    mut sink: StoreSink,
+    mut sink: LiveStore,
+    mut log: LiveLog,
     traffic: &[TrafficTask],
     for_secs: Option<u64>,
 ) -> Result<()> {
@@ -541,7 +530,7 @@ async fn serve(
     };
     let driver = LiveDriver::new(accounting);
     let mut driver_task = tokio::spawn(async move {
-        let result = run_driver(driver, rx, &mut sink, options).await;
+        let result = run_driver(driver, rx, &mut sink, &mut log, options).await;
         result.map(|d| d.stats().clone())
     });
     let early_end = tokio::select! {
