@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::{BinSize, Entity, SeriesKey, SignalKind, UnixSecs};
+use crate::{BinSize, Entity, Series, SeriesKey, SignalKind, UnixSecs};
 
 /// The values one source measured in one bin: every series it has a value
 /// (or "no data") for, entity by entity.
@@ -74,6 +74,9 @@ pub struct SinkError(pub String);
 /// same bin replaces them, or, when the bin will have no final values (a
 /// feed was down when it ended), [`retract_provisional`](Self::retract_provisional)
 /// withdraws them. Sinks that keep only final values ignore the last two.
+/// A source that reads whole series at once (an import of another
+/// observatory's signals) hands them over with
+/// [`write_series`](Self::write_series).
 pub trait BinSink {
     /// Takes the final values of a closed bin.
     fn write(&mut self, bin: &SignalBin) -> Result<(), SinkError>;
@@ -87,6 +90,26 @@ pub trait BinSink {
     /// "no data" until final values come (ignored unless the sink keeps them).
     fn retract_provisional(&mut self, _bin: &SignalBin) -> Result<(), SinkError> {
         Ok(())
+    }
+
+    /// Takes whole series (final values; a `None` point is "no data"). By
+    /// default they are cut into bins, written in time order (per bin
+    /// width); a sink with a faster path for long series overrides it.
+    fn write_series(&mut self, series: &[Series]) -> Result<(), SinkError> {
+        let mut bins: BTreeMap<(UnixSecs, u32), SignalBin> = BTreeMap::new();
+        for one in series {
+            for (bin_start, value) in one.points() {
+                bins.entry((bin_start, one.bin.secs()))
+                    .or_insert_with(|| SignalBin {
+                        bin: one.bin,
+                        bin_start,
+                        values: Vec::new(),
+                    })
+                    .values
+                    .push((one.key.clone(), value));
+            }
+        }
+        bins.values().try_for_each(|bin| self.write(bin))
     }
 }
 
@@ -151,5 +174,28 @@ mod tests {
         kept.write(&bin).unwrap();
         kept.write_provisional(&bin).unwrap();
         assert_eq!(kept, [bin]);
+    }
+
+    #[test]
+    fn whole_series_are_written_bin_by_bin_in_time_order() {
+        let series = |entity: &str, start: UnixSecs, values: Vec<Option<f64>>| Series {
+            key: key(entity),
+            bin: BinSize::FIVE_MINUTES,
+            start,
+            values,
+        };
+        let mut bins: Vec<SignalBin> = Vec::new();
+        bins.write_series(&[
+            series("KZ", 600, vec![Some(1.0), None]),
+            series("US", 300, vec![Some(5.0), Some(6.0)]),
+        ])
+        .unwrap();
+        let starts: Vec<UnixSecs> = bins.iter().map(|b| b.bin_start).collect();
+        assert_eq!(starts, [300, 600, 900]);
+        assert_eq!(
+            bins[1].values,
+            [(key("KZ"), Some(1.0)), (key("US"), Some(6.0))]
+        );
+        assert_eq!(bins[2].values, [(key("KZ"), None)]);
     }
 }

@@ -1,12 +1,13 @@
 //! The store as a [`BinSink`]: every source's bins land here the same way.
 
-use vigie_model::{format_utc, BinSink, SignalBin, SinkError};
+use vigie_model::{format_utc, BinSink, Series, SignalBin, SinkError};
 
 use crate::Store;
 
 /// A [`Store`] taking one source's bins: final bins under the source's
 /// name, provisional ones under `<name>-provisional` (so the source's
-/// latest committed bin says how far its final data goes).
+/// latest committed bin says how far its final data goes), whole series
+/// straight into chunks.
 pub struct StoreSink<'a> {
     store: &'a mut Store,
     source: &'a str,
@@ -57,6 +58,23 @@ impl BinSink for StoreSink<'_> {
         let source = self.provisional_source();
         self.write_as(&source, &bin.retraction(), "retract")
     }
+
+    /// Writes each series straight into chunks ([`Store::write_points`]),
+    /// one transaction per series.
+    fn write_series(&mut self, series: &[Series]) -> Result<(), SinkError> {
+        for one in series {
+            let points: Vec<_> = one.points().collect();
+            self.store
+                .write_points(&one.key, one.bin, &points)
+                .map_err(|e| {
+                    SinkError(format!(
+                        "cannot store {} {} from {}: {e}",
+                        one.key.entity, one.key.signal, self.source
+                    ))
+                })?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -91,5 +109,21 @@ mod tests {
             store.last_committed_bin("bgp-live-provisional").unwrap(),
             Some(600)
         );
+        let imported = Series {
+            key: key.clone(),
+            bin: BinSize::FIVE_MINUTES,
+            start: 600,
+            values: vec![Some(2.0), Some(1.0)],
+        };
+        store.sink("import.csv").write_series(&[imported]).unwrap();
+        let series = store
+            .read_series(
+                &key,
+                BinSize::FIVE_MINUTES,
+                TimeRange::new(0, 1_200).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(series.values, [Some(5.0), Some(4.0), Some(2.0), Some(1.0)]);
+        assert_eq!(store.last_committed_bin("import.csv").unwrap(), None);
     }
 }

@@ -4,9 +4,9 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use vigie_import::{import_path, ImportFormat, ImportOptions, IssueKind, LocalZone};
-use vigie_model::{BinSize, CountryCode, Entity};
+use vigie_model::{BinSink, BinSize, CountryCode, Entity};
 use vigie_store::{Store, StoredLabel};
 
 use super::EXIT_PARTIAL_INPUT;
@@ -56,19 +56,13 @@ pub fn run(store: &mut Store, format: ImportFormat, args: ImportArgs) -> Result<
         index_max: args.index_max,
     };
     let imported = import_path(&args.file, format, &options)?;
-    let mut points = 0usize;
-    for series in &imported.series {
-        let values: Vec<(i64, Option<f64>)> = series.points().collect();
-        points += values.len();
-        store
-            .write_points(&series.key, series.bin, &values)
-            .with_context(|| format!("cannot store {} {}", series.key.entity, series.key.signal))?;
-    }
     let source = args
         .file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| args.file.display().to_string());
+    store.sink(&source).write_series(&imported.series)?;
+    let points: usize = imported.series.iter().map(|s| s.values.len()).sum();
     let labels: Vec<StoredLabel> = imported
         .labels
         .iter()

@@ -84,8 +84,9 @@ pub fn load_geo(args: &crate::cli::GeoArgs) -> Result<vigie_geo::GeoDb> {
     Ok(builder.build())
 }
 
-/// Passes bins on to another sink, counting them and, when `log_each`,
-/// saying on stderr how many series each held.
+/// Passes the final bins of a source that has no provisional ones on to
+/// another sink, counting them and, when `log_each`, saying on stderr how
+/// many series each held.
 pub struct LoggedSink<S> {
     sink: S,
     log_each: bool,
@@ -120,14 +121,6 @@ impl<S: BinSink> BinSink for LoggedSink<S> {
             );
         }
         Ok(())
-    }
-
-    fn write_provisional(&mut self, bin: &SignalBin) -> std::result::Result<(), SinkError> {
-        self.sink.write_provisional(bin)
-    }
-
-    fn retract_provisional(&mut self, bin: &SignalBin) -> std::result::Result<(), SinkError> {
-        self.sink.retract_provisional(bin)
     }
 }
 
