@@ -1,6 +1,9 @@
 //! Prints vigie's per-bin verdicts for one signal of a labelled IODA export.
 //!
-//! `cargo run -p vigie-detect --example trace FILE ENTITY SIGNAL FROM UNTIL`
+//! `cargo run -p vigie-detect --example trace FILE ENTITY SIGNAL FROM UNTIL [FORMAT]`
+//!
+//! FORMAT is one of `vigie import`'s formats (default `ioda-csv`); for a
+//! file of many entities (Monash), ENTITY picks the series.
 
 use vigie_detect::{SignalDetector, VigieConfig};
 use vigie_import::{import_path, ImportFormat, ImportOptions};
@@ -9,18 +12,23 @@ use vigie_model::{format_utc, parse_utc};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 6 {
-        eprintln!("usage: trace FILE ENTITY SIGNAL FROM UNTIL");
+        eprintln!("usage: trace FILE ENTITY SIGNAL FROM UNTIL [FORMAT]");
         std::process::exit(2);
     }
+    let format: ImportFormat = match args.get(6).map(|f| f.parse()).transpose() {
+        Ok(f) => f.unwrap_or(ImportFormat::IodaCsv),
+        Err(err) => {
+            eprintln!("{err}");
+            std::process::exit(2);
+        }
+    };
     let options = ImportOptions {
-        entity: args[2].parse().ok(),
+        entity: (format != ImportFormat::Monash)
+            .then(|| args[2].parse().ok())
+            .flatten(),
         ..ImportOptions::default()
     };
-    let imported = match import_path(
-        std::path::Path::new(&args[1]),
-        ImportFormat::IodaCsv,
-        &options,
-    ) {
+    let imported = match import_path(std::path::Path::new(&args[1]), format, &options) {
         Ok(i) => i,
         Err(err) => {
             eprintln!("{err}");
@@ -34,7 +42,7 @@ fn main() {
     let Some(series) = imported
         .series
         .iter()
-        .find(|s| s.key.signal.name() == args[3])
+        .find(|s| s.key.signal.name() == args[3] && s.key.entity.to_string() == args[2])
     else {
         eprintln!("no such signal");
         std::process::exit(2);

@@ -111,6 +111,12 @@ pub struct VigieConfig {
     /// reachability barely moves. Once a weekday has been seen twice its
     /// factor is learnt and this no longer applies.
     pub unlearnt_weekday_spread: PerFamily,
+    /// A drop that takes at least this fraction off a daily shape learnt
+    /// over two days or more is an outage even when it builds up over
+    /// hours (a hurricane, a blackout spreading): no daily or weekly
+    /// pattern takes half of a learnt baseline away. Shallower drops must
+    /// begin with a step (see the detector's step rule).
+    pub gradual_outage_depth: f64,
     /// Baselines below this value are too small to judge, in the signal's
     /// units (not applied to unitless indices such as Google's traffic).
     pub min_prediction: f64,
@@ -148,6 +154,7 @@ impl Default for VigieConfig {
                 telescope: 0.0,
                 traffic: 0.15,
             },
+            gradual_outage_depth: 0.5,
             min_prediction: 1.0,
             gap_min_secs: 900,
             lookback_secs: 9 * 3600,

@@ -368,6 +368,10 @@ pub struct SignalDetector {
     /// Per day row and hour, whether most of the hour's bins were normal
     /// (not inpainted).
     day_seen: Vec<bool>,
+    /// Per day row and slot, the mean of the values measured (outages
+    /// included, NaN when none): the floor of each hour of the day.
+    #[serde(with = "crate::event::nan::vec_f32")]
+    day_raw_rows: Vec<f32>,
     /// Day-level ratios for the weekly factor (`season_weeks × 7` days).
     #[serde(with = "crate::event::nan::vec_f32")]
     week_days: Vec<f32>,
@@ -441,6 +445,7 @@ impl SignalDetector {
             shape_days: vec![0; sizes.slots],
             current_shape_days: 0,
             day_seen: vec![false; season_days * sizes.slots],
+            day_raw_rows: vec![f32::NAN; season_days * sizes.slots],
             week_days: vec![f32::NAN; week_len],
             week_days_raw: vec![f32::NAN; week_len],
             week_stamps: vec![i64::MIN; week_len],
@@ -806,9 +811,7 @@ impl SignalDetector {
         if count >= needed && current_ok && mean.is_some_and(|m| m < exit_depth) {
             event.refresh_depth(true);
             let event_depth = event.depth;
-            let delta = (self.config.recovery_fraction * event_depth).max(
-                self.config.departure_sigmas * self.sigma(1).unwrap_or(self.config.noise_floor),
-            );
+            let delta = self.departure(self.config.recovery_fraction, event_depth);
             let threshold = event_depth - delta;
             let lower = (bin_no - self.sizes.lookback_bins as i64 + 1).max(event.run_start_bin + 1);
             let mut since = bin_no;
@@ -897,9 +900,7 @@ impl SignalDetector {
                 continue;
             }
             let drop = crate::event::median(&mut low).unwrap_or(mean);
-            let delta = (self.config.onset_fraction * drop).max(
-                self.config.departure_sigmas * self.sigma(1).unwrap_or(self.config.noise_floor),
-            );
+            let delta = self.departure(self.config.onset_fraction, drop);
             let lower = (bin_no - self.sizes.lookback_bins as i64 + 1).max(floor_bin);
             let mut onset = bin_no;
             let mut b = bin_no;
@@ -913,12 +914,23 @@ impl SignalDetector {
                 b -= 1;
             }
             let onset = self.step_location(lower, bin_no, onset, delta);
-            if floor_bin == i64::MIN && !self.is_step(onset, lower, bin_no, drop) {
+            if floor_bin == i64::MIN
+                && !self.is_step(onset, lower, bin_no, drop)
+                && !self.beyond_patterns(onset, bin_no, drop)
+            {
                 return None;
             }
             return Some((onset, z));
         }
         None
+    }
+
+    /// How far a bin must move to belong to the drop (onset) or to the way
+    /// back (recovery): `fraction` of the drop's `depth`, or more when one
+    /// bin's noise is larger ([`VigieConfig::departure_sigmas`]).
+    fn departure(&self, fraction: f64, depth: f64) -> f64 {
+        let noise = self.config.departure_sigmas * self.sigma(1).unwrap_or(self.config.noise_floor);
+        (fraction * depth).max(noise)
     }
 
     /// Whether the drop of depth `drop` confirmed at `bin_no` begins with a
@@ -971,6 +983,43 @@ impl SignalDetector {
             (before - after) / reference >= drop / 2.0
         };
         deepened && fell
+    }
+
+    /// Whether a drop of depth `drop` from `onset` to `bin_no` is deeper
+    /// than any daily or weekly pattern could make it, step or not: at
+    /// least [`VigieConfig::gradual_outage_depth`] below a learnt seasonal
+    /// baseline (plus the weekly spread while the weekday is not learnt),
+    /// and its values a minimum depth below the lowest the series measured
+    /// at those hours of the day on each of at least three days. A trough
+    /// the baseline misjudged (a steep night the shape never learnt) has
+    /// been seen before; a hurricane's slow collapse has not.
+    fn beyond_patterns(&self, onset: i64, bin_no: i64, drop: f64) -> bool {
+        let weekly = if self.current_week_known {
+            0.0
+        } else {
+            self.unlearnt_weekday_spread
+        };
+        if drop < self.config.gradual_outage_depth + weekly {
+            return false;
+        }
+        let step = i64::from(self.sizes.bin_secs);
+        let mut values = 0.0f64;
+        let mut floors = 0.0f64;
+        for b in onset..=bin_no {
+            let Some(r) = self.recent_bin(b) else {
+                continue;
+            };
+            if r.value.is_nan() || r.predicted.is_nan() {
+                continue;
+            }
+            let (floor, days) = self.slot_floor(b * step);
+            if r.local || days < 3 {
+                return false;
+            }
+            values += f64::from(r.value);
+            floors += f64::from(floor);
+        }
+        floors > 0.0 && values <= (1.0 - self.min_depth) * floors
     }
 
     /// Moves an onset found bin by bin (`walked`: the first of the bins
@@ -1278,6 +1327,18 @@ impl SignalDetector {
         days(k0).min(days(k1))
     }
 
+    /// The lowest mean measured (outages included, nothing inpainted) in
+    /// the slot of the daily shape that holds `t`, over the days kept for
+    /// the shape, and on how many days it was measured.
+    fn slot_floor(&self, t: UnixSecs) -> (f32, usize) {
+        let slots = self.sizes.slots;
+        let k = (t.rem_euclid(86_400) / i64::from(self.sizes.slot_secs)) as usize % slots;
+        (0..self.day_stamps.len())
+            .map(|row| self.day_raw_rows[row * slots + k])
+            .filter(|v| v.is_finite())
+            .fold((f32::INFINITY, 0), |(low, n), v| (low.min(v), n + 1))
+    }
+
     fn week_factor(&self, t: UnixSecs) -> f32 {
         self.week_factors[weekday_of(t)]
     }
@@ -1302,6 +1363,8 @@ impl SignalDetector {
         let mut raw_sum = 0.0f64;
         let mut count = 0u32;
         let mut normal = 0u32;
+        let mut measured_sum = 0.0f64;
+        let mut measured = 0u32;
         for b in first..last {
             let Some(r) = self.recent_bin(b) else {
                 continue;
@@ -1309,6 +1372,10 @@ impl SignalDetector {
             let outage = r.flag == FLAG_EVENT || r.aftermath;
             if !outage && !r.value.is_nan() {
                 normal += 1;
+            }
+            if !r.value.is_nan() {
+                measured_sum += f64::from(r.value);
+                measured += 1;
             }
             let clean = if outage { r.predicted } else { r.value };
             if clean.is_nan() {
@@ -1336,10 +1403,16 @@ impl SignalDetector {
                 for k in 0..slots {
                     self.day_rows[row * slots + k] = f32::NAN;
                     self.day_seen[row * slots + k] = false;
+                    self.day_raw_rows[row * slots + k] = f32::NAN;
                 }
             }
             self.day_rows[row * slots + hour] = (hour_sum / f64::from(count)) as f32;
             self.day_seen[row * slots + hour] = 2 * normal >= count;
+            self.day_raw_rows[row * slots + hour] = if measured > 0 {
+                (measured_sum / f64::from(measured)) as f32
+            } else {
+                f32::NAN
+            };
             if self.day_of_sum != day {
                 self.day_of_sum = day;
                 self.day_sum = 0.0;
@@ -1377,6 +1450,7 @@ impl SignalDetector {
         let mut normalised: Vec<Vec<f32>> = Vec::new();
         let mut seen_hours = vec![false; slots];
         let mut days_per_hour = vec![0u8; slots];
+
         for row in 0..rows {
             if self.day_stamps[row] < oldest {
                 continue;
@@ -1445,6 +1519,7 @@ impl SignalDetector {
             }
             self.shape_known.copy_from_slice(&seen_hours);
             self.shape_days.copy_from_slice(&days_per_hour);
+
             if !self.shape_ready {
                 self.shape_ready = true;
                 self.rebase_level_history(bin_no, 1.0);
