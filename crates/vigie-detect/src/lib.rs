@@ -16,6 +16,8 @@
 //! - [`eval`] and [`labels`]: event-level precision, recall, F1, onset and
 //!   end errors against labels (IODA `LABEL` columns, IODA's investigated
 //!   outages, JSON).
+//! - [`live`]: detection as the bins arrive, a [`vigie_model::BinSink`]
+//!   whose incidents are those of batch detection on the same bins.
 //! - [`sweep`]: a robustness sweep over thousands of synthetic entities
 //!   (bin widths, depths, durations, cycles, noise, missing data, signals),
 //!   scored like the labelled datasets (`vigie bench truth`).
@@ -53,6 +55,7 @@ pub mod event;
 pub mod fusion;
 pub mod ioda;
 pub mod labels;
+pub mod live;
 pub mod sweep;
 pub mod vigie;
 
@@ -66,4 +69,5 @@ pub use ioda::{ioda_detect_series, IodaMedianDetector};
 pub use labels::{
     country_code_from_name, parse_json_labels, parse_truth_csv, Coverage, LabelError, LabelSet,
 };
+pub use live::LiveDetector;
 pub use vigie::{detect_series, BinVerdict, PhaseKind, SignalDetector};
