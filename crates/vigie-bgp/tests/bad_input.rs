@@ -132,3 +132,44 @@ fn cut_and_damaged_update_files_never_panic() {
     assert_eq!(summary.records, 0);
     assert!(!summary.has_errors());
 }
+
+/// Issue 14, finding 9: a gzip file cut to 100 bytes, or a 0-byte `.gz`,
+/// is damaged input (the ingest says so, and `vigie` exits 3), never a
+/// clean "0 records".
+#[test]
+fn cut_or_empty_gzip_is_damaged_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("updates.20160811.1600.gz");
+    std::fs::write(&empty, b"").unwrap();
+    let (summary, bins) = run(&empty);
+    assert!(summary.has_errors(), "{:?}", summary.files);
+    assert_eq!(summary.records, 0);
+    assert!(bins.is_empty());
+    let report = &summary.files[0];
+    assert!(
+        report
+            .skipped
+            .as_deref()
+            .is_some_and(|s| s.contains("empty")),
+        "{report:?}"
+    );
+
+    let Some(path) = vigie_testdata::shared_data("mrt/bgpdump/updates.20160811.1600.gz") else {
+        return;
+    };
+    let whole = std::fs::read(&path).unwrap();
+    assert!(!run(&path).0.has_errors(), "the whole file is clean");
+    for cut in [100usize, 1000, whole.len() / 2, whole.len() - 1] {
+        let file = dir
+            .path()
+            .join(format!("updates.20160811.1600.cut{cut}.gz"));
+        std::fs::write(&file, &whole[..cut]).unwrap();
+        let (summary, _) = run(&file);
+        let report = &summary.files[0];
+        assert!(
+            summary.has_errors() && report.stopped_at.is_some(),
+            "cut at {cut}: {report:?}"
+        );
+        assert!(!report.problems.is_empty(), "cut at {cut}");
+    }
+}

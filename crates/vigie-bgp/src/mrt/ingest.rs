@@ -8,7 +8,7 @@ use bgpkit_parser::BgpkitParser;
 use vigie_model::{BinSink, SignalBin};
 
 use super::archive::{update_gaps, CollectorFiles, FileKind, MrtFile};
-use super::reader::{open_mrt, ByteCounter, CountingReader};
+use super::reader::{open_mrt, ByteCounter, CountingReader, StreamDamage};
 use super::records::{origin_asn, RecordClass, RecordDecoder, RouteAction};
 use crate::routing::CollectorIdx;
 use crate::visibility::{FeedCoverage, VisibilityAccounting};
@@ -106,6 +106,7 @@ struct OpenFile {
     parser: BgpkitParser<CountingReader<Box<dyn std::io::Read>>>,
     decompressed: ByteCounter,
     on_disk: ByteCounter,
+    damage: StreamDamage,
     size: u64,
     decoder: RecordDecoder,
     report: FileReport,
@@ -302,6 +303,7 @@ impl CollectorCursor {
                         parser: BgpkitParser::from_reader(opened.reader).disable_warnings(),
                         decompressed: opened.decompressed,
                         on_disk: opened.on_disk,
+                        damage: opened.damage,
                         size,
                         decoder: RecordDecoder::new(),
                         report,
@@ -408,7 +410,13 @@ fn read_record(file: &mut OpenFile) -> Option<MrtRecord> {
             Err(error) => match error.error {
                 ParserError::EofError(_) | ParserError::EofExpected => {
                     let consumed = file.decompressed.get();
-                    if consumed > start {
+                    if let Some(damage) = file.damage.get() {
+                        // The decompressor failed; the parser saw an end of file.
+                        file.report.stopped_at = Some(start);
+                        file.report.problem(format!(
+                            "damaged: the compressed stream breaks at byte {start} of the decompressed stream ({damage}); the file is truncated or corrupt"
+                        ));
+                    } else if consumed > start {
                         // Bytes were read but no whole record: the file ends mid-record.
                         file.report.stopped_at = Some(start);
                         file.report.problem(format!(

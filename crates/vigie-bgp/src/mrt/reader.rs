@@ -1,6 +1,6 @@
 //! Opening MRT files: compression by magic bytes, byte offsets for errors.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
@@ -55,6 +55,37 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
+/// Remembers the first read error of the stream it wraps (a truncated or
+/// corrupt compressed stream), which record parsers may report as a plain
+/// end of file.
+struct DamageLatch<R> {
+    inner: R,
+    damage: Rc<RefCell<Option<String>>>,
+}
+
+impl<R: Read> Read for DamageLatch<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if e.kind() != io::ErrorKind::Interrupted {
+                self.damage
+                    .borrow_mut()
+                    .get_or_insert_with(|| e.to_string());
+            }
+        })
+    }
+}
+
+/// A handle on the first read error of an opened file's stream.
+#[derive(Clone, Default)]
+pub struct StreamDamage(Rc<RefCell<Option<String>>>);
+
+impl StreamDamage {
+    /// The first error met reading the file or decompressing it, if any.
+    pub fn get(&self) -> Option<String> {
+        self.0.borrow().clone()
+    }
+}
+
 fn counting<R>(inner: R) -> (CountingReader<R>, ByteCounter) {
     let count = Rc::new(Cell::new(0));
     (
@@ -80,12 +111,31 @@ pub struct OpenedMrt {
     pub compression: Compression,
     /// The file's size on disk.
     pub size: u64,
+    /// The first error met decompressing (a cut or corrupt stream): the
+    /// file is damaged even when the record parser saw only an end of file.
+    pub damage: StreamDamage,
 }
 
-/// Opens an MRT file, detecting gzip, bzip2 or no compression from its content.
+/// Whether the file's name says it is compressed (`.gz`, `.bz2`).
+fn named_compressed(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz") || e.eq_ignore_ascii_case("bz2"))
+}
+
+/// Opens an MRT file, detecting gzip, bzip2 or no compression from its
+/// content. An empty file named `.gz` or `.bz2` is an `InvalidData` error:
+/// a compressed file always has a header, so it is damaged (a cut
+/// download), not an archive of no records.
 pub fn open_mrt(path: &Path) -> io::Result<OpenedMrt> {
     let mut file = File::open(path)?;
     let size = file.metadata()?.len();
+    if size == 0 && named_compressed(path) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the file is empty (0 bytes) although its name says it is compressed: damaged or cut",
+        ));
+    }
     let mut head = [0u8; 3];
     let mut got = 0;
     while got < head.len() {
@@ -97,6 +147,7 @@ pub fn open_mrt(path: &Path) -> io::Result<OpenedMrt> {
     let compression = Compression::sniff(&head[..got]);
     let file = File::open(path)?;
     let (raw, on_disk) = counting(BufReader::with_capacity(1 << 16, file));
+    let damage = StreamDamage::default();
     let decoded: Box<dyn Read> = match compression {
         Compression::Gzip => Box::new(BufReader::with_capacity(
             1 << 16,
@@ -108,6 +159,10 @@ pub fn open_mrt(path: &Path) -> io::Result<OpenedMrt> {
         )),
         Compression::Plain => Box::new(raw),
     };
+    let decoded: Box<dyn Read> = Box::new(DamageLatch {
+        inner: decoded,
+        damage: Rc::clone(&damage.0),
+    });
     let (reader, decompressed) = counting(decoded);
     Ok(OpenedMrt {
         reader,
@@ -115,5 +170,6 @@ pub fn open_mrt(path: &Path) -> io::Result<OpenedMrt> {
         on_disk,
         compression,
         size,
+        damage,
     })
 }
