@@ -10,7 +10,10 @@
 //!   sha256=<hex>`), with the row id as `X-Vigie-Delivery`; a 2xx marks it
 //!   delivered in the same store, anything else schedules a retry with
 //!   exponential backoff (30 s doubling, at most 1 h) until
-//!   [`DeliveryConfig::max_attempts`], then `failed`. The subscriptions and
+//!   [`DeliveryConfig::max_attempts`], then `failed`. Targets are served
+//!   concurrently, each with its own timeout: a receiver that does not
+//!   answer has its other rows deferred to the next pass and delays no other
+//!   subscriber. The subscriptions and
 //!   the outbox live in the store (migration 4, through [`Store`]'s
 //!   subscription and outbox methods), so a restart loses no notice and
 //!   resends no delivered one. One window remains, as with any HTTP webhook: a crash
@@ -18,10 +21,12 @@
 //!   row again; receivers deduplicate on `X-Vigie-Delivery`.
 //! - Targets are checked against server-side request forgery
 //!   ([`check_target`]): http(s) only, and every address the host resolves
-//!   to must be public (no loopback, private, link-local, CGNAT, unique-local,
-//!   multicast or unspecified) unless [`DeliveryConfig::allow_private`]; the
-//!   connection is pinned to the checked address, so DNS cannot change it
-//!   between the check and the request.
+//!   to must be public ([`is_public`]: no loopback, private, link-local,
+//!   CGNAT, reserved, documentation, benchmarking, multicast or unspecified
+//!   address, and no IPv6 form embedding an IPv4 address) unless
+//!   [`DeliveryConfig::allow_private`]; the connection is pinned to the
+//!   checked address, so DNS cannot change it between the check and the
+//!   request, and no proxy is used (`HTTP(S)_PROXY` is ignored).
 //!
 //! - A target `mailto:someone@example.org` is delivered by e-mail through
 //!   the SMTP relay of [`DeliveryConfig::smtp`] (plain text with the JSON
@@ -70,8 +75,13 @@ pub struct DeliveryConfig {
     pub allow_private: bool,
     /// Attempts before a delivery is marked failed.
     pub max_attempts: u32,
-    /// Time allowed for one request.
+    /// Time allowed for one request to one target; a target that does not
+    /// answer in time (or cannot be reached) is left for the next pass, so
+    /// it delays no other subscriber.
     pub timeout: Duration,
+    /// Targets delivered to at once (each target's notices go one after the
+    /// other, in order).
+    pub concurrency: usize,
     /// The SMTP relay for `mailto:` targets; without it they fail and retry.
     pub smtp: Option<SmtpConfig>,
 }
@@ -97,16 +107,32 @@ impl Default for DeliveryConfig {
             allow_private: false,
             max_attempts: 8,
             timeout: Duration::from_secs(10),
+            concurrency: 16,
             smtp: None,
         }
     }
 }
 
 /// Whether an address may receive webhooks without `allow_private`.
+///
+/// IPv4: refused are 0.0.0.0/8, loopback, private (RFC 1918), CGNAT
+/// 100.64.0.0/10, link-local, IETF protocol assignments 192.0.0.0/24,
+/// documentation (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24), the
+/// 6to4 relay 192.88.99.0/24, benchmarking 198.18.0.0/15, multicast,
+/// 240.0.0.0/4 and broadcast.
+///
+/// IPv6: only global unicast 2000::/3 is allowed, which leaves out
+/// loopback, unspecified, every form embedding an IPv4 address in the low
+/// bits (mapped `::ffff:0:0/96`, compatible `::/96`, NAT64 `64:ff9b::/96`
+/// and `64:ff9b:1::/48`), discard `100::/64`, unique-local, link-local,
+/// site-local `fec0::/10` and multicast; inside 2000::/3 refused are the
+/// IETF protocol assignments 2001::/23 (Teredo 2001::/32, benchmarking,
+/// ORCHID), documentation 2001:db8::/32 and 3fff::/20, and 6to4 2002::/16
+/// (which embeds an IPv4 address).
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             !(v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
@@ -116,18 +142,19 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_documentation()
                 || a == 0
                 || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64/10
+                || (a == 192 && b == 0 && c == 0) // IETF protocol 192.0.0/24
+                || (a == 192 && b == 88 && c == 99) // 6to4 relay 192.88.99/24
+                || (a == 198 && (b == 18 || b == 19)) // benchmarking 198.18/15
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (first & 0xffc0) == 0xfe80) // link-local fe80::/10
+            let s = v6.segments();
+            let global_unicast = (s[0] & 0xe000) == 0x2000; // 2000::/3
+            global_unicast
+                && !(s[0] == 0x2001 && s[1] < 0x200) // 2001::/23
+                && !(s[0] == 0x2001 && s[1] == 0x0db8) // documentation 2001:db8::/32
+                && (s[0] & 0xfff0) != 0x3ff0 // documentation 3fff::/20
+                && s[0] != 0x2002 // 6to4 2002::/16
         }
     }
 }
@@ -305,9 +332,16 @@ pub struct DeliveryReport {
     pub retrying: usize,
     /// Rows given up.
     pub failed: usize,
+    /// Rows not tried in this pass because their target had just timed out
+    /// or could not be reached; they stay due, with no attempt counted.
+    pub deferred: usize,
 }
 
-/// Sends every pending row due at `now`.
+/// Sends every pending row due at `now`: targets are served concurrently
+/// (at most [`DeliveryConfig::concurrency`] at once), each target's rows in
+/// order; a target that times out or cannot be reached has its remaining
+/// rows deferred to the next pass, so one slow receiver delays no other
+/// subscriber. Each outcome is recorded in the store as it arrives.
 pub fn deliver_due(
     store: &mut Store,
     config: &DeliveryConfig,
@@ -315,38 +349,85 @@ pub fn deliver_due(
 ) -> Result<DeliveryReport, AlertError> {
     let due = store.due_deliveries(now)?;
     let mut report = DeliveryReport::default();
+    // Rows grouped by target, in the order they are due.
+    let mut groups: Vec<(String, Vec<vigie_store::DueDelivery>)> = Vec::new();
     for row in due {
-        let outcome = send(
-            &row.target,
-            &row.secret,
-            row.id,
-            &row.notice_key,
-            &row.payload,
-            config,
-        );
-        let attempts = row.attempts + 1;
-        match outcome {
-            Ok(()) => {
-                store.mark_delivered(row.id, attempts, now)?;
-                report.delivered += 1;
-            }
-            Err(error) => {
-                let give_up = attempts >= config.max_attempts;
-                store.mark_delivery_failed(
-                    row.id,
-                    attempts,
-                    now + backoff_secs(attempts - 1),
-                    &error,
-                    give_up,
-                )?;
-                if give_up {
-                    report.failed += 1;
-                } else {
-                    report.retrying += 1;
-                }
-            }
+        match groups.iter_mut().find(|(target, _)| *target == row.target) {
+            Some((_, rows)) => rows.push(row),
+            None => groups.push((row.target.clone(), vec![row])),
         }
     }
+    let total: usize = groups.iter().map(|(_, rows)| rows.len()).sum();
+    let workers = config.concurrency.max(1).min(groups.len());
+    let queue = std::sync::Mutex::new(groups.into_iter());
+    let (results, outcomes) = std::sync::mpsc::channel();
+    let mut first_error = None;
+    let mut recorded = 0;
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let results = results.clone();
+            let queue = &queue;
+            scope.spawn(move || loop {
+                let next = match queue.lock() {
+                    Ok(mut queue) => queue.next(),
+                    Err(_) => None,
+                };
+                let Some((_, rows)) = next else { return };
+                for row in rows {
+                    let outcome = send(
+                        &row.target,
+                        &row.secret,
+                        row.id,
+                        &row.notice_key,
+                        &row.payload,
+                        config,
+                    );
+                    let unreachable = matches!(&outcome, Err(e) if e.unreachable);
+                    if results.send((row.id, row.attempts, outcome)).is_err() || unreachable {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(results);
+        for (id, attempts, outcome) in outcomes {
+            recorded += 1;
+            if first_error.is_some() {
+                continue;
+            }
+            let attempts = attempts + 1;
+            let written = match outcome {
+                Ok(()) => store.mark_delivered(id, attempts, now).map(|()| {
+                    report.delivered += 1;
+                }),
+                Err(error) => {
+                    let give_up = attempts >= config.max_attempts;
+                    store
+                        .mark_delivery_failed(
+                            id,
+                            attempts,
+                            now + backoff_secs(attempts - 1),
+                            &error.message,
+                            give_up,
+                        )
+                        .map(|()| {
+                            if give_up {
+                                report.failed += 1;
+                            } else {
+                                report.retrying += 1;
+                            }
+                        })
+                }
+            };
+            if let Err(e) = written {
+                first_error = Some(e);
+            }
+        }
+    });
+    if let Some(e) = first_error {
+        return Err(e.into());
+    }
+    report.deferred = total - recorded;
     Ok(report)
 }
 
@@ -417,6 +498,22 @@ pub fn run_pass(
     Ok((added, deliver_due(&mut store, config, now)?))
 }
 
+/// Why one delivery failed.
+struct SendError {
+    message: String,
+    /// No answer: timed out or not reachable (the target's other rows wait).
+    unreachable: bool,
+}
+
+impl From<String> for SendError {
+    fn from(message: String) -> Self {
+        SendError {
+            message,
+            unreachable: false,
+        }
+    }
+}
+
 fn send(
     target: &str,
     secret: &str,
@@ -424,18 +521,23 @@ fn send(
     key: &str,
     payload: &str,
     config: &DeliveryConfig,
-) -> Result<(), String> {
+) -> Result<(), SendError> {
     if let Some(address) = target.strip_prefix("mailto:") {
-        return send_mail(address, secret, id, key, payload, config);
+        return send_mail(address, secret, id, key, payload, config).map_err(SendError::from);
     }
-    let (url, address) = check_target(target, config.allow_private).map_err(|e| e.to_string())?;
+    let (url, address) =
+        check_target(target, config.allow_private).map_err(|e| SendError::from(e.to_string()))?;
     let host = url.host_str().unwrap_or_default().to_string();
+    // No proxy: a proxy from HTTP(S)_PROXY would connect wherever it likes,
+    // bypassing the checked, pinned address.
     let client = reqwest::blocking::Client::builder()
         .timeout(config.timeout)
+        .connect_timeout(config.timeout)
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .resolve(&host, address)
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        .map_err(|e| SendError::from(format!("cannot build the HTTP client: {e}")))?;
     let response = client
         .post(url)
         .header("content-type", "application/json")
@@ -444,11 +546,14 @@ fn send(
         .header("x-vigie-notice", key)
         .body(payload.to_string())
         .send()
-        .map_err(|e| format!("POST failed: {e}"))?;
+        .map_err(|e| SendError {
+            message: format!("POST failed: {e}"),
+            unreachable: e.is_timeout() || e.is_connect(),
+        })?;
     if response.status().is_success() {
         Ok(())
     } else {
-        Err(format!("the receiver answered {}", response.status()))
+        Err(format!("the receiver answered {}", response.status()).into())
     }
 }
 
@@ -551,23 +656,83 @@ mod tests {
             "169.254.169.254",
             "100.64.0.1",
             "0.0.0.0",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
             "224.0.0.1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "192.0.0.1",          // IETF protocol assignments 192.0.0.0/24
+            "192.0.0.170",        // NAT64 discovery
+            "192.0.2.1",          // documentation
+            "198.51.100.1",       // documentation
+            "203.0.113.1",        // documentation
+            "198.18.0.1",         // benchmarking 198.18.0.0/15
+            "198.19.255.254",     // benchmarking
+            "192.88.99.1",        // 6to4 relay anycast
+            "::",                 // unspecified
+            "::1",                // loopback
+            "fe80::1",            // link-local
+            "fd00::1",            // unique local
+            "fec0::1",            // site-local fec0::/10
+            "ff02::1",            // multicast
+            "::ffff:127.0.0.1",   // IPv4-mapped ::ffff:0:0/96
+            "::ffff:8.8.8.8",     // IPv4-mapped, even of a public address
+            "::127.0.0.1",        // IPv4-compatible ::/96
+            "::8.8.8.8",          // IPv4-compatible
+            "64:ff9b::7f00:1",    // NAT64 64:ff9b::/96 of 127.0.0.1
+            "64:ff9b::a9fe:a9fe", // NAT64 of 169.254.169.254
+            "64:ff9b::808:808",   // NAT64 of a public address
+            "64:ff9b:1::7f00:1",  // local-use NAT64 64:ff9b:1::/48
+            "2002:7f00:1::1",     // 6to4 of 127.0.0.1
+            "2002:a9fe:a9fe::1",  // 6to4 of 169.254.169.254
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2", // Teredo 2001::/32
+            "2001:2::1",          // benchmarking 2001:2::/48
+            "2001:db8::1",        // documentation 2001:db8::/32
+            "3fff::1",            // documentation 3fff::/20
+            "100::1",             // discard 100::/64
+            "4000::1",            // outside global unicast 2000::/3
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["8.8.8.8", "2606:4700::1111", "1.1.1.1"] {
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "198.20.0.1",
+            "192.0.3.1",
+            "2606:4700::1111",
+            "2001:4860:4860::8888",
+            "2a00:1450:4007::1",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
         let err = check_target("http://127.0.0.1:9/hook", false)
             .unwrap_err()
             .to_string();
         assert!(err.contains("request forgery"), "{err}");
-        assert!(check_target("http://[::1]:9/hook", false).is_err());
-        assert!(check_target("http://localhost:9/hook", false).is_err());
+        // The targets accepted before (issue 14, finding 6), as URLs.
+        for host in [
+            "[::127.0.0.1]",
+            "[64:ff9b::7f00:1]",
+            "[64:ff9b::a9fe:a9fe]",
+            "[64:ff9b:1::a9fe:a9fe]",
+            "[::ffff:7f00:1]",
+            "[2002:7f00:1::1]",
+            "[2002:a9fe:a9fe::1]",
+            "[2001:0:4136:e378:8000:63bf:3fff:fdd2]",
+            "[fec0::1]",
+            "198.18.0.1",
+            "192.0.0.1",
+            "192.0.2.1",
+            "198.51.100.1",
+            "203.0.113.1",
+            "[2001:db8::1]",
+            "[100::1]",
+            "[::1]",
+            "localhost",
+        ] {
+            let err = check_target(&format!("http://{host}:9/hook"), false)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("request forgery"), "{host}: {err}");
+        }
         assert!(check_target("http://127.0.0.1:9/hook", true).is_ok());
         assert!(check_target("ftp://example.org/", true)
             .unwrap_err()

@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use common::{fill_iraq, shared_data};
 use vigie_publish::alerts::{self, DeliveryConfig};
@@ -221,6 +222,125 @@ fn webhooks_are_signed_retried_and_survive_a_restart_without_duplicates() {
     assert_eq!(body["time"], vigie_model::format_utc(first.start));
     assert_eq!(body["incident"]["id"], incidents[0].id);
     assert_eq!(body["incident"]["mechanism"], first.mechanism.name());
+}
+
+/// Notice keys and the time each arrived.
+type Arrivals = Arc<Mutex<Vec<(String, Instant)>>>;
+
+/// A receiver that reads each request, waits `delay`, then answers 200;
+/// it records the notice key and the time each request arrived.
+fn receiver_waiting(delay: Duration) -> (String, Arrivals) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let log2 = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let log = Arc::clone(&log2);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut key = String::new();
+                let mut length = 0;
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let l = line.trim_end();
+                    if l.is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = l.split_once(':') {
+                        match k.trim().to_ascii_lowercase().as_str() {
+                            "x-vigie-notice" => key = v.trim().to_string(),
+                            "content-length" => length = v.trim().parse().unwrap_or(0),
+                            _ => {}
+                        }
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                log.lock().unwrap().push((key, Instant::now()));
+                std::thread::sleep(delay);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            });
+        }
+    });
+    (url, log)
+}
+
+/// Issue 14, finding 6: a receiver that sleeps 30 s delayed another
+/// subscriber's notices by minutes. Now targets are served concurrently and
+/// the slow one is given up after its timeout, its other rows deferred.
+#[test]
+fn a_slow_receiver_delays_no_other_subscriber() {
+    let Some(shared) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = fill_iraq(dir.path(), &shared);
+    let (incidents, _) = vigie_publish::data::incidents(
+        &store,
+        &ResultFilter {
+            method: Some("vigie".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let n = incidents.len();
+    let (slow_url, slow_log) = receiver_waiting(Duration::from_secs(30));
+    let (fast_url, fast_log) = receiver_waiting(Duration::ZERO);
+    let secret = "a-secret-of-at-least-16-bytes";
+    let t0 = 1_800_000_000;
+    let mut conn = vigie_store::Store::open(dir.path()).unwrap();
+    let iq = "IQ".parse().unwrap();
+    let notices = vec!["start".to_string(), "end".to_string()];
+    // The slow subscriber first: serial delivery would wait for it.
+    alerts::subscribe(&mut conn, &iq, &notices, &slow_url, secret, true, t0).unwrap();
+    alerts::subscribe(&mut conn, &iq, &notices, &fast_url, secret, true, t0).unwrap();
+    assert_eq!(alerts::enqueue(&mut conn, &incidents, t0).unwrap(), 4 * n);
+    let config = DeliveryConfig {
+        allow_private: true,
+        timeout: Duration::from_secs(2),
+        ..DeliveryConfig::default()
+    };
+    let started = Instant::now();
+    let report = alerts::deliver_due(&mut conn, &config, t0).unwrap();
+    let pass = started.elapsed();
+    assert!(pass < Duration::from_secs(10), "the pass took {pass:?}");
+    assert_eq!(report.delivered, 2 * n, "{report:?}");
+    assert_eq!(report.retrying, 1, "{report:?}");
+    assert_eq!(report.deferred, 2 * n - 1, "{report:?}");
+    let fast = fast_log.lock().unwrap().clone();
+    assert_eq!(fast.len(), 2 * n);
+    let last = fast.iter().map(|(_, at)| *at).max().unwrap() - started;
+    assert!(
+        last < Duration::from_secs(2),
+        "the fast receiver's last notice came {last:?} after the pass began"
+    );
+    assert_eq!(slow_log.lock().unwrap().len(), 1, "one try, then deferred");
+    let rows = alerts::outbox(&conn).unwrap();
+    let timed_out = rows
+        .iter()
+        .find(|r| r.attempts == 1 && r.state == "pending")
+        .unwrap();
+    assert!(
+        timed_out
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("POST failed"),
+        "{timed_out:?}"
+    );
+    // The deferred rows are still due, with no attempt counted.
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.attempts == 0 && r.state == "pending")
+            .count(),
+        2 * n - 1
+    );
 }
 
 /// A tiny SMTP sink: refuses the first `refusals` sessions with 421, then
