@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -183,8 +183,11 @@ pub struct LogStats {
     pub lines: u64,
     /// Requests counted in a bin.
     pub requests: u64,
-    /// Lines that are not access-log lines (skipped).
+    /// Lines that are not access-log lines (skipped), over-long lines included.
     pub bad_lines: u64,
+    /// Lines longer than the aggregator's line cap ([`MAX_LINE_BYTES`] by
+    /// default): skipped without being held in memory, also counted in `bad_lines`.
+    pub long_lines: u64,
     /// Lines for a bin already closed (skipped): the log went back in time
     /// by more than the grace period.
     pub late_lines: u64,
@@ -194,6 +197,11 @@ pub struct LogStats {
 
 /// How many bad lines are quoted in [`LogStats::bad_line_examples`].
 pub const MAX_BAD_LINE_EXAMPLES: usize = 10;
+
+/// Lines longer than this (64 KiB, newline included) are skipped and
+/// counted, never buffered whole: a real access-log line is a few hundred
+/// bytes, and servers cap request lines and headers at a few KiB.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// Aggregates access-log lines into closed bins.
 ///
@@ -208,6 +216,7 @@ pub struct AccessLogAggregator {
     grace_secs: i64,
     latest: Option<UnixSecs>,
     stats: LogStats,
+    max_line_bytes: usize,
 }
 
 impl AccessLogAggregator {
@@ -222,6 +231,31 @@ impl AccessLogAggregator {
             grace_secs,
             latest: None,
             stats: LogStats::default(),
+            max_line_bytes: MAX_LINE_BYTES,
+        }
+    }
+
+    /// Changes the line cap ([`MAX_LINE_BYTES`] by default; at least 1 KiB).
+    pub fn with_max_line_bytes(mut self, max: usize) -> Self {
+        self.max_line_bytes = max.max(1024);
+        self
+    }
+
+    /// Lines longer than this many bytes are skipped by the readers.
+    pub fn max_line_bytes(&self) -> usize {
+        self.max_line_bytes
+    }
+
+    /// Counts a line the reader skipped for being longer than the cap.
+    pub fn skip_long_line(&mut self, source: &str, line_number: u64, len: u64) {
+        self.stats.lines += 1;
+        self.stats.bad_lines += 1;
+        self.stats.long_lines += 1;
+        if self.stats.bad_line_examples.len() < MAX_BAD_LINE_EXAMPLES {
+            let max = self.max_line_bytes;
+            self.stats.bad_line_examples.push(format!(
+                "{source}:{line_number}: line of {len} bytes, over the {max}-byte cap (skipped)"
+            ));
         }
     }
 
@@ -324,8 +358,82 @@ pub fn open_log(path: &Path) -> Result<Box<dyn BufRead>, String> {
     }
 }
 
+/// A line being read by [`read_capped`], possibly over several calls (a
+/// followed file's partial line).
+#[derive(Debug, Default)]
+struct CappedLine {
+    /// The line's bytes, while it is within the cap.
+    bytes: Vec<u8>,
+    /// Bytes of the line read so far (kept or not).
+    len: u64,
+    /// The line went over the cap: its bytes are dropped as they come.
+    overlong: bool,
+}
+
+impl CappedLine {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.len = 0;
+        self.overlong = false;
+    }
+
+    /// Hands the line to `aggregator` (counted as too long if it was) and clears it.
+    fn finish(
+        &mut self,
+        aggregator: &mut AccessLogAggregator,
+        source: &str,
+        number: u64,
+    ) -> Vec<SignalBin> {
+        let bins = if self.overlong {
+            aggregator.skip_long_line(source, number, self.len);
+            Vec::new()
+        } else {
+            aggregator.add_line(&self.bytes, source, number)
+        };
+        self.clear();
+        bins
+    }
+}
+
+/// Reads up to the next newline into `line`, keeping at most `max` bytes
+/// of it (beyond that the line is marked over-long and its bytes dropped).
+/// Returns the bytes consumed and whether the line ended with a newline.
+fn read_capped(
+    reader: &mut impl BufRead,
+    line: &mut CappedLine,
+    max: usize,
+) -> std::io::Result<(usize, bool)> {
+    let mut consumed = 0;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok((consumed, false));
+        }
+        let newline = available.iter().position(|&b| b == b'\n');
+        let chunk = &available[..newline.map_or(available.len(), |i| i + 1)];
+        line.len += chunk.len() as u64;
+        if !line.overlong && line.bytes.len() + chunk.len() <= max {
+            line.bytes.extend_from_slice(chunk);
+        } else if !line.overlong {
+            line.overlong = true;
+            line.bytes = Vec::new();
+        }
+        let n = chunk.len();
+        reader.consume(n);
+        consumed += n;
+        if newline.is_some() {
+            return Ok((consumed, true));
+        }
+    }
+}
+
 /// Reads every line of `reader` (a file, stdin), writing closed bins to
-/// `sink` as the log's time moves on. Open bins stay open: call
+/// `sink` as the log's time moves on. Lines over the aggregator's cap are
+/// counted and skipped without being held whole. Open bins stay open: call
 /// [`AccessLogAggregator::close_all`] at the very end.
 pub fn read_lines(
     reader: impl BufRead,
@@ -334,18 +442,17 @@ pub fn read_lines(
     sink: &mut dyn BinSink,
 ) -> Result<(), String> {
     let mut reader = reader;
-    let mut line = Vec::with_capacity(512);
+    let mut line = CappedLine::default();
+    let max = aggregator.max_line_bytes();
     let mut number = 0u64;
     loop {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
+        let (n, _) = read_capped(&mut reader, &mut line, max)
             .map_err(|e| format!("{source}: read error after line {number}: {e}"))?;
         if n == 0 {
             return Ok(());
         }
         number += 1;
-        write_all(sink, aggregator.add_line(&line, source, number))?;
+        write_all(sink, line.finish(aggregator, source, number))?;
     }
 }
 
@@ -398,7 +505,8 @@ pub fn follow_file(
     let source = path.display().to_string();
     let mut current: Option<(BufReader<File>, (u64, u64), u64)> = None;
     let mut first_open = true;
-    let mut pending = Vec::new();
+    let mut pending = CappedLine::default();
+    let max = aggregator.max_line_bytes();
     let mut number = 0u64;
     while !stop.load(Ordering::Relaxed) {
         if current.is_none() {
@@ -418,17 +526,15 @@ pub fn follow_file(
         let mut got_line = false;
         if let Some((reader, _, position)) = current.as_mut() {
             loop {
-                let n = reader
-                    .read_until(b'\n', &mut pending)
+                let (n, complete) = read_capped(reader, &mut pending, max)
                     .map_err(|e| format!("{source}: read error after line {number}: {e}"))?;
                 *position += n as u64;
-                if n == 0 || !pending.ends_with(b"\n") {
+                if !complete {
                     break; // end of what is written; a partial line waits
                 }
                 number += 1;
                 got_line = true;
-                write_all(sink, aggregator.add_line(&pending, &source, number))?;
-                pending.clear();
+                write_all(sink, pending.finish(aggregator, &source, number))?;
             }
         }
         if !got_line {
@@ -443,12 +549,15 @@ pub fn follow_file(
             if reopen {
                 // Drain what the old file still holds, then switch.
                 if let Some((mut reader, _, _)) = current.take() {
-                    let mut rest = Vec::new();
-                    let _ = reader.read_to_end(&mut rest);
-                    pending.extend_from_slice(&rest);
-                    for line in pending.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                        number += 1;
-                        write_all(sink, aggregator.add_line(line, &source, number))?;
+                    while let Ok((n, complete)) = read_capped(&mut reader, &mut pending, max) {
+                        if pending.len > u64::from(complete) {
+                            number += 1;
+                            write_all(sink, pending.finish(aggregator, &source, number))?;
+                        }
+                        pending.clear();
+                        if n == 0 || !complete {
+                            break;
+                        }
                     }
                     pending.clear();
                 }

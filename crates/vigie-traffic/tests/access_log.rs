@@ -148,3 +148,82 @@ fn follow_survives_rotation_and_truncation() {
     assert_eq!(stats.requests, 8);
     assert_eq!(stats.bad_lines, 2);
 }
+
+/// Peak resident memory of this process, in kB (Linux), for the line-cap test.
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Issue 14, finding 9: a 300 MB line is counted and skipped, never held
+/// whole; the lines around it are read as usual.
+#[test]
+fn a_300_mb_line_is_skipped_without_being_buffered() {
+    use std::io::Read;
+    let before = peak_rss_kb();
+    let head = format!("{}{}", line("2.132.0.1", 0), line("2.132.0.2", 10));
+    let huge = std::io::repeat(b'x').take(300 << 20);
+    let tail = format!("\n{}{}", line("2.132.0.1", 30), line("2.132.0.1", 301));
+    let reader = std::io::BufReader::new(head.as_bytes().chain(huge).chain(tail.as_bytes()));
+    let mut agg = AccessLogAggregator::new(GeoDb::embedded(), BinSize::FIVE_MINUTES, 60);
+    let mut bins = Vec::new();
+    read_lines(reader, "huge.log", &mut agg, &mut bins).unwrap();
+    bins.extend(agg.close_all());
+    let stats = agg.stats();
+    assert_eq!(stats.lines, 5);
+    assert_eq!(stats.requests, 4);
+    assert_eq!(stats.long_lines, 1);
+    assert_eq!(stats.bad_lines, 1);
+    assert!(
+        stats.bad_line_examples[0].starts_with("huge.log:3: line of 314572801 bytes"),
+        "{:?}",
+        stats.bad_line_examples
+    );
+    let kz = country("KZ");
+    assert_eq!(bins[0].value(&kz, SignalKind::HttpRequests), Some(3.0));
+    if let (Some(before), Some(after)) = (before, peak_rss_kb()) {
+        assert!(
+            after.saturating_sub(before) < 100_000,
+            "peak memory grew by {} kB",
+            after - before
+        );
+    }
+}
+
+/// The same cap holds when following a file (here lowered to 1 KiB): an
+/// over-long line is skipped, the next lines are counted.
+#[test]
+fn follow_skips_an_over_long_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    let mut log = line("2.132.0.1", 0);
+    log += &"y".repeat(5000);
+    log += "\n";
+    log += &line("2.132.0.2", 10);
+    log += &line("2.132.0.1", 301);
+    std::fs::write(&path, &log).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopper = Arc::clone(&stop);
+    let handle = std::thread::spawn(move || {
+        let mut agg = AccessLogAggregator::new(GeoDb::embedded(), BinSize::FIVE_MINUTES, 60)
+            .with_max_line_bytes(1024);
+        let mut bins = Vec::new();
+        let options = FollowOptions {
+            from_start: true,
+            poll: Duration::from_millis(20),
+            close_quiet_bins: false,
+        };
+        follow_file(&path, options, &mut agg, &stopper, &mut bins).unwrap();
+        (agg.stats().clone(), bins)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let (stats, bins) = handle.join().unwrap();
+    assert_eq!(stats.long_lines, 1, "{stats:?}");
+    assert_eq!(stats.requests, 3);
+    assert_eq!(
+        bins[0].value(&country("KZ"), SignalKind::HttpRequests),
+        Some(2.0)
+    );
+}
