@@ -21,13 +21,13 @@ use vigie_scenario::clock::reporter_time;
 use vigie_scenario::{builtin, generate, Generated, Scenario};
 use vigie_store::{ResultFilter, Store};
 
-use super::detect::VIGIE;
 use super::incidents::format_duration;
 use super::{load_geo, open_store};
 use crate::cli::{
     DemoArgs, DetectArgs, EvalArgs, GeoArgs, IngestAccessLogArgs, IngestMrtArgs, IngestPcapArgs,
     PcapMode, ReportArgs, ServeArgs,
 };
+use vigie_pipeline::VIGIE;
 
 /// Bin width of the demo's series, seconds (vigie's default).
 const BIN_SECS: u32 = 300;

@@ -7,9 +7,9 @@ use vigie_detect::Incident;
 use vigie_model::{format_utc, parse_utc, Entity};
 use vigie_store::{ResultFilter, Store};
 
-use super::detect::VIGIE;
 use crate::cli::{Format, IncidentsArgs};
 use crate::output::Rows;
+use vigie_pipeline::VIGIE;
 
 /// "3 h 25 min", "45 min", "2 d 4 h".
 pub fn format_duration(secs: i64) -> String {
