@@ -176,7 +176,10 @@ fn lab_bench() {
                 burst: (rate / 100).max(1),
                 round: Duration::from_millis(u64::from(round_ms)),
             };
-            let mut prober = Prober::new(socket, engine, config).expect("prober");
+            // The lab floods its own namespaces: past the default ceiling on purpose.
+            let ceiling = vigie_probe::RateCeiling::raised_to(rate);
+            let mut prober =
+                Prober::with_rate_ceiling(socket, engine, config, ceiling).expect("prober");
             let started = Instant::now();
             let cpu_start = thread_cpu();
             let mut reports = Vec::new();

@@ -47,8 +47,11 @@ pub mod signal;
 pub use belief::{Belief, BeliefParams, BlockState, NextStep};
 pub use engine::{BlockChange, Engine, OutgoingProbe, PacketOutcome, RoundReport};
 pub use list::{Eligibility, ListBuilder, ListReport, ProbeBlock, ProbeList};
-pub use prober::{discover, DiscoveryReport, IcmpSocket, ProbeError, Prober, ProberConfig};
+pub use prober::{
+    discover, discover_with_ceiling, discovery_targets, DiscoveryReport, IcmpSocket, ProbeError,
+    Prober, ProberConfig,
+};
 pub use quorum::{combine_states, VantageStates};
-pub use rate::TokenBucket;
+pub use rate::{RateCeiling, TokenBucket, DEFAULT_MAX_RATE_PPS};
 pub use safety::TargetPolicy;
 pub use signal::{up_counts, RoundBins};

@@ -11,6 +11,11 @@
 //!   cut off): the probe is counted in [`RoundReport::send_errors`] and
 //!   gives no evidence, so the blocks keep their beliefs; replies already
 //!   received still count.
+//!
+//! The rate must stay under a [`RateCeiling`] ([`DEFAULT_MAX_RATE_PPS`](crate::rate::DEFAULT_MAX_RATE_PPS)
+//! unless raised explicitly), and the host's own addresses are never
+//! probed: a discovery scan leaves them out, and a round counts a probe to
+//! one of them as not sent.
 
 use std::io::{ErrorKind, Read};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -23,8 +28,8 @@ use tokio::io::unix::AsyncFd;
 use crate::engine::{Engine, RoundReport};
 use crate::icmp::{parse_echo_reply, EchoProbe, ProbeCookie};
 use crate::list::ListBuilder;
-use crate::rate::TokenBucket;
-use crate::safety::TargetPolicy;
+use crate::rate::{RateCeiling, TokenBucket};
+use crate::safety::{host_addresses, TargetPolicy};
 
 /// Errors that stop the prober.
 #[derive(Debug, thiserror::Error)]
@@ -160,15 +165,39 @@ pub struct Prober {
     epoch: Instant,
     config: ProberConfig,
     recv_buf: Vec<u8>,
+    /// This host's addresses, sorted: never probed.
+    own: Vec<Ipv4Addr>,
+}
+
+/// This host's addresses, or a configuration error.
+fn own_addresses() -> Result<Vec<Ipv4Addr>, ProbeError> {
+    host_addresses().map_err(|e| {
+        ProbeError::Config(format!(
+            "cannot list this host's addresses (getifaddrs), which must never be probed: {e}"
+        ))
+    })
 }
 
 impl Prober {
-    /// A prober sending `engine`'s probes through `socket`.
+    /// A prober sending `engine`'s probes through `socket`, at a rate under
+    /// the default ceiling ([`DEFAULT_MAX_RATE_PPS`](crate::rate::DEFAULT_MAX_RATE_PPS)).
     pub fn new(
         socket: IcmpSocket,
         engine: Engine,
         config: ProberConfig,
     ) -> Result<Prober, ProbeError> {
+        Self::with_rate_ceiling(socket, engine, config, RateCeiling::default())
+    }
+
+    /// [`Prober::new`] with an explicit rate ceiling (to allow rates above
+    /// [`DEFAULT_MAX_RATE_PPS`](crate::rate::DEFAULT_MAX_RATE_PPS)).
+    pub fn with_rate_ceiling(
+        socket: IcmpSocket,
+        engine: Engine,
+        config: ProberConfig,
+        ceiling: RateCeiling,
+    ) -> Result<Prober, ProbeError> {
+        ceiling.check(config.rate_pps).map_err(ProbeError::Config)?;
         if config.rate_pps == 0 {
             return Err(ProbeError::Config(
                 "the send rate must be at least 1 probe per second".into(),
@@ -187,6 +216,7 @@ impl Prober {
             epoch,
             config,
             recv_buf: vec![0; 4096],
+            own: own_addresses()?,
         })
     }
 
@@ -232,6 +262,12 @@ impl Prober {
                     self.bucket.give_back();
                     break;
                 };
+                if self.own.binary_search(&probe.target).is_ok() {
+                    self.bucket.give_back();
+                    let why = format!("{} is this host's own address: not probed", probe.target);
+                    self.engine.probe_failed(&probe, &why);
+                    continue;
+                }
                 match self.socket.send(probe.target, &probe.packet) {
                     Ok(_) => self.engine.probe_sent(&probe, now),
                     Err(e) if is_buffer_full(&e) => {
@@ -297,27 +333,27 @@ pub struct DiscoveryReport {
     pub send_errors: u64,
     /// The first send error.
     pub first_send_error: Option<String>,
+    /// Addresses of the prefixes left out for being this host's own.
+    pub own_addresses_excluded: u64,
 }
 
 /// The largest scan [`discover`] accepts: 2^24 addresses (a /8) per pass.
 pub const MAX_DISCOVERY_ADDRESSES: u64 = 1 << 24;
 
-/// Scans every address of `prefixes` (except each /24's .0 and .255)
-/// `passes` times at no more than `rate_pps`, waiting `timeout` after each
-/// pass, and records each address's response rate.
-pub async fn discover(
-    socket: &IcmpSocket,
+/// The addresses a discovery of `prefixes` probes, sorted: every address
+/// (except each /24's .0 and .255) of prefixes that `policy` accepts whole
+/// ([`TargetPolicy::check_prefix`]: a prefix overlapping a refused range is
+/// an error naming the parts that may be scanned), less `own` (this host's
+/// addresses), with how many of `own` were left out.
+pub fn discovery_targets(
     prefixes: &[Ipv4Net],
-    passes: u32,
-    rate_pps: u32,
-    timeout: Duration,
     policy: &TargetPolicy,
-) -> Result<(ListBuilder, DiscoveryReport), ProbeError> {
+    own: &[Ipv4Addr],
+) -> Result<(Vec<u32>, u64), ProbeError> {
     let mut addresses: Vec<u32> = Vec::new();
     for net in prefixes {
         policy
-            .check(net.network())
-            .and_then(|_| policy.check(net.broadcast()))
+            .check_prefix(net)
             .map_err(|why| ProbeError::Config(format!("discovery of {net}: {why}")))?;
         let (first, last) = (u32::from(net.network()), u32::from(net.broadcast()));
         let count = u64::from(last - first) + 1;
@@ -330,6 +366,52 @@ pub async fn discover(
     }
     addresses.sort_unstable();
     addresses.dedup();
+    let before = addresses.len();
+    let own: std::collections::HashSet<u32> = own.iter().map(|&a| u32::from(a)).collect();
+    addresses.retain(|a| !own.contains(a));
+    let excluded = (before - addresses.len()) as u64;
+    Ok((addresses, excluded))
+}
+
+/// Scans every address of `prefixes` (except each /24's .0 and .255, and
+/// this host's own addresses) `passes` times at no more than `rate_pps`,
+/// waiting `timeout` after each pass, and records each address's response
+/// rate. Each prefix must be acceptable whole to `policy`
+/// ([`discovery_targets`]), and `rate_pps` at most [`DEFAULT_MAX_RATE_PPS`](crate::rate::DEFAULT_MAX_RATE_PPS).
+pub async fn discover(
+    socket: &IcmpSocket,
+    prefixes: &[Ipv4Net],
+    passes: u32,
+    rate_pps: u32,
+    timeout: Duration,
+    policy: &TargetPolicy,
+) -> Result<(ListBuilder, DiscoveryReport), ProbeError> {
+    discover_with_ceiling(
+        socket,
+        prefixes,
+        passes,
+        rate_pps,
+        timeout,
+        policy,
+        RateCeiling::default(),
+    )
+    .await
+}
+
+/// [`discover`] with an explicit rate ceiling.
+pub async fn discover_with_ceiling(
+    socket: &IcmpSocket,
+    prefixes: &[Ipv4Net],
+    passes: u32,
+    rate_pps: u32,
+    timeout: Duration,
+    policy: &TargetPolicy,
+    ceiling: RateCeiling,
+) -> Result<(ListBuilder, DiscoveryReport), ProbeError> {
+    ceiling
+        .check(rate_pps)
+        .map_err(|why| ProbeError::Config(format!("discovery: {why}")))?;
+    let (addresses, own_excluded) = discovery_targets(prefixes, policy, &own_addresses()?)?;
     let mut replies = vec![0u8; addresses.len()];
     let cookie = ProbeCookie::new();
     let ident = (std::process::id() as u16) ^ 0x5a5a;
@@ -337,6 +419,7 @@ pub async fn discover(
     let mut bucket = TokenBucket::new(rate_pps.max(1), (rate_pps / 100).max(1), Duration::ZERO);
     let mut report = DiscoveryReport {
         addresses: addresses.len() as u64,
+        own_addresses_excluded: own_excluded,
         ..DiscoveryReport::default()
     };
     let mut buf = vec![0u8; 4096];
@@ -416,4 +499,54 @@ pub async fn discover(
         }
     }
     Ok((builder, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(list: &[&str]) -> Vec<Ipv4Net> {
+        list.iter().map(|p| p.parse().unwrap()).collect()
+    }
+
+    /// Issue 14, finding 7: `--discover 172.0.0.0/8` is refused whole (it
+    /// contains 172.16.0.0/12), with the parts that may be scanned instead.
+    #[test]
+    fn discovery_refuses_prefixes_containing_reserved_space() {
+        let policy = TargetPolicy::default();
+        let err = discovery_targets(&nets(&["172.0.0.0/8"]), &policy, &[]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("discovery of 172.0.0.0/8"), "{text}");
+        assert!(text.contains("172.16.0.0/12"), "{text}");
+        assert!(text.contains("172.32.0.0/11"), "{text}");
+        let err = discovery_targets(&nets(&["100.0.0.0/8"]), &policy, &[]).unwrap_err();
+        assert!(err.to_string().contains("100.64.0.0/10"), "{err}");
+        // The parts it names are accepted.
+        let (targets, _) =
+            discovery_targets(&nets(&["172.0.0.0/12", "172.32.0.0/11"]), &policy, &[]).unwrap();
+        assert!(targets
+            .iter()
+            .all(|&a| crate::safety::SpecialRange::of(Ipv4Addr::from(a)).is_none()));
+    }
+
+    /// The host's own addresses are left out of a discovery.
+    #[test]
+    fn discovery_leaves_out_the_hosts_own_addresses() {
+        let policy = TargetPolicy::default();
+        let own: Vec<Ipv4Addr> = vec!["8.8.8.8".parse().unwrap(), "9.9.9.9".parse().unwrap()];
+        let (targets, excluded) = discovery_targets(&nets(&["8.8.8.0/24"]), &policy, &own).unwrap();
+        assert_eq!(excluded, 1);
+        assert_eq!(targets.len(), 253);
+        assert!(!targets.contains(&u32::from(own[0])));
+        // Read from the system: whatever this host has is never a target.
+        let system = host_addresses().unwrap();
+        let lab = TargetPolicy {
+            allow_private: true,
+            allowed: vec!["127.0.0.0/8".parse().unwrap()],
+        };
+        let (targets, _) = discovery_targets(&nets(&["127.0.0.0/24"]), &lab, &system).unwrap();
+        for addr in system.iter().filter(|a| a.octets()[..3] == [127, 0, 0]) {
+            assert!(!targets.contains(&u32::from(*addr)), "{addr}");
+        }
+    }
 }

@@ -7,6 +7,52 @@
 
 use std::time::Duration;
 
+/// The highest probe rate accepted unless raised explicitly
+/// ([`RateCeiling::raised_to`]): 20,000 probes/s. IODA's scale, 5.7 million
+/// /24 blocks probed once per 10-minute round, needs about 9,500 probes/s
+/// plus adaptive probes; a higher rate from one vantage point is more
+/// likely a typo than a plan, and floods the networks probed.
+pub const DEFAULT_MAX_RATE_PPS: u32 = 20_000;
+
+/// The ceiling a probe rate must stay under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateCeiling(u32);
+
+impl Default for RateCeiling {
+    fn default() -> Self {
+        RateCeiling(DEFAULT_MAX_RATE_PPS)
+    }
+}
+
+impl RateCeiling {
+    /// The explicit raise (or lowering) of the ceiling to `max_pps`.
+    pub fn raised_to(max_pps: u32) -> RateCeiling {
+        RateCeiling(max_pps.max(1))
+    }
+
+    /// The highest rate accepted, in probes per second.
+    pub fn max_pps(self) -> u32 {
+        self.0
+    }
+
+    /// Ok when `rate_pps` is within the ceiling; else says how to raise it.
+    pub fn check(self, rate_pps: u32) -> Result<(), String> {
+        if rate_pps <= self.0 {
+            return Ok(());
+        }
+        let default = if self.0 == DEFAULT_MAX_RATE_PPS {
+            " (the default ceiling)"
+        } else {
+            ""
+        };
+        Err(format!(
+            "a rate of {rate_pps} probes/s is above the ceiling of {} probes/s{default}; \
+             a higher rate must be allowed explicitly (RateCeiling::raised_to)",
+            self.0
+        ))
+    }
+}
+
 /// A token bucket driven by a caller-supplied clock (elapsed time).
 #[derive(Clone, Debug)]
 pub struct TokenBucket {
@@ -71,6 +117,19 @@ impl TokenBucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 14, finding 7: rates have a documented ceiling that only an
+    /// explicit raise lifts.
+    #[test]
+    fn rates_above_the_ceiling_need_an_explicit_raise() {
+        let ceiling = RateCeiling::default();
+        assert_eq!(ceiling.max_pps(), DEFAULT_MAX_RATE_PPS);
+        assert!(ceiling.check(DEFAULT_MAX_RATE_PPS).is_ok());
+        let err = ceiling.check(DEFAULT_MAX_RATE_PPS + 1).unwrap_err();
+        assert!(err.contains("ceiling of 20000"), "{err}");
+        assert!(RateCeiling::raised_to(1_000_000).check(200_000).is_ok());
+        assert!(RateCeiling::raised_to(0).check(1).is_ok());
+    }
 
     #[test]
     fn never_more_than_burst_plus_rate_times_time() {
