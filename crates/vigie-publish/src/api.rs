@@ -16,6 +16,7 @@ use vigie_store::ResultFilter;
 
 use crate::data::{self, incident_json, DEFAULT_METHOD};
 use crate::error::ApiError;
+use crate::limits::{Cancel, ReadLimits};
 use crate::params::Params;
 use crate::state::AppState;
 use crate::window::read_windows;
@@ -114,6 +115,9 @@ pub async fn signals(
 ) -> Result<Response, ApiError> {
     let params = Params(q);
     let (entity, signals, bin, from, until, max_points) = series_request(&params)?;
+    // The work stops if this future is dropped (the client went away).
+    let (cancel, _cancel_on_drop) = Cancel::new();
+    let mut limits = ReadLimits::of(&state, cancel);
     // Read and serialise on the blocking pool: a long series is megabytes.
     let body = state
         .with_store(move |store| {
@@ -125,6 +129,7 @@ pub async fn signals(
                 from,
                 until,
                 max_points,
+                &mut limits,
             )?;
             let first = windows.first();
             // An AS's main country (most of its /24s), from the store's
@@ -138,6 +143,15 @@ pub async fn signals(
                     .map(|row| row.country.to_string()),
                 _ => None,
             };
+            let mut size = 0;
+            let mut values = Vec::with_capacity(windows.len());
+            for w in &windows {
+                limits.check()?;
+                let text = data::values_json(&w.resampled.values);
+                size += text.len() + 200;
+                limits.check_size(size)?;
+                values.push(text);
+            }
             let out = SignalsOut {
                 entity: first.map(|w| w.key.entity.to_string()).unwrap_or_default(),
                 name: first.and_then(|w| w.name.clone()),
@@ -146,7 +160,8 @@ pub async fn signals(
                 until: format_utc(range.until()),
                 series: windows
                     .iter()
-                    .map(|w| {
+                    .zip(values)
+                    .map(|(w, values)| {
                         Ok(SeriesOut {
                             signal: w.key.signal.name(),
                             unit: w.key.signal.unit(),
@@ -154,7 +169,7 @@ pub async fn signals(
                             start_unix: w.resampled.start,
                             step_secs: w.resampled.step_secs,
                             native_step_secs: w.resampled.native_step_secs,
-                            values: RawValue::from_string(data::values_json(&w.resampled.values))
+                            values: RawValue::from_string(values)
                                 .map_err(|e| ApiError::internal(format!("values: {e}")))?,
                         })
                     })
@@ -201,9 +216,11 @@ pub async fn signals_csv(
     let params = Params(q);
     let (entity, signals, bin, from, until, max_points) = series_request(&params)?;
     let file_name = format!("vigie-{}.csv", entity.to_string().replace('/', "_"));
-    let (_, windows) = state
+    let (cancel, _cancel_on_drop) = Cancel::new();
+    let mut limits = ReadLimits::of(&state, cancel);
+    let body = state
         .with_store(move |store| {
-            read_windows(
+            let (_, windows) = read_windows(
                 store,
                 &entity,
                 signals.as_deref(),
@@ -211,26 +228,33 @@ pub async fn signals_csv(
                 from,
                 until,
                 max_points,
-            )
+                &mut limits,
+            )?;
+            let mut body = String::from("time,entity,signal,value\n");
+            for w in &windows {
+                let entity = csv_field(&w.key.entity.to_string());
+                for (i, value) in w.resampled.values.iter().enumerate() {
+                    if i % 8192 == 0 {
+                        limits.check()?;
+                        limits.check_size(body.len())?;
+                    }
+                    let t = w.resampled.start + i as i64 * i64::from(w.resampled.step_secs);
+                    body.push_str(&format_utc(t));
+                    body.push(',');
+                    body.push_str(&entity);
+                    body.push(',');
+                    body.push_str(w.key.signal.name());
+                    body.push(',');
+                    if let Some(v) = value {
+                        body.push_str(&v.to_string());
+                    }
+                    body.push('\n');
+                }
+            }
+            limits.check_size(body.len())?;
+            Ok(body)
         })
         .await?;
-    let mut body = String::from("time,entity,signal,value\n");
-    for w in &windows {
-        let entity = csv_field(&w.key.entity.to_string());
-        for (i, value) in w.resampled.values.iter().enumerate() {
-            let t = w.resampled.start + i as i64 * i64::from(w.resampled.step_secs);
-            body.push_str(&format_utc(t));
-            body.push(',');
-            body.push_str(&entity);
-            body.push(',');
-            body.push_str(w.key.signal.name());
-            body.push(',');
-            if let Some(v) = value {
-                body.push_str(&v.to_string());
-            }
-            body.push('\n');
-        }
-    }
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

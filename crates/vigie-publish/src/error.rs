@@ -1,5 +1,8 @@
 //! API errors: an HTTP status and a message that says what to change.
 
+use std::time::Duration;
+
+use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,6 +16,8 @@ pub struct ApiError {
     pub status: StatusCode,
     /// What went wrong and what to do about it.
     pub message: String,
+    /// When to try again, sent as `Retry-After` (503, 429).
+    pub retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -21,6 +26,7 @@ impl ApiError {
         ApiError {
             status: StatusCode::BAD_REQUEST,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -29,6 +35,7 @@ impl ApiError {
         ApiError {
             status: StatusCode::NOT_FOUND,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -37,6 +44,7 @@ impl ApiError {
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -45,7 +53,36 @@ impl ApiError {
         ApiError {
             status: StatusCode::UNAUTHORIZED,
             message: message.into(),
+            retry_after: None,
         }
+    }
+}
+
+impl ApiError {
+    /// A 503 Service Unavailable, to retry after `retry_after`.
+    pub fn busy(message: impl Into<String>, retry_after: Duration) -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: message.into(),
+            retry_after: Some(retry_after),
+        }
+    }
+
+    /// A 429 Too Many Requests, to retry after `retry_after`.
+    pub fn too_many_requests(message: impl Into<String>, retry_after: Duration) -> Self {
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: message.into(),
+            retry_after: Some(retry_after),
+        }
+    }
+
+    /// The `Retry-After` header's value (whole seconds, at least 1).
+    pub fn retry_after_header(&self) -> Option<(HeaderName, HeaderValue)> {
+        self.retry_after.map(|wait| {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            (header::RETRY_AFTER, HeaderValue::from(secs.max(1)))
+        })
     }
 }
 
@@ -63,6 +100,7 @@ impl From<StoreError> for ApiError {
             StoreError::Busy { .. } => ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 message: format!("the store is busy, retry shortly: {error}"),
+                retry_after: Some(Duration::from_secs(1)),
             },
             other => ApiError::internal(format!("store error: {other}")),
         }
@@ -71,6 +109,11 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
+        let retry_after = self.retry_after_header();
+        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if let Some((name, value)) = retry_after {
+            response.headers_mut().insert(name, value);
+        }
+        response
     }
 }

@@ -26,6 +26,7 @@ use vigie_store::{ResultFilter, Store, StoredEvent};
 
 use crate::data::{self, DEFAULT_METHOD};
 use crate::error::ApiError;
+use crate::limits::{Cancel, ReadLimits};
 use crate::params::{parse_signal, parse_typed_entity, Page, Params};
 use crate::state::AppState;
 use crate::window::read_windows;
@@ -94,13 +95,17 @@ fn envelope<D: Into<EnvelopeData>>(
     request_parameters: Map<String, Value>,
     result: Result<D, ApiError>,
 ) -> Response {
+    let mut retry_after = None;
     let (status, error, data) = match result {
         Ok(data) => (StatusCode::OK, Value::Null, data.into()),
-        Err(e) => (
-            e.status,
-            Value::String(e.message),
-            EnvelopeData::Tree(Value::Null),
-        ),
+        Err(e) => {
+            retry_after = e.retry_after_header();
+            (
+                e.status,
+                Value::String(e.message),
+                EnvelopeData::Tree(Value::Null),
+            )
+        }
     };
     let body = Envelope {
         kind,
@@ -115,7 +120,14 @@ fn envelope<D: Into<EnvelopeData>>(
         copyright: COPYRIGHT,
     };
     match serde_json::to_vec(&body) {
-        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Ok(bytes) => {
+            let mut response =
+                (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response();
+            if let Some((name, value)) = retry_after {
+                response.headers_mut().insert(name, value);
+            }
+            response
+        }
         Err(e) => ApiError::internal(format!("encoding: {e}")).into_response(),
     }
 }
@@ -236,6 +248,8 @@ async fn signals_raw_data(
         .transpose()?;
     let max_points = params.max_points()?;
     let bin = params.bin()?;
+    let (cancel, _cancel_on_drop) = Cancel::new();
+    let mut limits = ReadLimits::of(state, cancel);
     state
         .with_store(move |store| {
             let (_, windows) = read_windows(
@@ -246,11 +260,17 @@ async fn signals_raw_data(
                 Some(from),
                 Some(until),
                 max_points,
+                &mut limits,
             )?;
+            let mut size = 0;
             let series = windows
                 .iter()
                 .map(|w| {
+                    limits.check()?;
                     let r = &w.resampled;
+                    let values = crate::data::values_json(&r.values);
+                    size += values.len() + 300;
+                    limits.check_size(size)?;
                     Ok(IodaSeries {
                         entity_type: w.key.entity.kind().name(),
                         entity_code: w.key.entity.code(),
@@ -262,7 +282,7 @@ async fn signals_raw_data(
                         until: r.end(),
                         step: r.step_secs,
                         native_step: r.native_step_secs,
-                        values: RawValue::from_string(crate::data::values_json(&r.values))
+                        values: RawValue::from_string(values)
                             .map_err(|e| ApiError::internal(format!("values: {e}")))?,
                     })
                 })

@@ -6,7 +6,10 @@
 //!   [`paths`]), [`serve`] and [`bind`]. `vigie serve --listen ADDR` runs it
 //!   (`VIGIE_API_TOKEN` enables writes).
 //! - [`state`]: [`AppState`], what every handler shares (a pool of store
-//!   connections, the metrics, the write token).
+//!   connections, the metrics, the write token, the limits).
+//! - [`limits`]: [`ServerLimits`] (timeouts, caps on connections, bodies,
+//!   heavy reads and response sizes, the wrong-token throttle), the
+//!   heavy-read gate and the cancellation of work whose client has gone.
 //! - [`api`]: the native JSON API under `/api/v1/`: entities (search),
 //!   signals (JSON, and CSV for any series), events, incidents (ids
 //!   `ENTITY@START`), summary. Ranges of years are served, downsampled with
@@ -48,6 +51,7 @@ pub mod dashboard;
 pub mod data;
 pub mod error;
 pub mod ioda;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod params;
@@ -59,5 +63,6 @@ pub mod window;
 pub mod writes;
 
 pub use error::ApiError;
+pub use limits::ServerLimits;
 pub use server::{bind, router, serve};
 pub use state::AppState;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -18,13 +19,55 @@ struct RouteStats {
     sum_secs: f64,
 }
 
-/// Request counters and latency histograms, shared by every handler.
+/// Request counters and latency histograms, shared by every handler, and
+/// the counters of the server's limits.
 #[derive(Default)]
 pub struct Metrics {
     routes: Mutex<BTreeMap<String, RouteStats>>,
+    heavy_refused: AtomicU64,
+    cancelled: AtomicU64,
+    token_throttled: AtomicU64,
+    connections_evicted: AtomicU64,
+    connections_refused: AtomicU64,
+    connections_open: AtomicU64,
 }
 
 impl Metrics {
+    /// Counts a heavy read refused because every heavy slot was taken.
+    pub fn count_heavy_refused(&self) {
+        self.heavy_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a read stopped because its client went away.
+    pub fn count_cancelled(&self) {
+        self.cancelled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a write refused because its address gave too many wrong tokens.
+    pub fn count_token_throttled(&self) {
+        self.token_throttled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an idle connection closed to make room for a new one.
+    pub fn count_connection_evicted(&self) {
+        self.connections_evicted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a connection refused because every held one was busy.
+    pub fn count_connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sets the number of open connections.
+    pub fn set_connections_open(&self, open: usize) {
+        self.connections_open.store(open as u64, Ordering::Relaxed);
+    }
+
+    /// Reads stopped because their client went away, so far.
+    pub fn cancelled(&self) -> u64 {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
     /// Records one answered request: its route template (such as
     /// `/v2/signals/raw/{entityType}/{entityCode}`), status and duration.
     pub fn record(&self, route: &str, status: u16, elapsed: Duration) {
@@ -88,6 +131,44 @@ impl Metrics {
                 stats.count
             );
         }
+        for (name, help, value) in [
+            (
+                "vigie_http_heavy_refused_total",
+                "Heavy series reads refused with 503 because every heavy slot was taken.",
+                &self.heavy_refused,
+            ),
+            (
+                "vigie_http_cancelled_total",
+                "Series reads stopped because their client went away.",
+                &self.cancelled,
+            ),
+            (
+                "vigie_http_token_throttled_total",
+                "Writes refused with 429 after too many wrong tokens from one address.",
+                &self.token_throttled,
+            ),
+            (
+                "vigie_http_connections_evicted_total",
+                "Idle connections closed to make room for new ones.",
+                &self.connections_evicted,
+            ),
+            (
+                "vigie_http_connections_refused_total",
+                "Connections refused because every held connection was busy.",
+                &self.connections_refused,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP vigie_http_connections_open HTTP connections open.\n# TYPE vigie_http_connections_open gauge\nvigie_http_connections_open {}",
+            self.connections_open.load(Ordering::Relaxed)
+        );
         for (name, help, value) in gauges {
             let _ = writeln!(
                 out,

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use vigie_store::{Store, StoreError};
 
 use crate::error::ApiError;
+use crate::limits::{Guards, HeavyPermit, ServerLimits};
 use crate::metrics::Metrics;
 
 /// Idle store connections kept for reuse.
@@ -37,10 +38,12 @@ impl StorePool {
     }
 }
 
-/// What every handler shares: the store pool and the metrics.
+/// What every handler shares: the store pool, the metrics, the write token
+/// and the server's limits.
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    guards: Arc<Guards>,
 }
 
 struct Inner {
@@ -85,7 +88,36 @@ impl AppState {
                 write_token: write_token.filter(|t| !t.is_empty()),
                 allow_private_targets,
             }),
+            guards: Arc::new(Guards::new(ServerLimits::default())),
         })
+    }
+
+    /// The same state with the server's limits set to `limits` (the
+    /// defaults otherwise); give it to [`crate::serve`].
+    pub fn with_limits(mut self, limits: ServerLimits) -> AppState {
+        self.guards = Arc::new(Guards::new(limits));
+        self
+    }
+
+    /// The server's limits.
+    pub fn limits(&self) -> &ServerLimits {
+        &self.guards.limits
+    }
+
+    pub(crate) fn guards(&self) -> &Guards {
+        &self.guards
+    }
+
+    /// Takes one of the [`ServerLimits::max_heavy`] heavy-read slots
+    /// until the permit is dropped, or a 503 when none is free (what a
+    /// heavy series read does first).
+    pub fn try_heavy_permit(&self) -> Result<HeavyPermit, ApiError> {
+        self.guards.try_heavy()
+    }
+
+    /// Heavy series reads in progress.
+    pub fn heavy_in_flight(&self) -> usize {
+        self.guards.heavy_in_flight()
     }
 
     /// The store's folder.

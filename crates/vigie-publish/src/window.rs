@@ -7,6 +7,7 @@ use vigie_store::{SeriesInfo, Store};
 
 use crate::data::{self, Resampled};
 use crate::error::ApiError;
+use crate::limits::ReadLimits;
 use crate::params::{MAX_POINTS, MAX_RANGE_SECS, MAX_READ_BINS};
 
 /// Seconds of data a series request covers when it gives no `from`.
@@ -23,7 +24,10 @@ pub struct SeriesWindow {
 }
 
 /// Resolves `from`/`until` against the data span, checks the bounds, reads
-/// each series and downsamples it to `max_points`.
+/// each series and downsamples it to `max_points`. A heavy read waits for
+/// nothing: it takes a heavy slot from `limits` or is refused (503); the
+/// read stops between series when the client has gone.
+#[allow(clippy::too_many_arguments)]
 pub fn read_windows(
     store: &Store,
     entity: &Entity,
@@ -32,6 +36,7 @@ pub fn read_windows(
     from: Option<UnixSecs>,
     until: Option<UnixSecs>,
     max_points: Option<usize>,
+    limits: &mut ReadLimits,
 ) -> Result<(TimeRange, Vec<SeriesWindow>), ApiError> {
     let infos: Vec<SeriesInfo> = data::series_of(store, entity)?
         .into_iter()
@@ -74,11 +79,13 @@ pub fn read_windows(
             bin.secs()
         )));
     }
+    limits.admit((bins.max(0) as u64).saturating_mul(infos.len() as u64))?;
     let range = TimeRange::new(from, until)
         .map_err(|e| ApiError::bad_request(format!("bad time range: {e}")))?;
     let name = store.entity_name(entity)?;
     let mut windows = Vec::new();
     for info in infos {
+        limits.check()?;
         let series = data::read(store, &info.key, bin, range)?;
         let resampled = data::downsample(&series, max_points);
         if resampled.values.len() > MAX_POINTS {

@@ -3,10 +3,13 @@
 //! and alert subscriptions.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Instant;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::Extension;
 use axum::Json;
 use serde_json::{json, Value};
 use vigie_store::StoredAnnotation;
@@ -14,21 +17,33 @@ use vigie_store::StoredAnnotation;
 use crate::annotations::{self, AnnotationError, NewAnnotation};
 use crate::error::ApiError;
 use crate::params::Params;
+use crate::server::ClientAddr;
 use crate::state::AppState;
 
-/// Compares without stopping at the first difference.
+/// Compares two secrets in constant time, without leaking their lengths:
+/// the SHA-256 digests of both are compared, byte for byte, all of them.
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    let (a, b) = (Sha256::digest(a), Sha256::digest(b));
+    bool::from(a.as_slice().ct_eq(b.as_slice()))
 }
 
 /// Checks the bearer token: 403 when writes are disabled, 401 when the
-/// token is missing or wrong.
-pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// token is missing or wrong, 429 (with `Retry-After`) for a client
+/// address that gave too many wrong tokens in the last minute
+/// ([`crate::limits::ServerLimits::token_failures_per_minute`]).
+pub fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<&ClientAddr>,
+) -> Result<(), ApiError> {
     let Some(expected) = state.write_token() else {
         return Err(ApiError {
             status: StatusCode::FORBIDDEN,
             message: "writes are disabled on this server (start it with VIGIE_API_TOKEN set)"
                 .into(),
+            retry_after: None,
         });
     };
     let given = headers
@@ -36,9 +51,27 @@ pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
+    // Requests that did not come through `serve` (no address) share one count.
+    let ip = client
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let now = Instant::now();
+    let throttle = &state.guards().throttle;
+    if given.is_some() {
+        if let Some(wait) = throttle.blocked(ip, now) {
+            state.metrics().count_token_throttled();
+            return Err(ApiError::too_many_requests(
+                "too many wrong tokens from this address: wait before trying again",
+                wait,
+            ));
+        }
+    }
     match given {
         Some(token) if same_secret(token.as_bytes(), expected.as_bytes()) => Ok(()),
-        Some(_) => Err(ApiError::unauthorized("wrong token")),
+        Some(_) => {
+            throttle.failed(ip, now);
+            Err(ApiError::unauthorized("wrong token"))
+        }
         None => Err(ApiError::unauthorized(
             "writing needs the header 'Authorization: Bearer <token>'",
         )),
@@ -72,10 +105,11 @@ pub fn annotation_json(a: &StoredAnnotation) -> Value {
 /// text, url?}`: 201 with the stored annotation.
 pub async fn add_annotation(
     State(state): State<AppState>,
+    client: Option<Extension<ClientAddr>>,
     headers: HeaderMap,
     body: Result<Json<NewAnnotation>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    authorize(&state, &headers)?;
+    authorize(&state, &headers, client.as_deref())?;
     let Json(new) = body.map_err(|e| ApiError {
         // 413 for a body over the limit, 415 without a JSON content type, 400 otherwise.
         status: if e.status() == StatusCode::UNPROCESSABLE_ENTITY {
@@ -88,6 +122,7 @@ pub async fn add_annotation(
             crate::params::MAX_BODY_BYTES,
             e.body_text()
         ),
+        retry_after: None,
     })?;
     let valid = new.validate()?;
     let stored = state
@@ -155,10 +190,11 @@ pub struct NewSubscription {
 /// `POST /api/v1/subscriptions`: 201 with the subscription (without its secret).
 pub async fn add_subscription(
     State(state): State<AppState>,
+    client: Option<Extension<ClientAddr>>,
     headers: HeaderMap,
     body: Result<Json<NewSubscription>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    authorize(&state, &headers)?;
+    authorize(&state, &headers, client.as_deref())?;
     let Json(new) = body.map_err(|e| ApiError {
         status: if e.status() == StatusCode::UNPROCESSABLE_ENTITY {
             StatusCode::BAD_REQUEST
@@ -169,6 +205,7 @@ pub async fn add_subscription(
             "the body must be JSON {{entity, notices, target, secret}}: {}",
             e.body_text()
         ),
+        retry_after: None,
     })?;
     let entity = crate::params::parse_entity(&new.entity, "entity")?;
     let allow_private = state.allow_private_targets();
@@ -205,9 +242,10 @@ pub async fn add_subscription(
 /// outbox counts, without secrets.
 pub async fn list_subscriptions(
     State(state): State<AppState>,
+    client: Option<Extension<ClientAddr>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers)?;
+    authorize(&state, &headers, client.as_deref())?;
     let (subs, outbox) = state
         .with_store(move |store| {
             Ok((
@@ -233,9 +271,11 @@ mod tests {
     use super::same_secret;
 
     #[test]
-    fn secrets_compare_whole() {
+    fn secrets_compare_whole_digests() {
         assert!(same_secret(b"abc", b"abc"));
         assert!(!same_secret(b"abc", b"abd"));
         assert!(!same_secret(b"abc", b"abcd"));
+        assert!(!same_secret(b"", b"a"));
+        assert!(same_secret(b"", b""));
     }
 }

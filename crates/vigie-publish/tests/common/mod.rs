@@ -126,6 +126,11 @@ pub fn start_with_options(dir: &Path, token: Option<&str>, allow_private: bool) 
     let state =
         vigie_publish::AppState::open_with_options(dir, token.map(str::to_string), allow_private)
             .unwrap();
+    start_state(state)
+}
+
+/// A server over `state` (its store and limits).
+pub fn start_state(state: vigie_publish::AppState) -> Running {
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {

@@ -1,0 +1,324 @@
+//! What keeps one client from starving the others: the server's limits
+//! ([`ServerLimits`], defaults documented on each field), the gate on
+//! concurrent heavy reads ([`ReadLimits`], 503 with `Retry-After` when
+//! full), cancellation of work whose client has gone ([`Cancel`]) and the
+//! throttle on wrong write tokens ([`TokenThrottle`], 429 with
+//! `Retry-After`).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::ApiError;
+use crate::params::MAX_BODY_BYTES;
+
+/// The server's limits. [`ServerLimits::default`] gives the values used by
+/// `vigie serve --listen`.
+#[derive(Clone, Debug)]
+pub struct ServerLimits {
+    /// Time allowed for a request's headers to arrive, counted from when the
+    /// connection opens or its previous response was sent: a connection that
+    /// sends nothing, or half its headers, is closed after it, so this is
+    /// also the keep-alive idle timeout. Default 10 s.
+    pub header_timeout: Duration,
+    /// A response write that makes no progress for this long (a client that
+    /// stopped reading) closes the connection. Default 30 s.
+    pub write_timeout: Duration,
+    /// Time allowed to read a request's body and answer it; past it the
+    /// request gets 503 and its work is cancelled. Default 60 s.
+    pub request_timeout: Duration,
+    /// Connections held at once. When full, the oldest connection with no
+    /// request in progress is closed to make room; when every one is busy,
+    /// the new connection gets 503 and is closed. Default 4096.
+    pub max_connections: usize,
+    /// The largest request body, in bytes; a larger `Content-Length` is
+    /// refused with 413 before any of the body is read. Default 64 KiB.
+    pub max_body_bytes: usize,
+    /// Heavy series reads served at once; one more gets 503 with
+    /// `Retry-After`. Default: the number of CPUs, at least 2.
+    pub max_heavy: usize,
+    /// A series read is heavy when its range holds more than this many bins
+    /// summed over the series it reads. Default 100,000 (a year of 5-minute
+    /// bins of one signal).
+    pub heavy_bins: u64,
+    /// The largest series response (JSON or CSV), in bytes; a larger one is
+    /// refused with 400 asking for a smaller `maxPoints` or range.
+    /// Default 64 MiB.
+    pub max_response_bytes: usize,
+    /// The `Retry-After` given with a 503 for a full server. Default 2 s.
+    pub retry_after: Duration,
+    /// Wrong write tokens allowed per client address per minute; past it
+    /// the client gets 429 with `Retry-After` until the minute ends.
+    /// Default 10.
+    pub token_failures_per_minute: u32,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            header_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
+            max_connections: 4096,
+            max_body_bytes: MAX_BODY_BYTES,
+            max_heavy: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .max(2),
+            heavy_bins: 100_000,
+            max_response_bytes: 64 << 20,
+            retry_after: Duration::from_secs(2),
+            token_failures_per_minute: 10,
+        }
+    }
+}
+
+/// The shared state behind the limits: the heavy-read semaphore and the
+/// token throttle.
+pub(crate) struct Guards {
+    pub(crate) limits: ServerLimits,
+    heavy: Arc<Semaphore>,
+    pub(crate) throttle: TokenThrottle,
+}
+
+impl Guards {
+    pub(crate) fn new(limits: ServerLimits) -> Guards {
+        Guards {
+            heavy: Arc::new(Semaphore::new(limits.max_heavy.max(1))),
+            throttle: TokenThrottle::new(limits.token_failures_per_minute),
+            limits,
+        }
+    }
+
+    /// Takes a heavy-read permit, or says the server is busy.
+    pub(crate) fn try_heavy(&self) -> Result<HeavyPermit, ApiError> {
+        Arc::clone(&self.heavy)
+            .try_acquire_owned()
+            .map(HeavyPermit)
+            .map_err(|_| {
+                ApiError::busy(
+                    format!(
+                        "the server is answering {} heavy series reads already; retry shortly, or ask a shorter range",
+                        self.limits.max_heavy
+                    ),
+                    self.limits.retry_after,
+                )
+            })
+    }
+
+    /// Heavy reads in progress.
+    pub(crate) fn heavy_in_flight(&self) -> usize {
+        self.limits
+            .max_heavy
+            .max(1)
+            .saturating_sub(self.heavy.available_permits())
+    }
+}
+
+/// One of the [`ServerLimits::max_heavy`] slots for heavy reads, given back
+/// when dropped.
+#[derive(Debug)]
+pub struct HeavyPermit(#[allow(dead_code)] OwnedSemaphorePermit);
+
+/// A flag set when the client of a request has gone (its request future
+/// was dropped), checked by blocking work between steps.
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    /// A flag not set, and the guard that sets it when dropped: keep the
+    /// guard in the request's future, move the flag into the work.
+    pub fn new() -> (Cancel, CancelOnDrop) {
+        let cancel = Cancel::default();
+        (cancel.clone(), CancelOnDrop(cancel))
+    }
+
+    /// Whether the client has gone.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Sets its [`Cancel`] flag when dropped.
+#[derive(Debug)]
+pub struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        (self.0).0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What one series read may use: the heavy-read gate, the cancellation
+/// flag and the bound on the response's size. [`ReadLimits::none`] reads
+/// without limits (reports, tests).
+pub struct ReadLimits {
+    state: Option<crate::state::AppState>,
+    cancel: Cancel,
+    permit: Option<HeavyPermit>,
+}
+
+impl ReadLimits {
+    /// No gate, no cancellation, no bound.
+    pub fn none() -> ReadLimits {
+        ReadLimits {
+            state: None,
+            cancel: Cancel::default(),
+            permit: None,
+        }
+    }
+
+    /// The limits of `state`'s server, cancelled through `cancel`.
+    pub fn of(state: &crate::state::AppState, cancel: Cancel) -> ReadLimits {
+        ReadLimits {
+            state: Some(state.clone()),
+            cancel,
+            permit: None,
+        }
+    }
+
+    /// Admits a read of `bins` bins (summed over its series): a heavy one
+    /// takes a heavy-read slot, held until these limits are dropped, or is
+    /// refused with 503 when none is free.
+    pub fn admit(&mut self, bins: u64) -> Result<(), ApiError> {
+        let Some(state) = &self.state else {
+            return Ok(());
+        };
+        if bins > state.limits().heavy_bins && self.permit.is_none() {
+            match state.guards().try_heavy() {
+                Ok(permit) => self.permit = Some(permit),
+                Err(e) => {
+                    state.metrics().count_heavy_refused();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Err when the client has gone: stop working.
+    pub fn check(&self) -> Result<(), ApiError> {
+        if self.cancel.is_cancelled() {
+            if let Some(state) = &self.state {
+                state.metrics().count_cancelled();
+            }
+            return Err(ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: "the client went away; the read was stopped".into(),
+                retry_after: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// Err when a response of `bytes` bytes would be over the bound.
+    pub fn check_size(&self, bytes: usize) -> Result<(), ApiError> {
+        let Some(state) = &self.state else {
+            return Ok(());
+        };
+        let max = state.limits().max_response_bytes;
+        if bytes > max {
+            return Err(ApiError::bad_request(format!(
+                "the response would exceed {max} bytes: ask fewer signals, a shorter range or a smaller maxPoints"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Wrong write tokens counted per client address (IPv6 per /64) over a
+/// minute; a client past the limit is refused until its minute ends.
+pub(crate) struct TokenThrottle {
+    per_minute: u32,
+    failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+/// Addresses tracked at most; past it, old windows are dropped first.
+const MAX_TRACKED: usize = 65_536;
+const WINDOW: Duration = Duration::from_secs(60);
+
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+impl TokenThrottle {
+    fn new(per_minute: u32) -> TokenThrottle {
+        TokenThrottle {
+            per_minute,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The wait before `client` may try a token again, if it is blocked.
+    pub(crate) fn blocked(&self, client: IpAddr, now: Instant) -> Option<Duration> {
+        let failures = self.failures.lock().ok()?;
+        let (start, count) = failures.get(&client_key(client))?;
+        let elapsed = now.saturating_duration_since(*start);
+        (elapsed < WINDOW && *count >= self.per_minute).then(|| WINDOW - elapsed)
+    }
+
+    /// Counts a wrong token from `client`.
+    pub(crate) fn failed(&self, client: IpAddr, now: Instant) {
+        let Ok(mut failures) = self.failures.lock() else {
+            return;
+        };
+        if failures.len() >= MAX_TRACKED {
+            failures.retain(|_, (start, _)| now.saturating_duration_since(*start) < WINDOW);
+        }
+        if failures.len() >= MAX_TRACKED && !failures.contains_key(&client_key(client)) {
+            return;
+        }
+        let entry = failures.entry(client_key(client)).or_insert((now, 0));
+        if now.saturating_duration_since(entry.0) >= WINDOW {
+            *entry = (now, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_throttle_blocks_after_the_limit_for_the_rest_of_the_minute() {
+        let throttle = TokenThrottle::new(3);
+        let a: IpAddr = "192.0.2.7".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:3::4".parse().unwrap();
+        let b2: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(throttle.blocked(a, t0), None);
+            throttle.failed(a, t0);
+        }
+        let wait = throttle.blocked(a, t0 + Duration::from_secs(20)).unwrap();
+        assert_eq!(wait, Duration::from_secs(40));
+        assert_eq!(throttle.blocked(a, t0 + Duration::from_secs(61)), None);
+        for _ in 0..3 {
+            throttle.failed(b, t0);
+        }
+        assert!(throttle.blocked(b2, t0).is_some(), "IPv6 counted per /64");
+    }
+
+    #[test]
+    fn cancel_is_set_when_the_guard_drops() {
+        let (cancel, guard) = Cancel::new();
+        assert!(!cancel.is_cancelled());
+        drop(guard);
+        assert!(cancel.is_cancelled());
+    }
+}
