@@ -2,14 +2,32 @@
 //! `vigie` binary's commands and `vigie demo` run, each taking a store
 //! handle and typed options whose defaults are defined here once.
 //!
+//! - `ingest/`: files into the store — MRT archives ([`ingest_mrt_archives`]),
+//!   packet captures ([`ingest_captures`]), access logs ([`ingest_access_logs`]).
 //! - `detect`: batch detection over the store ([`detect_and_store`]):
 //!   events per series, incidents per entity, for vigie's detector and
 //!   IODA's published method.
 //! - `scope`: which regions and ASes a country's incident affects
 //!   ([`ScopeContext`]), for batch and live detection alike.
+//! - `alerts`: the alert worker ([`spawn_alert_worker`]) and its `[alerts]`
+//!   settings.
+//! - `probe_log`: the prober's store source and block log.
+//! - `common`: the geo database, prefixes, [`LoggedSink`].
 
+mod alerts;
+mod common;
 mod detect;
+mod ingest;
+mod probe_log;
 mod scope;
 
+pub use alerts::{spawn_alert_worker, AlertSettings, SmtpSettings};
+pub use common::{load_geo, parse_prefixes, LoggedSink};
 pub use detect::{detect_and_store, DetectOptions, DetectSummary, IODA_MEDIAN, VIGIE};
+pub use ingest::mrt::{ingest_mrt_archives, MrtIngestReport, MrtOptions, MRT_SOURCE};
+pub use ingest::traffic::{
+    ingest_access_logs, ingest_captures, AccessLogInput, AccessLogOptions, CaptureKind,
+    CaptureReport,
+};
+pub use probe_log::{record_block_changes, PROBE_SOURCE};
 pub use scope::ScopeContext;

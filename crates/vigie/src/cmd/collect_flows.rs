@@ -10,8 +10,9 @@ use vigie_traffic::flow::collector::{run_collector, CollectorConfig};
 use vigie_traffic::flow::decode::FlowDecoder;
 use vigie_traffic::flow::pipeline::FlowPipeline;
 
-use super::{load_geo, open_store, LoggedSink, EXIT_PARTIAL_INPUT};
+use super::{open_store, EXIT_PARTIAL_INPUT};
 use crate::cli::CollectFlowsArgs;
+use vigie_pipeline::LoggedSink;
 
 /// The store's name for this source's bins.
 const SOURCE: &str = "flows";
@@ -22,8 +23,8 @@ pub fn run(data_dir: &Path, args: CollectFlowsArgs) -> Result<ExitCode> {
     if !(0..=86_400).contains(&args.grace_secs) {
         anyhow::bail!("--grace-secs must be between 0 and 86400 (a day)");
     }
-    let geo = load_geo(&args.geo)?;
-    let own = super::ingest_pcap::parse_prefixes(&args.own_prefixes, "--own-prefix")?;
+    let geo = vigie_pipeline::load_geo(&args.geo.geo_files)?;
+    let own = vigie_pipeline::parse_prefixes(&args.own_prefixes, "--own-prefix")?;
     let mut listen = args.listen.clone();
     listen.extend(args.sflow_listen.iter().copied());
     if listen.is_empty() {
@@ -36,6 +37,7 @@ pub fn run(data_dir: &Path, args: CollectFlowsArgs) -> Result<ExitCode> {
         listen,
         grace_secs: args.grace_secs,
         run_for: args.duration_secs.map(std::time::Duration::from_secs),
+        limits: Default::default(),
     };
     let stop = vigie_traffic::signal::stop_on_signals();
     run_collector(

@@ -10,8 +10,9 @@ use vigie_model::BinSize;
 use vigie_traffic::live_capture::{run_live_telescope, LiveCapture};
 use vigie_traffic::telescope::Telescope;
 
-use super::{load_geo, open_store, LoggedSink};
+use super::open_store;
 use crate::cli::CollectTelescopeArgs;
+use vigie_pipeline::LoggedSink;
 
 /// Captures until Ctrl-C/SIGTERM or `--duration-secs`.
 pub fn run(data_dir: &Path, args: CollectTelescopeArgs) -> Result<ExitCode> {
@@ -19,8 +20,8 @@ pub fn run(data_dir: &Path, args: CollectTelescopeArgs) -> Result<ExitCode> {
     if !(0..=86_400).contains(&args.grace_secs) {
         anyhow::bail!("--grace-secs must be between 0 and 86400 (a day)");
     }
-    let darknet = super::ingest_pcap::parse_prefixes(&args.darknet, "--darknet")?;
-    let geo = load_geo(&args.geo)?;
+    let darknet = vigie_pipeline::parse_prefixes(&args.darknet, "--darknet")?;
+    let geo = vigie_pipeline::load_geo(&args.geo.geo_files)?;
     let mut store = open_store(data_dir)?;
     let mut capture = LiveCapture::open(&args.interface, Duration::from_millis(200))?;
     eprintln!(

@@ -22,12 +22,12 @@ use vigie_scenario::{builtin, generate, Generated, Scenario};
 use vigie_store::{ResultFilter, Store};
 
 use super::incidents::format_duration;
-use super::{load_geo, open_store};
+use super::open_store;
 use crate::cli::{
     DemoArgs, DetectArgs, EvalArgs, GeoArgs, IngestAccessLogArgs, IngestMrtArgs, IngestPcapArgs,
     PcapMode, ReportArgs, ServeArgs,
 };
-use vigie_pipeline::VIGIE;
+use vigie_pipeline::{record_block_changes, PROBE_SOURCE, VIGIE};
 
 /// Bin width of the demo's series, seconds (vigie's default).
 const BIN_SECS: u32 = 300;
@@ -269,7 +269,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
 /// judging probes, per-entity /24s UP written to the store after each
 /// round, block changes to the store's block log.
 fn probe(scenario: &Scenario, generated: &Generated, data_dir: &Path, geo: &GeoArgs) -> Result<()> {
-    let geo = load_geo(geo)?;
+    let geo = vigie_pipeline::load_geo(&geo.geo_files)?;
     let label = generated.hitlist.display().to_string();
     let file = File::open(&generated.hitlist).with_context(|| format!("cannot open {label}"))?;
     let (list, report) = ProbeList::from_hitlist(
@@ -287,10 +287,10 @@ fn probe(scenario: &Scenario, generated: &Generated, data_dir: &Path, geo: &GeoA
     let rounds = vigie_scenario::simulate_probing(scenario, list, |round_end, engine, report| {
         let values = up_counts(engine.list(), engine.states(), &geo);
         let round_start = round_end - vigie_scenario::probe::ROUND_SECS;
-        let mut sink = store.sink(super::probe::SOURCE);
+        let mut sink = store.sink(PROBE_SOURCE);
         round_bins.write(&mut sink, round_start, round_end, values)?;
         changes += report.changes.len();
-        super::probe::record_block_changes(&mut store, VANTAGE, round_end, &report.changes)?;
+        record_block_changes(&mut store, VANTAGE, round_end, &report.changes)?;
         anyhow::Ok(())
     })?;
     store.compact().context("cannot compact the store")?;

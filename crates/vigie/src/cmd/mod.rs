@@ -23,7 +23,6 @@ mod serve_traffic;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use vigie_model::{format_utc, BinSink, SignalBin, SinkError};
 use vigie_store::Store;
 
 use crate::cli::{Cli, CollectCommand, Command, ImportCommand, IngestCommand};
@@ -66,61 +65,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(args) => report::run(&open_store(&cli.data_dir)?, &cli.data_dir, args),
         Command::Annotate(args) => annotate::run(&cli.data_dir, args),
         Command::Demo(args) => demo::run(args),
-    }
-}
-
-/// The geo database: the embedded RIR data, with the user's tables on top.
-pub fn load_geo(args: &crate::cli::GeoArgs) -> Result<vigie_geo::GeoDb> {
-    if args.geo_files.is_empty() {
-        return Ok(vigie_geo::GeoDb::embedded());
-    }
-    let mut builder = vigie_geo::GeoDbBuilder::embedded();
-    for path in &args.geo_files {
-        let report = builder
-            .load_auto(path)
-            .with_context(|| format!("cannot load the geo table {}", path.display()))?;
-        eprintln!("{report}");
-    }
-    Ok(builder.build())
-}
-
-/// Passes the final bins of a source that has no provisional ones on to
-/// another sink, counting them and, when `log_each`, saying on stderr how
-/// many series each held.
-pub struct LoggedSink<S> {
-    sink: S,
-    log_each: bool,
-    bins_written: u64,
-}
-
-impl<S: BinSink> LoggedSink<S> {
-    /// Wraps `sink`.
-    pub fn new(sink: S, log_each: bool) -> Self {
-        LoggedSink {
-            sink,
-            log_each,
-            bins_written: 0,
-        }
-    }
-
-    /// The bins written so far.
-    pub fn bins_written(&self) -> u64 {
-        self.bins_written
-    }
-}
-
-impl<S: BinSink> BinSink for LoggedSink<S> {
-    fn write(&mut self, bin: &SignalBin) -> std::result::Result<(), SinkError> {
-        self.sink.write(bin)?;
-        self.bins_written += 1;
-        if self.log_each {
-            eprintln!(
-                "{}: {} series written",
-                format_utc(bin.bin_start),
-                bin.values.len()
-            );
-        }
-        Ok(())
     }
 }
 

@@ -11,18 +11,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use ipnet::Ipv4Net;
 use vigie_model::{format_utc, BinSink, BinSize, SignalBin, UnixSecs};
+use vigie_pipeline::{record_block_changes, PROBE_SOURCE};
 use vigie_probe::{
-    combine_states, discover, up_counts, BeliefParams, BlockChange, BlockState, Eligibility,
-    Engine, IcmpSocket, ListReport, ProbeList, Prober, ProberConfig, RoundBins, TargetPolicy,
-    VantageStates,
+    combine_states, discover, up_counts, BeliefParams, BlockState, Eligibility, Engine, IcmpSocket,
+    ListReport, ProbeList, Prober, ProberConfig, RoundBins, TargetPolicy, VantageStates,
 };
-use vigie_store::{BlockChangeRecord, Store};
+use vigie_store::Store;
 
-use super::{load_geo, open_store, EXIT_PARTIAL_INPUT};
+use super::{open_store, EXIT_PARTIAL_INPUT};
 use crate::cli::ProbeArgs;
 
-/// The store source name of probe signals.
-pub(crate) const SOURCE: &str = "probe";
 /// The file in the data directory that held the block log before it moved
 /// into the store: imported once by [`import_legacy_block_log`].
 pub(crate) const BLOCK_LOG_FILE: &str = "probe-blocks.sqlite";
@@ -70,7 +68,7 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
         bail!("--round-secs must be a positive number of seconds");
     }
     let bin = BinSize::new(args.bin_secs).context("--bin-secs")?;
-    let geo = load_geo(&args.geo)?;
+    let geo = vigie_pipeline::load_geo(&args.geo.geo_files)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -189,7 +187,7 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
             let engine = prober.engine();
             if let Some(store) = store.as_mut() {
                 let values = up_counts(engine.list(), engine.states(), &geo);
-                round_bins.write(&mut store.sink(SOURCE), round_start, now, values)?;
+                round_bins.write(&mut store.sink(PROBE_SOURCE), round_start, now, values)?;
             }
             if let Some(store) = store.as_mut() {
                 record_block_changes(store, &args.vantage, now, &report.changes)?;
@@ -208,31 +206,6 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
             ExitCode::SUCCESS
         })
     })
-}
-
-/// Logs one round's block changes seen by `vantage` (the round ended at
-/// `at`) in the store's block log, all or nothing, so a user can drill down
-/// from "country X lost 40 blocks" to the blocks themselves.
-pub(crate) fn record_block_changes(
-    store: &mut Store,
-    vantage: &str,
-    at: UnixSecs,
-    changes: &[BlockChange],
-) -> Result<()> {
-    let rows: Vec<BlockChangeRecord> = changes
-        .iter()
-        .map(|change| BlockChangeRecord {
-            at,
-            vantage: vantage.to_string(),
-            network: change.network,
-            from_state: change.from.name().to_string(),
-            to_state: change.to.name().to_string(),
-            belief_up: change.belief_up,
-        })
-        .collect();
-    store
-        .record_block_changes(&rows)
-        .context("cannot log the round's block state changes")
 }
 
 fn write_states(path: &Path, states: &VantageStates) -> Result<()> {
@@ -326,7 +299,7 @@ fn combine(data_dir: &Path, args: &ProbeArgs) -> Result<ExitCode> {
         count(BlockState::Uncertain)
     );
     if !args.no_store {
-        let geo = load_geo(&args.geo)?;
+        let geo = vigie_pipeline::load_geo(&args.geo.geo_files)?;
         // A list of the combined blocks, to place them with the geo database.
         let mut builder = vigie_probe::ListBuilder::new();
         for &network in combined.keys() {

@@ -34,8 +34,8 @@ use vigie_store::Store;
 use super::serve_traffic::{
     self, AccessLogSection, FlowsSection, TelescopeSection, TrafficSections, TrafficTask,
 };
-use super::{load_geo, open_store, EXIT_FAILURE};
-use crate::cli::{GeoArgs, ServeArgs};
+use super::{open_store, EXIT_FAILURE};
+use crate::cli::ServeArgs;
 
 /// Store source of live bins (provisional ones go under
 /// `bgp-live-provisional`).
@@ -310,9 +310,7 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| data_dir.to_path_buf());
     let store = open_store(&data_dir)?;
     let bin = BinSize::new(config.bin_secs).map_err(|e| anyhow::anyhow!("bin_secs: {e}"))?;
-    let geo = Arc::new(load_geo(&GeoArgs {
-        geo_files: config.geo_files.clone(),
-    })?);
+    let geo = Arc::new(vigie_pipeline::load_geo(&config.geo_files)?);
     let defaults = VisibilityConfig::default();
     let visibility = VisibilityConfig {
         bin,

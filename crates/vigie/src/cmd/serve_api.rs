@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use vigie_pipeline::{spawn_alert_worker, AlertSettings, SmtpSettings};
+
 use super::EXIT_FAILURE;
 
 /// Opens the store's API state and binds `listen`, then serves on `runtime`
@@ -21,9 +23,10 @@ pub fn spawn_api(
     if token.is_none() {
         eprintln!("vigie serve: VIGIE_API_TOKEN is not set: the API is read-only");
     }
-    let allow_private = std::env::var("VIGIE_WEBHOOK_ALLOW_PRIVATE").as_deref() == Ok("1");
+    let alerts = alert_settings_from_env();
+    let allow_private = alerts.allow_private;
     if token.is_some() {
-        spawn_alert_worker(data_dir.to_path_buf(), allow_private);
+        spawn_alert_worker(data_dir.to_path_buf(), &alerts)?;
     }
     let state = vigie_publish::AppState::open_with_options(data_dir, token, allow_private)
         .with_context(|| {
@@ -45,50 +48,31 @@ pub fn spawn_api(
     Ok(())
 }
 
-/// Every 15 s (VIGIE_ALERT_INTERVAL_SECS): enqueue the notices of stored incidents for the
-/// subscriptions, deliver the due webhooks (see `vigie_publish::alerts`).
-fn spawn_alert_worker(data_dir: std::path::PathBuf, allow_private: bool) {
-    // E-mail for mailto: subscriptions: VIGIE_SMTP_HOST (and _PORT, default
-    // 587; _FROM; _USER/_PASSWORD; _STARTTLS=0 only for a local relay).
+/// The alert settings from the environment: VIGIE_WEBHOOK_ALLOW_PRIVATE=1,
+/// VIGIE_ALERT_INTERVAL_SECS (default 15), and for `mailto:` subscriptions
+/// VIGIE_SMTP_HOST (and _PORT, default 587; _FROM; _USER with the password
+/// in VIGIE_SMTP_PASSWORD; _STARTTLS=0 only for a local relay).
+fn alert_settings_from_env() -> AlertSettings {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let smtp = env("VIGIE_SMTP_HOST").map(|host| vigie_publish::alerts::SmtpConfig {
-        host,
-        port: env("VIGIE_SMTP_PORT")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(587),
-        starttls: env("VIGIE_SMTP_STARTTLS").as_deref() != Some("0"),
-        from: env("VIGIE_SMTP_FROM").unwrap_or_else(|| "vigie@localhost".into()),
-        credentials: env("VIGIE_SMTP_USER").zip(env("VIGIE_SMTP_PASSWORD")),
-    });
-    let config = vigie_publish::alerts::DeliveryConfig {
-        allow_private,
-        smtp,
-        ..Default::default()
-    };
-    // VIGIE_ALERT_INTERVAL_SECS: seconds between passes (default 15).
-    let interval_secs = env("VIGIE_ALERT_INTERVAL_SECS")
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(15)
-        .max(1);
-    std::thread::spawn(move || loop {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        match vigie_publish::alerts::run_pass(&data_dir, "vigie", &config, now) {
-            Ok((added, report))
-                if added + report.delivered + report.retrying + report.failed > 0 =>
-            {
-                eprintln!(
-                    "vigie serve: alerts: {added} new notice(s), {} delivered, {} to retry, {} failed",
-                    report.delivered, report.retrying, report.failed
-                )
-            }
-            Ok(_) => {}
-            Err(e) => eprintln!("vigie serve: alerts: {e}"),
-        }
-        std::thread::sleep(Duration::from_secs(interval_secs));
-    });
+    let defaults = AlertSettings::default();
+    AlertSettings {
+        interval_secs: env("VIGIE_ALERT_INTERVAL_SECS")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(defaults.interval_secs),
+        allow_private: env("VIGIE_WEBHOOK_ALLOW_PRIVATE").as_deref() == Some("1"),
+        smtp: env("VIGIE_SMTP_HOST").map(|host| SmtpSettings {
+            host,
+            port: env("VIGIE_SMTP_PORT")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(587),
+            starttls: env("VIGIE_SMTP_STARTTLS").as_deref() != Some("0"),
+            from: env("VIGIE_SMTP_FROM").unwrap_or_else(|| "vigie@localhost".into()),
+            user: env("VIGIE_SMTP_PASSWORD").and(env("VIGIE_SMTP_USER")),
+            password_env: env("VIGIE_SMTP_USER")
+                .and(env("VIGIE_SMTP_PASSWORD"))
+                .map(|_| "VIGIE_SMTP_PASSWORD".into()),
+        }),
+    }
 }
 
 /// Runs only the HTTP API until Ctrl-C or `for_secs`.

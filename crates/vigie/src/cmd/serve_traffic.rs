@@ -104,7 +104,7 @@ pub fn check(
     origin: &str,
 ) -> Result<()> {
     if let Some(telescope) = telescope {
-        super::ingest_pcap::parse_prefixes(&telescope.darknet, "telescope.darknet")
+        vigie_pipeline::parse_prefixes(&telescope.darknet, "telescope.darknet")
             .with_context(|| origin.to_string())?;
     }
     if let Some(flows) = flows {
@@ -114,7 +114,7 @@ pub fn check(
         if !(0..=86_400).contains(&flows.grace_secs) {
             anyhow::bail!("{origin}: flows.grace_secs must be between 0 and 86400 (a day)");
         }
-        super::ingest_pcap::parse_prefixes(&flows.own_prefixes, "flows.own_prefixes")
+        vigie_pipeline::parse_prefixes(&flows.own_prefixes, "flows.own_prefixes")
             .with_context(|| origin.to_string())?;
     }
     for log in access_logs {
@@ -176,7 +176,7 @@ pub fn spawn(
     } = sections;
     let mut tasks = Vec::new();
     if let Some(section) = telescope {
-        let darknet = super::ingest_pcap::parse_prefixes(&section.darknet, "telescope.darknet")?;
+        let darknet = vigie_pipeline::parse_prefixes(&section.darknet, "telescope.darknet")?;
         // Opened here, so a missing interface or CAP_NET_RAW stops the start.
         let mut capture =
             LiveCapture::open(&section.interface, std::time::Duration::from_millis(200))?;
@@ -202,7 +202,7 @@ pub fn spawn(
         });
     }
     if let Some(section) = flows {
-        let own = super::ingest_pcap::parse_prefixes(&section.own_prefixes, "flows.own_prefixes")?;
+        let own = vigie_pipeline::parse_prefixes(&section.own_prefixes, "flows.own_prefixes")?;
         let mut store = open_store(data_dir)?;
         let mut pipeline = FlowPipeline::new(GeoDb::clone(&geo), bin, own)
             .with_decoder(FlowDecoder::new().with_max_sampling_rate(section.max_sampling_rate));
@@ -210,6 +210,7 @@ pub fn spawn(
             listen: section.listen.clone(),
             grace_secs: section.grace_secs,
             run_for: None,
+            limits: Default::default(),
         };
         let stop = Arc::clone(&stop);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Vec<SocketAddr>>();

@@ -1,0 +1,78 @@
+//! What every operation shares: the geo database, prefixes from text, and a
+//! sink that counts (and may tell) the bins it passes on.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use ipnet::IpNet;
+use vigie_geo::{GeoDb, GeoDbBuilder};
+use vigie_model::{format_utc, BinSink, SignalBin, SinkError};
+
+/// The geo database: the embedded RIR data, with `files` loaded on top
+/// (each load's report is told on stderr).
+pub fn load_geo(files: &[PathBuf]) -> Result<GeoDb> {
+    if files.is_empty() {
+        return Ok(GeoDb::embedded());
+    }
+    let mut builder = GeoDbBuilder::embedded();
+    for path in files {
+        let report = builder
+            .load_auto(path)
+            .with_context(|| format!("cannot load the geo table {}", path.display()))?;
+        eprintln!("{report}");
+    }
+    Ok(builder.build())
+}
+
+/// Parses prefixes (an address alone is a host prefix); `what` names the
+/// setting in the error.
+pub fn parse_prefixes(texts: &[String], what: &str) -> Result<Vec<IpNet>> {
+    texts
+        .iter()
+        .map(|t| {
+            t.parse::<IpNet>()
+                .or_else(|_| t.parse::<std::net::IpAddr>().map(IpNet::from))
+                .with_context(|| format!("{what} {t}: not a prefix like 192.0.2.0/24"))
+        })
+        .collect()
+}
+
+/// Passes the final bins of a source that has no provisional ones on to
+/// another sink, counting them and, when `log_each`, saying on stderr how
+/// many series each held.
+pub struct LoggedSink<S> {
+    sink: S,
+    log_each: bool,
+    bins_written: u64,
+}
+
+impl<S: BinSink> LoggedSink<S> {
+    /// Wraps `sink`.
+    pub fn new(sink: S, log_each: bool) -> Self {
+        LoggedSink {
+            sink,
+            log_each,
+            bins_written: 0,
+        }
+    }
+
+    /// The bins written so far.
+    pub fn bins_written(&self) -> u64 {
+        self.bins_written
+    }
+}
+
+impl<S: BinSink> BinSink for LoggedSink<S> {
+    fn write(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        self.sink.write(bin)?;
+        self.bins_written += 1;
+        if self.log_each {
+            eprintln!(
+                "{}: {} series written",
+                format_utc(bin.bin_start),
+                bin.values.len()
+            );
+        }
+        Ok(())
+    }
+}

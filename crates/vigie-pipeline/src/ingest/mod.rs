@@ -1,0 +1,4 @@
+//! Files into the store.
+
+pub mod mrt;
+pub mod traffic;

@@ -1,0 +1,168 @@
+//! MRT archives → BGP visibility series in the store (`vigie ingest mrt`,
+//! the demo), with the AS names and the AS-to-country table that scope a
+//! country's incidents.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use vigie_bgp::mrt::{discover, ingest_mrt, IngestObserver, IngestOptions, IngestSummary};
+use vigie_bgp::{VisibilityAccounting, VisibilityConfig};
+use vigie_geo::GeoDb;
+use vigie_model::{BinSink, Entity, SignalBin, SinkError};
+use vigie_store::{AsCountrySpace, Store};
+
+/// The store's name for the bins of MRT archives.
+pub const MRT_SOURCE: &str = "bgp-mrt";
+
+/// How MRT archives are read; the defaults are IODA's.
+#[derive(Clone, Debug, Default)]
+pub struct MrtOptions {
+    /// Bin width, full-feed thresholds, visibility share, longest silence.
+    pub visibility: VisibilityConfig,
+    /// Reload state from every RIB dump, not only from each collector's first.
+    pub resync_ribs: bool,
+}
+
+/// What [`ingest_mrt_archives`] did.
+pub struct MrtIngestReport {
+    /// The reader's summary: files, records, bins, time span.
+    pub summary: IngestSummary,
+    /// Values written (one per entity and signal per bin).
+    pub values_written: u64,
+    /// Prefixes in the routing table at the end.
+    pub prefixes: usize,
+    /// Peers in the routing table at the end.
+    pub peers: usize,
+    /// Heap bytes of the routing table at the end.
+    pub table_bytes: usize,
+}
+
+/// Reads the MRT files and archive folders of `paths` into `store` (source
+/// [`MRT_SOURCE`], each UTC day folded into chunks once the next starts),
+/// then names the ASes with data from `geo`'s AS names and records which
+/// ASes originate space in which country. `observer` hears the progress.
+pub fn ingest_mrt_archives(
+    store: &mut Store,
+    paths: &[PathBuf],
+    geo: Arc<GeoDb>,
+    options: &MrtOptions,
+    observer: &mut dyn IngestObserver,
+) -> Result<MrtIngestReport> {
+    let fraction = options.visibility.min_visible_fraction;
+    if !(fraction > 0.0 && fraction <= 1.0) {
+        bail!("the visible fraction must be in (0, 1], got {fraction}");
+    }
+    let collectors = discover(paths).context("cannot list the MRT inputs")?;
+    if collectors.iter().all(|c| c.files.is_empty()) {
+        bail!(
+            "no MRT files found in the given paths (looked for bview*, rib*, updates* and *.mrt)"
+        );
+    }
+    let mut accounting = VisibilityAccounting::new(options.visibility.clone(), Arc::clone(&geo));
+    let mut sink = DailyStoreSink {
+        store,
+        values_written: 0,
+        last_day: None,
+    };
+    let outcome = ingest_mrt(
+        collectors,
+        &mut accounting,
+        &IngestOptions {
+            resync_ribs: options.resync_ribs,
+        },
+        &mut sink,
+        observer,
+    );
+    let values_written = sink.values_written;
+    // Whatever happened, fold what was written so reads are fast.
+    store.compact().context("cannot compact the store")?;
+    let summary = outcome.map_err(anyhow::Error::msg)?;
+    name_ases(store, &geo)?;
+    if let Some((_, observed_at)) = summary.time_span {
+        record_as_countries(store, &mut accounting, observed_at)?;
+    }
+    let table = accounting.table();
+    Ok(MrtIngestReport {
+        summary,
+        values_written,
+        prefixes: table.prefix_count(),
+        peers: table.peers().len(),
+        table_bytes: table.heap_bytes(),
+    })
+}
+
+/// The store's sink for MRT bins, folding each UTC day into chunks once the
+/// next one starts.
+struct DailyStoreSink<'a> {
+    store: &'a mut Store,
+    values_written: u64,
+    last_day: Option<i64>,
+}
+
+impl BinSink for DailyStoreSink<'_> {
+    fn write(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        self.values_written += bin.values.len() as u64;
+        self.store.sink(MRT_SOURCE).write(bin)?;
+        let day = bin.bin_start.div_euclid(86_400);
+        if self.last_day.is_some_and(|last| last != day) {
+            self.store
+                .compact()
+                .map_err(|e| SinkError(format!("cannot compact the store: {e}")))?;
+        }
+        self.last_day = Some(day);
+        Ok(())
+    }
+}
+
+/// Names the ASes that have data and no name yet, from a loaded AS-name table.
+fn name_ases(store: &mut Store, geo: &GeoDb) -> Result<()> {
+    if geo.as_name_count() == 0 {
+        return Ok(());
+    }
+    let names: Vec<(Entity, String)> = store
+        .entities()?
+        .into_iter()
+        .filter_map(|info| match info.entity {
+            Entity::Asn(asn) if info.name.is_none() => {
+                geo.as_name(asn).map(|n| (Entity::Asn(asn), n.to_string()))
+            }
+            _ => None,
+        })
+        .collect();
+    if !names.is_empty() {
+        store.set_entity_names(&names)?;
+    }
+    Ok(())
+}
+
+/// Which ASes originate space in which country (a country's incident lists
+/// its affected networks from it); an older archive ingested after a newer
+/// one leaves the newer table in place.
+fn record_as_countries(
+    store: &mut Store,
+    accounting: &mut VisibilityAccounting,
+    observed_at: i64,
+) -> Result<()> {
+    let newest = store
+        .as_countries(None, None)?
+        .iter()
+        .map(|row| row.observed_at)
+        .max();
+    if newest.is_some_and(|t| t > observed_at) {
+        return Ok(());
+    }
+    let rows: Vec<AsCountrySpace> = accounting
+        .origin_country_space()
+        .into_iter()
+        .map(|space| AsCountrySpace {
+            asn: space.asn,
+            country: space.country,
+            units_v4: space.units[0],
+            units_v6: space.units[1],
+            observed_at,
+        })
+        .collect();
+    store.replace_as_countries(&rows)?;
+    Ok(())
+}
