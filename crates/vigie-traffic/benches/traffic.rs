@@ -255,6 +255,7 @@ fn bench_vigie_udp(datagrams: &[Vec<u8>]) -> (u64, f64) {
                 listen: vec!["127.0.0.1:0".parse().unwrap()],
                 grace_secs: 60,
                 run_for: None,
+                limits: Default::default(),
             };
             let before = cpu_secs_of("/proc/thread-self/stat").unwrap_or(0.0);
             run_collector(

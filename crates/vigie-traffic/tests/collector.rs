@@ -24,6 +24,7 @@ fn collects_from_two_listeners_and_closes_bins_at_the_end() {
         ],
         grace_secs: 30,
         run_for: Some(Duration::from_millis(1500)),
+        limits: Default::default(),
     };
     let kz = Ipv4Addr::new(2, 132, 0, 1);
     let us = Ipv4Addr::new(8, 8, 8, 8);

@@ -274,6 +274,7 @@ fn collect(export: impl FnOnce(SocketAddr)) -> Vec<SignalBin> {
                 listen: vec!["127.0.0.1:0".parse().unwrap()],
                 grace_secs: 60,
                 run_for: Some(Duration::from_secs(30)),
+                limits: Default::default(),
             };
             let mut bins = Vec::new();
             run_collector(

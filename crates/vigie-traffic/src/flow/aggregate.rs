@@ -12,18 +12,26 @@
 //! received (or captured, for a replayed capture): exporters' clocks and
 //! flow timestamps are not trusted.
 //!
+//! **Plausibility.** One exporter cannot carry more than a link's worth of
+//! traffic through a bin ([`super::limits::FlowLimits::max_link_bits_per_second`],
+//! 400 Gbit/s by default): a record that would take an exporter's bytes in
+//! a bin past it, or its packets past one per 20 bytes of it, is counted in
+//! [`AggregateStats::implausible_records`] and not added (bit flips and
+//! corrupt counters give values like 2·10^17 bytes).
+//!
 //! **Flows.** sFlow samples are packets, not flows: they add to bytes and
 //! packets but never to the flow counts, which are only written for bins
 //! that received NetFlow or IPFIX records.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
 use vigie_geo::GeoDb;
 use vigie_model::{BinSize, Entity, SignalBin, SignalKind, UnixSecs, ZeroFill};
 
 use super::decode::FlowRecord;
+use super::limits::DEFAULT_MAX_LINK_BITS_PER_SECOND;
 use crate::bins::{add_value, for_each_entity, unit_of_ip, EntityKinds, OpenBins, UnitCounts};
 
 /// Sampling-corrected counts of one unit in one bin.
@@ -41,7 +49,20 @@ struct Counts {
 struct BinState {
     units: UnitCounts<Counts>,
     saw_flows: bool,
+    /// Bytes and packets added per exporter, for the plausibility ceiling.
+    exporters: HashMap<IpAddr, (u64, u64)>,
 }
+
+/// Exporters with their own plausibility budget in a bin; further ones
+/// (spoofed floods) share one.
+const MAX_EXPORTER_BUDGETS: usize = 4096;
+
+/// The exporter of records given without one, and the shared budget.
+const NO_EXPORTER: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+
+/// No IP packet is shorter than this: the packet ceiling is the byte
+/// ceiling over it.
+const MIN_PACKET_BYTES: u64 = 20;
 
 /// What the aggregator did with the records it was given.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -52,6 +73,9 @@ pub struct AggregateStats {
     pub internal_records: u64,
     /// Records that arrived after their bin was closed (not counted).
     pub late_records: u64,
+    /// Records that would take their exporter past the link ceiling in a
+    /// bin (not counted).
+    pub implausible_records: u64,
 }
 
 /// Aggregates flow records into closed bins of per-entity signals.
@@ -63,6 +87,7 @@ pub struct FlowAggregator {
     bins: OpenBins<BinState>,
     seen: ZeroFill,
     stats: AggregateStats,
+    max_bytes_per_bin: u64,
 }
 
 impl FlowAggregator {
@@ -76,7 +101,22 @@ impl FlowAggregator {
             bins: OpenBins::new(bin),
             seen: ZeroFill::default(),
             stats: AggregateStats::default(),
+            max_bytes_per_bin: (DEFAULT_MAX_LINK_BITS_PER_SECOND / 8)
+                .saturating_mul(u64::from(bin.secs())),
         }
+    }
+
+    /// Sets the plausibility ceiling: the fastest one exporter's traffic can
+    /// be, in bits per second averaged over a bin (400 Gbit/s by default).
+    pub fn set_max_link_bits_per_second(&mut self, bits_per_second: u64) {
+        self.max_bytes_per_bin = (bits_per_second.max(1) / 8)
+            .saturating_mul(u64::from(self.bins.bin().secs()))
+            .max(1);
+    }
+
+    /// The most bytes one exporter may account for in a bin.
+    pub fn max_bytes_per_bin(&self) -> u64 {
+        self.max_bytes_per_bin
     }
 
     /// Counters so far.
@@ -88,8 +128,15 @@ impl FlowAggregator {
         self.own_prefixes.iter().any(|net| net.contains(&ip))
     }
 
-    /// Adds one record received at `at`.
+    /// Adds one record received at `at` from an unnamed exporter (all such
+    /// records share one plausibility budget).
     pub fn add(&mut self, at: UnixSecs, record: &FlowRecord) {
+        self.add_from(NO_EXPORTER, at, record);
+    }
+
+    /// Adds one record received at `at` from `exporter`, unless it would
+    /// take the exporter past the plausibility ceiling in this bin.
+    pub fn add_from(&mut self, exporter: IpAddr, at: UnixSecs, record: &FlowRecord) {
         let (src_far, dst_far) = if self.own_prefixes.is_empty() {
             (true, true)
         } else {
@@ -103,10 +150,27 @@ impl FlowAggregator {
             self.stats.late_records += 1;
             return;
         };
-        self.stats.records += 1;
-        state.saw_flows |= record.is_flow;
         let bytes = record.scaled_bytes();
         let packets = record.scaled_packets();
+        let key = if state.exporters.len() < MAX_EXPORTER_BUDGETS
+            || state.exporters.contains_key(&exporter)
+        {
+            exporter
+        } else {
+            NO_EXPORTER
+        };
+        let used = state.exporters.entry(key).or_default();
+        let (new_bytes, new_packets) =
+            (used.0.saturating_add(bytes), used.1.saturating_add(packets));
+        if new_bytes > self.max_bytes_per_bin
+            || new_packets > self.max_bytes_per_bin / MIN_PACKET_BYTES
+        {
+            self.stats.implausible_records += 1;
+            return;
+        }
+        *used = (new_bytes, new_packets);
+        self.stats.records += 1;
+        state.saw_flows |= record.is_flow;
         let flows = if record.is_flow {
             u64::from(record.sampling_rate)
         } else {

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::UdpSocket;
 use vigie_model::{BinSink, SinkError, UnixSecs};
 
+use super::limits::FlowLimits;
 use super::pipeline::FlowPipeline;
 
 /// Where and how long to listen.
@@ -24,6 +25,10 @@ pub struct CollectorConfig {
     pub grace_secs: i64,
     /// Stop after this long (then close every open bin); `None` runs until stopped.
     pub run_for: Option<Duration>,
+    /// Exporters allowed, caps on exporters, templates and fields, and the
+    /// plausibility ceiling ([`FlowLimits::default`] documents the defaults);
+    /// [`run_collector`] applies them to the pipeline.
+    pub limits: FlowLimits,
 }
 
 /// What went wrong running the collector.
@@ -68,7 +73,9 @@ fn now_secs() -> UnixSecs {
 }
 
 /// Runs the collector on the current thread until `stop` is set, the
-/// configured time has passed, or `sink` fails. `sink` receives each closed
+/// configured time has passed, or `sink` fails. `config.limits` replace the
+/// pipeline's (datagrams from exporters they do not allow are counted in
+/// [`FlowPipeline::limit_stats`] and dropped). `sink` receives each closed
 /// bin, and `after_bin` is then called with the pipeline (for its health);
 /// every open bin is closed and handed over before returning. `on_ready` is
 /// called with the bound addresses.
@@ -85,6 +92,7 @@ pub fn run_collector(
         .enable_time()
         .build()
         .map_err(CollectorError::Runtime)?;
+    pipeline.set_limits(config.limits.clone());
     runtime.block_on(async {
         let mut sockets = Vec::new();
         for addr in &config.listen {

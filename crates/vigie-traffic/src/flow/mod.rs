@@ -5,4 +5,5 @@ pub mod collector;
 pub mod decode;
 pub mod fastpath;
 pub mod health;
+pub mod limits;
 pub mod pipeline;
