@@ -342,3 +342,56 @@ fn vantage_failure_mid_round_keeps_what_was_measured() {
         .unwrap_or_default()
         .contains("no route"));
 }
+
+/// Issue 14, finding 7: the prober never probes its own addresses (here
+/// the vantage point's 100.64.0.1, read from the system), and a rate above
+/// the ceiling needs an explicit raise.
+#[test]
+fn the_prober_skips_its_own_addresses_and_caps_its_rate() {
+    let Some(lab) = lab_or_skip("o") else { return };
+    let (report, refused, raised) = in_vantage(&lab, move || {
+        Box::pin(async move {
+            let mut builder = ListBuilder::new();
+            builder.add(vigie_probe::lab::VANTAGE_ADDR.parse().unwrap(), 1.0);
+            let own_list = builder.build(&Eligibility {
+                min_responsive: 1,
+                ..Eligibility::default()
+            });
+            let mut prober = lab_prober(own_list, 100, 1, Duration::from_millis(300));
+            let report = prober.run_round().await;
+            let too_fast = Prober::new(
+                IcmpSocket::open().expect("raw socket"),
+                Engine::new(lab_list(1), fast_params(), 1, 1),
+                ProberConfig::new(vigie_probe::DEFAULT_MAX_RATE_PPS + 1),
+            )
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+            let raised = Prober::with_rate_ceiling(
+                IcmpSocket::open().expect("raw socket"),
+                Engine::new(lab_list(1), fast_params(), 1, 1),
+                ProberConfig::new(200_000),
+                vigie_probe::RateCeiling::raised_to(200_000),
+            )
+            .is_ok();
+            (report, too_fast, raised)
+        })
+    });
+    eprintln!("{report:?}");
+    assert_eq!(report.replies, 0);
+    assert!(report.send_errors > 0);
+    assert!(
+        report
+            .first_send_error
+            .as_deref()
+            .is_some_and(|e| e.contains("100.64.0.1 is this host's own address")),
+        "{report:?}"
+    );
+    assert_eq!(
+        lab.echo_requests_sent().unwrap(),
+        0,
+        "nothing left the vantage point"
+    );
+    assert!(refused.contains("ceiling of 20000"), "{refused}");
+    assert!(raised);
+}
