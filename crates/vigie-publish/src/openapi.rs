@@ -61,7 +61,8 @@ fn operation(
             "responses": {
                 "200": { "description": "Success.", "content": { content_type: { "schema": { "type": if content_type == "application/json" { "object" } else { "string" } } } } },
                 "400": { "description": "Invalid parameter, range or page size: the body says which and why.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
-                "404": { "description": "Nothing matches.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+                "404": { "description": "Nothing matches.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+                "503": { "description": "Busy: every slot for heavy series reads is taken, or the request was not answered in time; the Retry-After header says when to try again.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
             }
         }
     })
@@ -248,7 +249,8 @@ pub fn document() -> Value {
                     "400": { "description": "Invalid body.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
                     "401": { "description": "Missing or wrong token." },
                     "403": { "description": "Writes are disabled on this server." },
-                    "413": { "description": "Body too large." }
+                    "413": { "description": "Body too large (refused from its Content-Length, unread)." },
+                    "429": { "description": "Too many wrong tokens from this address in the last minute; see Retry-After." }
                 }
             }),
         );
@@ -262,11 +264,11 @@ pub fn document() -> Value {
                 "description": "Needs the bearer token. Subscriptions (without secrets) and outbox counts.",
                 "security": [{ "bearer": [] }],
                 "parameters": [],
-                "responses": { "200": { "description": "Success." }, "401": { "description": "Missing or wrong token." }, "403": { "description": "Writes are disabled." } }
+                "responses": { "200": { "description": "Success." }, "401": { "description": "Missing or wrong token." }, "403": { "description": "Writes are disabled." }, "429": { "description": "Too many wrong tokens from this address in the last minute; see Retry-After." } }
             },
             "post": {
                 "summary": "Subscribe to an entity's incidents",
-                "description": "Needs the bearer token. Webhook deliveries are JSON POSTs signed with X-Vigie-Signature: sha256=<hex HMAC-SHA256 of the body>, identified by X-Vigie-Delivery, retried with backoff. Targets resolving to loopback, private or link-local addresses are refused.",
+                "description": "Needs the bearer token. Webhook deliveries are JSON POSTs signed with X-Vigie-Signature: sha256=<hex HMAC-SHA256 of the body>, identified by X-Vigie-Delivery, retried with backoff. Targets resolving to loopback, private, link-local, reserved or documentation addresses, or to an IPv6 form embedding an IPv4 address, are refused.",
                 "security": [{ "bearer": [] }],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": {
                     "type": "object",
@@ -278,7 +280,7 @@ pub fn document() -> Value {
                         "secret": { "type": "string", "minLength": 16, "maxLength": 256 }
                     }
                 } } } },
-                "responses": { "201": { "description": "Stored." }, "400": { "description": "Invalid body or refused target." }, "401": { "description": "Missing or wrong token." }, "403": { "description": "Writes are disabled." } }
+                "responses": { "201": { "description": "Stored." }, "400": { "description": "Invalid body or refused target." }, "401": { "description": "Missing or wrong token." }, "403": { "description": "Writes are disabled." }, "413": { "description": "Body too large (refused from its Content-Length, unread)." }, "429": { "description": "Too many wrong tokens from this address in the last minute; see Retry-After." } }
             }
         }),
     );
