@@ -9,6 +9,10 @@
 //!   IODA's published method.
 //! - `scope`: which regions and ASes a country's incident affects
 //!   ([`ScopeContext`]), for batch and live detection alike.
+//! - `source/`: sources as units ([`Source`], [`Registry`]): every input of
+//!   the live service, configured by a `[[source]]` table.
+//! - `serve/`: the live service ([`Service`], [`ServiceConfig`]): the
+//!   sources, the BGP routing model, the HTTP API and the alert worker.
 //! - `alerts`: the alert worker ([`spawn_alert_worker`]) and its `[alerts]`
 //!   settings.
 //! - `probe_log`: the prober's store source and block log.
@@ -20,14 +24,25 @@ mod detect;
 mod ingest;
 mod probe_log;
 mod scope;
+mod serve;
+mod source;
 
 pub use alerts::{spawn_alert_worker, AlertSettings, SmtpSettings};
 pub use common::{load_geo, parse_prefixes, LoggedSink};
 pub use detect::{detect_and_store, DetectOptions, DetectSummary, IODA_MEDIAN, VIGIE};
 pub use ingest::mrt::{ingest_mrt_archives, MrtIngestReport, MrtOptions, MRT_SOURCE};
 pub use ingest::traffic::{
-    ingest_access_logs, ingest_captures, AccessLogInput, AccessLogOptions, CaptureKind,
-    CaptureReport,
+    ingest_access_logs, ingest_captures, read_access_logs, AccessLogInput, AccessLogOptions,
+    CaptureKind, CaptureReport,
 };
 pub use probe_log::{record_block_changes, PROBE_SOURCE};
 pub use scope::ScopeContext;
+pub use serve::{
+    ApiSettings, BgpSettings, Service, ServiceConfig, ServiceSink, SharedSink, StoreSettings,
+    BGP_LIVE_SOURCE,
+};
+pub use source::{
+    AccessLogConfig, AccessLogSource, BgpFeed, BmpFeedConfig, FeedTask, FlowsConfig, FlowsSource,
+    Registry, RisLiveFeedConfig, RunnableSource, SessionFeedConfig, SessionPeer, Source,
+    SourceContext, Stop, TelescopeConfig, TelescopeSource, Unit,
+};

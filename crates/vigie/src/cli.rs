@@ -55,12 +55,12 @@ pub enum Command {
     /// writing /24s UP per entity (`ping-slash24`) to the store. Needs
     /// CAP_NET_RAW (root, or `setcap cap_net_raw+ep $(which vigie)`).
     Probe(ProbeArgs),
-    /// Follow BGP live: a passive BGP speaker, a BMP station and RIS Live,
-    /// from a TOML configuration, writing provisional and final bins to the
-    /// store (see crates/vigie/src/cmd/serve.rs for the keys); and/or serve
-    /// the HTTP API with --listen (env: VIGIE_API_TOKEN enables writes and
-    /// alerts; VIGIE_SMTP_HOST/_PORT/_FROM/_USER/_PASSWORD/_STARTTLS for
-    /// e-mail; VIGIE_WEBHOOK_ALLOW_PRIVATE=1; VIGIE_ALERT_INTERVAL_SECS).
+    /// Run the live service from a TOML configuration: its `[[source]]`
+    /// tables (kind = bgp-session, bmp, ris-live, flows, access-log,
+    /// telescope) write provisional and final bins to the store; `[api]`
+    /// serves the HTTP API (and `[alerts]` the alert worker beside it when
+    /// the API's token variable, VIGIE_API_TOKEN by default, is set); see
+    /// docs/vigie.example.toml. With --listen alone, only the HTTP API.
     Serve(ServeArgs),
     /// Write an incident report (self-contained HTML, Markdown, SVG figure,
     /// CSV data appendix) for an entity over a period or around one
@@ -162,19 +162,14 @@ pub struct ReportArgs {
 /// Arguments of `vigie serve`.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// The configuration file (TOML): `bin_secs`, `provisional_secs`,
-    /// `rib_files`, `geo_files`, and `[speaker]` (listen, local_asn,
-    /// router_id, hold_time_secs, `[[speaker.peers]]` ip/asn), `[bmp]`
-    /// (listen), `[ris_live]` (url, stall_secs, host, peer, prefixes,
-    /// more_specific, less_specific, path), `[flows]` (listen, own_prefixes,
-    /// grace_secs, max_sampling_rate), `[[access_logs]]` (path, source,
-    /// from_start, grace_secs) and `[telescope]` (interface, darknet, source)
-    /// sections.
+    /// The configuration file (TOML): `bin_secs`, `geo_files`, `[store]`,
+    /// `[api]`, `[alerts]`, `[bgp]` and `[[source]]` tables (see
+    /// docs/vigie.example.toml).
     #[arg(long, required_unless_present = "listen")]
     pub config: Option<PathBuf>,
     /// Serve the HTTP API (native JSON under /api/v1, IODA v2-compatible
     /// under /v2, /metrics) on this address, such as 127.0.0.1:8080; alone
-    /// or beside the live feeds of --config.
+    /// or beside the sources of --config (instead of its `[api] listen`).
     #[arg(long)]
     pub listen: Option<std::net::SocketAddr>,
     /// Stop after this many seconds (default: run until interrupted).

@@ -161,17 +161,23 @@ fn report_annotate_and_serve_from_the_command_line() {
     let _ = server.wait();
 }
 
-/// Starts `vigie serve --listen 127.0.0.1:0` with the alert worker on and
-/// returns the child and the API address.
+/// Starts `vigie serve` with an `[api]` on 127.0.0.1:0 and the alert
+/// worker on (private targets allowed, a pass a second) and returns the
+/// child and the API address.
 fn serve_with_alerts(data: &Path) -> (std::process::Child, String) {
+    let config = data.with_extension("toml");
+    std::fs::write(
+        &config,
+        "[api]\nlisten = \"127.0.0.1:0\"\n[alerts]\nallow_private = true\ninterval_secs = 1\n",
+    )
+    .unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_vigie"));
     command
         .arg("--data-dir")
         .arg(data)
-        .args(["serve", "--listen", "127.0.0.1:0", "--for-secs", "120"])
-        .env("VIGIE_API_TOKEN", "alert-token")
-        .env("VIGIE_WEBHOOK_ALLOW_PRIVATE", "1")
-        .env("VIGIE_ALERT_INTERVAL_SECS", "1");
+        .args(["serve", "--for-secs", "120", "--config"])
+        .arg(&config)
+        .env("VIGIE_API_TOKEN", "alert-token");
     spawn_listening(command)
 }
 

@@ -181,8 +181,8 @@ fn ingest_pcap_of_flow_exports() {
     assert!(csv.trim_end().ends_with(",78"), "{csv}");
 }
 
-/// `vigie serve --config` with only traffic collectors: a `[flows]` UDP
-/// collector and a followed `[[access_logs]]` file write the same series
+/// `vigie serve --config` with only traffic sources: a `flows` UDP
+/// collector and a followed `access-log` file write the same series
 /// as `vigie collect flows` and `vigie ingest access-log`.
 #[test]
 fn serve_config_runs_the_flow_collector_and_follows_access_logs() {
@@ -197,8 +197,8 @@ fn serve_config_runs_the_flow_collector_and_follows_access_logs() {
     )
     .unwrap();
     let mut config = format!(
-        "[flows]\nlisten = [\"{listen}\"]\nown_prefixes = [\"192.0.2.0/24\"]\n\
-         [[access_logs]]\npath = \"{}\"\nsource = \"example-site\"\nfrom_start = true\n",
+        "[[source]]\nkind = \"flows\"\nlisten = [\"{listen}\"]\nown_prefixes = [\"192.0.2.0/24\"]\n\
+         [[source]]\nkind = \"access-log\"\npath = \"{}\"\nsource = \"example-site\"\nfrom_start = true\n",
         log_path.display()
     );
     // The live telescope needs CAP_NET_RAW: with root (as in CI), capture
@@ -208,7 +208,9 @@ fn serve_config_runs_the_flow_collector_and_follows_access_logs() {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
     if root {
-        config.push_str("[telescope]\ninterface = \"lo\"\ndarknet = [\"192.0.2.0/24\"]\n");
+        config.push_str(
+            "[[source]]\nkind = \"telescope\"\ninterface = \"lo\"\ndarknet = [\"192.0.2.0/24\"]\n",
+        );
     }
     let config_path = dir.path().join("vigie.toml");
     std::fs::write(&config_path, config).unwrap();

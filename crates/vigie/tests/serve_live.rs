@@ -122,11 +122,11 @@ fn serve_writes_bmp_routes_to_the_store() {
         });
     });
     let config = format!(
-        "bin_secs = 300\nprovisional_secs = 1\n\
-         [speaker]\nlisten = \"127.0.0.1:{bgp_port}\"\nlocal_asn = 64512\nrouter_id = \"192.0.2.1\"\n\
-         [[speaker.peers]]\nip = \"127.0.0.2\"\nasn = 65002\n\
-         [bmp]\nlisten = \"127.0.0.1:{bmp_port}\"\n\
-         [ris_live]\nurl = \"ws://127.0.0.1:{ris_port}/v1/ws/\"\nhost = \"rrc10\"\nstall_secs = 30\n"
+        "bin_secs = 300\n[bgp]\nprovisional_secs = 1\n\
+         [[source]]\nkind = \"bgp-session\"\nlisten = \"127.0.0.1:{bgp_port}\"\nlocal_asn = 64512\nrouter_id = \"192.0.2.1\"\n\
+         peers = [{{ ip = \"127.0.0.2\", asn = 65002 }}]\n\
+         [[source]]\nkind = \"bmp\"\nlisten = \"127.0.0.1:{bmp_port}\"\n\
+         [[source]]\nkind = \"ris-live\"\nurl = \"ws://127.0.0.1:{ris_port}/v1/ws/\"\nhost = \"rrc10\"\nstall_secs = 30\n"
     );
     let config_path = dir.path().join("vigie.toml");
     std::fs::write(&config_path, config).unwrap();

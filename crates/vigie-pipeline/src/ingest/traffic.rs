@@ -176,9 +176,20 @@ pub fn ingest_access_logs(
     geo: GeoDb,
     log_each: bool,
 ) -> Result<(u64, LogStats)> {
+    let mut sink = LoggedSink::new(store.sink(&options.source), log_each);
+    let stats = read_access_logs(input, options, geo, &mut sink)?;
+    Ok((sink.bins_written(), stats))
+}
+
+/// Reads access logs, writing their closed bins to `sink`; the reader's counts.
+pub fn read_access_logs(
+    input: AccessLogInput<'_>,
+    options: &AccessLogOptions,
+    geo: GeoDb,
+    sink: &mut dyn BinSink,
+) -> Result<LogStats> {
     options.check()?;
     let mut aggregator = AccessLogAggregator::new(geo, options.bin, options.grace_secs);
-    let mut sink = LoggedSink::new(store.sink(&options.source), log_each);
     match input {
         AccessLogInput::Follow {
             path,
@@ -189,20 +200,18 @@ pub fn ingest_access_logs(
                 from_start,
                 ..FollowOptions::default()
             };
-            follow_file(path, options, &mut aggregator, stop, &mut sink)
-                .map_err(anyhow::Error::msg)?;
+            follow_file(path, options, &mut aggregator, stop, sink).map_err(anyhow::Error::msg)?;
         }
         AccessLogInput::Files(files) => {
             for path in files {
                 let reader = open_log(path).map_err(anyhow::Error::msg)?;
                 let name = path.display().to_string();
-                read_lines(reader, &name, &mut aggregator, &mut sink)
-                    .map_err(anyhow::Error::msg)?;
+                read_lines(reader, &name, &mut aggregator, sink).map_err(anyhow::Error::msg)?;
             }
             for bin in aggregator.close_all() {
                 sink.write(&bin)?;
             }
         }
     }
-    Ok((sink.bins_written(), aggregator.stats().clone()))
+    Ok(aggregator.stats().clone())
 }

@@ -17,8 +17,6 @@ mod probe;
 mod report;
 mod series;
 mod serve;
-mod serve_api;
-mod serve_traffic;
 
 use std::process::ExitCode;
 

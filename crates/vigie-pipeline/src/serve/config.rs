@@ -1,0 +1,149 @@
+//! The service's configuration file (`vigie serve --config`): shared
+//! settings, `[store]`, `[api]`, `[alerts]`, `[bgp]` and a list of
+//! `[[source]]` tables, each with a `kind` (see `docs/vigie.example.toml`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context, Result};
+use serde::Deserialize;
+use vigie_bgp::VisibilityConfig;
+use vigie_model::BinSize;
+
+use crate::source::{Registry, SourceContext, Unit};
+use crate::AlertSettings;
+
+/// The whole configuration file.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Bin width of every source, in seconds (divides a day, at least 60).
+    #[serde(default, rename = "bin_secs")]
+    pub bin: BinSize,
+    /// Extra geo tables loaded over the embedded RIR data (as `--geo`).
+    #[serde(default)]
+    pub geo_files: Vec<PathBuf>,
+    /// `[store]`.
+    #[serde(default)]
+    pub store: StoreSettings,
+    /// `[api]`: the HTTP API, when given.
+    pub api: Option<ApiSettings>,
+    /// `[alerts]`: the alert worker (run beside the API when writes are enabled).
+    #[serde(default)]
+    pub alerts: AlertSettings,
+    /// `[bgp]`: the routing model the BGP feeds share.
+    #[serde(default)]
+    pub bgp: BgpSettings,
+    /// `[[source]]`: the inputs, each with its `kind`.
+    #[serde(default)]
+    pub source: Vec<toml::Table>,
+}
+
+/// `[store]`.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// The store's folder; the `--data-dir` flag when absent.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `[api]`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    /// The address to serve on, such as `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// The environment variable holding the token that enables writes and
+    /// alerts (unset: the API is read-only).
+    #[serde(default = "default_token_env")]
+    pub token_env: String,
+}
+
+fn default_token_env() -> String {
+    "VIGIE_API_TOKEN".into()
+}
+
+impl ApiSettings {
+    /// The API on `listen`, its token in `VIGIE_API_TOKEN`.
+    pub fn on(listen: SocketAddr) -> ApiSettings {
+        ApiSettings {
+            listen,
+            token_env: default_token_env(),
+        }
+    }
+}
+
+/// `[bgp]`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct BgpSettings {
+    /// How often the open bin is published as provisional, in seconds.
+    #[serde(default = "default_provisional_secs")]
+    pub provisional_secs: u64,
+    /// Full-feed threshold in IPv4 prefixes (IODA: 400,000).
+    pub full_feed_v4: Option<u64>,
+    /// Full-feed threshold in IPv6 prefixes (IODA: 10,000).
+    pub full_feed_v6: Option<u64>,
+    /// MRT RIB dumps (files or folders) loaded before going live: RIS Live
+    /// does not replay state, so its collectors' latest dumps go here.
+    #[serde(default)]
+    pub rib_files: Vec<PathBuf>,
+}
+
+fn default_provisional_secs() -> u64 {
+    10
+}
+
+impl Default for BgpSettings {
+    fn default() -> Self {
+        BgpSettings {
+            provisional_secs: default_provisional_secs(),
+            full_feed_v4: None,
+            full_feed_v6: None,
+            rib_files: Vec::new(),
+        }
+    }
+}
+
+impl BgpSettings {
+    /// The routing model's settings for bins of `bin`.
+    pub fn visibility(&self, bin: BinSize) -> VisibilityConfig {
+        let defaults = VisibilityConfig::default();
+        VisibilityConfig {
+            bin,
+            full_feed_v4: self.full_feed_v4.unwrap_or(defaults.full_feed_v4),
+            full_feed_v6: self.full_feed_v6.unwrap_or(defaults.full_feed_v6),
+            // The driver's clock ticks every second: silences are feed health's business.
+            max_silence_secs: 0,
+            ..defaults
+        }
+    }
+}
+
+impl ServiceConfig {
+    /// Reads a configuration file.
+    pub fn load(path: &Path) -> Result<ServiceConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the configuration {}", path.display()))?;
+        ServiceConfig::parse(&text).with_context(|| path.display().to_string())
+    }
+
+    /// Parses a configuration (its sources are checked by [`Self::units`]).
+    pub fn parse(text: &str) -> Result<ServiceConfig> {
+        toml::from_str(text).map_err(|e| anyhow!("{e}"))
+    }
+
+    /// The configured sources, built by `registry` (a source's error names
+    /// its place in the file).
+    pub fn units(&self, registry: &Registry, context: &SourceContext) -> Result<Vec<Unit>> {
+        self.source
+            .iter()
+            .enumerate()
+            .map(|(index, table)| {
+                registry
+                    .build(table.clone(), context)
+                    .with_context(|| format!("[[source]] number {}", index + 1))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,413 @@
+//! The live service (`vigie serve`): every configured source on the store,
+//! the HTTP API and the alert worker.
+//!
+//! Sources that write their own bins run on threads of their own; the BGP
+//! feeds run as tasks on one tokio runtime and feed one routing model,
+//! whose driver writes the open bin every `provisional_secs` under
+//! `bgp-live-provisional` and its final values at the bin boundary under
+//! `bgp-live`. A bin that ends while a feed is down is withheld and its
+//! provisional values are retracted (written as "no data").
+//!
+//! The store is opened once: every source writes through a
+//! [`ServiceSink`] over the one handle, which also hands each bin to the
+//! sinks added with [`Service::add_sink`] (a live detector, say).
+
+mod api;
+mod config;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use vigie_bgp::live::{
+    run_driver, system_clock, DriverOptions, LiveDriver, LiveEvent, LiveObserver,
+};
+use vigie_bgp::mrt::{discover, ingest_mrt, IngestOptions};
+use vigie_bgp::{FeedCoverage, VisibilityAccounting};
+use vigie_model::{format_utc, BinSink, Discard, SignalBin, SinkError, UnixSecs};
+use vigie_store::Store;
+
+pub use config::{ApiSettings, BgpSettings, ServiceConfig, StoreSettings};
+
+use crate::load_geo;
+use crate::source::{BgpFeed, FeedTask, Registry, RunnableSource, SourceContext, Stop, Unit};
+
+/// The store's name for the live BGP bins (provisional ones go under
+/// `bgp-live-provisional`).
+pub const BGP_LIVE_SOURCE: &str = "bgp-live";
+
+/// A sink shared by every source of the service.
+pub type SharedSink = Arc<Mutex<dyn BinSink + Send>>;
+
+/// The live service: a configuration, the source kinds it accepts, and
+/// where bins go.
+pub struct Service {
+    config: ServiceConfig,
+    registry: Registry,
+    extra_sinks: Vec<SharedSink>,
+}
+
+impl Service {
+    /// The service `config` describes, with `registry`'s source kinds.
+    pub fn new(config: ServiceConfig, registry: Registry) -> Service {
+        Service {
+            config,
+            registry,
+            extra_sinks: Vec::new(),
+        }
+    }
+
+    /// Every bin of every source (final, provisional, retracted) is also
+    /// written to `sink`, after the store.
+    pub fn add_sink(&mut self, sink: SharedSink) {
+        self.extra_sinks.push(sink);
+    }
+
+    /// Runs the service on `store` (its folder is `data_dir`, which the
+    /// API and the alert worker open) until Ctrl-C, `run_for` or `stop`,
+    /// or until a source fails.
+    pub fn run(
+        self,
+        store: Store,
+        data_dir: &Path,
+        run_for: Option<Duration>,
+        stop: Stop,
+    ) -> Result<()> {
+        let config = &self.config;
+        let context = SourceContext {
+            geo: Arc::new(load_geo(&config.geo_files)?),
+            bin: config.bin,
+        };
+        let mut sources = Vec::new();
+        let mut feeds = Vec::new();
+        for unit in config.units(&self.registry, &context)? {
+            match unit {
+                Unit::Bins(source) => sources.push(source),
+                Unit::Bgp(feed) => feeds.push(feed),
+            }
+        }
+        if sources.is_empty() && feeds.is_empty() && config.api.is_none() {
+            bail!(
+                "nothing to serve: add [[source]] tables (kind = {}) or an [api] section",
+                self.registry.kinds().join(", ")
+            );
+        }
+        let accounting = if feeds.is_empty() {
+            None
+        } else {
+            Some(routing_model(config, &context)?)
+        };
+        let store = Arc::new(Mutex::new(store));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        if let Some(api) = &config.api {
+            api::spawn_api(&runtime, data_dir, api, &config.alerts)?;
+        }
+        let sink_for = |source: &str| ServiceSink {
+            store: Arc::clone(&store),
+            source: source.to_string(),
+            extra: self.extra_sinks.clone(),
+        };
+        let mut threads = Vec::new();
+        for source in sources {
+            let name = source.store_source();
+            threads.push(spawn_source(source, sink_for(&name), &stop)?);
+        }
+        let bgp = accounting.map(|accounting| BgpLive {
+            accounting,
+            feeds,
+            provisional_every: Duration::from_secs(config.bgp.provisional_secs.max(1)),
+            sink: sink_for(BGP_LIVE_SOURCE),
+        });
+        let mut outcome = runtime.block_on(serve(bgp, &threads, run_for, &stop));
+        stop.store(true, Ordering::Relaxed);
+        for thread in threads {
+            let name = thread.name.clone();
+            if let Err(e) = thread.join() {
+                if outcome.is_ok() {
+                    outcome = Err(anyhow!("the {name} source stopped: {e}"));
+                }
+            }
+        }
+        runtime.shutdown_timeout(Duration::from_secs(5));
+        outcome
+    }
+}
+
+/// The routing model of the BGP feeds, with the configured RIB dumps loaded.
+fn routing_model(config: &ServiceConfig, context: &SourceContext) -> Result<VisibilityAccounting> {
+    let visibility = config.bgp.visibility(config.bin);
+    let mut accounting = VisibilityAccounting::new(visibility, Arc::clone(&context.geo));
+    if config.bgp.rib_files.is_empty() {
+        return Ok(accounting);
+    }
+    let collectors = discover(&config.bgp.rib_files).context("cannot list the RIB dumps")?;
+    let summary = ingest_mrt(
+        collectors,
+        &mut accounting,
+        &IngestOptions::default(),
+        &mut Discard,
+        &mut (),
+    )
+    .map_err(|e| anyhow!("loading the RIB dumps: {e}"))?;
+    eprintln!(
+        "vigie serve: loaded {} records of {} RIB file(s), {} prefixes",
+        summary.records,
+        summary.files.len(),
+        accounting.table().prefix_count()
+    );
+    for file in summary.files.iter().filter(|f| f.has_errors()) {
+        eprintln!(
+            "vigie serve: warning: {}: {}",
+            file.path.display(),
+            file.problems.join("; ")
+        );
+    }
+    Ok(accounting)
+}
+
+/// Where one source's bins go: the store under the source's name (folded
+/// into chunks at each UTC midnight), then every added sink.
+pub struct ServiceSink {
+    store: Arc<Mutex<Store>>,
+    source: String,
+    extra: Vec<SharedSink>,
+}
+
+impl ServiceSink {
+    /// Writes to the store, then to each added sink, with `write`.
+    fn each(
+        &mut self,
+        write: impl Fn(&mut dyn BinSink) -> Result<(), SinkError>,
+    ) -> Result<(), SinkError> {
+        {
+            let mut store = self
+                .store
+                .lock()
+                .map_err(|_| SinkError("the store's lock is poisoned".into()))?;
+            write(&mut store.sink(&self.source))?;
+        }
+        for sink in &self.extra {
+            let mut sink = sink
+                .lock()
+                .map_err(|_| SinkError("a sink's lock is poisoned".into()))?;
+            write(&mut *sink)?;
+        }
+        Ok(())
+    }
+}
+
+impl BinSink for ServiceSink {
+    fn write(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        self.each(|sink| sink.write(bin))?;
+        let end = bin.bin_start + bin.bin.secs() as i64;
+        if end % 86_400 == 0 {
+            let mut store = self
+                .store
+                .lock()
+                .map_err(|_| SinkError("the store's lock is poisoned".into()))?;
+            store
+                .compact()
+                .map_err(|e| SinkError(format!("cannot compact the store: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn write_provisional(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        self.each(|sink| sink.write_provisional(bin))
+    }
+
+    fn retract_provisional(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        self.each(|sink| sink.retract_provisional(bin))
+    }
+}
+
+/// A source running on its thread, and its name for messages.
+struct SourceThread {
+    name: String,
+    handle: JoinHandle<Result<()>>,
+}
+
+impl SourceThread {
+    /// Waits for the thread; its error, if it failed.
+    fn join(self) -> Result<()> {
+        match self.handle.join() {
+            Ok(result) => result,
+            Err(_) => Err(anyhow!("the thread panicked")),
+        }
+    }
+}
+
+/// Starts `source` on a thread of its own.
+fn spawn_source(
+    source: Box<dyn RunnableSource>,
+    mut sink: ServiceSink,
+    stop: &Stop,
+) -> Result<SourceThread> {
+    let name = source.store_source();
+    let stop = Arc::clone(stop);
+    let handle = std::thread::Builder::new()
+        .name(format!("vigie-{name}"))
+        .spawn(move || source.run_boxed(&stop, &mut sink))
+        .with_context(|| format!("cannot start the thread of {name}"))?;
+    Ok(SourceThread { name, handle })
+}
+
+/// The BGP feeds and the routing model they share.
+struct BgpLive {
+    accounting: VisibilityAccounting,
+    feeds: Vec<BgpFeed>,
+    provisional_every: Duration,
+    sink: ServiceSink,
+}
+
+/// Waits for Ctrl-C, `run_for`, `stop` or a failed source, running the BGP
+/// feeds and their driver meanwhile.
+async fn serve(
+    bgp: Option<BgpLive>,
+    threads: &[SourceThread],
+    run_for: Option<Duration>,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let clock = system_clock();
+    let (tx, rx) = tokio::sync::mpsc::channel::<LiveEvent>(65_536);
+    let mut tasks: Vec<FeedTask> = Vec::new();
+    if let Some(bgp) = &bgp {
+        for feed in &bgp.feeds {
+            tasks.push(feed.start(tx.clone(), clock.clone()).await?);
+        }
+    }
+    drop(tx);
+    let stop_after = async {
+        match run_for {
+            Some(duration) => tokio::time::sleep(duration).await,
+            None => std::future::pending().await,
+        }
+    };
+    let ended = async {
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            if let Some((name, _)) = tasks.iter().find(|(_, task)| task.is_finished()) {
+                return Some(name.clone());
+            }
+            if let Some(thread) = threads.iter().find(|t| t.handle.is_finished()) {
+                return Some(thread.name.clone());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let Some(bgp) = bgp else {
+        tokio::select! {
+            signal = tokio::signal::ctrl_c() => {
+                signal.context("cannot wait for Ctrl-C")?;
+                eprintln!("vigie serve: interrupted, stopping");
+            }
+            _ = stop_after => {}
+            name = ended => if let Some(name) = name {
+                eprintln!("vigie serve: the {name} source ended");
+            },
+        }
+        return Ok(());
+    };
+    let shutdown = Arc::new(tokio::sync::Notify::new());
+    let options = DriverOptions {
+        provisional_every: bgp.provisional_every,
+        clock,
+        shutdown: Some(Arc::clone(&shutdown)),
+        ..DriverOptions::default()
+    };
+    let driver = LiveDriver::new(bgp.accounting);
+    let mut sink = bgp.sink;
+    let mut driver_task = tokio::spawn(async move {
+        let result = run_driver(driver, rx, &mut sink, &mut LiveLog, options).await;
+        result.map(|d| d.stats().clone())
+    });
+    let early_end = tokio::select! {
+        _ = tokio::signal::ctrl_c() => { eprintln!("vigie serve: interrupted, stopping"); None }
+        _ = stop_after => None,
+        name = ended => name,
+        result = &mut driver_task => {
+            return match result {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(anyhow!("{e}")),
+                Err(e) => Err(anyhow!("the driver task failed: {e}")),
+            };
+        }
+    };
+    shutdown.notify_one();
+    let stats = match driver_task.await {
+        Ok(Ok(stats)) => stats,
+        Ok(Err(e)) => bail!("{e}"),
+        Err(e) => bail!("the driver task failed: {e}"),
+    };
+    let mut feed_error = None;
+    for (name, task) in tasks {
+        task.abort();
+        if let Ok(Err(e)) = task.await {
+            feed_error.get_or_insert(format!("{name}: {e}"));
+        }
+    }
+    eprintln!(
+        "vigie serve: stopped: {} events ({} counted at arrival: stamped too far from the clock), {} route changes, {} peer downs, {} final bins, {} withheld",
+        stats.events,
+        stats.events_retimed,
+        stats.route_changes,
+        stats.peer_downs,
+        stats.bins_final,
+        stats.bins_suppressed
+    );
+    if let Some(name) = early_end {
+        bail!(
+            "the {name} feed stopped: {}",
+            feed_error.unwrap_or_else(|| "see the messages above".into())
+        );
+    }
+    Ok(())
+}
+
+/// Tells the operator about BGP bins and feeds.
+struct LiveLog;
+
+impl LiveObserver for LiveLog {
+    fn bin_final(&mut self, bin: &SignalBin, coverage: FeedCoverage) {
+        eprintln!(
+            "vigie serve: bin {} final: {} values, full-feed peers {:?}",
+            format_utc(bin.bin_start),
+            bin.values.len(),
+            coverage.full_feed_peers
+        );
+    }
+
+    fn bin_withheld(&mut self, bin_start: UnixSecs) {
+        eprintln!(
+            "vigie serve: bin {} withheld: a feed was down when it ended (no data, not an outage)",
+            format_utc(bin_start)
+        );
+    }
+
+    fn feed_health(&mut self, event: &LiveEvent) {
+        match event {
+            LiveEvent::FeedDown {
+                feed,
+                silent_since,
+                reason,
+                ..
+            } => eprintln!(
+                "vigie serve: feed {feed} down (silent since {}): {reason}",
+                format_utc(*silent_since)
+            ),
+            LiveEvent::FeedUp { feed, time } => {
+                eprintln!("vigie serve: feed {feed} up again at {}", format_utc(*time))
+            }
+            _ => {}
+        }
+    }
+}
