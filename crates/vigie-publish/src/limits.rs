@@ -2,7 +2,7 @@
 //! ([`ServerLimits`], defaults documented on each field), the gate on
 //! concurrent heavy reads ([`ReadLimits`], 503 with `Retry-After` when
 //! full), cancellation of work whose client has gone ([`Cancel`]) and the
-//! throttle on wrong write tokens ([`TokenThrottle`], 429 with
+//! throttle on wrong write tokens (per client address, 429 with
 //! `Retry-After`).
 
 use std::collections::HashMap;
