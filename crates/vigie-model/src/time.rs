@@ -61,6 +61,25 @@ impl Default for BinSize {
     }
 }
 
+/// Shows the width in seconds, as the command line and configuration take it.
+impl std::fmt::Display for BinSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.secs)
+    }
+}
+
+/// Reads a width in seconds, such as `300`.
+impl std::str::FromStr for BinSize {
+    type Err = ModelError;
+    fn from_str(text: &str) -> Result<Self, ModelError> {
+        let secs = text
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| ModelError::BadBinSize(0))?;
+        BinSize::new(secs)
+    }
+}
+
 impl TryFrom<u32> for BinSize {
     type Error = ModelError;
     fn try_from(secs: u32) -> Result<Self, ModelError> {

@@ -76,3 +76,29 @@ impl<S: BinSink> BinSink for LoggedSink<S> {
         Ok(())
     }
 }
+
+/// A duration for people: "3 h 25 min", "45 min", "2 d 4 h".
+pub fn format_duration(secs: i64) -> String {
+    let minutes = secs / 60;
+    let (days, hours, mins) = (minutes / 1440, (minutes / 60) % 24, minutes % 60);
+    match (days, hours, mins) {
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => format!("{d} d"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_duration;
+
+    #[test]
+    fn durations_read_like_a_person_writes_them() {
+        assert_eq!(format_duration(45 * 60), "45 min");
+        assert_eq!(format_duration(3 * 3600), "3 h");
+        assert_eq!(format_duration(3 * 3600 + 25 * 60), "3 h 25 min");
+        assert_eq!(format_duration(2 * 86_400 + 4 * 3600 + 59), "2 d 4 h");
+    }
+}

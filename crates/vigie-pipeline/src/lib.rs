@@ -13,6 +13,10 @@
 //!   the live service, configured by a `[[source]]` table.
 //! - `serve/`: the live service ([`Service`], [`ServiceConfig`]): the
 //!   sources, the BGP routing model, the HTTP API and the alert worker.
+//! - `eval`, `report`: scoring against labels ([`evaluate_labels`]) and
+//!   incident reports ([`write_report`]).
+//! - `demo`: a scenario generated, ingested, detected, scored and reported
+//!   ([`run_demo`]) by the operations above.
 //! - `alerts`: the alert worker ([`spawn_alert_worker`]) and its `[alerts]`
 //!   settings.
 //! - `probe_log`: the prober's store source and block log.
@@ -20,22 +24,28 @@
 
 mod alerts;
 mod common;
+mod demo;
 mod detect;
+mod eval;
 mod ingest;
 mod probe_log;
+mod report;
 mod scope;
 mod serve;
 mod source;
 
 pub use alerts::{spawn_alert_worker, AlertSettings, SmtpSettings};
-pub use common::{load_geo, parse_prefixes, LoggedSink};
+pub use common::{format_duration, load_geo, parse_prefixes, LoggedSink};
+pub use demo::{run_demo, DemoOptions, DemoRun};
 pub use detect::{detect_and_store, DetectOptions, DetectSummary, IODA_MEDIAN, VIGIE};
+pub use eval::{eval_markdown, evaluate_labels, EvalOptions};
 pub use ingest::mrt::{ingest_mrt_archives, MrtIngestReport, MrtOptions, MRT_SOURCE};
 pub use ingest::traffic::{
     ingest_access_logs, ingest_captures, read_access_logs, AccessLogInput, AccessLogOptions,
     CaptureKind, CaptureReport,
 };
 pub use probe_log::{record_block_changes, PROBE_SOURCE};
+pub use report::{write_report, ReportOptions, ReportSubject};
 pub use scope::ScopeContext;
 pub use serve::{
     ApiSettings, BgpSettings, Service, ServiceConfig, ServiceSink, SharedSink, StoreSettings,

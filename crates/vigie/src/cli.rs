@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use vigie_model::BinSize;
 
 /// vigie: an open Internet shutdown observatory.
 ///
@@ -154,9 +155,8 @@ pub struct ReportArgs {
     /// Hours shown before and after an --incident.
     #[arg(long, default_value_t = 6)]
     pub margin_hours: u32,
-    /// Bin size of the series, in seconds.
-    #[arg(long, default_value_t = 300)]
-    pub bin_secs: u32,
+    #[command(flatten)]
+    pub bin: BinArg,
 }
 
 /// Arguments of `vigie serve`.
@@ -304,8 +304,8 @@ pub struct ImportArgs {
     #[arg(long)]
     pub entity: Option<String>,
     /// Bin width in seconds, when the file's own spacing should not decide it.
-    #[arg(long)]
-    pub bin_secs: Option<u32>,
+    #[arg(long = "bin-secs", value_name = "SECS")]
+    pub bin: Option<BinSize>,
     /// The country of IODA region entities in the file (IODA numbers regions without one).
     #[arg(long)]
     pub region_country: Option<String>,
@@ -320,6 +320,14 @@ pub struct ImportArgs {
     /// default: 10 when no value exceeds 10, else 100.
     #[arg(long)]
     pub index_max: Option<f64>,
+}
+
+/// The bin width of the series a command writes or reads.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct BinArg {
+    /// Bin width in seconds: it divides a day and is at least 60.
+    #[arg(long = "bin-secs", value_name = "SECS", default_value_t = BinSize::default())]
+    pub bin: BinSize,
 }
 
 /// Geo and ownership tables to use instead of, or on top of, the embedded one.
@@ -340,9 +348,8 @@ pub struct IngestMrtArgs {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Bin width in seconds; must divide a day.
-    #[arg(long, default_value_t = 300)]
-    pub bin_secs: u32,
+    #[command(flatten)]
+    pub bin: BinArg,
 
     /// A peer is full-feed for IPv4 above this many IPv4 prefixes (IODA: 400000).
     /// 0 makes every peer that announces anything full-feed.
@@ -407,9 +414,8 @@ pub struct SeriesArgs {
     #[arg(long)]
     pub until: Option<String>,
 
-    /// Bin width in seconds of the series to read.
-    #[arg(long, default_value_t = 300)]
-    pub bin_secs: u32,
+    #[command(flatten)]
+    pub bin: BinArg,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -430,8 +436,8 @@ pub struct DetectArgs {
     pub until: Option<String>,
     /// Only series of this bin width, seconds; default: every series at its
     /// own bin width (1 minute to a day, found from the store).
-    #[arg(long)]
-    pub bin_secs: Option<u32>,
+    #[arg(long = "bin-secs", value_name = "SECS")]
+    pub bin: Option<BinSize>,
 }
 
 /// Arguments of `vigie incidents`.
@@ -463,8 +469,8 @@ pub struct EvalArgs {
     pub entity: Option<String>,
     /// Only series of this bin width, seconds; default: each entity's series
     /// at their own bin width (the finest when it has several).
-    #[arg(long)]
-    pub bin_secs: Option<u32>,
+    #[arg(long = "bin-secs", value_name = "SECS")]
+    pub bin: Option<BinSize>,
     /// Also write the rows as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -576,9 +582,8 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub until: Option<String>,
 
-    /// Bin width in seconds of the stored signal.
-    #[arg(long, default_value_t = 300)]
-    pub bin_secs: u32,
+    #[command(flatten)]
+    pub bin: BinArg,
 
     /// Do not write to the store (print progress only).
     #[arg(long)]
@@ -609,9 +614,8 @@ pub struct CollectTelescopeArgs {
     /// dropped). Repeat for several; none takes every destination as dark.
     #[arg(long = "darknet", value_name = "PREFIX")]
     pub darknet: Vec<String>,
-    /// Bin width in seconds; must divide a day.
-    #[arg(long, default_value_t = 300)]
-    pub bin_secs: u32,
+    #[command(flatten)]
+    pub bin: BinArg,
     /// A bin is written this many seconds after it ends.
     #[arg(long, default_value_t = 5)]
     pub grace_secs: i64,
@@ -638,9 +642,8 @@ pub struct CollectFlowsArgs {
     /// the far end. Repeat for several.
     #[arg(long = "own-prefix", value_name = "PREFIX")]
     pub own_prefixes: Vec<String>,
-    /// Bin width in seconds; must divide a day.
-    #[arg(long, default_value_t = 300)]
-    pub bin_secs: u32,
+    #[command(flatten)]
+    pub bin: BinArg,
     /// A bin is written this many seconds after it ends (late datagrams).
     #[arg(long, default_value_t = 60)]
     pub grace_secs: i64,
@@ -667,9 +670,8 @@ pub struct IngestAccessLogArgs {
     /// With --follow, read the file from its start rather than its end.
     #[arg(long)]
     pub from_start: bool,
-    /// Bin width in seconds; must divide a day.
-    #[arg(long, default_value_t = 300)]
-    pub bin_secs: u32,
+    #[command(flatten)]
+    pub bin: BinArg,
     /// A bin is closed once the log is this many seconds past its end.
     #[arg(long, default_value_t = 300)]
     pub grace_secs: i64,
@@ -702,9 +704,8 @@ pub struct IngestPcapArgs {
     /// these, are dropped). Flows: the operator's own prefixes.
     #[arg(long = "prefix", value_name = "PREFIX")]
     pub prefixes: Vec<String>,
-    /// Bin width in seconds; must divide a day.
-    #[arg(long, default_value_t = 300)]
-    pub bin_secs: u32,
+    #[command(flatten)]
+    pub bin: BinArg,
     /// The store's name for this source (default: telescope or flows).
     #[arg(long)]
     pub source: Option<String>,

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use vigie_model::{format_utc, BinSize};
+use vigie_model::format_utc;
 use vigie_traffic::flow::collector::{run_collector, CollectorConfig};
 use vigie_traffic::flow::decode::FlowDecoder;
 use vigie_traffic::flow::pipeline::FlowPipeline;
@@ -19,7 +19,7 @@ const SOURCE: &str = "flows";
 
 /// Runs the collector until Ctrl-C/SIGTERM or `--duration-secs`.
 pub fn run(data_dir: &Path, args: CollectFlowsArgs) -> Result<ExitCode> {
-    let bin = BinSize::new(args.bin_secs).context("bad --bin-secs")?;
+    let bin = args.bin.bin;
     if !(0..=86_400).contains(&args.grace_secs) {
         anyhow::bail!("--grace-secs must be between 0 and 86400 (a day)");
     }

@@ -5,8 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use vigie_model::BinSize;
+use anyhow::Result;
 use vigie_traffic::live_capture::{run_live_telescope, LiveCapture};
 use vigie_traffic::telescope::Telescope;
 
@@ -16,7 +15,7 @@ use vigie_pipeline::LoggedSink;
 
 /// Captures until Ctrl-C/SIGTERM or `--duration-secs`.
 pub fn run(data_dir: &Path, args: CollectTelescopeArgs) -> Result<ExitCode> {
-    let bin = BinSize::new(args.bin_secs).context("bad --bin-secs")?;
+    let bin = args.bin.bin;
     if !(0..=86_400).contains(&args.grace_secs) {
         anyhow::bail!("--grace-secs must be between 0 and 86400 (a day)");
     }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
-use vigie_model::{parse_utc, BinSize, Entity, TimeRange};
+use vigie_model::{parse_utc, Entity, TimeRange};
 use vigie_pipeline::{detect_and_store, DetectOptions};
 use vigie_store::Store;
 
@@ -31,7 +31,7 @@ pub fn run(store: &mut Store, args: DetectArgs) -> Result<ExitCode> {
             .map(str::parse::<Entity>)
             .transpose()?,
         range,
-        bin: args.bin_secs.map(BinSize::new).transpose()?,
+        bin: args.bin,
     };
     let bar = ProgressBar::new(0);
     bar.set_style(

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use vigie_import::{import_path, ImportFormat, ImportOptions, IssueKind, LocalZone};
-use vigie_model::{BinSink, BinSize, CountryCode, Entity};
+use vigie_model::{BinSink, CountryCode, Entity};
 use vigie_store::{Store, StoredLabel};
 
 use super::EXIT_PARTIAL_INPUT;
@@ -46,7 +46,7 @@ pub fn run(store: &mut Store, format: ImportFormat, args: ImportArgs) -> Result<
             .as_deref()
             .map(str::parse::<Entity>)
             .transpose()?,
-        bin: args.bin_secs.map(BinSize::new).transpose()?,
+        bin: args.bin,
         region_country: args
             .region_country
             .as_deref()

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use vigie_model::BinSize;
 use vigie_pipeline::{ingest_access_logs, AccessLogInput, AccessLogOptions};
 
 use super::{open_store, EXIT_PARTIAL_INPUT};
@@ -14,7 +13,7 @@ use crate::cli::IngestAccessLogArgs;
 /// Reads the logs (or follows one) and writes closed bins.
 pub fn run(data_dir: &Path, args: IngestAccessLogArgs) -> Result<ExitCode> {
     let options = AccessLogOptions {
-        bin: BinSize::new(args.bin_secs).context("bad --bin-secs")?,
+        bin: args.bin.bin,
         grace_secs: args.grace_secs,
         source: args.source.clone(),
     };

@@ -9,7 +9,7 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vigie_bgp::mrt::{FileReport, IngestObserver};
 use vigie_bgp::{FeedCoverage, VisibilityConfig};
-use vigie_model::{format_utc, BinSize, SignalBin};
+use vigie_model::{format_utc, SignalBin};
 use vigie_pipeline::{ingest_mrt_archives, MrtOptions, MRT_SOURCE};
 
 use super::{open_store, EXIT_PARTIAL_INPUT};
@@ -79,7 +79,7 @@ fn say(bar: &ProgressBar, message: String) {
 pub fn run(data_dir: &Path, args: IngestMrtArgs) -> Result<ExitCode> {
     let options = MrtOptions {
         visibility: VisibilityConfig {
-            bin: BinSize::new(args.bin_secs)?,
+            bin: args.bin.bin,
             full_feed_v4: args.full_feed_v4,
             full_feed_v6: args.full_feed_v6,
             min_visible_fraction: args.visible_fraction,

@@ -4,8 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use vigie_model::BinSize;
+use anyhow::Result;
 use vigie_pipeline::{ingest_captures, CaptureKind};
 
 use super::{open_store, EXIT_PARTIAL_INPUT};
@@ -13,7 +12,7 @@ use crate::cli::{IngestPcapArgs, PcapMode};
 
 /// Reads the captures and writes closed bins.
 pub fn run(data_dir: &Path, args: IngestPcapArgs) -> Result<ExitCode> {
-    let bin = BinSize::new(args.bin_secs).context("bad --bin-secs")?;
+    let bin = args.bin.bin;
     let geo = vigie_pipeline::load_geo(&args.geo.geo_files)?;
     let prefixes = vigie_pipeline::parse_prefixes(&args.prefixes, "--prefix")?;
     let kind = match args.mode {

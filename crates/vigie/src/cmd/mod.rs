@@ -60,7 +60,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval(args) => eval::run(&open_store(&cli.data_dir)?, args),
         Command::Probe(args) => probe::run(&cli.data_dir, args),
         Command::Serve(args) => serve::run(&cli.data_dir, args),
-        Command::Report(args) => report::run(&open_store(&cli.data_dir)?, &cli.data_dir, args),
+        Command::Report(args) => report::run(&open_store(&cli.data_dir)?, args),
         Command::Annotate(args) => annotate::run(&cli.data_dir, args),
         Command::Demo(args) => demo::run(args),
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use ipnet::Ipv4Net;
-use vigie_model::{format_utc, BinSink, BinSize, SignalBin, UnixSecs};
+use vigie_model::{format_utc, BinSink, SignalBin, UnixSecs};
 use vigie_pipeline::{record_block_changes, PROBE_SOURCE};
 use vigie_probe::{
     combine_states, discover, up_counts, BeliefParams, BlockState, Eligibility, Engine, IcmpSocket,
@@ -67,7 +67,7 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
     if !(args.round_secs > 0.0 && args.round_secs.is_finite()) {
         bail!("--round-secs must be a positive number of seconds");
     }
-    let bin = BinSize::new(args.bin_secs).context("--bin-secs")?;
+    let bin = args.bin.bin;
     let geo = vigie_pipeline::load_geo(&args.geo.geo_files)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -320,7 +320,7 @@ fn combine(data_dir: &Path, args: &ProbeArgs) -> Result<ExitCode> {
             )
         });
         let values = up_counts(&list, states, &geo);
-        let bin = BinSize::new(args.bin_secs).context("--bin-secs")?;
+        let bin = args.bin.bin;
         let now = now_unix();
         let mut store = open_store(data_dir)?;
         let combined = SignalBin {

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use vigie_model::{format_utc, parse_utc, BinSize, Entity, SignalKind, TimeRange};
+use vigie_model::{format_utc, parse_utc, Entity, SignalKind, TimeRange};
 use vigie_store::Store;
 
 use crate::cli::SeriesArgs;
@@ -12,7 +12,7 @@ use crate::output::{format_value, Rows};
 /// Runs `vigie series`.
 pub fn run(store: &Store, args: SeriesArgs) -> Result<ExitCode> {
     let entity: Entity = args.entity.parse()?;
-    let bin = BinSize::new(args.bin_secs)?;
+    let bin = args.bin.bin;
     let wanted: Option<SignalKind> = args.signal.as_deref().map(str::parse).transpose()?;
     if !store.has_entity(&entity)? {
         bail!(
