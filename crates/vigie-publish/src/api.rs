@@ -118,6 +118,7 @@ pub async fn signals(
     // The work stops if this future is dropped (the client went away).
     let (cancel, _cancel_on_drop) = Cancel::new();
     let mut limits = ReadLimits::of(&state, cancel);
+    limits.admit_range(from, until, bin.secs())?;
     // Read and serialise on the blocking pool: a long series is megabytes.
     let body = state
         .with_store(move |store| {
@@ -218,6 +219,7 @@ pub async fn signals_csv(
     let file_name = format!("vigie-{}.csv", entity.to_string().replace('/', "_"));
     let (cancel, _cancel_on_drop) = Cancel::new();
     let mut limits = ReadLimits::of(&state, cancel);
+    limits.admit_range(from, until, bin.secs())?;
     let body = state
         .with_store(move |store| {
             let (_, windows) = read_windows(

@@ -250,6 +250,7 @@ async fn signals_raw_data(
     let bin = params.bin()?;
     let (cancel, _cancel_on_drop) = Cancel::new();
     let mut limits = ReadLimits::of(state, cancel);
+    limits.admit_range(Some(from), Some(until), bin.secs())?;
     state
         .with_store(move |store| {
             let (_, windows) = read_windows(

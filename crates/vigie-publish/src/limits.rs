@@ -201,6 +201,23 @@ impl ReadLimits {
         Ok(())
     }
 
+    /// Admits early, before any store read, a request whose `from` and
+    /// `until` are both given: its range alone (one series at least) may
+    /// make it heavy, and then a full gate refuses it at no cost.
+    pub fn admit_range(
+        &mut self,
+        from: Option<i64>,
+        until: Option<i64>,
+        bin_secs: u32,
+    ) -> Result<(), ApiError> {
+        match (from, until) {
+            (Some(from), Some(until)) if until > from => {
+                self.admit(((until - from) / i64::from(bin_secs.max(1))) as u64)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Err when the client has gone: stop working.
     pub fn check(&self) -> Result<(), ApiError> {
         if self.cancel.is_cancelled() {
