@@ -19,7 +19,7 @@
 //!   ([`run_demo`]) by the operations above.
 //! - `alerts`: the alert worker ([`spawn_alert_worker`]) and its `[alerts]`
 //!   settings.
-//! - `probe_log`: the prober's store source and block log.
+//! - `probe`: probing's settings and targets, its store source and block log.
 //! - `common`: the geo database, prefixes, [`LoggedSink`].
 
 mod alerts;
@@ -28,7 +28,7 @@ mod demo;
 mod detect;
 mod eval;
 mod ingest;
-mod probe_log;
+mod probe;
 mod report;
 mod scope;
 mod serve;
@@ -44,7 +44,10 @@ pub use ingest::traffic::{
     ingest_access_logs, ingest_captures, read_access_logs, AccessLogInput, AccessLogOptions,
     CaptureKind, CaptureReport,
 };
-pub use probe_log::{record_block_changes, PROBE_SOURCE};
+pub use probe::{
+    parse_v4_prefixes, read_targets, record_block_changes, ProbeSettings, PROBE_LIST_HEADER,
+    PROBE_SOURCE,
+};
 pub use report::{write_report, ReportOptions, ReportSubject};
 pub use scope::ScopeContext;
 pub use serve::{
@@ -53,6 +56,6 @@ pub use serve::{
 };
 pub use source::{
     AccessLogConfig, AccessLogSource, BgpFeed, BmpFeedConfig, FeedTask, FlowsConfig, FlowsSource,
-    Registry, RisLiveFeedConfig, RunnableSource, SessionFeedConfig, SessionPeer, Source,
-    SourceContext, Stop, TelescopeConfig, TelescopeSource, Unit,
+    ProbeSource, Registry, RisLiveFeedConfig, RunnableSource, SessionFeedConfig, SessionPeer,
+    Source, SourceContext, Stop, TelescopeConfig, TelescopeSource, Unit,
 };

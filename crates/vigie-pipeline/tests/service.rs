@@ -62,7 +62,7 @@ fn mistakes_name_what_is_accepted() {
     );
     assert!(
         message.contains("unknown kind \"netflow\"")
-            && message.contains("access-log, bgp-session, bmp, flows, ris-live, telescope"),
+            && message.contains("access-log, bgp-session, bmp, flows, probe, ris-live, telescope"),
         "{message}"
     );
     let message = format!(

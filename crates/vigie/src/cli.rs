@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vigie_model::BinSize;
+use vigie_pipeline::ProbeSettings;
 
 /// vigie: an open Internet shutdown observatory.
 ///
@@ -58,7 +59,7 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Run the live service from a TOML configuration: its `[[source]]`
     /// tables (kind = bgp-session, bmp, ris-live, flows, access-log,
-    /// telescope) write provisional and final bins to the store; `[api]`
+    /// telescope, probe) write provisional and final bins to the store; `[api]`
     /// serves the HTTP API (and `[alerts]` the alert worker beside it when
     /// the API's token variable, VIGIE_API_TOKEN by default, is set); see
     /// docs/vigie.example.toml. With --listen alone, only the HTTP API.
@@ -517,11 +518,11 @@ pub struct ProbeArgs {
     pub burst: Option<u32>,
 
     /// Round length in seconds (IODA: 600); every block gets one probe per round.
-    #[arg(long, default_value_t = 600.0)]
+    #[arg(long, default_value_t = ProbeSettings::default().round_secs)]
     pub round_secs: f64,
 
     /// A probe unanswered after this many milliseconds counts as negative.
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = ProbeSettings::default().timeout_ms)]
     pub timeout_ms: u32,
 
     /// Stop after this many rounds (default: run until stopped).
@@ -529,15 +530,15 @@ pub struct ProbeArgs {
     pub rounds: Option<u64>,
 
     /// Fewest responsive addresses for a block to be probed (Trinocular: 15).
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = ProbeSettings::default().min_responsive)]
     pub min_responsive: usize,
 
     /// Lowest availability A(E(b)) for a block to be probed (Trinocular: 0.1).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = ProbeSettings::default().min_availability)]
     pub min_availability: f32,
 
     /// Response rate assumed for hitlist addresses given without one.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = ProbeSettings::default().default_availability)]
     pub default_availability: f32,
 
     /// Allow private, shared, link-local, documentation, benchmarking and
@@ -550,7 +551,7 @@ pub struct ProbeArgs {
     pub allow: Vec<String>,
 
     /// This vantage point's name, in the block log and --states-out.
-    #[arg(long, default_value = "local")]
+    #[arg(long, default_value_t = ProbeSettings::default().vantage)]
     pub vantage: String,
 
     /// After each round, write the block states here (for --combine).

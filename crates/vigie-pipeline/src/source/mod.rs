@@ -12,6 +12,7 @@
 mod access_log;
 mod bgp;
 mod flows;
+mod probe;
 mod telescope;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ pub use bgp::{
     BgpFeed, BmpFeedConfig, FeedTask, RisLiveFeedConfig, SessionFeedConfig, SessionPeer,
 };
 pub use flows::{FlowsConfig, FlowsSource};
+pub use probe::ProbeSource;
 pub use telescope::{TelescopeConfig, TelescopeSource};
 
 /// The stop signal the service raises for every source.
@@ -116,6 +118,7 @@ impl Registry {
         registry.register::<FlowsSource>();
         registry.register::<AccessLogSource>();
         registry.register::<TelescopeSource>();
+        registry.register::<ProbeSource>();
         registry
     }
 

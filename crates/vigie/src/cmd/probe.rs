@@ -9,12 +9,13 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
-use ipnet::Ipv4Net;
 use vigie_model::{format_utc, BinSink, SignalBin, UnixSecs};
-use vigie_pipeline::{record_block_changes, PROBE_SOURCE};
+use vigie_pipeline::{
+    parse_v4_prefixes, read_targets, record_block_changes, ProbeSettings, PROBE_SOURCE,
+};
 use vigie_probe::{
-    combine_states, discover, up_counts, BeliefParams, BlockState, Eligibility, Engine, IcmpSocket,
-    ListReport, ProbeList, Prober, ProberConfig, RoundBins, TargetPolicy, VantageStates,
+    combine_states, discover, up_counts, BlockState, Eligibility, Engine, IcmpSocket, Prober,
+    ProberConfig, RoundBins, VantageStates,
 };
 use vigie_store::Store;
 
@@ -24,8 +25,6 @@ use crate::cli::ProbeArgs;
 /// The file in the data directory that held the block log before it moved
 /// into the store: imported once by [`import_legacy_block_log`].
 pub(crate) const BLOCK_LOG_FILE: &str = "probe-blocks.sqlite";
-/// The first line of a saved probe list.
-const LIST_HEADER: &str = "# vigie probe list v1";
 
 fn now_unix() -> UnixSecs {
     SystemTime::now()
@@ -41,32 +40,22 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
     if args.show_changes {
         return show_changes(data_dir, &args);
     }
-    if !(args.default_availability > 0.0 && args.default_availability <= 1.0) {
-        bail!("--default-availability must be within (0, 1]");
-    }
-    if !(0.0..=1.0).contains(&args.min_availability) {
-        bail!("--min-availability must be within [0, 1]");
-    }
-    let rate = match args.rate {
-        Some(rate) if rate > 0 => rate,
-        _ => bail!("--rate must be at least 1 probe per second"),
-    };
-    let policy = policy(&args)?;
-    let eligibility = Eligibility {
+    let settings = ProbeSettings {
+        targets: args.targets.clone().unwrap_or_default(),
+        rate: args.rate.unwrap_or(0),
+        burst: args.burst,
+        round_secs: args.round_secs,
+        timeout_ms: args.timeout_ms,
         min_responsive: args.min_responsive,
         min_availability: args.min_availability,
-        default_address_availability: args.default_availability,
+        default_availability: args.default_availability,
+        allow_private: args.allow_private,
+        allow: args.allow.clone(),
+        vantage: args.vantage.clone(),
     };
-    let params = BeliefParams {
-        timeout_ms: args.timeout_ms,
-        ..BeliefParams::default()
-    };
-    params
-        .validate()
-        .map_err(|e| anyhow::anyhow!("invalid probing parameters: {e}"))?;
-    if !(args.round_secs > 0.0 && args.round_secs.is_finite()) {
-        bail!("--round-secs must be a positive number of seconds");
-    }
+    let (eligibility, params) = settings.check()?;
+    let policy = settings.policy()?;
+    let rate = settings.rate;
     let bin = args.bin.bin;
     let geo = vigie_pipeline::load_geo(&args.geo.geo_files)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -82,7 +71,7 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
             partial_input |= report.has_bad_input();
             list
         } else if !args.discover.is_empty() {
-            let prefixes = parse_prefixes(&args.discover, "--discover")?;
+            let prefixes = parse_v4_prefixes(&args.discover, "--discover")?;
             eprintln!(
                 "discovery: {} prefixes, {} passes at ≤ {} probes/s…",
                 prefixes.len(),
@@ -218,48 +207,6 @@ fn write_states(path: &Path, states: &VantageStates) -> Result<()> {
         .with_context(|| format!("cannot write {}", tmp.display()))?;
     drop(out);
     std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
-}
-
-fn policy(args: &ProbeArgs) -> Result<TargetPolicy> {
-    Ok(TargetPolicy {
-        allow_private: args.allow_private,
-        allowed: parse_prefixes(&args.allow, "--allow")?,
-    })
-}
-
-fn parse_prefixes(texts: &[String], flag: &str) -> Result<Vec<Ipv4Net>> {
-    texts
-        .iter()
-        .map(|t| {
-            t.parse::<Ipv4Net>()
-                .or_else(|_| t.parse::<std::net::Ipv4Addr>().map(Ipv4Net::from))
-                .map(|n| n.trunc())
-                .with_context(|| format!("{flag} {t:?} is not an IPv4 prefix such as 192.0.2.0/24"))
-        })
-        .collect()
-}
-
-/// Reads a saved list (recognised by its first line) or a hitlist.
-fn read_targets(
-    path: &Path,
-    eligibility: &Eligibility,
-    policy: &TargetPolicy,
-) -> Result<(ProbeList, ListReport)> {
-    let label = path.display().to_string();
-    let open = || {
-        File::open(path)
-            .map(BufReader::new)
-            .with_context(|| format!("cannot open the targets file {label}"))
-    };
-    let mut first = String::new();
-    std::io::BufRead::read_line(&mut open()?, &mut first)
-        .with_context(|| format!("cannot read {label}"))?;
-    let result = if first.starts_with(LIST_HEADER) {
-        ProbeList::load(open()?, &label, policy)
-    } else {
-        ProbeList::from_hitlist(open()?, &label, eligibility, policy)
-    };
-    result.with_context(|| format!("cannot read {label}"))
 }
 
 /// `vigie probe --combine FILE…`: merges vantage points' states.
