@@ -220,6 +220,7 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
+    let busy_reply = busy_response(limits.retry_after);
     let mut next_id: u64 = 0;
     tokio::pin!(shutdown);
     loop {
@@ -244,7 +245,7 @@ pub async fn serve(
                 state.metrics().count_connection_evicted();
             } else {
                 state.metrics().count_connection_refused();
-                let _ = stream.try_write(BUSY_RESPONSE);
+                let _ = stream.try_write(&busy_reply);
                 continue;
             }
         }
@@ -280,7 +281,15 @@ pub async fn serve(
 }
 
 /// Answered to a connection when every held one is busy.
-const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 2\r\nconnection: close\r\ncontent-length: 65\r\n\r\n{\"error\":\"the server holds too many connections; retry shortly\"}\n";
+fn busy_response(retry_after: Duration) -> Vec<u8> {
+    let body = "{\"error\":\"the server holds too many connections; retry shortly\"}\n";
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: {}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        retry_after.as_secs().max(1),
+        body.len()
+    )
+    .into_bytes()
+}
 
 /// The service of one connection: each request gets the client's address
 /// and counts as busy until its response body has been sent.

@@ -236,6 +236,45 @@ fn many_idle_connections_do_not_block_a_normal_request() {
 }
 
 #[test]
+fn with_every_connection_busy_a_new_one_gets_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = ServerLimits {
+        max_connections: 2,
+        request_timeout: Duration::from_secs(5),
+        ..ServerLimits::default()
+    };
+    let (server, _) = server(dir.path(), Some("right-token"), limits);
+    // Two requests in progress: bodies announced, not all sent.
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(server.addr).unwrap();
+        stream
+            .write_all(b"POST /api/v1/annotations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer right-token\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"entity\":")
+            .unwrap();
+        busy.push(stream);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (reply, closed) = exchange(
+        server.addr,
+        b"GET /api/v1/entities HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert!(
+        reply.to_ascii_lowercase().contains("retry-after: 2"),
+        "{reply}"
+    );
+    assert!(closed < Duration::from_secs(2), "{closed:?}");
+    drop(busy);
+    // Once they are gone, requests are served again.
+    std::thread::sleep(Duration::from_millis(300));
+    let (reply, _) = exchange(
+        server.addr,
+        b"GET /api/v1/entities HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+}
+
+#[test]
 fn a_client_that_goes_away_stops_its_read() {
     let dir = tempfile::tempdir().unwrap();
     let signals = [
