@@ -22,6 +22,8 @@
 //! - `probe`: probing's settings and targets, its store source and block log.
 //! - `common`: the geo database, prefixes, [`LoggedSink`].
 
+#![warn(missing_docs)]
+
 mod alerts;
 mod common;
 mod demo;

@@ -90,15 +90,6 @@ pub enum Unit {
     Bgp(BgpFeed),
 }
 
-impl std::fmt::Debug for Unit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Unit::Bins(source) => write!(f, "Bins({})", source.store_source()),
-            Unit::Bgp(feed) => write!(f, "Bgp({feed:?})"),
-        }
-    }
-}
-
 type Builder = Box<dyn Fn(toml::Table, &SourceContext) -> Result<Unit> + Send + Sync>;
 
 /// The source kinds a service accepts, by `kind`.
