@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use vigie_bgp::VisibilityConfig;
 use vigie_model::BinSize;
-use vigie_pipeline::ProbeSettings;
+use vigie_pipeline::{AccessLogOptions, ProbeSettings};
 
 /// vigie: an open Internet shutdown observatory.
 ///
@@ -354,20 +355,20 @@ pub struct IngestMrtArgs {
 
     /// A peer is full-feed for IPv4 above this many IPv4 prefixes (IODA: 400000).
     /// 0 makes every peer that announces anything full-feed.
-    #[arg(long, default_value_t = 400_000)]
+    #[arg(long, default_value_t = VisibilityConfig::default().full_feed_v4)]
     pub full_feed_v4: u64,
 
     /// A peer is full-feed for IPv6 above this many IPv6 prefixes (IODA: 10000).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = VisibilityConfig::default().full_feed_v6)]
     pub full_feed_v6: u64,
 
     /// Share of full-feed peer ASNs that must see a prefix for it to count as visible.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = VisibilityConfig::default().min_visible_fraction)]
     pub visible_fraction: f64,
 
     /// A silence longer than this (seconds) between records means the feed was
     /// down: the bins in between read as "no data". 0 turns this off.
-    #[arg(long, default_value_t = 3600)]
+    #[arg(long, default_value_t = VisibilityConfig::default().max_silence_secs)]
     pub max_silence_secs: i64,
 
     /// Never fall back to the largest peers when no peer is full-feed.
@@ -674,10 +675,10 @@ pub struct IngestAccessLogArgs {
     #[command(flatten)]
     pub bin: BinArg,
     /// A bin is closed once the log is this many seconds past its end.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = AccessLogOptions::default().grace_secs)]
     pub grace_secs: i64,
     /// The store's name for this source (one per website).
-    #[arg(long, default_value = "access-log")]
+    #[arg(long, default_value_t = AccessLogOptions::default().source)]
     pub source: String,
     #[command(flatten)]
     pub geo: GeoArgs,
