@@ -11,10 +11,13 @@
 //! - a [`SignalBin`] is what a source hands on when a bin closes: every
 //!   series' value in that bin, into a [`BinSink`] (the store, or anything
 //!   watching); [`ZeroFill`] holds the rule that an entity that had a value
-//!   and falls silent reads 0.
+//!   and falls silent reads 0;
+//! - a [`TimeWindow`] says which times are plausible (1990 to a margin past
+//!   now), and a [`WindowedSink`] applies it to every bin a source writes.
 
 mod entity;
 mod error;
+mod plausible;
 mod series;
 mod signal;
 mod signal_bin;
@@ -22,7 +25,11 @@ mod time;
 
 pub use entity::{CountryCode, Entity, EntityKind, RegionId};
 pub use error::ModelError;
+pub use plausible::{
+    clock_now, ImplausibleTime, TimeWindow, WindowedSink, ARCHIVE_MARGIN_SECS, EARLIEST_PLAUSIBLE,
+    LIVE_MARGIN_SECS,
+};
 pub use series::{Series, SeriesKey};
 pub use signal::{SignalFamily, SignalKind};
-pub use signal_bin::{BinSink, Discard, SignalBin, SinkError, ZeroFill};
+pub use signal_bin::{BinSink, Discard, SignalBin, SinkError, WriteOutcome, ZeroFill};
 pub use time::{format_utc, parse_utc, BinSize, TimeRange, UnixSecs};

@@ -66,6 +66,19 @@ impl ZeroFill {
 #[error("{0}")]
 pub struct SinkError(pub String);
 
+/// What became of a bin written with [`BinSink::write_weighted`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The bin's values were written.
+    Written,
+    /// The sink already held this bin from more input records and kept
+    /// those values: bad input never replaces good stored data.
+    KeptStored {
+        /// The records behind the values kept.
+        stored_records: u64,
+    },
+}
+
 /// Where sources hand their bins: the store, or anything that watches them.
 ///
 /// A source calls [`write`](Self::write) once per closed bin, in time order.
@@ -80,6 +93,16 @@ pub struct SinkError(pub String);
 pub trait BinSink {
     /// Takes the final values of a closed bin.
     fn write(&mut self, bin: &SignalBin) -> Result<(), SinkError>;
+
+    /// Takes the final values of a closed bin computed from `records` input
+    /// records (MRT records read so far, log lines in the bin). A sink that
+    /// remembers the count keeps values stored from more records and says
+    /// so; by default the bin is simply written.
+    fn write_weighted(&mut self, bin: &SignalBin, records: u64) -> Result<WriteOutcome, SinkError> {
+        let _ = records;
+        self.write(bin)?;
+        Ok(WriteOutcome::Written)
+    }
 
     /// Takes the open bin's values so far (ignored unless the sink keeps them).
     fn write_provisional(&mut self, _bin: &SignalBin) -> Result<(), SinkError> {
