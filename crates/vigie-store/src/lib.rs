@@ -50,6 +50,7 @@ mod alerts;
 mod annotations;
 mod codec;
 mod error;
+mod live;
 mod networks;
 mod probe_blocks;
 mod results;
@@ -68,6 +69,7 @@ use vigie_model::{
 pub use alerts::{DueDelivery, OutboxEntry, OutboxNotice, StoredSubscription};
 pub use annotations::{NewStoredAnnotation, StoredAnnotation};
 pub use error::StoreError;
+pub use live::{BinWrite, DetectorCheckpoint};
 pub use networks::AsCountrySpace;
 pub use probe_blocks::BlockChangeRecord;
 pub use results::{ResultFilter, StoredEvent, StoredIncident, StoredLabel};
@@ -528,6 +530,62 @@ impl Store {
     ) -> Result<Vec<BlockChangeRecord>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.block_changes(block, from, until),
+        }
+    }
+}
+
+impl Store {
+    /// The number of the latest write in the write log (0 when empty):
+    /// every [`Store::write_bin`] and [`Store::write_points`] appends one
+    /// row, in the same transaction, so a live detector can follow what
+    /// any process writes.
+    pub fn last_write_seq(&self) -> Result<i64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.last_write_seq(),
+        }
+    }
+
+    /// Up to `limit` writes logged after `after`, oldest first (the log
+    /// keeps two days).
+    pub fn writes_since(&self, after: i64, limit: usize) -> Result<Vec<BinWrite>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.writes_since(after, limit),
+        }
+    }
+
+    /// The values `source` wrote for the bin at `bin_start`, while still
+    /// staged (`None` once compacted into chunks, or never written).
+    pub fn staged_bin(
+        &self,
+        source: &str,
+        bin: BinSize,
+        bin_start: UnixSecs,
+    ) -> Result<Option<Vec<(SeriesKey, Option<f64>)>>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.staged_bin(source, bin, bin_start),
+        }
+    }
+
+    /// Saves a live detector's state of the series in `states` (others
+    /// keep theirs) and its place in the write log, in one transaction.
+    pub fn save_detector_state(
+        &mut self,
+        method: &str,
+        states: &[DetectorCheckpoint],
+        write_seq: i64,
+    ) -> Result<(), StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.save_detector_state(method, states, write_seq),
+        }
+    }
+
+    /// A live detector's saved states and its place in the write log.
+    pub fn detector_states(
+        &self,
+        method: &str,
+    ) -> Result<(Vec<DetectorCheckpoint>, Option<i64>), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.detector_states(method),
         }
     }
 }

@@ -229,6 +229,47 @@ CREATE INDEX probe_block_changes_by_block ON probe_block_changes (network, at);
 CREATE INDEX probe_block_changes_by_time ON probe_block_changes (at);
 ";
 
+/// Migration 7: what a live detector needs (`vigie serve`): a log of bin
+/// writes it follows, and its state per series, so a restarted service
+/// resumes where it stopped.
+const MIGRATION_7: &str = "
+-- One row per write of bins, in order of writing: write_bin logs one
+-- closed bin of a source (series_id NULL: the series are in staged_bins);
+-- write_points logs one series and the span written (source 'points').
+-- Rows older than two days are pruned at compaction (a reader that falls
+-- further behind reads the series themselves).
+CREATE TABLE bin_writes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    bin_secs INTEGER NOT NULL,
+    first_bin INTEGER NOT NULL,
+    last_bin INTEGER NOT NULL,
+    series_id INTEGER,
+    written_at INTEGER NOT NULL
+);
+CREATE INDEX bin_writes_by_time ON bin_writes (written_at);
+
+-- A live detector's state of one series (method vigie), as the detector
+-- encodes it, saved as the series moves on.
+CREATE TABLE detector_checkpoints (
+    method TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    code TEXT NOT NULL,
+    signal TEXT NOT NULL,
+    bin_secs INTEGER NOT NULL,
+    state BLOB NOT NULL,
+    saved_at INTEGER NOT NULL,
+    PRIMARY KEY (method, kind, code, signal, bin_secs)
+) WITHOUT ROWID;
+
+-- How far in bin_writes a live detector has read.
+CREATE TABLE detector_positions (
+    method TEXT PRIMARY KEY,
+    write_seq INTEGER NOT NULL,
+    saved_at INTEGER NOT NULL
+);
+";
+
 /// The schema migrations, in order: `MIGRATIONS[i]` takes a database from
 /// version `i` to version `i + 1`. Append new steps at the end; never change
 /// a released one.
@@ -239,6 +280,7 @@ pub const MIGRATIONS: &[&str] = &[
     MIGRATION_4,
     MIGRATION_5,
     MIGRATION_6,
+    MIGRATION_7,
 ];
 
 /// The schema version this build writes: the number of migrations.

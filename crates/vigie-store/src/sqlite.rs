@@ -88,7 +88,7 @@ fn stored_bin(label: &str, bin_secs: i64) -> Result<BinSize, StoreError> {
 
 /// Builds a series key from stored names; `None` for names this build does
 /// not know (for example a signal added by a newer vigie).
-fn stored_key(kind: &str, code: &str, signal: &str) -> Option<SeriesKey> {
+pub(crate) fn stored_key(kind: &str, code: &str, signal: &str) -> Option<SeriesKey> {
     let kind: EntityKind = kind.parse().ok()?;
     Some(SeriesKey {
         entity: Entity::from_kind_code(kind, code).ok()?,
@@ -134,6 +134,9 @@ pub(crate) struct SqliteStore {
     entity_ids: FxHashMap<Entity, i64>,
     /// Whether the caches were filled from the database in one go.
     caches_loaded: bool,
+    /// Whether the schema has the write log (migration 7; tests open
+    /// older schemas to write as an older vigie did).
+    write_log: bool,
 }
 
 impl SqliteStore {
@@ -208,6 +211,7 @@ impl SqliteStore {
             series_ids: HashMap::new(),
             entity_ids: FxHashMap::default(),
             caches_loaded: false,
+            write_log: migrations.len() >= 7,
         })
     }
 
@@ -413,6 +417,9 @@ impl SqliteStore {
             params![source, bin_secs, bin_start, now_secs()],
         )
         .map_err(sql_error(label, "recording the source's progress"))?;
+        if self.write_log {
+            log_write(&tx, label, source, bin_secs, bin_start, bin_start, None)?;
+        }
         tx.commit().map_err(sql_error(label, "committing a bin"))
     }
 
@@ -463,6 +470,11 @@ impl SqliteStore {
             apply_chunk_updates(&tx, label, id, bin, *day, updates)?;
         }
         refresh_summary(&tx, label, id, bin)?;
+        let first = points.iter().map(|p| p.0).min().unwrap_or_default();
+        let last = points.iter().map(|p| p.0).max().unwrap_or_default();
+        if self.write_log {
+            log_write(&tx, label, "points", bin_secs, first, last, Some(id))?;
+        }
         tx.commit().map_err(sql_error(label, "committing points"))
     }
 
@@ -479,6 +491,14 @@ impl SqliteStore {
             rows.collect::<Result<_, _>>()
                 .map_err(sql_error(label, "listing staged blocks"))?
         };
+        if self.write_log {
+            self.conn
+                .execute(
+                    "DELETE FROM bin_writes WHERE written_at < ?1",
+                    [now_secs() - crate::live::WRITE_LOG_KEEP_SECS],
+                )
+                .map_err(sql_error(label, "pruning the write log"))?;
+        }
         // One transaction per block keeps each short; a crash between blocks
         // leaves every value either staged or in its chunk.
         for block in blocks {
@@ -1211,5 +1231,33 @@ fn compact_block(conn: &Connection, label: &str, block: i64) -> Result<(), Store
     conn.prepare_cached("DELETE FROM staged_bins WHERE block = ?1")
         .and_then(|mut stmt| stmt.execute([block]))
         .map_err(sql_error(label, context))?;
+    Ok(())
+}
+
+/// Appends one row to the write log (`bin_writes`) inside a write's transaction.
+fn log_write(
+    tx: &Connection,
+    label: &str,
+    source: &str,
+    bin_secs: u32,
+    first_bin: UnixSecs,
+    last_bin: UnixSecs,
+    series_id: Option<i64>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO bin_writes (source, bin_secs, first_bin, last_bin, series_id, written_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            source,
+            bin_secs,
+            first_bin,
+            last_bin,
+            series_id,
+            now_secs()
+        ])
+    })
+    .map_err(sql_error(label, "logging a write"))?;
     Ok(())
 }

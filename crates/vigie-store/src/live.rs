@@ -1,0 +1,353 @@
+//! What a live detector keeps in the store (migration 7): the write log it
+//! follows to see bins that any process writes (`bin_writes`), its state
+//! per series (`detector_checkpoints`) and how far in the log it has read
+//! (`detector_positions`). The states are opaque bytes: the store does not
+//! depend on the detection crate's types.
+
+use rusqlite::{params, OptionalExtension};
+use vigie_model::{BinSize, SeriesKey, UnixSecs};
+
+use crate::codec;
+use crate::error::sql_error;
+use crate::sqlite::{stored_key, SqliteStore};
+use crate::StoreError;
+
+/// How long the write log keeps its rows, in seconds (pruned at compaction).
+pub(crate) const WRITE_LOG_KEEP_SECS: i64 = 2 * 86_400;
+
+/// One write of bins, as the write log records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BinWrite {
+    /// Its place in the log: later writes have larger numbers.
+    pub seq: i64,
+    /// The source that wrote it (`points` for whole series written into chunks).
+    pub source: String,
+    /// The bin width written.
+    pub bin: BinSize,
+    /// The first bin written.
+    pub first_bin: UnixSecs,
+    /// The last bin written (the same as `first_bin` for one closed bin).
+    pub last_bin: UnixSecs,
+    /// The one series written, for whole series; `None` for a closed bin,
+    /// whose series [`crate::Store::staged_bin`] lists.
+    pub series: Option<SeriesKey>,
+}
+
+/// One series' saved detector state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DetectorCheckpoint {
+    /// The series.
+    pub key: SeriesKey,
+    /// Its bin width.
+    pub bin: BinSize,
+    /// The detector's state, as it encodes it.
+    pub state: Vec<u8>,
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl SqliteStore {
+    /// The key of a series id, if it names one this build knows.
+    fn key_of(&self, series_id: i64) -> Result<Option<SeriesKey>, StoreError> {
+        let label = self.label().to_string();
+        let context = "naming a series";
+        let row: Option<(String, String, String)> = self
+            .connection()
+            .prepare_cached(
+                "SELECT e.kind, e.code, s.signal FROM series s
+                 JOIN entities e ON e.entity_id = s.entity_id WHERE s.series_id = ?1",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row([series_id], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()
+            })
+            .map_err(sql_error(&label, context))?;
+        Ok(row.and_then(|(kind, code, signal)| stored_key(&kind, &code, &signal)))
+    }
+
+    pub(crate) fn last_write_seq(&self) -> Result<i64, StoreError> {
+        self.connection()
+            .query_row("SELECT coalesce(max(seq), 0) FROM bin_writes", [], |row| {
+                row.get(0)
+            })
+            .map_err(sql_error(self.label(), "reading the write log"))
+    }
+
+    pub(crate) fn writes_since(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<BinWrite>, StoreError> {
+        let label = self.label().to_string();
+        let context = "reading the write log";
+        let rows: Vec<(i64, String, i64, i64, i64, Option<i64>)> = {
+            let mut stmt = self
+                .connection()
+                .prepare_cached(
+                    "SELECT seq, source, bin_secs, first_bin, last_bin, series_id
+                     FROM bin_writes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )
+                .map_err(sql_error(&label, context))?;
+            let rows = stmt
+                .query_map(params![after, limit as i64], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                    ))
+                })
+                .map_err(sql_error(&label, context))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(sql_error(&label, context))?
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for (seq, source, bin_secs, first_bin, last_bin, series_id) in rows {
+            let Ok(bin) = BinSize::new(bin_secs as u32) else {
+                continue;
+            };
+            let series = match series_id {
+                Some(id) => match self.key_of(id)? {
+                    Some(key) => Some(key),
+                    None => continue,
+                },
+                None => None,
+            };
+            out.push(BinWrite {
+                seq,
+                source,
+                bin,
+                first_bin,
+                last_bin,
+                series,
+            });
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn staged_bin(
+        &self,
+        source: &str,
+        bin: BinSize,
+        bin_start: UnixSecs,
+    ) -> Result<Option<Vec<(SeriesKey, Option<f64>)>>, StoreError> {
+        let label = self.label().to_string();
+        let context = "reading a staged bin";
+        let blobs: Vec<Vec<u8>> = {
+            let mut stmt = self
+                .connection()
+                .prepare_cached(
+                    "SELECT data FROM staged_bins
+                     WHERE source = ?1 AND bin_secs = ?2 AND bin_start = ?3 ORDER BY block",
+                )
+                .map_err(sql_error(&label, context))?;
+            let rows = stmt
+                .query_map(params![source, bin.secs(), bin_start], |row| row.get(0))
+                .map_err(sql_error(&label, context))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(sql_error(&label, context))?
+        };
+        if blobs.is_empty() {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        for data in blobs {
+            let entries = codec::decode_staged(&data).map_err(|e| StoreError::Corrupt {
+                path: label.clone(),
+                detail: format!("staged bin of '{source}' at {bin_start}: {e}"),
+            })?;
+            for (id, value) in entries {
+                if let Some(key) = self.key_of(id)? {
+                    out.push((key, value));
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    pub(crate) fn save_detector_state(
+        &mut self,
+        method: &str,
+        states: &[DetectorCheckpoint],
+        write_seq: i64,
+    ) -> Result<(), StoreError> {
+        let label = self.label().to_string();
+        let context = "saving the detector's state";
+        let now = now_secs();
+        let tx = self
+            .connection()
+            .unchecked_transaction()
+            .map_err(sql_error(&label, context))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO detector_checkpoints
+                       (method, kind, code, signal, bin_secs, state, saved_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(sql_error(&label, context))?;
+            for state in states {
+                stmt.execute(params![
+                    method,
+                    state.key.entity.kind().name(),
+                    state.key.entity.code(),
+                    state.key.signal.name(),
+                    state.bin.secs(),
+                    state.state,
+                    now
+                ])
+                .map_err(sql_error(&label, context))?;
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO detector_positions (method, write_seq, saved_at)
+                 VALUES (?1, ?2, ?3)",
+                params![method, write_seq, now],
+            )
+            .map_err(sql_error(&label, context))?;
+        }
+        tx.commit().map_err(sql_error(&label, context))
+    }
+
+    pub(crate) fn detector_states(
+        &self,
+        method: &str,
+    ) -> Result<(Vec<DetectorCheckpoint>, Option<i64>), StoreError> {
+        let label = self.label().to_string();
+        let context = "reading the detector's state";
+        let conn = self.connection();
+        let rows: Vec<(String, String, String, i64, Vec<u8>)> = {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT kind, code, signal, bin_secs, state FROM detector_checkpoints
+                     WHERE method = ?1",
+                )
+                .map_err(sql_error(&label, context))?;
+            let rows = stmt
+                .query_map([method], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
+                })
+                .map_err(sql_error(&label, context))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(sql_error(&label, context))?
+        };
+        let states = rows
+            .into_iter()
+            .filter_map(|(kind, code, signal, bin_secs, state)| {
+                Some(DetectorCheckpoint {
+                    key: stored_key(&kind, &code, &signal)?,
+                    bin: BinSize::new(u32::try_from(bin_secs).ok()?).ok()?,
+                    state,
+                })
+            })
+            .collect();
+        let position = conn
+            .query_row(
+                "SELECT write_seq FROM detector_positions WHERE method = ?1",
+                [method],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(sql_error(&label, context))?;
+        Ok((states, position))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vigie_model::{BinSize, Entity, SeriesKey, SignalKind};
+
+    use super::DetectorCheckpoint;
+    use crate::Store;
+
+    const DAY: i64 = 1_641_168_000;
+
+    fn key(entity: &str) -> SeriesKey {
+        SeriesKey {
+            entity: entity.parse::<Entity>().unwrap(),
+            signal: SignalKind::BgpVisibleSlash24s,
+        }
+    }
+
+    #[test]
+    fn every_write_is_logged_in_order_and_staged_bins_read_back() {
+        let mut store = Store::open_in_memory().unwrap();
+        let bin = BinSize::default();
+        assert_eq!(store.last_write_seq().unwrap(), 0);
+        // Whole series first: writing points folds the staged bins of
+        // their block into chunks.
+        store
+            .write_points(&key("UZ"), bin, &[(DAY, Some(1.0)), (DAY + 600, Some(2.0))])
+            .unwrap();
+        store
+            .write_bin(
+                "probe",
+                bin,
+                DAY,
+                &[(key("KZ"), Some(3.0)), (key("AS9198"), None)],
+            )
+            .unwrap();
+        let writes = store.writes_since(0, 10).unwrap();
+        assert_eq!(writes.len(), 2);
+        assert_eq!(
+            (
+                writes[0].first_bin,
+                writes[0].last_bin,
+                writes[0].series.clone()
+            ),
+            (DAY, DAY + 600, Some(key("UZ")))
+        );
+        assert_eq!(
+            (
+                writes[1].source.as_str(),
+                writes[1].first_bin,
+                writes[1].series.clone()
+            ),
+            ("probe", DAY, None)
+        );
+        assert_eq!(store.last_write_seq().unwrap(), writes[1].seq);
+        assert!(store.writes_since(writes[1].seq, 10).unwrap().is_empty());
+        let mut staged = store.staged_bin("probe", bin, DAY).unwrap().unwrap();
+        staged.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(staged, [(key("KZ"), Some(3.0)), (key("AS9198"), None)]);
+        store.compact().unwrap();
+        assert_eq!(store.staged_bin("probe", bin, DAY).unwrap(), None);
+    }
+
+    #[test]
+    fn detector_states_are_replaced_per_series() {
+        let mut store = Store::open_in_memory().unwrap();
+        let bin = BinSize::default();
+        let state = |entity: &str, bytes: &[u8]| DetectorCheckpoint {
+            key: key(entity),
+            bin,
+            state: bytes.to_vec(),
+        };
+        assert_eq!(store.detector_states("vigie").unwrap(), (vec![], None));
+        store
+            .save_detector_state("vigie", &[state("KZ", b"a"), state("UZ", b"b")], 4)
+            .unwrap();
+        store
+            .save_detector_state("vigie", &[state("KZ", b"c")], 9)
+            .unwrap();
+        let (mut states, position) = store.detector_states("vigie").unwrap();
+        states.sort_by(|a, b| a.key.cmp(&b.key));
+        assert_eq!(states, [state("KZ", b"c"), state("UZ", b"b")]);
+        assert_eq!(position, Some(9));
+        assert!(store.detector_states("other").unwrap().0.is_empty());
+    }
+}
