@@ -69,5 +69,5 @@ pub use ioda::{ioda_detect_series, IodaMedianDetector};
 pub use labels::{
     country_code_from_name, parse_json_labels, parse_truth_csv, Coverage, LabelError, LabelSet,
 };
-pub use live::LiveDetector;
+pub use live::{LiveDetector, SeriesState};
 pub use vigie::{detect_series, BinVerdict, PhaseKind, SignalDetector};

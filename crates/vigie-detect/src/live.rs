@@ -43,6 +43,27 @@ pub struct LiveDetector {
     followed: BTreeMap<(SeriesKey, u32), Followed>,
     /// Entities whose events may have changed since [`Self::take_changed`].
     changed: BTreeSet<Entity>,
+    /// Series pushed since [`Self::take_pushed`] (not saved: a checkpoint
+    /// saves them).
+    #[serde(skip)]
+    pushed: BTreeSet<(SeriesKey, u32)>,
+}
+
+/// One series' detector state, as a live detector checkpoints it one
+/// series at a time ([`LiveDetector::series_state`], [`LiveDetector::restore`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SeriesState(Followed);
+
+impl SeriesState {
+    /// The series.
+    pub fn key(&self) -> &SeriesKey {
+        self.0.detector.key()
+    }
+
+    /// Its bin width in seconds.
+    pub fn bin_secs(&self) -> u32 {
+        self.0.detector.bin_secs()
+    }
 }
 
 impl LiveDetector {
@@ -52,6 +73,7 @@ impl LiveDetector {
             config,
             followed: BTreeMap::new(),
             changed: BTreeSet::new(),
+            pushed: BTreeSet::new(),
         }
     }
 
@@ -85,6 +107,7 @@ impl LiveDetector {
                 .depths
                 .push(verdict.depth.map_or(f32::NAN, |d| d as f32));
         }
+        self.pushed.insert((key.clone(), bin.secs()));
         let after = followed.detector.events().len();
         // Anything but a quiet normal bin may change the entity's incidents.
         if before != after || !matches!(verdict.phase, crate::PhaseKind::Normal) {
@@ -95,6 +118,38 @@ impl LiveDetector {
     /// The entities whose incidents may have changed since the last call.
     pub fn take_changed(&mut self) -> BTreeSet<Entity> {
         std::mem::take(&mut self.changed)
+    }
+
+    /// The series pushed since the last call, with their bin widths in
+    /// seconds: the ones whose state a checkpoint must save again.
+    pub fn take_pushed(&mut self) -> BTreeSet<(SeriesKey, u32)> {
+        std::mem::take(&mut self.pushed)
+    }
+
+    /// The state of one series, to checkpoint it.
+    pub fn series_state(&self, key: &SeriesKey, bin_secs: u32) -> Option<SeriesState> {
+        self.followed
+            .get(&(key.clone(), bin_secs))
+            .map(|followed| SeriesState(followed.clone()))
+    }
+
+    /// Resumes a series from its checkpoint (replacing what was followed).
+    pub fn restore(&mut self, state: SeriesState) {
+        let key = (state.key().clone(), state.bin_secs());
+        self.followed.insert(key, state.0);
+    }
+
+    /// The start of the next bin a series expects (`None` when the series
+    /// is not followed yet): older bins pushed are ignored.
+    pub fn next_bin(&self, key: &SeriesKey, bin_secs: u32) -> Option<UnixSecs> {
+        self.followed
+            .get(&(key.clone(), bin_secs))
+            .and_then(|followed| followed.detector.next_bin_start())
+    }
+
+    /// The configuration every series is followed with.
+    pub fn config(&self) -> &VigieConfig {
+        &self.config
     }
 
     /// Every entity followed.
