@@ -20,11 +20,13 @@
 //! - `alerts`: the alert worker ([`spawn_alert_worker`]) and its `[alerts]`
 //!   settings.
 //! - `probe`: probing's settings and targets, its store source and block log.
+//! - [`bench`]: the benchmarks of `vigie bench` (speed, memory, accuracy).
 //! - `common`: the geo database, prefixes, [`LoggedSink`].
 
 #![warn(missing_docs)]
 
 mod alerts;
+pub mod bench;
 mod common;
 mod demo;
 mod detect;
@@ -47,8 +49,9 @@ pub use ingest::traffic::{
     CaptureKind, CaptureReport,
 };
 pub use probe::{
-    parse_v4_prefixes, read_targets, record_block_changes, ProbeSettings, PROBE_LIST_HEADER,
-    PROBE_SOURCE,
+    combine_vantages, describe_change, describe_round, import_legacy_block_log, parse_v4_prefixes,
+    read_targets, record_block_changes, run_probe, store_combined, Combined, ProbeRunOptions,
+    ProbeSettings, BLOCK_LOG_FILE, PROBE_LIST_HEADER, PROBE_SOURCE,
 };
 pub use report::{write_report, ReportOptions, ReportSubject};
 pub use scope::ScopeContext;

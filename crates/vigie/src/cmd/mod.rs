@@ -66,6 +66,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// Success, or [`EXIT_PARTIAL_INPUT`] when some input was truncated or corrupt.
+pub fn partial_if(partial: bool) -> ExitCode {
+    if partial {
+        ExitCode::from(EXIT_PARTIAL_INPUT)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 /// Opens the store in `data_dir`, creating it if needed.
 pub fn open_store(data_dir: &std::path::Path) -> Result<Store> {
     Store::open(data_dir).with_context(|| {
