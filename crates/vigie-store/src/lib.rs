@@ -50,6 +50,7 @@ mod alerts;
 mod annotations;
 mod codec;
 mod error;
+mod health;
 mod live;
 mod networks;
 mod probe_blocks;
@@ -69,7 +70,8 @@ use vigie_model::{
 pub use alerts::{DueDelivery, OutboxEntry, OutboxNotice, StoredSubscription};
 pub use annotations::{NewStoredAnnotation, StoredAnnotation};
 pub use error::StoreError;
-pub use live::{BinWrite, DetectorCheckpoint};
+pub use health::{ImplausibleBins, RepairReport, StoreCheck};
+pub use live::{BinValues, BinWrite, DetectorCheckpoint};
 pub use networks::AsCountrySpace;
 pub use probe_blocks::BlockChangeRecord;
 pub use results::{ResultFilter, StoredEvent, StoredIncident, StoredLabel};
@@ -560,7 +562,7 @@ impl Store {
         source: &str,
         bin: BinSize,
         bin_start: UnixSecs,
-    ) -> Result<Option<Vec<(SeriesKey, Option<f64>)>>, StoreError> {
+    ) -> Result<Option<BinValues>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.staged_bin(source, bin, bin_start),
         }

@@ -270,6 +270,20 @@ CREATE TABLE detector_positions (
 );
 ";
 
+/// Migration 8: how many input records stood behind a bin written with
+/// `write_bin_weighted` (`health.rs`), so a worse re-read (a truncated
+/// dump, part of a log) never replaces the values of a complete one.
+const MIGRATION_8: &str = "
+-- records: MRT records read up to the bin, or log lines in it.
+CREATE TABLE bin_records (
+    source TEXT NOT NULL,
+    bin_secs INTEGER NOT NULL,
+    bin_start INTEGER NOT NULL,
+    records INTEGER NOT NULL,
+    PRIMARY KEY (source, bin_secs, bin_start)
+) WITHOUT ROWID;
+";
+
 /// The schema migrations, in order: `MIGRATIONS[i]` takes a database from
 /// version `i` to version `i + 1`. Append new steps at the end; never change
 /// a released one.
@@ -281,6 +295,7 @@ pub const MIGRATIONS: &[&str] = &[
     MIGRATION_5,
     MIGRATION_6,
     MIGRATION_7,
+    MIGRATION_8,
 ];
 
 /// The schema version this build writes: the number of migrations.

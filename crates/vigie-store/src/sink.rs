@@ -1,6 +1,6 @@
 //! The store as a [`BinSink`]: every source's bins land here the same way.
 
-use vigie_model::{format_utc, BinSink, Series, SignalBin, SinkError};
+use vigie_model::{format_utc, BinSink, Series, SignalBin, SinkError, WriteOutcome};
 
 use crate::Store;
 
@@ -47,6 +47,20 @@ impl BinSink for StoreSink<'_> {
         self.write_as(source, bin, "write")
     }
 
+    /// Commits the bin unless the store holds it from more input records
+    /// ([`Store::write_bin_weighted`]).
+    fn write_weighted(&mut self, bin: &SignalBin, records: u64) -> Result<WriteOutcome, SinkError> {
+        self.store
+            .write_bin_weighted(self.source, bin.bin, bin.bin_start, &bin.values, records)
+            .map_err(|e| {
+                SinkError(format!(
+                    "cannot write the {} bin {}: {e}",
+                    self.source,
+                    format_utc(bin.bin_start)
+                ))
+            })
+    }
+
     /// Writes the open bin's values so far; the final bin replaces them.
     fn write_provisional(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
         let source = self.provisional_source();
@@ -59,11 +73,13 @@ impl BinSink for StoreSink<'_> {
         self.write_as(&source, &bin.retraction(), "retract")
     }
 
-    /// Writes each series straight into chunks ([`Store::write_points`]),
-    /// one transaction per series.
+    /// Writes each series' values straight into chunks
+    /// ([`Store::write_points`]), one transaction per series. Its "no data"
+    /// points are not written: a gap in an imported file leaves the values
+    /// stored for those bins as they are.
     fn write_series(&mut self, series: &[Series]) -> Result<(), SinkError> {
         for one in series {
-            let points: Vec<_> = one.points().collect();
+            let points: Vec<_> = one.points().filter(|(_, v)| v.is_some()).collect();
             self.store
                 .write_points(&one.key, one.bin, &points)
                 .map_err(|e| {
@@ -125,5 +141,32 @@ mod tests {
             .unwrap();
         assert_eq!(series.values, [Some(5.0), Some(4.0), Some(2.0), Some(1.0)]);
         assert_eq!(store.last_committed_bin("import.csv").unwrap(), None);
+    }
+
+    #[test]
+    fn an_imported_gap_leaves_stored_values_alone() {
+        let mut store = Store::open_in_memory().unwrap();
+        let key = SeriesKey {
+            entity: "KZ".parse().unwrap(),
+            signal: SignalKind::HttpRequests,
+        };
+        let series = |values: Vec<Option<f64>>| Series {
+            key: key.clone(),
+            bin: BinSize::FIVE_MINUTES,
+            start: 600,
+            values,
+        };
+        let mut sink = store.sink("import.csv");
+        sink.write_series(&[series(vec![Some(208.0), Some(7.0)])])
+            .unwrap();
+        sink.write_series(&[series(vec![None, Some(8.0)])]).unwrap();
+        let read = store
+            .read_series(
+                &key,
+                BinSize::FIVE_MINUTES,
+                TimeRange::new(600, 1_200).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(read.values, [Some(208.0), Some(8.0)]);
     }
 }

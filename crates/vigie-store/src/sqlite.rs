@@ -1046,7 +1046,7 @@ fn full_extent(
 }
 
 /// Sets bins of one day of a series, creating, rewriting or deleting its chunk.
-fn apply_chunk_updates(
+pub(crate) fn apply_chunk_updates(
     conn: &Connection,
     label: &str,
     series_id: i64,
@@ -1096,7 +1096,7 @@ fn apply_chunk_updates(
 type DayValues = (UnixSecs, Vec<Option<f64>>);
 
 /// Recomputes a series' first and last bin with data from its chunks.
-fn refresh_summary(
+pub(crate) fn refresh_summary(
     conn: &Connection,
     label: &str,
     series_id: i64,

@@ -1,0 +1,578 @@
+//! Keeping stored data good (migration 8): the number of input records
+//! behind each weighted bin, so a worse re-read never replaces it
+//! ([`Store::write_bin_weighted`]), and the check and repair of a store
+//! holding bins outside the plausible time window or damaged rows
+//! ([`Store::check`], [`Store::repair`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rusqlite::{params, OptionalExtension};
+use vigie_model::{format_utc, BinSize, SeriesKey, TimeRange, TimeWindow, UnixSecs, WriteOutcome};
+
+use crate::codec;
+use crate::error::sql_error;
+use crate::sqlite::{apply_chunk_updates, refresh_summary, stored_key, SqliteStore};
+use crate::{Backend, SeriesInfo, Store, StoreError};
+
+const DAY_SECS: i64 = 86_400;
+
+/// How many damaged rows a [`StoreCheck`] quotes.
+const MAX_DAMAGE_NOTES: usize = 20;
+
+/// Bins of one series outside the plausible time window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImplausibleBins {
+    /// The series.
+    pub key: SeriesKey,
+    /// Its bin width.
+    pub bin: BinSize,
+    /// How many of its bins with data are outside the window.
+    pub bins: u64,
+    /// The earliest of them.
+    pub first: UnixSecs,
+    /// The latest of them.
+    pub last: UnixSecs,
+}
+
+/// What [`Store::check`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreCheck {
+    /// The window bins were checked against.
+    pub window: TimeWindow,
+    /// SQLite's own integrity check: empty when it says "ok".
+    pub integrity: Vec<String>,
+    /// Stored rows (chunks, staged bins) that do not decode.
+    pub damaged: Vec<String>,
+    /// Series with bins outside the window, by series.
+    pub implausible: Vec<ImplausibleBins>,
+    /// Chunks and staged rows read.
+    pub rows_checked: u64,
+}
+
+impl StoreCheck {
+    /// Whether nothing is wrong.
+    pub fn is_clean(&self) -> bool {
+        self.integrity.is_empty() && self.damaged.is_empty() && self.implausible.is_empty()
+    }
+
+    /// Bins with data outside the window, all series.
+    pub fn implausible_bins(&self) -> u64 {
+        self.implausible.iter().map(|s| s.bins).sum()
+    }
+}
+
+/// What [`Store::repair`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RepairReport {
+    /// Values removed for lying outside the window.
+    pub bins_removed: u64,
+    /// Series that lost them.
+    pub series_touched: u64,
+    /// Sources whose latest committed bin was brought back into the window.
+    pub sources_reset: u64,
+}
+
+impl Store {
+    /// Like [`Store::write_bin`], for a bin computed from `records` input
+    /// records (MRT records read so far, log lines in the bin). When the
+    /// store already holds this bin of `source` from more records, nothing
+    /// is written and [`WriteOutcome::KeptStored`] says so: a truncated or
+    /// partial re-read never replaces values from a complete one. An
+    /// equal or larger count writes and is remembered.
+    pub fn write_bin_weighted(
+        &mut self,
+        source: &str,
+        bin: BinSize,
+        bin_start: UnixSecs,
+        values: &[(SeriesKey, Option<f64>)],
+        records: u64,
+    ) -> Result<WriteOutcome, StoreError> {
+        if let Some(stored) = self.bin_records(source, bin, bin_start)? {
+            if stored > records {
+                return Ok(WriteOutcome::KeptStored {
+                    stored_records: stored,
+                });
+            }
+        }
+        self.write_bin(source, bin, bin_start, values)?;
+        // After the values: a crash in between leaves the older, smaller
+        // count, never a count above the values stored.
+        match &self.backend {
+            Backend::Sqlite(db) => db.set_bin_records(source, bin, bin_start, records)?,
+        }
+        Ok(WriteOutcome::Written)
+    }
+
+    /// The records behind `source`'s bin at `bin_start`, when it was
+    /// written with [`Store::write_bin_weighted`].
+    pub fn bin_records(
+        &self,
+        source: &str,
+        bin: BinSize,
+        bin_start: UnixSecs,
+    ) -> Result<Option<u64>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.bin_records(source, bin, bin_start),
+        }
+    }
+
+    /// Checks the store: SQLite's integrity check, every chunk and staged
+    /// row decoded, and every bin with data inside `window` (usually
+    /// [`TimeWindow::stored_now`]). Reads only.
+    pub fn check(&self, window: TimeWindow) -> Result<StoreCheck, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.check(window),
+        }
+    }
+
+    /// The span of `info`'s series to read, inside `window`: its stored
+    /// extent when that is inside, else the days holding its chunks inside
+    /// the window (bins an older vigie stored outside it are left out);
+    /// `None` when no data is inside. Reads never fail because of one bad
+    /// bin.
+    pub fn plausible_range(
+        &self,
+        info: &SeriesInfo,
+        window: TimeWindow,
+    ) -> Result<Option<TimeRange>, StoreError> {
+        let step = i64::from(info.bin.secs());
+        let (Some(first), Some(last)) = (info.first_bin, info.last_bin) else {
+            return Ok(None);
+        };
+        if window.contains(first) && window.contains(last) {
+            return Ok(TimeRange::new(first, last + step).ok());
+        }
+        let days = match &self.backend {
+            Backend::Sqlite(db) => db.chunk_days_within(info, window)?,
+        };
+        Ok(days.and_then(|(first_day, last_day)| window.clamp(first_day, last_day + DAY_SECS)))
+    }
+
+    /// Removes every value outside `window` (folding staged bins first),
+    /// and brings sources' latest committed bins back inside it. Returns
+    /// how many values went.
+    pub fn repair(&mut self, window: TimeWindow) -> Result<RepairReport, StoreError> {
+        self.compact()?;
+        match &mut self.backend {
+            Backend::Sqlite(db) => db.repair(window),
+        }
+    }
+}
+
+/// One series' implausible bins being counted.
+#[derive(Default)]
+struct Tally {
+    bins: u64,
+    first: UnixSecs,
+    last: UnixSecs,
+}
+
+impl Tally {
+    fn add(&mut self, t: UnixSecs) {
+        if self.bins == 0 {
+            self.first = t;
+            self.last = t;
+        }
+        self.bins += 1;
+        self.first = self.first.min(t);
+        self.last = self.last.max(t);
+    }
+}
+
+impl SqliteStore {
+    fn bin_records(
+        &self,
+        source: &str,
+        bin: BinSize,
+        bin_start: UnixSecs,
+    ) -> Result<Option<u64>, StoreError> {
+        let records: Option<i64> = self
+            .connection()
+            .prepare_cached(
+                "SELECT records FROM bin_records WHERE source = ?1 AND bin_secs = ?2 AND bin_start = ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![source, bin.secs(), bin_start], |row| row.get(0))
+                    .optional()
+            })
+            .map_err(sql_error(self.label(), "reading a bin's record count"))?;
+        Ok(records.map(|n| n.max(0) as u64))
+    }
+
+    fn set_bin_records(
+        &self,
+        source: &str,
+        bin: BinSize,
+        bin_start: UnixSecs,
+        records: u64,
+    ) -> Result<(), StoreError> {
+        let records = i64::try_from(records).unwrap_or(i64::MAX);
+        self.connection()
+            .prepare_cached(
+                "INSERT INTO bin_records (source, bin_secs, bin_start, records) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (source, bin_secs, bin_start) DO UPDATE SET records = excluded.records",
+            )
+            .and_then(|mut stmt| stmt.execute(params![source, bin.secs(), bin_start, records]))
+            .map_err(sql_error(self.label(), "recording a bin's record count"))?;
+        Ok(())
+    }
+
+    /// Every series id with its key and bin width (names this build does
+    /// not know are left out).
+    fn series_keys(&self) -> Result<BTreeMap<i64, (SeriesKey, BinSize)>, StoreError> {
+        let label = self.label();
+        let context = "listing series";
+        let mut stmt = self
+            .connection()
+            .prepare(
+                "SELECT s.series_id, e.kind, e.code, s.signal, s.bin_secs
+                 FROM series s JOIN entities e ON e.entity_id = s.entity_id",
+            )
+            .map_err(sql_error(label, context))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, i64>(4)?,
+                ))
+            })
+            .map_err(sql_error(label, context))?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (id, kind, code, signal, bin_secs) = row.map_err(sql_error(label, context))?;
+            let bin = u32::try_from(bin_secs)
+                .ok()
+                .and_then(|s| BinSize::new(s).ok());
+            if let (Some(key), Some(bin)) = (stored_key(&kind, &code, &signal), bin) {
+                out.insert(id, (key, bin));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first and last day with a chunk of `info`'s series inside `window`.
+    fn chunk_days_within(
+        &self,
+        info: &SeriesInfo,
+        window: TimeWindow,
+    ) -> Result<Option<(UnixSecs, UnixSecs)>, StoreError> {
+        let row: (Option<i64>, Option<i64>) = self
+            .connection()
+            .query_row(
+                "SELECT min(c.chunk_start), max(c.chunk_start) FROM chunks c
+                 JOIN series s ON s.series_id = c.series_id
+                 JOIN entities e ON e.entity_id = s.entity_id
+                 WHERE e.kind = ?1 AND e.code = ?2 AND s.signal = ?3 AND s.bin_secs = ?4
+                   AND c.chunk_start + ?7 > ?5 AND c.chunk_start <= ?6",
+                params![
+                    info.key.entity.kind().name(),
+                    info.key.entity.code(),
+                    info.key.signal.name(),
+                    info.bin.secs(),
+                    window.earliest(),
+                    window.latest(),
+                    DAY_SECS
+                ],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(sql_error(self.label(), "finding a series' plausible days"))?;
+        Ok(row.0.zip(row.1))
+    }
+
+    fn check(&self, window: TimeWindow) -> Result<StoreCheck, StoreError> {
+        let label = self.label();
+        let conn = self.connection();
+        let mut integrity: Vec<String> = {
+            let mut stmt = conn
+                .prepare("PRAGMA quick_check")
+                .map_err(sql_error(label, "running SQLite's integrity check"))?;
+            let rows = stmt
+                .query_map([], |row| row.get::<_, String>(0))
+                .map_err(sql_error(label, "running SQLite's integrity check"))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(sql_error(label, "running SQLite's integrity check"))?
+        };
+        integrity.retain(|line| line != "ok");
+        let keys = self.series_keys()?;
+        let mut damaged = Vec::new();
+        let mut note = |text: String| {
+            if damaged.len() < MAX_DAMAGE_NOTES {
+                damaged.push(text);
+            }
+        };
+        let mut tallies: BTreeMap<i64, Tally> = BTreeMap::new();
+        let mut rows_checked = 0u64;
+        {
+            let context = "reading chunks";
+            let mut stmt = conn
+                .prepare("SELECT series_id, chunk_start, data FROM chunks")
+                .map_err(sql_error(label, context))?;
+            let mut rows = stmt.query([]).map_err(sql_error(label, context))?;
+            while let Some(row) = rows.next().map_err(sql_error(label, context))? {
+                rows_checked += 1;
+                let id: i64 = row.get(0).map_err(sql_error(label, context))?;
+                let day: i64 = row.get(1).map_err(sql_error(label, context))?;
+                let data: Vec<u8> = row.get(2).map_err(sql_error(label, context))?;
+                let Some((_, bin)) = keys.get(&id) else {
+                    continue;
+                };
+                match codec::decode_chunk(&data, bin.bins_per_day() as usize) {
+                    Ok(values) => {
+                        if window.contains(day) && window.contains(day + DAY_SECS - 1) {
+                            continue;
+                        }
+                        for (slot, value) in values.iter().enumerate() {
+                            let t = day + slot as i64 * i64::from(bin.secs());
+                            if value.is_some() && !window.contains(t) {
+                                tallies.entry(id).or_default().add(t);
+                            }
+                        }
+                    }
+                    Err(e) => note(format!("chunk of series {id} for {}: {e}", format_utc(day))),
+                }
+            }
+        }
+        {
+            let context = "reading staged bins";
+            let mut stmt = conn
+                .prepare("SELECT bin_start, data FROM staged_bins")
+                .map_err(sql_error(label, context))?;
+            let mut rows = stmt.query([]).map_err(sql_error(label, context))?;
+            while let Some(row) = rows.next().map_err(sql_error(label, context))? {
+                rows_checked += 1;
+                let bin_start: i64 = row.get(0).map_err(sql_error(label, context))?;
+                let data: Vec<u8> = row.get(1).map_err(sql_error(label, context))?;
+                match codec::decode_staged(&data) {
+                    Ok(entries) => {
+                        if window.contains(bin_start) {
+                            continue;
+                        }
+                        for (id, value) in entries {
+                            if value.is_some() {
+                                tallies.entry(id).or_default().add(bin_start);
+                            }
+                        }
+                    }
+                    Err(e) => note(format!("staged bin at {}: {e}", format_utc(bin_start))),
+                }
+            }
+        }
+        let implausible = tallies
+            .into_iter()
+            .filter_map(|(id, tally)| {
+                let (key, bin) = keys.get(&id)?.clone();
+                Some(ImplausibleBins {
+                    key,
+                    bin,
+                    bins: tally.bins,
+                    first: tally.first,
+                    last: tally.last,
+                })
+            })
+            .collect();
+        Ok(StoreCheck {
+            window,
+            integrity,
+            damaged,
+            implausible,
+            rows_checked,
+        })
+    }
+
+    /// Run after a compaction: every value is in a chunk.
+    fn repair(&mut self, window: TimeWindow) -> Result<RepairReport, StoreError> {
+        let label = self.label().to_string();
+        let keys = self.series_keys()?;
+        let tx = self
+            .connection()
+            .unchecked_transaction()
+            .map_err(sql_error(&label, "starting a repair"))?;
+        let context = "reading chunks";
+        let outside: Vec<(i64, i64, Vec<u8>)> = {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT series_id, chunk_start, data FROM chunks
+                     WHERE chunk_start < ?1 OR chunk_start + ?3 - 1 > ?2",
+                )
+                .map_err(sql_error(&label, context))?;
+            let rows = stmt
+                .query_map(
+                    params![window.earliest(), window.latest(), DAY_SECS],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .map_err(sql_error(&label, context))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(sql_error(&label, context))?
+        };
+        let mut report = RepairReport::default();
+        let mut touched: BTreeSet<i64> = BTreeSet::new();
+        for (id, day, data) in outside {
+            let Some((_, bin)) = keys.get(&id) else {
+                continue;
+            };
+            let values = codec::decode_chunk(&data, bin.bins_per_day() as usize).map_err(|e| {
+                StoreError::Corrupt {
+                    path: label.clone(),
+                    detail: format!("chunk of series {id} for {}: {e}", format_utc(day)),
+                }
+            })?;
+            let updates: Vec<(usize, Option<f64>)> = values
+                .iter()
+                .enumerate()
+                .filter(|(slot, value)| {
+                    value.is_some() && !window.contains(day + *slot as i64 * i64::from(bin.secs()))
+                })
+                .map(|(slot, _)| (slot, None))
+                .collect();
+            if updates.is_empty() {
+                continue;
+            }
+            report.bins_removed += updates.len() as u64;
+            apply_chunk_updates(&tx, &label, id, *bin, day, &updates)?;
+            touched.insert(id);
+        }
+        for id in &touched {
+            if let Some((_, bin)) = keys.get(id) {
+                refresh_summary(&tx, &label, *id, *bin)?;
+            }
+        }
+        report.series_touched = touched.len() as u64;
+        let reset = tx
+            .execute(
+                "UPDATE sources SET last_bin_start = (?1 / bin_secs) * bin_secs WHERE last_bin_start > ?1",
+                [window.latest()],
+            )
+            .map_err(sql_error(&label, "resetting sources' progress"))?;
+        report.sources_reset = reset as u64;
+        tx.execute(
+            "DELETE FROM bin_records WHERE bin_start < ?1 OR bin_start > ?2",
+            params![window.earliest(), window.latest()],
+        )
+        .map_err(sql_error(&label, "removing record counts"))?;
+        tx.commit()
+            .map_err(sql_error(&label, "committing a repair"))?;
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vigie_model::{SignalKind, TimeRange, EARLIEST_PLAUSIBLE};
+
+    use super::*;
+
+    fn key() -> SeriesKey {
+        SeriesKey {
+            entity: "US".parse().unwrap(),
+            signal: SignalKind::BgpVisibleSlash24s,
+        }
+    }
+
+    const T: UnixSecs = 1_027_380_900; // 2002-07-22T23:35:00Z
+
+    #[test]
+    fn a_re_read_from_fewer_records_keeps_the_stored_values() {
+        let mut store = Store::open_in_memory().unwrap();
+        let bin = BinSize::FIVE_MINUTES;
+        let full = [(key(), Some(2_763_162.0))];
+        let partial = [(key(), Some(1_178_510.0))];
+        assert_eq!(
+            store
+                .write_bin_weighted("bgp-mrt", bin, T, &full, 900)
+                .unwrap(),
+            WriteOutcome::Written
+        );
+        assert_eq!(
+            store
+                .write_bin_weighted("bgp-mrt", bin, T, &partial, 300)
+                .unwrap(),
+            WriteOutcome::KeptStored {
+                stored_records: 900
+            }
+        );
+        let read = |store: &Store| {
+            store
+                .read_series(&key(), bin, TimeRange::new(T, T + 300).unwrap())
+                .unwrap()
+                .values
+        };
+        assert_eq!(read(&store), [Some(2_763_162.0)]);
+        // As many records or more: the newer read wins.
+        let again = [(key(), Some(2_763_163.0))];
+        assert_eq!(
+            store
+                .write_bin_weighted("bgp-mrt", bin, T, &again, 900)
+                .unwrap(),
+            WriteOutcome::Written
+        );
+        store.compact().unwrap();
+        assert_eq!(read(&store), [Some(2_763_163.0)]);
+        assert_eq!(store.bin_records("bgp-mrt", bin, T).unwrap(), Some(900));
+    }
+
+    #[test]
+    fn check_finds_and_repair_removes_bins_outside_the_window() {
+        let mut store = Store::open_in_memory().unwrap();
+        let bin = BinSize::FIVE_MINUTES;
+        let far = 4_100_000_100; // 2099-12-02
+        store
+            .write_bin("import", bin, T, &[(key(), Some(5.0))])
+            .unwrap();
+        store
+            .write_bin("import", bin, far, &[(key(), Some(7.0))])
+            .unwrap();
+        store
+            .write_points(&key(), bin, &[(EARLIEST_PLAUSIBLE - 300, Some(1.0))])
+            .unwrap();
+        let window = TimeWindow::live(1_700_000_000, 86_400);
+        store.compact().unwrap();
+        let info = store.list_series().unwrap()[0].clone();
+        assert_eq!(info.last_bin, Some(far));
+        let range = store.plausible_range(&info, window).unwrap().unwrap();
+        assert_eq!(
+            (range.from(), range.until()),
+            (T - T % 86_400, T - T % 86_400 + 86_400)
+        );
+        let check = store.check(window).unwrap();
+        assert!(check.integrity.is_empty() && check.damaged.is_empty());
+        assert_eq!(check.implausible_bins(), 2);
+        assert_eq!(check.implausible[0].first, EARLIEST_PLAUSIBLE - 300);
+        assert_eq!(check.implausible[0].last, far);
+        let report = store.repair(window).unwrap();
+        assert_eq!(report.bins_removed, 2);
+        assert_eq!(report.series_touched, 1);
+        assert_eq!(report.sources_reset, 1);
+        assert!(store.check(window).unwrap().is_clean());
+        let info = &store.list_series().unwrap()[0];
+        assert_eq!((info.first_bin, info.last_bin), (Some(T), Some(T)));
+        assert_eq!(
+            store.last_committed_bin("import").unwrap(),
+            Some(window.latest() / 300 * 300)
+        );
+    }
+
+    #[test]
+    fn a_version_7_database_gains_the_record_counts_and_keeps_its_bins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(crate::DB_FILE_NAME);
+        let bin = BinSize::FIVE_MINUTES;
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            let mut v7 =
+                SqliteStore::setup_with(conn, "v7".into(), true, &crate::MIGRATIONS[..7]).unwrap();
+            v7.write_bin("bgp-mrt", bin, T, &[(key(), Some(9.0))])
+                .unwrap();
+        }
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 8);
+        assert_eq!(store.bin_records("bgp-mrt", bin, T).unwrap(), None);
+        let outcome = store
+            .write_bin_weighted("bgp-mrt", bin, T, &[(key(), Some(8.0))], 1)
+            .unwrap();
+        assert_eq!(outcome, WriteOutcome::Written);
+        assert_eq!(store.bin_records("bgp-mrt", bin, T).unwrap(), Some(1));
+    }
+}
