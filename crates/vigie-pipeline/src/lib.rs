@@ -19,6 +19,8 @@
 //!   ([`run_demo`]) by the operations above.
 //! - `alerts`: the alert worker ([`spawn_alert_worker`]) and its `[alerts]`
 //!   settings.
+//! - `listing`: what `vigie series`, `entities` and `incidents` list, as
+//!   [`Rows`] (table, CSV or JSON).
 //! - `probe`: probing's settings and targets, its store source and block log.
 //! - [`bench`]: the benchmarks of `vigie bench` (speed, memory, accuracy).
 //! - `common`: the geo database, prefixes, [`LoggedSink`].
@@ -32,6 +34,7 @@ mod demo;
 mod detect;
 mod eval;
 mod ingest;
+mod listing;
 mod probe;
 mod report;
 mod scope;
@@ -47,6 +50,10 @@ pub use ingest::mrt::{ingest_mrt_archives, MrtIngestReport, MrtOptions, MRT_SOUR
 pub use ingest::traffic::{
     ingest_access_logs, ingest_captures, read_access_logs, AccessLogInput, AccessLogOptions,
     CaptureKind, CaptureReport,
+};
+pub use listing::{
+    entity_rows, format_value, incident_rows, no_entities_note, series_rows, stored_incidents, Rows,
+    SeriesQuery, TableFormat,
 };
 pub use probe::{
     combine_vantages, describe_change, describe_round, import_legacy_block_log, parse_v4_prefixes,
