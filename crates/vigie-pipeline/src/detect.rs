@@ -104,24 +104,34 @@ pub fn detect_and_store(
             detections.push(detection);
         }
         let incidents = scope.scoped_incidents(store, entity, &detections, &config)?;
-        let stored = incidents
-            .iter()
-            .map(|incident| {
-                Ok(StoredIncident {
-                    method: VIGIE.to_string(),
-                    entity: entity.clone(),
-                    start: incident.start,
-                    end: incident.end,
-                    detail: serde_json::to_string(incident)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        summary.incidents += stored.len();
-        store
-            .replace_incidents(VIGIE, entity, &stored)
-            .with_context(|| format!("cannot store the incidents of {entity}"))?;
+        summary.incidents += incidents.len();
+        store_incidents(store, entity, &incidents)?;
     }
     Ok(summary)
+}
+
+/// Replaces `entity`'s incidents of vigie's detector in the store (batch
+/// and live detection write them the same way).
+pub(crate) fn store_incidents(
+    store: &mut Store,
+    entity: &Entity,
+    incidents: &[vigie_detect::Incident],
+) -> Result<()> {
+    let stored = incidents
+        .iter()
+        .map(|incident| {
+            Ok(StoredIncident {
+                method: VIGIE.to_string(),
+                entity: entity.clone(),
+                start: incident.start,
+                end: incident.end,
+                detail: serde_json::to_string(incident)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    store
+        .replace_incidents(VIGIE, entity, &stored)
+        .with_context(|| format!("cannot store the incidents of {entity}"))
 }
 
 /// The store's series grouped by entity, each signal at its own bin width
@@ -172,7 +182,11 @@ fn read_series(
 }
 
 /// Events as the store keeps them, under `method`.
-fn stored_events(method: &str, bin: BinSize, events: &[SignalEvent]) -> Result<Vec<StoredEvent>> {
+pub(crate) fn stored_events(
+    method: &str,
+    bin: BinSize,
+    events: &[SignalEvent],
+) -> Result<Vec<StoredEvent>> {
     events
         .iter()
         .map(|event| {

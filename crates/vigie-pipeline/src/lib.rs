@@ -17,6 +17,9 @@
 //!   incident reports ([`write_report`]).
 //! - `demo`: a scenario generated, ingested, detected, scored and reported
 //!   ([`run_demo`]) by the operations above.
+//! - `live`: detection as the bins arrive ([`LiveDetection`]), run by the
+//!   service: incidents kept in the store as batch detection writes them,
+//!   the detector's state checkpointed per series.
 //! - `alerts`: the alert worker ([`spawn_alert_worker`]) and its `[alerts]`
 //!   settings.
 //! - `listing`: what `vigie series`, `entities` and `incidents` list, as
@@ -35,6 +38,7 @@ mod detect;
 mod eval;
 mod ingest;
 mod listing;
+mod live;
 mod probe;
 mod report;
 mod scope;
@@ -55,6 +59,7 @@ pub use listing::{
     entity_rows, format_value, incident_rows, no_entities_note, series_rows, stored_incidents, Rows,
     SeriesQuery, TableFormat,
 };
+pub use live::{LiveDetection, Published};
 pub use probe::{
     combine_vantages, describe_change, describe_round, import_legacy_block_log, parse_v4_prefixes,
     read_targets, record_block_changes, run_probe, store_combined, Combined, ProbeRunOptions,
@@ -63,8 +68,8 @@ pub use probe::{
 pub use report::{write_report, ReportOptions, ReportSubject};
 pub use scope::ScopeContext;
 pub use serve::{
-    ApiSettings, BgpSettings, Service, ServiceConfig, ServiceSink, SharedSink, StoreSettings,
-    BGP_LIVE_SOURCE,
+    ApiSettings, BgpSettings, DetectFeed, DetectSettings, Service, ServiceConfig, ServiceSink,
+    SharedSink, StoreSettings, BGP_LIVE_SOURCE,
 };
 pub use source::{
     AccessLogConfig, AccessLogSource, BgpFeed, BmpFeedConfig, FeedTask, FlowsConfig, FlowsSource,

@@ -21,7 +21,7 @@ use vigie_store::Store;
 #[derive(Debug, Default)]
 pub struct ScopeContext {
     bins: BTreeMap<SeriesKey, BinSize>,
-    regions: Vec<(Entity, Incident)>,
+    regions: BTreeMap<Entity, Vec<Incident>>,
     networks: BTreeMap<u32, Vec<Incident>>,
 }
 
@@ -32,6 +32,15 @@ impl ScopeContext {
         ScopeContext {
             bins,
             ..ScopeContext::default()
+        }
+    }
+
+    /// Notes that `key` is stored at `bin` (the finest width is kept), for
+    /// a live detector that meets new series as they appear.
+    pub fn note_bin(&mut self, key: &SeriesKey, bin: BinSize) {
+        let finest = self.bins.entry(key.clone()).or_insert(bin);
+        if bin.secs() < finest.secs() {
+            *finest = bin;
         }
     }
 
@@ -69,17 +78,23 @@ impl ScopeContext {
         Ok(())
     }
 
-    /// Keeps the incidents of a region or an AS for the countries scoped later.
+    /// Keeps the incidents of a region or an AS for the countries scoped
+    /// later, in place of what was kept for it before (a live detector
+    /// fuses an entity again as its bins arrive).
     fn remember(&mut self, entity: &Entity, incidents: &[Incident]) {
         match entity {
-            Entity::Region(_) => self
-                .regions
-                .extend(incidents.iter().map(|i| (entity.clone(), i.clone()))),
-            Entity::Asn(asn) if !incidents.is_empty() => self
-                .networks
-                .entry(*asn)
-                .or_default()
-                .extend(incidents.iter().cloned()),
+            Entity::Region(_) if incidents.is_empty() => {
+                self.regions.remove(entity);
+            }
+            Entity::Region(_) => {
+                self.regions.insert(entity.clone(), incidents.to_vec());
+            }
+            Entity::Asn(asn) if incidents.is_empty() => {
+                self.networks.remove(asn);
+            }
+            Entity::Asn(asn) => {
+                self.networks.insert(*asn, incidents.to_vec());
+            }
             _ => {}
         }
     }
@@ -110,7 +125,11 @@ impl ScopeContext {
             return Vec::new();
         };
         let mut shares: BTreeMap<Entity, f64> = BTreeMap::new();
-        for (region, other) in &self.regions {
+        let regions = self
+            .regions
+            .iter()
+            .flat_map(|(region, list)| list.iter().map(move |other| (region, other)));
+        for (region, other) in regions {
             let Entity::Region(id) = region else { continue };
             if id.country == *cc && overlaps(other, incident.start, end) {
                 if let Some(space) = bgp(region) {

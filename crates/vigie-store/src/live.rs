@@ -15,6 +15,9 @@ use crate::StoreError;
 /// How long the write log keeps its rows, in seconds (pruned at compaction).
 pub(crate) const WRITE_LOG_KEEP_SECS: i64 = 2 * 86_400;
 
+/// One bin's values of the series a source wrote.
+pub type BinValues = Vec<(SeriesKey, Option<f64>)>;
+
 /// One write of bins, as the write log records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BinWrite {
@@ -139,7 +142,7 @@ impl SqliteStore {
         source: &str,
         bin: BinSize,
         bin_start: UnixSecs,
-    ) -> Result<Option<Vec<(SeriesKey, Option<f64>)>>, StoreError> {
+    ) -> Result<Option<BinValues>, StoreError> {
         let label = self.label().to_string();
         let context = "reading a staged bin";
         let blobs: Vec<Vec<u8>> = {

@@ -1,5 +1,5 @@
 //! The service's configuration file (`vigie serve --config`): shared
-//! settings, `[store]`, `[api]`, `[alerts]`, `[bgp]` and a list of
+//! settings, `[store]`, `[api]`, `[alerts]`, `[bgp]`, `[detect]` and a list of
 //! `[[source]]` tables, each with a `kind` (see `docs/vigie.example.toml`).
 
 use std::net::SocketAddr;
@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context, Result};
 use serde::Deserialize;
 use vigie_bgp::VisibilityConfig;
+use vigie_detect::VigieConfig;
 use vigie_model::BinSize;
 
 use crate::source::{Registry, SourceContext, Unit};
@@ -34,6 +35,9 @@ pub struct ServiceConfig {
     /// `[bgp]`: the routing model the BGP feeds share.
     #[serde(default)]
     pub bgp: BgpSettings,
+    /// `[detect]`: live detection (on by default).
+    #[serde(default)]
+    pub detect: DetectSettings,
     /// `[[source]]`: the inputs, each with its `kind`.
     #[serde(default)]
     pub source: Vec<toml::Table>,
@@ -117,6 +121,63 @@ impl BgpSettings {
             max_silence_secs: 0,
             ..defaults
         }
+    }
+}
+
+/// `[detect]`: the service's live detection. The detector's parameters
+/// are `vigie detect`'s unless overridden here (labs and tests with short
+/// bins; an override makes the live incidents differ from batch ones).
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DetectSettings {
+    /// Run detection as the bins close (default true).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// How often the store is read for bins other processes wrote, in seconds.
+    #[serde(default = "default_poll_secs")]
+    pub poll_secs: u64,
+    /// Overrides `VigieConfig::warmup_secs`.
+    pub warmup_secs: Option<u32>,
+    /// Overrides `VigieConfig::confirm_windows_secs`.
+    pub confirm_windows_secs: Option<Vec<u32>>,
+    /// Overrides `VigieConfig::exit_window_secs`.
+    pub exit_window_secs: Option<u32>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_poll_secs() -> u64 {
+    2
+}
+
+impl Default for DetectSettings {
+    fn default() -> Self {
+        DetectSettings {
+            enabled: true,
+            poll_secs: default_poll_secs(),
+            warmup_secs: None,
+            confirm_windows_secs: None,
+            exit_window_secs: None,
+        }
+    }
+}
+
+impl DetectSettings {
+    /// The detector's configuration: the default one with the overrides.
+    pub fn vigie_config(&self) -> VigieConfig {
+        let mut config = VigieConfig::default();
+        if let Some(secs) = self.warmup_secs {
+            config.warmup_secs = secs;
+        }
+        if let Some(windows) = &self.confirm_windows_secs {
+            config.confirm_windows_secs = windows.clone();
+        }
+        if let Some(secs) = self.exit_window_secs {
+            config.exit_window_secs = secs;
+        }
+        config
     }
 }
 

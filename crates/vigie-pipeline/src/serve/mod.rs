@@ -1,5 +1,6 @@
 //! The live service (`vigie serve`): every configured source on the store,
-//! the HTTP API and the alert worker.
+//! detection as the bins close (`[detect]`, a [`crate::LiveDetection`] on
+//! a thread of its own), the HTTP API and the alert worker.
 //!
 //! Sources that write their own bins run on threads of their own; the BGP
 //! feeds run as tasks on one tokio runtime and feed one routing model,
@@ -14,6 +15,7 @@
 
 mod api;
 mod config;
+mod detect;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,7 +32,8 @@ use vigie_bgp::{FeedCoverage, VisibilityAccounting};
 use vigie_model::{format_utc, BinSink, Discard, SignalBin, SinkError, UnixSecs};
 use vigie_store::Store;
 
-pub use config::{ApiSettings, BgpSettings, ServiceConfig, StoreSettings};
+pub use config::{ApiSettings, BgpSettings, DetectSettings, ServiceConfig, StoreSettings};
+pub use detect::DetectFeed;
 
 use crate::load_geo;
 use crate::source::{BgpFeed, FeedTask, Registry, RunnableSource, SourceContext, Stop, Unit};
@@ -100,6 +103,18 @@ impl Service {
         } else {
             Some(routing_model(config, &context)?)
         };
+        let mut extra_sinks = self.extra_sinks.clone();
+        let detection = if config.detect.enabled {
+            let mut own: Vec<String> = sources.iter().map(|s| s.store_source()).collect();
+            if !feeds.is_empty() {
+                own.push(BGP_LIVE_SOURCE.to_string());
+            }
+            let (feed, handle) = detect::spawn_detection(data_dir, &config.detect, own, &stop)?;
+            extra_sinks.push(Arc::new(Mutex::new(feed)));
+            Some(handle)
+        } else {
+            None
+        };
         let store = Arc::new(Mutex::new(store));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -112,7 +127,7 @@ impl Service {
         let sink_for = |source: &str| ServiceSink {
             store: Arc::clone(&store),
             source: source.to_string(),
-            extra: self.extra_sinks.clone(),
+            extra: extra_sinks.clone(),
         };
         let mut threads = Vec::new();
         for source in sources {
@@ -133,6 +148,12 @@ impl Service {
                 if outcome.is_ok() {
                     outcome = Err(anyhow!("the {name} source stopped: {e}"));
                 }
+            }
+        }
+        if let Some(detection) = detection {
+            drop(extra_sinks);
+            if detection.join().is_err() && outcome.is_ok() {
+                outcome = Err(anyhow!("the detection thread panicked"));
             }
         }
         runtime.shutdown_timeout(Duration::from_secs(5));

@@ -1,0 +1,300 @@
+//! Live detection over the store: [`LiveDetection`] feeds every closed bin
+//! to one [`LiveDetector`] and keeps the store's incidents (method `vigie`,
+//! as `vigie detect` writes them) up to date as bins arrive, so the API,
+//! the dashboard and the alert worker see them at once.
+//!
+//! Bins reach it two ways, each bin once: the service's own sources hand
+//! theirs over directly ([`LiveDetection::push_bin`]), and bins that other
+//! processes write into the same store (`vigie probe`, `vigie ingest`,
+//! imports) are found in the store's write log ([`LiveDetection::poll`]).
+//! A bin older than the last one a series was given is ignored.
+//!
+//! The detector's state is checkpointed per series in the store
+//! ([`LiveDetection::checkpoint`]); [`LiveDetection::resume`] restores it and
+//! reads what was stored since, and a series without a checkpoint is warmed
+//! up from its stored history, so a restarted service neither relearns nor
+//! reports an incident twice (the alert outbox is keyed by incident start).
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+
+use anyhow::{Context, Result};
+use vigie_detect::{Incident, LiveDetector, SeriesState, VigieConfig};
+use vigie_model::{BinSize, Entity, EntityKind, SeriesKey, SignalBin, TimeRange, UnixSecs};
+use vigie_store::{BinWrite, DetectorCheckpoint, Store};
+
+use crate::detect::{store_incidents, stored_events};
+use crate::scope::ScopeContext;
+use crate::VIGIE;
+
+/// Write-log rows read per [`LiveDetection::poll`] call.
+const POLL_BATCH: usize = 10_000;
+
+/// What one round of [`LiveDetection::publish`] wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Published {
+    /// Entities whose incidents were written again.
+    pub entities: usize,
+    /// Incidents written, ongoing ones included.
+    pub incidents: usize,
+    /// Incidents written that are still going on.
+    pub ongoing: usize,
+}
+
+/// The live detection unit: a detector over every series, the scope of
+/// country incidents, and its place in the store's write log.
+pub struct LiveDetection {
+    detector: LiveDetector,
+    scope: ScopeContext,
+    /// The last write-log row read.
+    position: i64,
+    /// Store sources whose bins come through [`Self::push_bin`] (their
+    /// write-log rows are skipped).
+    own_sources: BTreeSet<String>,
+    /// Entities pushed since the last publication.
+    pushed: BTreeSet<Entity>,
+    /// Entities with incidents at the last publication (their incidents'
+    /// `observed_until` moves with every bin, as in batch detection).
+    with_incidents: BTreeSet<Entity>,
+}
+
+impl LiveDetection {
+    /// Resumes from the detector states saved in `store` (none: a fresh
+    /// detector), then reads every series from where its state stopped
+    /// (a series without a state from its first bin) to its last stored
+    /// bin, and publishes every entity's incidents. Bins of `own_sources`
+    /// are expected through [`Self::push_bin`] afterwards.
+    pub fn resume(
+        store: &mut Store,
+        config: VigieConfig,
+        own_sources: impl IntoIterator<Item = String>,
+    ) -> Result<LiveDetection> {
+        let mut detector = LiveDetector::new(config);
+        let (states, _) = store
+            .detector_states(VIGIE)
+            .context("cannot read the live detector's checkpoints")?;
+        for checkpoint in &states {
+            match decode_state(&checkpoint.state) {
+                Ok(state) => detector.restore(state),
+                Err(e) => eprintln!(
+                    "vigie: the checkpoint of {}/{} ({} s) is unreadable ({e:#}): warming it up from the store",
+                    checkpoint.key.entity, checkpoint.key.signal, checkpoint.bin.secs()
+                ),
+            }
+        }
+        // Read before the series, so nothing written meanwhile is missed.
+        let position = store.last_write_seq()?;
+        let mut live = LiveDetection {
+            detector,
+            scope: ScopeContext::default(),
+            position,
+            own_sources: own_sources.into_iter().collect(),
+            pushed: BTreeSet::new(),
+            with_incidents: BTreeSet::new(),
+        };
+        for info in store.list_series()? {
+            live.scope.note_bin(&info.key, info.bin);
+            let Some(last) = info.last_bin else { continue };
+            let from = live
+                .detector
+                .next_bin(&info.key, info.bin.secs())
+                .or(info.first_bin)
+                .unwrap_or(last);
+            live.read_into(store, &info.key, info.bin, from, last)?;
+        }
+        let everyone = live.detector.entities();
+        live.publish_entities(store, everyone)?;
+        live.detector.take_changed();
+        live.pushed.clear();
+        Ok(live)
+    }
+
+    /// The detector as it stands.
+    pub fn detector(&self) -> &LiveDetector {
+        &self.detector
+    }
+
+    /// Feeds one closed bin of the service's own sources (values of "no
+    /// data" are skipped: the detector counts a missing bin as no data).
+    pub fn push_bin(&mut self, bin: &SignalBin) {
+        for (key, value) in &bin.values {
+            if value.is_some() {
+                self.push(key, bin.bin, bin.bin_start, *value);
+            }
+        }
+    }
+
+    fn push(&mut self, key: &SeriesKey, bin: BinSize, t: UnixSecs, value: Option<f64>) {
+        self.scope.note_bin(key, bin);
+        self.detector.push(key, bin, t, value);
+        self.pushed.insert(key.entity.clone());
+    }
+
+    /// Reads `key`'s stored bins from `from` to `last` (inclusive) and
+    /// pushes those with data.
+    fn read_into(
+        &mut self,
+        store: &Store,
+        key: &SeriesKey,
+        bin: BinSize,
+        from: UnixSecs,
+        last: UnixSecs,
+    ) -> Result<()> {
+        if from > last {
+            return Ok(());
+        }
+        let range = TimeRange::new(from, last + i64::from(bin.secs()))?;
+        let series = store.read_series(key, bin, range)?;
+        for (t, value) in series.points() {
+            if value.is_some() {
+                self.push(key, bin, t, value);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the bins that other processes wrote into the store since the
+    /// last call (provisional bins and the service's own sources are
+    /// skipped). Returns how many writes were read.
+    pub fn poll(&mut self, store: &Store) -> Result<usize> {
+        let mut read = 0;
+        loop {
+            let writes = store.writes_since(self.position, POLL_BATCH)?;
+            let Some(last) = writes.last().map(|w| w.seq) else {
+                return Ok(read);
+            };
+            read += writes.len();
+            for write in &writes {
+                self.read_write(store, write)?;
+            }
+            self.position = last;
+            if writes.len() < POLL_BATCH {
+                return Ok(read);
+            }
+        }
+    }
+
+    fn read_write(&mut self, store: &Store, write: &BinWrite) -> Result<()> {
+        if self.own_sources.contains(&write.source) || write.source.ends_with("-provisional") {
+            return Ok(());
+        }
+        if let Some(key) = &write.series {
+            return self.read_into(store, key, write.bin, write.first_bin, write.last_bin);
+        }
+        for t in (write.first_bin..=write.last_bin).step_by(write.bin.secs() as usize) {
+            match store.staged_bin(&write.source, write.bin, t)? {
+                Some(values) => {
+                    for (key, value) in values {
+                        if value.is_some() {
+                            self.push(&key, write.bin, t, value);
+                        }
+                    }
+                }
+                None => {
+                    // Already folded into chunks: every series of that width.
+                    for info in store.list_series()? {
+                        if info.bin == write.bin {
+                            self.read_into(store, &info.key, info.bin, t, t)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the incidents (and vigie's events) of every entity whose
+    /// detections may have changed since the last call, as batch detection
+    /// would: regions and ASes first, then the countries they belong to.
+    pub fn publish(&mut self, store: &mut Store) -> Result<Published> {
+        let mut entities = self.detector.take_changed();
+        let pushed = std::mem::take(&mut self.pushed);
+        entities.extend(pushed.intersection(&self.with_incidents).cloned());
+        // A part's incidents change its country's scope.
+        let mut countries = BTreeSet::new();
+        for entity in &entities {
+            match entity {
+                Entity::Region(region) => {
+                    countries.insert(Entity::Country(region.country));
+                }
+                Entity::Asn(asn) => {
+                    for row in store.as_countries(None, Some(*asn))? {
+                        countries.insert(Entity::Country(row.country));
+                    }
+                }
+                Entity::Country(_) => {}
+            }
+        }
+        let followed = self.detector.entities();
+        entities.extend(countries.into_iter().filter(|c| followed.contains(c)));
+        self.publish_entities(store, entities)
+    }
+
+    fn publish_entities(
+        &mut self,
+        store: &mut Store,
+        entities: BTreeSet<Entity>,
+    ) -> Result<Published> {
+        let mut ordered: Vec<Entity> = entities.into_iter().collect();
+        ordered.sort_by_key(|e| (e.kind() == EntityKind::Country, e.clone()));
+        let config = self.detector.config().clone();
+        let mut published = Published::default();
+        for entity in &ordered {
+            let detections = self.detector.detections(entity);
+            for detection in &detections {
+                let bin = BinSize::new(detection.bin_secs)?;
+                let events = stored_events(VIGIE, bin, &detection.events)?;
+                store.replace_events(VIGIE, &detection.key, bin, &events)?;
+            }
+            let incidents: Vec<Incident> =
+                self.scope
+                    .scoped_incidents(store, entity, &detections, &config)?;
+            store_incidents(store, entity, &incidents)?;
+            if incidents.is_empty() {
+                self.with_incidents.remove(entity);
+            } else {
+                self.with_incidents.insert(entity.clone());
+            }
+            published.entities += 1;
+            published.incidents += incidents.len();
+            published.ongoing += incidents.iter().filter(|i| i.end.is_none()).count();
+        }
+        Ok(published)
+    }
+
+    /// Saves the state of every series pushed since the last checkpoint,
+    /// and the place in the write log, in one transaction. Returns how
+    /// many series were saved.
+    pub fn checkpoint(&mut self, store: &mut Store) -> Result<usize> {
+        let mut states = Vec::new();
+        for (key, bin_secs) in self.detector.take_pushed() {
+            let Some(state) = self.detector.series_state(&key, bin_secs) else {
+                continue;
+            };
+            states.push(DetectorCheckpoint {
+                key,
+                bin: BinSize::new(bin_secs)?,
+                state: encode_state(&state)?,
+            });
+        }
+        store
+            .save_detector_state(VIGIE, &states, self.position)
+            .context("cannot checkpoint the live detector")?;
+        Ok(states.len())
+    }
+}
+
+/// A series' state as the store keeps it: JSON, deflated.
+fn encode_state(state: &SeriesState) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec(state)?;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(&json)?;
+    Ok(encoder.finish()?)
+}
+
+/// The inverse of [`encode_state`].
+fn decode_state(bytes: &[u8]) -> Result<SeriesState> {
+    let mut json = Vec::new();
+    flate2::read::DeflateDecoder::new(bytes).read_to_end(&mut json)?;
+    Ok(serde_json::from_slice(&json)?)
+}

@@ -1,0 +1,116 @@
+//! The service's detection unit: a thread running [`LiveDetection`] over
+//! its own store handle, fed by the service's sources through
+//! [`DetectFeed`] (one of the service's sinks) and by the store's write log.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use vigie_model::{format_utc, BinSink, SignalBin, SinkError};
+use vigie_store::Store;
+
+use super::config::DetectSettings;
+use crate::source::Stop;
+use crate::LiveDetection;
+
+/// Hands the final bins of the service's sources to the detection thread
+/// (provisional bins are not detected on).
+pub struct DetectFeed(Sender<SignalBin>);
+
+impl BinSink for DetectFeed {
+    fn write(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        // The detection thread gone (it said why) must not stop the sources.
+        let _ = self.0.send(bin.clone());
+        Ok(())
+    }
+}
+
+/// Starts the detection thread over the store in `data_dir`; the service's
+/// sources (named as in the store) write their bins to the returned feed.
+pub fn spawn_detection(
+    data_dir: &Path,
+    settings: &DetectSettings,
+    own_sources: Vec<String>,
+    stop: &Stop,
+) -> Result<(DetectFeed, JoinHandle<()>)> {
+    let (tx, rx) = mpsc::channel();
+    let store = Store::open(data_dir).with_context(|| {
+        format!(
+            "cannot open the store in {} for detection",
+            data_dir.display()
+        )
+    })?;
+    let settings = settings.clone();
+    let stop = Stop::clone(stop);
+    let handle = std::thread::Builder::new()
+        .name("vigie-detect".into())
+        .spawn(move || {
+            if let Err(e) = run(store, &settings, own_sources, rx, &stop) {
+                eprintln!("vigie serve: detection stopped: {e:#}");
+            }
+        })
+        .context("cannot start the detection thread")?;
+    Ok((DetectFeed(tx), handle))
+}
+
+/// The detection loop: resume, then push, poll, publish and checkpoint
+/// until `stop` (a last checkpoint on the way out).
+fn run(
+    mut store: Store,
+    settings: &DetectSettings,
+    own_sources: Vec<String>,
+    rx: Receiver<SignalBin>,
+    stop: &Stop,
+) -> Result<()> {
+    let started = Instant::now();
+    let mut live = LiveDetection::resume(&mut store, settings.vigie_config(), own_sources)?;
+    let saved = live.checkpoint(&mut store)?;
+    eprintln!(
+        "vigie serve: detection ready in {:.1} s: {} entities followed, {saved} series checkpointed",
+        started.elapsed().as_secs_f64(),
+        live.detector().entities().len()
+    );
+    let poll_every = Duration::from_secs(settings.poll_secs.max(1));
+    let mut last_poll = Instant::now();
+    loop {
+        let mut closed = Vec::new();
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(bin) => closed.push(bin),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                live.checkpoint(&mut store)?;
+                return Ok(());
+            }
+        }
+        closed.extend(rx.try_iter());
+        for bin in &closed {
+            live.push_bin(bin);
+        }
+        let mut read = 0;
+        if last_poll.elapsed() >= poll_every {
+            read = live.poll(&store)?;
+            last_poll = Instant::now();
+        }
+        if !closed.is_empty() || read > 0 {
+            let published = live.publish(&mut store)?;
+            live.checkpoint(&mut store)?;
+            if published.entities > 0 {
+                let when = closed
+                    .last()
+                    .map(|b| format_utc(b.bin_start))
+                    .unwrap_or_else(|| "stored bins".into());
+                eprintln!(
+                    "vigie serve: detection at {when}: {} entities fused, {} incidents ({} ongoing)",
+                    published.entities, published.incidents, published.ongoing
+                );
+            }
+        }
+        if stop.load(Ordering::Relaxed) {
+            live.checkpoint(&mut store)?;
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Live detection over the store (`LiveDetection`, what `vigie serve` runs)
+//! and batch detection (`vigie detect`) give the same incidents on the same
+//! store: bins replayed one at a time, some handed over by the service's
+//! own source, others written by "another process" and found in the
+//! store's write log, with a restart from the checkpoints in the middle of
+//! an ongoing outage.
+
+use vigie_detect::VigieConfig;
+use vigie_model::{BinSize, Entity, SeriesKey, SignalBin, SignalKind, UnixSecs};
+use vigie_pipeline::{detect_and_store, DetectOptions, LiveDetection, VIGIE};
+use vigie_store::{AsCountrySpace, BinValues, ResultFilter, Store, StoredIncident};
+
+const DAY_BINS: usize = 288;
+const START: UnixSecs = 1_641_168_000; // 2022-01-03T00:00:00Z
+/// The source the "service" owns; the others' bins come from the store.
+const OWN: &str = "probe";
+const OTHER: &str = "ingest";
+
+fn key(entity: &str, signal: SignalKind) -> SeriesKey {
+    SeriesKey {
+        entity: entity.parse::<Entity>().unwrap(),
+        signal,
+    }
+}
+
+/// Bin `i` of the replay: the service's own values and another process's.
+fn values(i: usize) -> (BinValues, BinValues) {
+    let h = (i as f64 - 2.0 * DAY_BINS as f64) / 12.0;
+    let cut = (10.5..17.5).contains(&h) || (18.0..40.0).contains(&h);
+    let probing = |base: f64| {
+        Some(if cut {
+            base * 0.01
+        } else {
+            base + (i % 7) as f64
+        })
+    };
+    let own = vec![
+        (key("KZ", SignalKind::ProbeUpSlash24s), probing(5000.0)),
+        (
+            key("KZ", SignalKind::BgpVisibleSlash24s),
+            Some(9000.0 + (i % 3) as f64),
+        ),
+    ];
+    let other = vec![
+        (
+            key("KZ/Almaty", SignalKind::ProbeUpSlash24s),
+            probing(800.0),
+        ),
+        (
+            key("KZ/Almaty", SignalKind::BgpVisibleSlash24s),
+            Some(1500.0 + (i % 2) as f64),
+        ),
+        (key("AS9198", SignalKind::ProbeUpSlash24s), probing(3000.0)),
+        // A gap of an hour in one series: no data, not an outage.
+        (
+            key("UZ", SignalKind::ProbeUpSlash24s),
+            ((i % DAY_BINS) / 12 != 5).then_some(700.0 + (i % 5) as f64),
+        ),
+    ];
+    (own, other)
+}
+
+fn incidents(store: &Store) -> Vec<StoredIncident> {
+    store
+        .incidents(&ResultFilter {
+            method: Some(VIGIE.into()),
+            ..ResultFilter::default()
+        })
+        .unwrap()
+}
+
+#[test]
+fn live_and_batch_detection_store_the_same_incidents_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    store
+        .replace_as_countries(&[AsCountrySpace {
+            asn: 9198,
+            country: vigie_model::CountryCode::new("KZ").unwrap(),
+            units_v4: 9000,
+            units_v6: 0,
+            observed_at: START,
+        }])
+        .unwrap();
+    let bin = BinSize::default();
+    let total = 4 * DAY_BINS;
+    // Inside the second cut (hour 18 to 40 of day 3): the restart point.
+    let restart_at = 2 * DAY_BINS + 30 * 12 + 4;
+    let mut live = LiveDetection::resume(&mut store, VigieConfig::default(), [OWN.into()]).unwrap();
+    let mut saw_ongoing = false;
+    for i in 0..total {
+        let t = START + (i * 300) as i64;
+        let (own, other) = values(i);
+        store.write_bin(OWN, bin, t, &own).unwrap();
+        store.write_bin(OTHER, bin, t, &other).unwrap();
+        live.push_bin(&SignalBin {
+            bin,
+            bin_start: t,
+            values: own,
+        });
+        live.poll(&store).unwrap();
+        let published = live.publish(&mut store).unwrap();
+        saw_ongoing |= published.ongoing > 0;
+        // Checkpoints every half hour: the restart resumes from an older
+        // state and reads the bins since from the store.
+        if i % 6 == 0 {
+            live.checkpoint(&mut store).unwrap();
+        }
+        if i == restart_at {
+            let ongoing: Vec<_> = incidents(&store)
+                .into_iter()
+                .filter(|incident| incident.end.is_none())
+                .map(|incident| incident.entity.to_string())
+                .collect();
+            assert!(ongoing.contains(&"KZ".to_string()), "{ongoing:?}");
+            // A restart: everything but the store is lost; a few bins are
+            // written while the service is down.
+            drop(live);
+            for j in 1..=3 {
+                let t = START + ((i + j) * 300) as i64;
+                let (own, other) = values(i + j);
+                store.write_bin(OWN, bin, t, &own).unwrap();
+                store.write_bin(OTHER, bin, t, &other).unwrap();
+            }
+            live = LiveDetection::resume(&mut store, VigieConfig::default(), [OWN.into()]).unwrap();
+        }
+    }
+    assert!(saw_ongoing, "the outage was reported while it went on");
+    let live_incidents = incidents(&store);
+    assert!(
+        live_incidents.iter().any(|i| i.entity.to_string() == "KZ"),
+        "{live_incidents:#?}"
+    );
+    assert!(live_incidents.iter().all(|i| i.end.is_some()));
+
+    detect_and_store(&mut store, &DetectOptions::default(), &mut |_, _, _| {}).unwrap();
+    let batch_incidents = incidents(&store);
+    assert_eq!(live_incidents.len(), batch_incidents.len());
+    for (live, batch) in live_incidents.iter().zip(&batch_incidents) {
+        let live_json: serde_json::Value = serde_json::from_str(&live.detail).unwrap();
+        let batch_json: serde_json::Value = serde_json::from_str(&batch.detail).unwrap();
+        assert_eq!(live_json, batch_json, "{} at {}", live.entity, live.start);
+        assert_eq!(live, batch);
+    }
+    // The country's incident names the region and the network it affects.
+    let kz = batch_incidents
+        .iter()
+        .find(|i| i.entity.to_string() == "KZ")
+        .unwrap();
+    assert!(kz.detail.contains("KZ/Almaty") && kz.detail.contains("AS9198"));
+}
