@@ -173,3 +173,65 @@ fn cut_or_empty_gzip_is_damaged_input() {
         assert!(!report.problems.is_empty(), "cut at {cut}");
     }
 }
+
+/// Issue 14, finding 1: a record re-stamped to 2100 (or to 1970) is
+/// counted as implausible, named with its file and byte offset, and writes
+/// no bin; the records around it are read as before.
+#[test]
+fn records_dated_outside_the_plausible_window_are_skipped_and_reported() {
+    let Some(path) = vigie_testdata::shared_data("mrt/bgpdump/updates.20160811.1600.gz") else {
+        return;
+    };
+    let mut bytes = gunzip(&path);
+    let clean = run(&path).0;
+    // Walk the MRT headers (time, type, subtype, length) and re-stamp two
+    // records: one to 2100-01-01, one to 1970.
+    let mut offset = 0usize;
+    let mut index = 0usize;
+    while offset + 12 <= bytes.len() {
+        let length = u32::from_be_bytes(bytes[offset + 8..offset + 12].try_into().unwrap());
+        let stamp = match index {
+            10 => Some(4_102_444_800u32),
+            20 => Some(1u32),
+            _ => None,
+        };
+        if let Some(stamp) = stamp {
+            bytes[offset..offset + 4].copy_from_slice(&stamp.to_be_bytes());
+        }
+        offset += 12 + length as usize;
+        index += 1;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("updates.20160811.1600");
+    std::fs::write(&file, &bytes).unwrap();
+    let (summary, bins) = run(&file);
+    let report = &summary.files[0];
+    assert_eq!(report.implausible_records, 2, "{report:?}");
+    assert!(
+        summary.has_errors(),
+        "implausible records are damaged input"
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("byte") && p.contains("2100-01-01") && p.contains("future")),
+        "{:?}",
+        report.problems
+    );
+    assert_eq!(summary.records, clean.records - 2);
+    let window = summary.window.expect("the window applied");
+    assert!(
+        window.latest() <= 1_470_988_800 + 86_400,
+        "a day past the file's name time: {window:?}"
+    );
+    assert!(
+        bins.iter().all(|b| window.contains(b.bin_start)),
+        "no bin outside the window"
+    );
+    let (first, last) = summary.time_span.unwrap();
+    assert!(
+        first >= 1_470_931_200 && last < 1_471_075_200,
+        "{first} {last}"
+    );
+}

@@ -3,13 +3,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use vigie_model::{format_utc, BinSize, Series, SeriesKey, UnixSecs};
+use vigie_model::{
+    clock_now, format_utc, BinSize, Series, SeriesKey, TimeWindow, UnixSecs, ARCHIVE_MARGIN_SECS,
+};
 
 use crate::report::{ImportReport, IssueKind};
 
 /// The earliest time accepted: 1990-01-01, before any signal vigie reads.
 pub const EARLIEST_SECS: UnixSecs = 631_152_000;
-/// The latest time accepted: 2100-01-01.
+/// The latest time ever accepted: 2100-01-01. Times are also refused
+/// when more than a day past the clock ([`time_in_range`]).
 pub const LATEST_SECS: UnixSecs = 4_102_444_800;
 /// The most bins one series may span (about ten years of five-minute bins);
 /// older points beyond it are dropped and reported.
@@ -27,7 +30,8 @@ struct Point {
 }
 
 /// Checks a number read from a file: NaN and infinities and negative counts
-/// become "no data", and are reported.
+/// are rejected (`None`: the row's value is not stored, and a value stored
+/// before stays) and reported.
 pub fn clean_value(
     raw: f64,
     report: &mut ImportReport,
@@ -37,14 +41,14 @@ pub fn clean_value(
         report.add(
             IssueKind::NotANumber,
             location(),
-            format!("value {raw} is not a finite number; stored as no data"),
+            format!("value {raw} is not a finite number; rejected, not stored"),
         );
         None
     } else if raw < 0.0 {
         report.add(
             IssueKind::Negative,
             location(),
-            format!("value {raw} is negative, but signals count things; stored as no data"),
+            format!("value {raw} is negative, but signals count things; rejected, not stored"),
         );
         None
     } else {
@@ -52,9 +56,19 @@ pub fn clean_value(
     }
 }
 
-/// Checks that a time is within the range vigie accepts.
+/// Checks that a time is plausible: from 1990, before 2100, and at most a
+/// day past the clock (a file's rows carry no file time to go by).
 pub fn time_in_range(t: UnixSecs) -> bool {
     (EARLIEST_SECS..LATEST_SECS).contains(&t)
+        && TimeWindow::live(clock_now(), ARCHIVE_MARGIN_SECS).contains(t)
+}
+
+/// Why [`time_in_range`] refused `t`, for the report.
+pub fn implausible_time(t: UnixSecs) -> String {
+    format!(
+        "time {} is outside the plausible window (1990 to a day past the clock)",
+        format_utc(t)
+    )
 }
 
 /// Collects points per series key, then builds aligned series.

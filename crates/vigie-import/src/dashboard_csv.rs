@@ -20,7 +20,7 @@ use std::io::Read;
 
 use vigie_model::{parse_utc, BinSize, Entity, SeriesKey, SignalKind, UnixSecs};
 
-use crate::assemble::{clean_value, time_in_range, SeriesBuilder};
+use crate::assemble::{clean_value, implausible_time, time_in_range, SeriesBuilder};
 use crate::csv_rows;
 use crate::names::{classify_column, ColumnKind, TIME_COLUMN_NAMES};
 use crate::report::{ImportReport, IssueKind};
@@ -111,7 +111,7 @@ pub fn import_dashboard_csv(
                 report.add(
                     IssueKind::BadTime,
                     at,
-                    format!("time {t} is outside 1990..2100; row skipped"),
+                    format!("{}; row skipped", implausible_time(t)),
                 );
                 continue;
             }
@@ -133,7 +133,7 @@ pub fn import_dashboard_csv(
                         report.add(
                             IssueKind::BadNumber,
                             at(),
-                            format!("'{cell}' is not a number; stored as no data"),
+                            format!("'{cell}' is not a number; rejected, not stored"),
                         );
                         None
                     }

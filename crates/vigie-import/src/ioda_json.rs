@@ -242,7 +242,7 @@ fn import_one(
             IssueKind::BadTime,
             location.to_string(),
             format!(
-                "times from {from} with {} values are outside 1990..2100; skipped",
+                "times from {from} with {} values are outside the plausible window (1990 to a day past the clock); skipped",
                 values.len()
             ),
         );
@@ -296,7 +296,7 @@ fn import_one(
                     report.add(
                         IssueKind::BadNumber,
                         where_(),
-                        format!("'{s}' is not a number; stored as no data"),
+                        format!("'{s}' is not a number; rejected, not stored"),
                     );
                     None
                 }
@@ -305,7 +305,7 @@ fn import_one(
                 report.add(
                     IssueKind::BadNumber,
                     where_(),
-                    format!("{other} is not a number; stored as no data"),
+                    format!("{other} is not a number; rejected, not stored"),
                 );
                 None
             }

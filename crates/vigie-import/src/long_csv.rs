@@ -10,7 +10,7 @@ use std::io::Read;
 
 use vigie_model::{parse_utc, Entity, SeriesKey};
 
-use crate::assemble::{clean_value, time_in_range, SeriesBuilder};
+use crate::assemble::{clean_value, implausible_time, time_in_range, SeriesBuilder};
 use crate::csv_rows;
 use crate::names::{is_time_column, signal_from_name};
 use crate::report::{ImportReport, IssueKind};
@@ -74,7 +74,7 @@ pub fn import_long_csv(
                 report.add(
                     IssueKind::BadTime,
                     at,
-                    format!("time {t} is outside 1990..2100; row skipped"),
+                    format!("{}; row skipped", implausible_time(t)),
                 );
                 continue;
             }
@@ -124,7 +124,7 @@ pub fn import_long_csv(
                     report.add(
                         IssueKind::BadNumber,
                         at.clone(),
-                        format!("'{value_text}' is not a number; stored as no data"),
+                        format!("'{value_text}' is not a number; rejected, not stored"),
                     );
                     None
                 }

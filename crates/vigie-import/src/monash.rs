@@ -40,7 +40,7 @@ use std::io::Read;
 use chrono::{DateTime, NaiveDateTime};
 use vigie_model::{BinSize, CountryCode, Entity, RegionId, SeriesKey, SignalKind, UnixSecs};
 
-use crate::assemble::{time_in_range, SeriesBuilder};
+use crate::assemble::{implausible_time, time_in_range, SeriesBuilder};
 use crate::csv_rows;
 use crate::report::{ImportReport, IssueKind};
 use crate::zone::{parse_offset, LocalZone};
@@ -295,7 +295,7 @@ pub fn import_monash(
             report.add(
                 IssueKind::BadTime,
                 at,
-                format!("time {t} is outside 1990..2100; row skipped"),
+                format!("{}; row skipped", implausible_time(t)),
             );
             continue;
         }
@@ -310,7 +310,7 @@ pub fn import_monash(
                     report.add(
                         IssueKind::NotANumber,
                         at.clone(),
-                        format!("value {v} is not a finite number; stored as no data"),
+                        format!("value {v} is not a finite number; rejected, not stored"),
                     );
                     None
                 }
@@ -318,7 +318,7 @@ pub fn import_monash(
                     report.add(
                         IssueKind::BadNumber,
                         at.clone(),
-                        format!("'{value_text}' is not a number; stored as no data"),
+                        format!("'{value_text}' is not a number; rejected, not stored"),
                     );
                     None
                 }
@@ -602,7 +602,7 @@ fn non_negative(value: f64, line: u64, report: &mut ImportReport) -> Option<f64>
         report.add(
             IssueKind::Negative,
             at,
-            format!("index {value} is negative; stored as no data"),
+            format!("index {value} is negative; rejected, not stored"),
         );
         None
     } else {

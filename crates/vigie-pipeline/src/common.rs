@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use ipnet::IpNet;
 use vigie_geo::{GeoDb, GeoDbBuilder};
-use vigie_model::{format_utc, BinSink, SignalBin, SinkError};
+use vigie_model::{format_utc, BinSink, SignalBin, SinkError, WriteOutcome};
 
 /// The geo database: the embedded RIR data, with `files` loaded on top
 /// (each load's report is told on stderr).
@@ -44,6 +44,7 @@ pub struct LoggedSink<S> {
     sink: S,
     log_each: bool,
     bins_written: u64,
+    bins_kept: u64,
 }
 
 impl<S: BinSink> LoggedSink<S> {
@@ -53,7 +54,13 @@ impl<S: BinSink> LoggedSink<S> {
             sink,
             log_each,
             bins_written: 0,
+            bins_kept: 0,
         }
+    }
+
+    /// The bins not written because the sink held them from more records.
+    pub fn bins_kept(&self) -> u64 {
+        self.bins_kept
     }
 
     /// The bins written so far.
@@ -74,6 +81,32 @@ impl<S: BinSink> BinSink for LoggedSink<S> {
             );
         }
         Ok(())
+    }
+
+    fn write_weighted(&mut self, bin: &SignalBin, records: u64) -> Result<WriteOutcome, SinkError> {
+        let outcome = self.sink.write_weighted(bin, records)?;
+        match outcome {
+            WriteOutcome::Written => {
+                self.bins_written += 1;
+                if self.log_each {
+                    eprintln!(
+                        "{}: {} series written",
+                        format_utc(bin.bin_start),
+                        bin.values.len()
+                    );
+                }
+            }
+            WriteOutcome::KeptStored { stored_records } => {
+                self.bins_kept += 1;
+                if self.log_each {
+                    eprintln!(
+                        "{}: kept the stored values, read from {stored_records} records (now {records})",
+                        format_utc(bin.bin_start)
+                    );
+                }
+            }
+        }
+        Ok(outcome)
     }
 }
 

@@ -174,7 +174,7 @@ pub fn run_demo(options: DemoOptions) -> Result<DemoRun> {
     for note in &captured.notes {
         eprintln!("  {note}");
     }
-    let (bins, stats) = ingest_access_logs(
+    let logged = ingest_access_logs(
         &mut store,
         AccessLogInput::Files(std::slice::from_ref(&generated.access_log)),
         &AccessLogOptions::default(),
@@ -182,8 +182,8 @@ pub fn run_demo(options: DemoOptions) -> Result<DemoRun> {
         false,
     )?;
     eprintln!(
-        "  {} flow bins; {} log lines, {} requests counted in {bins} bins",
-        captured.bins, stats.lines, stats.requests
+        "  {} flow bins; {} log lines, {} requests counted in {} bins",
+        captured.bins, logged.stats.lines, logged.stats.requests, logged.bins_written
     );
 
     steps.next("probing: vigie probe's engine against the simulated network");

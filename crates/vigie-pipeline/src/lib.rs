@@ -53,7 +53,7 @@ pub use eval::{eval_markdown, evaluate_labels, EvalOptions};
 pub use ingest::mrt::{ingest_mrt_archives, MrtIngestReport, MrtOptions, MRT_SOURCE};
 pub use ingest::traffic::{
     ingest_access_logs, ingest_captures, read_access_logs, AccessLogInput, AccessLogOptions,
-    CaptureKind, CaptureReport,
+    AccessLogReport, CaptureKind, CaptureReport,
 };
 pub use listing::{
     entity_rows, format_value, incident_rows, no_entities_note, series_rows, stored_incidents, Rows,

@@ -31,7 +31,9 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 use serde::Deserialize;
-use vigie_model::{parse_utc, CountryCode, Entity, UnixSecs};
+use vigie_model::{
+    clock_now, parse_utc, CountryCode, Entity, TimeWindow, UnixSecs, ARCHIVE_MARGIN_SECS,
+};
 
 /// Longest scenario accepted, in days (keeps generated data modest).
 pub const MAX_SCENARIO_DAYS: i64 = 60;
@@ -468,13 +470,28 @@ impl Checker<'_> {
         }
     }
 
+    /// A time, which must be plausible (from 1990 to a day past the clock):
+    /// the ingest would refuse the data of a scenario dated later, so it is
+    /// refused here, before anything is generated.
     fn time(&self, field: &str, text: &str) -> Result<UnixSecs, ScenarioError> {
-        parse_utc(text).map_err(|_| {
+        let t = parse_utc(text).map_err(|_| {
             self.invalid(
                 field,
                 format!("{text:?} is not a time; write ISO 8601 UTC such as 2022-01-05T10:30:00Z"),
             )
-        })
+        })?;
+        TimeWindow::live(clock_now(), ARCHIVE_MARGIN_SECS)
+            .check(t)
+            .map_err(|why| {
+                self.invalid(
+                    field,
+                    format!(
+                        "{why}: a scenario replays the past (from 1990 up to a day from now), \
+                         as vigie stores no data dated later"
+                    ),
+                )
+            })?;
+        Ok(t)
     }
 
     fn window(&self, field: &str, start: &str, end: &str) -> Result<Window, ScenarioError> {

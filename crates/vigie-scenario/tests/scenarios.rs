@@ -56,6 +56,19 @@ fn bad_scenarios_are_refused_with_the_field_named() {
             "truth[1].mechanism",
         ),
         ("name = ".to_string(), ""),
+        // Issue 14, finding 9: a scenario dated in year 9999 fails early,
+        // naming the field, not late with a misleading error.
+        (
+            good.replace(
+                "start = \"2021-12-27T00:00:00Z\"",
+                "start = \"9999-01-01T00:00:00Z\"",
+            )
+            .replace(
+                "end = \"2022-01-13T00:00:00Z\"",
+                "end = \"9999-01-10T00:00:00Z\"",
+            ),
+            "start",
+        ),
         (
             good.replace("flows_per_bin = 96", "flows_per_bin = 9000"),
             "world.flows_per_bin",

@@ -13,7 +13,7 @@
 //! Sources: [`read_lines`] for files and stdin, [`follow_file`] for a log
 //! being written (like `tail -F`: it survives rotation and truncation).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::net::IpAddr;
@@ -22,7 +22,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use vigie_geo::GeoDb;
-use vigie_model::{BinSink, BinSize, SignalBin, SignalKind, UnixSecs, ZeroFill};
+use vigie_model::{
+    clock_now, BinSink, BinSize, SignalBin, SignalKind, TimeWindow, UnixSecs, ZeroFill,
+    ARCHIVE_MARGIN_SECS,
+};
 
 use crate::bins::{add_value, for_each_entity, unit_of_ip, EntityKinds, OpenBins, UnitCounts};
 
@@ -191,6 +194,10 @@ pub struct LogStats {
     /// Lines for a bin already closed (skipped): the log went back in time
     /// by more than the grace period.
     pub late_lines: u64,
+    /// Lines dated before 1990 or more than the aggregator's margin past
+    /// the clock (skipped, counted in `bad_lines` too): they never move the
+    /// log's time, so later valid lines are not "late".
+    pub implausible_lines: u64,
     /// The first few bad lines, as `source:line: reason`.
     pub bad_line_examples: Vec<String>,
 }
@@ -217,6 +224,9 @@ pub struct AccessLogAggregator {
     latest: Option<UnixSecs>,
     stats: LogStats,
     max_line_bytes: usize,
+    future_margin_secs: i64,
+    /// Requests counted in bins closed and not yet taken by a writer.
+    closed_requests: HashMap<UnixSecs, u64>,
 }
 
 impl AccessLogAggregator {
@@ -232,7 +242,23 @@ impl AccessLogAggregator {
             latest: None,
             stats: LogStats::default(),
             max_line_bytes: MAX_LINE_BYTES,
+            future_margin_secs: ARCHIVE_MARGIN_SECS,
+            closed_requests: HashMap::new(),
         }
+    }
+
+    /// Lines dated more than `secs` past the clock (one day by default; an
+    /// hour suits a followed live log), or before 1990, are implausible:
+    /// counted and skipped.
+    pub fn with_future_margin(mut self, secs: i64) -> Self {
+        self.future_margin_secs = secs;
+        self
+    }
+
+    /// The requests counted in the closed bin at `bin_start`, once: the
+    /// records behind it, for [`BinSink::write_weighted`].
+    pub fn take_requests(&mut self, bin_start: UnixSecs) -> Option<u64> {
+        self.closed_requests.remove(&bin_start)
     }
 
     /// Changes the line cap ([`MAX_LINE_BYTES`] by default; at least 1 KiB).
@@ -285,6 +311,17 @@ impl AccessLogAggregator {
                 return Vec::new();
             }
         };
+        let window = TimeWindow::live(clock_now(), self.future_margin_secs);
+        if let Err(why) = window.check(parsed.time) {
+            self.stats.bad_lines += 1;
+            self.stats.implausible_lines += 1;
+            if self.stats.bad_line_examples.len() < MAX_BAD_LINE_EXAMPLES {
+                self.stats.bad_line_examples.push(format!(
+                    "{source}:{line_number}: {why}; skipped as implausible"
+                ));
+            }
+            return Vec::new();
+        }
         let Some(bin) = self.bins.get_mut(parsed.time) else {
             self.stats.late_lines += 1;
             return Vec::new();
@@ -317,6 +354,8 @@ impl AccessLogAggregator {
     }
 
     fn finish(&mut self, bin_start: UnixSecs, bin: LogBin) -> SignalBin {
+        let requests: u64 = bin.requests.values().sum();
+        self.closed_requests.insert(bin_start, requests);
         let mut values = BTreeMap::new();
         for (unit, requests) in &bin.requests {
             for_each_entity(&self.geo, self.kinds, *unit, |entity| {
@@ -452,7 +491,8 @@ pub fn read_lines(
             return Ok(());
         }
         number += 1;
-        write_all(sink, line.finish(aggregator, source, number))?;
+        let closed = line.finish(aggregator, source, number);
+        write_all(sink, aggregator, closed)?;
     }
 }
 
@@ -534,7 +574,8 @@ pub fn follow_file(
                 }
                 number += 1;
                 got_line = true;
-                write_all(sink, pending.finish(aggregator, &source, number))?;
+                let closed = pending.finish(aggregator, &source, number);
+                write_all(sink, aggregator, closed)?;
             }
         }
         if !got_line {
@@ -552,7 +593,8 @@ pub fn follow_file(
                     while let Ok((n, complete)) = read_capped(&mut reader, &mut pending, max) {
                         if pending.len > u64::from(complete) {
                             number += 1;
-                            write_all(sink, pending.finish(aggregator, &source, number))?;
+                            let closed = pending.finish(aggregator, &source, number);
+                            write_all(sink, aggregator, closed)?;
                         }
                         pending.clear();
                         if n == 0 || !complete {
@@ -569,19 +611,28 @@ pub fn follow_file(
                     .map(|d| d.as_secs() as i64)
                     .unwrap_or(0);
                 let closed = aggregator.close_until(now - aggregator.grace_secs);
-                write_all(sink, closed)?;
+                write_all(sink, aggregator, closed)?;
             }
             std::thread::sleep(options.poll);
         }
     }
-    write_all(sink, aggregator.close_all())
+    let closed = aggregator.close_all();
+    write_all(sink, aggregator, closed)
 }
 
-/// Writes closed bins to `sink`, oldest first.
-fn write_all(sink: &mut dyn BinSink, bins: Vec<SignalBin>) -> Result<(), String> {
-    bins.iter()
-        .try_for_each(|bin| sink.write(bin))
-        .map_err(|e| e.to_string())
+/// Writes closed bins to `sink`, oldest first, each weighted by the
+/// requests counted in it (a sink keeps a bin it holds from more lines).
+pub fn write_all(
+    sink: &mut dyn BinSink,
+    aggregator: &mut AccessLogAggregator,
+    bins: Vec<SignalBin>,
+) -> Result<(), String> {
+    for bin in &bins {
+        let requests = aggregator.take_requests(bin.bin_start).unwrap_or(0);
+        sink.write_weighted(bin, requests)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vigie_bgp::VisibilityConfig;
 use vigie_model::BinSize;
-use vigie_pipeline::{AccessLogOptions, ProbeSettings};
+use vigie_pipeline::{AccessLogOptions, MrtOptions, ProbeSettings};
 
 /// vigie: an open Internet shutdown observatory.
 ///
@@ -378,6 +378,12 @@ pub struct IngestMrtArgs {
     /// Reload state from every RIB dump, not only from each collector's first.
     #[arg(long)]
     pub resync_ribs: bool,
+
+    /// Records dated more than this many seconds past the newest file
+    /// name's time (the clock's when a name has none), or before 1990, are
+    /// implausible: counted, reported and not stored.
+    #[arg(long, default_value_t = MrtOptions::default().future_margin_secs)]
+    pub future_margin_secs: i64,
 
     /// Do not draw a progress bar.
     #[arg(long)]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use bgpkit_parser::error::ParserError;
 use bgpkit_parser::models::MrtRecord;
 use bgpkit_parser::BgpkitParser;
-use vigie_model::{BinSink, SignalBin};
+use vigie_model::{clock_now, BinSink, SignalBin, TimeWindow, WriteOutcome, ARCHIVE_MARGIN_SECS};
 
 use super::archive::{update_gaps, CollectorFiles, FileKind, MrtFile};
 use super::reader::{open_mrt, ByteCounter, CountingReader, StreamDamage};
@@ -17,10 +17,23 @@ use crate::visibility::{FeedCoverage, VisibilityAccounting};
 const MAX_CONSECUTIVE_BAD_RECORDS: u32 = 1000;
 
 /// Options of an MRT ingest.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct IngestOptions {
     /// Reload the state from every RIB dump, not only the first of each collector.
     pub resync_ribs: bool,
+    /// How far past the newest file time (from the file names; the clock
+    /// when a file's name has none) a record may be dated; records later
+    /// than that, or before 1990, are counted as implausible and skipped.
+    pub future_margin_secs: i64,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            resync_ribs: false,
+            future_margin_secs: ARCHIVE_MARGIN_SECS,
+        }
+    }
 }
 
 /// What happened to one input file.
@@ -34,6 +47,9 @@ pub struct FileReport {
     pub routes: u64,
     /// Records that could not be decoded and were skipped.
     pub bad_records: u64,
+    /// Records dated outside the plausible time window (skipped, counted
+    /// in `bad_records` too).
+    pub implausible_records: u64,
     /// The first few problems, each naming the byte offset in the decompressed stream.
     pub problems: Vec<String>,
     /// Set when reading stopped early: the decompressed byte offset where the file broke.
@@ -66,6 +82,11 @@ pub struct IngestSummary {
     pub bins: u64,
     /// Time of the first and last record seen.
     pub time_span: Option<(i64, i64)>,
+    /// The window records had to be in.
+    pub window: Option<TimeWindow>,
+    /// Bins the sink kept from an earlier read with more records behind
+    /// them (this read's values were not written).
+    pub bins_kept: u64,
 }
 
 impl IngestSummary {
@@ -100,6 +121,8 @@ struct CollectorCursor {
     reset_pending: bool,
     first_rib_time: Option<i64>,
     resync: bool,
+    /// Records outside it are skipped as implausible.
+    window: TimeWindow,
 }
 
 struct OpenFile {
@@ -135,7 +158,19 @@ pub fn ingest_mrt(
         .filter_map(|f| std::fs::metadata(&f.path).ok())
         .map(|m| m.len())
         .sum();
-    let mut summary = IngestSummary::default();
+    let newest_name_time = collectors
+        .iter()
+        .flat_map(|c| &c.files)
+        .map(|f| f.name_time)
+        .try_fold(None, |newest: Option<i64>, t| {
+            t.map(|t| Some(newest.map_or(t, |n| n.max(t))))
+        })
+        .flatten();
+    let window = TimeWindow::archive(newest_name_time, clock_now(), options.future_margin_secs);
+    let mut summary = IngestSummary {
+        window: Some(window),
+        ..IngestSummary::default()
+    };
     let mut cursors: Vec<CollectorCursor> = Vec::new();
     for collector in collectors {
         for (from, until) in update_gaps(&collector.files) {
@@ -156,6 +191,7 @@ pub fn ingest_mrt(
             reset_pending: false,
             first_rib_time,
             resync: options.resync_ribs,
+            window,
         });
     }
     let mut bytes_done_closed = 0u64;
@@ -182,8 +218,7 @@ pub fn ingest_mrt(
             Some((a, b)) => (a.min(time), b.max(time)),
         });
         for bin in accounting.advance_to(time) {
-            write(sink, observer, &bin, accounting.coverage())?;
-            summary.bins += 1;
+            write(sink, observer, &bin, accounting.coverage(), &mut summary)?;
         }
         cursor.apply(&record, accounting);
         cursor.fill(&mut summary, observer, &mut bytes_done_closed);
@@ -199,21 +234,28 @@ pub fn ingest_mrt(
         }
     }
     if let Some(bin) = accounting.finish() {
-        write(sink, observer, &bin, accounting.coverage())?;
-        summary.bins += 1;
+        write(sink, observer, &bin, accounting.coverage(), &mut summary)?;
     }
     observer.progress(bytes_total, bytes_total, summary.records);
     Ok(summary)
 }
 
-/// Writes one closed bin, then tells the observer.
+/// Writes one closed bin, weighted by the records read so far (a sink
+/// keeps a bin it holds from more records), then tells the observer.
 fn write(
     sink: &mut dyn BinSink,
     observer: &mut dyn IngestObserver,
     bin: &SignalBin,
     coverage: FeedCoverage,
+    summary: &mut IngestSummary,
 ) -> Result<(), String> {
-    sink.write(bin).map_err(|e| e.to_string())?;
+    let outcome = sink
+        .write_weighted(bin, summary.records)
+        .map_err(|e| e.to_string())?;
+    summary.bins += 1;
+    if let WriteOutcome::KeptStored { .. } = outcome {
+        summary.bins_kept += 1;
+    }
     observer.bin_closed(bin, coverage);
     Ok(())
 }
@@ -236,6 +278,16 @@ impl CollectorCursor {
             match read_record(file) {
                 Some(record) => {
                     file.report.records += 1;
+                    let time = i64::from(record.common_header.timestamp);
+                    if let Err(why) = self.window.check(time) {
+                        file.report.bad_records += 1;
+                        file.report.implausible_records += 1;
+                        let offset = file.decompressed.get();
+                        file.report.problem(format!(
+                            "record ending at byte {offset}: {why}; skipped as implausible"
+                        ));
+                        continue;
+                    }
                     self.next = Some(Box::new(record));
                 }
                 None => {

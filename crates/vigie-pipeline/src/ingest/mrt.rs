@@ -9,19 +9,33 @@ use anyhow::{bail, Context, Result};
 use vigie_bgp::mrt::{discover, ingest_mrt, IngestObserver, IngestOptions, IngestSummary};
 use vigie_bgp::{VisibilityAccounting, VisibilityConfig};
 use vigie_geo::GeoDb;
-use vigie_model::{BinSink, Entity, SignalBin, SinkError};
+use vigie_model::{BinSink, Entity, SignalBin, SinkError, WriteOutcome, ARCHIVE_MARGIN_SECS};
 use vigie_store::{AsCountrySpace, Store};
 
 /// The store's name for the bins of MRT archives.
 pub const MRT_SOURCE: &str = "bgp-mrt";
 
 /// How MRT archives are read; the defaults are IODA's.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct MrtOptions {
     /// Bin width, full-feed thresholds, visibility share, longest silence.
     pub visibility: VisibilityConfig,
     /// Reload state from every RIB dump, not only from each collector's first.
     pub resync_ribs: bool,
+    /// Records dated more than this past the newest file name's time (the
+    /// clock's when a name has none) are implausible: counted, reported
+    /// and skipped. One day by default.
+    pub future_margin_secs: i64,
+}
+
+impl Default for MrtOptions {
+    fn default() -> Self {
+        MrtOptions {
+            visibility: VisibilityConfig::default(),
+            resync_ribs: false,
+            future_margin_secs: ARCHIVE_MARGIN_SECS,
+        }
+    }
 }
 
 /// What [`ingest_mrt_archives`] did.
@@ -30,6 +44,10 @@ pub struct MrtIngestReport {
     pub summary: IngestSummary,
     /// Values written (one per entity and signal per bin).
     pub values_written: u64,
+    /// Bins not written because the store holds them from more records
+    /// (a truncated or partial re-read of stored data); the first such bin
+    /// with the records behind the stored and the new values.
+    pub first_kept: Option<KeptBin>,
     /// Prefixes in the routing table at the end.
     pub prefixes: usize,
     /// Peers in the routing table at the end.
@@ -64,32 +82,48 @@ pub fn ingest_mrt_archives(
         store,
         values_written: 0,
         last_day: None,
+        first_kept: None,
     };
     let outcome = ingest_mrt(
         collectors,
         &mut accounting,
         &IngestOptions {
             resync_ribs: options.resync_ribs,
+            future_margin_secs: options.future_margin_secs,
         },
         &mut sink,
         observer,
     );
     let values_written = sink.values_written;
+    let first_kept = sink.first_kept;
     // Whatever happened, fold what was written so reads are fast.
     store.compact().context("cannot compact the store")?;
     let summary = outcome.map_err(anyhow::Error::msg)?;
     name_ases(store, &geo)?;
     if let Some((_, observed_at)) = summary.time_span {
-        record_as_countries(store, &mut accounting, observed_at)?;
+        let worse = summary.has_errors() || first_kept.is_some();
+        record_as_countries(store, &mut accounting, observed_at, worse)?;
     }
     let table = accounting.table();
     Ok(MrtIngestReport {
         summary,
         values_written,
+        first_kept,
         prefixes: table.prefix_count(),
         peers: table.peers().len(),
         table_bytes: table.heap_bytes(),
     })
+}
+
+/// A bin whose stored values were kept over a re-read from fewer records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeptBin {
+    /// The bin's start.
+    pub bin_start: i64,
+    /// Records behind the stored values.
+    pub stored_records: u64,
+    /// Records behind the values of this read.
+    pub read_records: u64,
 }
 
 /// The store's sink for MRT bins, folding each UTC day into chunks once the
@@ -98,12 +132,12 @@ struct DailyStoreSink<'a> {
     store: &'a mut Store,
     values_written: u64,
     last_day: Option<i64>,
+    first_kept: Option<KeptBin>,
 }
 
-impl BinSink for DailyStoreSink<'_> {
-    fn write(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
-        self.values_written += bin.values.len() as u64;
-        self.store.sink(MRT_SOURCE).write(bin)?;
+impl DailyStoreSink<'_> {
+    /// Folds the previous day into chunks once a bin of a new day is written.
+    fn next_day(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
         let day = bin.bin_start.div_euclid(86_400);
         if self.last_day.is_some_and(|last| last != day) {
             self.store
@@ -112,6 +146,31 @@ impl BinSink for DailyStoreSink<'_> {
         }
         self.last_day = Some(day);
         Ok(())
+    }
+}
+
+impl BinSink for DailyStoreSink<'_> {
+    fn write(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        self.values_written += bin.values.len() as u64;
+        self.store.sink(MRT_SOURCE).write(bin)?;
+        self.next_day(bin)
+    }
+
+    /// Writes the bin unless the store holds it from more records.
+    fn write_weighted(&mut self, bin: &SignalBin, records: u64) -> Result<WriteOutcome, SinkError> {
+        let outcome = self.store.sink(MRT_SOURCE).write_weighted(bin, records)?;
+        match outcome {
+            WriteOutcome::Written => self.values_written += bin.values.len() as u64,
+            WriteOutcome::KeptStored { stored_records } => {
+                self.first_kept.get_or_insert(KeptBin {
+                    bin_start: bin.bin_start,
+                    stored_records,
+                    read_records: records,
+                });
+            }
+        }
+        self.next_day(bin)?;
+        Ok(outcome)
     }
 }
 
@@ -138,18 +197,20 @@ fn name_ases(store: &mut Store, geo: &GeoDb) -> Result<()> {
 
 /// Which ASes originate space in which country (a country's incident lists
 /// its affected networks from it); an older archive ingested after a newer
-/// one leaves the newer table in place.
+/// one leaves the newer table in place, and so does a damaged or partial
+/// read of the same time (`worse`).
 fn record_as_countries(
     store: &mut Store,
     accounting: &mut VisibilityAccounting,
     observed_at: i64,
+    worse: bool,
 ) -> Result<()> {
     let newest = store
         .as_countries(None, None)?
         .iter()
         .map(|row| row.observed_at)
         .max();
-    if newest.is_some_and(|t| t > observed_at) {
+    if newest.is_some_and(|t| t > observed_at || (worse && t == observed_at)) {
         return Ok(());
     }
     let rows: Vec<AsCountrySpace> = accounting

@@ -8,10 +8,10 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{bail, Result};
 use ipnet::IpNet;
 use vigie_geo::GeoDb;
-use vigie_model::{BinSink, BinSize, SignalBin};
+use vigie_model::{BinSink, BinSize, SignalBin, LIVE_MARGIN_SECS};
 use vigie_store::Store;
 use vigie_traffic::access_log::{
-    follow_file, open_log, read_lines, AccessLogAggregator, FollowOptions, LogStats,
+    follow_file, open_log, read_lines, write_all, AccessLogAggregator, FollowOptions, LogStats,
 };
 use vigie_traffic::capture::{read_capture, udp_datagram};
 use vigie_traffic::flow::pipeline::FlowPipeline;
@@ -167,18 +167,35 @@ pub enum AccessLogInput<'a> {
     },
 }
 
-/// Reads access logs into `store`; the bins written and the reader's
-/// counts. When `log_each`, each bin is told on stderr.
+/// What [`ingest_access_logs`] did.
+#[derive(Clone, Debug, Default)]
+pub struct AccessLogReport {
+    /// Bins written.
+    pub bins_written: u64,
+    /// Bins the store kept because it holds them from more lines (a
+    /// partial re-read of a log already read).
+    pub bins_kept: u64,
+    /// The reader's counts.
+    pub stats: LogStats,
+}
+
+/// Reads access logs into `store`: the bins written and kept, and the
+/// reader's counts. When `log_each`, each bin is told on stderr. A bin the
+/// store holds from more lines keeps its values.
 pub fn ingest_access_logs(
     store: &mut Store,
     input: AccessLogInput<'_>,
     options: &AccessLogOptions,
     geo: GeoDb,
     log_each: bool,
-) -> Result<(u64, LogStats)> {
+) -> Result<AccessLogReport> {
     let mut sink = LoggedSink::new(store.sink(&options.source), log_each);
     let stats = read_access_logs(input, options, geo, &mut sink)?;
-    Ok((sink.bins_written(), stats))
+    Ok(AccessLogReport {
+        bins_written: sink.bins_written(),
+        bins_kept: sink.bins_kept(),
+        stats,
+    })
 }
 
 /// Reads access logs, writing their closed bins to `sink`; the reader's counts.
@@ -190,6 +207,10 @@ pub fn read_access_logs(
 ) -> Result<LogStats> {
     options.check()?;
     let mut aggregator = AccessLogAggregator::new(geo, options.bin, options.grace_secs);
+    if matches!(input, AccessLogInput::Follow { .. }) {
+        // A live log: an hour past the clock is already implausible.
+        aggregator = aggregator.with_future_margin(LIVE_MARGIN_SECS);
+    }
     match input {
         AccessLogInput::Follow {
             path,
@@ -208,9 +229,8 @@ pub fn read_access_logs(
                 let name = path.display().to_string();
                 read_lines(reader, &name, &mut aggregator, sink).map_err(anyhow::Error::msg)?;
             }
-            for bin in aggregator.close_all() {
-                sink.write(&bin)?;
-            }
+            let closed = aggregator.close_all();
+            write_all(sink, &mut aggregator, closed).map_err(anyhow::Error::msg)?;
         }
     }
     Ok(aggregator.stats().clone())

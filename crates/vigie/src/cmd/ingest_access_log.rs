@@ -39,11 +39,24 @@ pub fn run(data_dir: &Path, args: IngestAccessLogArgs) -> Result<ExitCode> {
     } else {
         AccessLogInput::Files(&files)
     };
-    let (bins_written, stats) = ingest_access_logs(&mut store, input, &options, geo, args.follow)?;
+    let report = ingest_access_logs(&mut store, input, &options, geo, args.follow)?;
+    let stats = &report.stats;
     eprintln!(
-        "done: {} lines, {} requests counted in {bins_written} bins, {} bad lines, {} late lines",
-        stats.lines, stats.requests, stats.bad_lines, stats.late_lines
+        "done: {} lines, {} requests counted in {} bins, {} bad lines ({} dated outside the plausible time window), {} late lines",
+        stats.lines,
+        stats.requests,
+        report.bins_written,
+        stats.bad_lines,
+        stats.implausible_lines,
+        stats.late_lines
     );
+    if report.bins_kept > 0 {
+        eprintln!(
+            "warning: {} bin(s) kept their stored values, counted from more lines than this run; \
+             a partial re-read never replaces complete bins",
+            report.bins_kept
+        );
+    }
     for example in &stats.bad_line_examples {
         eprintln!("  bad line: {example}");
     }

@@ -87,12 +87,13 @@ pub fn run(data_dir: &Path, args: IngestMrtArgs) -> Result<ExitCode> {
             all_peers_when_no_full_feed: !args.strict_full_feed,
         },
         resync_ribs: args.resync_ribs,
+        future_margin_secs: args.future_margin_secs,
     };
     let geo = Arc::new(vigie_pipeline::load_geo(&args.geo.geo_files)?);
     let mut store = open_store(data_dir)?;
     if let Some(last) = store.last_committed_bin(MRT_SOURCE)? {
         eprintln!(
-            "the store already holds BGP bins up to {}; bins read again are rewritten with the same values",
+            "the store already holds BGP bins up to {}; bins read again are rewritten, unless the stored ones were read from more records",
             format_utc(last)
         );
     }
@@ -136,6 +137,26 @@ pub fn run(data_dir: &Path, args: IngestMrtArgs) -> Result<ExitCode> {
         report.peers,
         report.table_bytes as f64 / report.prefixes.max(1) as f64,
     );
+    if let Some(kept) = report.first_kept {
+        eprintln!(
+            "warning: {} bin(s) kept their stored values, read from more records than this run \
+             (first at {}: {} records stored, {} now); a truncated or partial re-read never replaces complete bins",
+            summary.bins_kept,
+            format_utc(kept.bin_start),
+            kept.stored_records,
+            kept.read_records
+        );
+    }
+    let implausible: u64 = summary.files.iter().map(|f| f.implausible_records).sum();
+    if implausible > 0 {
+        eprintln!(
+            "warning: {implausible} record(s) dated outside the plausible time window were skipped ({})",
+            summary
+                .window
+                .map(|w| format!("{} .. {}", format_utc(w.earliest()), format_utc(w.latest())))
+                .unwrap_or_default()
+        );
+    }
     let broken: Vec<&FileReport> = summary.files.iter().filter(|f| f.has_errors()).collect();
     if broken.is_empty() {
         Ok(ExitCode::SUCCESS)
