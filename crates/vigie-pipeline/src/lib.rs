@@ -22,20 +22,26 @@
 //!   the detector's state checkpointed per series.
 //! - `alerts`: the alert worker ([`spawn_alert_worker`]) and its `[alerts]`
 //!   settings.
+//! - `import`: other observatories' signals and labels into the store
+//!   ([`import_into_store`]).
 //! - `listing`: what `vigie series`, `entities` and `incidents` list, as
 //!   [`Rows`] (table, CSV or JSON).
 //! - `probe`: probing's settings and targets, its store source and block log.
 //! - [`bench`]: the benchmarks of `vigie bench` (speed, memory, accuracy).
+//! - `collect`: the live collectors of `vigie collect` ([`collect_flows`],
+//!   [`collect_telescope`]).
 //! - `common`: the geo database, prefixes, [`LoggedSink`].
 
 #![warn(missing_docs)]
 
 mod alerts;
 pub mod bench;
+mod collect;
 mod common;
 mod demo;
 mod detect;
 mod eval;
+mod import;
 mod ingest;
 mod listing;
 mod live;
@@ -46,10 +52,14 @@ mod serve;
 mod source;
 
 pub use alerts::{spawn_alert_worker, AlertSettings, SmtpSettings};
+pub use collect::{
+    collect_flows, collect_telescope, CollectReport, FlowCollectOptions, TelescopeCollectOptions,
+};
 pub use common::{format_duration, load_geo, parse_prefixes, LoggedSink};
 pub use demo::{run_demo, DemoOptions, DemoRun};
 pub use detect::{detect_and_store, DetectOptions, DetectSummary, IODA_MEDIAN, VIGIE};
 pub use eval::{eval_markdown, evaluate_labels, EvalOptions};
+pub use import::{import_into_store, ImportOutcome};
 pub use ingest::mrt::{ingest_mrt_archives, MrtIngestReport, MrtOptions, MRT_SOURCE};
 pub use ingest::traffic::{
     ingest_access_logs, ingest_captures, read_access_logs, AccessLogInput, AccessLogOptions,

@@ -1,63 +1,40 @@
-//! `vigie collect telescope`: a live darknet interface → unique source IPs
-//! per entity (the telescope signal), written bin by bin.
+//! `vigie collect telescope`: maps its flags onto
+//! `vigie_pipeline::collect_telescope` (a live darknet interface → unique
+//! source IPs per entity) and prints its report.
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::Result;
-use vigie_traffic::live_capture::{run_live_telescope, LiveCapture};
-use vigie_traffic::telescope::Telescope;
+use anyhow::{bail, Result};
+use vigie_pipeline::{collect_telescope, load_geo, parse_prefixes, TelescopeCollectOptions};
 
 use super::open_store;
 use crate::cli::CollectTelescopeArgs;
-use vigie_pipeline::LoggedSink;
 
 /// Captures until Ctrl-C/SIGTERM or `--duration-secs`.
 pub fn run(data_dir: &Path, args: CollectTelescopeArgs) -> Result<ExitCode> {
-    let bin = args.bin.bin;
     if !(0..=86_400).contains(&args.grace_secs) {
-        anyhow::bail!("--grace-secs must be between 0 and 86400 (a day)");
+        bail!("--grace-secs must be between 0 and 86400 (a day)");
     }
-    let darknet = vigie_pipeline::parse_prefixes(&args.darknet, "--darknet")?;
-    let geo = vigie_pipeline::load_geo(&args.geo.geo_files)?;
+    let darknet = parse_prefixes(&args.darknet, "--darknet")?;
+    let geo = load_geo(&args.geo.geo_files)?;
     let mut store = open_store(data_dir)?;
-    let mut capture = LiveCapture::open(&args.interface, Duration::from_millis(200))?;
-    eprintln!(
-        "capturing on {} (darknet: {})",
-        capture.interface(),
-        if args.darknet.is_empty() {
+    let options = TelescopeCollectOptions {
+        interface: args.interface.clone(),
+        darknet,
+        bin: args.bin.bin,
+        grace_secs: args.grace_secs,
+        run_for: args.duration_secs.map(std::time::Duration::from_secs),
+        source: args.source.clone(),
+    };
+    let report = collect_telescope(&mut store, options, geo, |interface| {
+        let darknet = if args.darknet.is_empty() {
             "every destination".to_string()
         } else {
             args.darknet.join(", ")
-        }
-    );
-    let mut telescope = Telescope::new(geo, bin, darknet);
-    let stop = vigie_traffic::signal::stop_on_signals();
-    let mut sink = LoggedSink::new(store.sink(&args.source), true);
-    run_live_telescope(
-        &mut capture,
-        &mut telescope,
-        args.grace_secs,
-        &stop,
-        args.duration_secs.map(Duration::from_secs),
-        &mut sink,
-    )?;
-    let stats = telescope.stats();
-    let dropped: Vec<String> = stats
-        .dropped
-        .iter()
-        .map(|(reason, n)| format!("{n} {}", reason.name()))
-        .collect();
-    eprintln!(
-        "done: {} packets, {} kept; dropped: {}",
-        stats.packets,
-        stats.kept,
-        if dropped.is_empty() {
-            "none".to_string()
-        } else {
-            dropped.join(", ")
-        }
-    );
+        };
+        eprintln!("capturing on {interface} (darknet: {darknet})");
+    })?;
+    report.messages.iter().for_each(|m| eprintln!("{m}"));
     Ok(ExitCode::SUCCESS)
 }

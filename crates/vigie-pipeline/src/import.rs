@@ -1,0 +1,111 @@
+//! `vigie import`: other observatories' signals (IODA API JSON, IODA
+//! dashboard CSV, Monash IP Observatory CSV, a generic long CSV) written
+//! into the store, with their labels ([`import_into_store`]).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::Result;
+use vigie_import::{import_path, ImportFormat, ImportOptions, IssueKind};
+use vigie_model::BinSink;
+use vigie_store::{Store, StoredLabel};
+
+/// Issues that mean some of the input was lost, not merely tidied.
+const LOSSY: [IssueKind; 6] = [
+    IssueKind::BadRow,
+    IssueKind::BadTime,
+    IssueKind::UnknownEntity,
+    IssueKind::UnknownSignal,
+    IssueKind::Inconsistent,
+    IssueKind::BadNumber,
+];
+
+/// What [`import_into_store`] did.
+pub struct ImportOutcome {
+    /// What to tell the user, in order: the issues, notes, a summary of
+    /// the series and labels, the issue counts.
+    pub messages: Vec<String>,
+    /// Some rows could not be used (the rest was imported).
+    pub lossy: bool,
+}
+
+/// Imports `file` in `format`: its series go to the store under the
+/// source named after the file, its labelled outages to the labels.
+pub fn import_into_store(
+    store: &mut Store,
+    file: &Path,
+    format: ImportFormat,
+    options: &ImportOptions,
+) -> Result<ImportOutcome> {
+    let imported = import_path(file, format, options)?;
+    let source = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.display().to_string());
+    store.sink(&source).write_series(&imported.series)?;
+    let points: usize = imported.series.iter().map(|s| s.values.len()).sum();
+    let labels: Vec<StoredLabel> = imported
+        .labels
+        .iter()
+        .map(|span| StoredLabel {
+            entity: span.entity.clone(),
+            start: span.start,
+            end: span.end,
+            source: source.clone(),
+        })
+        .collect();
+    let new_labels = store.add_labels(&labels)?;
+    let report = &imported.report;
+    let mut messages: Vec<String> = report
+        .issues
+        .iter()
+        .map(|issue| format!("{}: {} ({})", issue.location, issue.message, issue.kind))
+        .collect();
+    let listed = report.issues.len() as u64;
+    let total = report.total_issues();
+    if total > listed {
+        messages.push(format!("… and {} more issues", total - listed));
+    }
+    messages.extend(report.notes.iter().map(|note| format!("note: {note}")));
+    // Name the series, up to a dozen (a Monash file can hold hundreds).
+    const NAMED: usize = 12;
+    let mut series_names: Vec<String> = imported
+        .series
+        .iter()
+        .take(NAMED)
+        .map(|s| {
+            format!(
+                "{} {} ({} s bins)",
+                s.key.entity,
+                s.key.signal,
+                s.bin.secs()
+            )
+        })
+        .collect();
+    if imported.series.len() > NAMED {
+        series_names.push(format!("… {} more", imported.series.len() - NAMED));
+    }
+    let entities: BTreeSet<_> = imported.series.iter().map(|s| &s.key.entity).collect();
+    messages.push(format!(
+        "imported {} series of {} entities ({}) with {points} bins, {} labelled outage(s) ({} new), from {} rows of {}",
+        imported.series.len(),
+        entities.len(),
+        series_names.join(", "),
+        labels.len(),
+        new_labels,
+        report.rows_read,
+        file.display()
+    ));
+    if !report.counts.is_empty() {
+        let counts: Vec<String> = report
+            .counts
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
+        messages.push(format!("issues: {}", counts.join(", ")));
+    }
+    Ok(ImportOutcome {
+        messages,
+        lossy: LOSSY.iter().any(|kind| report.count(*kind) > 0),
+    })
+}
