@@ -161,7 +161,8 @@ fn series_at_any_bin(
 }
 
 /// Reads the series `infos` describe, each at its own bin width, over
-/// `range` or their whole extent (series never written are skipped).
+/// `range` or their whole plausible extent (series never written are
+/// skipped, and so are bins outside the plausible time window).
 fn read_series(
     store: &Store,
     infos: &[SeriesInfo],
@@ -169,12 +170,12 @@ fn read_series(
 ) -> Result<Vec<Series>> {
     let mut out = Vec::new();
     for info in infos {
-        let (Some(first), Some(last)) = (info.first_bin, info.last_bin) else {
-            continue;
-        };
         let range = match range {
             Some(range) => range,
-            None => TimeRange::new(first, last + info.bin.secs() as i64)?,
+            None => match crate::plausible_range(store, info)? {
+                Some(range) => range,
+                None => continue,
+            },
         };
         out.push(store.read_series(&info.key, info.bin, range)?);
     }

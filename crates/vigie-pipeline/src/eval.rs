@@ -16,7 +16,7 @@ use vigie_detect::{
     evaluate_pooled, parse_json_labels, parse_truth_csv, Dataset, EvalRow, IodaConfig, IodaLevel,
     Label, Method, VigieConfig,
 };
-use vigie_model::{BinSize, Entity, Series, TimeRange, UnixSecs};
+use vigie_model::{BinSize, Entity, Series, UnixSecs};
 use vigie_store::{ResultFilter, SeriesInfo, Store};
 
 /// What [`evaluate_labels`] scores.
@@ -192,14 +192,13 @@ fn series_by_entity(store: &Store) -> Result<BTreeMap<Entity, BTreeMap<u32, Vec<
     Ok(grouped)
 }
 
-/// Reads the series `infos` describe over their whole extent.
+/// Reads the series `infos` describe over their whole plausible extent.
 fn read_series(store: &Store, infos: &[SeriesInfo], bin: BinSize) -> Result<Vec<Series>> {
     let mut out = Vec::new();
     for info in infos {
-        let (Some(first), Some(last)) = (info.first_bin, info.last_bin) else {
+        let Some(range) = crate::plausible_range(store, info)? else {
             continue;
         };
-        let range = TimeRange::new(first, last + i64::from(bin.secs()))?;
         out.push(store.read_series(&info.key, bin, range)?);
     }
     Ok(out)

@@ -10,14 +10,17 @@ use vigie_import::{import_path, ImportFormat, ImportOptions, IssueKind};
 use vigie_model::BinSink;
 use vigie_store::{Store, StoredLabel};
 
-/// Issues that mean some of the input was lost, not merely tidied.
-const LOSSY: [IssueKind; 6] = [
+/// Issues that mean some of the input was lost (rejected: not stored, a
+/// value stored before stays), not merely tidied.
+const LOSSY: [IssueKind; 8] = [
     IssueKind::BadRow,
     IssueKind::BadTime,
     IssueKind::UnknownEntity,
     IssueKind::UnknownSignal,
     IssueKind::Inconsistent,
     IssueKind::BadNumber,
+    IssueKind::NotANumber,
+    IssueKind::Negative,
 ];
 
 /// What [`import_into_store`] did.

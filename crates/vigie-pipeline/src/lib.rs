@@ -50,6 +50,7 @@ mod report;
 mod scope;
 mod serve;
 mod source;
+mod store_health;
 
 pub use alerts::{spawn_alert_worker, AlertSettings, SmtpSettings};
 pub use collect::{
@@ -60,14 +61,15 @@ pub use demo::{run_demo, DemoOptions, DemoRun};
 pub use detect::{detect_and_store, DetectOptions, DetectSummary, IODA_MEDIAN, VIGIE};
 pub use eval::{eval_markdown, evaluate_labels, EvalOptions};
 pub use import::{import_into_store, ImportOutcome};
+pub use ingest::mrt_notes::MrtNotes;
 pub use ingest::mrt::{ingest_mrt_archives, MrtIngestReport, MrtOptions, MRT_SOURCE};
 pub use ingest::traffic::{
     ingest_access_logs, ingest_captures, read_access_logs, AccessLogInput, AccessLogOptions,
     AccessLogReport, CaptureKind, CaptureReport,
 };
 pub use listing::{
-    entity_rows, format_value, incident_rows, no_entities_note, series_rows, stored_incidents, Rows,
-    SeriesQuery, TableFormat,
+    entity_rows, format_value, incident_rows, no_entities_note, series_rows, stored_incidents,
+    Rows, SeriesQuery, TableFormat,
 };
 pub use live::{LiveDetection, Published};
 pub use probe::{
@@ -86,3 +88,4 @@ pub use source::{
     ProbeSource, Registry, RisLiveFeedConfig, RunnableSource, SessionFeedConfig, SessionPeer,
     Source, SourceContext, Stop, TelescopeConfig, TelescopeSource, Unit,
 };
+pub use store_health::{check_store, describe_check, plausible_range, repair_store};

@@ -177,12 +177,26 @@ pub fn series_rows(store: &Store, query: &SeriesQuery) -> Result<Rows> {
             _ => bail!("{entity} has no series with {} s bins", bin.secs()),
         }
     }
-    let from = query
-        .from
-        .unwrap_or_else(|| chosen.iter().filter_map(|i| i.first_bin).min().unwrap_or(0));
-    let until = query.until.unwrap_or_else(|| {
-        chosen.iter().filter_map(|i| i.last_bin).max().unwrap_or(0) + bin.secs() as i64
-    });
+    // By default, the series' extent inside the plausible time window: a
+    // bin an older vigie stored dated 2099 is skipped, with a warning.
+    let (from, until) = match (query.from, query.until) {
+        (Some(from), Some(until)) => (from, until),
+        (from, until) => {
+            let extents = chosen
+                .iter()
+                .filter_map(|info| crate::plausible_range(store, info).transpose())
+                .collect::<Result<Vec<TimeRange>>>()?;
+            let (Some(first), Some(last)) = (
+                extents.iter().map(|r| r.from()).min(),
+                extents.iter().map(|r| r.until()).max(),
+            ) else {
+                bail!(
+                    "{entity} has no data inside the plausible time window; `vigie store check` tells what is stored"
+                );
+            };
+            (from.unwrap_or(first), until.unwrap_or(last))
+        }
+    };
     let range = TimeRange::new(from, until)?;
     let mut rows = Rows::new(vec!["time", "entity", "signal", "value"]);
     for info in chosen {
