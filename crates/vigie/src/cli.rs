@@ -72,6 +72,10 @@ pub enum Command {
     /// Add an annotation (an external event, such as a televised address)
     /// to an entity, shown in reports and by the API; or --list them.
     Annotate(AnnotateArgs),
+    /// Check the store (integrity, damaged rows, bins dated outside the
+    /// plausible time window), or repair it (remove those bins).
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Replay a shutdown end to end, offline: generate a scenario
     /// (Kazakhstan, January 2022, by default) in real formats, ingest it,
     /// detect, print the timeline, score it against the ground truth, write
@@ -599,6 +603,18 @@ pub struct ProbeArgs {
 
     #[command(flatten)]
     pub geo: GeoArgs,
+}
+
+/// `vigie store` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Report problems: SQLite's integrity check, rows that do not decode,
+    /// bins dated before 1990 or more than a day past the clock (exit 3
+    /// when anything is found).
+    Check,
+    /// Remove the bins dated outside the plausible time window and say how
+    /// many went; then check again.
+    Repair,
 }
 
 /// Live collectors.

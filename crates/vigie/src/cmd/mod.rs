@@ -17,6 +17,7 @@ mod probe;
 mod report;
 mod series;
 mod serve;
+mod store;
 
 use std::process::ExitCode;
 
@@ -62,6 +63,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve::run(&cli.data_dir, args),
         Command::Report(args) => report::run(&open_store(&cli.data_dir)?, args),
         Command::Annotate(args) => annotate::run(&cli.data_dir, args),
+        Command::Store(command) => store::run(&mut open_store(&cli.data_dir)?, command),
         Command::Demo(args) => demo::run(args),
     }
 }
