@@ -63,6 +63,7 @@ pub use eval::{eval_markdown, evaluate_labels, EvalOptions};
 pub use import::{import_into_store, ImportOutcome};
 pub use ingest::mrt_notes::MrtNotes;
 pub use ingest::mrt::{ingest_mrt_archives, MrtIngestReport, MrtOptions, MRT_SOURCE};
+pub use ingest::mrt_notes::MrtNotes;
 pub use ingest::traffic::{
     ingest_access_logs, ingest_captures, read_access_logs, AccessLogInput, AccessLogOptions,
     AccessLogReport, CaptureKind, CaptureReport,
