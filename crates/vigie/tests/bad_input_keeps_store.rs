@@ -197,7 +197,7 @@ fn an_access_log_line_dated_9999_is_skipped_and_a_partial_re_read_keeps_the_coun
         "later lines are not late: {text}"
     );
     let counts = |data: &Path| with_value(&series(data, "KZ", "http-requests"));
-    let expected = vec![
+    let expected = [
         pair("2025-01-06T12:00:00Z", "8"),
         pair("2025-01-06T13:00:00Z", "1"),
     ];
