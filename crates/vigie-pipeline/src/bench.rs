@@ -2,7 +2,8 @@
 //! MRT ingest against `bgpdump -m` and bare bgpkit-parser on the same file
 //! ([`bench_mrt`]), routing-state memory ([`bench_memory`]), batch detection
 //! ([`bench_detect`]) and the accuracy sweep ([`bench_truth`]). Each returns
-//! its result; the Markdown rows are the figures the docs quote.
+//! its result; the Markdown rows are the figures the docs quote. The
+//! options are the commands' flags (`clap::Args`), declared once here.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use bgpkit_parser::BgpkitParser;
+use clap::Args;
 use vigie_bgp::mrt::{discover, ingest_mrt, open_mrt, IngestOptions};
 use vigie_bgp::{RoutingTable, VisibilityAccounting, VisibilityConfig};
 use vigie_detect::sweep::{self, Scenario as SweepScenario, SweepReport};
@@ -27,15 +29,19 @@ const DEFAULT_INPUTS: [&str; 3] = [
     "mrt/bgpdump/updates.20100722.2015.gz",
 ];
 
-/// What `vigie bench mrt` measures.
+/// What `vigie bench mrt` measures (its flags).
+#[derive(Args, Debug)]
 pub struct MrtBenchOptions {
-    /// gzip MRT update files; none: [`DEFAULT_INPUTS`] under `shared_data`.
+    /// gzip MRT update files; default: the real RIS update files of the shared data.
     pub files: Vec<PathBuf>,
     /// The shared data folder, for the default files.
+    #[arg(long, default_value = "../shared/data")]
     pub shared_data: PathBuf,
     /// How many times the files are concatenated into the one benchmark file.
+    #[arg(long, default_value_t = 10)]
     pub repeat: u32,
     /// Runs of each measurement; the best is kept.
+    #[arg(long, default_value_t = 3)]
     pub runs: u32,
 }
 
@@ -272,16 +278,21 @@ impl XorShift {
     }
 }
 
-/// The generated RIB of `vigie bench memory`.
+/// The generated RIB of `vigie bench memory` (its flags).
+#[derive(Args, Debug)]
 pub struct MemoryBenchOptions {
     /// Collector peers.
+    #[arg(long, default_value_t = 1000)]
     pub peers: u32,
     /// Prefixes in the generated RIB.
+    #[arg(long, default_value_t = 200_000)]
     pub prefixes: u32,
     /// Share of the peers that are full-feed.
+    #[arg(long, default_value_t = 0.4)]
     pub full_feed_share: f64,
     /// Structured visibility (full-feed peers see nearly all, partial peers
-    /// a contiguous cone); otherwise each (peer, prefix) drawn at random.
+    /// a contiguous cone); `--structured=false` draws each (peer, prefix) at random, the worst case.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub structured: bool,
 }
 
@@ -380,13 +391,17 @@ fn generated_series(entity: Entity, signal: SignalKind, days: u32, rng: &mut Xor
     }
 }
 
-/// The size of `vigie bench detect`'s backtest.
+/// The size of `vigie bench detect`'s backtest (its flags).
+#[derive(Args, Debug)]
 pub struct DetectBenchOptions {
     /// Entities (countries) to generate.
+    #[arg(long, default_value_t = 250)]
     pub entities: u32,
     /// Signals per entity.
+    #[arg(long, default_value_t = 4)]
     pub signals: u32,
     /// Days of 5-minute bins per series.
+    #[arg(long, default_value_t = 365)]
     pub days: u32,
 }
 
@@ -438,17 +453,30 @@ pub fn bench_detect(options: &DetectBenchOptions) -> Result<String> {
     ))
 }
 
-/// What `vigie bench truth` sweeps.
+/// What `vigie bench truth` sweeps and prints (its flags).
+#[derive(Args, Debug)]
 pub struct TruthBenchOptions {
-    /// Seed of the generated series.
+    /// Seed of the generated series (the same seed, the same series).
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// The quick subset.
+    /// The quick subset: two entities per class and 24 random combinations
+    /// (the same series as the full sweep's first ones).
+    #[arg(long)]
     pub quick: bool,
-    /// Only this dimension.
+    /// Only this dimension: bin-duration, depth, onset, daily, weekend,
+    /// noise, noise-ping, quantization, missing, signals, mechanism,
+    /// history, no-outage or random.
+    #[arg(long, value_name = "DIMENSION")]
     pub only: Option<String>,
-    /// Also list vigie's misses, false alarms and late ends.
+    /// Also list vigie's misses, false alarms and late ends, with times and
+    /// each entity's settings.
+    #[arg(long, short)]
     pub verbose: bool,
-    /// Worker threads; `None`: one per core.
+    /// Output format.
+    #[arg(long, default_value = "markdown", value_parser = ["markdown", "json"])]
+    pub format: String,
+    /// Worker threads; default: one per core.
+    #[arg(long)]
     pub threads: Option<usize>,
 }
 
@@ -500,4 +528,15 @@ pub fn bench_truth(
         entities: scenarios.len(),
         threads,
     })
+}
+
+impl TruthBench {
+    /// The report in `format` (`markdown` or `json`).
+    pub fn text(&self, format: &str) -> Result<String> {
+        Ok(if format == "json" {
+            serde_json::to_string_pretty(&self.report)? + "\n"
+        } else {
+            self.report.markdown()
+        })
+    }
 }

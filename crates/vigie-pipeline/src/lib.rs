@@ -61,7 +61,6 @@ pub use demo::{run_demo, DemoOptions, DemoRun};
 pub use detect::{detect_and_store, DetectOptions, DetectSummary, IODA_MEDIAN, VIGIE};
 pub use eval::{eval_markdown, evaluate_labels, EvalOptions};
 pub use import::{import_into_store, ImportOutcome};
-pub use ingest::mrt_notes::MrtNotes;
 pub use ingest::mrt::{ingest_mrt_archives, MrtIngestReport, MrtOptions, MRT_SOURCE};
 pub use ingest::mrt_notes::MrtNotes;
 pub use ingest::traffic::{

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vigie_bgp::VisibilityConfig;
 use vigie_model::BinSize;
-use vigie_pipeline::{AccessLogOptions, MrtOptions, ProbeSettings};
+use vigie_pipeline::{bench, AccessLogOptions, MrtOptions, ProbeSettings};
 
 /// vigie: an open Internet shutdown observatory.
 ///
@@ -23,7 +23,6 @@ pub struct Cli {
         default_value = "./vigie-data"
     )]
     pub data_dir: PathBuf,
-
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -187,90 +186,15 @@ pub struct ServeArgs {
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
     /// MRT ingest against `bgpdump -m` and bare bgpkit-parser, on the same file.
-    Mrt(BenchMrtArgs),
+    Mrt(bench::MrtBenchOptions),
     /// Routing-state memory per prefix with many peers, on a generated RIB.
-    Memory(BenchMemoryArgs),
+    Memory(bench::MemoryBenchOptions),
     /// A batch backtest of detection: many entities × signals over a long period.
-    Detect(BenchDetectArgs),
+    Detect(bench::DetectBenchOptions),
     /// Accuracy on thousands of synthetic entities with known outages: bin
     /// widths, depths, durations, cycles, noise, missing data, signals;
     /// vigie beside IODA's median method, per class, as Markdown.
-    Truth(BenchTruthArgs),
-}
-
-/// Arguments of `vigie bench truth`.
-#[derive(Args, Debug)]
-pub struct BenchTruthArgs {
-    /// Seed of the generated series (the same seed, the same series).
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// The quick subset: two entities per class and 24 random combinations
-    /// (the same series as the full sweep's first ones).
-    #[arg(long)]
-    pub quick: bool,
-    /// Only this dimension: bin-duration, depth, onset, daily, weekend,
-    /// noise, noise-ping, quantization, missing, signals, mechanism,
-    /// history, no-outage or random.
-    #[arg(long, value_name = "DIMENSION")]
-    pub only: Option<String>,
-    /// Also list vigie's misses, false alarms and late ends, with times and
-    /// each entity's settings.
-    #[arg(long, short)]
-    pub verbose: bool,
-    /// Output format.
-    #[arg(long, default_value = "markdown", value_parser = ["markdown", "json"])]
-    pub format: String,
-    /// Worker threads; default: one per core.
-    #[arg(long)]
-    pub threads: Option<usize>,
-}
-
-/// Arguments of `vigie bench detect`.
-#[derive(Args, Debug)]
-pub struct BenchDetectArgs {
-    /// Entities (countries) to generate.
-    #[arg(long, default_value_t = 250)]
-    pub entities: u32,
-    /// Signals per entity.
-    #[arg(long, default_value_t = 4)]
-    pub signals: u32,
-    /// Days of 5-minute bins per series.
-    #[arg(long, default_value_t = 365)]
-    pub days: u32,
-}
-
-/// Arguments of `vigie bench mrt`.
-#[derive(Args, Debug)]
-pub struct BenchMrtArgs {
-    /// gzip MRT update files; default: the real RIS update files of the shared data.
-    pub files: Vec<PathBuf>,
-    /// The shared data folder, for the default files.
-    #[arg(long, default_value = "../shared/data")]
-    pub shared_data: PathBuf,
-    /// How many times the files are concatenated into the one benchmark file.
-    #[arg(long, default_value_t = 10)]
-    pub repeat: u32,
-    /// Runs of each measurement; the best is kept.
-    #[arg(long, default_value_t = 3)]
-    pub runs: u32,
-}
-
-/// Arguments of `vigie bench memory`.
-#[derive(Args, Debug)]
-pub struct BenchMemoryArgs {
-    /// Collector peers.
-    #[arg(long, default_value_t = 1000)]
-    pub peers: u32,
-    /// Prefixes in the generated RIB.
-    #[arg(long, default_value_t = 200_000)]
-    pub prefixes: u32,
-    /// Share of the peers that are full-feed.
-    #[arg(long, default_value_t = 0.4)]
-    pub full_feed_share: f64,
-    /// Structured visibility (full-feed peers see nearly all, partial peers
-    /// a contiguous cone); `--structured=false` draws each (peer, prefix) at random, the worst case.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    pub structured: bool,
+    Truth(bench::TruthBenchOptions),
 }
 
 /// What to ingest.
@@ -353,46 +277,36 @@ pub struct IngestMrtArgs {
     /// MRT files, or directories laid out like the RIS or RouteViews archives.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-
     #[command(flatten)]
     pub bin: BinArg,
-
     /// A peer is full-feed for IPv4 above this many IPv4 prefixes (IODA: 400000).
     /// 0 makes every peer that announces anything full-feed.
     #[arg(long, default_value_t = VisibilityConfig::default().full_feed_v4)]
     pub full_feed_v4: u64,
-
     /// A peer is full-feed for IPv6 above this many IPv6 prefixes (IODA: 10000).
     #[arg(long, default_value_t = VisibilityConfig::default().full_feed_v6)]
     pub full_feed_v6: u64,
-
     /// Share of full-feed peer ASNs that must see a prefix for it to count as visible.
     #[arg(long, default_value_t = VisibilityConfig::default().min_visible_fraction)]
     pub visible_fraction: f64,
-
     /// A silence longer than this (seconds) between records means the feed was
     /// down: the bins in between read as "no data". 0 turns this off.
     #[arg(long, default_value_t = VisibilityConfig::default().max_silence_secs)]
     pub max_silence_secs: i64,
-
     /// Never fall back to the largest peers when no peer is full-feed.
     #[arg(long)]
     pub strict_full_feed: bool,
-
     /// Reload state from every RIB dump, not only from each collector's first.
     #[arg(long)]
     pub resync_ribs: bool,
-
     /// Records dated more than this many seconds past the newest file
     /// name's time (the clock's when a name has none), or before 1990, are
     /// implausible: counted, reported and not stored.
     #[arg(long, default_value_t = MrtOptions::default().future_margin_secs)]
     pub future_margin_secs: i64,
-
     /// Do not draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,
-
     #[command(flatten)]
     pub geo: GeoArgs,
 }
@@ -413,22 +327,17 @@ pub enum Format {
 pub struct SeriesArgs {
     /// The entity: a country (KZ), an AS (AS9198) or a region (KZ/Almaty).
     pub entity: String,
-
     /// The signal (bgp, bgp-v6, bgp-announcements, bgp-withdrawals, ...). Without it, every signal the entity has.
     #[arg(long)]
     pub signal: Option<String>,
-
     /// Start, ISO 8601 UTC (2022-01-05T10:30:00Z), a date, or Unix seconds. Default: the first stored bin.
     #[arg(long)]
     pub from: Option<String>,
-
     /// End (exclusive), same forms. Default: just after the last stored bin.
     #[arg(long)]
     pub until: Option<String>,
-
     #[command(flatten)]
     pub bin: BinArg,
-
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -494,7 +403,6 @@ pub struct EntitiesArgs {
     /// Only this kind: country, asn or region.
     #[arg(long)]
     pub kind: Option<String>,
-
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -507,100 +415,76 @@ pub struct ProbeArgs {
     /// its response rate 0-1) or a list saved with --save-list.
     #[arg(long, value_name = "FILE")]
     pub targets: Option<std::path::PathBuf>,
-
     /// Build the list by a rate-limited discovery scan of these prefixes instead.
     #[arg(long, value_name = "PREFIX")]
     pub discover: Vec<String>,
-
     /// Discovery passes over every address (response rate = replies / passes).
     #[arg(long, default_value_t = 2)]
     pub discover_passes: u32,
-
     /// Save the probe list (for --targets on later runs).
     #[arg(long, value_name = "FILE")]
     pub save_list: Option<std::path::PathBuf>,
-
     /// Global cap on probes sent per second; never exceeded. Required to probe.
     #[arg(long, value_name = "PPS", required_unless_present_any = ["combine", "show_changes"])]
     pub rate: Option<u32>,
-
     /// Probes that may leave back to back (token bucket size); default rate/100.
     #[arg(long)]
     pub burst: Option<u32>,
-
     /// Round length in seconds (IODA: 600); every block gets one probe per round.
     #[arg(long, default_value_t = ProbeSettings::default().round_secs)]
     pub round_secs: f64,
-
     /// A probe unanswered after this many milliseconds counts as negative.
     #[arg(long, default_value_t = ProbeSettings::default().timeout_ms)]
     pub timeout_ms: u32,
-
     /// Stop after this many rounds (default: run until stopped).
     #[arg(long)]
     pub rounds: Option<u64>,
-
     /// Fewest responsive addresses for a block to be probed (Trinocular: 15).
     #[arg(long, default_value_t = ProbeSettings::default().min_responsive)]
     pub min_responsive: usize,
-
     /// Lowest availability A(E(b)) for a block to be probed (Trinocular: 0.1).
     #[arg(long, default_value_t = ProbeSettings::default().min_availability)]
     pub min_availability: f32,
-
     /// Response rate assumed for hitlist addresses given without one.
     #[arg(long, default_value_t = ProbeSettings::default().default_availability)]
     pub default_availability: f32,
-
     /// Allow private, shared, link-local, documentation, benchmarking and
     /// reserved ranges (labs); refused by default.
     #[arg(long)]
     pub allow_private: bool,
-
     /// A prefix allowed whatever its range (repeatable), e.g. a lab's own.
     #[arg(long, value_name = "PREFIX")]
     pub allow: Vec<String>,
-
     /// This vantage point's name, in the block log and --states-out.
     #[arg(long, default_value_t = ProbeSettings::default().vantage)]
     pub vantage: String,
-
     /// After each round, write the block states here (for --combine).
     #[arg(long, value_name = "FILE")]
     pub states_out: Option<std::path::PathBuf>,
-
     /// Instead of probing: combine states files of several vantage points
     /// (written with --states-out) and store the result.
     #[arg(long, value_name = "FILE")]
     pub combine: Vec<std::path::PathBuf>,
-
     /// With --combine: a block is DOWN only when this many vantage points see it DOWN.
     #[arg(long, default_value_t = 1)]
     pub quorum: usize,
-
     /// Instead of probing: list the blocks' state changes from the block log.
     #[arg(long)]
     pub show_changes: bool,
-
     /// With --show-changes: only this /24 (its first address, a.b.c.0).
     #[arg(long, value_name = "ADDR")]
     pub block: Option<std::net::Ipv4Addr>,
-
     /// With --show-changes: from this time (ISO 8601 UTC, a date or Unix seconds).
     #[arg(long)]
     pub from: Option<String>,
-
     /// With --show-changes: until this time (exclusive).
     #[arg(long)]
     pub until: Option<String>,
-
     #[command(flatten)]
     pub bin: BinArg,
-
     /// Do not write to the store (print progress only).
     #[arg(long)]
     pub no_store: bool,
-
     #[command(flatten)]
     pub geo: GeoArgs,
 }
