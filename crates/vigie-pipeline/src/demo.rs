@@ -480,3 +480,40 @@ fn timeline(store: &Store, scenario: &Scenario) -> Result<String> {
     }
     Ok(text)
 }
+
+/// The scenario `vigie demo` runs: `file` (TOML) if given, else the
+/// built-in scenario `name` (default `kazakhstan-2022`).
+pub fn load_scenario(name: Option<&str>, file: Option<&Path>) -> Result<Scenario> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the scenario file {}", path.display()))?;
+        return Ok(Scenario::parse(&text, &path.display().to_string())?);
+    }
+    Ok(vigie_scenario::builtin::load(
+        name.unwrap_or("kazakhstan-2022"),
+    )?)
+}
+
+/// The built-in scenarios, as `vigie demo --list` prints them.
+pub fn scenario_list() -> String {
+    let mut text = String::from("Built-in scenarios (vigie demo NAME):\n");
+    for (name, description, _) in vigie_scenario::builtin::BUILTIN {
+        text += &format!("  {name:<18} {description}\n");
+    }
+    text + "Or describe your own world and events in TOML: vigie demo --scenario-file FILE"
+}
+
+impl DemoRun {
+    /// Serves the demo's store (HTTP API and dashboard) on `listen` until
+    /// the process is interrupted.
+    pub fn serve(&self, listen: std::net::SocketAddr) -> Result<()> {
+        let config = crate::ServiceConfig {
+            api: Some(crate::ApiSettings::on(listen)),
+            ..crate::ServiceConfig::default()
+        };
+        let store = Store::open(&self.data_dir)?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let service = crate::Service::new(config, crate::Registry::builtin());
+        service.run(store, &self.data_dir, None, stop)
+    }
+}

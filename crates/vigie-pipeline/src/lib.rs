@@ -57,12 +57,12 @@ pub use collect::{
     collect_flows, collect_telescope, CollectReport, FlowCollectOptions, TelescopeCollectOptions,
 };
 pub use common::{format_duration, load_geo, parse_prefixes, LoggedSink};
-pub use demo::{run_demo, DemoOptions, DemoRun};
+pub use demo::{load_scenario, run_demo, scenario_list, DemoOptions, DemoRun};
 pub use detect::{detect_and_store, DetectOptions, DetectSummary, IODA_MEDIAN, VIGIE};
 pub use eval::{eval_markdown, evaluate_labels, EvalOptions};
 pub use import::{import_into_store, ImportOutcome};
 pub use ingest::mrt::{ingest_mrt_archives, MrtIngestReport, MrtOptions, MRT_SOURCE};
-pub use ingest::mrt_notes::MrtNotes;
+pub use ingest::notes::MrtNotes;
 pub use ingest::traffic::{
     ingest_access_logs, ingest_captures, read_access_logs, AccessLogInput, AccessLogOptions,
     AccessLogReport, CaptureKind, CaptureReport,

@@ -1,5 +1,5 @@
 //! Files into the store.
 
 pub mod mrt;
-pub mod mrt_notes;
+pub mod notes;
 pub mod traffic;

@@ -40,27 +40,8 @@ pub fn run(data_dir: &Path, args: IngestAccessLogArgs) -> Result<ExitCode> {
         AccessLogInput::Files(&files)
     };
     let report = ingest_access_logs(&mut store, input, &options, geo, args.follow)?;
-    let stats = &report.stats;
-    eprintln!(
-        "done: {} lines, {} requests counted in {} bins, {} bad lines ({} dated outside the plausible time window), {} late lines",
-        stats.lines,
-        stats.requests,
-        report.bins_written,
-        stats.bad_lines,
-        stats.implausible_lines,
-        stats.late_lines
-    );
-    if report.bins_kept > 0 {
-        eprintln!(
-            "warning: {} bin(s) kept their stored values, counted from more lines than this run; \
-             a partial re-read never replaces complete bins",
-            report.bins_kept
-        );
-    }
-    for example in &stats.bad_line_examples {
-        eprintln!("  bad line: {example}");
-    }
-    if stats.bad_lines > 0 || stats.late_lines > 0 {
+    report.messages().iter().for_each(|m| eprintln!("{m}"));
+    if report.skipped_lines() {
         eprintln!("warning: some lines were skipped (exit code {EXIT_PARTIAL_INPUT}); is this the combined or common log format?");
         return Ok(ExitCode::from(EXIT_PARTIAL_INPUT));
     }

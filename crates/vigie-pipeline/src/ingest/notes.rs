@@ -1,12 +1,14 @@
-//! What `vigie ingest mrt` tells while it reads ([`MrtNotes`]: the
-//! fallback to the largest peers, skipped and broken files) and when it is
-//! done ([`MrtIngestReport::messages`]).
+//! What the ingest commands tell: `vigie ingest mrt` while it reads
+//! ([`MrtNotes`]: the fallback to the largest peers, skipped and broken
+//! files) and when it is done ([`MrtIngestReport::messages`]); `vigie
+//! ingest access-log` when it is done ([`AccessLogReport::messages`]).
 
 use vigie_bgp::mrt::{FileReport, IngestObserver};
 use vigie_bgp::FeedCoverage;
 use vigie_model::{format_utc, SignalBin};
 
 use super::mrt::MrtIngestReport;
+use super::traffic::AccessLogReport;
 
 /// An [`IngestObserver`] that hands each note to `say` and the progress
 /// (bytes read, bytes in all, records) to `progress`.
@@ -107,5 +109,41 @@ impl MrtIngestReport {
     /// How many files were truncated or corrupt.
     pub fn broken_files(&self) -> usize {
         self.summary.files.iter().filter(|f| f.has_errors()).count()
+    }
+}
+
+impl AccessLogReport {
+    /// What to tell at the end: the counts, a warning for bins kept, and
+    /// examples of bad lines.
+    pub fn messages(&self) -> Vec<String> {
+        let stats = &self.stats;
+        let mut messages = vec![format!(
+            "done: {} lines, {} requests counted in {} bins, {} bad lines ({} dated outside the plausible time window), {} late lines",
+            stats.lines,
+            stats.requests,
+            self.bins_written,
+            stats.bad_lines,
+            stats.implausible_lines,
+            stats.late_lines
+        )];
+        if self.bins_kept > 0 {
+            messages.push(format!(
+                "warning: {} bin(s) kept their stored values, counted from more lines than this run; \
+                 a partial re-read never replaces complete bins",
+                self.bins_kept
+            ));
+        }
+        messages.extend(
+            stats
+                .bad_line_examples
+                .iter()
+                .map(|e| format!("  bad line: {e}")),
+        );
+        messages
+    }
+
+    /// Whether lines were skipped as bad or late.
+    pub fn skipped_lines(&self) -> bool {
+        self.stats.bad_lines > 0 || self.stats.late_lines > 0
     }
 }
