@@ -11,14 +11,14 @@ use vigie_store::{ResultFilter, Store};
 
 use crate::{format_duration, VIGIE};
 
-/// How [`Rows`] are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How [`Rows`] are written (the listing commands' `--format`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TableFormat {
     /// Aligned columns for reading.
     Table,
     /// Comma-separated values with a header.
     Csv,
-    /// JSON: one object per row.
+    /// JSON.
     Json,
 }
 

@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use vigie_bgp::VisibilityConfig;
 use vigie_model::BinSize;
-use vigie_pipeline::{bench, AccessLogOptions, MrtOptions, ProbeSettings};
+use vigie_pipeline::{
+    bench, AccessLogOptions, CaptureKind, MrtOptions, ProbeSettings, TableFormat,
+};
 
 /// vigie: an open Internet shutdown observatory.
 ///
@@ -311,17 +313,6 @@ pub struct IngestMrtArgs {
     pub geo: GeoArgs,
 }
 
-/// Output formats of listing commands.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// Aligned columns for reading.
-    Table,
-    /// Comma-separated values with a header.
-    Csv,
-    /// JSON.
-    Json,
-}
-
 /// Arguments of `vigie series`.
 #[derive(Args, Debug)]
 pub struct SeriesArgs {
@@ -339,8 +330,8 @@ pub struct SeriesArgs {
     #[command(flatten)]
     pub bin: BinArg,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
 }
 
 /// Arguments of `vigie detect`.
@@ -374,8 +365,8 @@ pub struct IncidentsArgs {
     #[arg(long)]
     pub until: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
 }
 
 /// Arguments of `vigie eval`.
@@ -404,8 +395,8 @@ pub struct EntitiesArgs {
     #[arg(long)]
     pub kind: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
 }
 
 /// Arguments of `vigie probe`.
@@ -590,15 +581,6 @@ pub struct IngestAccessLogArgs {
     pub geo: GeoArgs,
 }
 
-/// What a capture holds.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PcapMode {
-    /// Darknet traffic: unique sources per entity (`merit-nt`).
-    Telescope,
-    /// NetFlow/IPFIX/sFlow export datagrams: flow signals.
-    Flows,
-}
-
 /// Arguments of `vigie ingest pcap`.
 #[derive(Args, Debug)]
 pub struct IngestPcapArgs {
@@ -606,8 +588,8 @@ pub struct IngestPcapArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// What the capture holds.
-    #[arg(long, value_enum, default_value_t = PcapMode::Telescope)]
-    pub mode: PcapMode,
+    #[arg(long, value_enum, default_value_t = CaptureKind::Telescope)]
+    pub mode: CaptureKind,
     /// Telescope: the dark prefixes (packets to other addresses, and from
     /// these, are dropped). Flows: the operator's own prefixes.
     #[arg(long = "prefix", value_name = "PREFIX")]

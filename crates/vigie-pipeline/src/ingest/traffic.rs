@@ -19,8 +19,8 @@ use vigie_traffic::telescope::Telescope;
 
 use crate::LoggedSink;
 
-/// What a capture holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a capture holds (`vigie ingest pcap --mode`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CaptureKind {
     /// Darknet traffic: unique sources per entity (`merit-nt`).
     Telescope,

@@ -6,7 +6,6 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vigie_pipeline::bench::{self, TruthBenchOptions};
 
 use crate::cli::BenchCommand;
@@ -24,13 +23,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
 
 /// `vigie bench truth`, with a progress bar.
 fn truth(options: TruthBenchOptions) -> Result<ExitCode> {
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} entities ({eta} left) {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = crate::output::progress_bar(None, crate::output::ENTITIES_BAR);
     let result = bench::bench_truth(
         &options,
         |entities| bar.set_length(entities as u64),

@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use indicatif::{ProgressBar, ProgressStyle};
 use vigie_model::{parse_utc, Entity, TimeRange};
 use vigie_pipeline::{detect_and_store, DetectOptions};
 use vigie_store::Store;
@@ -33,13 +32,7 @@ pub fn run(store: &mut Store, args: DetectArgs) -> Result<ExitCode> {
         range,
         bin: args.bin,
     };
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} entities ({eta} left) {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = crate::output::progress_bar(Some(0), crate::output::ENTITIES_BAR);
     let summary = detect_and_store(store, &options, &mut |entity, index, total| {
         bar.set_length(total as u64);
         bar.set_position(index as u64);

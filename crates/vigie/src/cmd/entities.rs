@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use vigie_model::EntityKind;
-use vigie_pipeline::{entity_rows, no_entities_note};
+use vigie_pipeline::{entity_rows, no_entities_note, TableFormat};
 use vigie_store::Store;
 
-use crate::cli::{EntitiesArgs, Format};
+use crate::cli::EntitiesArgs;
 
 /// Runs `vigie entities`.
 pub fn run(store: &Store, args: EntitiesArgs) -> Result<ExitCode> {
@@ -16,7 +16,7 @@ pub fn run(store: &Store, args: EntitiesArgs) -> Result<ExitCode> {
     let rows = entity_rows(store, kind)?;
     if rows.rows.is_empty() {
         eprintln!("{}", no_entities_note(kind));
-        if args.format == Format::Table {
+        if args.format == TableFormat::Table {
             return Ok(ExitCode::SUCCESS);
         }
     }

@@ -8,7 +8,7 @@ use vigie_model::parse_utc;
 use vigie_pipeline::{incident_rows, stored_incidents};
 use vigie_store::{ResultFilter, Store};
 
-use crate::cli::{Format, IncidentsArgs};
+use crate::cli::IncidentsArgs;
 
 /// Runs `vigie incidents`.
 pub fn run(store: &Store, args: IncidentsArgs) -> Result<ExitCode> {
@@ -22,7 +22,7 @@ pub fn run(store: &Store, args: IncidentsArgs) -> Result<ExitCode> {
     if incidents.is_empty() {
         eprintln!("no incident found: run `vigie detect` after ingesting or importing data");
     }
-    if args.format == Format::Json {
+    if args.format == vigie_pipeline::TableFormat::Json {
         println!("{}", serde_json::to_string_pretty(&incidents)?);
     } else {
         crate::output::print(&incident_rows(&incidents), args.format)?;

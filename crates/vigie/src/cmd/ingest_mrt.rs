@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use vigie_bgp::VisibilityConfig;
 use vigie_model::format_utc;
 use vigie_pipeline::{ingest_mrt_archives, MrtNotes, MrtOptions, MRT_SOURCE};
@@ -40,12 +40,9 @@ pub fn run(data_dir: &Path, args: IngestMrtArgs) -> Result<ExitCode> {
     let bar = if args.no_progress {
         ProgressBar::hidden()
     } else {
-        let bar = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} ({eta} left) {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        let bar = crate::output::progress_bar(
+            Some(1),
+            "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} ({eta} left) {msg}",
         );
         bar.enable_steady_tick(Duration::from_millis(200));
         bar

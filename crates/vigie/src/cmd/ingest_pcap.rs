@@ -5,20 +5,17 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use vigie_pipeline::{ingest_captures, CaptureKind};
+use vigie_pipeline::ingest_captures;
 
 use super::{open_store, EXIT_PARTIAL_INPUT};
-use crate::cli::{IngestPcapArgs, PcapMode};
+use crate::cli::IngestPcapArgs;
 
 /// Reads the captures and writes closed bins.
 pub fn run(data_dir: &Path, args: IngestPcapArgs) -> Result<ExitCode> {
     let bin = args.bin.bin;
     let geo = vigie_pipeline::load_geo(&args.geo.geo_files)?;
     let prefixes = vigie_pipeline::parse_prefixes(&args.prefixes, "--prefix")?;
-    let kind = match args.mode {
-        PcapMode::Telescope => CaptureKind::Telescope,
-        PcapMode::Flows => CaptureKind::Flows,
-    };
+    let kind = args.mode;
     let source = args
         .source
         .clone()
