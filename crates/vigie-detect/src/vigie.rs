@@ -88,6 +88,9 @@ const WEEKDAY_AGREEMENT: f64 = 0.10;
 const NOISE_WARMUP_WINDOWS: u32 = 12;
 /// Normal data, in seconds, that is always enough to trust a noise estimate.
 const NOISE_WARMUP_MAX_SECS: u32 = 2 * 86_400;
+/// Bins at least this long judge every window as a long one (see
+/// [`SignalDetector::sigma`]).
+const COARSE_BIN_SECS: u32 = 1800;
 /// Bin flags in the recent ring.
 const FLAG_NORMAL: u8 = 0;
 const FLAG_EVENT: u8 = 1;
@@ -1169,9 +1172,12 @@ impl SignalDetector {
         }
         // A weekday's pattern is a matter of hours (a quieter day), so its
         // uncertainty weighs on windows of an hour or more; a cut seen
-        // within the hour is judged on the series' own noise.
+        // within the hour is judged on the series' own noise. With bins of
+        // half an hour or more every window is that long: a single bin
+        // already lasts as long as a weekday's pattern takes to show.
         let window_secs = window as u64 * u64::from(self.sizes.bin_secs);
-        if !self.current_week_known && self.unlearnt_weekday_spread > 0.0 && window_secs >= 3600 {
+        let long_window = window_secs >= 3600 || self.sizes.bin_secs >= COARSE_BIN_SECS;
+        if !self.current_week_known && self.unlearnt_weekday_spread > 0.0 && long_window {
             let spread = self.unlearnt_weekday_spread;
             sigma = (sigma * sigma + spread * spread).sqrt();
         }
