@@ -385,6 +385,17 @@ impl Combined {
     pub fn count(&self, state: BlockState) -> usize {
         self.states.values().filter(|&&s| s == state).count()
     }
+
+    /// The one-line summary `vigie probe --combine` prints.
+    pub fn summary(&self, quorum: usize) -> String {
+        format!(
+            "combined {} vantage points, quorum {quorum}: {} blocks up, {} down, {} uncertain",
+            self.vantages,
+            self.count(BlockState::Up),
+            self.count(BlockState::Down),
+            self.count(BlockState::Uncertain)
+        )
+    }
 }
 
 /// Reads the states files of several vantage points (written with

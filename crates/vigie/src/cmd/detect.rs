@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use vigie_model::{parse_utc, Entity, TimeRange};
+use vigie_model::{parse_utc, TimeRange};
 use vigie_pipeline::{detect_and_store, DetectOptions};
 use vigie_store::Store;
 
@@ -12,23 +12,16 @@ use crate::cli::DetectArgs;
 
 /// Runs `vigie detect`.
 pub fn run(store: &mut Store, args: DetectArgs) -> Result<ExitCode> {
-    let range = match (&args.from, &args.until) {
+    let time = |text: &Option<String>| text.as_deref().map(parse_utc).transpose();
+    let range = match (time(&args.from)?, time(&args.until)?) {
         (None, None) => None,
         (from, until) => Some(TimeRange::new(
-            from.as_deref().map(parse_utc).transpose()?.unwrap_or(0),
-            until
-                .as_deref()
-                .map(parse_utc)
-                .transpose()?
-                .unwrap_or(i64::from(u32::MAX)),
+            from.unwrap_or(0),
+            until.unwrap_or(i64::from(u32::MAX)),
         )?),
     };
     let options = DetectOptions {
-        entity: args
-            .entity
-            .as_deref()
-            .map(str::parse::<Entity>)
-            .transpose()?,
+        entity: args.entity.as_deref().map(str::parse).transpose()?,
         range,
         bin: args.bin,
     };

@@ -2,20 +2,15 @@
 
 mod annotate;
 mod bench;
-mod collect_flows;
-mod collect_telescope;
+mod collect;
 mod demo;
 mod detect;
-mod entities;
 mod eval;
 mod import;
-mod incidents;
-mod ingest_access_log;
-mod ingest_mrt;
-mod ingest_pcap;
+mod ingest;
+mod list;
 mod probe;
 mod report;
-mod series;
 mod serve;
 mod store;
 
@@ -34,14 +29,12 @@ pub const EXIT_PARTIAL_INPUT: u8 = 3;
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Ingest(IngestCommand::Mrt(args)) => ingest_mrt::run(&cli.data_dir, args),
-        Command::Ingest(IngestCommand::AccessLog(args)) => {
-            ingest_access_log::run(&cli.data_dir, args)
-        }
-        Command::Ingest(IngestCommand::Pcap(args)) => ingest_pcap::run(&cli.data_dir, args),
-        Command::Collect(CollectCommand::Flows(args)) => collect_flows::run(&cli.data_dir, args),
+        Command::Ingest(IngestCommand::Mrt(args)) => ingest::mrt(&cli.data_dir, args),
+        Command::Ingest(IngestCommand::AccessLog(args)) => ingest::access_log(&cli.data_dir, args),
+        Command::Ingest(IngestCommand::Pcap(args)) => ingest::pcap(&cli.data_dir, args),
+        Command::Collect(CollectCommand::Flows(args)) => collect::flows(&cli.data_dir, args),
         Command::Collect(CollectCommand::Telescope(args)) => {
-            collect_telescope::run(&cli.data_dir, args)
+            collect::telescope(&cli.data_dir, args)
         }
         Command::Import(command) => {
             let mut store = open_store(&cli.data_dir)?;
@@ -53,11 +46,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             };
             import::run(&mut store, format, args)
         }
-        Command::Series(args) => series::run(&open_store(&cli.data_dir)?, args),
-        Command::Entities(args) => entities::run(&open_store(&cli.data_dir)?, args),
+        Command::Series(args) => list::series(&open_store(&cli.data_dir)?, args),
+        Command::Entities(args) => list::entities(&open_store(&cli.data_dir)?, args),
         Command::Bench(command) => bench::run(command),
         Command::Detect(args) => detect::run(&mut open_store(&cli.data_dir)?, args),
-        Command::Incidents(args) => incidents::run(&open_store(&cli.data_dir)?, args),
+        Command::Incidents(args) => list::incidents(&open_store(&cli.data_dir)?, args),
         Command::Eval(args) => eval::run(&open_store(&cli.data_dir)?, args),
         Command::Probe(args) => probe::run(&cli.data_dir, args),
         Command::Serve(args) => serve::run(&cli.data_dir, args),

@@ -12,7 +12,6 @@ use vigie_pipeline::{
     combine_vantages, describe_change, describe_round, import_legacy_block_log, load_geo,
     run_probe, store_combined, ProbeRunOptions, ProbeSettings, BLOCK_LOG_FILE,
 };
-use vigie_probe::BlockState;
 
 use super::{open_store, partial_if};
 use crate::cli::ProbeArgs;
@@ -21,14 +20,7 @@ use crate::cli::ProbeArgs;
 pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
     if !args.combine.is_empty() {
         let combined = combine_vantages(&args.combine, args.quorum)?;
-        println!(
-            "combined {} vantage points, quorum {}: {} blocks up, {} down, {} uncertain",
-            combined.vantages,
-            args.quorum,
-            combined.count(BlockState::Up),
-            combined.count(BlockState::Down),
-            combined.count(BlockState::Uncertain)
-        );
+        println!("{}", combined.summary(args.quorum));
         if !args.no_store {
             let geo = load_geo(&args.geo.geo_files)?;
             let mut store = open_store(data_dir)?;
