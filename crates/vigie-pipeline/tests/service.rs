@@ -37,6 +37,12 @@ fn the_example_configuration_is_valid() {
     assert_eq!(config.api.as_ref().unwrap().token_env, "VIGIE_API_TOKEN");
     let smtp = config.alerts.smtp.as_ref().unwrap();
     assert_eq!(smtp.password_env.as_deref(), Some("VIGIE_SMTP_PASSWORD"));
+    assert!(config.detect.enabled);
+    assert_eq!(config.detect.checkpoint_secs, 300);
+    assert_eq!(
+        config.detect.vigie_config(),
+        vigie_detect::VigieConfig::default()
+    );
     let units = config.units(&Registry::builtin(), &context()).unwrap();
     let bgp = units.iter().filter(|u| matches!(u, Unit::Bgp(_))).count();
     let bins: Vec<String> = units

@@ -136,6 +136,11 @@ pub struct DetectSettings {
     /// How often the store is read for bins other processes wrote, in seconds.
     #[serde(default = "default_poll_secs")]
     pub poll_secs: u64,
+    /// How often the detector's state is checkpointed, in seconds (a
+    /// restart reads the bins stored since from the store, so a longer
+    /// interval costs time at restart, never an alert twice).
+    #[serde(default = "default_checkpoint_secs")]
+    pub checkpoint_secs: u64,
     /// Overrides `VigieConfig::warmup_secs`.
     pub warmup_secs: Option<u32>,
     /// Overrides `VigieConfig::confirm_windows_secs`.
@@ -152,11 +157,16 @@ fn default_poll_secs() -> u64 {
     2
 }
 
+fn default_checkpoint_secs() -> u64 {
+    300
+}
+
 impl Default for DetectSettings {
     fn default() -> Self {
         DetectSettings {
             enabled: true,
             poll_secs: default_poll_secs(),
+            checkpoint_secs: default_checkpoint_secs(),
             warmup_secs: None,
             confirm_windows_secs: None,
             exit_window_secs: None,

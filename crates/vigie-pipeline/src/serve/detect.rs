@@ -74,7 +74,9 @@ fn run(
         live.detector().entities().len()
     );
     let poll_every = Duration::from_secs(settings.poll_secs.max(1));
+    let checkpoint_every = Duration::from_secs(settings.checkpoint_secs);
     let mut last_poll = Instant::now();
+    let mut last_checkpoint = Instant::now();
     loop {
         let mut closed = Vec::new();
         match rx.recv_timeout(Duration::from_millis(200)) {
@@ -96,7 +98,10 @@ fn run(
         }
         if !closed.is_empty() || read > 0 {
             let published = live.publish(&mut store)?;
-            live.checkpoint(&mut store)?;
+            if last_checkpoint.elapsed() >= checkpoint_every {
+                live.checkpoint(&mut store)?;
+                last_checkpoint = Instant::now();
+            }
             if published.entities > 0 {
                 let when = closed
                     .last()
