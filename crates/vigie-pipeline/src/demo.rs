@@ -509,6 +509,12 @@ impl DemoRun {
     pub fn serve(&self, listen: std::net::SocketAddr) -> Result<()> {
         let config = crate::ServiceConfig {
             api: Some(crate::ApiSettings::on(listen)),
+            // The scenario was detected in batch (5-minute series only) and
+            // nothing is written while it is served.
+            detect: crate::DetectSettings {
+                enabled: false,
+                ..crate::DetectSettings::default()
+            },
             ..crate::ServiceConfig::default()
         };
         let store = Store::open(&self.data_dir)?;
