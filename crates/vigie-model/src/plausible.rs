@@ -140,6 +140,9 @@ impl TimeWindow {
 pub struct WindowedSink<'a> {
     inner: &'a mut dyn BinSink,
     window: TimeWindow,
+    /// For a live source: the window's end follows the clock, this margin
+    /// past it.
+    follow_clock: Option<i64>,
     dropped: u64,
     examples: Vec<UnixSecs>,
 }
@@ -150,14 +153,31 @@ impl<'a> WindowedSink<'a> {
         WindowedSink {
             inner,
             window,
+            follow_clock: None,
             dropped: 0,
             examples: Vec::new(),
         }
     }
 
-    /// The window applied.
+    /// Wraps `inner` for a live source: bins before 1990 or more than
+    /// `margin_secs` past the clock at the time of writing are dropped
+    /// ([`LIVE_MARGIN_SECS`] suits collectors).
+    pub fn live(inner: &'a mut dyn BinSink, margin_secs: i64) -> Self {
+        let mut sink = WindowedSink::new(inner, TimeWindow::live(clock_now(), margin_secs));
+        sink.follow_clock = Some(margin_secs);
+        sink
+    }
+
+    /// The window applied (for a live sink, at the last write).
     pub fn window(&self) -> TimeWindow {
         self.window
+    }
+
+    fn contains(&mut self, t: UnixSecs) -> bool {
+        if let Some(margin) = self.follow_clock {
+            self.window = TimeWindow::live(clock_now(), margin);
+        }
+        self.window.contains(t)
     }
 
     /// How many bins (or series points) were dropped as implausible.
@@ -171,7 +191,7 @@ impl<'a> WindowedSink<'a> {
     }
 
     fn admit(&mut self, t: UnixSecs) -> bool {
-        if self.window.contains(t) {
+        if self.contains(t) {
             return true;
         }
         self.dropped += 1;
@@ -200,7 +220,7 @@ impl BinSink for WindowedSink<'_> {
     }
 
     fn write_provisional(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
-        if self.window.contains(bin.bin_start) {
+        if self.contains(bin.bin_start) {
             self.inner.write_provisional(bin)
         } else {
             Ok(())
@@ -208,7 +228,7 @@ impl BinSink for WindowedSink<'_> {
     }
 
     fn retract_provisional(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
-        if self.window.contains(bin.bin_start) {
+        if self.contains(bin.bin_start) {
             self.inner.retract_provisional(bin)
         } else {
             Ok(())
@@ -224,7 +244,7 @@ impl BinSink for WindowedSink<'_> {
             let mut first = None;
             let mut last = None;
             for (i, (t, value)) in one.points().enumerate() {
-                if self.window.contains(t) {
+                if self.contains(t) {
                     first.get_or_insert(i);
                     last = Some(i);
                 } else if value.is_some() {
@@ -310,5 +330,13 @@ mod tests {
         );
         let starts: Vec<UnixSecs> = kept.iter().map(|b| b.bin_start).collect();
         assert_eq!(starts, [1_600_000_200, 1_699_999_800]);
+
+        let mut live_kept: Vec<SignalBin> = Vec::new();
+        let mut live = WindowedSink::live(&mut live_kept, LIVE_MARGIN_SECS);
+        live.write(&bin(clock_now() - 300)).unwrap();
+        live.write(&bin(clock_now() + 2 * LIVE_MARGIN_SECS))
+            .unwrap();
+        assert_eq!(live.dropped(), 1);
+        assert_eq!(live_kept.len(), 1);
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use ipnet::IpNet;
 use vigie_geo::GeoDb;
-use vigie_model::{format_utc, BinSize};
+use vigie_model::{format_utc, BinSize, WindowedSink, LIVE_MARGIN_SECS};
 use vigie_store::Store;
 use vigie_traffic::flow::collector::{run_collector, CollectorConfig};
 use vigie_traffic::flow::decode::FlowDecoder;
@@ -70,7 +70,10 @@ pub fn collect_flows(
                 eprintln!("listening on udp {a}");
             }
         },
-        &mut LoggedSink::new(store.sink(&options.source), true),
+        &mut WindowedSink::live(
+            &mut LoggedSink::new(store.sink(&options.source), true),
+            LIVE_MARGIN_SECS,
+        ),
         |pipeline| {
             // Health with every bin: a silent or failing exporter shows at once.
             for (exporter, h) in pipeline.health() {
@@ -140,7 +143,8 @@ pub fn collect_telescope(
     opened(capture.interface());
     let mut telescope = Telescope::new(geo, options.bin, options.darknet);
     let stop = vigie_traffic::signal::stop_on_signals();
-    let mut sink = LoggedSink::new(store.sink(&options.source), true);
+    let mut logged = LoggedSink::new(store.sink(&options.source), true);
+    let mut sink = WindowedSink::live(&mut logged, LIVE_MARGIN_SECS);
     run_live_telescope(
         &mut capture,
         &mut telescope,

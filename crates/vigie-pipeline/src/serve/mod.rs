@@ -29,7 +29,7 @@ use vigie_bgp::live::{
 };
 use vigie_bgp::mrt::{discover, ingest_mrt, IngestOptions};
 use vigie_bgp::{FeedCoverage, VisibilityAccounting};
-use vigie_model::{format_utc, BinSink, Discard, SignalBin, SinkError, UnixSecs};
+use vigie_model::{format_utc, BinSink, Discard, SignalBin, SinkError, TimeWindow, UnixSecs};
 use vigie_store::Store;
 
 pub use config::{ApiSettings, BgpSettings, DetectSettings, ServiceConfig, StoreSettings};
@@ -128,6 +128,7 @@ impl Service {
             store: Arc::clone(&store),
             source: source.to_string(),
             extra: extra_sinks.clone(),
+            implausible: 0,
         };
         let mut threads = Vec::new();
         for source in sources {
@@ -194,14 +195,34 @@ fn routing_model(config: &ServiceConfig, context: &SourceContext) -> Result<Visi
 }
 
 /// Where one source's bins go: the store under the source's name (folded
-/// into chunks at each UTC midnight), then every added sink.
+/// into chunks at each UTC midnight), then every added sink. Bins dated
+/// before 1990 or more than an hour past the clock (an exporter's or a
+/// peer's clock gone wrong) go nowhere: they are counted and logged.
 pub struct ServiceSink {
     store: Arc<Mutex<Store>>,
     source: String,
     extra: Vec<SharedSink>,
+    implausible: u64,
 }
 
 impl ServiceSink {
+    /// Whether `bin` is plausible now; counts (and logs at 1, 10, 100, …)
+    /// the bins that are not.
+    fn plausible(&mut self, bin: &SignalBin) -> bool {
+        let window = TimeWindow::live_now();
+        let Err(why) = window.check(bin.bin_start) else {
+            return true;
+        };
+        self.implausible += 1;
+        if self.implausible.is_power_of_two() || self.implausible % 1000 == 0 {
+            eprintln!(
+                "vigie serve: warning: {}: a bin {why}; dropped ({} so far)",
+                self.source, self.implausible
+            );
+        }
+        false
+    }
+
     /// Writes to the store, then to each added sink, with `write`.
     fn each(
         &mut self,
@@ -226,6 +247,9 @@ impl ServiceSink {
 
 impl BinSink for ServiceSink {
     fn write(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        if !self.plausible(bin) {
+            return Ok(());
+        }
         self.each(|sink| sink.write(bin))?;
         let end = bin.bin_start + bin.bin.secs() as i64;
         if end % 86_400 == 0 {
@@ -241,10 +265,16 @@ impl BinSink for ServiceSink {
     }
 
     fn write_provisional(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        if !self.plausible(bin) {
+            return Ok(());
+        }
         self.each(|sink| sink.write_provisional(bin))
     }
 
     fn retract_provisional(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        if !TimeWindow::live_now().contains(bin.bin_start) {
+            return Ok(());
+        }
         self.each(|sink| sink.retract_provisional(bin))
     }
 }
