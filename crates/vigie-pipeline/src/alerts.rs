@@ -2,12 +2,12 @@
 //! are enqueued for the subscriptions and the due webhooks and e-mails
 //! delivered (one `vigie_publish::alerts::run_pass`).
 
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use vigie_publish::alerts::{run_pass, DeliveryConfig, SmtpConfig};
+use vigie_store::Store;
 
 use crate::VIGIE;
 
@@ -105,9 +105,9 @@ impl AlertSettings {
     }
 }
 
-/// Starts the alert worker on its own thread over the store in `data_dir`
-/// (vigie's incidents); it runs as long as the process.
-pub fn spawn_alert_worker(data_dir: PathBuf, settings: &AlertSettings) -> Result<()> {
+/// Starts the alert worker on its own thread over `store` (vigie's
+/// incidents); it runs as long as the process.
+pub fn spawn_alert_worker(mut store: Store, settings: &AlertSettings) -> Result<()> {
     let config = settings.delivery()?;
     let interval = Duration::from_secs(settings.interval_secs.max(1));
     std::thread::Builder::new()
@@ -117,7 +117,7 @@ pub fn spawn_alert_worker(data_dir: PathBuf, settings: &AlertSettings) -> Result
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
                 .unwrap_or(0);
-            match run_pass(&data_dir, VIGIE, &config, now) {
+            match run_pass(&mut store, VIGIE, &config, now) {
                 Ok((added, report))
                     if added + report.delivered + report.retrying + report.failed > 0 =>
                 {

@@ -39,7 +39,6 @@
 //! Not done: a notice when a silent feed comes back.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::path::Path;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -479,23 +478,22 @@ pub fn enqueue_feed_health(
     Ok(store.enqueue_notices(&outbox, now)?)
 }
 
-/// One pass of the alert worker: enqueues the notices of every incident
-/// of `method` in the store and feed-health notices (silent for 30 min),
+/// One pass of the alert worker over `store`: enqueues the notices of
+/// every incident of `method` and feed-health notices (silent for 30 min),
 /// then delivers what is due.
 pub fn run_pass(
-    data_dir: &Path,
+    store: &mut Store,
     method: &str,
     config: &DeliveryConfig,
     now: UnixSecs,
 ) -> Result<(usize, DeliveryReport), AlertError> {
-    let mut store = Store::open(data_dir)?;
     let filter = vigie_store::ResultFilter {
         method: Some(method.to_string()),
         ..Default::default()
     };
-    let (incidents, _) = crate::data::incidents(&store, &filter)?;
-    let added = enqueue(&mut store, &incidents, now)? + enqueue_feed_health(&mut store, now, 1800)?;
-    Ok((added, deliver_due(&mut store, config, now)?))
+    let (incidents, _) = crate::data::incidents(store, &filter)?;
+    let added = enqueue(store, &incidents, now)? + enqueue_feed_health(store, now, 1800)?;
+    Ok((added, deliver_due(store, config, now)?))
 }
 
 /// Why one delivery failed.

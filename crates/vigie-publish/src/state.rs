@@ -1,7 +1,7 @@
 //! What every handler shares: a pool of store connections, the metrics and
 //! the write settings.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use vigie_store::{Store, StoreError};
@@ -14,9 +14,10 @@ use crate::metrics::Metrics;
 const MAX_IDLE_STORES: usize = 8;
 
 /// Store connections reused across requests: a `Store` is `Send` but not
-/// `Sync`, so each blocking task takes one, uses it and gives it back.
+/// `Sync`, so each blocking task takes one, uses it and gives it back. New
+/// ones are reconnections of the handle the state was given.
 struct StorePool {
-    data_dir: PathBuf,
+    origin: Mutex<Store>,
     idle: Mutex<Vec<Store>>,
 }
 
@@ -25,7 +26,10 @@ impl StorePool {
         let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         match idle {
             Some(store) => Ok(store),
-            None => Store::open(&self.data_dir),
+            None => match self.origin.lock() {
+                Ok(origin) => origin.reconnect(),
+                Err(poisoned) => poisoned.into_inner().reconnect(),
+            },
         }
     }
 
@@ -77,11 +81,24 @@ impl AppState {
         write_token: Option<String>,
         allow_private_targets: bool,
     ) -> Result<AppState, StoreError> {
-        let first = Store::open(data_dir)?;
+        let store = Store::open(data_dir)?;
+        AppState::from_store(store, write_token, allow_private_targets)
+    }
+
+    /// The state over an already-open `store` (the pool opens further
+    /// connections from it, never from a path), with the write token and
+    /// whether private webhook targets are allowed, as
+    /// [`AppState::open_with_options`].
+    pub fn from_store(
+        store: Store,
+        write_token: Option<String>,
+        allow_private_targets: bool,
+    ) -> Result<AppState, StoreError> {
+        let first = store.reconnect()?;
         Ok(AppState {
             inner: Arc::new(Inner {
                 pool: StorePool {
-                    data_dir: data_dir.to_path_buf(),
+                    origin: Mutex::new(store),
                     idle: Mutex::new(vec![first]),
                 },
                 metrics: Metrics::default(),
@@ -118,11 +135,6 @@ impl AppState {
     /// Heavy series reads in progress.
     pub fn heavy_in_flight(&self) -> usize {
         self.guards.heavy_in_flight()
-    }
-
-    /// The store's folder.
-    pub fn data_dir(&self) -> &Path {
-        &self.inner.pool.data_dir
     }
 
     /// The token that authorises writes, if writes are enabled.

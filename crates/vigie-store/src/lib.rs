@@ -161,6 +161,17 @@ impl Store {
         })
     }
 
+    /// Another handle on the same database, for another thread (a `Store`
+    /// is one connection: `Send`, not `Sync`), opened without knowing
+    /// where the data lives; a store in memory has no other.
+    pub fn reconnect(&self) -> Result<Store, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => Ok(Store {
+                backend: Backend::Sqlite(db.reconnect()?),
+            }),
+        }
+    }
+
     /// A private, empty store in memory (tests, one-off runs).
     pub fn open_in_memory() -> Result<Store, StoreError> {
         Ok(Store {

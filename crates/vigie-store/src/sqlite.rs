@@ -167,6 +167,23 @@ impl SqliteStore {
         Self::setup(conn, label, true)
     }
 
+    /// Another connection to the same database file; an in-memory database
+    /// has no other.
+    pub(crate) fn reconnect(&self) -> Result<Self, StoreError> {
+        let label = &self.label;
+        let in_memory = rusqlite::Error::InvalidPath(std::path::PathBuf::new());
+        let path = match self.conn.path() {
+            Some(path) if !path.is_empty() => std::path::PathBuf::from(path),
+            _ => {
+                return Err(sql_error(label, "another connection to a store in memory")(
+                    in_memory,
+                ))
+            }
+        };
+        let conn = Connection::open(&path).map_err(sql_error(label, "opening the database"))?;
+        Self::setup(conn, label.clone(), true)
+    }
+
     /// A private database in memory, for tests and one-off runs.
     pub(crate) fn open_in_memory() -> Result<Self, StoreError> {
         let label = ":memory:".to_string();

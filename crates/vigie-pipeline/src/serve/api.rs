@@ -1,19 +1,19 @@
 //! The HTTP API of the service (see `vigie-publish`), and the alert worker
 //! beside it when writes are enabled.
 
-use std::path::Path;
-
 use anyhow::{Context, Result};
+use vigie_store::Store;
 
 use super::ApiSettings;
 use crate::{spawn_alert_worker, AlertSettings};
 
-/// Opens the API's state over the store in `data_dir` and binds the
-/// listening address, then serves on `runtime` until it stops; with a
-/// write token, starts the alert worker too.
+/// Builds the API's state over `store` (the pool of connections grows from
+/// this handle) and binds the listening address, then serves on `runtime`
+/// until it stops; with a write token, starts the alert worker too, on
+/// another connection to the same store.
 pub fn spawn_api(
     runtime: &tokio::runtime::Runtime,
-    data_dir: &Path,
+    store: Store,
     api: &ApiSettings,
     alerts: &AlertSettings,
 ) -> Result<()> {
@@ -24,15 +24,13 @@ pub fn spawn_api(
             api.token_env
         );
     } else {
-        spawn_alert_worker(data_dir.to_path_buf(), alerts)?;
+        let worker_store = store
+            .reconnect()
+            .context("cannot open a store connection for the alert worker")?;
+        spawn_alert_worker(worker_store, alerts)?;
     }
-    let state = vigie_publish::AppState::open_with_options(data_dir, token, alerts.allow_private)
-        .with_context(|| {
-        format!(
-            "cannot open the vigie store in {} for the API",
-            data_dir.display()
-        )
-    })?;
+    let state = vigie_publish::AppState::from_store(store, token, alerts.allow_private)
+        .context("cannot open the store connections of the API")?;
     let listen = api.listen;
     let listener = runtime
         .block_on(vigie_publish::bind(listen))

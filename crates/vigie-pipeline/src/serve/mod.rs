@@ -69,9 +69,9 @@ impl Service {
         self.extra_sinks.push(sink);
     }
 
-    /// Runs the service on `store` (its folder is `data_dir`, which the
-    /// API and the alert worker open) until Ctrl-C, `run_for` or `stop`,
-    /// or until a source fails.
+    /// Runs the service on `store` (the API and the alert worker take
+    /// connections from this handle; live detection opens `data_dir`) until
+    /// Ctrl-C, `run_for` or `stop`, or until a source fails.
     pub fn run(
         self,
         store: Store,
@@ -122,7 +122,8 @@ impl Service {
             .build()
             .context("cannot start the async runtime")?;
         if let Some(api) = &config.api {
-            api::spawn_api(&runtime, data_dir, api, &config.alerts)?;
+            let handle = store.lock().map_err(|_| anyhow!("the store is poisoned"))?;
+            api::spawn_api(&runtime, handle.reconnect()?, api, &config.alerts)?;
         }
         let sink_for = |source: &str| ServiceSink {
             store: Arc::clone(&store),
