@@ -192,6 +192,15 @@ impl DetectSettings {
 }
 
 impl ServiceConfig {
+    /// Serves the HTTP API on `listen` (`vigie serve --listen`): instead of
+    /// `[api] listen`, its other keys kept, or alone.
+    pub fn listen_on(&mut self, listen: SocketAddr) {
+        self.api = Some(match self.api.take() {
+            Some(api) => ApiSettings { listen, ..api },
+            None => ApiSettings::on(listen),
+        });
+    }
+
     /// Reads a configuration file.
     pub fn load(path: &Path) -> Result<ServiceConfig> {
         let text = std::fs::read_to_string(path)

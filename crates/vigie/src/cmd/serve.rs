@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use vigie_pipeline::{ApiSettings, Registry, Service, ServiceConfig};
+use vigie_pipeline::{Registry, Service, ServiceConfig};
 
 use super::{open_store, EXIT_FAILURE};
 use crate::cli::ServeArgs;
@@ -20,10 +20,7 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
         None => ServiceConfig::default(),
     };
     if let Some(listen) = args.listen {
-        config.api = Some(match config.api.take() {
-            Some(api) => ApiSettings { listen, ..api },
-            None => ApiSettings::on(listen),
-        });
+        config.listen_on(listen);
     }
     if config.api.is_none() && config.source.is_empty() {
         bail!("give --config (a file with [[source]] tables or an [api] section), --listen ADDR (HTTP API), or both");
