@@ -115,6 +115,26 @@ pub fn data_span(infos: &[SeriesInfo]) -> Option<(UnixSecs, UnixSecs)> {
     Some((first, last))
 }
 
+/// Like [`data_span`], inside the plausible time window
+/// ([`vigie_model::TimeWindow::stored_now`]): a bin an older vigie stored
+/// dated 2099 does not move the default window of a read past the data.
+pub fn plausible_span(
+    store: &Store,
+    infos: &[SeriesInfo],
+) -> Result<Option<(UnixSecs, UnixSecs)>, StoreError> {
+    let window = vigie_model::TimeWindow::stored_now();
+    let mut span: Option<(UnixSecs, UnixSecs)> = None;
+    for info in infos {
+        if let Some(range) = store.plausible_range(info, window)? {
+            span = Some(match span {
+                None => (range.from(), range.until()),
+                Some((a, b)) => (a.min(range.from()), b.max(range.until())),
+            });
+        }
+    }
+    Ok(span)
+}
+
 /// Reads one series over `range` (widened to whole bins).
 pub fn read(
     store: &Store,

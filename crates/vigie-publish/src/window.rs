@@ -55,7 +55,7 @@ pub fn read_windows(
                 .unwrap_or_default()
         )));
     }
-    let span_end = data::data_span(&infos).map(|(_, end)| end);
+    let span_end = data::plausible_span(store, &infos)?.map(|(_, end)| end);
     let until = until.or(span_end).unwrap_or(0);
     let from = from.unwrap_or(until - DEFAULT_WINDOW_SECS);
     if from >= until {
@@ -101,4 +101,39 @@ pub fn read_windows(
         });
     }
     Ok((range, windows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14, finding 1: a bin dated 2099 does not move the default
+    /// window past the data.
+    #[test]
+    fn the_default_window_ends_with_the_plausible_data() {
+        let mut store = Store::open_in_memory().unwrap();
+        let entity: Entity = "KZ".parse().unwrap();
+        let key = SeriesKey {
+            entity: entity.clone(),
+            signal: SignalKind::BgpVisibleSlash24s,
+        };
+        let bin = BinSize::FIVE_MINUTES;
+        let t = 1_641_340_800;
+        store
+            .write_points(&key, bin, &[(t, Some(7.0)), (4_070_908_800, Some(1.0))])
+            .unwrap();
+        let (range, windows) = read_windows(
+            &store,
+            &entity,
+            None,
+            bin,
+            None,
+            None,
+            None,
+            &mut ReadLimits::none(),
+        )
+        .unwrap();
+        assert!(range.contains(t), "{range}");
+        assert_eq!(windows.len(), 1);
+    }
 }
