@@ -8,7 +8,10 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{bail, Result};
 use ipnet::IpNet;
 use vigie_geo::GeoDb;
-use vigie_model::{BinSink, BinSize, SignalBin, LIVE_MARGIN_SECS};
+use vigie_model::{
+    clock_now, format_utc, BinSink, BinSize, SignalBin, TimeWindow, WindowedSink,
+    ARCHIVE_MARGIN_SECS, LIVE_MARGIN_SECS,
+};
 use vigie_store::Store;
 use vigie_traffic::access_log::{
     follow_file, open_log, read_lines, write_all, AccessLogAggregator, FollowOptions, LogStats,
@@ -113,11 +116,25 @@ pub fn ingest_captures(
     if bins.is_empty() && report.damaged.is_empty() {
         bail!("no packet was counted; check the capture and the prefixes");
     }
-    let mut sink = store.sink(source);
+    // A capture has no file time: packets more than a day past the clock,
+    // or before 1990, are implausible.
+    let mut store_sink = store.sink(source);
+    let mut sink = WindowedSink::new(
+        &mut store_sink,
+        TimeWindow::live(clock_now(), ARCHIVE_MARGIN_SECS),
+    );
     for closed in &bins {
         sink.write(closed)?;
     }
-    report.bins = bins.len();
+    if sink.dropped() > 0 {
+        let first = sink.dropped_examples().first().copied().unwrap_or_default();
+        report.damaged.push(format!(
+            "{} bin(s) dated outside the plausible time window (1990 to a day past the clock) were not stored, the first at {}",
+            sink.dropped(),
+            format_utc(first)
+        ));
+    }
+    report.bins = bins.len() - sink.dropped() as usize;
     Ok(report)
 }
 

@@ -207,7 +207,7 @@ pub struct ServiceSink {
 }
 
 impl ServiceSink {
-    /// Whether `bin` is plausible now; counts (and logs at 1, 10, 100, …)
+    /// Whether `bin` is plausible now; counts (and logs at 1, 2, 4, 8, …)
     /// the bins that are not.
     fn plausible(&mut self, bin: &SignalBin) -> bool {
         let window = TimeWindow::live_now();
@@ -215,7 +215,7 @@ impl ServiceSink {
             return true;
         };
         self.implausible += 1;
-        if self.implausible.is_power_of_two() || self.implausible % 1000 == 0 {
+        if self.implausible.is_power_of_two() {
             eprintln!(
                 "vigie serve: warning: {}: a bin {why}; dropped ({} so far)",
                 self.source, self.implausible
