@@ -74,8 +74,8 @@ pub use listing::{
 pub use live::{LiveDetection, Published};
 pub use probe::{
     combine_vantages, describe_change, describe_round, import_legacy_block_log, parse_v4_prefixes,
-    read_targets, record_block_changes, run_probe, store_combined, Combined, ProbeRunOptions,
-    ProbeSettings, BLOCK_LOG_FILE, PROBE_LIST_HEADER, PROBE_SOURCE,
+    read_targets, record_block_changes, run_probe, store_combined, BlockLog, Combined,
+    ProbeRunOptions, ProbeSettings, BLOCK_LOG_FILE, PROBE_LIST_HEADER, PROBE_SOURCE,
 };
 pub use report::{write_report, ReportOptions, ReportSubject};
 pub use scope::ScopeContext;

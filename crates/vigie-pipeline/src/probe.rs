@@ -152,6 +152,31 @@ pub fn read_targets(
     result.with_context(|| format!("cannot read {label}"))
 }
 
+/// The store's block log on a connection of its own, shared by the
+/// service's probers (each round's changes in one transaction).
+pub struct BlockLog {
+    store: std::sync::Mutex<Store>,
+}
+
+impl BlockLog {
+    /// Logs into `store`.
+    pub fn new(store: Store) -> Self {
+        BlockLog {
+            store: std::sync::Mutex::new(store),
+        }
+    }
+
+    /// Logs one round's block changes seen by `vantage`, as
+    /// [`record_block_changes`].
+    pub fn record(&self, vantage: &str, at: UnixSecs, changes: &[BlockChange]) -> Result<()> {
+        let mut store = match self.store.lock() {
+            Ok(store) => store,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        record_block_changes(&mut store, vantage, at, changes)
+    }
+}
+
 /// Logs one round's block changes seen by `vantage` (the round ended at
 /// `at`) in the store's block log, all or nothing, so a user can drill down
 /// from "country X lost 40 blocks" to the blocks themselves.

@@ -23,6 +23,7 @@ fn context() -> SourceContext {
     SourceContext {
         geo: Arc::new(vigie_geo::GeoDb::embedded()),
         bin: BinSize::default(),
+        block_log: None,
     }
 }
 

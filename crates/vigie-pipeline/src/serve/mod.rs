@@ -35,8 +35,8 @@ use vigie_store::Store;
 pub use config::{ApiSettings, BgpSettings, DetectSettings, ServiceConfig, StoreSettings};
 pub use detect::DetectFeed;
 
-use crate::load_geo;
 use crate::source::{BgpFeed, FeedTask, Registry, RunnableSource, SourceContext, Stop, Unit};
+use crate::{load_geo, BlockLog};
 
 /// The store's name for the live BGP bins (provisional ones go under
 /// `bgp-live-provisional`).
@@ -83,6 +83,8 @@ impl Service {
         let context = SourceContext {
             geo: Arc::new(load_geo(&config.geo_files)?),
             bin: config.bin,
+            // A connection of its own (none for a store in memory).
+            block_log: store.reconnect().ok().map(BlockLog::new).map(Arc::new),
         };
         let mut sources = Vec::new();
         let mut feeds = Vec::new();

@@ -42,6 +42,9 @@ pub struct SourceContext {
     pub geo: Arc<GeoDb>,
     /// The service's bin width.
     pub bin: BinSize,
+    /// Where a prober logs its blocks' state changes (the store's block
+    /// log, on a connection of its own); `None` outside the service.
+    pub block_log: Option<Arc<crate::BlockLog>>,
 }
 
 /// One kind of input of the live service.

@@ -1,8 +1,10 @@
 //! `kind = "probe"`: Trinocular-style active probing of the /24 blocks of
 //! a target list (Linux, CAP_NET_RAW) → /24s up per entity, round after
-//! round. (The block log is `vigie probe`'s.)
+//! round, each round's block state changes logged in the store's block
+//! log as `vigie probe` does.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
@@ -12,7 +14,7 @@ use vigie_model::{BinSink, BinSize, UnixSecs};
 use vigie_probe::{up_counts, Engine, IcmpSocket, ProbeList, Prober, ProberConfig, RoundBins};
 
 use super::{Source, SourceContext, Stop};
-use crate::{read_targets, ProbeSettings, PROBE_SOURCE};
+use crate::{read_targets, BlockLog, ProbeSettings, PROBE_SOURCE};
 
 /// A prober, its list read and its socket open, ready to run.
 pub struct ProbeSource {
@@ -22,6 +24,7 @@ pub struct ProbeSource {
     runtime: Runtime,
     geo: GeoDb,
     bin: BinSize,
+    block_log: Option<Arc<BlockLog>>,
 }
 
 fn now_unix() -> UnixSecs {
@@ -61,6 +64,7 @@ impl Source for ProbeSource {
             runtime,
             geo: GeoDb::clone(&context.geo),
             bin: context.bin,
+            block_log: context.block_log.clone(),
         })
     }
 
@@ -76,6 +80,7 @@ impl Source for ProbeSource {
             runtime,
             geo,
             bin,
+            block_log,
         } = self;
         let (_, params) = settings.check()?;
         let seed = now_unix() as u64 ^ u64::from(std::process::id());
@@ -96,10 +101,14 @@ impl Source for ProbeSource {
             let mut round_bins = RoundBins::new(bin);
             while !stop.load(Ordering::Relaxed) {
                 let round_start = now_unix();
-                prober.run_round().await;
+                let report = prober.run_round().await;
+                let now = now_unix();
                 let engine = prober.engine();
                 let values = up_counts(engine.list(), engine.states(), &geo);
-                round_bins.write(sink, round_start, now_unix(), values)?;
+                round_bins.write(sink, round_start, now, values)?;
+                if let Some(log) = &block_log {
+                    log.record(&settings.vantage, now, &report.changes)?;
+                }
             }
             Ok(())
         })
