@@ -520,6 +520,6 @@ impl DemoRun {
         let store = Store::open(&self.data_dir)?;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let service = crate::Service::new(config, crate::Registry::builtin());
-        service.run(store, &self.data_dir, None, stop)
+        service.run(store, None, stop)
     }
 }

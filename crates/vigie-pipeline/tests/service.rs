@@ -117,7 +117,7 @@ fn a_toy_source_added_through_the_source_shape_reaches_the_store() {
     let stop = Arc::new(AtomicBool::new(false));
     // The toy ends after its bins, which ends the service.
     service
-        .run(store, dir.path(), Some(Duration::from_secs(60)), stop)
+        .run(store, Some(Duration::from_secs(60)), stop)
         .unwrap();
     assert_eq!(counted.lock().unwrap().0, 3);
     let store = Store::open(dir.path()).unwrap();

@@ -2,7 +2,6 @@
 //! its own store handle, fed by the service's sources through
 //! [`DetectFeed`] (one of the service's sinks) and by the store's write log.
 
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
@@ -28,21 +27,16 @@ impl BinSink for DetectFeed {
     }
 }
 
-/// Starts the detection thread over the store in `data_dir`; the service's
-/// sources (named as in the store) write their bins to the returned feed.
+/// Starts the detection thread over `store` (a handle of its own); the
+/// service's sources (named as in the store) write their bins to the
+/// returned feed.
 pub fn spawn_detection(
-    data_dir: &Path,
+    store: Store,
     settings: &DetectSettings,
     own_sources: Vec<String>,
     stop: &Stop,
 ) -> Result<(DetectFeed, JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel();
-    let store = Store::open(data_dir).with_context(|| {
-        format!(
-            "cannot open the store in {} for detection",
-            data_dir.display()
-        )
-    })?;
     let settings = settings.clone();
     let stop = Stop::clone(stop);
     let handle = std::thread::Builder::new()

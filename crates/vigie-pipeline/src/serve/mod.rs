@@ -17,7 +17,6 @@ mod api;
 mod config;
 mod detect;
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -69,16 +68,10 @@ impl Service {
         self.extra_sinks.push(sink);
     }
 
-    /// Runs the service on `store` (the API and the alert worker take
-    /// connections from this handle; live detection opens `data_dir`) until
-    /// Ctrl-C, `run_for` or `stop`, or until a source fails.
-    pub fn run(
-        self,
-        store: Store,
-        data_dir: &Path,
-        run_for: Option<Duration>,
-        stop: Stop,
-    ) -> Result<()> {
+    /// Runs the service on `store` (the API, the alert worker and live
+    /// detection take connections from this handle) until Ctrl-C,
+    /// `run_for` or `stop`, or until a source fails.
+    pub fn run(self, store: Store, run_for: Option<Duration>, stop: Stop) -> Result<()> {
         let config = &self.config;
         let context = SourceContext {
             geo: Arc::new(load_geo(&config.geo_files)?),
@@ -111,7 +104,8 @@ impl Service {
             if !feeds.is_empty() {
                 own.push(BGP_LIVE_SOURCE.to_string());
             }
-            let (feed, handle) = detect::spawn_detection(data_dir, &config.detect, own, &stop)?;
+            let (feed, handle) =
+                detect::spawn_detection(store.reconnect()?, &config.detect, own, &stop)?;
             extra_sinks.push(Arc::new(Mutex::new(feed)));
             Some(handle)
         } else {

@@ -33,12 +33,7 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
     let store = open_store(&data_dir)?;
     let service = Service::new(config, Registry::builtin());
     let stop = Arc::new(AtomicBool::new(false));
-    match service.run(
-        store,
-        &data_dir,
-        args.for_secs.map(Duration::from_secs),
-        stop,
-    ) {
+    match service.run(store, args.for_secs.map(Duration::from_secs), stop) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {
             eprintln!("vigie serve: {e:#}");
