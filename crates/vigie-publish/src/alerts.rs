@@ -453,7 +453,9 @@ pub fn enqueue_feed_health(
             .filter(|s| s.key.entity == sub.entity)
             .cloned()
             .collect();
-        let Some((_, data_end)) = crate::data::data_span(&mine) else {
+        // Inside the plausible window: a bin dated 2099 must not hide a
+        // silent feed.
+        let Some((_, data_end)) = crate::data::plausible_span(store, &mine)? else {
             continue;
         };
         if now - data_end < silent_after_secs {
