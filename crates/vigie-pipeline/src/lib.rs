@@ -20,6 +20,7 @@
 //! - `live`: detection as the bins arrive ([`LiveDetection`]), run by the
 //!   service: incidents kept in the store as batch detection writes them,
 //!   the detector's state checkpointed per series.
+//! - `annotate`: annotations added from the command line or listed.
 //! - `alerts`: the alert worker ([`spawn_alert_worker`]) and its `[alerts]`
 //!   settings.
 //! - `import`: other observatories' signals and labels into the store
@@ -35,6 +36,7 @@
 #![warn(missing_docs)]
 
 mod alerts;
+mod annotate;
 pub mod bench;
 mod collect;
 mod common;
@@ -53,6 +55,7 @@ mod source;
 mod store_health;
 
 pub use alerts::{spawn_alert_worker, AlertSettings, SmtpSettings};
+pub use annotate::{add_annotation, annotation_lines};
 pub use collect::{
     collect_flows, collect_telescope, CollectReport, FlowCollectOptions, TelescopeCollectOptions,
 };

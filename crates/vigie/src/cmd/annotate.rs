@@ -1,12 +1,13 @@
-//! `vigie annotate`: adds an annotation (an external event such as a
-//! televised address) to an entity, or lists them.
+//! `vigie annotate`: maps its flags onto `vigie_pipeline::add_annotation`
+//! (or, with --list, `annotation_lines`) and prints the result.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use vigie_model::{parse_utc, Entity};
-use vigie_publish::annotations::{self, NewAnnotation};
+use vigie_model::parse_utc;
+use vigie_pipeline::{add_annotation, annotation_lines};
+use vigie_publish::annotations::NewAnnotation;
 
 use super::open_store;
 use crate::cli::AnnotateArgs;
@@ -15,18 +16,11 @@ use crate::cli::AnnotateArgs;
 pub fn run(data_dir: &Path, args: AnnotateArgs) -> Result<ExitCode> {
     let mut store = open_store(data_dir)?;
     if args.list {
-        let entity: Option<Entity> = args.entity.as_deref().map(str::parse).transpose()?;
+        let entity = args.entity.as_deref().map(str::parse).transpose()?;
         let from = args.from.as_deref().map(parse_utc).transpose()?;
         let until = args.until.as_deref().map(parse_utc).transpose()?;
-        for a in annotations::list(&store, entity.as_ref(), from, until)? {
-            println!(
-                "{}\t{}\t{}\t{}{}",
-                a.id,
-                a.entity,
-                a.when(),
-                a.text,
-                a.url.map(|u| format!("\t{u}")).unwrap_or_default()
-            );
+        for line in annotation_lines(&store, entity.as_ref(), from, until)? {
+            println!("{line}");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -40,12 +34,7 @@ pub fn run(data_dir: &Path, args: AnnotateArgs) -> Result<ExitCode> {
         text,
         url: args.url,
     };
-    let valid = new.validate()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let id = annotations::add(&mut store, &valid, "cli", now)?;
-    println!("annotation {id} added to {}", valid.entity);
+    let (id, entity) = add_annotation(&mut store, &new)?;
+    println!("annotation {id} added to {entity}");
     Ok(ExitCode::SUCCESS)
 }
