@@ -225,6 +225,10 @@ pub struct AccessLogAggregator {
     stats: LogStats,
     max_line_bytes: usize,
     future_margin_secs: i64,
+    /// The plausible window, refreshed from the clock when a line falls
+    /// outside it (so the clock is read rarely, and a long-followed log's
+    /// window still moves on).
+    window: TimeWindow,
     /// Requests counted in bins closed and not yet taken by a writer.
     closed_requests: HashMap<UnixSecs, u64>,
 }
@@ -243,6 +247,7 @@ impl AccessLogAggregator {
             stats: LogStats::default(),
             max_line_bytes: MAX_LINE_BYTES,
             future_margin_secs: ARCHIVE_MARGIN_SECS,
+            window: TimeWindow::live(clock_now(), ARCHIVE_MARGIN_SECS),
             closed_requests: HashMap::new(),
         }
     }
@@ -252,6 +257,7 @@ impl AccessLogAggregator {
     /// counted and skipped.
     pub fn with_future_margin(mut self, secs: i64) -> Self {
         self.future_margin_secs = secs;
+        self.window = TimeWindow::live(clock_now(), secs);
         self
     }
 
@@ -311,8 +317,10 @@ impl AccessLogAggregator {
                 return Vec::new();
             }
         };
-        let window = TimeWindow::live(clock_now(), self.future_margin_secs);
-        if let Err(why) = window.check(parsed.time) {
+        if !self.window.contains(parsed.time) {
+            self.window = TimeWindow::live(clock_now(), self.future_margin_secs);
+        }
+        if let Err(why) = self.window.check(parsed.time) {
             self.stats.bad_lines += 1;
             self.stats.implausible_lines += 1;
             if self.stats.bad_line_examples.len() < MAX_BAD_LINE_EXAMPLES {
@@ -651,6 +659,37 @@ mod tests {
         let escaped =
             br#"198.51.100.1 - - [01/Jan/2025:00:00:00 +0000] "GET /\"x\" HTTP/1.1" 400 0 "-" "-""#;
         assert!(parse_line(escaped).is_ok());
+    }
+
+    /// Issue 14, finding 1: a line dated 9999 (or 1970) is counted as
+    /// implausible and never moves the log's time, so the lines after it
+    /// are not late; each closed bin is weighted by its requests.
+    #[test]
+    fn implausible_lines_are_skipped_without_making_later_lines_late() {
+        let mut aggregator = AccessLogAggregator::new(GeoDb::empty(), BinSize::FIVE_MINUTES, 300);
+        let line = |time: &str| format!("203.0.113.9 - - [{time}] \"GET / HTTP/1.1\" 200 1");
+        let mut bins = Vec::new();
+        for (n, time) in [
+            "06/Jan/2025:12:00:01 +0000",
+            "06/Jan/9999:12:00:01 +0000",
+            "01/Jan/1970:00:00:01 +0000",
+            "06/Jan/2025:12:01:00 +0000",
+            "06/Jan/2025:12:20:00 +0000",
+        ]
+        .iter()
+        .enumerate()
+        {
+            bins.extend(aggregator.add_line(line(time).as_bytes(), "log", n as u64 + 1));
+        }
+        let stats = aggregator.stats();
+        assert_eq!(stats.implausible_lines, 2);
+        assert_eq!(stats.late_lines, 0);
+        assert_eq!(stats.requests, 3);
+        assert!(stats.bad_line_examples[0]
+            .starts_with("log:2: time 9999-01-06T12:00:01Z is in the future"));
+        let first = bins.first().expect("the 12:00 bin closed");
+        assert_eq!(aggregator.take_requests(first.bin_start), Some(2));
+        assert_eq!(aggregator.take_requests(first.bin_start), None);
     }
 
     #[test]
