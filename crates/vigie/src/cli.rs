@@ -12,8 +12,10 @@ use vigie_pipeline::{
 /// vigie: an open Internet shutdown observatory.
 ///
 /// Exit codes: 0 success; 1 failure (nothing or only part was done, see the
-/// message); 2 bad command line; 3 finished, but some input was truncated or
-/// corrupt (what could be read was kept; the message names file and offset).
+/// message); 2 bad command line; 3 finished, but some input was truncated,
+/// corrupt or dated outside the plausible time window (what could be read
+/// was kept; the message names file and offset or line), or `vigie store
+/// check` found a problem.
 #[derive(Parser, Debug)]
 #[command(name = "vigie", version, about, long_about)]
 pub struct Cli {
