@@ -126,8 +126,9 @@ impl Store {
     }
 
     /// The span of `info`'s series to read, inside `window`: its stored
-    /// extent when that is inside, else the days holding its chunks inside
-    /// the window (bins an older vigie stored outside it are left out);
+    /// extent when that is inside, else the days holding its chunks and
+    /// the bins staged for its block inside the window (bins an older vigie
+    /// stored outside it are left out);
     /// `None` when no data is inside. Reads never fail because of one bad
     /// bin.
     pub fn plausible_range(
@@ -145,7 +146,7 @@ impl Store {
         let days = match &self.backend {
             Backend::Sqlite(db) => db.chunk_days_within(info, window)?,
         };
-        Ok(days.and_then(|(first_day, last_day)| window.clamp(first_day, last_day + DAY_SECS)))
+        Ok(days.and_then(|(first, last)| window.clamp(first, last + DAY_SECS)))
     }
 
     /// Removes every value outside `window` (folding staged bins first),
@@ -253,33 +254,67 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// The first and last day with a chunk of `info`'s series inside `window`.
+    /// The first and last day with data of `info`'s series inside
+    /// `window`: its chunks, and the bins staged for its block (which may
+    /// hold other series: the span can only be wider, never miss data).
     fn chunk_days_within(
         &self,
         info: &SeriesInfo,
         window: TimeWindow,
     ) -> Result<Option<(UnixSecs, UnixSecs)>, StoreError> {
-        let row: (Option<i64>, Option<i64>) = self
-            .connection()
+        let label = self.label();
+        let context = "finding a series' plausible days";
+        let conn = self.connection();
+        let id: Option<i64> = conn
             .query_row(
-                "SELECT min(c.chunk_start), max(c.chunk_start) FROM chunks c
-                 JOIN series s ON s.series_id = c.series_id
-                 JOIN entities e ON e.entity_id = s.entity_id
-                 WHERE e.kind = ?1 AND e.code = ?2 AND s.signal = ?3 AND s.bin_secs = ?4
-                   AND c.chunk_start + ?7 > ?5 AND c.chunk_start <= ?6",
+                "SELECT s.series_id FROM series s JOIN entities e ON e.entity_id = s.entity_id
+                 WHERE e.kind = ?1 AND e.code = ?2 AND s.signal = ?3 AND s.bin_secs = ?4",
                 params![
                     info.key.entity.kind().name(),
                     info.key.entity.code(),
                     info.key.signal.name(),
-                    info.bin.secs(),
-                    window.earliest(),
-                    window.latest(),
-                    DAY_SECS
+                    info.bin.secs()
                 ],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| row.get(0),
             )
-            .map_err(sql_error(self.label(), "finding a series' plausible days"))?;
-        Ok(row.0.zip(row.1))
+            .optional()
+            .map_err(sql_error(label, context))?;
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        let span = |sql: &str, args: &[i64]| -> Result<Option<(i64, i64)>, StoreError> {
+            let row: (Option<i64>, Option<i64>) = conn
+                .query_row(sql, rusqlite::params_from_iter(args), |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .map_err(sql_error(label, context))?;
+            Ok(row.0.zip(row.1))
+        };
+        let chunks = span(
+            "SELECT min(chunk_start), max(chunk_start) FROM chunks
+             WHERE series_id = ?1 AND chunk_start + ?4 > ?2 AND chunk_start <= ?3",
+            &[id, window.earliest(), window.latest(), DAY_SECS],
+        )?;
+        let staged = span(
+            "SELECT min(bin_start), max(bin_start) FROM staged_bins
+             WHERE block = ?1 AND bin_secs = ?4 AND bin_start >= ?2 AND bin_start <= ?3",
+            &[
+                codec::block_of(id),
+                window.earliest(),
+                window.latest(),
+                i64::from(info.bin.secs()),
+            ],
+        )?
+        .map(|(a, b)| {
+            (
+                a.div_euclid(DAY_SECS) * DAY_SECS,
+                b.div_euclid(DAY_SECS) * DAY_SECS,
+            )
+        });
+        Ok(match (chunks, staged) {
+            (Some(c), Some(s)) => Some((c.0.min(s.0), c.1.max(s.1))),
+            (c, s) => c.or(s),
+        })
     }
 
     fn check(&self, window: TimeWindow) -> Result<StoreCheck, StoreError> {
@@ -519,15 +554,20 @@ mod tests {
         let bin = BinSize::FIVE_MINUTES;
         let far = 4_100_000_100; // 2099-12-02
         store
+            .write_points(&key(), bin, &[(EARLIEST_PLAUSIBLE - 300, Some(1.0))])
+            .unwrap();
+        store
             .write_bin("import", bin, T, &[(key(), Some(5.0))])
             .unwrap();
         store
             .write_bin("import", bin, far, &[(key(), Some(7.0))])
             .unwrap();
-        store
-            .write_points(&key(), bin, &[(EARLIEST_PLAUSIBLE - 300, Some(1.0))])
-            .unwrap();
         let window = TimeWindow::live(1_700_000_000, 86_400);
+        // Still staged: the plausible bin is found.
+        let staged = store.list_series().unwrap()[0].clone();
+        assert_eq!(staged.last_bin, Some(far));
+        let range = store.plausible_range(&staged, window).unwrap().unwrap();
+        assert!(range.contains(T), "{range}");
         store.compact().unwrap();
         let info = store.list_series().unwrap()[0].clone();
         assert_eq!(info.last_bin, Some(far));
