@@ -24,8 +24,9 @@
 #              package playwright-core, which `npm ci` in dashboard/ installs
 #              below with the machine's Node.js)
 #
-# The Rust toolchain itself (cargo, rustfmt, clippy) must already be there; it
-# is checked, not installed.
+# The Rust toolchain itself (cargo, rustfmt, clippy, and nightly for fuzzing)
+# must already be there; it is checked, not installed. cargo-fuzz is installed
+# with cargo when missing.
 #
 # Usage: scripts/setup.sh            (as root, or a user with sudo)
 # Env:   VIGIE_SETUP_SKIP=1          do nothing (for machines set up by hand)
@@ -110,6 +111,18 @@ for sub in fmt clippy; do
     fi
 done
 log "rust: $(rustc --version)"
+
+# cargo-fuzz runs every fuzz target in scripts/test.sh; it needs the nightly
+# toolchain, which is checked, not installed (rustup toolchain install nightly).
+if cargo +nightly --version >/dev/null 2>&1; then
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+        log "cargo install cargo-fuzz"
+        cargo install --locked cargo-fuzz
+    fi
+    log "cargo-fuzz: $(cargo fuzz --version 2>&1)"
+else
+    log "no nightly toolchain: fuzz targets are type-checked but not run (a failure when CI=true): rustup toolchain install nightly"
+fi
 
 # The dashboard's npm packages (playwright-core for its browser test, and the
 # libraries dashboard/vendor.sh copies into the binary's assets): `npm ci`

@@ -5,11 +5,16 @@
 #   2. cargo fmt --check        formatting
 #   3. cargo clippy             lints, warnings are errors
 #   4. cargo test --workspace   unit, oracle and real-daemon tests
-#   5. fuzz targets             each crate's fuzz/ workspace must compile
+#   5. api-property             schemathesis against the API's OpenAPI document
+#                               (scripts/api-property.sh: no 500, valid responses)
+#   6. fuzz targets             each crate's fuzz/ workspace must compile,
+#                               then every target runs for 30 s (cargo-fuzz
+#                               and the nightly toolchain)
 #
-# With CI=true, tests that need data or daemons fail instead of skipping.
-# Env: VIGIE_FUZZ_SECS=N   also run every fuzz target for N seconds (needs
-#                          cargo-fuzz and a nightly toolchain; off by default)
+# With CI=true, tests that need data or daemons fail instead of skipping, and
+# so does fuzzing without cargo-fuzz or a nightly toolchain.
+# Env: VIGIE_FUZZ_SECS=N   run every fuzz target for N seconds (default 30;
+#                          0 only type-checks the targets)
 #      VIGIE_SETUP_SKIP=1  do not touch the machine's packages
 set -euo pipefail
 
@@ -44,10 +49,12 @@ fi
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step test cargo test --workspace --no-fail-fast
+step api-property bash scripts/api-property.sh
 
 # Fuzz targets: every `fuzz/Cargo.toml` under crates/ is its own cargo
 # workspace (cargo-fuzz layout). Type-checking them is cheap and works on the
 # stable toolchain; building and running them needs cargo-fuzz and nightly.
+fuzz_secs=${VIGIE_FUZZ_SECS:-30}
 fuzz_manifests=()
 while IFS= read -r manifest; do
     fuzz_manifests+=("$manifest")
@@ -60,16 +67,24 @@ for manifest in "${fuzz_manifests[@]}"; do
     # A shared target dir keeps the fuzz crates' dependencies built once.
     step "fuzz-check $(dirname "$manifest")" \
         cargo check --manifest-path "$manifest" --all-targets --target-dir target/fuzz-check
-    if [[ -n "${VIGIE_FUZZ_SECS:-}" ]]; then
-        if ! cargo fuzz --version >/dev/null 2>&1 || ! cargo +nightly --version >/dev/null 2>&1; then
-            printf '=== fuzz-run: skipped, needs cargo-fuzz and a nightly toolchain\n'
-            continue
-        fi
-        fuzz_dir=$(dirname "$(dirname "$manifest")")
-        while IFS= read -r target; do
-            step "fuzz-run $target" bash -c "cd '$fuzz_dir' && cargo +nightly fuzz run '$target' -- -max_total_time=$VIGIE_FUZZ_SECS"
-        done < <(cd "$fuzz_dir" && cargo +nightly fuzz list)
+    if ((fuzz_secs == 0)); then
+        continue
     fi
+    if ! cargo fuzz --version >/dev/null 2>&1 || ! cargo +nightly --version >/dev/null 2>&1; then
+        if [[ "${CI:-}" == true ]]; then
+            printf '=== fuzz-run: FAILED, needs cargo-fuzz and a nightly toolchain (scripts/setup.sh installs cargo-fuzz)\n'
+            failed+=("fuzz-run (no cargo-fuzz or nightly)")
+            break
+        fi
+        printf '=== fuzz-run: skipped, needs cargo-fuzz and a nightly toolchain (scripts/setup.sh installs cargo-fuzz)\n'
+        continue
+    fi
+    fuzz_dir=$(dirname "$(dirname "$manifest")")
+    # One target dir for every fuzz workspace: the vigie crates and their
+    # dependencies are built once with the sanitizer.
+    while IFS= read -r target; do
+        step "fuzz-run $target ${fuzz_secs}s" bash -c "cd '$fuzz_dir' && cargo +nightly fuzz run --target-dir '$PWD/target/fuzz' '$target' -- -max_total_time=$fuzz_secs"
+    done < <(cd "$fuzz_dir" && cargo +nightly fuzz list)
 done
 
 if ((${#failed[@]} > 0)); then

@@ -250,6 +250,7 @@ pub fn document() -> Value {
                     "401": { "description": "Missing or wrong token." },
                     "403": { "description": "Writes are disabled on this server." },
                     "413": { "description": "Body too large (refused from its Content-Length, unread)." },
+                    "415": { "description": "The body is not sent as Content-Type: application/json." },
                     "429": { "description": "Too many wrong tokens from this address in the last minute; see Retry-After." }
                 }
             }),
@@ -280,7 +281,7 @@ pub fn document() -> Value {
                         "secret": { "type": "string", "minLength": 16, "maxLength": 256 }
                     }
                 } } } },
-                "responses": { "201": { "description": "Stored." }, "400": { "description": "Invalid body or refused target." }, "401": { "description": "Missing or wrong token." }, "403": { "description": "Writes are disabled." }, "413": { "description": "Body too large (refused from its Content-Length, unread)." }, "429": { "description": "Too many wrong tokens from this address in the last minute; see Retry-After." } }
+                "responses": { "201": { "description": "Stored." }, "400": { "description": "Invalid body or refused target." }, "401": { "description": "Missing or wrong token." }, "403": { "description": "Writes are disabled." }, "413": { "description": "Body too large (refused from its Content-Length, unread)." }, "415": { "description": "The body is not sent as Content-Type: application/json." }, "429": { "description": "Too many wrong tokens from this address in the last minute; see Retry-After." } }
             }
         }),
     );
