@@ -11,9 +11,15 @@
 //! bin, as a lab with 60 s bins allows. Takes 3 to 5 minutes (each step
 //! waits for a bin to close).
 //!
-//! Needs the Debian package gobgpd (scripts/setup.sh installs it); skips
-//! without it, except under CI=true. `VIGIE_KEEP_LAB=1` keeps the folder
-//! (configuration, the service's and gobgpd's logs, the store).
+//! A second test does the same with probing: `vigie probe` runs rounds in
+//! `vigie_probe`'s namespace lab into the service's store (bins another
+//! process writes, found in the store's write log), the lab's border is cut
+//! with nftables and restored.
+//!
+//! Needs the Debian package gobgpd, and for the probing test root, `ip`
+//! and `nft` (scripts/setup.sh installs them); each test skips without
+//! them, except under CI=true. `VIGIE_KEEP_LAB=1` keeps the folder
+//! (configuration, the service's, gobgpd's and the prober's logs, the store).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -406,6 +412,202 @@ fn serve_detects_a_withdrawal_and_alerts_once_across_a_restart() {
     );
     eprintln!(
         "serve_detect latency: withdrawal to start notice {:.1} s, re-announcement to end notice {:.1} s",
+        start_latency.as_secs_f64(),
+        end_latency.as_secs_f64()
+    );
+}
+
+/// The namespace lab of `vigie_probe::lab`, or `None` with a message
+/// (a failure under CI=true).
+fn probe_lab_or_skip() -> Option<vigie_probe::lab::Lab> {
+    use vigie_probe::lab::{unavailable_reason, Lab};
+    let reason = match unavailable_reason() {
+        None => match Lab::create("d", "198.18.0.0/16".parse().unwrap()) {
+            Ok(lab) => return Some(lab),
+            Err(e) => format!("cannot build the namespace lab: {e}"),
+        },
+        Some(reason) => reason,
+    };
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but the probe lab cannot run: {reason}"
+    );
+    eprintln!("SKIP: serve_detect probing test: {reason}");
+    None
+}
+
+/// Bins that another process writes into the store reach `vigie serve`'s
+/// detection: `vigie probe` runs rounds in the namespace lab into the same
+/// store while the service runs with no source of its own; the lab's
+/// border is cut with nftables, then restored. The start and end notices
+/// arrive once each; latencies printed. Needs root, `ip` and `nft`.
+#[test]
+fn serve_detects_a_cut_that_vigie_probe_measures() {
+    let Some(lab) = probe_lab_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = if std::env::var("VIGIE_KEEP_LAB").as_deref() == Ok("1") {
+        dir.keep()
+    } else {
+        dir.path().to_path_buf()
+    };
+    let data = root.join("data");
+    let serve_log = root.join("serve.log");
+    let received: Arc<Mutex<Vec<Received>>> = Arc::new(Mutex::new(Vec::new()));
+    let hook = start_receiver(Arc::clone(&received));
+
+    // 32 blocks of the lab, all answering; 12 hours of that count stored.
+    const BLOCKS: usize = 32;
+    let geo = root.join("geo-country.csv");
+    std::fs::write(&geo, "198.18.0.0,198.18.255.255,KZ\n").unwrap();
+    let mut hitlist = String::from("# lab hitlist\n");
+    for block in 0..BLOCKS {
+        for host in [1, 50, 100, 200] {
+            hitlist.push_str(&format!("198.18.{block}.{host} 0.9\n"));
+        }
+    }
+    let hits = root.join("hits.txt");
+    std::fs::write(&hits, &hitlist).unwrap();
+    let kz: Entity = "KZ".parse().unwrap();
+    let key = SeriesKey {
+        entity: kz.clone(),
+        signal: SignalKind::ProbeUpSlash24s,
+    };
+    let bin = BinSize::new(BIN_SECS as u32).unwrap();
+    {
+        let mut store = Store::open(&data).unwrap();
+        let now_bin = bin.floor(unix_now());
+        let points: Vec<(UnixSecs, Option<f64>)> = (1..=12 * 60)
+            .rev()
+            .map(|i| (now_bin - i * BIN_SECS, Some(BLOCKS as f64)))
+            .collect();
+        store.write_points(&key, bin, &points).unwrap();
+        vigie_publish::alerts::subscribe(
+            &mut store,
+            &kz,
+            &["start".into(), "end".into()],
+            &hook,
+            "serve-detect-secret-0123456789",
+            true,
+            unix_now(),
+        )
+        .unwrap();
+    }
+    let config = root.join("vigie.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "bin_secs = {BIN_SECS}\n\
+             [api]\nlisten = \"127.0.0.1:0\"\n\
+             [alerts]\nallow_private = true\ninterval_secs = 1\n\
+             [detect]\npoll_secs = 1\nconfirm_windows_secs = [60, 300, 900]\nexit_window_secs = 60\n"
+        ),
+    )
+    .unwrap();
+    let _serve = Killed(start_serve(&config, &data, &serve_log));
+    wait_log(&serve_log, "detection ready", 1, Duration::from_secs(60));
+
+    // vigie probe in the lab's vantage namespace, a round every 5 s.
+    let probe_log = std::fs::File::create(root.join("probe.log")).unwrap();
+    let _probe = Killed(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &lab.vantage_ns,
+                env!("CARGO_BIN_EXE_vigie"),
+            ])
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["probe", "--targets"])
+            .arg(&hits)
+            .args([
+                "--bin-secs",
+                "60",
+                "--rate",
+                "500",
+                "--round-secs",
+                "5",
+                "--timeout-ms",
+                "300",
+                "--min-responsive",
+                "4",
+                "--allow-private",
+                "--vantage",
+                "lab",
+                "--geo",
+            ])
+            .arg(&geo)
+            .stdin(Stdio::null())
+            .stdout(probe_log.try_clone().unwrap())
+            .stderr(probe_log)
+            .spawn()
+            .expect("vigie probe"),
+    );
+    let started = Instant::now();
+    loop {
+        let store = Store::open(&data).unwrap();
+        if store.last_committed_bin("probe").unwrap().is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "vigie probe wrote nothing:\n{}",
+            std::fs::read_to_string(root.join("probe.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let notice = |kind: &str, timeout: Duration| -> Instant {
+        let started = Instant::now();
+        loop {
+            if let Some(r) = received
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|r| r.body["notice"] == kind)
+            {
+                return r.at;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "no {kind} notice after {timeout:?}:\n{}\n--- probe\n{}",
+                std::fs::read_to_string(&serve_log).unwrap_or_default(),
+                std::fs::read_to_string(root.join("probe.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let cut_at = Instant::now();
+    lab.cut_border().unwrap();
+    let start_latency = notice("start", Duration::from_secs(150)) - cut_at;
+    let lifted_at = Instant::now();
+    lab.restore_border().unwrap();
+    let end_latency = notice("end", Duration::from_secs(200)) - lifted_at;
+    std::thread::sleep(Duration::from_secs(5));
+
+    let received = received.lock().unwrap();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in received.iter() {
+        *counts.entry(r.key.as_str()).or_default() += 1;
+    }
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "a notice was sent twice: {counts:?}"
+    );
+    let kinds: Vec<&str> = received
+        .iter()
+        .map(|r| r.body["notice"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, ["start", "end"]);
+    println!(
+        "serve_detect probing latency: border cut to start notice {:.1} s, border restored to end notice {:.1} s (60 s bins, 5 s rounds)",
+        start_latency.as_secs_f64(),
+        end_latency.as_secs_f64()
+    );
+    eprintln!(
+        "serve_detect probing latency: border cut to start notice {:.1} s, border restored to end notice {:.1} s",
         start_latency.as_secs_f64(),
         end_latency.as_secs_f64()
     );
