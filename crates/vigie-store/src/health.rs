@@ -87,20 +87,12 @@ impl Store {
         values: &[(SeriesKey, Option<f64>)],
         records: u64,
     ) -> Result<WriteOutcome, StoreError> {
-        if let Some(stored) = self.bin_records(source, bin, bin_start)? {
-            if stored > records {
-                return Ok(WriteOutcome::KeptStored {
-                    stored_records: stored,
-                });
+        // One transaction: the check, the values and the count.
+        match &mut self.backend {
+            Backend::Sqlite(db) => {
+                db.write_bin_recorded(source, bin, bin_start, values, Some(records))
             }
         }
-        self.write_bin(source, bin, bin_start, values)?;
-        // After the values: a crash in between leaves the older, smaller
-        // count, never a count above the values stored.
-        match &self.backend {
-            Backend::Sqlite(db) => db.set_bin_records(source, bin, bin_start, records)?,
-        }
-        Ok(WriteOutcome::Written)
     }
 
     /// The records behind `source`'s bin at `bin_start`, when it was
@@ -198,24 +190,6 @@ impl SqliteStore {
             })
             .map_err(sql_error(self.label(), "reading a bin's record count"))?;
         Ok(records.map(|n| n.max(0) as u64))
-    }
-
-    fn set_bin_records(
-        &self,
-        source: &str,
-        bin: BinSize,
-        bin_start: UnixSecs,
-        records: u64,
-    ) -> Result<(), StoreError> {
-        let records = i64::try_from(records).unwrap_or(i64::MAX);
-        self.connection()
-            .prepare_cached(
-                "INSERT INTO bin_records (source, bin_secs, bin_start, records) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (source, bin_secs, bin_start) DO UPDATE SET records = excluded.records",
-            )
-            .and_then(|mut stmt| stmt.execute(params![source, bin.secs(), bin_start, records]))
-            .map_err(sql_error(self.label(), "recording a bin's record count"))?;
-        Ok(())
     }
 
     /// Every series id with its key and bin width (names this build does

@@ -315,8 +315,28 @@ impl SqliteStore {
         for (key, value) in values {
             check_finite(key, bin_start, *value)?;
         }
+        self.write_bin_recorded(source, bin, bin_start, values, None)
+            .map(|_| ())
+    }
+
+    /// [`Self::write_bin`], and when `records` is given, the record count
+    /// behind the bin (`bin_records`, migration 8) in the same
+    /// transaction: a bin stored from more records is kept, nothing written.
+    pub(crate) fn write_bin_recorded(
+        &mut self,
+        source: &str,
+        bin: BinSize,
+        bin_start: UnixSecs,
+        values: &[(SeriesKey, Option<f64>)],
+        records: Option<u64>,
+    ) -> Result<vigie_model::WriteOutcome, StoreError> {
+        check_source(source)?;
+        check_aligned(bin, bin_start)?;
+        for (key, value) in values {
+            check_finite(key, bin_start, *value)?;
+        }
         self.load_caches()?;
-        let result = self.write_bin_unchecked(source, bin, bin_start, values);
+        let result = self.write_bin_unchecked(source, bin, bin_start, values, records);
         if result.is_err() {
             // The transaction rolled back: ids it assigned do not exist.
             self.invalidate_caches();
@@ -330,13 +350,37 @@ impl SqliteStore {
         bin: BinSize,
         bin_start: UnixSecs,
         values: &[(SeriesKey, Option<f64>)],
-    ) -> Result<(), StoreError> {
+        records: Option<u64>,
+    ) -> Result<vigie_model::WriteOutcome, StoreError> {
         let label = &self.label;
         let bin_secs = bin.secs();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_error(label, "starting a bin write"))?;
+        let records = records.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        if let Some(records) = records {
+            let stored: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT records FROM bin_records WHERE source = ?1 AND bin_secs = ?2 AND bin_start = ?3",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_row(params![source, bin_secs, bin_start], |row| row.get(0))
+                        .optional()
+                })
+                .map_err(sql_error(label, "reading a bin's record count"))?;
+            if let Some(stored) = stored.filter(|&stored| stored > records) {
+                return Ok(vigie_model::WriteOutcome::KeptStored {
+                    stored_records: stored.max(0) as u64,
+                });
+            }
+            tx.prepare_cached(
+                "INSERT INTO bin_records (source, bin_secs, bin_start, records) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (source, bin_secs, bin_start) DO UPDATE SET records = excluded.records",
+            )
+            .and_then(|mut stmt| stmt.execute(params![source, bin_secs, bin_start, records]))
+            .map_err(sql_error(label, "recording a bin's record count"))?;
+        }
 
         let by_key = self.series_ids.entry(bin_secs).or_default();
         let mut order: Vec<(i64, usize)> = Vec::with_capacity(values.len());
@@ -437,7 +481,8 @@ impl SqliteStore {
         if self.write_log {
             log_write(&tx, label, source, bin_secs, bin_start, bin_start, None)?;
         }
-        tx.commit().map_err(sql_error(label, "committing a bin"))
+        tx.commit().map_err(sql_error(label, "committing a bin"))?;
+        Ok(vigie_model::WriteOutcome::Written)
     }
 
     pub(crate) fn write_points(
