@@ -615,7 +615,7 @@ fn clamp_index(value: f64, line: u64, report: &mut ImportReport) -> f64 {
     if value < 0.0 {
         let at = report.at_line(line);
         report.add(
-            IssueKind::Negative,
+            IssueKind::Clamped,
             at,
             format!("index {value} is below 0 (effectively offline); stored as 0"),
         );
@@ -782,7 +782,7 @@ mod tests {
         // Local midnight in Caracas (UTC-4) is 04:00 UTC.
         assert_eq!(s.start, 1_563_595_200);
         assert_eq!(s.values, vec![Some(100.0), Some(0.0)]);
-        assert_eq!(imported.report.count(IssueKind::Negative), 1);
+        assert_eq!(imported.report.count(IssueKind::Clamped), 1);
         // An explicit zone wins over the country's.
         let options = ImportOptions {
             zone: Some("-04:30".parse().unwrap()),

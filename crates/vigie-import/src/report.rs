@@ -18,12 +18,16 @@ pub enum IssueKind {
     BadRow,
     /// A time that is not ISO 8601 UTC, a date or Unix seconds; the row was skipped.
     BadTime,
-    /// A value that is not a number; stored as "no data".
+    /// A value that is not a number; rejected (not stored: a value stored
+    /// before for that bin stays).
     BadNumber,
-    /// A NaN or infinite value; stored as "no data".
+    /// A NaN or infinite value; rejected (not stored).
     NotANumber,
-    /// A negative value for a signal that counts things; stored as "no data".
+    /// A negative value for a signal that counts things; rejected (not stored).
     Negative,
+    /// A value a little outside its scale by construction (a smoothed
+    /// connectivity index below 0); stored at the scale's bound.
+    Clamped,
     /// A second value for a bin that already had one; the first was kept.
     Duplicate,
     /// A row whose time is earlier than the previous row of the same series;
@@ -54,6 +58,7 @@ impl IssueKind {
             IssueKind::BadNumber => "bad-number",
             IssueKind::NotANumber => "not-a-number",
             IssueKind::Negative => "negative",
+            IssueKind::Clamped => "clamped",
             IssueKind::Duplicate => "duplicate",
             IssueKind::OutOfOrder => "out-of-order",
             IssueKind::Misaligned => "misaligned",

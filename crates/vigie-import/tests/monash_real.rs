@@ -59,7 +59,7 @@ fn venezuela_states_in_caracas_time() {
     let report = &imported.report;
     assert_eq!(report.rows_read, 1469);
     // Táchira's -1 during the blackout: stored as 0, reported.
-    assert_eq!(report.count(IssueKind::Negative), 1);
+    assert_eq!(report.count(IssueKind::Clamped), 1);
     assert_eq!(report.total_issues(), 1, "{report}");
     assert_eq!(imported.series.len(), 13);
     for series in &imported.series {
