@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use bgpkit_parser::models::BgpUpdateMessage;
 use ipnet::IpNet;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use vigie_model::{BinSink, SignalBin, UnixSecs};
 
 use crate::mrt::{origin_asn, update_events, RouteAction};
@@ -184,8 +184,14 @@ pub struct LiveDriver {
     silent_periods: Vec<(UnixSecs, UnixSecs)>,
     /// Starts of bins withheld since the last [`LiveDriver::take_withheld`].
     withheld: Vec<UnixSecs>,
+    /// Peers whose routes are counted: seen in an update, not down since.
+    peers_up: FxHashSet<LivePeer>,
     stats: DriverStats,
 }
+
+/// The name under which "every peer is down" counts as a feed down: with
+/// no peer left there is nothing to observe (no data, not an outage).
+pub const ALL_PEERS_DOWN: &str = "every BGP peer";
 
 impl LiveDriver {
     /// A driver over `accounting` (which may already hold a RIB loaded from an archive).
@@ -196,6 +202,7 @@ impl LiveDriver {
             down_feeds: FxHashMap::default(),
             silent_periods: Vec::new(),
             withheld: Vec::new(),
+            peers_up: FxHashSet::default(),
             stats: DriverStats::default(),
         }
     }
@@ -298,10 +305,17 @@ impl LiveDriver {
         let closed = self.keep_writable(closed);
         match event {
             LiveEvent::Routes {
+                time,
                 peer: live_peer,
                 changes,
-                ..
             } => {
+                if self.peers_up.is_empty() {
+                    // A peer is back after every peer went down.
+                    if let Some(since) = self.down_feeds.remove(ALL_PEERS_DOWN) {
+                        self.silent_periods.push((since, *time));
+                    }
+                }
+                self.peers_up.insert(live_peer.clone());
                 let collector = self.collector(&live_peer.collector);
                 let peer = self.accounting.peer(collector, live_peer.ip, live_peer.asn);
                 for change in changes {
@@ -319,12 +333,19 @@ impl LiveDriver {
                 self.stats.route_changes += changes.len() as u64;
             }
             LiveEvent::PeerDown {
-                peer: live_peer, ..
+                time,
+                peer: live_peer,
             } => {
                 let collector = self.collector(&live_peer.collector);
                 let peer = self.accounting.peer(collector, live_peer.ip, live_peer.asn);
                 self.accounting.peer_down(peer);
                 self.stats.peer_downs += 1;
+                // The last peer gone: its routes are not the country's.
+                if self.peers_up.remove(live_peer) && self.peers_up.is_empty() {
+                    self.down_feeds
+                        .entry(Arc::from(ALL_PEERS_DOWN))
+                        .or_insert(*time);
+                }
             }
             LiveEvent::FeedDown { .. } | LiveEvent::FeedUp { .. } => {}
         }
@@ -718,6 +739,47 @@ mod tests {
         assert!(d.tick(2000).is_empty());
         d.apply(&LiveEvent::FeedUp { time: 2150, feed });
         // [1500, 1800) and [1800, 2100) ended while down; [2100, 2400) ends after.
+        let closed = d.tick(2450);
+        let starts: Vec<i64> = closed.iter().map(|b| b.bin_start).collect();
+        assert_eq!(starts, vec![2100]);
+        assert_eq!(kz(&closed[0]), Some(4.0));
+    }
+
+    #[test]
+    fn bins_ending_while_every_peer_is_down_are_not_written() {
+        let mut d = driver();
+        let announce = |time| LiveEvent::Routes {
+            time,
+            peer: peer(),
+            changes: vec![RouteChange::Announce {
+                prefix: "10.0.0.0/22".parse().unwrap(),
+                path_id: None,
+                origin: Some(65001),
+            }],
+        };
+        // A peer that never sent routes going down is no silence.
+        let other = LivePeer {
+            ip: "192.0.2.9".parse().unwrap(),
+            ..peer()
+        };
+        d.apply(&LiveEvent::PeerDown {
+            time: 950,
+            peer: other,
+        });
+        d.apply(&announce(1000));
+        // [900, 1200) ended before the peer went down: written.
+        let closed = d.apply(&LiveEvent::PeerDown {
+            time: 1300,
+            peer: peer(),
+        });
+        let starts: Vec<i64> = closed.iter().map(|b| b.bin_start).collect();
+        assert_eq!(starts, vec![900]);
+        assert!(d.provisional().is_none());
+        assert!(d.tick(1500).is_empty());
+        // [1200, 1500) ended with no peer: no data, not 0.
+        assert_eq!(d.take_withheld(), vec![1200]);
+        assert!(d.tick(2000).is_empty());
+        d.apply(&announce(2150));
         let closed = d.tick(2450);
         let starts: Vec<i64> = closed.iter().map(|b| b.bin_start).collect();
         assert_eq!(starts, vec![2100]);
