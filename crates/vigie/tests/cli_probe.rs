@@ -1,7 +1,8 @@
 //! `vigie probe` end to end with real packets: the binary runs in the
 //! vantage namespace of a `vigie_probe::lab` lab, probes a "country" of 16
 //! blocks, writes `ping-slash24` to the store, saves its list and states;
-//! `vigie probe --combine` merges vantage points under a quorum. Needs root,
+//! `vigie probe --combine` merges vantage points under a quorum; `vigie
+//! serve`'s probe source logs block changes as `vigie probe` does. Needs root,
 //! `ip` and `nft`: skipped with a message elsewhere, a failure under CI=true.
 
 use std::path::Path;
@@ -244,4 +245,38 @@ fn probe_rounds_feed_the_store_and_vantage_points_combine() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("12 blocks up, 4 down, 0 uncertain"));
     let out = combine("4");
     assert_eq!(out.status.code(), Some(1));
+
+    // The probe source of `vigie serve` logs its block changes too: the
+    // border is cut while it runs, and the block log names its vantage point.
+    let config = dir.path().join("serve.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "geo_files = [{geo_s:?}]\n[detect]\nenabled = false\n[[source]]\nkind = \"probe\"\n\
+             targets = {list_s:?}\nrate = 500\nround_secs = 1.0\ntimeout_ms = 300\n\
+             min_responsive = 4\nallow_private = true\nvantage = \"lab-s\"\n"
+        ),
+    )
+    .unwrap();
+    let serve = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.vantage_ns,
+            env!("CARGO_BIN_EXE_vigie"),
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--config", &p(&config), "--for-secs", "6"])
+        .spawn()
+        .expect("run vigie serve");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    lab.cut_border().unwrap();
+    let served = serve.wait_with_output().unwrap();
+    lab.restore_border().unwrap();
+    assert!(served.status.success(), "vigie serve: {}", served.status);
+    let changes = vigie(None, &data, &["probe", "--show-changes"]);
+    let text = String::from_utf8_lossy(&changes.stdout);
+    assert_eq!(text.matches(" lab-s ").count(), 16, "{text}");
+    assert!(text.contains(" lab-s 198.18.7.0/24 up -> down"), "{text}");
 }
