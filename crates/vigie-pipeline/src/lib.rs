@@ -27,8 +27,9 @@
 //!   ([`import_into_store`]).
 //! - `listing`: what `vigie series`, `entities` and `incidents` list, as
 //!   [`Rows`] (table, CSV or JSON).
-//! - `probe`: probing's settings and targets, its store source and block log.
-//! - [`bench`]: the benchmarks of `vigie bench` (speed, memory, accuracy).
+//! - `probe`: probing's settings and targets, `vigie probe`'s rounds
+//!   ([`run_probe`]), vantage points combined, the block log ([`BlockLog`]).
+//! - [`bench`](mod@bench): the benchmarks of `vigie bench` (speed, memory, accuracy).
 //! - `collect`: the live collectors of `vigie collect` ([`collect_flows`],
 //!   [`collect_telescope`]).
 //! - `common`: the geo database, prefixes, [`LoggedSink`].
