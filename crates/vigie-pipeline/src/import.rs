@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use anyhow::Result;
-use vigie_import::{import_path, ImportFormat, ImportOptions, IssueKind};
+use anyhow::{bail, Result};
+use vigie_import::{import_path, ImportFormat, ImportOptions, IssueKind, LocalZone};
 use vigie_model::BinSink;
 use vigie_store::{Store, StoredLabel};
 
@@ -22,6 +22,22 @@ const LOSSY: [IssueKind; 8] = [
     IssueKind::NotANumber,
     IssueKind::Negative,
 ];
+
+/// The zone of a file's local times (Monash files): `--timezone` (an IANA
+/// zone or an offset), else `--utc-offset` (an offset only), else none.
+pub fn local_zone(timezone: Option<&str>, utc_offset: Option<&str>) -> Result<Option<LocalZone>> {
+    Ok(match (timezone, utc_offset) {
+        (Some(zone), _) => Some(zone.parse::<LocalZone>()?),
+        (None, Some(offset)) => match offset.parse::<LocalZone>()? {
+            zone @ LocalZone::Offset(_) => Some(zone),
+            LocalZone::Named(_) => bail!(
+                "--utc-offset {offset} is a zone name, not an offset: use --timezone {offset}, \
+                 or an offset such as -04:00"
+            ),
+        },
+        (None, None) => None,
+    })
+}
 
 /// What [`import_into_store`] did.
 pub struct ImportOutcome {

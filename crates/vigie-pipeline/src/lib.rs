@@ -64,7 +64,7 @@ pub use common::{format_duration, load_geo, parse_prefixes, LoggedSink};
 pub use demo::{load_scenario, run_demo, scenario_list, DemoOptions, DemoRun};
 pub use detect::{detect_and_store, DetectOptions, DetectSummary, IODA_MEDIAN, VIGIE};
 pub use eval::{eval_markdown, evaluate_labels, EvalOptions};
-pub use import::{import_into_store, ImportOutcome};
+pub use import::{import_into_store, local_zone, ImportOutcome};
 pub use ingest::mrt::{ingest_mrt_archives, MrtIngestReport, MrtOptions, MRT_SOURCE};
 pub use ingest::notes::MrtNotes;
 pub use ingest::traffic::{

@@ -4,9 +4,9 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use vigie_import::{ImportFormat, ImportOptions, LocalZone};
+use vigie_import::{ImportFormat, ImportOptions};
 use vigie_model::CountryCode;
-use vigie_pipeline::import_into_store;
+use vigie_pipeline::{import_into_store, local_zone};
 use vigie_store::Store;
 
 use super::EXIT_PARTIAL_INPUT;
@@ -14,17 +14,7 @@ use crate::cli::ImportArgs;
 
 /// Runs `vigie import <format> FILE`.
 pub fn run(store: &mut Store, format: ImportFormat, args: ImportArgs) -> Result<ExitCode> {
-    let zone = match (&args.timezone, &args.utc_offset) {
-        (Some(zone), _) => Some(zone.parse::<LocalZone>()?),
-        (None, Some(offset)) => match offset.parse::<LocalZone>()? {
-            zone @ LocalZone::Offset(_) => Some(zone),
-            LocalZone::Named(_) => bail!(
-                "--utc-offset {offset} is a zone name, not an offset: use --timezone {offset}, \
-                 or an offset such as -04:00"
-            ),
-        },
-        (None, None) => None,
-    };
+    let zone = local_zone(args.timezone.as_deref(), args.utc_offset.as_deref())?;
     if let Some(max) = args.index_max {
         if !(max.is_finite() && max > 0.0) {
             bail!("--index-max {max}: give the value of a normal index, such as 10 or 100");
