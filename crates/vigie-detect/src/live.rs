@@ -147,6 +147,23 @@ impl LiveDetector {
             .and_then(|followed| followed.detector.next_bin_start())
     }
 
+    /// What a series would say of `value` at `t` without taking it (the
+    /// open bin's provisional value, say): the verdict of a copy of its
+    /// detector. `None` when the series is not followed or `t` is older
+    /// than the bin it expects.
+    pub fn peek(
+        &self,
+        key: &SeriesKey,
+        bin: BinSize,
+        t: UnixSecs,
+        value: Option<f64>,
+    ) -> Option<crate::BinVerdict> {
+        let followed = self.followed.get(&(key.clone(), bin.secs()))?;
+        let mut detector = followed.detector.clone();
+        let verdict = detector.push(t, value);
+        (!matches!(verdict.phase, crate::PhaseKind::Stale)).then_some(verdict)
+    }
+
     /// The configuration every series is followed with.
     pub fn config(&self) -> &VigieConfig {
         &self.config

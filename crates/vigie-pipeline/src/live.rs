@@ -15,17 +15,28 @@
 //! up from its stored history, so a restarted service neither relearns nor
 //! reports an incident twice (the alert outbox is keyed by incident start).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 
 use anyhow::{Context, Result};
 use vigie_detect::{Incident, LiveDetector, SeriesState, VigieConfig};
-use vigie_model::{BinSize, Entity, EntityKind, SeriesKey, SignalBin, TimeRange, UnixSecs};
-use vigie_store::{BinWrite, DetectorCheckpoint, Store};
+use vigie_model::{
+    format_utc, BinSize, Entity, EntityKind, SeriesKey, SignalBin, SignalKind, TimeRange, UnixSecs,
+};
+use vigie_store::{
+    BinWrite, DetectorCheckpoint, OutboxNotice, ResultFilter, Store, StoredIncident,
+};
 
 use crate::detect::{store_incidents, stored_events};
 use crate::scope::ScopeContext;
 use crate::VIGIE;
+
+/// The method under which provisional incidents are stored.
+pub const PROVISIONAL: &str = "vigie-provisional";
+
+/// The share of a country's visible /24s that an open bin must have lost,
+/// against the detector's baseline, to open a provisional incident.
+pub const DECISIVE_LOSS: f64 = 0.5;
 
 /// Write-log rows read per [`LiveDetection::poll`] call.
 const POLL_BATCH: usize = 10_000;
@@ -56,6 +67,26 @@ pub struct LiveDetection {
     /// Entities with incidents at the last publication (their incidents'
     /// `observed_until` moves with every bin, as in batch detection).
     with_incidents: BTreeSet<Entity>,
+    /// Entities with an incident going on at the last publication.
+    ongoing: BTreeSet<Entity>,
+    /// Provisional incidents not yet confirmed or withdrawn.
+    pending: BTreeMap<Entity, Pending>,
+    /// The last final value of each country's visible /24s.
+    last_final: BTreeMap<Entity, (UnixSecs, f64)>,
+}
+
+/// A provisional incident: the open bin of a country's visible /24s
+/// showed a decisive loss before the bin closed.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Pending {
+    entity: Entity,
+    /// The open bin that showed it.
+    start: UnixSecs,
+    /// The detector's baseline for that bin.
+    baseline: f64,
+    /// The provisional value.
+    value: f64,
+    provisional: bool,
 }
 
 impl LiveDetection {
@@ -91,7 +122,19 @@ impl LiveDetection {
             own_sources: own_sources.into_iter().collect(),
             pushed: BTreeSet::new(),
             with_incidents: BTreeSet::new(),
+            ongoing: BTreeSet::new(),
+            pending: BTreeMap::new(),
+            last_final: BTreeMap::new(),
         };
+        let filter = ResultFilter {
+            method: Some(PROVISIONAL.into()),
+            ..ResultFilter::default()
+        };
+        for stored in store.incidents(&filter)? {
+            if let Ok(pending) = serde_json::from_str::<Pending>(&stored.detail) {
+                live.pending.insert(pending.entity.clone(), pending);
+            }
+        }
         for info in store.list_series()? {
             live.scope.note_bin(&info.key, info.bin);
             let Some(last) = info.last_bin else { continue };
@@ -125,6 +168,12 @@ impl LiveDetection {
     }
 
     fn push(&mut self, key: &SeriesKey, bin: BinSize, t: UnixSecs, value: Option<f64>) {
+        if let (Some(v), true) = (value, is_country_bgp(key)) {
+            let last = self.last_final.entry(key.entity.clone()).or_insert((t, v));
+            if t >= last.0 {
+                *last = (t, v);
+            }
+        }
         self.scope.note_bin(key, bin);
         self.detector.push(key, bin, t, value);
         self.pushed.insert(key.entity.clone());
@@ -227,7 +276,86 @@ impl LiveDetection {
         }
         let followed = self.detector.entities();
         entities.extend(countries.into_iter().filter(|c| followed.contains(c)));
-        self.publish_entities(store, entities)
+        let published = self.publish_entities(store, entities)?;
+        self.settle_provisional(store)?;
+        Ok(published)
+    }
+
+    /// Looks at the open bin's provisional values: a country whose visible
+    /// /24s lost at least [`DECISIVE_LOSS`] of the detector's baseline, with
+    /// no incident going on, gets a provisional incident (method
+    /// [`PROVISIONAL`]) and its subscribers a `start` notice marked
+    /// provisional. Returns the countries raised by this bin.
+    pub fn provisional_bin(&mut self, store: &mut Store, bin: &SignalBin) -> Result<Vec<Entity>> {
+        let mut raised = Vec::new();
+        for (key, value) in &bin.values {
+            let Some(value) = *value else { continue };
+            if !is_country_bgp(key)
+                || self.ongoing.contains(&key.entity)
+                || self.pending.contains_key(&key.entity)
+            {
+                continue;
+            }
+            let Some(verdict) = self.detector.peek(key, bin.bin, bin.bin_start, Some(value)) else {
+                continue;
+            };
+            let Some(baseline) = verdict.predicted else {
+                continue;
+            };
+            let min_prediction = self.detector.config().min_prediction;
+            if baseline < min_prediction || value > (1.0 - DECISIVE_LOSS) * baseline {
+                continue;
+            }
+            let pending = Pending {
+                entity: key.entity.clone(),
+                start: bin.bin_start,
+                baseline,
+                value,
+                provisional: true,
+            };
+            store.replace_incidents(
+                PROVISIONAL,
+                &key.entity,
+                &[StoredIncident {
+                    method: PROVISIONAL.into(),
+                    entity: key.entity.clone(),
+                    start: pending.start,
+                    end: None,
+                    detail: serde_json::to_string(&pending)?,
+                }],
+            )?;
+            notify(store, &pending, "start")?;
+            raised.push(key.entity.clone());
+            self.pending.insert(key.entity.clone(), pending);
+        }
+        Ok(raised)
+    }
+
+    /// Confirms or withdraws the provisional incidents once final bins
+    /// have come: confirmed when an incident of the detector is going on
+    /// (its own notices follow), withdrawn when a final bin at or after the
+    /// provisional one is back above the decisive loss (a `withdrawn`
+    /// notice); otherwise still pending.
+    fn settle_provisional(&mut self, store: &mut Store) -> Result<()> {
+        let mut settled = Vec::new();
+        for (entity, pending) in &self.pending {
+            if self.ongoing.contains(entity) {
+                settled.push(entity.clone());
+                continue;
+            }
+            let Some(&(t, value)) = self.last_final.get(entity) else {
+                continue;
+            };
+            if t >= pending.start && value > (1.0 - DECISIVE_LOSS) * pending.baseline {
+                notify(store, pending, "withdrawn")?;
+                settled.push(entity.clone());
+            }
+        }
+        for entity in settled {
+            self.pending.remove(&entity);
+            store.replace_incidents(PROVISIONAL, &entity, &[])?;
+        }
+        Ok(())
     }
 
     fn publish_entities(
@@ -250,6 +378,11 @@ impl LiveDetection {
                 self.scope
                     .scoped_incidents(store, entity, &detections, &config)?;
             store_incidents(store, entity, &incidents)?;
+            if incidents.iter().any(|i| i.end.is_none()) {
+                self.ongoing.insert(entity.clone());
+            } else {
+                self.ongoing.remove(entity);
+            }
             if incidents.is_empty() {
                 self.with_incidents.remove(entity);
             } else {
@@ -297,4 +430,59 @@ fn decode_state(bytes: &[u8]) -> Result<SeriesState> {
     let mut json = Vec::new();
     flate2::read::DeflateDecoder::new(bytes).read_to_end(&mut json)?;
     Ok(serde_json::from_slice(&json)?)
+}
+
+/// Whether `key` is a country's visible /24s, the signal provisional
+/// incidents are opened on.
+fn is_country_bgp(key: &SeriesKey) -> bool {
+    matches!(key.entity, Entity::Country(_)) && key.signal == SignalKind::BgpVisibleSlash24s
+}
+
+/// Enqueues a provisional incident's `start` or `withdrawn` notice for the
+/// subscriptions of its entity that take `start` notices (the alert worker
+/// delivers them; the key makes it once).
+fn notify(store: &mut Store, pending: &Pending, notice: &str) -> Result<()> {
+    let id = format!("{}@{}", pending.entity, pending.start);
+    let mut outbox = Vec::new();
+    for sub in store.subscriptions()? {
+        if sub.entity != pending.entity || !sub.notices.iter().any(|n| n == "start") {
+            continue;
+        }
+        let payload = serde_json::json!({
+            "notice": notice,
+            "provisional": true,
+            "time": format_utc(pending.start),
+            "entity": pending.entity.to_string(),
+            "subscriptionId": sub.id,
+            "evidence": {
+                "signal": SignalKind::BgpVisibleSlash24s.name(),
+                "value": pending.value,
+                "baseline": pending.baseline,
+            },
+            "message": match notice {
+                "start" => format!(
+                    "provisional: {} lost {:.0}% of its visible /24s in the open bin of {}; confirmed or withdrawn when bins close",
+                    pending.entity,
+                    100.0 * (1.0 - pending.value / pending.baseline),
+                    format_utc(pending.start)
+                ),
+                _ => format!(
+                    "withdrawn: the provisional incident of {} at {} was not confirmed by the closed bins",
+                    pending.entity,
+                    format_utc(pending.start)
+                ),
+            },
+        });
+        outbox.push(OutboxNotice {
+            subscription_id: sub.id,
+            notice_key: format!("provisional-{notice}:{id}"),
+            payload: payload.to_string(),
+        });
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    store.enqueue_notices(&outbox, now)?;
+    Ok(())
 }

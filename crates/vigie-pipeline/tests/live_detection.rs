@@ -188,3 +188,96 @@ fn checkpoint_sizes() {
         );
     }
 }
+
+/// A country's visible /24s halved in the open bin open a provisional
+/// incident and a provisional `start` notice; a closed bin back to normal
+/// withdraws it (a `withdrawn` notice); a drop that lasts is confirmed by
+/// the detector and the provisional record goes, with no withdrawal.
+#[test]
+fn provisional_incidents_are_raised_then_withdrawn_or_confirmed() {
+    let mut store = Store::open_in_memory().unwrap();
+    let bin = BinSize::default();
+    let kz = key("KZ", SignalKind::BgpVisibleSlash24s);
+    let day = DAY_BINS as i64 * 300;
+    let points: Vec<_> = (0..DAY_BINS as i64)
+        .map(|i| (START + i * 300, Some(9000.0 + (i % 3) as f64)))
+        .collect();
+    store.write_points(&kz, bin, &points).unwrap();
+    store
+        .add_subscription(
+            &kz.entity,
+            &["start".into(), "end".into()],
+            "https://example.org/hook",
+            "0123456789abcdef",
+            START,
+        )
+        .unwrap();
+    let mut live = LiveDetection::resume(&mut store, VigieConfig::default(), [OWN.into()]).unwrap();
+    let provisional = |live: &mut LiveDetection, store: &mut Store, t: i64, v: f64| {
+        live.provisional_bin(
+            store,
+            &SignalBin {
+                bin,
+                bin_start: t,
+                values: vec![(kz.clone(), Some(v))],
+            },
+        )
+        .unwrap()
+    };
+    let close = |live: &mut LiveDetection, store: &mut Store, t: i64, v: f64| {
+        store
+            .write_bin(OWN, bin, t, &[(kz.clone(), Some(v))])
+            .unwrap();
+        live.push_bin(&SignalBin {
+            bin,
+            bin_start: t,
+            values: vec![(kz.clone(), Some(v))],
+        });
+        live.publish(store).unwrap();
+    };
+    let keys = |store: &Store| -> Vec<String> {
+        store
+            .outbox()
+            .unwrap()
+            .into_iter()
+            .map(|row| row.notice_key)
+            .collect()
+    };
+    let pending = |store: &Store| {
+        store
+            .incidents(&ResultFilter {
+                method: Some(vigie_pipeline::PROVISIONAL.into()),
+                ..ResultFilter::default()
+            })
+            .unwrap()
+            .len()
+    };
+    let t0 = START + day;
+    // A dip in the open bin that the closed bin does not show.
+    assert_eq!(provisional(&mut live, &mut store, t0, 4000.0).len(), 1);
+    assert_eq!(provisional(&mut live, &mut store, t0, 3000.0).len(), 0);
+    assert_eq!(pending(&store), 1);
+    close(&mut live, &mut store, t0, 9001.0);
+    assert_eq!(pending(&store), 0);
+    assert_eq!(
+        keys(&store),
+        [
+            format!("provisional-start:KZ@{t0}"),
+            format!("provisional-withdrawn:KZ@{t0}")
+        ]
+    );
+    // A cut that lasts: provisional at once, then confirmed.
+    let t1 = t0 + 300;
+    assert_eq!(provisional(&mut live, &mut store, t1, 100.0).len(), 1);
+    let mut t = t1;
+    while incidents(&store).iter().all(|i| i.end.is_some()) {
+        close(&mut live, &mut store, t, 100.0);
+        t += 300;
+        assert!(t < t1 + 3 * 3600, "never confirmed");
+    }
+    assert_eq!(pending(&store), 0);
+    let keys = keys(&store);
+    assert!(keys.contains(&format!("provisional-start:KZ@{t1}")));
+    assert!(!keys.contains(&format!("provisional-withdrawn:KZ@{t1}")));
+    assert_eq!(keys.len(), 3, "{keys:?}");
+}

@@ -2,8 +2,10 @@
 //! (gobgpd) peers with the service, withdraws Kazakh prefixes, and a local
 //! HTTP receiver gets the webhook's start notice; the service is killed
 //! (`kill -9`) and restarted in the middle of the outage; the prefixes come
-//! back and the end notice arrives. Each notice arrives exactly once, and
-//! the latencies from the routing change to the webhook are printed.
+//! back and the end notice arrives. The open bin's provisional values give
+//! a provisional start notice within seconds, the closed bin the confirmed
+//! one. Each notice arrives exactly once, and the latencies from the
+//! routing change to the webhook are printed.
 //!
 //! The store holds 12 hours of the country's history (60 s bins) written
 //! before the service starts, so detection has its baseline at once; the
@@ -350,26 +352,27 @@ fn serve_detects_a_withdrawal_and_alerts_once_across_a_restart() {
     for prefix in PREFIXES {
         rib("del", prefix);
     }
-    let notice = |kind: &str, timeout: Duration| -> Instant {
+    // A notice of `kind`, provisional or confirmed.
+    let notice = |kind: &str, provisional: bool, timeout: Duration| -> Instant {
         let started = Instant::now();
         loop {
-            if let Some(r) = received
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|r| r.body["notice"] == kind)
-            {
+            if let Some(r) = received.lock().unwrap().iter().find(|r| {
+                r.body["notice"] == kind && (r.body["provisional"] == true) == provisional
+            }) {
                 return r.at;
             }
             assert!(
                 started.elapsed() < timeout,
-                "no {kind} notice after {timeout:?}:\n{}",
+                "no {kind} notice (provisional: {provisional}) after {timeout:?}:\n{}",
                 std::fs::read_to_string(&serve_log).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
     };
-    let start_at = notice("start", Duration::from_secs(150));
+    // The open bin shows the loss within seconds: a provisional notice;
+    // the closed bin confirms it.
+    let provisional_latency = notice("start", true, Duration::from_secs(60)) - cut_at;
+    let start_at = notice("start", false, Duration::from_secs(150));
     let start_latency = start_at - cut_at;
 
     // kill -9 in the middle of the outage, and a restart.
@@ -383,7 +386,7 @@ fn serve_detects_a_withdrawal_and_alerts_once_across_a_restart() {
     for prefix in PREFIXES {
         rib("add", prefix);
     }
-    let end_at = notice("end", Duration::from_secs(200));
+    let end_at = notice("end", false, Duration::from_secs(200));
     let end_latency = end_at - lifted_at;
     // Passes of the alert worker after the end: nothing more arrives.
     std::thread::sleep(Duration::from_secs(5));
@@ -402,19 +405,21 @@ fn serve_detects_a_withdrawal_and_alerts_once_across_a_restart() {
         .iter()
         .map(|r| r.body["notice"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(kinds.first(), Some(&"start"), "{kinds:?}");
-    assert_eq!(kinds.last(), Some(&"end"), "{kinds:?}");
-    assert_eq!(kinds.iter().filter(|k| **k == "start").count(), 1);
-    println!(
-        "serve_detect latency: withdrawal to start notice {:.1} s, re-announcement to end notice {:.1} s (60 s bins; restart in between)",
+    // Provisional start, confirmed start, end; nothing withdrawn.
+    let provisional: Vec<bool> = received
+        .iter()
+        .map(|r| r.body["provisional"] == true)
+        .collect();
+    assert_eq!(kinds, ["start", "start", "end"], "{counts:?}");
+    assert_eq!(provisional, [true, false, false], "{counts:?}");
+    let line = format!(
+        "serve_detect latency: withdrawal to provisional start notice {:.1} s, to confirmed start notice {:.1} s; re-announcement to end notice {:.1} s (60 s bins; restart in between)",
+        provisional_latency.as_secs_f64(),
         start_latency.as_secs_f64(),
         end_latency.as_secs_f64()
     );
-    eprintln!(
-        "serve_detect latency: withdrawal to start notice {:.1} s, re-announcement to end notice {:.1} s",
-        start_latency.as_secs_f64(),
-        end_latency.as_secs_f64()
-    );
+    println!("{line}");
+    eprintln!("{line}");
 }
 
 /// The namespace lab of `vigie_probe::lab`, or `None` with a message

@@ -15,14 +15,27 @@ use super::config::DetectSettings;
 use crate::source::Stop;
 use crate::LiveDetection;
 
-/// Hands the final bins of the service's sources to the detection thread
-/// (provisional bins are not detected on).
-pub struct DetectFeed(Sender<SignalBin>);
+/// A bin handed to the detection thread.
+enum Handed {
+    /// A closed bin: detected on.
+    Final(SignalBin),
+    /// The open bin's values so far: looked at for provisional incidents.
+    Provisional(SignalBin),
+}
+
+/// Hands the bins of the service's sources to the detection thread: final
+/// bins to detect on, provisional ones to open provisional incidents.
+pub struct DetectFeed(Sender<Handed>);
 
 impl BinSink for DetectFeed {
     fn write(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
         // The detection thread gone (it said why) must not stop the sources.
-        let _ = self.0.send(bin.clone());
+        let _ = self.0.send(Handed::Final(bin.clone()));
+        Ok(())
+    }
+
+    fn write_provisional(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
+        let _ = self.0.send(Handed::Provisional(bin.clone()));
         Ok(())
     }
 }
@@ -56,7 +69,7 @@ fn run(
     mut store: Store,
     settings: &DetectSettings,
     own_sources: Vec<String>,
-    rx: Receiver<SignalBin>,
+    rx: Receiver<Handed>,
     stop: &Stop,
 ) -> Result<()> {
     let started = Instant::now();
@@ -72,18 +85,26 @@ fn run(
     let mut last_poll = Instant::now();
     let mut last_checkpoint = Instant::now();
     loop {
-        let mut closed = Vec::new();
+        let mut handed = Vec::new();
         match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(bin) => closed.push(bin),
+            Ok(bin) => handed.push(bin),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 live.checkpoint(&mut store)?;
                 return Ok(());
             }
         }
-        closed.extend(rx.try_iter());
-        for bin in &closed {
-            live.push_bin(bin);
+        handed.extend(rx.try_iter());
+        let mut closed = Vec::new();
+        let mut open = None;
+        for bin in handed {
+            match bin {
+                Handed::Final(bin) => {
+                    live.push_bin(&bin);
+                    closed.push(bin);
+                }
+                Handed::Provisional(bin) => open = Some(bin),
+            }
         }
         let mut read = 0;
         if last_poll.elapsed() >= poll_every {
@@ -104,6 +125,15 @@ fn run(
                 eprintln!(
                     "vigie serve: detection at {when}: {} entities fused, {} incidents ({} ongoing)",
                     published.entities, published.incidents, published.ongoing
+                );
+            }
+        }
+        // The latest open bin, unless a final one of the same time came after.
+        if let Some(open) = open.filter(|o| closed.iter().all(|c| c.bin_start < o.bin_start)) {
+            for entity in live.provisional_bin(&mut store, &open)? {
+                eprintln!(
+                    "vigie serve: provisional incident of {entity}: its visible /24s halved in the open bin of {}",
+                    format_utc(open.bin_start)
                 );
             }
         }
