@@ -70,4 +70,6 @@ pub use labels::{
     country_code_from_name, parse_json_labels, parse_truth_csv, Coverage, LabelError, LabelSet,
 };
 pub use live::{LiveDetector, SeriesState};
-pub use vigie::{detect_series, BinVerdict, PhaseKind, SignalDetector};
+pub use vigie::{
+    detect_series, detect_spans, BinVerdict, PhaseKind, SignalDetector, MAX_SILENCE_SECS,
+};

@@ -13,11 +13,8 @@ use vigie_model::{BinSink, BinSize, Entity, SeriesKey, SignalBin, SinkError, Uni
 
 use crate::event::SignalDetection;
 use crate::fusion::{fuse, Incident};
-use crate::vigie::SignalDetector;
+use crate::vigie::{SignalDetector, MAX_SILENCE_SECS};
 use crate::VigieConfig;
-
-/// A silence longer than this restarts a series' depth history.
-const MAX_SILENCE_SECS: u32 = 14 * 86_400;
 
 /// One series as the live detector follows it.
 #[derive(Clone, Debug, Serialize, Deserialize)]

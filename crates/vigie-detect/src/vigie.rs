@@ -88,6 +88,10 @@ const WEEKDAY_AGREEMENT: f64 = 0.10;
 const NOISE_WARMUP_WINDOWS: u32 = 12;
 /// Normal data, in seconds, that is always enough to trust a noise estimate.
 const NOISE_WARMUP_MAX_SECS: u32 = 2 * 86_400;
+/// A series silent for longer than this is followed afresh when its data
+/// comes back: what was learnt before is too old to judge by (an event
+/// still open is closed as data lost).
+pub const MAX_SILENCE_SECS: u32 = 14 * 86_400;
 /// Bins at least this long judge every window as a long one (see
 /// [`SignalDetector::sigma`]).
 const COARSE_BIN_SECS: u32 = 1800;
@@ -209,7 +213,7 @@ impl Sizes {
                 .max(widest_confirm + widest)
                 + 2,
             gap_min_bins: bins(config.gap_min_secs),
-            max_fill_bins: bins(14 * 86_400),
+            max_fill_bins: bins(MAX_SILENCE_SECS),
             noise_delay: widest_confirm,
             thresholds,
         }
@@ -1911,6 +1915,56 @@ pub fn detect_series(series: &Series, config: &VigieConfig) -> SignalDetection {
         gaps: detector.gaps(),
         depths,
     }
+}
+
+/// Runs one detector over the spans of a series that hold data (oldest
+/// first, as [`detect_series`] would see them, with long silences between
+/// them left out rather than filled): the detector meets each silence as a
+/// live one does (after more than 14 days it starts afresh), and each span
+/// gets its own detection, with the events and gaps that start in it and
+/// its depths. One span gives exactly [`detect_series`]'s result; the cost
+/// grows with the bins that are read, not with the silences.
+pub fn detect_spans(spans: &[Series], config: &VigieConfig) -> Vec<SignalDetection> {
+    let Some(first) = spans.first() else {
+        return Vec::new();
+    };
+    let mut detector = SignalDetector::new(first.key.clone(), first.bin, config);
+    let mut detections: Vec<SignalDetection> = Vec::with_capacity(spans.len());
+    for series in spans {
+        let mut depths = Vec::with_capacity(series.values.len());
+        for (t, value) in series.points() {
+            let verdict = detector.push(t, value);
+            depths.push(verdict.depth.map(|d| d as f32));
+        }
+        detections.push(SignalDetection {
+            key: series.key.clone(),
+            bin_secs: series.bin.secs(),
+            start: series.start,
+            end: series.end(),
+            events: Vec::new(),
+            gaps: Vec::new(),
+            depths,
+        });
+    }
+    // Each event and gap goes to the last span starting at or before it.
+    let span_of = |t: UnixSecs| detections.iter().rposition(|d| d.start <= t).unwrap_or(0);
+    let placed_events: Vec<(usize, SignalEvent)> = detector
+        .events()
+        .into_iter()
+        .map(|e| (span_of(e.start), e))
+        .collect();
+    let placed_gaps: Vec<(usize, DataGap)> = detector
+        .gaps()
+        .into_iter()
+        .map(|g| (span_of(g.start), g))
+        .collect();
+    for (index, event) in placed_events {
+        detections[index].events.push(event);
+    }
+    for (index, gap) in placed_gaps {
+        detections[index].gaps.push(gap);
+    }
+    detections
 }
 
 #[cfg(test)]

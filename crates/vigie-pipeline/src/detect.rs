@@ -5,10 +5,13 @@
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use vigie_detect::{
-    detect_series, ioda_detect_series, IodaConfig, IodaLevel, SignalEvent, VigieConfig,
+    detect_spans, ioda_detect_series, IodaConfig, IodaLevel, SignalDetection, SignalEvent,
+    VigieConfig, MAX_SILENCE_SECS,
 };
-use vigie_model::{BinSize, Entity, EntityKind, Series, SeriesKey, TimeRange};
+use vigie_model::{BinSize, Entity, EntityKind, Series, SeriesKey, TimeRange, TimeWindow};
 use vigie_store::{SeriesInfo, Store, StoredEvent, StoredIncident};
 
 use crate::scope::ScopeContext;
@@ -85,29 +88,111 @@ pub fn detect_and_store(
         entities: entities.len(),
         ..DetectSummary::default()
     };
-    for (index, entity) in entities.iter().enumerate() {
-        progress(entity, index, entities.len());
-        let infos = listed.get(entity).map(Vec::as_slice).unwrap_or_default();
-        let series = read_series(store, infos, options.range)?;
-        summary.series += series.len();
-        let mut detections = Vec::new();
-        for s in &series {
-            let detection = detect_series(s, &config);
-            let events = stored_events(VIGIE, s.bin, &detection.events)?;
-            summary.events += events.len();
-            store.replace_events(VIGIE, &s.key, s.bin, &events)?;
-            let ioda_events = match ioda_detect_series(s, &ioda) {
-                Some(d) => stored_events(IODA_MEDIAN, s.bin, &d.events)?,
-                None => Vec::new(),
-            };
-            store.replace_events(IODA_MEDIAN, &s.key, s.bin, &ioda_events)?;
-            detections.push(detection);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Entities go in batches of about BATCH_BINS bins: read (the store is
+    // one connection), detect every series of the batch on every core,
+    // then store the batch's results in order (regions and ASes before
+    // the countries that list them).
+    let mut next = 0;
+    while next < entities.len() {
+        let mut batch: Vec<(&Entity, Vec<Vec<Series>>)> = Vec::new();
+        let mut bins_read = 0usize;
+        while next < entities.len() && (batch.is_empty() || bins_read < BATCH_BINS) {
+            let entity = &entities[next];
+            progress(entity, next, entities.len());
+            next += 1;
+            let infos = listed.get(entity).map(Vec::as_slice).unwrap_or_default();
+            let series = read_spans(store, infos, options.range)?;
+            bins_read += series
+                .iter()
+                .flatten()
+                .map(|s| s.values.len())
+                .sum::<usize>();
+            batch.push((entity, series));
         }
-        let incidents = scope.scoped_incidents(store, entity, &detections, &config)?;
-        summary.incidents += incidents.len();
-        store_incidents(store, entity, &incidents)?;
+        let jobs: Vec<&Vec<Series>> = batch.iter().flat_map(|(_, series)| series).collect();
+        let results = detect_all(&jobs, &config, &ioda, threads);
+        let mut results = results.into_iter();
+        for (entity, series) in &batch {
+            summary.series += series.len();
+            let mut detections = Vec::new();
+            for spans in series {
+                let (vigie, ioda_events) = results.next().unwrap_or_default();
+                let (key, bin) = (&spans[0].key, spans[0].bin);
+                let found: Vec<SignalEvent> = vigie.iter().flat_map(|d| d.events.clone()).collect();
+                let events = stored_events(VIGIE, bin, &found)?;
+                summary.events += events.len();
+                store.replace_events(VIGIE, key, bin, &events)?;
+                let ioda_events = stored_events(IODA_MEDIAN, bin, &ioda_events)?;
+                store.replace_events(IODA_MEDIAN, key, bin, &ioda_events)?;
+                detections.extend(vigie);
+            }
+            let incidents = scope.scoped_incidents(store, entity, &detections, &config)?;
+            summary.incidents += incidents.len();
+            store_incidents(store, entity, &incidents)?;
+        }
     }
     Ok(summary)
+}
+
+/// One series' result: vigie's detections (one per span that holds data)
+/// and IODA's method's events.
+type SeriesResult = (Vec<SignalDetection>, Vec<SignalEvent>);
+
+/// About this many bins are read before the batch is detected (some
+/// hundred megabytes of series at most).
+const BATCH_BINS: usize = 20_000_000;
+
+/// vigie's detections (one per span) and IODA's method's events for each
+/// series of `jobs`, in order, computed on `threads` threads.
+fn detect_all(
+    jobs: &[&Vec<Series>],
+    config: &VigieConfig,
+    ioda: &IodaConfig,
+    threads: usize,
+) -> Vec<SeriesResult> {
+    let detect_one = |spans: &Vec<Series>| {
+        let vigie = detect_spans(spans, config);
+        let ioda_events: Vec<SignalEvent> = spans
+            .iter()
+            .filter_map(|s| ioda_detect_series(s, ioda))
+            .flat_map(|d| d.events)
+            .collect();
+        (vigie, ioda_events)
+    };
+    if threads <= 1 || jobs.len() <= 1 {
+        return jobs.iter().map(|spans| detect_one(spans)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<SeriesResult>> = vec![None; jobs.len()];
+    let done: Vec<Vec<(usize, SeriesResult)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(jobs.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(spans) = jobs.get(index) else {
+                            break;
+                        };
+                        out.push((index, detect_one(spans)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    for (index, result) in done.into_iter().flatten() {
+        slots[index] = Some(result);
+    }
+    slots.into_iter().map(Option::unwrap_or_default).collect()
 }
 
 /// Replaces `entity`'s incidents of vigie's detector in the store (batch
@@ -160,26 +245,44 @@ fn series_at_any_bin(
     Ok(grouped)
 }
 
-/// Reads the series `infos` describe, each at its own bin width, over
-/// `range` or their whole plausible extent (series never written are
-/// skipped, and so are bins outside the plausible time window).
-fn read_series(
+/// Reads the series `infos` describe, each at its own bin width, as the
+/// spans that hold data (silences longer than the detector's
+/// [`MAX_SILENCE_SECS`] are not read) inside `range` or their whole
+/// plausible extent; series with nothing to read are left out.
+fn read_spans(
     store: &Store,
     infos: &[SeriesInfo],
     range: Option<TimeRange>,
-) -> Result<Vec<Series>> {
+) -> Result<Vec<Vec<Series>>> {
+    let window = TimeWindow::stored_now();
     let mut out = Vec::new();
     for info in infos {
-        let range = match range {
-            Some(range) => range,
-            None => match crate::plausible_range(store, info)? {
-                Some(range) => range,
+        let Some(extent) = crate::plausible_range(store, info)? else {
+            continue;
+        };
+        let limit = match range {
+            Some(range) => match intersect(extent, range) {
+                Some(limit) => limit,
                 None => continue,
             },
+            None => extent,
         };
-        out.push(store.read_series(&info.key, info.bin, range)?);
+        let mut spans = Vec::new();
+        for span in store.data_spans(info, window, i64::from(MAX_SILENCE_SECS))? {
+            if let Some(span) = intersect(span, limit) {
+                spans.push(store.read_series(&info.key, info.bin, span)?);
+            }
+        }
+        if !spans.is_empty() {
+            out.push(spans);
+        }
     }
     Ok(out)
+}
+
+/// The part of `a` inside `b`, if any.
+fn intersect(a: TimeRange, b: TimeRange) -> Option<TimeRange> {
+    TimeRange::new(a.from().max(b.from()), a.until().min(b.until())).ok()
 }
 
 /// Events as the store keeps them, under `method`.

@@ -57,6 +57,7 @@ mod probe_blocks;
 mod results;
 mod schema;
 mod sink;
+mod spans;
 mod sqlite;
 
 use std::net::Ipv4Addr;

@@ -968,7 +968,7 @@ fn resolve_series(
 }
 
 /// The id of an existing series, without creating it.
-fn find_series(
+pub(crate) fn find_series(
     conn: &Connection,
     label: &str,
     key: &SeriesKey,

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use vigie_model::{parse_utc, TimeRange};
+use vigie_model::{parse_utc, TimeRange, TimeWindow};
 use vigie_pipeline::{detect_and_store, DetectOptions};
 use vigie_store::Store;
 
@@ -15,10 +15,14 @@ pub fn run(store: &mut Store, args: DetectArgs) -> Result<ExitCode> {
     let time = |text: &Option<String>| text.as_deref().map(parse_utc).transpose();
     let range = match (time(&args.from)?, time(&args.until)?) {
         (None, None) => None,
-        (from, until) => Some(TimeRange::new(
-            from.unwrap_or(0),
-            until.unwrap_or(i64::from(u32::MAX)),
-        )?),
+        // One bound alone: the other is the plausible window's.
+        (from, until) => {
+            let window = TimeWindow::stored_now();
+            Some(TimeRange::new(
+                from.unwrap_or(window.earliest()),
+                until.unwrap_or(window.latest()),
+            )?)
+        }
     };
     let options = DetectOptions {
         entity: args.entity.as_deref().map(str::parse).transpose()?,
