@@ -273,8 +273,11 @@ pub fn enqueue(
                 if !sub.notices.iter().any(|n| n == notice) {
                     continue;
                 }
+                // Confirmed by the detector; a live service's provisional
+                // notices say `"provisional": true`.
                 let payload = json!({
                     "notice": notice,
+                    "provisional": false,
                     "time": format_utc(*time),
                     "entity": inc.entity.to_string(),
                     "subscriptionId": sub.id,
