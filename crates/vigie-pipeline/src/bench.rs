@@ -19,7 +19,7 @@ use vigie_bgp::{RoutingTable, VisibilityAccounting, VisibilityConfig};
 use vigie_detect::sweep::{self, Scenario as SweepScenario, SweepReport};
 use vigie_detect::{IodaConfig, IodaLevel, Method, VigieConfig};
 use vigie_geo::GeoDb;
-use vigie_model::{BinSize, CountryCode, Discard, Entity, Series, SeriesKey, SignalKind};
+use vigie_model::{BinSink, BinSize, CountryCode, Discard, Entity, Series, SeriesKey, SignalKind};
 use vigie_store::Store;
 
 /// The real RIS update files of the shared data, used when no file is given.
@@ -403,6 +403,11 @@ pub struct DetectBenchOptions {
     /// Days of 5-minute bins per series.
     #[arg(long, default_value_t = 365)]
     pub days: u32,
+    /// Write the series into a fresh store in a temporary folder and time
+    /// what `vigie detect` runs on it (reading, detection on every core,
+    /// events and incidents stored), instead of detection in memory.
+    #[arg(long)]
+    pub store: bool,
 }
 
 /// A batch backtest of detection and fusion on generated series: one
@@ -420,6 +425,12 @@ pub fn bench_detect(options: &DetectBenchOptions) -> Result<String> {
     let mut detect_secs = 0.0;
     let mut bins = 0u64;
     let mut incidents = 0usize;
+    let folder = tempfile::tempdir()?;
+    let mut store = if options.store {
+        Some(Store::open(folder.path())?)
+    } else {
+        None
+    };
     for e in 0..options.entities {
         let code = [b'A' + (e / 26 % 26) as u8, b'A' + (e % 26) as u8];
         let entity = Entity::Country(CountryCode::new(std::str::from_utf8(&code)?)?);
@@ -430,6 +441,12 @@ pub fn bench_detect(options: &DetectBenchOptions) -> Result<String> {
             .take(options.signals as usize)
             .map(|&signal| generated_series(entity.clone(), signal, options.days, &mut rng))
             .collect();
+        bins += series.iter().map(|s| s.values.len() as u64).sum::<u64>();
+        if let Some(store) = store.as_mut() {
+            store.sink("bench").write_series(&series)?;
+            generate_secs += started.elapsed().as_secs_f64();
+            continue;
+        }
         generate_secs += started.elapsed().as_secs_f64();
         let started = Instant::now();
         let detections: Vec<_> = series
@@ -438,10 +455,18 @@ pub fn bench_detect(options: &DetectBenchOptions) -> Result<String> {
             .collect();
         incidents += vigie_detect::fuse(&entity, &detections, &config).len();
         detect_secs += started.elapsed().as_secs_f64();
-        bins += series.iter().map(|s| s.values.len() as u64).sum::<u64>();
+    }
+    let mut path = "in memory, one core";
+    if let Some(store) = store.as_mut() {
+        let started = Instant::now();
+        let summary =
+            crate::detect_and_store(store, &crate::DetectOptions::default(), &mut |_, _, _| {})?;
+        detect_secs = started.elapsed().as_secs_f64();
+        incidents = summary.incidents;
+        path = "through the store, every core";
     }
     Ok(format!(
-        "| {} entities × {} signals × {} days of 5-min bins | {} bins | detection and fusion {:.1} s ({:.2} M bins/s) | {} incidents | (generating the data: {:.1} s) |",
+        "| {} entities × {} signals × {} days of 5-min bins ({path}) | {} bins | detection and fusion {:.1} s ({:.2} M bins/s) | {} incidents | (generating the data: {:.1} s) |",
         options.entities,
         options.signals,
         options.days,
