@@ -13,6 +13,9 @@
 //! bin, as a lab with 60 s bins allows. Takes 3 to 5 minutes (each step
 //! waits for a bin to close).
 //!
+//! A third test does it with traffic: a `flows` collector of the service
+//! stops receiving a country's flow records, then receives them again.
+//!
 //! A second test does the same with probing: `vigie probe` runs rounds in
 //! `vigie_probe`'s namespace lab into the service's store (bins another
 //! process writes, found in the store's write log), the lab's border is cut
@@ -616,4 +619,176 @@ fn serve_detects_a_cut_that_vigie_probe_measures() {
         start_latency.as_secs_f64(),
         end_latency.as_secs_f64()
     );
+}
+
+/// A NetFlow v9 datagram (template and one record: source, destination,
+/// bytes, packets), as `tests/cli_traffic.rs` sends them.
+fn v9(seq: u32, src: [u8; 4], dst: [u8; 4], bytes: u32, packets: u32) -> Vec<u8> {
+    let mut d = Vec::new();
+    for v in [9u16, 2] {
+        d.extend_from_slice(&v.to_be_bytes());
+    }
+    for v in [1000u32, 1_700_000_000, seq, 0] {
+        d.extend_from_slice(&v.to_be_bytes());
+    }
+    for v in [0u16, 24, 256, 4, 8, 4, 12, 4, 1, 4, 2, 4, 256, 20] {
+        d.extend_from_slice(&v.to_be_bytes());
+    }
+    d.extend_from_slice(&src);
+    d.extend_from_slice(&dst);
+    d.extend_from_slice(&bytes.to_be_bytes());
+    d.extend_from_slice(&packets.to_be_bytes());
+    d
+}
+
+/// Traffic: `vigie serve` runs a `flows` collector; an exporter sends a
+/// record a second from a Kazakh and a US address, then stops sending the
+/// Kazakh one (the country reads 0: it was seen, the collector still
+/// closes bins), then sends it again. The start and end notices arrive
+/// once each; latencies printed. Needs nothing but loopback.
+#[test]
+fn serve_detects_a_country_gone_from_the_flows() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const BYTES: u32 = 4000;
+    let dir = tempfile::tempdir().unwrap();
+    let root = if std::env::var("VIGIE_KEEP_LAB").as_deref() == Ok("1") {
+        dir.keep()
+    } else {
+        dir.path().to_path_buf()
+    };
+    let data = root.join("data");
+    let serve_log = root.join("serve.log");
+    let received: Arc<Mutex<Vec<Received>>> = Arc::new(Mutex::new(Vec::new()));
+    let hook = start_receiver(Arc::clone(&received));
+    let kz: Entity = "KZ".parse().unwrap();
+    let key = SeriesKey {
+        entity: kz.clone(),
+        signal: SignalKind::FlowBytesFrom,
+    };
+    let bin = BinSize::new(BIN_SECS as u32).unwrap();
+    // 12 hours at the exporter's rate, up to the end of the next bin: the
+    // partial bin the collector starts in is not taken (the detector has
+    // that bin already).
+    {
+        let mut store = Store::open(&data).unwrap();
+        let next_bin = bin.floor(unix_now()) + BIN_SECS;
+        let points: Vec<(UnixSecs, Option<f64>)> = (0..12 * 60)
+            .rev()
+            .map(|i| (next_bin - i * BIN_SECS, Some(60.0 * f64::from(BYTES))))
+            .collect();
+        store.write_points(&key, bin, &points).unwrap();
+        vigie_publish::alerts::subscribe(
+            &mut store,
+            &kz,
+            &["start".into(), "end".into()],
+            &hook,
+            "serve-detect-secret-0123456789",
+            true,
+            unix_now(),
+        )
+        .unwrap();
+    }
+    let listen = {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap()
+    };
+    let config = root.join("vigie.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "bin_secs = {BIN_SECS}\n\
+             [api]\nlisten = \"127.0.0.1:0\"\n\
+             [alerts]\nallow_private = true\ninterval_secs = 1\n\
+             [detect]\npoll_secs = 1\nconfirm_windows_secs = [60, 300, 900]\nexit_window_secs = 60\n\
+             [[source]]\nkind = \"flows\"\nlisten = [\"{listen}\"]\nown_prefixes = [\"192.0.2.0/24\"]\ngrace_secs = 2\n"
+        ),
+    )
+    .unwrap();
+    let _serve = Killed(start_serve(&config, &data, &serve_log));
+    wait_log(
+        &serve_log,
+        "flow collector on udp",
+        1,
+        Duration::from_secs(60),
+    );
+    wait_log(&serve_log, "detection ready", 1, Duration::from_secs(60));
+
+    // The exporter: a datagram a second for each address, on a schedule.
+    let send_kz = Arc::new(AtomicBool::new(true));
+    let sending = Arc::clone(&send_kz);
+    std::thread::spawn(move || {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let started = Instant::now();
+        for second in 0u32.. {
+            if sending.load(Ordering::Relaxed) {
+                let _ = socket.send_to(
+                    &v9(2 * second, [2, 132, 0, 1], [192, 0, 2, 1], BYTES, 4),
+                    listen,
+                );
+            }
+            let _ = socket.send_to(
+                &v9(2 * second + 1, [8, 8, 8, 8], [192, 0, 2, 1], BYTES, 4),
+                listen,
+            );
+            let next = Duration::from_secs(u64::from(second) + 1);
+            std::thread::sleep(next.saturating_sub(started.elapsed()));
+        }
+    });
+    // A whole bin of traffic after the history, then the country goes.
+    let first_full = bin.floor(unix_now()) + BIN_SECS;
+    while unix_now() < first_full + BIN_SECS + 3 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let notice = |kind: &str, timeout: Duration| -> Instant {
+        let started = Instant::now();
+        loop {
+            if let Some(r) = received
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|r| r.body["notice"] == kind)
+            {
+                return r.at;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "no {kind} notice after {timeout:?}:\n{}",
+                std::fs::read_to_string(&serve_log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    assert!(
+        received.lock().unwrap().is_empty(),
+        "a notice before the cut"
+    );
+    let cut_at = Instant::now();
+    send_kz.store(false, Ordering::Relaxed);
+    let start_latency = notice("start", Duration::from_secs(150)) - cut_at;
+    let lifted_at = Instant::now();
+    send_kz.store(true, Ordering::Relaxed);
+    let end_latency = notice("end", Duration::from_secs(200)) - lifted_at;
+    std::thread::sleep(Duration::from_secs(5));
+
+    let received = received.lock().unwrap();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in received.iter() {
+        *counts.entry(r.key.as_str()).or_default() += 1;
+    }
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "a notice was sent twice: {counts:?}"
+    );
+    let kinds: Vec<&str> = received
+        .iter()
+        .map(|r| r.body["notice"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, ["start", "end"], "{counts:?}");
+    let line = format!(
+        "serve_detect traffic latency: flows stopped to start notice {:.1} s, flows back to end notice {:.1} s (60 s bins, grace 2 s)",
+        start_latency.as_secs_f64(),
+        end_latency.as_secs_f64()
+    );
+    println!("{line}");
+    eprintln!("{line}");
 }
