@@ -16,8 +16,8 @@ use vigie_geo::GeoDb;
 use vigie_model::{format_utc, BinSink, BinSize, SignalBin, UnixSecs};
 use vigie_probe::{
     combine_states, discover, up_counts, BeliefParams, BlockChange, BlockState, Eligibility,
-    Engine, IcmpSocket, ListBuilder, ListReport, ProbeList, Prober, ProberConfig, RoundBins,
-    RoundReport, TargetPolicy, VantageStates,
+    Engine, IcmpSocket, ListBuilder, ListReport, ProbeList, Prober, ProberConfig, RateCeiling,
+    RoundBins, RoundReport, TargetPolicy, VantageStates,
 };
 use vigie_store::{BlockChangeRecord, Store};
 
@@ -35,8 +35,12 @@ pub struct ProbeSettings {
     /// A hitlist (one IPv4 address per line, optionally with its response
     /// rate 0-1) or a list saved by `vigie probe --save-list`.
     pub targets: PathBuf,
-    /// Global cap on probes sent per second; never exceeded (at least 1).
+    /// Global cap on probes sent per second; never exceeded (at least 1,
+    /// at most `max_rate`).
     pub rate: u32,
+    /// The ceiling `rate` must stay under, raised explicitly; default
+    /// [`vigie_probe::DEFAULT_MAX_RATE_PPS`] (20,000 probes/s).
+    pub max_rate: Option<u32>,
     /// Probes that may leave back to back; default rate/100.
     pub burst: Option<u32>,
     /// Round length in seconds (IODA: 600); every block gets one probe per round.
@@ -63,6 +67,7 @@ impl Default for ProbeSettings {
         ProbeSettings {
             targets: PathBuf::new(),
             rate: 0,
+            max_rate: None,
             burst: None,
             round_secs: 600.0,
             timeout_ms: 3000,
@@ -77,6 +82,14 @@ impl Default for ProbeSettings {
 }
 
 impl ProbeSettings {
+    /// The ceiling the rate must stay under: `max_rate` when given, else
+    /// the default.
+    pub fn rate_ceiling(&self) -> RateCeiling {
+        self.max_rate
+            .map(RateCeiling::raised_to)
+            .unwrap_or_default()
+    }
+
     /// Checks the numbers; the block eligibility and the belief parameters.
     pub fn check(&self) -> Result<(Eligibility, BeliefParams)> {
         if !(self.default_availability > 0.0 && self.default_availability <= 1.0) {
@@ -87,6 +100,16 @@ impl ProbeSettings {
         }
         if self.rate == 0 {
             bail!("the rate must be at least 1 probe per second");
+        }
+        let ceiling = self.rate_ceiling().max_pps();
+        if self.rate > ceiling {
+            bail!(
+                "a rate of {} probes/s is above the ceiling of {ceiling} probes/s; if this rate is \
+                 meant, raise the ceiling with --max-rate {} (in a probe source: max_rate = {})",
+                self.rate,
+                self.rate,
+                self.rate
+            );
         }
         if !(self.round_secs > 0.0 && self.round_secs.is_finite()) {
             bail!("the round must be a positive number of seconds");
@@ -315,7 +338,7 @@ pub fn run_probe(
             burst: settings.burst.unwrap_or((rate / 100).max(1)),
             round: Duration::from_secs_f64(settings.round_secs),
         };
-        let mut prober = Prober::new(socket, engine, config)?;
+        let mut prober = Prober::with_rate_ceiling(socket, engine, config, settings.rate_ceiling())?;
         eprintln!(
             "probing {blocks} blocks from vantage point {:?}: rounds of {} s, ≤ {} probes/s, timeout {} ms",
             settings.vantage, settings.round_secs, rate, settings.timeout_ms

@@ -420,6 +420,9 @@ pub struct ProbeArgs {
     /// Global cap on probes sent per second; never exceeded. Required to probe.
     #[arg(long, value_name = "PPS", required_unless_present_any = ["combine", "show_changes"])]
     pub rate: Option<u32>,
+    /// Raise the ceiling --rate must stay under (default 20,000 probes/s).
+    #[arg(long, value_name = "PPS")]
+    pub max_rate: Option<u32>,
     /// Probes that may leave back to back (token bucket size); default rate/100.
     #[arg(long)]
     pub burst: Option<u32>,

@@ -280,3 +280,39 @@ fn probe_rounds_feed_the_store_and_vantage_points_combine() {
     assert_eq!(text.matches(" lab-s ").count(), 16, "{text}");
     assert!(text.contains(" lab-s 198.18.7.0/24 up -> down"), "{text}");
 }
+
+#[test]
+fn a_rate_above_the_ceiling_is_refused_unless_raised() {
+    let dir = tempfile::tempdir().unwrap();
+    let targets = dir.path().join("hitlist.txt");
+    std::fs::write(&targets, "8.8.8.8 0.9\n").unwrap();
+    let targets = targets.to_str().unwrap();
+    let refused = vigie(
+        None,
+        dir.path(),
+        &["probe", "--targets", targets, "--rate", "30000"],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("above the ceiling of 20000") && stderr.contains("--max-rate 30000"),
+        "{stderr}"
+    );
+    // Raised explicitly, the rate passes the check and the run goes on
+    // to the next one (one address is too few for a block to be probed).
+    let raised = vigie(
+        None,
+        dir.path(),
+        &[
+            "probe",
+            "--targets",
+            targets,
+            "--rate",
+            "30000",
+            "--max-rate",
+            "30000",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&raised.stderr);
+    assert!(!stderr.contains("above the ceiling"), "{stderr}");
+}

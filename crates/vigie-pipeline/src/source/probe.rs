@@ -97,7 +97,9 @@ impl Source for ProbeSource {
             settings.rate
         );
         runtime.block_on(async {
-            let mut prober = Prober::new(socket, Engine::new(list, params, ident, seed), config)?;
+            let engine = Engine::new(list, params, ident, seed);
+            let ceiling = settings.rate_ceiling();
+            let mut prober = Prober::with_rate_ceiling(socket, engine, config, ceiling)?;
             let mut round_bins = RoundBins::new(bin);
             while !stop.load(Ordering::Relaxed) {
                 let round_start = now_unix();

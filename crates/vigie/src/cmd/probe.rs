@@ -36,6 +36,7 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
     let settings = ProbeSettings {
         targets: args.targets.clone().unwrap_or_default(),
         rate: args.rate.unwrap_or(0),
+        max_rate: args.max_rate,
         burst: args.burst,
         round_secs: args.round_secs,
         timeout_ms: args.timeout_ms,
