@@ -281,3 +281,77 @@ fn provisional_incidents_are_raised_then_withdrawn_or_confirmed() {
     assert!(!keys.contains(&format!("provisional-withdrawn:KZ@{t1}")));
     assert_eq!(keys.len(), 3, "{keys:?}");
 }
+
+/// What one 5-minute bin costs the live loop with `COUNTRIES` countries ×
+/// 4 signals (a day of history first): pushing the bin, fusing and
+/// writing what changed, and checkpointing every series pushed (as
+/// `checkpoint_secs = 300` does with 5-minute bins). Run with `--release
+/// --ignored --nocapture` (docs/BENCHMARKS.md).
+#[test]
+#[ignore = "a measurement: run with --release --ignored --nocapture"]
+fn live_loop_cost_per_bin() {
+    use std::time::Instant;
+    const COUNTRIES: usize = 250;
+    let signals = [
+        SignalKind::BgpVisibleSlash24s,
+        SignalKind::ProbeUpSlash24s,
+        SignalKind::TelescopeUniqueSources,
+        SignalKind::FlowBytesFrom,
+    ];
+    let codes: Vec<String> = (0..COUNTRIES)
+        .map(|i| {
+            let a = (b'A' + (i / 26) as u8) as char;
+            let b = (b'A' + (i % 26) as u8) as char;
+            format!("{a}{b}")
+        })
+        .collect();
+    let keys: Vec<SeriesKey> = codes
+        .iter()
+        .flat_map(|code| signals.iter().map(move |s| key(code, *s)))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let bin = BinSize::default();
+    let mut live = LiveDetection::resume(&mut store, VigieConfig::default(), [OWN.into()]).unwrap();
+    let value = |i: usize, k: usize| {
+        let phase = (i % DAY_BINS) as f64 / DAY_BINS as f64 * std::f64::consts::TAU;
+        1000.0 + 10.0 * k as f64 + 200.0 * phase.sin() + ((i * 7919 + k) % 11) as f64
+    };
+    let (mut push, mut publish, mut checkpoint) = (0.0, 0.0, 0.0);
+    let measured = DAY_BINS / 4;
+    for i in 0..DAY_BINS + measured {
+        let t = START + (i * 300) as i64;
+        let values: Vec<_> = keys
+            .iter()
+            .enumerate()
+            .map(|(k, key)| (key.clone(), Some(value(i, k))))
+            .collect();
+        store.write_bin(OWN, bin, t, &values).unwrap();
+        let started = Instant::now();
+        live.push_bin(&SignalBin {
+            bin,
+            bin_start: t,
+            values,
+        });
+        let pushed = started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        live.publish(&mut store).unwrap();
+        let published = started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        live.checkpoint(&mut store).unwrap();
+        let saved = started.elapsed().as_secs_f64();
+        if i >= DAY_BINS {
+            push += pushed;
+            publish += published;
+            checkpoint += saved;
+        }
+    }
+    let n = measured as f64;
+    println!(
+        "live loop, {} series, 5-minute bins, after a day: push {:.1} ms, publish {:.1} ms, checkpoint {:.1} ms per bin",
+        keys.len(),
+        1000.0 * push / n,
+        1000.0 * publish / n,
+        1000.0 * checkpoint / n
+    );
+}
