@@ -12,6 +12,7 @@ use vigie_model::{format_utc, BinSize, WindowedSink, LIVE_MARGIN_SECS};
 use vigie_store::Store;
 use vigie_traffic::flow::collector::{run_collector, CollectorConfig};
 use vigie_traffic::flow::decode::FlowDecoder;
+use vigie_traffic::flow::limits::FlowLimits;
 use vigie_traffic::flow::pipeline::FlowPipeline;
 use vigie_traffic::live_capture::{run_live_telescope, LiveCapture};
 use vigie_traffic::telescope::Telescope;
@@ -42,6 +43,9 @@ pub struct FlowCollectOptions {
     pub run_for: Option<Duration>,
     /// The store's name for the bins.
     pub source: String,
+    /// Exporters allowed, caps on exporters, templates and fields, and the
+    /// link ceiling.
+    pub limits: FlowLimits,
 }
 
 /// Collects flows into the store under `options.source`, telling on stderr
@@ -58,7 +62,7 @@ pub fn collect_flows(
         listen: options.listen,
         grace_secs: options.grace_secs,
         run_for: options.run_for,
-        limits: Default::default(),
+        limits: options.limits,
     };
     let stop = vigie_traffic::signal::stop_on_signals();
     run_collector(
@@ -94,7 +98,27 @@ pub fn collect_flows(
         "done: {} records counted, {} internal (both ends in --own-prefix), {} late",
         stats.records, stats.internal_records, stats.late_records
     )];
-    let mut damaged = false;
+    let mut damaged = stats.implausible_records > 0;
+    if stats.implausible_records > 0 {
+        messages.push(format!(
+            "{} records beyond what a link can carry (the exporter's link ceiling) counted as implausible, not stored",
+            stats.implausible_records
+        ));
+    }
+    let limits = pipeline.limit_stats();
+    if limits != Default::default() {
+        messages.push(format!(
+            "limits: {} datagrams refused (exporter not allowed), {} exporters and {} templates forgotten, \
+             {} templates over the per-exporter cap, {} templates with too many fields, {} datagrams summed as other exporters",
+            limits.refused_datagrams,
+            limits.evicted_exporters,
+            limits.evicted_templates,
+            limits.templates_over_cap,
+            limits.oversized_templates,
+            limits.untracked_datagrams
+        ));
+    }
+    damaged |= limits.templates_over_cap > 0 || limits.oversized_templates > 0;
     for (exporter, h) in pipeline.health() {
         damaged |= h.decode_errors > 0 || h.template_misses > 0 || h.bad_sampling_rates > 0;
         messages.push(format!(

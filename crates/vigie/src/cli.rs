@@ -546,6 +546,9 @@ pub struct CollectFlowsArgs {
     /// the far end. Repeat for several.
     #[arg(long = "own-prefix", value_name = "PREFIX")]
     pub own_prefixes: Vec<String>,
+    /// Accept datagrams only from these exporter addresses or prefixes (repeatable); default: any.
+    #[arg(long = "allow-exporter", value_name = "PREFIX")]
+    pub allow_exporters: Vec<String>,
     #[command(flatten)]
     pub bin: BinArg,
     /// A bin is written this many seconds after it ends (late datagrams).

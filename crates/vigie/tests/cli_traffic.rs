@@ -150,6 +150,52 @@ fn collect_flows_writes_series_and_reports_health() {
 }
 
 #[test]
+fn collect_flows_refuses_exporters_outside_the_allow_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let listen = free_udp_address();
+    let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "collect",
+            "flows",
+            "--listen",
+            &listen,
+            "--duration-secs",
+            "3",
+        ])
+        .args([
+            "--own-prefix",
+            "192.0.2.0/24",
+            "--allow-exporter",
+            "10.0.0.0/8",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    // From 127.0.0.1, outside the allow-list: refused, counted, not stored.
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sender
+        .send_to(&v9([2, 132, 0, 1], [192, 0, 2, 1], 4000, 4), &listen)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("limits: 1 datagrams refused (exporter not allowed)"),
+        "{stderr}"
+    );
+    let entities = vigie(&data, &["entities"]);
+    let listed = String::from_utf8_lossy(&entities.stdout);
+    assert!(
+        !listed.contains("KZ"),
+        "nothing from a refused exporter is stored: {listed}"
+    );
+}
+
+#[test]
 fn ingest_pcap_of_flow_exports() {
     let file = Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),

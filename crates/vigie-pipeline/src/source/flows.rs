@@ -10,6 +10,7 @@ use vigie_geo::GeoDb;
 use vigie_model::{BinSink, BinSize};
 use vigie_traffic::flow::collector::{run_collector, CollectorConfig};
 use vigie_traffic::flow::decode::FlowDecoder;
+use vigie_traffic::flow::limits::FlowLimits;
 use vigie_traffic::flow::pipeline::FlowPipeline;
 
 use super::{Source, SourceContext, Stop};
@@ -33,6 +34,52 @@ pub struct FlowsConfig {
     /// The store's name for its bins.
     #[serde(default = "default_source")]
     pub source: String,
+    /// Exporter addresses or prefixes whose datagrams are accepted; empty
+    /// (the default) accepts every address.
+    #[serde(default)]
+    pub allowed_exporters: Vec<String>,
+    /// Exporters whose templates are kept (default 1,024).
+    #[serde(default = "default_max_exporters")]
+    pub max_exporters: usize,
+    /// Templates kept per exporter (default 64).
+    #[serde(default = "default_max_templates")]
+    pub max_templates_per_exporter: usize,
+    /// Fields a template may have (default 128).
+    #[serde(default = "default_max_fields")]
+    pub max_fields_per_template: usize,
+    /// The fastest link an exporter can account for, in Gbit/s (default
+    /// 400); more in a bin is counted as implausible, not stored.
+    #[serde(default = "default_max_link_gbps")]
+    pub max_link_gbps: u64,
+}
+
+impl FlowsConfig {
+    /// The collector's limits from these keys.
+    pub fn limits(&self) -> Result<FlowLimits> {
+        Ok(FlowLimits {
+            allowed_exporters: parse_prefixes(&self.allowed_exporters, "allowed_exporters")?,
+            max_exporters: self.max_exporters,
+            max_templates_per_exporter: self.max_templates_per_exporter,
+            max_fields_per_template: self.max_fields_per_template,
+            max_link_bits_per_second: self.max_link_gbps.saturating_mul(1_000_000_000),
+        })
+    }
+}
+
+fn default_max_exporters() -> usize {
+    FlowLimits::default().max_exporters
+}
+
+fn default_max_templates() -> usize {
+    FlowLimits::default().max_templates_per_exporter
+}
+
+fn default_max_fields() -> usize {
+    FlowLimits::default().max_fields_per_template
+}
+
+fn default_max_link_gbps() -> u64 {
+    FlowLimits::default().max_link_bits_per_second / 1_000_000_000
 }
 
 fn default_grace() -> i64 {
@@ -50,6 +97,7 @@ fn default_source() -> String {
 /// A flow collector ready to run.
 pub struct FlowsSource {
     config: FlowsConfig,
+    limits: FlowLimits,
     own: Vec<IpNet>,
     geo: GeoDb,
     bin: BinSize,
@@ -67,8 +115,10 @@ impl Source for FlowsSource {
             bail!("grace_secs must be between 0 and 86400 (a day)");
         }
         let own = parse_prefixes(&config.own_prefixes, "own_prefixes")?;
+        let limits = config.limits()?;
         Ok(FlowsSource {
             config,
+            limits,
             own,
             geo: GeoDb::clone(&context.geo),
             bin: context.bin,
@@ -86,7 +136,7 @@ impl Source for FlowsSource {
             listen: self.config.listen.clone(),
             grace_secs: self.config.grace_secs,
             run_for: None,
-            limits: Default::default(),
+            limits: self.limits.clone(),
         };
         run_collector(
             &config,

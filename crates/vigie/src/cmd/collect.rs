@@ -14,6 +14,7 @@ use vigie_pipeline::{
 
 use super::{open_store, EXIT_PARTIAL_INPUT};
 use crate::cli::{CollectFlowsArgs, CollectTelescopeArgs};
+use vigie_traffic::flow::limits::FlowLimits;
 
 /// The range of `--grace-secs`.
 fn check_grace(grace_secs: i64) -> Result<()> {
@@ -42,6 +43,10 @@ pub fn flows(data_dir: &Path, args: CollectFlowsArgs) -> Result<ExitCode> {
         max_sampling_rate: args.max_sampling_rate,
         run_for: args.duration_secs.map(Duration::from_secs),
         source: "flows".to_string(),
+        limits: FlowLimits {
+            allowed_exporters: parse_prefixes(&args.allow_exporters, "--allow-exporter")?,
+            ..FlowLimits::default()
+        },
     };
     let report = collect_flows(&mut store, options, geo)?;
     report.messages.iter().for_each(|m| eprintln!("{m}"));
