@@ -111,14 +111,14 @@ fn free_udp_address() -> String {
     format!("127.0.0.1:{port}")
 }
 
-#[test]
-fn collect_flows_writes_series_and_reports_health() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("store");
+/// Runs `vigie collect flows` for three seconds on a free local port with
+/// `extra` flags, sends it `datagrams` from 127.0.0.1 once it listens, and
+/// returns its output.
+fn collect_flows(data: &Path, extra: &[&str], datagrams: &[Vec<u8>]) -> Output {
     let listen = free_udp_address();
     let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
         .arg("--data-dir")
-        .arg(&data)
+        .arg(data)
         .args([
             "collect",
             "flows",
@@ -128,16 +128,24 @@ fn collect_flows_writes_series_and_reports_health() {
             "3",
         ])
         .args(["--own-prefix", "192.0.2.0/24"])
+        .args(extra)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1000));
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sender
-        .send_to(&v9([2, 132, 0, 1], [192, 0, 2, 1], 4000, 4), &listen)
-        .unwrap();
-    sender.send_to(b"not netflow", &listen).unwrap();
-    let out = child.wait_with_output().unwrap();
+    for datagram in datagrams {
+        sender.send_to(datagram, &listen).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn collect_flows_writes_series_and_reports_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let flows = v9([2, 132, 0, 1], [192, 0, 2, 1], 4000, 4);
+    let out = collect_flows(&data, &[], &[flows, b"not netflow".to_vec()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.code(),
@@ -153,34 +161,9 @@ fn collect_flows_writes_series_and_reports_health() {
 fn collect_flows_refuses_exporters_outside_the_allow_list() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("store");
-    let listen = free_udp_address();
-    let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
-        .arg("--data-dir")
-        .arg(&data)
-        .args([
-            "collect",
-            "flows",
-            "--listen",
-            &listen,
-            "--duration-secs",
-            "3",
-        ])
-        .args([
-            "--own-prefix",
-            "192.0.2.0/24",
-            "--allow-exporter",
-            "10.0.0.0/8",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1000));
     // From 127.0.0.1, outside the allow-list: refused, counted, not stored.
-    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sender
-        .send_to(&v9([2, 132, 0, 1], [192, 0, 2, 1], 4000, 4), &listen)
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let flows = v9([2, 132, 0, 1], [192, 0, 2, 1], 4000, 4);
+    let out = collect_flows(&data, &["--allow-exporter", "10.0.0.0/8"], &[flows]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
