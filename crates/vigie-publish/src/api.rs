@@ -16,8 +16,9 @@ use vigie_store::ResultFilter;
 
 use crate::data::{self, incident_json, DEFAULT_METHOD};
 use crate::error::ApiError;
-use crate::limits::{Cancel, ReadLimits};
+use crate::limits::Cancel;
 use crate::params::Params;
+use crate::read_limits::ReadLimits;
 use crate::state::AppState;
 use crate::window::read_windows;
 

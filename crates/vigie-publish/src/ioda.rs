@@ -26,8 +26,9 @@ use vigie_store::{ResultFilter, Store, StoredEvent};
 
 use crate::data::{self, DEFAULT_METHOD};
 use crate::error::ApiError;
-use crate::limits::{Cancel, ReadLimits};
+use crate::limits::Cancel;
 use crate::params::{parse_signal, parse_typed_entity, Page, Params};
+use crate::read_limits::ReadLimits;
 use crate::state::AppState;
 use crate::window::read_windows;
 

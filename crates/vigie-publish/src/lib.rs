@@ -9,7 +9,8 @@
 //!   connections, the metrics, the write token, the limits).
 //! - [`limits`]: [`ServerLimits`] (timeouts, caps on connections, bodies,
 //!   heavy reads and response sizes, the wrong-token throttle), the
-//!   heavy-read gate and the cancellation of work whose client has gone.
+//!   heavy-read gate, the cancellation of work whose client has gone and
+//!   [`limits::ClientAddr`]; [`read_limits`]: what one series read may use.
 //! - [`api`]: the native JSON API under `/api/v1/`: entities (search),
 //!   signals (JSON, and CSV for any series), events, incidents (ids
 //!   `ENTITY@START`), summary. Ranges of years are served, downsampled with
@@ -56,6 +57,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod params;
 pub mod paths;
+pub mod read_limits;
 pub mod report;
 pub mod server;
 pub mod state;

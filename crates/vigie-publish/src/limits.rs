@@ -1,7 +1,7 @@
 //! What keeps one client from starving the others: the server's limits
 //! ([`ServerLimits`], defaults documented on each field), the gate on
-//! concurrent heavy reads ([`ReadLimits`], 503 with `Retry-After` when
-//! full), cancellation of work whose client has gone ([`Cancel`]) and the
+//! concurrent heavy reads ([`Guards`]; a read takes it through
+//! [`crate::read_limits::ReadLimits`], 503 with `Retry-After` when full), cancellation of work whose client has gone ([`Cancel`]) and the
 //! throttle on wrong write tokens (per client address, 429 with
 //! `Retry-After`).
 
@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ApiError;
@@ -154,99 +153,10 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// What one series read may use: the heavy-read gate, the cancellation
-/// flag and the bound on the response's size. [`ReadLimits::none`] reads
-/// without limits (reports, tests).
-pub struct ReadLimits {
-    state: Option<crate::state::AppState>,
-    cancel: Cancel,
-    permit: Option<HeavyPermit>,
-}
-
-impl ReadLimits {
-    /// No gate, no cancellation, no bound.
-    pub fn none() -> ReadLimits {
-        ReadLimits {
-            state: None,
-            cancel: Cancel::default(),
-            permit: None,
-        }
-    }
-
-    /// The limits of `state`'s server, cancelled through `cancel`.
-    pub fn of(state: &crate::state::AppState, cancel: Cancel) -> ReadLimits {
-        ReadLimits {
-            state: Some(state.clone()),
-            cancel,
-            permit: None,
-        }
-    }
-
-    /// Admits a read of `bins` bins (summed over its series): a heavy one
-    /// takes a heavy-read slot, held until these limits are dropped, or is
-    /// refused with 503 when none is free.
-    pub fn admit(&mut self, bins: u64) -> Result<(), ApiError> {
-        let Some(state) = &self.state else {
-            return Ok(());
-        };
-        if bins > state.limits().heavy_bins && self.permit.is_none() {
-            match state.guards().try_heavy() {
-                Ok(permit) => self.permit = Some(permit),
-                Err(e) => {
-                    state.metrics().count_heavy_refused();
-                    return Err(e);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Admits early, before any store read, a request whose `from` and
-    /// `until` are both given: its range alone (one series at least) may
-    /// make it heavy, and then a full gate refuses it at no cost.
-    pub fn admit_range(
-        &mut self,
-        from: Option<i64>,
-        until: Option<i64>,
-        bin_secs: u32,
-    ) -> Result<(), ApiError> {
-        match (from, until) {
-            (Some(from), Some(until)) if until > from => {
-                self.admit(((until - from) / i64::from(bin_secs.max(1))) as u64)
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Err when the client has gone: stop working.
-    pub fn check(&self) -> Result<(), ApiError> {
-        if self.cancel.is_cancelled() {
-            if let Some(state) = &self.state {
-                state.metrics().count_cancelled();
-            }
-            return Err(ApiError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                message: "the client went away; the read was stopped".into(),
-                retry_after: None,
-            });
-        }
-        Ok(())
-    }
-
-    /// Err when a response of `bytes` bytes would be over the bound.
-    pub fn check_size(&self, bytes: usize) -> Result<(), ApiError> {
-        let Some(state) = &self.state else {
-            return Ok(());
-        };
-        let max = state.limits().max_response_bytes;
-        if bytes > max {
-            return Err(ApiError::bad_request(format!(
-                "the response would exceed {max} bytes: ask fewer signals, a shorter range or a smaller maxPoints"
-            )));
-        }
-        Ok(())
-    }
-}
+/// The client's address, set on each request by the server (the
+/// write-token throttle counts per address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::SocketAddr);
 
 /// Wrong write tokens counted per client address (IPv6 per /64) over a
 /// minute; a client past the limit is refused until its minute ends.

@@ -32,6 +32,7 @@ use tokio::sync::Notify;
 use tower::Service;
 
 use crate::error::ApiError;
+use crate::limits::ClientAddr;
 use crate::paths;
 use crate::state::AppState;
 use crate::{api, dashboard, ioda, openapi, writes};
@@ -144,11 +145,6 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), guard_request))
         .with_state(state)
 }
-
-/// The client's address, set on each request by [`serve`] (the write-token
-/// throttle counts per address).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientAddr(pub SocketAddr);
 
 /// Refuses a body announced larger than the limit with 413 before reading
 /// any of it, answers 503 past the request timeout (dropping the handler,

@@ -7,8 +7,8 @@ use vigie_store::{SeriesInfo, Store};
 
 use crate::data::{self, Resampled};
 use crate::error::ApiError;
-use crate::limits::ReadLimits;
 use crate::params::{MAX_POINTS, MAX_RANGE_SECS, MAX_READ_BINS};
+use crate::read_limits::ReadLimits;
 
 /// Seconds of data a series request covers when it gives no `from`.
 pub const DEFAULT_WINDOW_SECS: i64 = 7 * 86_400;

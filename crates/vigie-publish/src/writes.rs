@@ -16,8 +16,8 @@ use vigie_store::StoredAnnotation;
 
 use crate::annotations::{self, AnnotationError, NewAnnotation};
 use crate::error::ApiError;
+use crate::limits::ClientAddr;
 use crate::params::Params;
-use crate::server::ClientAddr;
 use crate::state::AppState;
 
 /// Compares two secrets in constant time, without leaking their lengths:

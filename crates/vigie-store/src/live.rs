@@ -12,9 +12,6 @@ use crate::error::sql_error;
 use crate::sqlite::{stored_key, SqliteStore};
 use crate::StoreError;
 
-/// How long the write log keeps its rows, in seconds (pruned at compaction).
-pub(crate) const WRITE_LOG_KEEP_SECS: i64 = 2 * 86_400;
-
 /// One bin's values of the series a source wrote.
 pub type BinValues = Vec<(SeriesKey, Option<f64>)>;
 

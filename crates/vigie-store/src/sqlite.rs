@@ -28,6 +28,10 @@ fn corrupt(label: &str, detail: String) -> StoreError {
     }
 }
 
+/// How long the write log (what live detection polls) keeps its rows, in
+/// seconds (pruned at compaction).
+const WRITE_LOG_KEEP_SECS: i64 = 2 * 86_400;
+
 fn describe(key: &SeriesKey) -> String {
     format!("{}/{}", key.entity, key.signal)
 }
@@ -557,7 +561,7 @@ impl SqliteStore {
             self.conn
                 .execute(
                     "DELETE FROM bin_writes WHERE written_at < ?1",
-                    [now_secs() - crate::live::WRITE_LOG_KEEP_SECS],
+                    [now_secs() - WRITE_LOG_KEEP_SECS],
                 )
                 .map_err(sql_error(label, "pruning the write log"))?;
         }

@@ -1,0 +1,103 @@
+//! What one series read may use, taken from its server's state: the
+//! heavy-read gate of [`crate::limits::Guards`], the cancellation flag and
+//! the bound on the response's size.
+
+use axum::http::StatusCode;
+
+use crate::error::ApiError;
+use crate::limits::{Cancel, HeavyPermit};
+use crate::state::AppState;
+
+/// What one series read may use: the heavy-read gate, the cancellation
+/// flag and the bound on the response's size. [`ReadLimits::none`] reads
+/// without limits (reports, tests).
+pub struct ReadLimits {
+    state: Option<AppState>,
+    cancel: Cancel,
+    permit: Option<HeavyPermit>,
+}
+
+impl ReadLimits {
+    /// No gate, no cancellation, no bound.
+    pub fn none() -> ReadLimits {
+        ReadLimits {
+            state: None,
+            cancel: Cancel::default(),
+            permit: None,
+        }
+    }
+
+    /// The limits of `state`'s server, cancelled through `cancel`.
+    pub fn of(state: &AppState, cancel: Cancel) -> ReadLimits {
+        ReadLimits {
+            state: Some(state.clone()),
+            cancel,
+            permit: None,
+        }
+    }
+
+    /// Admits a read of `bins` bins (summed over its series): a heavy one
+    /// takes a heavy-read slot, held until these limits are dropped, or is
+    /// refused with 503 when none is free.
+    pub fn admit(&mut self, bins: u64) -> Result<(), ApiError> {
+        let Some(state) = &self.state else {
+            return Ok(());
+        };
+        if bins > state.limits().heavy_bins && self.permit.is_none() {
+            match state.guards().try_heavy() {
+                Ok(permit) => self.permit = Some(permit),
+                Err(e) => {
+                    state.metrics().count_heavy_refused();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Admits early, before any store read, a request whose `from` and
+    /// `until` are both given: its range alone (one series at least) may
+    /// make it heavy, and then a full gate refuses it at no cost.
+    pub fn admit_range(
+        &mut self,
+        from: Option<i64>,
+        until: Option<i64>,
+        bin_secs: u32,
+    ) -> Result<(), ApiError> {
+        match (from, until) {
+            (Some(from), Some(until)) if until > from => {
+                self.admit(((until - from) / i64::from(bin_secs.max(1))) as u64)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Err when the client has gone: stop working.
+    pub fn check(&self) -> Result<(), ApiError> {
+        if self.cancel.is_cancelled() {
+            if let Some(state) = &self.state {
+                state.metrics().count_cancelled();
+            }
+            return Err(ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: "the client went away; the read was stopped".into(),
+                retry_after: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// Err when a response of `bytes` bytes would be over the bound.
+    pub fn check_size(&self, bytes: usize) -> Result<(), ApiError> {
+        let Some(state) = &self.state else {
+            return Ok(());
+        };
+        let max = state.limits().max_response_bytes;
+        if bytes > max {
+            return Err(ApiError::bad_request(format!(
+                "the response would exceed {max} bytes: ask fewer signals, a shorter range or a smaller maxPoints"
+            )));
+        }
+        Ok(())
+    }
+}
