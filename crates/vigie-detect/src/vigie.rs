@@ -1900,21 +1900,8 @@ fn ring_median(ring: &[f32]) -> Option<f64> {
 /// Runs vigie's detector over a whole series (the batch mode: the same
 /// per-bin loop as live detection).
 pub fn detect_series(series: &Series, config: &VigieConfig) -> SignalDetection {
-    let mut detector = SignalDetector::new(series.key.clone(), series.bin, config);
-    let mut depths = Vec::with_capacity(series.values.len());
-    for (t, value) in series.points() {
-        let verdict = detector.push(t, value);
-        depths.push(verdict.depth.map(|d| d as f32));
-    }
-    SignalDetection {
-        key: series.key.clone(),
-        bin_secs: series.bin.secs(),
-        start: series.start,
-        end: series.end(),
-        events: detector.events(),
-        gaps: detector.gaps(),
-        depths,
-    }
+    let mut one = detect_spans(std::slice::from_ref(series), config);
+    one.pop().expect("one span gives one detection")
 }
 
 /// Runs one detector over the spans of a series that hold data (oldest
