@@ -16,7 +16,6 @@ use vigie_store::ResultFilter;
 
 use crate::data::{self, incident_json, DEFAULT_METHOD};
 use crate::error::ApiError;
-use crate::limits::Cancel;
 use crate::params::Params;
 use crate::read_limits::ReadLimits;
 use crate::state::AppState;
@@ -116,9 +115,7 @@ pub async fn signals(
 ) -> Result<Response, ApiError> {
     let params = Params(q);
     let (entity, signals, bin, from, until, max_points) = series_request(&params)?;
-    // The work stops if this future is dropped (the client went away).
-    let (cancel, _cancel_on_drop) = Cancel::new();
-    let mut limits = ReadLimits::of(&state, cancel);
+    let mut limits = ReadLimits::of(&state);
     limits.admit_range(from, until, bin.secs())?;
     // Read and serialise on the blocking pool: a long series is megabytes.
     let body = state
@@ -218,8 +215,7 @@ pub async fn signals_csv(
     let params = Params(q);
     let (entity, signals, bin, from, until, max_points) = series_request(&params)?;
     let file_name = format!("vigie-{}.csv", entity.to_string().replace('/', "_"));
-    let (cancel, _cancel_on_drop) = Cancel::new();
-    let mut limits = ReadLimits::of(&state, cancel);
+    let mut limits = ReadLimits::of(&state);
     limits.admit_range(from, until, bin.secs())?;
     let body = state
         .with_store(move |store| {

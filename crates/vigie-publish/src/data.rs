@@ -71,6 +71,95 @@ pub fn downsample(series: &Series, max_points: Option<usize>) -> Resampled {
     }
 }
 
+/// Days of bins [`read_downsampled`] decodes at once: 64 days are 18,432
+/// five-minute bins (288 kB of values).
+pub const READ_PIECE_DAYS: i64 = 64;
+
+/// The number of bins `range` covers once widened to whole bins, and the
+/// number of values [`downsample`] would make of them with `max_points`.
+pub fn downsampled_len(
+    bin: BinSize,
+    range: TimeRange,
+    max_points: Option<usize>,
+) -> (usize, usize) {
+    let n = ((bin.ceil(range.until()) - bin.floor(range.from())) / i64::from(bin.secs())) as usize;
+    (n, n.div_ceil(group_factor(n, max_points)))
+}
+
+fn group_factor(n: usize, max_points: Option<usize>) -> usize {
+    match max_points {
+        Some(max) if max > 0 && n > max => n.div_ceil(max),
+        _ => 1,
+    }
+}
+
+/// Reads `key` over `range` (widened to whole bins) and averages it into at
+/// most `max_points` values exactly as [`downsample`] of the whole read
+/// would, but [`READ_PIECE_DAYS`] days at a time: a request holds one
+/// piece's bins and its output, whatever its range (a 20-year series is
+/// never decoded whole). `between` runs before each piece; its error (a
+/// client gone) stops the read.
+pub fn read_downsampled<E: From<StoreError>>(
+    store: &Store,
+    key: &SeriesKey,
+    bin: BinSize,
+    range: TimeRange,
+    max_points: Option<usize>,
+    between: impl FnMut() -> Result<(), E>,
+) -> Result<Resampled, E> {
+    read_downsampled_in(store, key, bin, range, max_points, READ_PIECE_DAYS, between)
+}
+
+fn read_downsampled_in<E: From<StoreError>>(
+    store: &Store,
+    key: &SeriesKey,
+    bin: BinSize,
+    range: TimeRange,
+    max_points: Option<usize>,
+    piece_days: i64,
+    mut between: impl FnMut() -> Result<(), E>,
+) -> Result<Resampled, E> {
+    let native = bin.secs();
+    let start = bin.floor(range.from());
+    let end = bin.ceil(range.until());
+    let (n, len) = downsampled_len(bin, range, max_points);
+    let factor = group_factor(n, max_points);
+    let mut values = Vec::with_capacity(len);
+    // The group being averaged: its sum and the bins with data in it.
+    let (mut sum, mut count, mut in_group) = (0.0, 0usize, 0usize);
+    let mut t = start;
+    while t < end {
+        between()?;
+        let piece_end = ((t.div_euclid(86_400) + piece_days.max(1)) * 86_400).min(end);
+        // Never fails: t < piece_end, at most `piece_days` apart.
+        let Ok(piece) = TimeRange::new(t, piece_end) else {
+            break;
+        };
+        let series = store.read_series(key, bin, piece)?;
+        for v in &series.values {
+            if let Some(v) = v {
+                sum += v;
+                count += 1;
+            }
+            in_group += 1;
+            if in_group == factor {
+                values.push((count > 0).then(|| sum / count as f64));
+                (sum, count, in_group) = (0.0, 0, 0);
+            }
+        }
+        t = piece_end;
+    }
+    if in_group > 0 {
+        values.push((count > 0).then(|| sum / count as f64));
+    }
+    Ok(Resampled {
+        start,
+        step_secs: native.saturating_mul(factor as u32),
+        native_step_secs: native,
+        values,
+    })
+}
+
 /// Values as a JSON array, written directly (a long series is the bulk of
 /// a response): `null` for no data, whole numbers without a fraction (as
 /// IODA writes counts), others in Rust's shortest round-trip form.
@@ -248,14 +337,18 @@ pub fn parse_incident_id(id: &str) -> Option<(Entity, UnixSecs)> {
 
 /// Incidents overlapping the filter, decoded, in time order. Rows whose
 /// detail cannot be decoded (written by another version) are counted in the
-/// second value and skipped.
+/// second value and skipped. Inside a server request whose client has gone
+/// ([`crate::limits::client_gone`]) it stops early, incomplete.
 pub fn incidents(
     store: &Store,
     filter: &ResultFilter,
 ) -> Result<(Vec<PublishedIncident>, usize), StoreError> {
     let mut out = Vec::new();
     let mut unreadable = 0;
-    for row in store.incidents(filter)? {
+    for (i, row) in store.incidents(filter)?.into_iter().enumerate() {
+        if i % 256 == 0 && crate::limits::client_gone() {
+            break;
+        }
         match serde_json::from_str::<Incident>(&row.detail) {
             Ok(incident) => out.push(PublishedIncident {
                 id: incident_id(&row.entity, row.start),
@@ -424,6 +517,50 @@ mod tests {
         assert_eq!(same.values, s.values);
         assert_eq!(same.step_secs, 300);
         assert_eq!(downsample(&s, None).values.len(), 5);
+    }
+
+    /// Issue 14, finding 4: a read downsampled piece by piece gives what
+    /// downsampling the whole read gives, groups straddling the pieces.
+    #[test]
+    fn reading_in_pieces_downsamples_as_the_whole_read() {
+        let mut store = Store::open_in_memory().unwrap();
+        let key = series(vec![]).key;
+        let bin = BinSize::FIVE_MINUTES;
+        let t0 = 1_692_489_600;
+        let points: Vec<(UnixSecs, Option<f64>)> = (0..288 * 10)
+            .filter(|i| i % 7 != 3 && !(1000..1400).contains(i))
+            .map(|i| (t0 + i * 300, Some((i % 97) as f64)))
+            .collect();
+        store.write_points(&key, bin, &points).unwrap();
+        for (from, until) in [
+            (t0 + 1234, t0 + 9 * 86_400 + 77),
+            (t0 - 86_400, t0 + 11 * 86_400),
+        ] {
+            let range = TimeRange::new(from, until).unwrap();
+            let whole = store.read_series(&key, bin, range).unwrap();
+            for max in [
+                None,
+                Some(1),
+                Some(7),
+                Some(100),
+                Some(2_000),
+                Some(100_000),
+            ] {
+                let pieces = read_downsampled_in(&store, &key, bin, range, max, 1, || {
+                    Ok::<_, StoreError>(())
+                })
+                .unwrap();
+                assert_eq!(
+                    pieces,
+                    downsample(&whole, max),
+                    "{from}..{until} at {max:?}"
+                );
+                assert_eq!(
+                    downsampled_len(bin, range, max),
+                    (whole.values.len(), pieces.values.len())
+                );
+            }
+        }
     }
 
     #[test]

@@ -68,6 +68,15 @@ impl ApiError {
         }
     }
 
+    /// The answer to a request whose client has gone (nobody reads it).
+    pub fn client_gone() -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "the client went away; the work was stopped".into(),
+            retry_after: None,
+        }
+    }
+
     /// A 429 Too Many Requests, to retry after `retry_after`.
     pub fn too_many_requests(message: impl Into<String>, retry_after: Duration) -> Self {
         ApiError {

@@ -26,7 +26,6 @@ use vigie_store::{ResultFilter, Store, StoredEvent};
 
 use crate::data::{self, DEFAULT_METHOD};
 use crate::error::ApiError;
-use crate::limits::Cancel;
 use crate::params::{parse_signal, parse_typed_entity, Page, Params};
 use crate::read_limits::ReadLimits;
 use crate::state::AppState;
@@ -249,8 +248,7 @@ async fn signals_raw_data(
         .transpose()?;
     let max_points = params.max_points()?;
     let bin = params.bin()?;
-    let (cancel, _cancel_on_drop) = Cancel::new();
-    let mut limits = ReadLimits::of(state, cancel);
+    let mut limits = ReadLimits::of(state);
     limits.admit_range(Some(from), Some(until), bin.secs())?;
     state
         .with_store(move |store| {
@@ -418,6 +416,9 @@ async fn alerts_data(state: &AppState, params: Params) -> Result<Value, ApiError
             let chosen: Vec<_> = page.slice(transitions);
             let mut out = Vec::with_capacity(chosen.len());
             for (time, event, is_start) in chosen {
+                if crate::limits::client_gone() {
+                    break;
+                }
                 let value = value_at(store, &event.key, event.bin, time)?;
                 let history = serde_json::from_str::<Value>(&event.detail)
                     .ok()

@@ -1,8 +1,9 @@
 //! What keeps one client from starving the others: the server's limits
 //! ([`ServerLimits`], defaults documented on each field), the gate on
 //! concurrent heavy reads ([`Guards`]; a read takes it through
-//! [`crate::read_limits::ReadLimits`], 503 with `Retry-After` when full), cancellation of work whose client has gone ([`Cancel`]) and the
-//! throttle on wrong write tokens (per client address, 429 with
+//! [`crate::read_limits::ReadLimits`], 503 with `Retry-After` when full),
+//! cancellation of work whose client has gone ([`Cancel`], [`client_gone`])
+//! and the throttle on wrong write tokens (per client address, 429 with
 //! `Retry-After`).
 
 use std::collections::HashMap;
@@ -141,6 +142,36 @@ impl Cancel {
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
+}
+
+thread_local! {
+    /// The flag of the request this (blocking-pool) thread is working for.
+    static CURRENT: std::cell::RefCell<Option<Cancel>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Cancel {
+    /// Runs `work` on this thread as the work of the request this flag
+    /// belongs to: the data layer's long loops ([`client_gone`]) stop early
+    /// once it is set.
+    pub(crate) fn scope<T>(&self, work: impl FnOnce() -> T) -> T {
+        struct Restore(Option<Cancel>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                CURRENT.with(|current| *current.borrow_mut() = previous);
+            }
+        }
+        let _restore = Restore(CURRENT.with(|current| current.replace(Some(self.clone()))));
+        work()
+    }
+}
+
+/// Whether the server request this thread is working for has lost its
+/// client; always false outside a request (the command line, the alert
+/// worker). Long loops check it and stop early: what they return then is
+/// incomplete, and the server discards it.
+pub fn client_gone() -> bool {
+    CURRENT.with(|current| current.borrow().as_ref().is_some_and(Cancel::is_cancelled))
 }
 
 /// Sets its [`Cancel`] flag when dropped.

@@ -1,19 +1,16 @@
 //! What one series read may use, taken from its server's state: the
-//! heavy-read gate of [`crate::limits::Guards`], the cancellation flag and
-//! the bound on the response's size.
-
-use axum::http::StatusCode;
+//! heavy-read gate of [`crate::limits::Guards`], the check that its client
+//! is still there and the bound on the response's size.
 
 use crate::error::ApiError;
-use crate::limits::{Cancel, HeavyPermit};
+use crate::limits::HeavyPermit;
 use crate::state::AppState;
 
-/// What one series read may use: the heavy-read gate, the cancellation
-/// flag and the bound on the response's size. [`ReadLimits::none`] reads
-/// without limits (reports, tests).
+/// What one series read may use: the heavy-read gate, the check that its
+/// client is still there and the bound on the response's size.
+/// [`ReadLimits::none`] reads without limits (reports, tests).
 pub struct ReadLimits {
     state: Option<AppState>,
-    cancel: Cancel,
     permit: Option<HeavyPermit>,
 }
 
@@ -22,16 +19,14 @@ impl ReadLimits {
     pub fn none() -> ReadLimits {
         ReadLimits {
             state: None,
-            cancel: Cancel::default(),
             permit: None,
         }
     }
 
-    /// The limits of `state`'s server, cancelled through `cancel`.
-    pub fn of(state: &AppState, cancel: Cancel) -> ReadLimits {
+    /// The limits of `state`'s server.
+    pub fn of(state: &AppState) -> ReadLimits {
         ReadLimits {
             state: Some(state.clone()),
-            cancel,
             permit: None,
         }
     }
@@ -72,17 +67,11 @@ impl ReadLimits {
         }
     }
 
-    /// Err when the client has gone: stop working.
+    /// Err when the client of the request this thread works for has gone
+    /// ([`crate::limits::client_gone`]): stop working.
     pub fn check(&self) -> Result<(), ApiError> {
-        if self.cancel.is_cancelled() {
-            if let Some(state) = &self.state {
-                state.metrics().count_cancelled();
-            }
-            return Err(ApiError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                message: "the client went away; the read was stopped".into(),
-                retry_after: None,
-            });
+        if crate::limits::client_gone() {
+            return Err(ApiError::client_gone());
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use vigie_store::{Store, StoreError};
 
 use crate::error::ApiError;
-use crate::limits::{Guards, HeavyPermit, ServerLimits};
+use crate::limits::{Cancel, Guards, HeavyPermit, ServerLimits};
 use crate::metrics::Metrics;
 
 /// Idle store connections kept for reuse.
@@ -180,10 +180,17 @@ impl AppState {
         F: FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
     {
         let state = self.clone();
+        // Dropped with this future when the client goes: the work sees the
+        // flag (through ReadLimits or crate::limits::client_gone) and stops.
+        let (cancel, _set_when_gone) = Cancel::new();
         tokio::task::spawn_blocking(move || {
             let mut store = state.inner.pool.take()?;
-            let result = work(&mut store);
+            let result = cancel.scope(|| work(&mut store));
             state.inner.pool.give_back(store);
+            if cancel.is_cancelled() {
+                state.metrics().count_cancelled();
+                return Err(ApiError::client_gone());
+            }
             result
         })
         .await

@@ -24,9 +24,9 @@ pub struct SeriesWindow {
 }
 
 /// Resolves `from`/`until` against the data span, checks the bounds, reads
-/// each series and downsamples it to `max_points`. A heavy read waits for
-/// nothing: it takes a heavy slot from `limits` or is refused (503); the
-/// read stops between series when the client has gone.
+/// each series and downsamples it to `max_points` while reading it. A heavy
+/// read waits for nothing: it takes a heavy slot from `limits` or is refused
+/// (503); the read stops within a few weeks of bins when the client has gone.
 #[allow(clippy::too_many_arguments)]
 pub fn read_windows(
     store: &Store,
@@ -82,18 +82,19 @@ pub fn read_windows(
     limits.admit((bins.max(0) as u64).saturating_mul(infos.len() as u64))?;
     let range = TimeRange::new(from, until)
         .map_err(|e| ApiError::bad_request(format!("bad time range: {e}")))?;
+    let (_, points) = data::downsampled_len(bin, range, max_points);
+    if points > MAX_POINTS {
+        return Err(ApiError::bad_request(format!(
+            "the response would hold {points} points; pass maxPoints (at most {MAX_POINTS}) to downsample"
+        )));
+    }
     let name = store.entity_name(entity)?;
     let mut windows = Vec::new();
     for info in infos {
-        limits.check()?;
-        let series = data::read(store, &info.key, bin, range)?;
-        let resampled = data::downsample(&series, max_points);
-        if resampled.values.len() > MAX_POINTS {
-            return Err(ApiError::bad_request(format!(
-                "the response would hold {} points; pass maxPoints (at most {MAX_POINTS}) to downsample",
-                resampled.values.len()
-            )));
-        }
+        // Downsampled while read, a few weeks at a time: the memory of a
+        // read is its output's, whatever its range.
+        let resampled =
+            data::read_downsampled(store, &info.key, bin, range, max_points, || limits.check())?;
         windows.push(SeriesWindow {
             key: info.key,
             name: name.clone(),

@@ -3,8 +3,8 @@
 //! timeout, a body announced too large is refused at once, a full heavy-read
 //! gate answers 503 with Retry-After while light requests still answer,
 //! idle connections past the cap make room for a normal request, a client
-//! that goes away stops its read, wrong tokens are throttled, and responses
-//! are marked nosniff. Small limits keep each test to seconds.
+//! that goes away stops its read (and an incident listing its work), wrong
+//! tokens are throttled, and responses are marked nosniff. Small limits keep each test to seconds.
 
 mod common;
 
@@ -393,4 +393,89 @@ fn wrong_tokens_are_throttled_per_address() {
         .send()
         .unwrap();
     assert_eq!(response.status().as_u16(), 401);
+}
+
+/// Issue 14, finding 4, beyond series reads: an incident listing over a
+/// long range, a summary and IODA's merged events each stop when their
+/// client goes away. Iraq's real incidents, repeated for 60 entities
+/// over 40 years, make the listings heavy.
+#[test]
+fn a_client_that_goes_away_stops_incident_listings() {
+    let Some(shared) = common::shared_data() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = common::fill_iraq(dir.path(), &shared);
+    let iq: vigie_model::Entity = "IQ".parse().unwrap();
+    let filter = vigie_store::ResultFilter {
+        entity: Some(iq.clone()),
+        ..Default::default()
+    };
+    let real: Vec<vigie_detect::Incident> = store
+        .incidents(&filter)
+        .unwrap()
+        .iter()
+        .map(|row| serde_json::from_str(&row.detail).unwrap())
+        .collect();
+    assert!(!real.is_empty());
+    let year = 365 * 86_400;
+    for n in 0..60u32 {
+        let entity: vigie_model::Entity = format!("AS{}", 64_512 + n).parse().unwrap();
+        let mut stored = Vec::new();
+        for shift in 0..40 {
+            for incident in &real {
+                let mut moved = incident.clone();
+                let by = -shift * year;
+                moved.entity = entity.clone();
+                moved.start += by;
+                moved.end = moved.end.map(|t| t + by);
+                moved.observed_until += by;
+                stored.push(vigie_store::StoredIncident {
+                    method: "vigie".into(),
+                    entity: entity.clone(),
+                    start: moved.start,
+                    end: moved.end,
+                    detail: serde_json::to_string(&moved).unwrap(),
+                });
+            }
+        }
+        store.replace_incidents("vigie", &entity, &stored).unwrap();
+    }
+    drop(store);
+    let (server, state) = server(dir.path(), None, ServerLimits::default());
+    let range = "from=1980-01-01&until=2030-01-01";
+    for path in [
+        format!("/api/v1/incidents?{range}&limit=10"),
+        format!("/api/v1/summary?{range}"),
+        "/v2/outages/events?from=315532800&until=1893456000&overall=true&limit=10".to_string(),
+    ] {
+        let started = Instant::now();
+        let response = reqwest::blocking::get(server.url(&path)).unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let _ = response.text().unwrap();
+        let whole = started.elapsed();
+        if whole < Duration::from_millis(400) {
+            eprintln!("SKIP {path}: the whole answer took only {whole:?}, too fast to interrupt");
+            continue;
+        }
+        let before = state.metrics().cancelled();
+        let mut stream = TcpStream::connect(server.addr).unwrap();
+        stream
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .unwrap();
+        std::thread::sleep(whole / 8);
+        drop(stream);
+        let gone = Instant::now();
+        while state.metrics().cancelled() == before {
+            assert!(
+                gone.elapsed() < whole,
+                "{path}: the work was not stopped (a whole answer takes {whole:?})"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        eprintln!(
+            "{path}: stopped {:?} after the client went (a whole answer takes {whole:?})",
+            gone.elapsed()
+        );
+    }
 }
