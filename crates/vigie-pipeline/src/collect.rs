@@ -80,6 +80,9 @@ pub fn collect_flows(
         ),
         |pipeline| {
             // Health with every bin: a silent or failing exporter shows at once.
+            for notice in pipeline.take_feed_notices() {
+                eprintln!("{notice}");
+            }
             for (exporter, h) in pipeline.health() {
                 eprintln!(
                     "  exporter {exporter}: last packet {}, {} records, {} decode errors, {} template misses, {} bad sampling rates",
@@ -103,6 +106,12 @@ pub fn collect_flows(
         messages.push(format!(
             "{} records beyond what a link can carry (the exporter's link ceiling) counted as implausible, not stored",
             stats.implausible_records
+        ));
+    }
+    if stats.silent_feed_gaps > 0 {
+        messages.push(format!(
+            "{} entity bins left without data (not zeros) while every exporter that fed the entity was silent",
+            stats.silent_feed_gaps
         ));
     }
     let limits = pipeline.limit_stats();

@@ -312,3 +312,123 @@ fn every_capture_is_decodable() {
     }
     assert_eq!(count, 38);
 }
+
+/// The UDP payloads of a capture, in order.
+fn payloads(dir: &Path, name: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    read_capture(&dir.join(name), |frame| {
+        let udp = udp_datagram(frame.link, &frame.data).expect("a UDP datagram");
+        out.push(udp.payload.to_vec());
+    })
+    .expect("readable capture");
+    out
+}
+
+/// The entities with values in `bin`.
+fn entities_of(bin: &vigie_model::SignalBin) -> std::collections::BTreeSet<vigie_model::Entity> {
+    bin.values
+        .iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(k, _)| k.entity.clone())
+        .collect()
+}
+
+/// Issue 13, item 5: one of two real exporters (a NetFlow v5 router and a
+/// NetFlow v9 one, their packets replayed) falls silent. The entities only
+/// it fed get no data (a gap, and a notice naming it), not the zeros of an
+/// outage, while the other exporter's entities keep their values; once it
+/// is heard again (a template datagram, no records) they read 0 again.
+#[test]
+fn a_silent_exporter_leaves_gaps_not_zeros() {
+    use vigie_traffic::flow::pipeline::FlowPipeline;
+    let Some(dir) = flows_dir() else {
+        return;
+    };
+    let v5 = payloads(&dir, "netflow__nfv5.pcap");
+    let v9 = payloads(&dir, "netflow__data+templates.pcap");
+    let v9_template = payloads(&dir, "netflow__template.pcap");
+    let a: std::net::SocketAddr = "198.51.100.1:2055".parse().unwrap();
+    let b: std::net::SocketAddr = "198.51.100.2:2055".parse().unwrap();
+    let new_pipeline = || {
+        FlowPipeline::new(
+            vigie_geo::GeoDb::embedded(),
+            vigie_model::BinSize::FIVE_MINUTES,
+            Vec::new(),
+        )
+        .with_decoder(FlowDecoder::new().quiet())
+    };
+    let t0 = 1_700_000_100 / 300 * 300;
+    // What each exporter feeds, alone.
+    let fed_by = |datagrams: &[Vec<u8>]| {
+        let mut p = new_pipeline();
+        for d in datagrams {
+            p.ingest(a, t0, d);
+        }
+        entities_of(&p.close_all()[0])
+    };
+    let (fed_by_a, fed_by_b) = (fed_by(&v5), fed_by(&v9));
+    let only_a: Vec<_> = fed_by_a.difference(&fed_by_b).cloned().collect();
+    assert!(
+        !only_a.is_empty() && !fed_by_b.is_empty(),
+        "{fed_by_a:?} {fed_by_b:?}"
+    );
+
+    let mut p = new_pipeline();
+    let mut bins = Vec::new();
+    for (i, (from_a, from_b)) in [
+        (&v5, &v9),          // both send
+        (&Vec::new(), &v9),  // A silent
+        (&Vec::new(), &v9),  // still silent
+        (&v9_template, &v9), // A back, a template and no records
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let t = t0 + 300 * i as i64 + 10;
+        for d in from_a {
+            p.ingest(a, t, d);
+        }
+        for d in from_b {
+            p.ingest(b, t, d);
+        }
+        bins.extend(p.close_until(t + 300));
+    }
+    assert_eq!(bins.len(), 4);
+    assert_eq!(entities_of(&bins[0]), &fed_by_a | &fed_by_b);
+    for bin in &bins[1..3] {
+        let present = entities_of(bin);
+        for entity in &only_a {
+            assert!(
+                !present.contains(entity),
+                "{entity} has values while its only exporter is silent: {:?}",
+                bin.values
+            );
+        }
+        assert!(
+            fed_by_b.is_subset(&present),
+            "B's entities keep their values"
+        );
+    }
+    for entity in &only_a {
+        for signal in [
+            vigie_model::SignalKind::FlowBytesFrom,
+            vigie_model::SignalKind::FlowBytesTo,
+        ] {
+            let had = bins[0].value(entity, signal).is_some();
+            assert_eq!(
+                bins[3].value(entity, signal),
+                had.then_some(0.0),
+                "{entity} {signal:?} once A is heard again"
+            );
+        }
+    }
+    assert_eq!(p.stats().silent_feed_gaps, 2 * only_a.len() as u64);
+    let notices = p.take_feed_notices();
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    assert!(
+        notices[0].contains("198.51.100.1") && notices[0].contains("no data"),
+        "{notices:?}"
+    );
+    assert!(notices[1].contains("heard again"), "{notices:?}");
+    assert!(p.silent_exporters().is_empty());
+}

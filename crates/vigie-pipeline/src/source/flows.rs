@@ -149,6 +149,9 @@ impl Source for FlowsSource {
             },
             sink,
             |pipeline| {
+                for notice in pipeline.take_feed_notices() {
+                    eprintln!("vigie serve: {notice}");
+                }
                 for (exporter, h) in pipeline.health() {
                     if h.decode_errors > 0 || h.template_misses > 0 {
                         eprintln!(

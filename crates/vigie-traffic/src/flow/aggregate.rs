@@ -19,6 +19,15 @@
 //! [`AggregateStats::implausible_records`] and not added (bit flips and
 //! corrupt counters give values like 2·10^17 bytes).
 //!
+//! **Silent exporters are gaps, not outages.** A series that had values
+//! reads 0 in a later bin without records only while an exporter that fed
+//! its entity (one of the last [`FEEDERS`] to) is still heard, that is sends
+//! any datagram in the bin; when every exporter that fed it is silent, the
+//! bin has no value for it (no data: the service's feed-health pass then
+//! tells its subscribers the data stopped), and the aggregator logs the
+//! silence once ([`FlowAggregator::take_feed_notices`]) and again when the
+//! exporter is heard back.
+//!
 //! **Flows.** sFlow samples are packets, not flows: they add to bytes and
 //! packets but never to the flow counts, which are only written for bins
 //! that received NetFlow or IPFIX records.
@@ -28,11 +37,51 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
 use vigie_geo::GeoDb;
-use vigie_model::{BinSize, Entity, SignalBin, SignalKind, UnixSecs, ZeroFill};
+use vigie_model::{format_utc, BinSize, Entity, SeriesKey, SignalBin, SignalKind, UnixSecs};
 
 use super::decode::FlowRecord;
 use super::limits::DEFAULT_MAX_LINK_BITS_PER_SECOND;
 use crate::bins::{add_value, for_each_entity, unit_of_ip, EntityKinds, OpenBins, UnitCounts};
+
+/// Exporters remembered per entity as the ones that fed it: the last
+/// [`FEEDERS`] distinct ones.
+pub const FEEDERS: usize = 4;
+
+/// The exporters (by index in the aggregator's table) that fed a unit or
+/// an entity, most recent last.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Feeders {
+    ids: [u32; FEEDERS],
+    len: u8,
+}
+
+impl Feeders {
+    fn ids(&self) -> &[u32] {
+        &self.ids[..usize::from(self.len)]
+    }
+
+    /// Adds `id` as the most recent (the oldest drops out when full).
+    fn add(&mut self, id: u32) {
+        if let Some(at) = self.ids().iter().position(|&x| x == id) {
+            self.ids.copy_within(at + 1..usize::from(self.len), at);
+            self.ids[usize::from(self.len) - 1] = id;
+            return;
+        }
+        if usize::from(self.len) == FEEDERS {
+            self.ids.copy_within(1.., 0);
+            self.ids[FEEDERS - 1] = id;
+        } else {
+            self.ids[usize::from(self.len)] = id;
+            self.len += 1;
+        }
+    }
+
+    fn merge(&mut self, other: &Feeders) {
+        for &id in other.ids() {
+            self.add(id);
+        }
+    }
+}
 
 /// Sampling-corrected counts of one unit in one bin.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -43,6 +92,7 @@ struct Counts {
     bytes_to: u64,
     packets_to: u64,
     flows_to: u64,
+    feeders: Feeders,
 }
 
 #[derive(Debug, Default)]
@@ -51,11 +101,51 @@ struct BinState {
     saw_flows: bool,
     /// Bytes and packets added per exporter, for the plausibility ceiling.
     exporters: HashMap<IpAddr, (u64, u64)>,
+    /// Exporters heard in the bin (any datagram), by index.
+    heard: rustc_hash::FxHashSet<u32>,
+}
+
+/// The flow signals, in the order of an entity's bit mask of those seen.
+const FLOW_SIGNALS: [SignalKind; 6] = [
+    SignalKind::FlowBytesFrom,
+    SignalKind::FlowPacketsFrom,
+    SignalKind::FlowBytesTo,
+    SignalKind::FlowPacketsTo,
+    SignalKind::FlowsFrom,
+    SignalKind::FlowsTo,
+];
+
+fn signal_bit(signal: SignalKind) -> u8 {
+    FLOW_SIGNALS
+        .iter()
+        .position(|&s| s == signal)
+        .map_or(0, |i| 1 << i)
+}
+
+/// An entity that had values: its signals seen and the exporters that fed it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Known {
+    signals: u8,
+    feeders: Feeders,
+}
+
+/// One exporter of the aggregator's table.
+#[derive(Clone, Debug)]
+struct Exporter {
+    addr: IpAddr,
+    /// The start of the latest closed bin it was heard in.
+    last_heard: Option<UnixSecs>,
+    /// The start of the first closed bin it was not heard in, while silent.
+    silent_since: Option<UnixSecs>,
 }
 
 /// Exporters with their own plausibility budget in a bin; further ones
 /// (spoofed floods) share one.
 const MAX_EXPORTER_BUDGETS: usize = 4096;
+
+/// Exporters named in the silence and return notices of one bin; the
+/// others are counted in one more line.
+const NOTICES_PER_BIN: usize = 8;
 
 /// The exporter of records given without one, and the shared budget.
 const NO_EXPORTER: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
@@ -76,6 +166,9 @@ pub struct AggregateStats {
     /// Records that would take their exporter past the link ceiling in a
     /// bin (not counted).
     pub implausible_records: u64,
+    /// Entity bins left without values (gaps, not zeros) because every
+    /// exporter that fed the entity was silent.
+    pub silent_feed_gaps: u64,
 }
 
 /// Aggregates flow records into closed bins of per-entity signals.
@@ -85,7 +178,15 @@ pub struct FlowAggregator {
     kinds: EntityKinds,
     own_prefixes: Vec<IpNet>,
     bins: OpenBins<BinState>,
-    seen: ZeroFill,
+    /// Every entity that had values, for the zero-fill of its silent series.
+    known: HashMap<Entity, Known, rustc_hash::FxBuildHasher>,
+    /// Exporters by index (at most [`MAX_EXPORTER_BUDGETS`]; later ones
+    /// share index 0, the unnamed exporter's).
+    exporters: Vec<Exporter>,
+    exporter_ids: HashMap<IpAddr, u32, rustc_hash::FxBuildHasher>,
+    /// The last exporter looked up (records come a datagram at a time).
+    last_exporter: Option<(IpAddr, u32)>,
+    feed_notices: Vec<String>,
     stats: AggregateStats,
     max_bytes_per_bin: u64,
 }
@@ -99,7 +200,15 @@ impl FlowAggregator {
             geo,
             own_prefixes,
             bins: OpenBins::new(bin),
-            seen: ZeroFill::default(),
+            known: HashMap::default(),
+            exporters: vec![Exporter {
+                addr: NO_EXPORTER,
+                last_heard: None,
+                silent_since: None,
+            }],
+            exporter_ids: HashMap::from_iter([(NO_EXPORTER, 0)]),
+            last_exporter: None,
+            feed_notices: Vec::new(),
             stats: AggregateStats::default(),
             max_bytes_per_bin: (DEFAULT_MAX_LINK_BITS_PER_SECOND / 8)
                 .saturating_mul(u64::from(bin.secs())),
@@ -124,6 +233,55 @@ impl FlowAggregator {
         self.stats
     }
 
+    /// The log lines about exporters falling silent or heard back, since
+    /// the last call.
+    pub fn take_feed_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.feed_notices)
+    }
+
+    /// The exporters silent now, with the start of the first bin they were
+    /// not heard in.
+    pub fn silent_exporters(&self) -> Vec<(IpAddr, UnixSecs)> {
+        self.exporters
+            .iter()
+            .filter_map(|e| e.silent_since.map(|t| (e.addr, t)))
+            .collect()
+    }
+
+    fn exporter_id(&mut self, exporter: IpAddr) -> u32 {
+        if let Some((addr, id)) = self.last_exporter {
+            if addr == exporter {
+                return id;
+            }
+        }
+        let id = match self.exporter_ids.get(&exporter) {
+            Some(&id) => id,
+            None if self.exporters.len() < MAX_EXPORTER_BUDGETS => {
+                let id = self.exporters.len() as u32;
+                self.exporters.push(Exporter {
+                    addr: exporter,
+                    last_heard: None,
+                    silent_since: None,
+                });
+                self.exporter_ids.insert(exporter, id);
+                id
+            }
+            None => 0,
+        };
+        self.last_exporter = Some((exporter, id));
+        id
+    }
+
+    /// Notes that `exporter` sent a datagram received at `at` (records or
+    /// not: templates, options): it is alive in that bin, so the entities
+    /// it fed read 0 there when it reports nothing for them.
+    pub fn heard(&mut self, exporter: IpAddr, at: UnixSecs) {
+        let id = self.exporter_id(exporter);
+        if let Some(state) = self.bins.get_mut(at) {
+            state.heard.insert(id);
+        }
+    }
+
     fn is_own(&self, ip: IpAddr) -> bool {
         self.own_prefixes.iter().any(|net| net.contains(&ip))
     }
@@ -146,10 +304,12 @@ impl FlowAggregator {
             self.stats.internal_records += 1;
             return;
         }
+        let id = self.exporter_id(exporter);
         let Some(state) = self.bins.get_mut(at) else {
             self.stats.late_records += 1;
             return;
         };
+        state.heard.insert(id);
         let bytes = record.scaled_bytes();
         let packets = record.scaled_packets();
         let key = if state.exporters.len() < MAX_EXPORTER_BUDGETS
@@ -181,12 +341,14 @@ impl FlowAggregator {
             c.bytes_from = c.bytes_from.saturating_add(bytes);
             c.packets_from = c.packets_from.saturating_add(packets);
             c.flows_from = c.flows_from.saturating_add(flows);
+            c.feeders.add(id);
         }
         if dst_far {
             let c = state.units.entry(unit_of_ip(record.dst)).or_default();
             c.bytes_to = c.bytes_to.saturating_add(bytes);
             c.packets_to = c.packets_to.saturating_add(packets);
             c.flows_to = c.flows_to.saturating_add(flows);
+            c.feeders.add(id);
         }
     }
 
@@ -220,10 +382,12 @@ impl FlowAggregator {
                 e.bytes_to = e.bytes_to.saturating_add(c.bytes_to);
                 e.packets_to = e.packets_to.saturating_add(c.packets_to);
                 e.flows_to = e.flows_to.saturating_add(c.flows_to);
+                e.feeders.merge(&c.feeders);
             });
         }
+        self.note_silences(bin_start, &state.heard);
         let mut values = BTreeMap::new();
-        for (entity, c) in per_entity {
+        for (entity, c) in &per_entity {
             let pairs = [
                 (SignalKind::FlowBytesFrom, c.bytes_from, c.packets_from > 0),
                 (
@@ -244,16 +408,86 @@ impl FlowAggregator {
                     state.saw_flows && c.packets_to > 0,
                 ),
             ];
+            let known = self.known.entry(entity.clone()).or_default();
+            known.feeders.merge(&c.feeders);
             for (signal, value, present) in pairs {
                 if present || value > 0 {
+                    known.signals |= signal_bit(signal);
                     add_value(&mut values, entity.clone(), signal, value as f64);
+                }
+            }
+        }
+        // Series seen before and without records now: 0 while an exporter
+        // that fed the entity is heard, no data when all of them are silent.
+        for (entity, known) in &self.known {
+            let alive = per_entity.contains_key(entity)
+                || known
+                    .feeders
+                    .ids()
+                    .iter()
+                    .any(|id| state.heard.contains(id));
+            if !alive {
+                self.stats.silent_feed_gaps += 1;
+                continue;
+            }
+            for signal in FLOW_SIGNALS {
+                if known.signals & signal_bit(signal) != 0 {
+                    values
+                        .entry(SeriesKey {
+                            entity: entity.clone(),
+                            signal,
+                        })
+                        .or_insert(0.0);
                 }
             }
         }
         SignalBin {
             bin_start,
             bin: self.bins.bin(),
-            values: self.seen.complete(values),
+            values: values.into_iter().map(|(k, v)| (k, Some(v))).collect(),
+        }
+    }
+
+    /// Logs exporters heard before and not in the bin at `bin_start`, once
+    /// per silence, and those heard again.
+    /// At most [`NOTICES_PER_BIN`] lines a bin, then one that counts the rest.
+    fn note_silences(&mut self, bin_start: UnixSecs, heard: &rustc_hash::FxHashSet<u32>) {
+        let bin_secs = self.bins.bin().secs();
+        let (mut back, mut silent) = (Vec::new(), Vec::new());
+        for (id, exporter) in self.exporters.iter_mut().enumerate() {
+            if heard.contains(&(id as u32)) {
+                if let Some(since) = exporter.silent_since.take() {
+                    back.push((exporter.addr, since));
+                }
+                exporter.last_heard = Some(bin_start);
+            } else if exporter.last_heard.is_some() && exporter.silent_since.is_none() {
+                exporter.silent_since = Some(bin_start);
+                silent.push(exporter.addr);
+            }
+        }
+        let at = format_utc(bin_start);
+        for (addr, since) in back.iter().take(NOTICES_PER_BIN) {
+            self.feed_notices.push(format!(
+                "flow exporter {addr} is heard again at {at} (silent since {}): the entities it feeds have values again",
+                format_utc(*since)
+            ));
+        }
+        if back.len() > NOTICES_PER_BIN {
+            let more = back.len() - NOTICES_PER_BIN;
+            self.feed_notices.push(format!(
+                "{more} more flow exporters are heard again at {at}"
+            ));
+        }
+        for addr in silent.iter().take(NOTICES_PER_BIN) {
+            self.feed_notices.push(format!(
+                "flow exporter {addr} sent nothing in the {bin_secs} s bin at {at}: the entities only it fed get no data (a feed gap, not an outage) until it is heard again"
+            ));
+        }
+        if silent.len() > NOTICES_PER_BIN {
+            let more = silent.len() - NOTICES_PER_BIN;
+            self.feed_notices.push(format!(
+                "{more} more flow exporters sent nothing in the bin at {at}: the entities only they fed get no data"
+            ));
         }
     }
 }

@@ -76,7 +76,8 @@ fn now_secs() -> UnixSecs {
 /// configured time has passed, or `sink` fails. `config.limits` replace the
 /// pipeline's (datagrams from exporters they do not allow are counted in
 /// [`FlowPipeline::limit_stats`] and dropped). `sink` receives each closed
-/// bin, and `after_bin` is then called with the pipeline (for its health);
+/// bin, and `after_bin` is then called with the pipeline (for its health
+/// and [`FlowPipeline::take_feed_notices`]);
 /// every open bin is closed and handed over before returning. `on_ready` is
 /// called with the bound addresses.
 pub fn run_collector(
@@ -85,7 +86,7 @@ pub fn run_collector(
     stop: Arc<AtomicBool>,
     on_ready: impl FnOnce(&[SocketAddr]),
     sink: &mut dyn BinSink,
-    mut after_bin: impl FnMut(&FlowPipeline),
+    mut after_bin: impl FnMut(&mut FlowPipeline),
 ) -> Result<(), CollectorError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()

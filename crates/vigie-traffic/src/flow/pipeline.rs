@@ -68,6 +68,9 @@ impl FlowPipeline {
         datagram: &[u8],
     ) -> DatagramOutcome {
         self.scratch.clear();
+        if self.decoder.limits().allows(exporter.ip()) {
+            self.aggregator.heard(exporter.ip(), at);
+        }
         let outcome = self
             .decoder
             .decode(exporter, at, datagram, &mut self.scratch);
@@ -114,6 +117,18 @@ impl FlowPipeline {
         let mut lines = self.decoder.limit_notices().to_vec();
         lines.extend_from_slice(self.notices.lines());
         lines
+    }
+
+    /// The log lines about exporters falling silent (their entities get
+    /// gaps, not zeros) or heard again, since the last call.
+    pub fn take_feed_notices(&mut self) -> Vec<String> {
+        self.aggregator.take_feed_notices()
+    }
+
+    /// The exporters silent now, with the start of the first bin they were
+    /// not heard in.
+    pub fn silent_exporters(&self) -> Vec<(std::net::IpAddr, UnixSecs)> {
+        self.aggregator.silent_exporters()
     }
 
     /// What the aggregator counted and refused.
