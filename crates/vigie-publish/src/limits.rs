@@ -56,6 +56,13 @@ pub struct ServerLimits {
     /// the client gets 429 with `Retry-After` until the minute ends.
     /// Default 10.
     pub token_failures_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed. The per-client
+    /// throttle keys on the TCP peer's address; only when that peer is one
+    /// of these does it take the client from `X-Forwarded-For` (the
+    /// rightmost address that is not itself a trusted proxy). Anyone can
+    /// write that header, so from any other peer it is ignored. Default:
+    /// none (the header is never read).
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for ServerLimits {
@@ -74,6 +81,7 @@ impl Default for ServerLimits {
             max_response_bytes: 64 << 20,
             retry_after: Duration::from_secs(2),
             token_failures_per_minute: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -184,10 +192,37 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// The client's address, set on each request by the server (the
-/// write-token throttle counts per address).
+/// The TCP peer's address, set on each request by the server (the
+/// write-token throttle counts per [`client_ip`] of it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientAddr(pub std::net::SocketAddr);
+
+/// The client a per-client limit counts: the TCP `peer`, or, when the
+/// peer is one of the `trusted` proxies, the rightmost address of the
+/// `X-Forwarded-For` headers that is not a trusted proxy (the hop the
+/// trusted chain received the request from). A value that does not parse
+/// stops the walk at the last trusted hop.
+pub fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => client = ip,
+            Ok(ip) => return ip,
+            Err(_) => break,
+        }
+    }
+    client
+}
 
 /// Wrong write tokens counted per client address (IPv6 per /64) over a
 /// minute; a client past the limit is refused until its minute ends.
@@ -270,6 +305,33 @@ mod tests {
             throttle.failed(b, t0);
         }
         assert!(throttle.blocked(b2, t0).is_some(), "IPv6 counted per /64");
+    }
+
+    #[test]
+    fn forwarded_for_is_read_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let inner: IpAddr = "10.0.0.3".parse().unwrap();
+        let mut headers = axum::http::HeaderMap::new();
+        headers.append(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7".parse().unwrap(),
+        );
+        headers.append("x-forwarded-for", "10.0.0.3".parse().unwrap());
+        // Not trusted: the header is anyone's to write.
+        assert_eq!(client_ip(proxy, &headers, &[]), proxy);
+        assert_eq!(client_ip(inner, &headers, &[proxy]), inner);
+        // Trusted: the rightmost address no trusted proxy holds.
+        assert_eq!(
+            client_ip(proxy, &headers, &[proxy, inner]),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(proxy, &axum::http::HeaderMap::new(), &[proxy]),
+            proxy
+        );
+        let mut bad = axum::http::HeaderMap::new();
+        bad.append("x-forwarded-for", "203.0.113.9, unknown".parse().unwrap());
+        assert_eq!(client_ip(proxy, &bad, &[proxy]), proxy);
     }
 
     #[test]

@@ -51,9 +51,10 @@ pub fn authorize(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    // Requests that did not come through `serve` (no address) share one count.
+    // Requests that did not come through `serve` (no address) share one
+    // count; X-Forwarded-For only counts from a trusted proxy.
     let ip = client
-        .map(|c| c.0.ip())
+        .map(|c| crate::limits::client_ip(c.0.ip(), headers, &state.limits().trusted_proxies))
         .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     let now = Instant::now();
     let throttle = &state.guards().throttle;

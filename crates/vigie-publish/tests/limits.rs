@@ -479,3 +479,46 @@ fn a_client_that_goes_away_stops_incident_listings() {
         );
     }
 }
+
+/// X-Forwarded-For is anyone's to write: the wrong-token throttle ignores
+/// it unless the TCP peer is a configured trusted proxy, and then counts
+/// each forwarded client on its own.
+#[test]
+fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+    let client = reqwest::blocking::Client::new();
+    let status = |server: &Running, forwarded: &str| {
+        client
+            .get(server.url("/api/v1/subscriptions"))
+            .bearer_auth("wrong")
+            .header("X-Forwarded-For", forwarded)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    // No trusted proxy: a new forwarded address each time does not help.
+    let dir = tempfile::tempdir().unwrap();
+    let limits = ServerLimits {
+        token_failures_per_minute: 3,
+        ..ServerLimits::default()
+    };
+    let (direct, _) = server(dir.path(), Some("right-token"), limits.clone());
+    let got: Vec<u16> = (1..=4)
+        .map(|i| status(&direct, &format!("203.0.113.{i}")))
+        .collect();
+    assert_eq!(got, [401, 401, 401, 429]);
+    // Behind a trusted proxy (this test's loopback): one count per client.
+    let dir = tempfile::tempdir().unwrap();
+    let trusting = ServerLimits {
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        ..limits
+    };
+    let (proxied, _) = server(dir.path(), Some("right-token"), trusting);
+    for _ in 0..3 {
+        assert_eq!(status(&proxied, "203.0.113.1"), 401);
+    }
+    assert_eq!(status(&proxied, "203.0.113.1"), 429);
+    assert_eq!(status(&proxied, "203.0.113.2"), 401);
+    // A spoofed leftmost entry does not move the count off the real client.
+    assert_eq!(status(&proxied, "203.0.113.2, 203.0.113.1"), 429);
+}

@@ -30,7 +30,11 @@ pub fn spawn_api(
         spawn_alert_worker(worker_store, alerts)?;
     }
     let state = vigie_publish::AppState::from_store(store, token, alerts.allow_private)
-        .context("cannot open the store connections of the API")?;
+        .context("cannot open the store connections of the API")?
+        .with_limits(vigie_publish::ServerLimits {
+            trusted_proxies: api.trusted_proxies.clone(),
+            ..Default::default()
+        });
     let listen = api.listen;
     let listener = runtime
         .block_on(vigie_publish::bind(listen))

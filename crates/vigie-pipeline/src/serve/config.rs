@@ -61,6 +61,11 @@ pub struct ApiSettings {
     /// alerts (unset: the API is read-only).
     #[serde(default = "default_token_env")]
     pub token_env: String,
+    /// Reverse proxies in front of the API whose `X-Forwarded-For` names
+    /// the client for the per-client throttle (none by default: the header
+    /// is ignored, see `vigie_publish::ServerLimits::trusted_proxies`).
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 fn default_token_env() -> String {
@@ -73,6 +78,7 @@ impl ApiSettings {
         ApiSettings {
             listen,
             token_env: default_token_env(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
