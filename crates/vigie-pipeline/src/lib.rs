@@ -2,7 +2,8 @@
 //! `vigie` binary's commands and `vigie demo` run, each taking a store
 //! handle and typed options whose defaults are defined here once.
 //!
-//! - `ingest/`: files into the store — MRT archives ([`ingest_mrt_archives`]),
+//! - `ingest/`: files into the store — MRT archives ([`ingest_mrt_archives`];
+//!   the public RIS and RouteViews archives fetched first, [`fetch_archive`]),
 //!   packet captures ([`ingest_captures`]), access logs ([`ingest_access_logs`]).
 //! - `detect`: batch detection over the store ([`detect_and_store`]):
 //!   events per series, incidents per entity, for vigie's detector and
@@ -32,6 +33,8 @@
 //! - [`bench`](mod@bench): the benchmarks of `vigie bench` (speed, memory, accuracy).
 //! - `collect`: the live collectors of `vigie collect` ([`collect_flows`],
 //!   [`collect_telescope`]).
+//! - `fetch`: HTTP downloads into a cache, bounded, resumable, verified
+//!   ([`fetch_all`]).
 //! - `common`: the geo database, prefixes, [`LoggedSink`].
 
 #![warn(missing_docs)]
@@ -44,6 +47,7 @@ mod common;
 mod demo;
 mod detect;
 mod eval;
+mod fetch;
 mod import;
 mod ingest;
 mod listing;
@@ -64,8 +68,15 @@ pub use common::{format_duration, load_geo, parse_prefixes, LoggedSink};
 pub use demo::{load_scenario, run_demo, scenario_list, DemoOptions, DemoRun};
 pub use detect::{detect_and_store, DetectOptions, DetectSummary, IODA_MEDIAN, VIGIE};
 pub use eval::{eval_markdown, evaluate_labels, EvalOptions};
+pub use fetch::{fetch_all, part_path, Download, FetchObserver, FetchSettings, Fetched};
 pub use import::{import_into_store, local_zone, ImportOutcome};
-pub use ingest::mrt::{ingest_mrt_archives, MrtIngestReport, MrtOptions, MRT_SOURCE};
+pub use ingest::archive::{
+    fetch_archive, plan_archive, ArchiveFile, ArchiveOptions, ArchivePlan, FetchCounts, FetchTally,
+    FetchedArchive, ShowProgress, RIS_URL, ROUTEVIEWS_URL,
+};
+pub use ingest::mrt::{
+    ingest_mrt_archives, Gaps, MrtFlags, MrtIngestReport, MrtOptions, MRT_SOURCE,
+};
 pub use ingest::notes::MrtNotes;
 pub use ingest::traffic::{
     ingest_access_logs, ingest_captures, read_access_logs, AccessLogInput, AccessLogOptions,

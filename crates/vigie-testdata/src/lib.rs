@@ -6,6 +6,8 @@
 //! return early (a user's machine has no shared data), after a clear
 //! message; under `CI=true` absence is a failure, because CI always has it.
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 
 /// The shared data folder: `../shared/data` from the repository root.

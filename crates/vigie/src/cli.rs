@@ -3,11 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use vigie_bgp::VisibilityConfig;
 use vigie_model::BinSize;
-use vigie_pipeline::{
-    bench, AccessLogOptions, CaptureKind, MrtOptions, ProbeSettings, TableFormat,
-};
+use vigie_pipeline::{bench, AccessLogOptions, CaptureKind, ProbeSettings, TableFormat};
 
 /// vigie: an open Internet shutdown observatory.
 ///
@@ -207,6 +204,9 @@ pub enum IngestCommand {
     /// BGP visibility from MRT archives: RIB dumps and updates (RouteViews,
     /// RIPE RIS, any daemon's dumps), gz, bz2 or plain.
     Mrt(IngestMrtArgs),
+    /// The period's files of RIPE RIS and RouteViews collectors, fetched
+    /// (resumable, into a cache) from the archives, then read as `ingest mrt`.
+    Archive(IngestArchiveArgs),
     /// HTTP requests and unique client /24s per entity from nginx/Apache
     /// access logs (combined or common format): files, .gz, stdin, or --follow.
     AccessLog(IngestAccessLogArgs),
@@ -282,32 +282,25 @@ pub struct IngestMrtArgs {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
+    pub read: MrtReadArgs,
+}
+
+/// Arguments of `vigie ingest archive`.
+#[derive(Args, Debug)]
+pub struct IngestArchiveArgs {
+    #[command(flatten)]
+    pub fetch: vigie_pipeline::ArchiveOptions,
+    #[command(flatten)]
+    pub read: MrtReadArgs,
+}
+
+/// How `vigie ingest mrt` and `archive` read MRT input.
+#[derive(Args, Debug)]
+pub struct MrtReadArgs {
+    #[command(flatten)]
     pub bin: BinArg,
-    /// A peer is full-feed for IPv4 above this many IPv4 prefixes (IODA: 400000).
-    /// 0 makes every peer that announces anything full-feed.
-    #[arg(long, default_value_t = VisibilityConfig::default().full_feed_v4)]
-    pub full_feed_v4: u64,
-    /// A peer is full-feed for IPv6 above this many IPv6 prefixes (IODA: 10000).
-    #[arg(long, default_value_t = VisibilityConfig::default().full_feed_v6)]
-    pub full_feed_v6: u64,
-    /// Share of full-feed peer ASNs that must see a prefix for it to count as visible.
-    #[arg(long, default_value_t = VisibilityConfig::default().min_visible_fraction)]
-    pub visible_fraction: f64,
-    /// A silence longer than this (seconds) between records means the feed was
-    /// down: the bins in between read as "no data". 0 turns this off.
-    #[arg(long, default_value_t = VisibilityConfig::default().max_silence_secs)]
-    pub max_silence_secs: i64,
-    /// Never fall back to the largest peers when no peer is full-feed.
-    #[arg(long)]
-    pub strict_full_feed: bool,
-    /// Reload state from every RIB dump, not only from each collector's first.
-    #[arg(long)]
-    pub resync_ribs: bool,
-    /// Records dated more than this many seconds past the newest file
-    /// name's time (the clock's when a name has none), or before 1990, are
-    /// implausible: counted, reported and not stored.
-    #[arg(long, default_value_t = MrtOptions::default().future_margin_secs)]
-    pub future_margin_secs: i64,
+    #[command(flatten)]
+    pub mrt: vigie_pipeline::MrtFlags,
     /// Do not draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,

@@ -27,3 +27,15 @@ pub fn progress_bar(length: Option<u64>, template: &str) -> ProgressBar {
     );
     bar
 }
+
+/// A progress bar of bytes with an ETA on stderr, hidden when `hidden`.
+pub fn bytes_bar(hidden: bool) -> ProgressBar {
+    if hidden {
+        return ProgressBar::hidden();
+    }
+    let template =
+        "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} ({eta} left) {msg}";
+    let bar = progress_bar(Some(1), template);
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}

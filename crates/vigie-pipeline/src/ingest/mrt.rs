@@ -9,7 +9,9 @@ use anyhow::{bail, Context, Result};
 use vigie_bgp::mrt::{discover, ingest_mrt, IngestObserver, IngestOptions, IngestSummary};
 use vigie_bgp::{VisibilityAccounting, VisibilityConfig};
 use vigie_geo::GeoDb;
-use vigie_model::{BinSink, Entity, SignalBin, SinkError, WriteOutcome, ARCHIVE_MARGIN_SECS};
+use vigie_model::{
+    BinSink, BinSize, Entity, SignalBin, SinkError, WriteOutcome, ARCHIVE_MARGIN_SECS,
+};
 use vigie_store::{AsCountrySpace, Store};
 
 /// The store's name for the bins of MRT archives.
@@ -26,7 +28,13 @@ pub struct MrtOptions {
     /// clock's when a name has none) are implausible: counted, reported
     /// and skipped. One day by default.
     pub future_margin_secs: i64,
+    /// Spans known to have no data (archive files that could not be
+    /// fetched): their bins are not written.
+    pub gaps: Gaps,
 }
+
+/// Spans `[from, until)` of UTC seconds without data.
+pub type Gaps = Vec<(i64, i64)>;
 
 impl Default for MrtOptions {
     fn default() -> Self {
@@ -34,6 +42,56 @@ impl Default for MrtOptions {
             visibility: VisibilityConfig::default(),
             resync_ribs: false,
             future_margin_secs: ARCHIVE_MARGIN_SECS,
+            gaps: Vec::new(),
+        }
+    }
+}
+
+/// How MRT input is read: the flags of `vigie ingest mrt` and `archive`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct MrtFlags {
+    /// A peer is full-feed for IPv4 above this many IPv4 prefixes (IODA: 400000).
+    /// 0 makes every peer that announces anything full-feed.
+    #[arg(long, default_value_t = VisibilityConfig::default().full_feed_v4)]
+    pub full_feed_v4: u64,
+    /// A peer is full-feed for IPv6 above this many IPv6 prefixes (IODA: 10000).
+    #[arg(long, default_value_t = VisibilityConfig::default().full_feed_v6)]
+    pub full_feed_v6: u64,
+    /// Share of full-feed peer ASNs that must see a prefix for it to count as visible.
+    #[arg(long, default_value_t = VisibilityConfig::default().min_visible_fraction)]
+    pub visible_fraction: f64,
+    /// A silence longer than this (seconds) between records means the feed was
+    /// down: the bins in between read as "no data". 0 turns this off.
+    #[arg(long, default_value_t = VisibilityConfig::default().max_silence_secs)]
+    pub max_silence_secs: i64,
+    /// Never fall back to the largest peers when no peer is full-feed.
+    #[arg(long)]
+    pub strict_full_feed: bool,
+    /// Reload state from every RIB dump, not only from each collector's first.
+    #[arg(long)]
+    pub resync_ribs: bool,
+    /// Records dated more than this many seconds past the newest file
+    /// name's time (the clock's when a name has none), or before 1990, are
+    /// implausible: counted, reported and not stored.
+    #[arg(long, default_value_t = ARCHIVE_MARGIN_SECS)]
+    pub future_margin_secs: i64,
+}
+
+impl MrtFlags {
+    /// The options these flags give, with bins of `bin` and `gaps` left unwritten.
+    pub fn options(&self, bin: BinSize, gaps: Gaps) -> MrtOptions {
+        MrtOptions {
+            visibility: VisibilityConfig {
+                bin,
+                full_feed_v4: self.full_feed_v4,
+                full_feed_v6: self.full_feed_v6,
+                min_visible_fraction: self.visible_fraction,
+                max_silence_secs: self.max_silence_secs,
+                all_peers_when_no_full_feed: !self.strict_full_feed,
+            },
+            resync_ribs: self.resync_ribs,
+            future_margin_secs: self.future_margin_secs,
+            gaps,
         }
     }
 }
@@ -78,6 +136,9 @@ pub fn ingest_mrt_archives(
         );
     }
     let mut accounting = VisibilityAccounting::new(options.visibility.clone(), Arc::clone(&geo));
+    for &(from, until) in &options.gaps {
+        accounting.mark_gap(from, until);
+    }
     let mut sink = DailyStoreSink {
         store,
         values_written: 0,

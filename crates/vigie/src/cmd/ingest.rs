@@ -1,39 +1,56 @@
-//! `vigie ingest mrt`, `access-log` and `pcap`: map their flags onto
-//! `vigie_pipeline`'s ingest operations (`ingest_mrt_archives`,
+//! `vigie ingest mrt`, `archive`, `access-log` and `pcap`: map their flags
+//! onto `vigie_pipeline`'s ingest operations (`ingest_mrt_archives`, `fetch_archive`,
 //! `ingest_access_logs`, `ingest_captures`) and print their reports (and,
 //! for MRT, a progress bar).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use indicatif::ProgressBar;
-use vigie_bgp::VisibilityConfig;
 use vigie_model::format_utc;
 use vigie_pipeline::{
-    ingest_access_logs, ingest_captures, ingest_mrt_archives, load_geo, parse_prefixes,
-    AccessLogInput, AccessLogOptions, MrtNotes, MrtOptions, MRT_SOURCE,
+    fetch_archive, ingest_access_logs, ingest_captures, ingest_mrt_archives, load_geo,
+    parse_prefixes, AccessLogInput, AccessLogOptions, FetchTally, Gaps, MrtNotes, MRT_SOURCE,
 };
 
-use super::{open_store, EXIT_PARTIAL_INPUT};
-use crate::cli::{IngestAccessLogArgs, IngestMrtArgs, IngestPcapArgs};
+use super::{open_store, partial_if, EXIT_PARTIAL_INPUT};
+use crate::cli::{
+    IngestAccessLogArgs, IngestArchiveArgs, IngestMrtArgs, IngestPcapArgs, MrtReadArgs,
+};
 
 /// Runs `vigie ingest mrt`.
 pub fn mrt(data_dir: &Path, args: IngestMrtArgs) -> Result<ExitCode> {
-    let options = MrtOptions {
-        visibility: VisibilityConfig {
-            bin: args.bin.bin,
-            full_feed_v4: args.full_feed_v4,
-            full_feed_v6: args.full_feed_v6,
-            min_visible_fraction: args.visible_fraction,
-            max_silence_secs: args.max_silence_secs,
-            all_peers_when_no_full_feed: !args.strict_full_feed,
-        },
-        resync_ribs: args.resync_ribs,
-        future_margin_secs: args.future_margin_secs,
+    read_mrt(data_dir, &args.paths, args.read, Vec::new())
+}
+
+/// Runs `vigie ingest archive`: fetches the period's files, then reads them.
+pub fn archive(data_dir: &Path, args: IngestArchiveArgs) -> Result<ExitCode> {
+    let cache = (args.fetch.cache_dir.clone()).unwrap_or_else(|| data_dir.join("archive-cache"));
+    let plan = vigie_pipeline::plan_archive(&args.fetch, &cache)?;
+    eprintln!("{}", plan.summary(&cache));
+    let (bar, files) = (
+        crate::output::bytes_bar(args.read.no_progress),
+        plan.files.len(),
+    );
+    let show = |done, total, message| {
+        bar.set_length(total);
+        bar.set_position(done);
+        bar.set_message(message);
     };
+    let say = |m: String| bar.suspend(|| eprintln!("{m}"));
+    let fetched = fetch_archive(plan, &args.fetch, &FetchTally::new(files, &show, &say))?;
+    bar.finish_and_clear();
+    fetched.messages.iter().for_each(|m| eprintln!("{m}"));
+    let code = read_mrt(data_dir, &fetched.paths, args.read, fetched.gaps.clone())?;
+    let lost = !fetched.gaps.is_empty();
+    Ok(if lost { partial_if(true) } else { code })
+}
+
+/// Reads MRT `paths` (with `gaps` left unwritten) into the store.
+fn read_mrt(data_dir: &Path, paths: &[PathBuf], args: MrtReadArgs, gaps: Gaps) -> Result<ExitCode> {
+    let options = args.mrt.options(args.bin.bin, gaps);
     let geo = Arc::new(load_geo(&args.geo.geo_files)?);
     let mut store = open_store(data_dir)?;
     if let Some(last) = store.last_committed_bin(MRT_SOURCE)? {
@@ -42,26 +59,10 @@ pub fn mrt(data_dir: &Path, args: IngestMrtArgs) -> Result<ExitCode> {
             format_utc(last)
         );
     }
-    let bar = if args.no_progress {
-        ProgressBar::hidden()
-    } else {
-        let bar = crate::output::progress_bar(
-            Some(1),
-            "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} ({eta} left) {msg}",
-        );
-        bar.enable_steady_tick(Duration::from_millis(200));
-        bar
-    };
+    let bar = crate::output::bytes_bar(args.no_progress);
     eprintln!("reading MRT files into {}", data_dir.display());
     let started = Instant::now();
-    // A message above the progress bar, or plainly when there is none.
-    let mut say = |message: String| {
-        if bar.is_hidden() {
-            eprintln!("{message}");
-        } else {
-            bar.println(message);
-        }
-    };
+    let mut say = |message: String| bar.suspend(|| eprintln!("{message}"));
     let mut progress = |read: u64, total: u64, records: u64| {
         bar.set_length(total.max(1));
         bar.set_position(read);
@@ -72,7 +73,7 @@ pub fn mrt(data_dir: &Path, args: IngestMrtArgs) -> Result<ExitCode> {
         ));
     };
     let mut notes = MrtNotes::new(&mut say, &mut progress);
-    let outcome = ingest_mrt_archives(&mut store, &args.paths, geo, &options, &mut notes);
+    let outcome = ingest_mrt_archives(&mut store, paths, geo, &options, &mut notes);
     bar.finish_and_clear();
     let report = outcome?;
     for message in report.messages(started.elapsed().as_secs_f64()) {

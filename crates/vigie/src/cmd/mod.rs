@@ -30,6 +30,7 @@ pub const EXIT_PARTIAL_INPUT: u8 = 3;
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Ingest(IngestCommand::Mrt(args)) => ingest::mrt(&cli.data_dir, args),
+        Command::Ingest(IngestCommand::Archive(args)) => ingest::archive(&cli.data_dir, args),
         Command::Ingest(IngestCommand::AccessLog(args)) => ingest::access_log(&cli.data_dir, args),
         Command::Ingest(IngestCommand::Pcap(args)) => ingest::pcap(&cli.data_dir, args),
         Command::Collect(CollectCommand::Flows(args)) => collect::flows(&cli.data_dir, args),
