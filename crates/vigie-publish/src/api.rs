@@ -208,6 +208,10 @@ struct SeriesOut {
 
 /// `GET /api/v1/signals.csv`: the same series as CSV `time,entity,signal,value`
 /// (the long format `vigie import csv` reads); no data is an empty value.
+/// The series are read (downsampled while read) first, then the CSV is
+/// written on a blocking thread and streamed in pieces of about
+/// [`CSV_PIECE_BYTES`]: a request holds its values and a few pieces, never
+/// the whole text, and stops writing when its client goes.
 pub async fn signals_csv(
     State(state): State<AppState>,
     Query(q): QueryMap,
@@ -217,7 +221,7 @@ pub async fn signals_csv(
     let file_name = format!("vigie-{}.csv", entity.to_string().replace('/', "_"));
     let mut limits = ReadLimits::of(&state);
     limits.admit_range(from, until, bin.secs())?;
-    let body = state
+    let (windows, limits) = state
         .with_store(move |store| {
             let (_, windows) = read_windows(
                 store,
@@ -229,31 +233,59 @@ pub async fn signals_csv(
                 max_points,
                 &mut limits,
             )?;
-            let mut body = String::from("time,entity,signal,value\n");
-            for w in &windows {
-                let entity = csv_field(&w.key.entity.to_string());
-                for (i, value) in w.resampled.values.iter().enumerate() {
-                    if i % 8192 == 0 {
-                        limits.check()?;
-                        limits.check_size(body.len())?;
-                    }
-                    let t = w.resampled.start + i as i64 * i64::from(w.resampled.step_secs);
-                    body.push_str(&format_utc(t));
-                    body.push(',');
-                    body.push_str(&entity);
-                    body.push(',');
-                    body.push_str(w.key.signal.name());
-                    body.push(',');
-                    if let Some(v) = value {
-                        body.push_str(&v.to_string());
-                    }
-                    body.push('\n');
-                }
-            }
-            limits.check_size(body.len())?;
-            Ok(body)
+            // The longest a line can be: an ISO time, the entity, the
+            // signal, a value in Rust's shortest form, commas and newline.
+            let most: usize = windows
+                .iter()
+                .map(|w| {
+                    let line = 20
+                        + csv_field(&w.key.entity.to_string()).len()
+                        + w.key.signal.name().len()
+                        + 26;
+                    line * w.resampled.values.len()
+                })
+                .sum();
+            limits.check_size(most)?;
+            Ok((windows, limits))
         })
         .await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(4);
+    // The heavy slot (in `limits`) is held until the last piece is sent.
+    let metrics_of = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let _limits = limits;
+        let mut piece = String::with_capacity(CSV_PIECE_BYTES + 256);
+        piece.push_str("time,entity,signal,value\n");
+        for w in &windows {
+            let entity = csv_field(&w.key.entity.to_string());
+            for (i, value) in w.resampled.values.iter().enumerate() {
+                let t = w.resampled.start + i as i64 * i64::from(w.resampled.step_secs);
+                piece.push_str(&format_utc(t));
+                piece.push(',');
+                piece.push_str(&entity);
+                piece.push(',');
+                piece.push_str(w.key.signal.name());
+                piece.push(',');
+                if let Some(v) = value {
+                    piece.push_str(&v.to_string());
+                }
+                piece.push('\n');
+                if piece.len() >= CSV_PIECE_BYTES {
+                    let full =
+                        std::mem::replace(&mut piece, String::with_capacity(CSV_PIECE_BYTES + 256));
+                    // The receiver is gone with the response (the client
+                    // went, or stopped reading past the write timeout): stop.
+                    if tx.blocking_send(full.into()).is_err() {
+                        metrics_of.metrics().count_cancelled();
+                        return;
+                    }
+                }
+            }
+        }
+        if !piece.is_empty() {
+            let _ = tx.blocking_send(piece.into());
+        }
+    });
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -262,9 +294,30 @@ pub async fn signals_csv(
                 format!("attachment; filename=\"{file_name}\""),
             ),
         ],
-        body,
+        axum::body::Body::new(ChannelBody(rx)),
     )
         .into_response())
+}
+
+/// The size of the pieces a streamed CSV is sent in, bytes.
+pub const CSV_PIECE_BYTES: usize = 64 << 10;
+
+/// A response body made of the pieces a blocking writer sends.
+struct ChannelBody(tokio::sync::mpsc::Receiver<axum::body::Bytes>);
+
+impl http_body::Body for ChannelBody {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.get_mut()
+            .0
+            .poll_recv(cx)
+            .map(|piece| piece.map(|bytes| Ok(http_body::Frame::data(bytes))))
+    }
 }
 
 /// Quotes a CSV field when it needs it.

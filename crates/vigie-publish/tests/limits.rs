@@ -4,7 +4,9 @@
 //! gate answers 503 with Retry-After while light requests still answer,
 //! idle connections past the cap make room for a normal request, a client
 //! that goes away stops its read (and an incident listing its work), wrong
-//! tokens are throttled, and responses are marked nosniff. Small limits keep each test to seconds.
+//! tokens are throttled per client (X-Forwarded-For only behind a trusted
+//! proxy), and responses are marked nosniff. Small limits keep each test
+//! to seconds.
 
 mod common;
 
