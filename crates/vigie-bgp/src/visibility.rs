@@ -21,7 +21,7 @@
 //!
 //! The value of a bin is the state at the bin's end; announcements and
 //! withdrawals are counted in the bin they happen in. Each closed bin is a
-//! [`SignalBin`]; an entity that had a signal keeps its counter, so it
+//! [`SignalBin`], completed by [`ZeroFill`]: an entity that had a signal
 //! reads 0, not "no data", once it falls silent.
 
 use std::collections::BTreeMap;
@@ -31,7 +31,8 @@ use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 use vigie_geo::{Family, GeoDb};
 use vigie_model::{
-    BinSize, CountryCode, Entity, RegionId, SeriesKey, SignalBin, SignalKind, UnixSecs,
+    BinSize, CountryCode, Entity, FillId, RegionId, SeriesKey, SignalBin, SignalKind, UnixSecs,
+    ZeroFill,
 };
 
 use crate::routing::{family_index, CollectorIdx, PeerIdx, PrefixKey, RoutingTable};
@@ -100,20 +101,19 @@ const SIGNALS: [SignalKind; 4] = [
     SignalKind::BgpWithdrawals,
 ];
 
-/// Per-entity counters, kept across bins so that an entity that disappears
-/// is written as 0 rather than left out.
+/// Per-entity counters, kept across bins. Each signal's series is
+/// registered with the accounting's [`ZeroFill`] when it first has a value
+/// (its [`FillId`] kept here, so a bin is written without hashing keys);
+/// the fill writes it as 0, not "no data", once it falls silent.
 #[derive(Default, Clone, Copy)]
 struct Counter {
     values: [u64; 4],
-    seen: [bool; 4],
+    series: [Option<FillId>; 4],
 }
 
 impl Counter {
     fn add(&mut self, signal: usize, n: u64) {
         self.values[signal] += n;
-        if n > 0 {
-            self.seen[signal] = true;
-        }
     }
 }
 
@@ -167,32 +167,36 @@ impl Counters {
         self.regions.values_mut().for_each(|(_, c)| zero(c));
     }
 
-    fn emit(&self, out: &mut Vec<(SeriesKey, Option<f64>)>) {
-        let mut push = |entity: &Entity, counter: &Counter| {
+    /// Hands every counter that has (or had) a value to `fill`, and closes
+    /// the bin: the series written, silent ones as 0.
+    fn emit(&mut self, fill: &mut ZeroFill) -> Vec<(SeriesKey, Option<f64>)> {
+        let mut hand = |entity: &dyn Fn() -> Entity, counter: &mut Counter| {
             for (i, signal) in SIGNALS.iter().enumerate() {
-                if counter.seen[i] {
-                    out.push((
-                        SeriesKey {
-                            entity: entity.clone(),
-                            signal: *signal,
-                        },
-                        Some(counter.values[i] as f64),
-                    ));
-                }
+                let value = counter.values[i];
+                let id = match counter.series[i] {
+                    Some(id) => id,
+                    None if value > 0 => *counter.series[i].insert(fill.id(&SeriesKey {
+                        entity: entity(),
+                        signal: *signal,
+                    })),
+                    None => continue,
+                };
+                fill.set(id, value as f64);
             }
         };
         for cc in &self.countries.present {
-            push(
-                &Entity::Country(*cc),
-                &self.countries.by_code[cc.to_u16() as usize],
+            hand(
+                &|| Entity::Country(*cc),
+                &mut self.countries.by_code[cc.to_u16() as usize],
             );
         }
-        for (asn, counter) in &self.asns {
-            push(&Entity::Asn(*asn), counter);
+        for (asn, counter) in &mut self.asns {
+            hand(&|| Entity::Asn(*asn), counter);
         }
-        for (region, counter) in self.regions.values() {
-            push(&Entity::Region(region.clone()), counter);
+        for (region, counter) in self.regions.values_mut() {
+            hand(&|| Entity::Region(region.clone()), counter);
         }
+        fill.close()
     }
 }
 
@@ -206,6 +210,7 @@ pub struct VisibilityAccounting {
     geo: Arc<GeoDb>,
     table: RoutingTable,
     counters: Counters,
+    fill: ZeroFill,
     open_bin: Option<UnixSecs>,
     last_event: Option<UnixSecs>,
     pending_updates: FxHashMap<(u8, u64, u64, u32), [u32; 2]>,
@@ -226,6 +231,7 @@ impl VisibilityAccounting {
             geo,
             table: RoutingTable::new(),
             counters: Counters::default(),
+            fill: ZeroFill::default(),
             open_bin: None,
             last_event: None,
             pending_updates: FxHashMap::default(),
@@ -431,12 +437,10 @@ impl VisibilityAccounting {
             self.recount_visibility();
             self.visible_dirty = false;
         }
-        let mut values = Vec::new();
-        self.counters.emit(&mut values);
         SignalBin {
             bin: self.config.bin,
             bin_start,
-            values,
+            values: self.counters.emit(&mut self.fill),
         }
     }
 

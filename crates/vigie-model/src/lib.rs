@@ -31,5 +31,5 @@ pub use plausible::{
 };
 pub use series::{Series, SeriesKey};
 pub use signal::{SignalFamily, SignalKind};
-pub use signal_bin::{BinSink, Discard, SignalBin, SinkError, WriteOutcome, ZeroFill};
+pub use signal_bin::{BinSink, Discard, FillId, SignalBin, SinkError, WriteOutcome, ZeroFill};
 pub use time::{format_utc, parse_utc, BinSize, TimeRange, UnixSecs};
