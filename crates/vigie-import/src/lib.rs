@@ -5,7 +5,8 @@
 //! - [`import_ioda_json`]: IODA API v2 `/signals/raw/{entityType}/{entityCode}`
 //!   responses (an envelope whose `data` is a list of lists of series objects
 //!   with `entityType`, `entityCode`, `entityName`, `datasource`, `subtype`,
-//!   `from`, `until`, `step`, `nativeStep` and `values`);
+//!   `from`, `until`, `step`, `nativeStep` and `values`), and IODA's own
+//!   outage events from `/outages/events` ([`import_ioda_events`]);
 //! - [`import_dashboard_csv`]: IODA dashboard CSV exports, raw or normalised,
 //!   one row per time and one column per datasource, either the labelled
 //!   research exports
@@ -31,6 +32,7 @@
 mod assemble;
 mod csv_rows;
 mod dashboard_csv;
+mod ioda_events;
 mod ioda_json;
 mod long_csv;
 mod monash;
@@ -48,6 +50,7 @@ use vigie_model::{format_utc, BinSize, CountryCode, Entity, Series, UnixSecs};
 
 pub use assemble::{EARLIEST_SECS, LATEST_SECS, MAX_BINS_PER_IMPORT, MAX_BINS_PER_SERIES};
 pub use dashboard_csv::import_dashboard_csv;
+pub use ioda_events::{import_ioda_events, IodaEvent};
 pub use ioda_json::import_ioda_json;
 pub use long_csv::import_long_csv;
 pub use monash::{import_monash, MonashLayout};

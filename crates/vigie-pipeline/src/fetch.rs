@@ -48,6 +48,73 @@ impl Default for FetchSettings {
     }
 }
 
+/// The retry and timeout flags of the commands that fetch over HTTP.
+#[derive(clap::Args, Clone, Debug)]
+pub struct FetchFlags {
+    /// Attempts after the first on a 5xx, a timeout or a cut download.
+    #[arg(long, default_value_t = FetchSettings::default().retries)]
+    pub retries: u32,
+    /// Longest wait, in seconds, for a server's answer or its next bytes.
+    #[arg(long, default_value_t = FetchSettings::default().timeout.as_secs_f64())]
+    pub timeout_secs: f64,
+    /// Wait before the first retry, in seconds (doubled at each retry).
+    #[arg(long, default_value_t = FetchSettings::default().retry_wait.as_secs_f64())]
+    pub retry_wait_secs: f64,
+}
+
+impl FetchFlags {
+    /// The settings these flags give (one file at a time).
+    pub fn settings(&self) -> FetchSettings {
+        let secs = |s: f64| Duration::from_secs_f64(s.clamp(0.0, 86_400.0));
+        FetchSettings {
+            parallel: 1,
+            retries: self.retries,
+            timeout: secs(self.timeout_secs),
+            retry_wait: secs(self.retry_wait_secs),
+        }
+    }
+}
+
+/// An HTTP client with `settings`' timeout and vigie's user agent.
+pub(crate) fn http_client(settings: &FetchSettings) -> Result<Client, String> {
+    Client::builder()
+        .timeout(settings.timeout)
+        .connect_timeout(settings.timeout)
+        .user_agent(concat!("vigie/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot start an HTTP client: {e}"))
+}
+
+/// A small document (a folder listing, an API answer) by GET, retried on a
+/// 5xx, a timeout or a cut body; `Ok(None)` on a 404.
+pub(crate) fn get_with_retries(
+    client: &Client,
+    url: &str,
+    settings: &FetchSettings,
+) -> Result<Option<Vec<u8>>, String> {
+    let mut last = String::new();
+    let mut wait = settings.retry_wait;
+    for attempt in 0..=settings.retries {
+        if attempt > 0 {
+            std::thread::sleep(wait);
+            wait = wait.saturating_mul(2);
+        }
+        match client.get(url).send() {
+            Ok(r) if r.status() == StatusCode::NOT_FOUND => return Ok(None),
+            Ok(r) if r.status().is_success() => match r.bytes() {
+                Ok(body) => return Ok(Some(body.to_vec())),
+                Err(e) => last = format!("{url}: {e}"),
+            },
+            Ok(r) if r.status().is_client_error() => {
+                return Err(format!("{url}: the server answered {}", r.status()))
+            }
+            Ok(r) => last = format!("{url}: the server answered {}", r.status()),
+            Err(e) => last = format!("{url}: {e}"),
+        }
+    }
+    Err(format!("{last} (after {} attempts)", settings.retries + 1))
+}
+
 /// How one download ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fetched {
@@ -88,12 +155,7 @@ pub fn fetch_all(
     settings: &FetchSettings,
     observer: &dyn FetchObserver,
 ) -> Result<Vec<Fetched>, String> {
-    let client = Client::builder()
-        .timeout(settings.timeout)
-        .connect_timeout(settings.timeout)
-        .user_agent(concat!("vigie/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("cannot start an HTTP client: {e}"))?;
+    let client = http_client(settings)?;
     let next = AtomicUsize::new(0);
     let outcomes: Mutex<Vec<Option<Fetched>>> = Mutex::new(vec![None; downloads.len()]);
     std::thread::scope(|scope| {

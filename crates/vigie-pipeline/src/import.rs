@@ -3,11 +3,11 @@
 //! into the store, with their labels ([`import_into_store`]).
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use vigie_import::{import_path, ImportFormat, ImportOptions, IssueKind, LocalZone};
-use vigie_model::BinSink;
+use vigie_model::{BinSink, BinSize, CountryCode};
 use vigie_store::{Store, StoredLabel};
 
 /// Issues that mean some of the input was lost (rejected: not stored, a
@@ -22,6 +22,53 @@ const LOSSY: [IssueKind; 8] = [
     IssueKind::NotANumber,
     IssueKind::Negative,
 ];
+
+/// The flags of the `vigie import` commands that read a file.
+#[derive(clap::Args, Debug)]
+pub struct ImportFlags {
+    /// The file to import.
+    pub file: PathBuf,
+    /// The entity the file is about (a dashboard export names none): IQ, AS9198, "PS/Gaza Strip".
+    #[arg(long)]
+    pub entity: Option<String>,
+    /// Bin width in seconds, when the file's own spacing should not decide it.
+    #[arg(long = "bin-secs", value_name = "SECS")]
+    pub bin: Option<BinSize>,
+    /// The country of IODA region entities in the file (IODA numbers regions without one).
+    #[arg(long)]
+    pub region_country: Option<String>,
+    /// The zone of the file's local times (Monash files): an IANA zone such
+    /// as America/Caracas, or a UTC offset; default: the country's zone.
+    #[arg(long, allow_hyphen_values = true, conflicts_with = "utc_offset")]
+    pub timezone: Option<String>,
+    /// The UTC offset of the file's local times, such as -04:00 or +03:30.
+    #[arg(long, allow_hyphen_values = true)]
+    pub utc_offset: Option<String>,
+    /// The value of a normal connectivity index in the file (10 or 100);
+    /// default: 10 when no value exceeds 10, else 100.
+    #[arg(long)]
+    pub index_max: Option<f64>,
+}
+
+impl ImportFlags {
+    /// The import options these flags give, checked.
+    pub fn options(&self) -> Result<ImportOptions> {
+        if let Some(max) = self.index_max {
+            if !(max.is_finite() && max > 0.0) {
+                bail!("--index-max {max}: give the value of a normal index, such as 10 or 100");
+            }
+        }
+        Ok(ImportOptions {
+            entity: self.entity.as_deref().map(str::parse).transpose()?,
+            bin: self.bin,
+            region_country: (self.region_country.as_deref())
+                .map(CountryCode::new)
+                .transpose()?,
+            zone: local_zone(self.timezone.as_deref(), self.utc_offset.as_deref())?,
+            index_max: self.index_max,
+        })
+    }
+}
 
 /// The zone of a file's local times (Monash files): `--timezone` (an IANA
 /// zone or an offset), else `--utc-offset` (an offset only), else none.

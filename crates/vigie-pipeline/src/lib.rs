@@ -25,7 +25,8 @@
 //! - `alerts`: the alert worker ([`spawn_alert_worker`]) and its `[alerts]`
 //!   settings.
 //! - `import`: other observatories' signals and labels into the store
-//!   ([`import_into_store`]).
+//!   ([`import_into_store`]); `ioda_api`: IODA's signals and events read
+//!   from its API ([`import_ioda_api`]).
 //! - `listing`: what `vigie series`, `entities` and `incidents` list, as
 //!   [`Rows`] (table, CSV or JSON).
 //! - `probe`: probing's settings and targets, `vigie probe`'s rounds
@@ -50,6 +51,7 @@ mod eval;
 mod fetch;
 mod import;
 mod ingest;
+mod ioda_api;
 mod listing;
 mod live;
 mod probe;
@@ -68,8 +70,10 @@ pub use common::{format_duration, load_geo, parse_prefixes, LoggedSink};
 pub use demo::{load_scenario, run_demo, scenario_list, DemoOptions, DemoRun};
 pub use detect::{detect_and_store, DetectOptions, DetectSummary, IODA_MEDIAN, VIGIE};
 pub use eval::{eval_markdown, evaluate_labels, EvalOptions};
-pub use fetch::{fetch_all, part_path, Download, FetchObserver, FetchSettings, Fetched};
-pub use import::{import_into_store, local_zone, ImportOutcome};
+pub use fetch::{
+    fetch_all, part_path, Download, FetchFlags, FetchObserver, FetchSettings, Fetched,
+};
+pub use import::{import_into_store, local_zone, ImportFlags, ImportOutcome};
 pub use ingest::archive::{
     fetch_archive, plan_archive, ArchiveFile, ArchiveOptions, ArchivePlan, FetchCounts, FetchTally,
     FetchedArchive, ShowProgress, RIS_URL, ROUTEVIEWS_URL,
@@ -81,6 +85,9 @@ pub use ingest::notes::MrtNotes;
 pub use ingest::traffic::{
     ingest_access_logs, ingest_captures, read_access_logs, AccessLogInput, AccessLogOptions,
     AccessLogReport, CaptureKind, CaptureReport,
+};
+pub use ioda_api::{
+    import_ioda_api, IodaApiImport, IodaApiOptions, IODA_API_SOURCE, IODA_PUBLISHED, IODA_URL,
 };
 pub use listing::{
     entity_rows, format_value, incident_rows, no_entities_note, series_rows, stored_incidents,

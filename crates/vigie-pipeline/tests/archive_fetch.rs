@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use vigie_model::{parse_utc, TimeRange};
 use vigie_pipeline::{
-    fetch_archive, ingest_mrt_archives, plan_archive, ArchiveOptions, MrtOptions, RIS_URL,
+    fetch_archive, ingest_mrt_archives, plan_archive, ArchiveOptions, FetchFlags, MrtOptions,
+    RIS_URL,
 };
 use vigie_store::Store;
 use vigie_testdata::http::{Behaviour, HttpMirror};
@@ -27,9 +28,11 @@ fn options(mirror: &HttpMirror, collectors: &[&str], from: &str, until: &str) ->
         routeviews_url: format!("{}/routeviews", mirror.base()),
         cache_dir: None,
         parallel: 3,
-        retries: 2,
-        timeout_secs: 5.0,
-        retry_wait_secs: 0.05,
+        fetch: FetchFlags {
+            retries: 2,
+            timeout_secs: 5.0,
+            retry_wait_secs: 0.05,
+        },
     }
 }
 
@@ -247,7 +250,7 @@ fn a_cut_download_is_a_gap_then_resumes_where_it_stopped() {
         "2002-07-22T23:40:00Z",
         "2002-07-23T00:00:00Z",
     );
-    opts.retries = 0;
+    opts.fetch.retries = 0;
 
     // First run: the body is cut halfway and there is no retry: a gap,
     // and the half received is kept.
@@ -331,7 +334,7 @@ fn a_server_without_listings_is_read_by_the_schedule() {
         "2010-02-27T16:00:00Z",
         "2010-02-27T16:05:00Z",
     );
-    opts.retries = 1;
+    opts.fetch.retries = 1;
     let plan = plan_archive(&opts, work.path()).unwrap();
     let urls: Vec<String> = plan
         .files

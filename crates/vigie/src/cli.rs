@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use vigie_model::BinSize;
-use vigie_pipeline::{bench, AccessLogOptions, CaptureKind, ProbeSettings, TableFormat};
+use vigie_pipeline::{
+    bench, AccessLogOptions, CaptureKind, ImportFlags, ProbeSettings, TableFormat,
+};
 
 /// vigie: an open Internet shutdown observatory.
 ///
@@ -219,41 +221,17 @@ pub enum IngestCommand {
 #[derive(Subcommand, Debug)]
 pub enum ImportCommand {
     /// An IODA API v2 response (`/signals/raw/{entityType}/{entityCode}`), JSON.
-    IodaJson(ImportArgs),
+    IodaJson(ImportFlags),
     /// An IODA dashboard CSV export (raw or normalised); name the entity with --entity.
-    IodaCsv(ImportArgs),
+    IodaCsv(ImportFlags),
     /// A long CSV with the columns time,entity,signal,value.
-    Csv(ImportArgs),
+    Csv(ImportFlags),
     /// A Monash IP Observatory CSV (regional connectivity or latency index,
     /// raw pings); the layout is found from the header, regions from the rows.
-    Monash(ImportArgs),
-}
-
-/// Arguments of the `vigie import` commands.
-#[derive(Args, Debug)]
-pub struct ImportArgs {
-    /// The file to import.
-    pub file: PathBuf,
-    /// The entity the file is about (a dashboard export names none): IQ, AS9198, "PS/Gaza Strip".
-    #[arg(long)]
-    pub entity: Option<String>,
-    /// Bin width in seconds, when the file's own spacing should not decide it.
-    #[arg(long = "bin-secs", value_name = "SECS")]
-    pub bin: Option<BinSize>,
-    /// The country of IODA region entities in the file (IODA numbers regions without one).
-    #[arg(long)]
-    pub region_country: Option<String>,
-    /// The zone of the file's local times (Monash files): an IANA zone such
-    /// as America/Caracas, or a UTC offset; default: the country's zone.
-    #[arg(long, allow_hyphen_values = true, conflicts_with = "utc_offset")]
-    pub timezone: Option<String>,
-    /// The UTC offset of the file's local times, such as -04:00 or +03:30.
-    #[arg(long, allow_hyphen_values = true)]
-    pub utc_offset: Option<String>,
-    /// The value of a normal connectivity index in the file (10 or 100);
-    /// default: 10 when no value exceeds 10, else 100.
-    #[arg(long)]
-    pub index_max: Option<f64>,
+    Monash(ImportFlags),
+    /// IODA's API v2 over HTTP: an entity's signals and IODA's own outage
+    /// events for a period (`--entity country/KZ --from … --until …`).
+    Ioda(vigie_pipeline::IodaApiOptions),
 }
 
 /// The bin width of the series a command writes or reads.

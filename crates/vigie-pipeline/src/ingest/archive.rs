@@ -17,14 +17,16 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use anyhow::{bail, Result};
 use chrono::{DateTime, Datelike, Months, Utc};
 use vigie_bgp::mrt::{time_in_name, FileKind};
 use vigie_model::{format_utc, parse_utc};
 
-use crate::fetch::{fetch_all, Download, FetchObserver, FetchSettings, Fetched};
+use crate::fetch::{
+    fetch_all, get_with_retries, http_client, Download, FetchFlags, FetchObserver, FetchSettings,
+    Fetched,
+};
 
 /// The RIPE RIS archive.
 pub const RIS_URL: &str = "https://data.ris.ripe.net";
@@ -57,30 +59,22 @@ pub struct ArchiveOptions {
     /// Files downloaded at once.
     #[arg(long, default_value_t = FetchSettings::default().parallel)]
     pub parallel: usize,
-    /// Attempts after the first on a 5xx, a timeout or a cut download.
-    #[arg(long, default_value_t = FetchSettings::default().retries)]
-    pub retries: u32,
-    /// Longest wait, in seconds, for a server's answer or its next bytes.
-    #[arg(long, default_value_t = FetchSettings::default().timeout.as_secs_f64())]
-    pub timeout_secs: f64,
-    /// Wait before the first retry, in seconds (doubled at each retry).
-    #[arg(long, default_value_t = FetchSettings::default().retry_wait.as_secs_f64())]
-    pub retry_wait_secs: f64,
+    /// Retries and timeouts.
+    #[command(flatten)]
+    pub fetch: FetchFlags,
 }
 
-fn parse_time(text: &str) -> Result<i64, String> {
+/// A UTC time flag: ISO 8601, a date, or Unix seconds.
+pub(crate) fn parse_time(text: &str) -> Result<i64, String> {
     parse_utc(text).map_err(|e| e.to_string())
 }
 
 impl ArchiveOptions {
     /// Fetch settings from the flags.
     pub fn fetch_settings(&self) -> FetchSettings {
-        let secs = |s: f64| Duration::from_secs_f64(s.clamp(0.0, 86_400.0));
         FetchSettings {
             parallel: self.parallel.max(1),
-            retries: self.retries,
-            timeout: secs(self.timeout_secs),
-            retry_wait: secs(self.retry_wait_secs),
+            ..self.fetch.settings()
         }
     }
 }
@@ -225,34 +219,6 @@ fn listed_names(html: &str) -> Vec<String> {
         .collect()
 }
 
-/// Reads a listing; `Ok(None)` when the folder does not exist (404).
-fn get_listing(
-    client: &reqwest::blocking::Client,
-    url: &str,
-    settings: &FetchSettings,
-) -> Result<Option<String>, String> {
-    let mut last = String::new();
-    for attempt in 0..=settings.retries {
-        if attempt > 0 {
-            std::thread::sleep(
-                settings
-                    .retry_wait
-                    .saturating_mul(1 << (attempt - 1).min(16)),
-            );
-        }
-        match client.get(url).send() {
-            Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => return Ok(None),
-            Ok(r) if r.status().is_success() => match r.text() {
-                Ok(text) => return Ok(Some(text)),
-                Err(e) => last = format!("{url}: {e}"),
-            },
-            Ok(r) => last = format!("{url}: the server answered {}", r.status()),
-            Err(e) => last = format!("{url}: {e}"),
-        }
-    }
-    Err(last)
-}
-
 /// Finds the files of `options`' period for each collector: the last RIB
 /// dump at or before `from` (else the first in the period, with a note),
 /// and the update files from that dump until `until`. The files go into
@@ -268,10 +234,7 @@ pub fn plan_archive(options: &ArchiveOptions, cache: &Path) -> Result<ArchivePla
         );
     }
     let settings = options.fetch_settings();
-    let client = reqwest::blocking::Client::builder()
-        .timeout(settings.timeout)
-        .user_agent(concat!("vigie/", env!("CARGO_PKG_VERSION")))
-        .build()?;
+    let client = http_client(&settings).map_err(anyhow::Error::msg)?;
     let mut plan = ArchivePlan::default();
     for collector in &options.collectors {
         let archive = Archive::of(collector)?;
@@ -291,9 +254,9 @@ pub fn plan_archive(options: &ArchiveOptions, cache: &Path) -> Result<ArchivePla
             for &kind in kinds {
                 let folder = archive.folder(collector, &month, kind);
                 let url = format!("{base}/{folder}");
-                match get_listing(&client, &url, &settings) {
+                match get_with_retries(&client, &url, &settings) {
                     Ok(Some(html)) => {
-                        for name in listed_names(&html) {
+                        for name in listed_names(&String::from_utf8_lossy(&html)) {
                             let kind = if name.starts_with("updates.") {
                                 FileKind::Updates
                             } else {

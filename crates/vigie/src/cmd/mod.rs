@@ -44,6 +44,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 ImportCommand::IodaCsv(args) => (vigie_import::ImportFormat::IodaCsv, args),
                 ImportCommand::Csv(args) => (vigie_import::ImportFormat::LongCsv, args),
                 ImportCommand::Monash(args) => (vigie_import::ImportFormat::Monash, args),
+                ImportCommand::Ioda(args) => return import::ioda(&mut store, args),
             };
             import::run(&mut store, format, args)
         }
