@@ -580,6 +580,52 @@ mod tests {
         }
     }
 
+    /// `peer()` announcing `prefix`, originated by AS65001, at `time`.
+    fn announce(time: UnixSecs, prefix: &str) -> LiveEvent {
+        LiveEvent::Routes {
+            time,
+            peer: peer(),
+            changes: vec![RouteChange::Announce {
+                prefix: prefix.parse().unwrap(),
+                path_id: None,
+                origin: Some(65001),
+            }],
+        }
+    }
+
+    /// The starts of the bins `closed`.
+    fn starts(closed: &[SignalBin]) -> Vec<UnixSecs> {
+        closed.iter().map(|b| b.bin_start).collect()
+    }
+
+    /// After an outage that ended at 2150: [1500, 1800) and [1800, 2100)
+    /// ended while it lasted and stay unwritten; [2100, 2400) ends after
+    /// it and is written, with KZ's four /24s.
+    fn only_2100_is_written(d: &mut LiveDriver) {
+        let closed = d.tick(2450);
+        assert_eq!(starts(&closed), vec![2100]);
+        assert_eq!(kz(&closed[0]), Some(4.0));
+    }
+
+    /// A single-threaded runtime, and driver options that tick every 5 ms
+    /// on `clock`.
+    fn fast_driver(
+        clock: Arc<dyn Fn() -> UnixSecs + Send + Sync>,
+    ) -> (tokio::runtime::Runtime, DriverOptions) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let options = DriverOptions {
+            tick: Duration::from_millis(5),
+            provisional_every: Duration::from_millis(5),
+            clock,
+            shutdown: None,
+            max_clock_skew_secs: 300,
+        };
+        (runtime, options)
+    }
+
     /// A sink that records what it is given.
     #[derive(Default)]
     struct Recorder {
@@ -606,19 +652,9 @@ mod tests {
     #[test]
     fn the_clock_closes_bins_without_updates_and_provisional_follows() {
         use std::sync::atomic::{AtomicI64, Ordering};
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
         let now = Arc::new(AtomicI64::new(1_000));
         let clock_now = Arc::clone(&now);
-        let options = DriverOptions {
-            tick: Duration::from_millis(5),
-            provisional_every: Duration::from_millis(5),
-            clock: Arc::new(move || clock_now.load(Ordering::SeqCst)),
-            shutdown: None,
-            max_clock_skew_secs: 300,
-        };
+        let (runtime, options) = fast_driver(Arc::new(move || clock_now.load(Ordering::SeqCst)));
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let mut sink = Recorder::default();
         runtime.block_on(async {
@@ -628,17 +664,7 @@ mod tests {
                     .await
                     .map(|_| sink)
             });
-            tx.send(LiveEvent::Routes {
-                time: 1_000,
-                peer: peer(),
-                changes: vec![RouteChange::Announce {
-                    prefix: "10.0.0.0/23".parse().unwrap(),
-                    path_id: None,
-                    origin: Some(65001),
-                }],
-            })
-            .await
-            .unwrap();
+            tx.send(announce(1_000, "10.0.0.0/23")).await.unwrap();
             tokio::time::sleep(Duration::from_millis(200)).await;
             // No update at all, only time passing: bins 900 and 1200 close.
             now.store(1_550, Ordering::SeqCst);
@@ -665,17 +691,7 @@ mod tests {
 
     #[test]
     fn events_stamped_far_from_the_clock_count_when_they_arrive() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let options = DriverOptions {
-            tick: Duration::from_millis(5),
-            provisional_every: Duration::from_millis(5),
-            clock: Arc::new(|| 1_000_000),
-            shutdown: None,
-            max_clock_skew_secs: 300,
-        };
+        let (runtime, options) = fast_driver(Arc::new(|| 1_000_000));
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let (sink, stats) = runtime.block_on(async {
             let driver = tokio::spawn(async move {
@@ -686,17 +702,7 @@ mod tests {
             });
             // A replayed message from long ago, then one from the future.
             for time in [1_000, 9_000_000] {
-                tx.send(LiveEvent::Routes {
-                    time,
-                    peer: peer(),
-                    changes: vec![RouteChange::Announce {
-                        prefix: "10.0.0.0/23".parse().unwrap(),
-                        path_id: None,
-                        origin: Some(65001),
-                    }],
-                })
-                .await
-                .unwrap();
+                tx.send(announce(time, "10.0.0.0/23")).await.unwrap();
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
             drop(tx);
@@ -712,15 +718,7 @@ mod tests {
     fn silent_feed_periods_are_not_written() {
         let mut d = driver();
         let feed: Arc<str> = Arc::from("ris-live");
-        d.apply(&LiveEvent::Routes {
-            time: 1000,
-            peer: peer(),
-            changes: vec![RouteChange::Announce {
-                prefix: "10.0.0.0/22".parse().unwrap(),
-                path_id: None,
-                origin: Some(65001),
-            }],
-        });
+        d.apply(&announce(1000, "10.0.0.0/22"));
         assert_eq!(kz(&d.provisional().unwrap()), Some(4.0));
         d.apply(&LiveEvent::FeedDown {
             time: 1300,
@@ -731,32 +729,18 @@ mod tests {
         assert!(d.provisional().is_none());
         // The bin [900, 1200) ended before the silence: written.
         let closed = d.tick(1500);
-        let starts: Vec<i64> = closed.iter().map(|b| b.bin_start).collect();
-        assert_eq!(starts, vec![900]);
+        assert_eq!(starts(&closed), vec![900]);
         // [1200, 1500) ends inside the silence: not written.
         assert_eq!(d.take_withheld(), vec![1200]);
         assert_eq!(d.stats().bins_suppressed, 1);
         assert!(d.tick(2000).is_empty());
         d.apply(&LiveEvent::FeedUp { time: 2150, feed });
-        // [1500, 1800) and [1800, 2100) ended while down; [2100, 2400) ends after.
-        let closed = d.tick(2450);
-        let starts: Vec<i64> = closed.iter().map(|b| b.bin_start).collect();
-        assert_eq!(starts, vec![2100]);
-        assert_eq!(kz(&closed[0]), Some(4.0));
+        only_2100_is_written(&mut d);
     }
 
     #[test]
     fn bins_ending_while_every_peer_is_down_are_not_written() {
         let mut d = driver();
-        let announce = |time| LiveEvent::Routes {
-            time,
-            peer: peer(),
-            changes: vec![RouteChange::Announce {
-                prefix: "10.0.0.0/22".parse().unwrap(),
-                path_id: None,
-                origin: Some(65001),
-            }],
-        };
         // A peer that never sent routes going down is no silence.
         let other = LivePeer {
             ip: "192.0.2.9".parse().unwrap(),
@@ -766,24 +750,20 @@ mod tests {
             time: 950,
             peer: other,
         });
-        d.apply(&announce(1000));
+        d.apply(&announce(1000, "10.0.0.0/22"));
         // [900, 1200) ended before the peer went down: written.
         let closed = d.apply(&LiveEvent::PeerDown {
             time: 1300,
             peer: peer(),
         });
-        let starts: Vec<i64> = closed.iter().map(|b| b.bin_start).collect();
-        assert_eq!(starts, vec![900]);
+        assert_eq!(starts(&closed), vec![900]);
         assert!(d.provisional().is_none());
         assert!(d.tick(1500).is_empty());
         // [1200, 1500) ended with no peer: no data, not 0.
         assert_eq!(d.take_withheld(), vec![1200]);
         assert!(d.tick(2000).is_empty());
-        d.apply(&announce(2150));
-        let closed = d.tick(2450);
-        let starts: Vec<i64> = closed.iter().map(|b| b.bin_start).collect();
-        assert_eq!(starts, vec![2100]);
-        assert_eq!(kz(&closed[0]), Some(4.0));
+        d.apply(&announce(2150, "10.0.0.0/22"));
+        only_2100_is_written(&mut d);
     }
 
     #[test]
@@ -795,17 +775,8 @@ mod tests {
             observer: &mut (),
             provisional: None,
         };
-        let announce = |time| LiveEvent::Routes {
-            time,
-            peer: peer(),
-            changes: vec![RouteChange::Announce {
-                prefix: "10.0.0.0/22".parse().unwrap(),
-                path_id: None,
-                origin: Some(65001),
-            }],
-        };
-        d.apply(&announce(1_000));
-        let closed = d.apply(&announce(1_210));
+        d.apply(&announce(1_000, "10.0.0.0/22"));
+        let closed = d.apply(&announce(1_210, "10.0.0.0/22"));
         publisher.closed(&mut d, closed).unwrap();
         publisher.provisional(d.provisional().unwrap()).unwrap();
         d.apply(&LiveEvent::FeedDown {
