@@ -11,7 +11,7 @@ use vigie_model::{format_utc, BinSize, SeriesKey, TimeRange, TimeWindow, UnixSec
 
 use crate::codec;
 use crate::error::sql_error;
-use crate::sqlite::{apply_chunk_updates, refresh_summary, stored_key, SqliteStore};
+use crate::sqlite::{apply_chunk_updates, find_series, refresh_summary, stored_key, SqliteStore};
 use crate::{Backend, SeriesInfo, Store, StoreError};
 
 const DAY_SECS: i64 = 86_400;
@@ -239,21 +239,7 @@ impl SqliteStore {
         let label = self.label();
         let context = "finding a series' plausible days";
         let conn = self.connection();
-        let id: Option<i64> = conn
-            .query_row(
-                "SELECT s.series_id FROM series s JOIN entities e ON e.entity_id = s.entity_id
-                 WHERE e.kind = ?1 AND e.code = ?2 AND s.signal = ?3 AND s.bin_secs = ?4",
-                params![
-                    info.key.entity.kind().name(),
-                    info.key.entity.code(),
-                    info.key.signal.name(),
-                    info.bin.secs()
-                ],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(sql_error(label, context))?;
-        let Some(id) = id else {
+        let Some(id) = find_series(conn, label, &info.key, info.bin)? else {
             return Ok(None);
         };
         let span = |sql: &str, args: &[i64]| -> Result<Option<(i64, i64)>, StoreError> {
