@@ -102,8 +102,8 @@ pub use probe::{
 pub use report::{write_report, ReportOptions, ReportSubject};
 pub use scope::ScopeContext;
 pub use serve::{
-    ApiSettings, BgpSettings, DetectFeed, DetectSettings, Service, ServiceConfig, ServiceSink,
-    SharedSink, StoreSettings, BGP_LIVE_SOURCE,
+    load_latest_ribs, ApiSettings, BgpSettings, Bootstrap, DetectFeed, DetectSettings, Service,
+    ServiceConfig, ServiceSink, SharedSink, StoreSettings, BGP_LIVE_SOURCE,
 };
 pub use source::{
     AccessLogConfig, AccessLogSource, BgpFeed, BmpFeedConfig, FeedTask, FlowsConfig, FlowsSource,

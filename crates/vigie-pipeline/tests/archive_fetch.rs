@@ -352,3 +352,58 @@ fn a_server_without_listings_is_read_by_the_schedule() {
         .iter()
         .any(|m| m.contains("bview.20100227.1600.gz") && m.contains("404")));
 }
+
+#[test]
+fn the_service_loads_a_collectors_latest_rib_dump_from_the_archive() {
+    let Some(real) = shared_data("mrt/bgpdump/bview.20020722.2337.gz") else {
+        return;
+    };
+    let mirror = HttpMirror::start();
+    mirror.listing("/rrc00/2002.07/", &["bview.20020722.2337.gz"]);
+    mirror.file(
+        "/rrc00/2002.07/bview.20020722.2337.gz",
+        std::fs::read(&real).unwrap(),
+        Behaviour::Normal,
+    );
+    let work = tempfile::tempdir().unwrap();
+    let geo = Arc::new(vigie_geo::GeoDb::embedded());
+    let new_model = || {
+        vigie_bgp::VisibilityAccounting::new(
+            vigie_bgp::VisibilityConfig::default(),
+            Arc::clone(&geo),
+        )
+    };
+    let mut fetched = new_model();
+    let now = parse_utc("2002-07-23T00:00:00Z").unwrap();
+    let flags = FetchFlags {
+        retries: 0,
+        timeout_secs: 5.0,
+        retry_wait_secs: 0.05,
+    };
+    let loaded = vigie_pipeline::load_latest_ribs(
+        &mut fetched,
+        &["rrc00".to_string()],
+        mirror.base(),
+        work.path(),
+        now,
+        flags,
+    )
+    .unwrap();
+    assert_eq!(loaded.files, 1, "{:?}", loaded.messages);
+    // The same dump loaded by hand, as `[bgp] rib_files` does.
+    let mut by_hand = new_model();
+    let files = vigie_bgp::mrt::discover(&[real]).unwrap();
+    vigie_bgp::mrt::ingest_mrt(
+        files,
+        &mut by_hand,
+        &vigie_bgp::mrt::IngestOptions::default(),
+        &mut vigie_model::Discard,
+        &mut (),
+    )
+    .unwrap();
+    assert!(by_hand.table().prefix_count() > 10_000);
+    assert_eq!(
+        fetched.table().prefix_count(),
+        by_hand.table().prefix_count()
+    );
+}

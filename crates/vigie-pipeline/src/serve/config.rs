@@ -98,6 +98,22 @@ pub struct BgpSettings {
     /// does not replay state, so its collectors' latest dumps go here.
     #[serde(default)]
     pub rib_files: Vec<PathBuf>,
+    /// Without `rib_files`: fetch the latest RIB dump (and the update files
+    /// since) of the RIS collectors from the RIS archive at start.
+    #[serde(default)]
+    pub fetch_ribs: bool,
+    /// The collectors whose dumps `fetch_ribs` loads; by default the
+    /// `host` of each `ris-live` source.
+    pub rib_collectors: Option<Vec<String>>,
+    /// The RIS archive (a mirror, a local copy).
+    #[serde(default = "default_ris_url")]
+    pub ris_url: String,
+    /// Where fetched dumps are kept; default `archive-cache` in the data folder.
+    pub rib_cache: Option<PathBuf>,
+}
+
+fn default_ris_url() -> String {
+    crate::RIS_URL.to_string()
 }
 
 fn default_provisional_secs() -> u64 {
@@ -111,6 +127,10 @@ impl Default for BgpSettings {
             full_feed_v4: None,
             full_feed_v6: None,
             rib_files: Vec::new(),
+            fetch_ribs: false,
+            rib_collectors: None,
+            ris_url: default_ris_url(),
+            rib_cache: None,
         }
     }
 }

@@ -14,6 +14,7 @@
 //! sinks added with [`Service::add_sink`] (a live detector, say).
 
 mod api;
+mod bootstrap;
 mod config;
 mod detect;
 
@@ -31,6 +32,7 @@ use vigie_bgp::{FeedCoverage, VisibilityAccounting};
 use vigie_model::{format_utc, BinSink, Discard, SignalBin, SinkError, TimeWindow, UnixSecs};
 use vigie_store::Store;
 
+pub use bootstrap::{load_latest_ribs, Bootstrap};
 pub use config::{ApiSettings, BgpSettings, DetectSettings, ServiceConfig, StoreSettings};
 pub use detect::DetectFeed;
 
@@ -96,7 +98,7 @@ impl Service {
         let accounting = if feeds.is_empty() {
             None
         } else {
-            Some(routing_model(config, &context)?)
+            Some(routing_model(config, &context, &feeds, &store)?)
         };
         let mut extra_sinks = self.extra_sinks.clone();
         let detection = if config.detect.enabled {
@@ -159,10 +161,81 @@ impl Service {
     }
 }
 
-/// The routing model of the BGP feeds, with the configured RIB dumps loaded.
-fn routing_model(config: &ServiceConfig, context: &SourceContext) -> Result<VisibilityAccounting> {
+/// The routing model of the BGP feeds, with the configured RIB dumps
+/// loaded, or with the RIS collectors' latest ones fetched (`fetch_ribs`).
+fn routing_model(
+    config: &ServiceConfig,
+    context: &SourceContext,
+    feeds: &[BgpFeed],
+    store: &Store,
+) -> Result<VisibilityAccounting> {
     let visibility = config.bgp.visibility(config.bin);
     let mut accounting = VisibilityAccounting::new(visibility, Arc::clone(&context.geo));
+    let hosts: Vec<String> = (feeds.iter())
+        .filter_map(|f| match f {
+            BgpFeed::RisLive(ris) => ris.host.clone(),
+            _ => None,
+        })
+        .collect();
+    let ris_live = feeds.iter().any(|f| matches!(f, BgpFeed::RisLive(_)));
+    if config.bgp.rib_files.is_empty() && ris_live && !config.bgp.fetch_ribs {
+        eprintln!(
+            "vigie serve: note: RIS Live starts from an empty table; set [bgp] fetch_ribs = true \
+             (or rib_files) to load the collectors' latest RIB dumps first"
+        );
+    }
+    if config.bgp.rib_files.is_empty() && config.bgp.fetch_ribs {
+        let collectors = config.bgp.rib_collectors.clone().unwrap_or(hosts);
+        if collectors.is_empty() {
+            bail!(
+                "[bgp] fetch_ribs: name the RIS collectors to load in rib_collectors = [\"rrc00\", …] \
+                 (a ris-live source without host follows them all)"
+            );
+        }
+        let cache = (config.bgp.rib_cache.clone())
+            .or_else(|| {
+                config
+                    .store
+                    .data_dir
+                    .as_ref()
+                    .map(|d| d.join("archive-cache"))
+            })
+            .or_else(|| {
+                let db = std::path::Path::new(store.location());
+                db.parent().map(|d| d.join("archive-cache"))
+            })
+            .unwrap_or_else(|| std::env::temp_dir().join("vigie-archive-cache"));
+        eprintln!(
+            "vigie serve: fetching the latest RIB dumps of {} from {} into {}",
+            collectors.join(", "),
+            config.bgp.ris_url,
+            cache.display()
+        );
+        let now = vigie_model::clock_now();
+        let flags = crate::FetchFlags {
+            retries: 2,
+            timeout_secs: 60.0,
+            retry_wait_secs: 2.0,
+        };
+        let loaded = bootstrap::load_latest_ribs(
+            &mut accounting,
+            &collectors,
+            &config.bgp.ris_url,
+            &cache,
+            now,
+            flags,
+        )?;
+        for message in &loaded.messages {
+            eprintln!("vigie serve: {message}");
+        }
+        eprintln!(
+            "vigie serve: loaded {} records of {} fetched file(s), {} prefixes",
+            loaded.records,
+            loaded.files,
+            accounting.table().prefix_count()
+        );
+        return Ok(accounting);
+    }
     if config.bgp.rib_files.is_empty() {
         return Ok(accounting);
     }
