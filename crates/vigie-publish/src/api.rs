@@ -208,10 +208,11 @@ struct SeriesOut {
 
 /// `GET /api/v1/signals.csv`: the same series as CSV `time,entity,signal,value`
 /// (the long format `vigie import csv` reads); no data is an empty value.
-/// The series are read (downsampled while read) first, then the CSV is
-/// written on a blocking thread and streamed in pieces of about
-/// [`CSV_PIECE_BYTES`]: a request holds its values and a few pieces, never
-/// the whole text, and stops writing when its client goes.
+/// The series are read (downsampled while read, holding a heavy slot when
+/// heavy) first, then the CSV is written on a blocking thread and streamed
+/// in pieces of about [`CSV_PIECE_BYTES`]: a request holds its values and a
+/// few pieces, never the whole text, and stops writing when its client goes
+/// (or stalls past the write timeout).
 pub async fn signals_csv(
     State(state): State<AppState>,
     Query(q): QueryMap,
@@ -249,11 +250,12 @@ pub async fn signals_csv(
             Ok((windows, limits))
         })
         .await?;
+    // The heavy slot (in `limits`) bounds the reads at once; writing the
+    // text is light, and a client that reads slowly must not hold the slot.
+    drop(limits);
     let (tx, rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(4);
-    // The heavy slot (in `limits`) is held until the last piece is sent.
     let metrics_of = state.clone();
     tokio::task::spawn_blocking(move || {
-        let _limits = limits;
         let mut piece = String::with_capacity(CSV_PIECE_BYTES + 256);
         piece.push_str("time,entity,signal,value\n");
         for w in &windows {
