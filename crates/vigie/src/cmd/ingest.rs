@@ -43,6 +43,9 @@ pub fn archive(data_dir: &Path, args: IngestArchiveArgs) -> Result<ExitCode> {
     let fetched = fetch_archive(plan, &args.fetch, &FetchTally::new(files, &show, &say))?;
     bar.finish_and_clear();
     fetched.messages.iter().for_each(|m| eprintln!("{m}"));
+    if fetched.paths.is_empty() {
+        return Ok(partial_if(true)); // nothing to read: every file was lost, and said so
+    }
     let code = read_mrt(data_dir, &fetched.paths, args.read, fetched.gaps.clone())?;
     let lost = !fetched.gaps.is_empty();
     Ok(if lost { partial_if(true) } else { code })
