@@ -208,6 +208,7 @@ pub enum IngestCommand {
     Mrt(IngestMrtArgs),
     /// The period's files of RIPE RIS and RouteViews collectors, fetched
     /// (resumable, into a cache) from the archives, then read as `ingest mrt`.
+    #[command(visible_aliases = ["ris", "routeviews"])]
     Archive(IngestArchiveArgs),
     /// HTTP requests and unique client /24s per entity from nginx/Apache
     /// access logs (combined or common format): files, .gz, stdin, or --follow.
