@@ -407,3 +407,65 @@ fn the_service_loads_a_collectors_latest_rib_dump_from_the_archive() {
         by_hand.table().prefix_count()
     );
 }
+
+#[test]
+fn a_server_slower_than_the_timeout_is_a_gap_and_the_tally_counts_what_arrived() {
+    let Some(real) = shared_data("mrt/bgpkit/rrc15_2010.02_updates.20100227.1600.gz") else {
+        return;
+    };
+    let bytes = std::fs::read(&real).unwrap();
+    let mirror = HttpMirror::start();
+    mirror.listing(
+        "/rrc15/2010.02/",
+        &["updates.20100227.1600.gz", "updates.20100227.1605.gz"],
+    );
+    mirror.file(
+        "/rrc15/2010.02/updates.20100227.1600.gz",
+        bytes.clone(),
+        Behaviour::Normal,
+    );
+    // Answers after 2 s, past the 0.5 s timeout: retried once, then a gap.
+    mirror.file(
+        "/rrc15/2010.02/updates.20100227.1605.gz",
+        bytes.clone(),
+        Behaviour::Slow(Duration::from_secs(2)),
+    );
+    let work = tempfile::tempdir().unwrap();
+    let mut opts = options(
+        &mirror,
+        &["rrc15"],
+        "2010-02-27T16:00:00Z",
+        "2010-02-27T16:10:00Z",
+    );
+    opts.fetch.retries = 1;
+    opts.fetch.timeout_secs = 0.5;
+    let plan = plan_archive(&opts, work.path()).unwrap();
+    let files = plan.files.len();
+    let shown = std::sync::Mutex::new((0, 0, String::new()));
+    let show = |done, total, message| *shown.lock().unwrap() = (done, total, message);
+    let retries = std::sync::Mutex::new(Vec::new());
+    let say = |m: String| retries.lock().unwrap().push(m);
+    let tally = vigie_pipeline::FetchTally::new(files, &show, &say);
+    let fetched = fetch_archive(plan, &opts, &tally).unwrap();
+    let t = |s: &str| parse_utc(s).unwrap();
+    assert_eq!(
+        fetched.gaps,
+        vec![(t("2010-02-27T16:05:00Z"), t("2010-02-27T16:10:00Z"))]
+    );
+    assert_eq!(mirror.hits("/rrc15/2010.02/updates.20100227.1605.gz"), 2);
+    assert_eq!(retries.lock().unwrap().len(), 1, "one retry said");
+    let (done, _, message) = shown.lock().unwrap().clone();
+    assert_eq!(
+        done,
+        bytes.len() as u64,
+        "the bytes of the file that arrived"
+    );
+    assert_eq!(message, "2/2 files");
+    let counts = tally.counts();
+    assert_eq!(counts.files_done, 2);
+    assert_eq!(
+        counts.bytes_total,
+        2 * bytes.len() as u64,
+        "the size known, the other guessed"
+    );
+}
