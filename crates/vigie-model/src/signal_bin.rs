@@ -44,8 +44,10 @@ impl SignalBin {
 ///
 /// A series is registered the first time a source has a value for it
 /// ([`id`](Self::id)); from then on every bin the fill closes
-/// ([`close`](Self::close)) writes it, with the value set in that bin or 0.
-/// Series are written in the order they were registered.
+/// ([`close`](Self::close)) writes it, with the value set in that bin or 0,
+/// unless the source [withholds](Self::withhold) it from that bin because
+/// what fed it was silent (no data, not 0). Series are written in the order
+/// they were registered.
 ///
 /// Two ways in, the same rule: a source that counts in a map hands the whole
 /// bin to [`complete`](Self::complete) (one hash lookup per value); a source
@@ -58,6 +60,8 @@ pub struct ZeroFill {
     keys: Vec<SeriesKey>,
     /// The value of each series in the open bin (0 until set).
     values: Vec<f64>,
+    /// The series withheld from the open bin.
+    withheld: Vec<FillId>,
     /// The [`FillId`] of each key.
     ids: FxHashMap<SeriesKey, FillId>,
 }
@@ -101,14 +105,32 @@ impl ZeroFill {
         self.values[id.index()] = value;
     }
 
+    /// Leaves a registered series out of the open bin: it has no value
+    /// there, not 0 (what fed it was silent: a gap, not an outage).
+    pub fn withhold(&mut self, id: FillId) {
+        self.withheld.push(id);
+    }
+
     /// Closes the open bin: every registered series with the value set
-    /// since the last close, or 0 if it fell silent. Values start from 0
-    /// again.
+    /// since the last close, or 0 if it fell silent, except those
+    /// withheld. Values start from 0 again.
     pub fn close(&mut self) -> Vec<(SeriesKey, Option<f64>)> {
-        self.keys
-            .iter()
-            .zip(&mut self.values)
-            .map(|(key, value)| (key.clone(), Some(std::mem::take(value))))
+        let values = self.keys.iter().zip(&mut self.values);
+        if self.withheld.is_empty() {
+            return values
+                .map(|(key, value)| (key.clone(), Some(std::mem::take(value))))
+                .collect();
+        }
+        let mut withheld = vec![false; self.keys.len()];
+        for id in self.withheld.drain(..) {
+            withheld[id.index()] = true;
+        }
+        values
+            .zip(withheld)
+            .filter_map(|((key, value), withheld)| {
+                let value = std::mem::take(value);
+                (!withheld).then(|| (key.clone(), Some(value)))
+            })
             .collect()
     }
 
@@ -261,6 +283,22 @@ mod tests {
             fill.complete(BTreeMap::from([(key("KZ"), 2.0)])),
             [(key("KZ"), Some(2.0)), (key("US"), Some(0.0))]
         );
+        assert_eq!(
+            fill.close(),
+            [(key("KZ"), Some(0.0)), (key("US"), Some(0.0))]
+        );
+    }
+
+    #[test]
+    fn a_withheld_series_has_no_value_in_that_bin_only() {
+        let mut fill = ZeroFill::default();
+        let kz = fill.id(&key("KZ"));
+        let us = fill.id(&key("US"));
+        fill.set(kz, 3.0);
+        fill.set(us, 1.0);
+        fill.close();
+        fill.withhold(kz);
+        assert_eq!(fill.close(), [(key("US"), Some(0.0))]);
         assert_eq!(
             fill.close(),
             [(key("KZ"), Some(0.0)), (key("US"), Some(0.0))]

@@ -32,16 +32,18 @@
 //! packets but never to the flow counts, which are only written for bins
 //! that received NetFlow or IPFIX records.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
 use vigie_geo::GeoDb;
-use vigie_model::{format_utc, BinSize, Entity, SeriesKey, SignalBin, SignalKind, UnixSecs};
+use vigie_model::{
+    format_utc, BinSize, Entity, FillId, SeriesKey, SignalBin, SignalKind, UnixSecs, ZeroFill,
+};
 
 use super::decode::FlowRecord;
 use super::limits::DEFAULT_MAX_LINK_BITS_PER_SECOND;
-use crate::bins::{add_value, for_each_entity, unit_of_ip, EntityKinds, OpenBins, UnitCounts};
+use crate::bins::{for_each_entity, unit_of_ip, EntityKinds, OpenBins, UnitCounts};
 
 /// Exporters remembered per entity as the ones that fed it: the last
 /// [`FEEDERS`] distinct ones.
@@ -105,27 +107,12 @@ struct BinState {
     heard: rustc_hash::FxHashSet<u32>,
 }
 
-/// The flow signals, in the order of an entity's bit mask of those seen.
-const FLOW_SIGNALS: [SignalKind; 6] = [
-    SignalKind::FlowBytesFrom,
-    SignalKind::FlowPacketsFrom,
-    SignalKind::FlowBytesTo,
-    SignalKind::FlowPacketsTo,
-    SignalKind::FlowsFrom,
-    SignalKind::FlowsTo,
-];
-
-fn signal_bit(signal: SignalKind) -> u8 {
-    FLOW_SIGNALS
-        .iter()
-        .position(|&s| s == signal)
-        .map_or(0, |i| 1 << i)
-}
-
-/// An entity that had values: its signals seen and the exporters that fed it.
+/// An entity that had values: its series in the aggregator's [`ZeroFill`]
+/// (in the order of the signals `finish_bin` counts) and the exporters
+/// that fed it.
 #[derive(Clone, Copy, Debug, Default)]
 struct Known {
-    signals: u8,
+    series: [Option<FillId>; 6],
     feeders: Feeders,
 }
 
@@ -180,6 +167,8 @@ pub struct FlowAggregator {
     bins: OpenBins<BinState>,
     /// Every entity that had values, for the zero-fill of its silent series.
     known: HashMap<Entity, Known, rustc_hash::FxBuildHasher>,
+    /// The zero-fill: every series that had a value reads 0 when silent.
+    fill: ZeroFill,
     /// Exporters by index (at most [`MAX_EXPORTER_BUDGETS`]; later ones
     /// share index 0, the unnamed exporter's).
     exporters: Vec<Exporter>,
@@ -201,6 +190,7 @@ impl FlowAggregator {
             own_prefixes,
             bins: OpenBins::new(bin),
             known: HashMap::default(),
+            fill: ZeroFill::default(),
             exporters: vec![Exporter {
                 addr: NO_EXPORTER,
                 last_heard: None,
@@ -386,7 +376,6 @@ impl FlowAggregator {
             });
         }
         self.note_silences(bin_start, &state.heard);
-        let mut values = BTreeMap::new();
         for (entity, c) in &per_entity {
             let pairs = [
                 (SignalKind::FlowBytesFrom, c.bytes_from, c.packets_from > 0),
@@ -410,10 +399,16 @@ impl FlowAggregator {
             ];
             let known = self.known.entry(entity.clone()).or_default();
             known.feeders.merge(&c.feeders);
-            for (signal, value, present) in pairs {
+            for ((signal, value, present), series) in pairs.into_iter().zip(&mut known.series) {
                 if present || value > 0 {
-                    known.signals |= signal_bit(signal);
-                    add_value(&mut values, entity.clone(), signal, value as f64);
+                    let fill = &mut self.fill;
+                    let id = *series.get_or_insert_with(|| {
+                        fill.id(&SeriesKey {
+                            entity: entity.clone(),
+                            signal,
+                        })
+                    });
+                    fill.set(id, value as f64);
                 }
             }
         }
@@ -428,23 +423,17 @@ impl FlowAggregator {
                     .any(|id| state.heard.contains(id));
             if !alive {
                 self.stats.silent_feed_gaps += 1;
-                continue;
-            }
-            for signal in FLOW_SIGNALS {
-                if known.signals & signal_bit(signal) != 0 {
-                    values
-                        .entry(SeriesKey {
-                            entity: entity.clone(),
-                            signal,
-                        })
-                        .or_insert(0.0);
-                }
+                known
+                    .series
+                    .iter()
+                    .flatten()
+                    .for_each(|&id| self.fill.withhold(id));
             }
         }
         SignalBin {
             bin_start,
             bin: self.bins.bin(),
-            values: values.into_iter().map(|(k, v)| (k, Some(v))).collect(),
+            values: self.fill.close(),
         }
     }
 
