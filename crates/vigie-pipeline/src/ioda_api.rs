@@ -227,7 +227,9 @@ fn fetch_events(
         }
         let n = page_events.len();
         events.extend(page_events);
-        if n < limit as usize {
+        // A short page is the last; a longer one means the server does not
+        // page (it sent everything at once).
+        if n != limit as usize {
             return Ok(events);
         }
     }
