@@ -46,20 +46,38 @@ pub struct LiveDetector {
     pushed: BTreeSet<(SeriesKey, u32)>,
 }
 
-/// One series' detector state, as a live detector checkpoints it one
-/// series at a time ([`LiveDetector::series_state`], [`LiveDetector::restore`]).
+/// One series' detector state without its depth history, as a live
+/// detector checkpoints it one series at a time
+/// ([`LiveDetector::series_state`], [`LiveDetector::restore`]): the depth
+/// history grows with the series' age and is saved apart, appended
+/// ([`LiveDetector::depths`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SeriesState(Followed);
+pub struct SeriesState {
+    first_bin: UnixSecs,
+    detector: SignalDetector,
+    /// How many bins of depth history go with this state.
+    depths_len: u64,
+}
 
 impl SeriesState {
     /// The series.
     pub fn key(&self) -> &SeriesKey {
-        self.0.detector.key()
+        self.detector.key()
     }
 
     /// Its bin width in seconds.
     pub fn bin_secs(&self) -> u32 {
-        self.0.detector.bin_secs()
+        self.detector.bin_secs()
+    }
+
+    /// The start of the first bin of its depth history.
+    pub fn first_bin(&self) -> UnixSecs {
+        self.first_bin
+    }
+
+    /// How many bins of depth history go with this state.
+    pub fn depths_len(&self) -> usize {
+        self.depths_len as usize
     }
 }
 
@@ -123,17 +141,47 @@ impl LiveDetector {
         std::mem::take(&mut self.pushed)
     }
 
-    /// The state of one series, to checkpoint it.
+    /// The state of one series without its depth history, to checkpoint it.
     pub fn series_state(&self, key: &SeriesKey, bin_secs: u32) -> Option<SeriesState> {
         self.followed
             .get(&(key.clone(), bin_secs))
-            .map(|followed| SeriesState(followed.clone()))
+            .map(|followed| SeriesState {
+                first_bin: followed.first_bin,
+                detector: followed.detector.clone(),
+                depths_len: followed.depths.len() as u64,
+            })
     }
 
-    /// Resumes a series from its checkpoint (replacing what was followed).
-    pub fn restore(&mut self, state: SeriesState) {
+    /// One series' depth history: the start of its first bin and the depth
+    /// of every bin since (NaN: none), which a checkpoint appends to what
+    /// it saved before (it starts afresh when the first bin moves).
+    pub fn depths(&self, key: &SeriesKey, bin_secs: u32) -> Option<(UnixSecs, &[f32])> {
+        self.followed
+            .get(&(key.clone(), bin_secs))
+            .map(|followed| (followed.first_bin, followed.depths.as_slice()))
+    }
+
+    /// Resumes a series from its checkpoint and its depth history
+    /// (replacing what was followed). Returns `false`, restoring nothing,
+    /// when the history is shorter than the state says.
+    pub fn restore(&mut self, state: SeriesState, mut depths: Vec<f32>) -> bool {
+        if depths.len() < state.depths_len() {
+            return false;
+        }
+        depths.truncate(state.depths_len());
         let key = (state.key().clone(), state.bin_secs());
-        self.followed.insert(key, state.0);
+        let followed = Followed {
+            first_bin: state.first_bin,
+            detector: state.detector,
+            depths,
+        };
+        self.followed.insert(key, followed);
+        true
+    }
+
+    /// How many series are followed.
+    pub fn series_count(&self) -> usize {
+        self.followed.len()
     }
 
     /// The start of the next bin a series expects (`None` when the series

@@ -10,13 +10,18 @@
 //! A bin older than the last one a series was given is ignored.
 //!
 //! The detector's state is checkpointed per series in the store
-//! ([`LiveDetection::checkpoint`]); [`LiveDetection::resume`] restores it and
+//! ([`LiveDetection::checkpoint`], or a share of the series at a time with
+//! [`LiveDetection::checkpoint_some`], so a service spreads the cost over
+//! its checkpoint interval): the detector's own state is replaced (compact
+//! binary, deflated), the per-bin depth history fusion reads is appended
+//! to. [`LiveDetection::resume`] restores it and
 //! reads what was stored since, and a series without a checkpoint is warmed
 //! up from its stored history, so a restarted service neither relearns nor
 //! reports an incident twice (the alert outbox is keyed by incident start).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{Read, Write};
+use std::ops::Bound;
 
 use anyhow::{Context, Result};
 use vigie_detect::{Incident, LiveDetector, SeriesState, VigieConfig};
@@ -73,6 +78,14 @@ pub struct LiveDetection {
     pending: BTreeMap<Entity, Pending>,
     /// The last final value of each country's visible /24s.
     last_final: BTreeMap<Entity, (UnixSecs, f64)>,
+    /// Series pushed since their last checkpoint.
+    unsaved: BTreeSet<(SeriesKey, u32)>,
+    /// Per series checkpointed: its depth history's first bin and how many
+    /// of its bins the store holds.
+    saved_depths: HashMap<(SeriesKey, u32), (UnixSecs, usize)>,
+    /// The last series [`Self::checkpoint_some`] saved: the next call goes
+    /// on after it.
+    cursor: Option<(SeriesKey, u32)>,
 }
 
 /// A provisional incident: the open bin of a country's visible /24s
@@ -101,12 +114,24 @@ impl LiveDetection {
         own_sources: impl IntoIterator<Item = String>,
     ) -> Result<LiveDetection> {
         let mut detector = LiveDetector::new(config);
+        let mut saved_depths = HashMap::new();
         let (states, _) = store
             .detector_states(VIGIE)
             .context("cannot read the live detector's checkpoints")?;
-        for checkpoint in &states {
-            match decode_state(&checkpoint.state) {
-                Ok(state) => detector.restore(state),
+        for checkpoint in states {
+            let restored = decode_state(&checkpoint.state).and_then(|state| {
+                let at = (state.first_bin(), state.depths_len());
+                let depths = decode_depths(&checkpoint.depths);
+                anyhow::ensure!(
+                    detector.restore(state, depths),
+                    "its depth history is shorter than its state"
+                );
+                Ok(at)
+            });
+            match restored {
+                Ok(at) => {
+                    saved_depths.insert((checkpoint.key, checkpoint.bin.secs()), at);
+                }
                 Err(e) => eprintln!(
                     "vigie: the checkpoint of {}/{} ({} s) is unreadable ({e:#}): warming it up from the store",
                     checkpoint.key.entity, checkpoint.key.signal, checkpoint.bin.secs()
@@ -125,6 +150,9 @@ impl LiveDetection {
             ongoing: BTreeSet::new(),
             pending: BTreeMap::new(),
             last_final: BTreeMap::new(),
+            unsaved: BTreeSet::new(),
+            saved_depths,
+            cursor: None,
         };
         let filter = ResultFilter {
             method: Some(PROVISIONAL.into()),
@@ -395,41 +423,98 @@ impl LiveDetection {
         Ok(published)
     }
 
-    /// Saves the state of every series pushed since the last checkpoint,
+    /// Saves the state of every series pushed since its last checkpoint,
     /// and the place in the write log, in one transaction. Returns how
     /// many series were saved.
     pub fn checkpoint(&mut self, store: &mut Store) -> Result<usize> {
-        let mut states = Vec::new();
-        for (key, bin_secs) in self.detector.take_pushed() {
-            let Some(state) = self.detector.series_state(&key, bin_secs) else {
+        self.checkpoint_some(store, usize::MAX)
+    }
+
+    /// Saves the state of at most `most` of the series pushed since their
+    /// last checkpoint, going on from where the last call stopped (in turn,
+    /// so every series is saved once in as many calls as it takes), in one
+    /// transaction. A service calls it at every bin with its share of the
+    /// series, spreading checkpoints over its interval: a restart reads
+    /// each series from where its own state stopped. Returns how many
+    /// series were saved.
+    pub fn checkpoint_some(&mut self, store: &mut Store, most: usize) -> Result<usize> {
+        self.unsaved.extend(self.detector.take_pushed());
+        let chosen: Vec<(SeriesKey, u32)> = match &self.cursor {
+            Some(cursor) => self
+                .unsaved
+                .range((Bound::Excluded(cursor.clone()), Bound::Unbounded))
+                .chain(self.unsaved.range(..=cursor.clone()))
+                .take(most)
+                .cloned()
+                .collect(),
+            None => self.unsaved.iter().take(most).cloned().collect(),
+        };
+        let mut states = Vec::with_capacity(chosen.len());
+        let mut saved = Vec::with_capacity(chosen.len());
+        for (key, bin_secs) in &chosen {
+            let (Some(state), Some((first_bin, depths))) = (
+                self.detector.series_state(key, *bin_secs),
+                self.detector.depths(key, *bin_secs),
+            ) else {
                 continue;
             };
+            // Append what the store lacks; the whole history when it
+            // started afresh since.
+            let from = match self.saved_depths.get(&(key.clone(), *bin_secs)) {
+                Some(&(first, len)) if first == first_bin && len <= depths.len() => len,
+                _ => 0,
+            };
             states.push(DetectorCheckpoint {
-                key,
-                bin: BinSize::new(bin_secs)?,
+                key: key.clone(),
+                bin: BinSize::new(*bin_secs)?,
                 state: encode_state(&state)?,
+                depths_at: 4 * from as u64,
+                depths: encode_depths(&depths[from..]),
             });
+            saved.push(((key.clone(), *bin_secs), (first_bin, depths.len())));
         }
         store
             .save_detector_state(VIGIE, &states, self.position)
             .context("cannot checkpoint the live detector")?;
+        for series in &chosen {
+            self.unsaved.remove(series);
+        }
+        if let Some(last) = chosen.last() {
+            self.cursor = Some(last.clone());
+        }
+        self.saved_depths.extend(saved);
         Ok(states.len())
     }
 }
 
-/// A series' state as the store keeps it: JSON, deflated.
-fn encode_state(state: &SeriesState) -> Result<Vec<u8>> {
-    let json = serde_json::to_vec(state)?;
+/// A series' state as the store keeps it: postcard (a compact binary
+/// serde format), deflated.
+pub(crate) fn encode_state(state: &SeriesState) -> Result<Vec<u8>> {
+    let bytes = postcard::to_allocvec(state)?;
     let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder.write_all(&json)?;
+    encoder.write_all(&bytes)?;
     Ok(encoder.finish()?)
 }
 
 /// The inverse of [`encode_state`].
 fn decode_state(bytes: &[u8]) -> Result<SeriesState> {
-    let mut json = Vec::new();
-    flate2::read::DeflateDecoder::new(bytes).read_to_end(&mut json)?;
-    Ok(serde_json::from_slice(&json)?)
+    let mut raw = Vec::new();
+    flate2::read::DeflateDecoder::new(bytes).read_to_end(&mut raw)?;
+    Ok(postcard::from_bytes(&raw)?)
+}
+
+/// Depths as the store keeps them: 4 bytes a bin, little-endian `f32`
+/// (NaN: no depth).
+fn encode_depths(depths: &[f32]) -> Vec<u8> {
+    depths.iter().flat_map(|d| d.to_le_bytes()).collect()
+}
+
+/// The inverse of [`encode_depths`] (a trailing partial bin is dropped).
+fn decode_depths(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 /// Whether `key` is a country's visible /24s, the signal provisional

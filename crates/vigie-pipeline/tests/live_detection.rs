@@ -156,35 +156,45 @@ fn live_and_batch_detection_store_the_same_incidents_across_a_restart() {
     assert!(kz.detail.contains("KZ/Almaty") && kz.detail.contains("AS9198"));
 }
 
-/// The size of one series' checkpoint (JSON, deflated, as `LiveDetection`
-/// saves it) after a week, a month and a year of 5-minute bins; run with
-/// `--ignored --nocapture` (docs/BENCHMARKS.md).
+/// The size of one series' checkpoint after a week, a month and a year of
+/// 5-minute bins: the detector's state as `LiveDetection` stores it
+/// (postcard, deflated) beside JSON, and the depth history stored apart;
+/// run with `--ignored --nocapture` (docs/BENCHMARKS.md).
 #[test]
 #[ignore = "a measurement: run with --release --ignored --nocapture"]
 fn checkpoint_sizes() {
     use std::io::Write;
-    use vigie_detect::LiveDetector;
     for (bin_secs, days) in [(300u32, 7usize), (300, 30), (300, 365), (60, 7)] {
         let bin = BinSize::new(bin_secs).unwrap();
         let key = key("KZ", SignalKind::BgpVisibleSlash24s);
-        let mut live = LiveDetector::new(VigieConfig::default());
+        let mut store = Store::open_in_memory().unwrap();
+        let mut live =
+            LiveDetection::resume(&mut store, VigieConfig::default(), [OWN.into()]).unwrap();
         let bins_per_day = 86_400 / bin_secs as usize;
         for i in 0..days * bins_per_day {
             let t = START + (i as i64) * i64::from(bin_secs);
             let phase = i as f64 / bins_per_day as f64 * std::f64::consts::TAU;
             let value = 9000.0 + ((i * 7919) % 13) as f64 + 300.0 * phase.sin();
-            live.push(&key, bin, t, Some(value));
+            live.push_bin(&SignalBin {
+                bin,
+                bin_start: t,
+                values: vec![(key.clone(), Some(value))],
+            });
         }
-        let state = live.series_state(&key, bin_secs).unwrap();
+        live.checkpoint(&mut store).unwrap();
+        let (saved, _) = store.detector_states(VIGIE).unwrap();
+        let state = live.detector().series_state(&key, bin_secs).unwrap();
         let json = serde_json::to_vec(&state).unwrap();
         let mut deflate =
             flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
         deflate.write_all(&json).unwrap();
-        let deflated = deflate.finish().unwrap();
+        let json_deflated = deflate.finish().unwrap();
         println!(
-            "checkpoint of one series, {bin_secs} s bins, {days} days: {} bytes of JSON, {} deflated",
+            "one series, {bin_secs} s bins, {days} days: state {} bytes of JSON, {} deflated, {} stored (postcard, deflated); depth history {} bytes, appended",
             json.len(),
-            deflated.len()
+            json_deflated.len(),
+            saved[0].state.len(),
+            saved[0].depths.len(),
         );
     }
 }

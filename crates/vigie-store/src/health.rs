@@ -567,7 +567,7 @@ mod tests {
                 .unwrap();
         }
         let mut store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 8);
+        assert_eq!(store.schema_version().unwrap(), 9);
         assert_eq!(store.bin_records("bgp-mrt", bin, T).unwrap(), None);
         let outcome = store
             .write_bin_weighted("bgp-mrt", bin, T, &[(key(), Some(8.0))], 1)

@@ -72,7 +72,7 @@ pub use alerts::{DueDelivery, OutboxEntry, OutboxNotice, StoredSubscription};
 pub use annotations::{NewStoredAnnotation, StoredAnnotation};
 pub use error::StoreError;
 pub use health::{ImplausibleBins, RepairReport, StoreCheck};
-pub use live::{BinValues, BinWrite, DetectorCheckpoint};
+pub use live::{BinValues, BinWrite, DetectorCheckpoint, DEPTH_CHUNK};
 pub use networks::AsCountrySpace;
 pub use probe_blocks::BlockChangeRecord;
 pub use results::{ResultFilter, StoredEvent, StoredIncident, StoredLabel};
@@ -581,7 +581,8 @@ impl Store {
     }
 
     /// Saves a live detector's state of the series in `states` (others
-    /// keep theirs) and its place in the write log, in one transaction.
+    /// keep theirs), appends to their depth histories, and saves its place
+    /// in the write log, in one transaction.
     pub fn save_detector_state(
         &mut self,
         method: &str,
@@ -593,7 +594,8 @@ impl Store {
         }
     }
 
-    /// A live detector's saved states and its place in the write log.
+    /// A live detector's saved states (each with its whole depth history)
+    /// and its place in the write log.
     pub fn detector_states(
         &self,
         method: &str,

@@ -1,8 +1,11 @@
 //! What a live detector keeps in the store (migration 7): the write log it
 //! follows to see bins that any process writes (`bin_writes`), its state
-//! per series (`detector_checkpoints`) and how far in the log it has read
-//! (`detector_positions`). The states are opaque bytes: the store does not
-//! depend on the detection crate's types.
+//! per series (`detector_checkpoints`), replaced at each checkpoint, and
+//! how far in the log it has read (`detector_positions`); and (migration
+//! 9) each series' depth history (`detector_depths`), appended to in
+//! chunks of [`DEPTH_CHUNK`] bytes rather than rewritten. The states and
+//! histories are opaque bytes: the store does not depend on the detection
+//! crate's types.
 
 use rusqlite::{params, OptionalExtension};
 use vigie_model::{BinSize, SeriesKey, UnixSecs};
@@ -42,7 +45,17 @@ pub struct DetectorCheckpoint {
     pub bin: BinSize,
     /// The detector's state, as it encodes it.
     pub state: Vec<u8>,
+    /// Saving: where [`Self::depths`] goes in the series' history, in bytes
+    /// (0: the history starts afresh, what was saved before is dropped).
+    /// Read back: 0.
+    pub depths_at: u64,
+    /// Saving: the bytes appended to the history at [`Self::depths_at`].
+    /// Read back: the whole history.
+    pub depths: Vec<u8>,
 }
+
+/// The bytes of a depth history kept in one row.
+pub const DEPTH_CHUNK: u64 = 4096;
 
 fn now_secs() -> i64 {
     std::time::SystemTime::now()
@@ -195,17 +208,80 @@ impl SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(sql_error(&label, context))?;
+            let mut drop = tx
+                .prepare_cached(
+                    "DELETE FROM detector_depths WHERE method = ?1 AND kind = ?2
+                       AND code = ?3 AND signal = ?4 AND bin_secs = ?5",
+                )
+                .map_err(sql_error(&label, context))?;
+            let mut read = tx
+                .prepare_cached(
+                    "SELECT bytes FROM detector_depths WHERE method = ?1 AND kind = ?2
+                       AND code = ?3 AND signal = ?4 AND bin_secs = ?5 AND chunk = ?6",
+                )
+                .map_err(sql_error(&label, context))?;
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO detector_depths
+                       (method, kind, code, signal, bin_secs, chunk, bytes)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(sql_error(&label, context))?;
             for state in states {
-                stmt.execute(params![
-                    method,
+                let (kind, code, signal) = (
                     state.key.entity.kind().name(),
                     state.key.entity.code(),
                     state.key.signal.name(),
-                    state.bin.secs(),
+                );
+                let bin_secs = state.bin.secs();
+                stmt.execute(params![
+                    method,
+                    kind,
+                    code,
+                    signal,
+                    bin_secs,
                     state.state,
                     now
                 ])
                 .map_err(sql_error(&label, context))?;
+                if state.depths_at == 0 {
+                    drop.execute(params![method, kind, code, signal, bin_secs])
+                        .map_err(sql_error(&label, context))?;
+                }
+                // Each chunk touched: what it held before the new bytes,
+                // then the new bytes that fall in it.
+                let mut at = state.depths_at;
+                let mut rest = state.depths.as_slice();
+                while !rest.is_empty() {
+                    let chunk = at / DEPTH_CHUNK;
+                    let within = (at % DEPTH_CHUNK) as usize;
+                    let take = rest.len().min(DEPTH_CHUNK as usize - within);
+                    let mut bytes: Vec<u8> = if within == 0 {
+                        Vec::new()
+                    } else {
+                        read.query_row(
+                            params![method, kind, code, signal, bin_secs, chunk as i64],
+                            |row| row.get(0),
+                        )
+                        .optional()
+                        .map_err(sql_error(&label, context))?
+                        .unwrap_or_default()
+                    };
+                    bytes.resize(within, 0);
+                    bytes.extend_from_slice(&rest[..take]);
+                    put.execute(params![
+                        method,
+                        kind,
+                        code,
+                        signal,
+                        bin_secs,
+                        chunk as i64,
+                        bytes
+                    ])
+                    .map_err(sql_error(&label, context))?;
+                    at += take as u64;
+                    rest = &rest[take..];
+                }
             }
             tx.execute(
                 "INSERT OR REPLACE INTO detector_positions (method, write_seq, saved_at)
@@ -245,13 +321,46 @@ impl SqliteStore {
             rows.collect::<Result<_, _>>()
                 .map_err(sql_error(&label, context))?
         };
+        type SeriesId = (String, String, String, i64);
+        let mut histories: std::collections::HashMap<SeriesId, Vec<u8>> =
+            std::collections::HashMap::new();
+        {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT kind, code, signal, bin_secs, chunk, bytes FROM detector_depths
+                     WHERE method = ?1 ORDER BY kind, code, signal, bin_secs, chunk",
+                )
+                .map_err(sql_error(&label, context))?;
+            let mut rows = stmt.query([method]).map_err(sql_error(&label, context))?;
+            while let Some(row) = rows.next().map_err(sql_error(&label, context))? {
+                let id: SeriesId = (
+                    row.get(0).map_err(sql_error(&label, context))?,
+                    row.get(1).map_err(sql_error(&label, context))?,
+                    row.get(2).map_err(sql_error(&label, context))?,
+                    row.get(3).map_err(sql_error(&label, context))?,
+                );
+                let chunk: i64 = row.get(4).map_err(sql_error(&label, context))?;
+                let bytes: Vec<u8> = row.get(5).map_err(sql_error(&label, context))?;
+                let history = histories.entry(id).or_default();
+                // Only a contiguous history is kept: a chunk out of place
+                // ends it (the detector then finds it short).
+                if history.len() as u64 == chunk as u64 * DEPTH_CHUNK {
+                    history.extend_from_slice(&bytes);
+                }
+            }
+        }
         let states = rows
             .into_iter()
             .filter_map(|(kind, code, signal, bin_secs, state)| {
+                let depths = histories
+                    .remove(&(kind.clone(), code.clone(), signal.clone(), bin_secs))
+                    .unwrap_or_default();
                 Some(DetectorCheckpoint {
                     key: stored_key(&kind, &code, &signal)?,
                     bin: BinSize::new(u32::try_from(bin_secs).ok()?).ok()?,
                     state,
+                    depths_at: 0,
+                    depths,
                 })
             })
             .collect();
@@ -336,6 +445,8 @@ mod tests {
             key: key(entity),
             bin,
             state: bytes.to_vec(),
+            depths_at: 0,
+            depths: Vec::new(),
         };
         assert_eq!(store.detector_states("vigie").unwrap(), (vec![], None));
         store
@@ -349,5 +460,34 @@ mod tests {
         assert_eq!(states, [state("KZ", b"c"), state("UZ", b"b")]);
         assert_eq!(position, Some(9));
         assert!(store.detector_states("other").unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn depth_histories_are_appended_across_chunks_and_start_afresh() {
+        let mut store = Store::open_in_memory().unwrap();
+        let bin = BinSize::default();
+        let save = |store: &mut Store, at: u64, bytes: Vec<u8>| {
+            let checkpoint = DetectorCheckpoint {
+                key: key("KZ"),
+                bin,
+                state: b"s".to_vec(),
+                depths_at: at,
+                depths: bytes,
+            };
+            store
+                .save_detector_state("vigie", &[checkpoint], 1)
+                .unwrap();
+        };
+        let history = |store: &Store| store.detector_states("vigie").unwrap().0[0].depths.clone();
+        let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        save(&mut store, 0, bytes[..3000].to_vec());
+        save(&mut store, 3000, bytes[3000..5000].to_vec());
+        save(&mut store, 5000, bytes[5000..].to_vec());
+        assert_eq!(history(&store), bytes);
+        // Saving the same bytes again changes nothing.
+        save(&mut store, 5000, bytes[5000..].to_vec());
+        assert_eq!(history(&store), bytes);
+        save(&mut store, 0, vec![7, 7]);
+        assert_eq!(history(&store), [7, 7]);
     }
 }

@@ -284,6 +284,23 @@ CREATE TABLE bin_records (
 ) WITHOUT ROWID;
 ";
 
+/// Migration 9: a live detector's per-bin depth history, saved apart from
+/// its state and appended to (`live.rs`), so a checkpoint's cost does not
+/// grow with a series' age.
+const MIGRATION_9: &str = "
+-- chunk: the history's bytes [chunk × 4096, (chunk + 1) × 4096).
+CREATE TABLE detector_depths (
+    method TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    code TEXT NOT NULL,
+    signal TEXT NOT NULL,
+    bin_secs INTEGER NOT NULL,
+    chunk INTEGER NOT NULL,
+    bytes BLOB NOT NULL,
+    PRIMARY KEY (method, kind, code, signal, bin_secs, chunk)
+) WITHOUT ROWID;
+";
+
 /// The schema migrations, in order: `MIGRATIONS[i]` takes a database from
 /// version `i` to version `i + 1`. Append new steps at the end; never change
 /// a released one.
@@ -296,6 +313,7 @@ pub const MIGRATIONS: &[&str] = &[
     MIGRATION_6,
     MIGRATION_7,
     MIGRATION_8,
+    MIGRATION_9,
 ];
 
 /// The schema version this build writes: the number of migrations.

@@ -113,8 +113,13 @@ fn run(
         }
         if !closed.is_empty() || read > 0 {
             let published = live.publish(&mut store)?;
-            if last_checkpoint.elapsed() >= checkpoint_every {
-                live.checkpoint(&mut store)?;
+            // Checkpoints spread over the interval: the share of the
+            // series that the time since the last one is of it.
+            let share =
+                last_checkpoint.elapsed().as_secs_f64() / checkpoint_every.as_secs_f64().max(1e-3);
+            let due = (share * live.detector().series_count() as f64).ceil();
+            if due >= 1.0 {
+                live.checkpoint_some(&mut store, due.min(usize::MAX as f64) as usize)?;
                 last_checkpoint = Instant::now();
             }
             if published.entities > 0 {
