@@ -1,7 +1,8 @@
 //! The benchmarks of `vigie bench` (docs/BENCHMARKS.md, docs/ACCURACY.md):
 //! MRT ingest against `bgpdump -m` and bare bgpkit-parser on the same file
 //! ([`bench_mrt`]), routing-state memory ([`bench_memory`]), batch detection
-//! ([`bench_detect`]) and the accuracy sweep ([`bench_truth`]). Each returns
+//! ([`bench_detect`]), the accuracy sweep ([`bench_truth`]) and the live
+//! loop at IODA's scale ([`bench_world`], in `world.rs`). Each returns
 //! its result; the Markdown rows are the figures the docs quote. The
 //! options are the commands' flags (`clap::Args`), declared once here.
 
@@ -21,6 +22,9 @@ use vigie_detect::{IodaConfig, IodaLevel, Method, VigieConfig};
 use vigie_geo::GeoDb;
 use vigie_model::{BinSink, BinSize, CountryCode, Discard, Entity, Series, SeriesKey, SignalKind};
 use vigie_store::Store;
+
+mod world;
+pub use world::{bench_world, InjectedOutage, StepTimes, WorldBench, WorldBenchOptions};
 
 /// The real RIS update files of the shared data, used when no file is given.
 const DEFAULT_INPUTS: [&str; 3] = [

@@ -198,6 +198,9 @@ pub enum BenchCommand {
     /// widths, depths, durations, cycles, noise, missing data, signals;
     /// vigie beside IODA's median method, per class, as Markdown.
     Truth(bench::TruthBenchOptions),
+    /// IODA's scale (or a --scale fraction) × 4 signals through the live
+    /// detection loop for a simulated day with outages injected, the API read meanwhile.
+    World(bench::WorldBenchOptions),
 }
 
 /// What to ingest.

@@ -17,6 +17,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Memory(options) => println!("{}", bench::bench_memory(&options)),
         BenchCommand::Detect(options) => println!("{}", bench::bench_detect(&options)?),
         BenchCommand::Truth(options) => return truth(options),
+        BenchCommand::World(options) => println!("{}", bench::bench_world(&options)?.markdown()),
     }
     Ok(ExitCode::SUCCESS)
 }
