@@ -11,6 +11,7 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use tokio::sync::mpsc::error::TrySendError;
 use vigie_model::{format_utc, BinSize, Entity, SignalKind, UnixSecs};
 use vigie_store::ResultFilter;
 
@@ -208,11 +209,12 @@ struct SeriesOut {
 
 /// `GET /api/v1/signals.csv`: the same series as CSV `time,entity,signal,value`
 /// (the long format `vigie import csv` reads); no data is an empty value.
-/// The series are read (downsampled while read, holding a heavy slot when
-/// heavy) first, then the CSV is written on a blocking thread and streamed
-/// in pieces of about [`CSV_PIECE_BYTES`]: a request holds its values and a
-/// few pieces, never the whole text, and stops writing when its client goes
-/// (or stalls past the write timeout).
+/// The series are read (downsampled while read) first, then the CSV is
+/// written on a blocking thread and streamed in pieces of about
+/// [`CSV_PIECE_BYTES`]: a request holds its values and a few pieces, never
+/// the whole text, and stops writing when its client goes (or stalls past
+/// the write timeout). A heavy one holds a heavy slot while it reads and
+/// writes, not while it waits for its client to take the next piece.
 pub async fn signals_csv(
     State(state): State<AppState>,
     Query(q): QueryMap,
@@ -250,12 +252,12 @@ pub async fn signals_csv(
             Ok((windows, limits))
         })
         .await?;
-    // The heavy slot (in `limits`) bounds the reads at once; writing the
-    // text is light, and a client that reads slowly must not hold the slot.
-    drop(limits);
     let (tx, rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(4);
     let metrics_of = state.clone();
+    // A heavy response keeps its slot (in `limits`) while it writes, and
+    // gives it back while it waits on a client that reads slowly.
     tokio::task::spawn_blocking(move || {
+        let mut limits = limits;
         let mut piece = String::with_capacity(CSV_PIECE_BYTES + 256);
         piece.push_str("time,entity,signal,value\n");
         for w in &windows {
@@ -275,15 +277,30 @@ pub async fn signals_csv(
                 if piece.len() >= CSV_PIECE_BYTES {
                     let full =
                         std::mem::replace(&mut piece, String::with_capacity(CSV_PIECE_BYTES + 256));
+                    let sent = match tx.try_send(full.into()) {
+                        Ok(()) => Ok(()),
+                        Err(TrySendError::Full(full)) => {
+                            let held = limits.pause();
+                            let sent = tx.blocking_send(full).map_err(|_| ());
+                            if held && sent.is_ok() {
+                                limits.resume();
+                            }
+                            sent
+                        }
+                        Err(TrySendError::Closed(_)) => Err(()),
+                    };
                     // The receiver is gone with the response (the client
                     // went, or stopped reading past the write timeout): stop.
-                    if tx.blocking_send(full.into()).is_err() {
+                    if sent.is_err() {
                         metrics_of.metrics().count_cancelled();
                         return;
                     }
                 }
             }
         }
+        // Written: the slot goes back before the last piece, so a client
+        // holding the whole text knows the slot is free.
+        drop(limits);
         if !piece.is_empty() {
             let _ = tx.blocking_send(piece.into());
         }

@@ -119,6 +119,16 @@ impl Guards {
             })
     }
 
+    /// Waits for a heavy-read permit (from a blocking thread of the
+    /// runtime): a streamed response resuming its writing.
+    pub(crate) fn wait_heavy_blocking(&self) -> Option<HeavyPermit> {
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        handle
+            .block_on(Arc::clone(&self.heavy).acquire_owned())
+            .ok()
+            .map(HeavyPermit)
+    }
+
     /// Heavy reads in progress.
     pub(crate) fn heavy_in_flight(&self) -> usize {
         self.limits

@@ -67,6 +67,20 @@ impl ReadLimits {
         }
     }
 
+    /// Gives the heavy slot back while the work waits on its client (a
+    /// streamed response whose client reads slowly); says whether it held one.
+    pub(crate) fn pause(&mut self) -> bool {
+        self.permit.take().is_some()
+    }
+
+    /// Takes a heavy slot again after [`ReadLimits::pause`], waiting for one
+    /// (called from a blocking thread).
+    pub(crate) fn resume(&mut self) {
+        if let Some(state) = &self.state {
+            self.permit = state.guards().wait_heavy_blocking();
+        }
+    }
+
     /// Err when the client of the request this thread works for has gone
     /// ([`crate::limits::client_gone`]): stop working.
     pub fn check(&self) -> Result<(), ApiError> {
