@@ -7,7 +7,7 @@
 //! histories are opaque bytes: the store does not depend on the detection
 //! crate's types.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Params, Row};
 use vigie_model::{BinSize, SeriesKey, UnixSecs};
 
 use crate::codec;
@@ -57,6 +57,16 @@ pub struct DetectorCheckpoint {
 /// The bytes of a depth history kept in one row.
 pub const DEPTH_CHUNK: u64 = 4096;
 
+/// Every row `sql` returns for `args`, read as the tuple `T`.
+fn all_rows<T>(conn: &Connection, sql: &str, args: impl Params) -> rusqlite::Result<Vec<T>>
+where
+    T: for<'a> TryFrom<&'a Row<'a>, Error = rusqlite::Error>,
+{
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(args, |row| T::try_from(row))?;
+    rows.collect()
+}
+
 fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -100,29 +110,13 @@ impl SqliteStore {
     ) -> Result<Vec<BinWrite>, StoreError> {
         let label = self.label().to_string();
         let context = "reading the write log";
-        let rows: Vec<(i64, String, i64, i64, i64, Option<i64>)> = {
-            let mut stmt = self
-                .connection()
-                .prepare_cached(
-                    "SELECT seq, source, bin_secs, first_bin, last_bin, series_id
-                     FROM bin_writes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                )
-                .map_err(sql_error(&label, context))?;
-            let rows = stmt
-                .query_map(params![after, limit as i64], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                        row.get(5)?,
-                    ))
-                })
-                .map_err(sql_error(&label, context))?;
-            rows.collect::<Result<_, _>>()
-                .map_err(sql_error(&label, context))?
-        };
+        let rows: Vec<(i64, String, i64, i64, i64, Option<i64>)> = all_rows(
+            self.connection(),
+            "SELECT seq, source, bin_secs, first_bin, last_bin, series_id
+             FROM bin_writes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            params![after, limit as i64],
+        )
+        .map_err(sql_error(&label, context))?;
         let mut out = Vec::with_capacity(rows.len());
         for (seq, source, bin_secs, first_bin, last_bin, series_id) in rows {
             let Ok(bin) = BinSize::new(bin_secs as u32) else {
@@ -300,27 +294,13 @@ impl SqliteStore {
         let label = self.label().to_string();
         let context = "reading the detector's state";
         let conn = self.connection();
-        let rows: Vec<(String, String, String, i64, Vec<u8>)> = {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT kind, code, signal, bin_secs, state FROM detector_checkpoints
-                     WHERE method = ?1",
-                )
-                .map_err(sql_error(&label, context))?;
-            let rows = stmt
-                .query_map([method], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                    ))
-                })
-                .map_err(sql_error(&label, context))?;
-            rows.collect::<Result<_, _>>()
-                .map_err(sql_error(&label, context))?
-        };
+        let rows: Vec<(String, String, String, i64, Vec<u8>)> = all_rows(
+            conn,
+            "SELECT kind, code, signal, bin_secs, state FROM detector_checkpoints
+             WHERE method = ?1",
+            [method],
+        )
+        .map_err(sql_error(&label, context))?;
         type SeriesId = (String, String, String, i64);
         let mut histories: std::collections::HashMap<SeriesId, Vec<u8>> =
             std::collections::HashMap::new();
