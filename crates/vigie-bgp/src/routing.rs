@@ -316,6 +316,45 @@ impl RoutingTable {
         peers.into_iter().map(|p| self.drop_peer(p)).sum()
     }
 
+    /// The names of the collectors, by index.
+    pub fn collector_names(&self) -> &[String] {
+        &self.collectors
+    }
+
+    /// Announces in this table every route `from` holds from the peers of
+    /// its collector `name` (under the same collector name here).
+    pub fn copy_collector(&mut self, from: &RoutingTable, name: &str) {
+        let Some(source) = from.collectors.iter().position(|c| c == name) else {
+            return;
+        };
+        let target = self.collector(name);
+        let mut mapped: FxHashMap<PeerIdx, PeerIdx> = FxHashMap::default();
+        for (i, peer) in from.peers.iter().enumerate() {
+            if peer.collector as usize == source {
+                mapped.insert(i as PeerIdx, self.peer(target, peer.ip, peer.asn));
+            }
+        }
+        for (fam, family) in [Family::V4, Family::V6].into_iter().enumerate() {
+            for (&key, state) in &from.prefixes[fam] {
+                for peer in from.sets.peers(state.peers) {
+                    let Some(&to) = mapped.get(&peer) else {
+                        continue;
+                    };
+                    match from.add_paths.get(&(peer, fam as u8, key)) {
+                        Some(paths) => {
+                            for &path_id in paths {
+                                self.announce(to, family, key, Some(path_id), state.origin);
+                            }
+                        }
+                        None => {
+                            self.announce(to, family, key, None, state.origin);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Frees peer sets no prefix uses any more.
     pub fn collect_garbage(&mut self) {
         self.sets.collect_garbage();

@@ -386,6 +386,20 @@ impl VisibilityAccounting {
         }
     }
 
+    /// Takes the routing table of `fresh` (collectors reloaded from their
+    /// RIB dumps), keeping this accounting's bins and zero-fill; the routes
+    /// of collectors `fresh` does not know (BGP sessions, BMP) are carried
+    /// over. Collector indices change: look them up again.
+    pub fn replace_routes(&mut self, fresh: VisibilityAccounting) {
+        let old = std::mem::replace(&mut self.table, fresh.table);
+        for name in old.collector_names() {
+            if !self.table.collector_names().contains(name) {
+                self.table.copy_collector(&old, name);
+            }
+        }
+        self.visible_dirty = true;
+    }
+
     /// Notes an announcement or withdrawal; it is attributed to the prefix's
     /// places and origin when the bin closes, once per distinct prefix.
     fn count_update(&mut self, prefix: &IpNet, origin: u32, signal: usize) {

@@ -9,7 +9,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bgpkit_parser::models::{AsPathSegment, AttributeValue, BgpUpdateMessage, Safi};
 use futures_util::{SinkExt, StreamExt};
 use live_common::{
     assert_same_bins, geo, mrt_bins, replay, shared_data, value, wait_for, Latest, Replayed,
@@ -17,74 +16,13 @@ use live_common::{
 };
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-use vigie_bgp::live::ris_live::decode_ris_message;
+use vigie_bgp::live::ris_live::{decode_ris_message, peer_down_json, update_json};
 use vigie_bgp::live::{
     run_driver, run_ris_live, system_clock, DriverOptions, LiveDriver, LiveEvent, RisLiveConfig,
     RisLiveStats, RisSubscription,
 };
 use vigie_bgp::{VisibilityAccounting, VisibilityConfig};
 use vigie_model::SignalKind;
-
-/// An UPDATE as RIS Live would publish it (`ris_message`, type UPDATE).
-fn ris_json(time: u32, host: &str, peer: &str, peer_asn: u32, update: &BgpUpdateMessage) -> String {
-    let mut as_path = None;
-    let mut as4_path = None;
-    let mut withdrawals: Vec<String> = update
-        .withdrawn_prefixes
-        .iter()
-        .map(|p| p.prefix.to_string())
-        .collect();
-    let mut prefixes: Vec<String> = update
-        .announced_prefixes
-        .iter()
-        .map(|p| p.prefix.to_string())
-        .collect();
-    for value in update.attributes.iter() {
-        match value {
-            AttributeValue::AsPath(p) => as_path = Some(p.clone()),
-            AttributeValue::As4Path(p) => as4_path = Some(p.clone()),
-            AttributeValue::MpUnreachNlri(n) if n.safi == Safi::Unicast => {
-                withdrawals.extend(n.prefixes.iter().map(|p| p.prefix.to_string()))
-            }
-            AttributeValue::MpReachNlri(n) if n.safi == Safi::Unicast => {
-                prefixes.extend(n.prefixes.iter().map(|p| p.prefix.to_string()))
-            }
-            _ => {}
-        }
-    }
-    let path = match (as_path, as4_path) {
-        (Some(p), Some(p4)) => Some(bgpkit_parser::models::AsPath::merge_aspath_as4path(&p, &p4)),
-        (p, p4) => p.or(p4),
-    };
-    let mut path_json = Vec::new();
-    for segment in path.iter().flat_map(|p| p.segments.iter()) {
-        match segment {
-            AsPathSegment::AsSequence(asns) => {
-                path_json.extend(asns.iter().map(|a| json!(a.to_u32())))
-            }
-            AsPathSegment::AsSet(asns) => {
-                path_json.push(json!(asns.iter().map(|a| a.to_u32()).collect::<Vec<_>>()))
-            }
-            _ => {}
-        }
-    }
-    json!({
-        "type": "ris_message",
-        "data": {
-            "timestamp": time as f64,
-            "peer": peer,
-            "peer_asn": peer_asn.to_string(),
-            "id": format!("{time}-{peer}"),
-            "host": host,
-            "type": "UPDATE",
-            "path": path_json,
-            "origin": "IGP",
-            "announcements": if prefixes.is_empty() { json!([]) } else { json!([{"next_hop": peer, "prefixes": prefixes}]) },
-            "withdrawals": withdrawals,
-        }
-    })
-    .to_string()
-}
 
 #[test]
 fn ris_live_json_replay_matches_the_mrt_ingest() {
@@ -101,15 +39,18 @@ fn ris_live_json_replay_matches_the_mrt_ingest() {
         let mut events = Vec::new();
         for record in replay(&path) {
             let text = match &record {
-                Replayed::Message { time, peer_ip, peer_asn, update, .. } => {
-                    ris_json(*time, "rrc-test", &peer_ip.to_string(), *peer_asn, update)
-                }
-                Replayed::SessionDown { time, peer_ip, peer_asn } => json!({
-                    "type": "ris_message",
-                    "data": {"timestamp": *time as f64, "peer": peer_ip.to_string(), "peer_asn": peer_asn.to_string(),
-                             "host": "rrc-test", "type": "RIS_PEER_STATE", "state": "down"}
-                })
-                .to_string(),
+                Replayed::Message {
+                    time,
+                    peer_ip,
+                    peer_asn,
+                    update,
+                    ..
+                } => update_json(*time, "rrc-test", &peer_ip.to_string(), *peer_asn, update),
+                Replayed::SessionDown {
+                    time,
+                    peer_ip,
+                    peer_asn,
+                } => peer_down_json(*time, "rrc-test", &peer_ip.to_string(), *peer_asn),
             };
             decode_ris_message(&text, 0, true, &mut events).unwrap();
             for event in events.drain(..) {

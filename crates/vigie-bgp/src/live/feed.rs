@@ -172,6 +172,10 @@ pub struct DriverStats {
     /// Events counted at their arrival time because their own time was
     /// too far from the clock.
     pub events_retimed: u64,
+    /// Routing states rebuilt from RIB dumps after a long outage.
+    pub rib_reloads: u64,
+    /// Events held while a RIB dump loaded, applied after it.
+    pub events_replayed: u64,
 }
 
 /// Owns the accounting of live inputs and applies [`LiveEvent`]s to it.
@@ -186,12 +190,18 @@ pub struct LiveDriver {
     withheld: Vec<UnixSecs>,
     /// Peers whose routes are counted: seen in an update, not down since.
     peers_up: FxHashSet<LivePeer>,
+    /// While a RIB dump loads: the route events received meanwhile.
+    held: Option<Vec<LiveEvent>>,
     stats: DriverStats,
 }
 
 /// The name under which "every peer is down" counts as a feed down: with
 /// no peer left there is nothing to observe (no data, not an outage).
 pub const ALL_PEERS_DOWN: &str = "every BGP peer";
+
+/// The name under which a RIB dump loading counts as a feed down: until it
+/// is applied the table is stale (no data, not an outage).
+pub const RIB_RELOAD: &str = "RIB dump reload";
 
 impl LiveDriver {
     /// A driver over `accounting` (which may already hold a RIB loaded from an archive).
@@ -203,8 +213,53 @@ impl LiveDriver {
             silent_periods: Vec::new(),
             withheld: Vec::new(),
             peers_up: FxHashSet::default(),
+            held: None,
             stats: DriverStats::default(),
         }
+    }
+
+    /// Starts a reload: until [`LiveDriver::end_reload`], route events are
+    /// held, not applied, and bins ending after `silent_since` (the last
+    /// message before the outage) are withheld.
+    pub fn begin_reload(&mut self, silent_since: UnixSecs) {
+        self.down_feeds
+            .entry(Arc::from(RIB_RELOAD))
+            .or_insert(silent_since);
+        self.held.get_or_insert_with(Vec::new);
+    }
+
+    /// Whether a reload is under way.
+    pub fn reloading(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// Ends a reload at `now`: the routes of the collectors `fresh` holds
+    /// replace the current ones (with `None`, a failed load, the table
+    /// stays as it was), then the held events are applied in order.
+    /// Returns the bins that closed.
+    pub fn end_reload(
+        &mut self,
+        fresh: Option<VisibilityAccounting>,
+        now: UnixSecs,
+    ) -> Vec<SignalBin> {
+        if let Some(fresh) = fresh {
+            self.accounting.replace_routes(fresh);
+            self.collectors.clear();
+            self.stats.rib_reloads += 1;
+        }
+        let held = self.held.take().unwrap_or_default();
+        self.stats.events_replayed += held.len() as u64;
+        // Each was counted when it was held.
+        self.stats.events = self.stats.events.saturating_sub(held.len() as u64);
+        let mut closed = Vec::new();
+        for event in &held {
+            closed.extend(self.apply(event));
+        }
+        if let Some(since) = self.down_feeds.remove(RIB_RELOAD) {
+            self.silent_periods.push((since, now));
+        }
+        closed.extend(self.tick(now));
+        closed
     }
 
     /// The accounting.
@@ -301,6 +356,10 @@ impl LiveDriver {
             }
             _ => {}
         }
+        if let Some(held) = &mut self.held {
+            held.push(event.clone());
+            return Vec::new();
+        }
         let closed = self.accounting.advance_to(event.time());
         let closed = self.keep_writable(closed);
         match event {
@@ -376,6 +435,9 @@ pub trait LiveObserver: Send {
     /// A bin closed while a feed was down: it has no final values (its
     /// provisional values, if published, were retracted).
     fn bin_withheld(&mut self, _bin_start: UnixSecs) {}
+    /// A RIB reload ended: `Ok` with the prefixes of the rebuilt table, or
+    /// why the dumps could not be loaded; `held` events were applied after.
+    fn rib_reloaded(&mut self, _outcome: &Result<usize, String>, _held: u64) {}
     /// A feed went down or came back (already applied to the driver).
     fn feed_health(&mut self, _event: &LiveEvent) {}
 }
@@ -448,6 +510,27 @@ pub struct DriverOptions {
     /// An event stamped further than this from the clock (a replayed
     /// message, a wrong clock) is counted at the time it arrives.
     pub max_clock_skew_secs: i64,
+    /// Rebuild the routing state from RIB dumps after a long outage.
+    pub rib_reload: Option<RibReload>,
+}
+
+/// Builds a fresh routing state from the collectors' latest RIB dumps (and
+/// the update files since); blocking (it downloads and reads them).
+pub type RibLoader = Arc<dyn Fn() -> Result<VisibilityAccounting, String> + Send + Sync>;
+
+/// When and how [`run_driver`] rebuilds the routing state: after one of
+/// `feeds` comes back from an outage longer than `after_secs` (RIS Live
+/// does not replay what was missed), `load` runs on a blocking thread;
+/// route events arriving meanwhile are held and applied after the dump,
+/// in order, and bins ending before it is applied are withheld.
+#[derive(Clone)]
+pub struct RibReload {
+    /// The shortest outage that triggers a reload (seconds).
+    pub after_secs: i64,
+    /// The feeds whose outages count (`ris-live`).
+    pub feeds: Vec<Arc<str>>,
+    /// Loads the dumps.
+    pub load: RibLoader,
 }
 
 impl Default for DriverOptions {
@@ -458,6 +541,7 @@ impl Default for DriverOptions {
             clock: system_clock(),
             shutdown: None,
             max_clock_skew_secs: 300,
+            rib_reload: None,
         }
     }
 }
@@ -498,11 +582,32 @@ pub async fn run_driver(
     // of bins.
     let closed = driver.tick((options.clock)());
     publisher.closed(&mut driver, closed)?;
+    let mut loading: Option<tokio::task::JoinHandle<Result<VisibilityAccounting, String>>> = None;
     loop {
         tokio::select! {
             _ = &mut stop => break,
+            loaded = async { loading.as_mut().expect("a load").await }, if loading.is_some() => {
+                loading = None;
+                let loaded = loaded.unwrap_or_else(|e| Err(format!("the RIB load failed: {e}")));
+                let outcome = loaded.as_ref().map(|a| a.table().prefix_count()).map_err(Clone::clone);
+                let held = driver.held.as_ref().map_or(0, |h| h.len() as u64);
+                let closed = driver.end_reload(loaded.ok(), (options.clock)());
+                publisher.closed(&mut driver, closed)?;
+                publisher.observer.rib_reloaded(&outcome, held);
+                changed_since_provisional = true;
+            }
             event = events.recv() => {
                 let Some(event) = event else { break };
+                if let (Some(reload), LiveEvent::FeedUp { time, feed }) = (&options.rib_reload, &event) {
+                    let since = driver.down_feeds.get(feed).copied();
+                    if let Some(since) = since.filter(|&since| {
+                        time - since > reload.after_secs && reload.feeds.contains(feed) && !driver.reloading()
+                    }) {
+                        driver.begin_reload(since);
+                        let load = Arc::clone(&reload.load);
+                        loading = Some(tokio::task::spawn_blocking(move || load()));
+                    }
+                }
                 let now = (options.clock)();
                 let closed = if (event.time() - now).abs() > options.max_clock_skew_secs {
                     driver.stats.events_retimed += 1;
@@ -622,6 +727,7 @@ mod tests {
             clock,
             shutdown: None,
             max_clock_skew_secs: 300,
+            rib_reload: None,
         };
         (runtime, options)
     }
@@ -764,6 +870,39 @@ mod tests {
         assert!(d.tick(2000).is_empty());
         d.apply(&announce(2150, "10.0.0.0/22"));
         only_2100_is_written(&mut d);
+    }
+
+    #[test]
+    fn a_reload_replaces_the_routes_and_replays_what_came_meanwhile() {
+        let mut d = driver();
+        d.apply(&announce(1_000, "10.0.0.0/22"));
+        d.apply(&LiveEvent::FeedDown {
+            time: 1_100,
+            feed: Arc::from("ris-live"),
+            silent_since: 1_050,
+            reason: "closed".into(),
+        });
+        d.begin_reload(1_050);
+        d.apply(&LiveEvent::FeedUp {
+            time: 2_000,
+            feed: Arc::from("ris-live"),
+        });
+        // Held while the dump loads: not applied, no values.
+        d.apply(&announce(2_010, "10.0.3.0/24"));
+        assert!(d.provisional().is_none());
+        // The dump: the peer holds only 10.0.0.0/23 now.
+        let mut fresh = driver();
+        fresh.apply(&announce(1_500, "10.0.0.0/23"));
+        let closed = d.end_reload(Some(fresh.accounting), 2_020);
+        // Bins that ended before the reload was applied are withheld.
+        assert!(closed.is_empty(), "{:?}", starts(&closed));
+        assert_eq!(kz(&d.provisional().unwrap()), Some(3.0));
+        assert_eq!(d.stats().events_replayed, 1);
+        assert_eq!(d.stats().rib_reloads, 1);
+        // The bins ending after it are written.
+        let closed = d.tick(2_450);
+        assert_eq!(starts(&closed), vec![1_800, 2_100]);
+        assert_eq!(kz(&closed[1]), Some(3.0));
     }
 
     #[test]

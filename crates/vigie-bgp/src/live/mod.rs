@@ -17,7 +17,7 @@ pub mod session;
 pub use bmp::{BmpConfig, BmpRouter, BmpStation, BmpStats, BmpTime};
 pub use feed::{
     run_driver, system_clock, update_changes, Clock, DriverOptions, DriverStats, LiveDriver,
-    LiveEvent, LiveObserver, LivePeer, RouteChange,
+    LiveEvent, LiveObserver, LivePeer, RibLoader, RibReload, RouteChange, RIB_RELOAD,
 };
 pub use ris_live::{run_ris_live, RisLiveConfig, RisLiveStats, RisSubscription};
 pub use session::{AllowedPeer, Speaker, SpeakerConfig, SpeakerStats};

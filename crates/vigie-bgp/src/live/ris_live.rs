@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bgpkit_parser::models::{AsPath, AsPathSegment, Asn};
+use bgpkit_parser::models::{AsPath, AsPathSegment, Asn, AttributeValue, BgpUpdateMessage, Safi};
 use futures_util::{SinkExt, StreamExt};
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -345,6 +345,87 @@ pub fn decode_ris_message(
         }
         _ => Ok(RisMessageKind::OtherBgp),
     }
+}
+
+/// The `ris_message` RIS Live publishes for an UPDATE that `peer` of
+/// collector `host` sent at `time` (tests replay MRT update files as RIS
+/// Live with it): the unicast withdrawals and announcements, MP_REACH and
+/// MP_UNREACH included, and the AS path (AS4_PATH merged, sets as arrays).
+pub fn update_json(
+    time: u32,
+    host: &str,
+    peer: &str,
+    peer_asn: u32,
+    update: &BgpUpdateMessage,
+) -> String {
+    let mut as_path = None;
+    let mut as4_path = None;
+    let mut withdrawals: Vec<String> = update
+        .withdrawn_prefixes
+        .iter()
+        .map(|p| p.prefix.to_string())
+        .collect();
+    let mut prefixes: Vec<String> = update
+        .announced_prefixes
+        .iter()
+        .map(|p| p.prefix.to_string())
+        .collect();
+    for value in update.attributes.iter() {
+        match value {
+            AttributeValue::AsPath(p) => as_path = Some(p.clone()),
+            AttributeValue::As4Path(p) => as4_path = Some(p.clone()),
+            AttributeValue::MpUnreachNlri(n) if n.safi == Safi::Unicast => {
+                withdrawals.extend(n.prefixes.iter().map(|p| p.prefix.to_string()))
+            }
+            AttributeValue::MpReachNlri(n) if n.safi == Safi::Unicast => {
+                prefixes.extend(n.prefixes.iter().map(|p| p.prefix.to_string()))
+            }
+            _ => {}
+        }
+    }
+    let path = match (as_path, as4_path) {
+        (Some(p), Some(p4)) => Some(AsPath::merge_aspath_as4path(&p, &p4)),
+        (p, p4) => p.or(p4),
+    };
+    let mut path_json = Vec::new();
+    for segment in path.iter().flat_map(|p| p.segments.iter()) {
+        match segment {
+            AsPathSegment::AsSequence(asns) => {
+                path_json.extend(asns.iter().map(|a| serde_json::json!(a.to_u32())))
+            }
+            AsPathSegment::AsSet(asns) => path_json.push(serde_json::json!(asns
+                .iter()
+                .map(|a| a.to_u32())
+                .collect::<Vec<_>>())),
+            _ => {}
+        }
+    }
+    serde_json::json!({
+        "type": "ris_message",
+        "data": {
+            "timestamp": time as f64,
+            "peer": peer,
+            "peer_asn": peer_asn.to_string(),
+            "id": format!("{time}-{peer}"),
+            "host": host,
+            "type": "UPDATE",
+            "path": path_json,
+            "origin": "IGP",
+            "announcements": if prefixes.is_empty() { serde_json::json!([]) } else { serde_json::json!([{"next_hop": peer, "prefixes": prefixes}]) },
+            "withdrawals": withdrawals,
+        }
+    })
+    .to_string()
+}
+
+/// The `ris_message` RIS Live publishes when `peer`'s session goes down.
+pub fn peer_down_json(time: u32, host: &str, peer: &str, peer_asn: u32) -> String {
+    serde_json::json!({
+        "type": "ris_message",
+        "data": {"timestamp": time as f64, "peer": peer, "peer_asn": peer_asn.to_string(),
+                 "host": host, "type": "RIS_PEER_STATE", "state": "down"}
+    })
+    .to_string()
 }
 
 /// What the socket reader hands to the decoder, in order.

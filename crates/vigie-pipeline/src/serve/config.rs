@@ -110,6 +110,15 @@ pub struct BgpSettings {
     pub ris_url: String,
     /// Where fetched dumps are kept; default `archive-cache` in the data folder.
     pub rib_cache: Option<PathBuf>,
+    /// With `fetch_ribs`: when RIS Live comes back after an outage longer
+    /// than this (seconds), the dumps are fetched again and the table
+    /// rebuilt from them (0: never).
+    #[serde(default = "default_rib_reload_after")]
+    pub rib_reload_after_secs: u64,
+}
+
+fn default_rib_reload_after() -> u64 {
+    600
 }
 
 fn default_ris_url() -> String {
@@ -131,6 +140,7 @@ impl Default for BgpSettings {
             rib_collectors: None,
             ris_url: default_ris_url(),
             rib_cache: None,
+            rib_reload_after_secs: default_rib_reload_after(),
         }
     }
 }

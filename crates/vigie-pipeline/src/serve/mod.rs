@@ -25,10 +25,11 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use vigie_bgp::live::{
-    run_driver, system_clock, DriverOptions, LiveDriver, LiveEvent, LiveObserver,
+    run_driver, system_clock, DriverOptions, LiveDriver, LiveEvent, LiveObserver, RibLoader,
+    RibReload, RisLiveConfig,
 };
 use vigie_bgp::mrt::{discover, ingest_mrt, IngestOptions};
-use vigie_bgp::{FeedCoverage, VisibilityAccounting};
+use vigie_bgp::{FeedCoverage, VisibilityAccounting, VisibilityConfig};
 use vigie_model::{format_utc, BinSink, Discard, SignalBin, SinkError, TimeWindow, UnixSecs};
 use vigie_store::Store;
 
@@ -95,7 +96,7 @@ impl Service {
                 self.registry.kinds().join(", ")
             );
         }
-        let accounting = if feeds.is_empty() {
+        let routing = if feeds.is_empty() {
             None
         } else {
             Some(routing_model(config, &context, &feeds, &store)?)
@@ -134,8 +135,9 @@ impl Service {
             let name = source.store_source();
             threads.push(spawn_source(source, sink_for(&name), &stop)?);
         }
-        let bgp = accounting.map(|accounting| BgpLive {
+        let bgp = routing.map(|(accounting, rib_reload)| BgpLive {
             accounting,
+            rib_reload,
             feeds,
             provisional_every: Duration::from_secs(config.bgp.provisional_secs.max(1)),
             sink: sink_for(BGP_LIVE_SOURCE),
@@ -162,13 +164,14 @@ impl Service {
 }
 
 /// The routing model of the BGP feeds, with the configured RIB dumps
-/// loaded, or with the RIS collectors' latest ones fetched (`fetch_ribs`).
+/// loaded, or with the RIS collectors' latest ones fetched (`fetch_ribs`,
+/// then also how to fetch them again after a long RIS Live outage).
 fn routing_model(
     config: &ServiceConfig,
     context: &SourceContext,
     feeds: &[BgpFeed],
     store: &Store,
-) -> Result<VisibilityAccounting> {
+) -> Result<(VisibilityAccounting, Option<RibReload>)> {
     let visibility = config.bgp.visibility(config.bin);
     let mut accounting = VisibilityAccounting::new(visibility, Arc::clone(&context.geo));
     let hosts: Vec<String> = (feeds.iter())
@@ -205,39 +208,36 @@ fn routing_model(
                 db.parent().map(|d| d.join("archive-cache"))
             })
             .unwrap_or_else(|| std::env::temp_dir().join("vigie-archive-cache"));
-        eprintln!(
-            "vigie serve: fetching the latest RIB dumps of {} from {} into {}",
-            collectors.join(", "),
-            config.bgp.ris_url,
-            cache.display()
-        );
-        let now = vigie_model::clock_now();
-        let flags = crate::FetchFlags {
-            retries: 2,
-            timeout_secs: 60.0,
-            retry_wait_secs: 2.0,
+        let fetch = RibFetch {
+            collectors,
+            ris_url: config.bgp.ris_url.clone(),
+            cache,
+            visibility: VisibilityConfig {
+                // Loading closes one bin over a long silence, not every bin of it.
+                max_silence_secs: VisibilityConfig::default().max_silence_secs,
+                ..config.bgp.visibility(config.bin)
+            },
+            geo: Arc::clone(&context.geo),
         };
-        let loaded = bootstrap::load_latest_ribs(
-            &mut accounting,
-            &collectors,
-            &config.bgp.ris_url,
-            &cache,
-            now,
-            flags,
-        )?;
-        for message in &loaded.messages {
-            eprintln!("vigie serve: {message}");
-        }
-        eprintln!(
-            "vigie serve: loaded {} records of {} fetched file(s), {} prefixes",
-            loaded.records,
-            loaded.files,
-            accounting.table().prefix_count()
-        );
-        return Ok(accounting);
+        accounting.replace_routes(fetch.load()?);
+        let reload = (ris_live && config.bgp.rib_reload_after_secs > 0).then(|| {
+            let load: RibLoader = Arc::new(move || {
+                let fresh = fetch.load().map_err(|e| format!("{e:#}"))?;
+                if fresh.table().prefix_count() == 0 {
+                    return Err("no RIB dump could be fetched".into());
+                }
+                Ok(fresh)
+            });
+            RibReload {
+                after_secs: config.bgp.rib_reload_after_secs as i64,
+                feeds: vec![Arc::from(RisLiveConfig::default().feed.as_str())],
+                load,
+            }
+        });
+        return Ok((accounting, reload));
     }
     if config.bgp.rib_files.is_empty() {
-        return Ok(accounting);
+        return Ok((accounting, None));
     }
     let collectors = discover(&config.bgp.rib_files).context("cannot list the RIB dumps")?;
     let summary = ingest_mrt(
@@ -261,7 +261,54 @@ fn routing_model(
             file.problems.join("; ")
         );
     }
-    Ok(accounting)
+    Ok((accounting, None))
+}
+
+/// Where `[bgp] fetch_ribs` finds the RIS collectors' latest dumps.
+struct RibFetch {
+    collectors: Vec<String>,
+    ris_url: String,
+    cache: std::path::PathBuf,
+    /// The routing model's settings while loading.
+    visibility: VisibilityConfig,
+    geo: Arc<vigie_geo::GeoDb>,
+}
+
+impl RibFetch {
+    /// A routing model loaded from the latest dumps (and the update files since).
+    fn load(&self) -> Result<VisibilityAccounting> {
+        let mut accounting =
+            VisibilityAccounting::new(self.visibility.clone(), Arc::clone(&self.geo));
+        eprintln!(
+            "vigie serve: fetching the latest RIB dumps of {} from {} into {}",
+            self.collectors.join(", "),
+            self.ris_url,
+            self.cache.display()
+        );
+        let flags = crate::FetchFlags {
+            retries: 2,
+            timeout_secs: 60.0,
+            retry_wait_secs: 2.0,
+        };
+        let loaded = bootstrap::load_latest_ribs(
+            &mut accounting,
+            &self.collectors,
+            &self.ris_url,
+            &self.cache,
+            vigie_model::clock_now(),
+            flags,
+        )?;
+        for message in &loaded.messages {
+            eprintln!("vigie serve: {message}");
+        }
+        eprintln!(
+            "vigie serve: loaded {} records of {} fetched file(s), {} prefixes",
+            loaded.records,
+            loaded.files,
+            accounting.table().prefix_count()
+        );
+        Ok(accounting)
+    }
 }
 
 /// Where one source's bins go: the store under the source's name (folded
@@ -383,6 +430,7 @@ fn spawn_source(
 /// The BGP feeds and the routing model they share.
 struct BgpLive {
     accounting: VisibilityAccounting,
+    rib_reload: Option<RibReload>,
     feeds: Vec<BgpFeed>,
     provisional_every: Duration,
     sink: ServiceSink,
@@ -443,6 +491,7 @@ async fn serve(
         provisional_every: bgp.provisional_every,
         clock,
         shutdown: Some(Arc::clone(&shutdown)),
+        rib_reload: bgp.rib_reload,
         ..DriverOptions::default()
     };
     let driver = LiveDriver::new(bgp.accounting);
@@ -512,6 +561,19 @@ impl LiveObserver for LiveLog {
             "vigie serve: bin {} withheld: a feed was down when it ended (no data, not an outage)",
             format_utc(bin_start)
         );
+    }
+
+    fn rib_reloaded(&mut self, outcome: &Result<usize, String>, held: u64) {
+        match outcome {
+            Ok(prefixes) => eprintln!(
+                "vigie serve: routing table rebuilt from the latest RIB dumps ({prefixes} \
+                 prefixes), then {held} RIS Live event(s) received meanwhile applied"
+            ),
+            Err(e) => eprintln!(
+                "vigie serve: warning: the RIB dumps could not be reloaded ({e}); the table \
+                 goes on from before the outage, with {held} event(s) received meanwhile"
+            ),
+        }
     }
 
     fn feed_health(&mut self, event: &LiveEvent) {
