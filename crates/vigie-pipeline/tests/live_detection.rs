@@ -196,6 +196,22 @@ fn checkpoint_sizes() {
             saved[0].state.len(),
             saved[0].depths.len(),
         );
+        if days == 7 {
+            // Where the state's bytes are: each field of the detector, as JSON.
+            let value = serde_json::to_value(&state).unwrap();
+            let mut fields: Vec<(usize, String)> = value["detector"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(name, v)| (v.to_string().len(), name.clone()))
+                .collect();
+            fields.sort_unstable_by(|a, b| b.cmp(a));
+            let top: Vec<String> = fields[..8]
+                .iter()
+                .map(|(n, f)| format!("{f} {n}"))
+                .collect();
+            println!("  largest fields (bytes of JSON): {}", top.join(", "));
+        }
     }
 }
 
