@@ -13,9 +13,13 @@
 //!   BGP held or lost much less while the data plane fell (Kazakhstan 2022,
 //!   Iran 2026-01-08); *throttling* when only traffic fell while
 //!   reachability held, on two traffic measures or by at least half on
-//!   one; *unknown* when the signals cannot tell (no BGP, a single family,
-//!   one traffic measure dipping less than half). A single series never
-//!   gives a mechanism more than 30% confidence;
+//!   one; *unknown* when the signals cannot tell (no BGP, a single
+//!   family). A single series never gives a mechanism more than 30%
+//!   confidence;
+//! - one traffic measure dipping by less than half while reachability
+//!   (probing or BGP) held is not an incident at all: weekends, holidays
+//!   and nights take 20–40% off traffic, and a weekday the baseline has not
+//!   learnt yet looks exactly like that; the signal's own event is kept;
 //! - scope: from the affected ASes and regions and their share of the
 //!   country's address space (an input), nationwide from half the space up;
 //!   without a breakdown, an AS is a single network, a region regional, and a
@@ -262,7 +266,7 @@ pub fn fuse(
     }
     groups
         .into_iter()
-        .map(|group| build_incident(entity, &group, &own, config, observed_until))
+        .filter_map(|group| build_incident(entity, &group, &own, config, observed_until))
         .collect()
 }
 
@@ -272,7 +276,7 @@ fn build_incident(
     own: &[&SignalDetection],
     config: &VigieConfig,
     observed_until: UnixSecs,
-) -> Incident {
+) -> Option<Incident> {
     // The incident is dated by its decisive signals: those whose drop is
     // at least half as decisive (depth × confidence) as the deepest, most
     // certain one. It starts when half of them have fallen (the lower
@@ -330,7 +334,7 @@ fn build_incident(
         .cloned()
         .collect();
     let (mechanism, mut mechanism_confidence, mechanism_evidence) =
-        classify_mechanism(&signals, own, start, span_end, config);
+        classify_mechanism(&signals, own, start, span_end, config)?;
     // A mechanism needs two signals to tell it (one that fell, one that fell
     // or held); with a single series there is nothing to cross-check.
     if own.len() < 2 {
@@ -368,7 +372,7 @@ fn build_incident(
         confidence: (evidence * (1.0 - gap_penalty)).clamp(0.0, 1.0),
     };
     incident.scope = classify_scope(entity, incident.reachability_depth(), &[]);
-    incident
+    Some(incident)
 }
 
 /// A signal is one of an incident's decisive signals when its drop is at
@@ -385,14 +389,16 @@ fn decisiveness(event: &SignalEvent) -> f64 {
     }
 }
 
-/// The mechanism rules of the module documentation.
+/// The mechanism rules of the module documentation; `None` when the
+/// signals say the drop is a traffic pattern, not an incident (one traffic
+/// measure dipping less than half while reachability held).
 fn classify_mechanism(
     members: &[SignalEvent],
     own: &[&SignalDetection],
     start: UnixSecs,
     end: UnixSecs,
     config: &VigieConfig,
-) -> (Mechanism, f64, String) {
+) -> Option<(Mechanism, f64, String)> {
     let deepest = |family: SignalFamily| {
         members
             .iter()
@@ -462,14 +468,14 @@ fn classify_mechanism(
             let reachability_held = !mean_of(SignalFamily::Probing).is_nan()
                 && mean_of(SignalFamily::Probing) < config.min_depth.probing;
             let confidence = if reachability_held { 0.4 } else { 0.7 };
-            return (Mechanism::RoutesWithdrawn, confidence, evidence);
+            return Some((Mechanism::RoutesWithdrawn, confidence, evidence));
         }
         let ratio = (bgp_event / data_plane).clamp(0.0, 1.0);
-        return if ratio >= 0.5 {
+        return Some(if ratio >= 0.5 {
             (Mechanism::RoutesWithdrawn, ratio, evidence)
         } else {
             (Mechanism::DataPlaneBlocking, 1.0 - ratio, evidence)
-        };
+        });
     }
     let bgp_steady = !bgp_mean.is_nan() && bgp_mean < 0.05;
     let blocked_plane = [probing, telescope]
@@ -479,9 +485,9 @@ fn classify_mechanism(
     if !blocked_plane.is_nan() {
         if bgp_steady {
             let confidence = (1.0 - bgp_mean.max(0.0) / blocked_plane).clamp(0.0, 1.0);
-            return (Mechanism::DataPlaneBlocking, confidence, evidence);
+            return Some((Mechanism::DataPlaneBlocking, confidence, evidence));
         }
-        return (Mechanism::Unknown, 0.0, evidence);
+        return Some((Mechanism::Unknown, 0.0, evidence));
     }
     if !traffic.is_nan() {
         let probing_mean = mean_of(SignalFamily::Probing);
@@ -496,7 +502,7 @@ fn classify_mechanism(
             .collect::<std::collections::BTreeSet<_>>()
             .len();
         if traffic >= 0.8 && bgp_steady {
-            return (Mechanism::DataPlaneBlocking, 0.6, evidence);
+            return Some((Mechanism::DataPlaneBlocking, 0.6, evidence));
         }
         if probing_held || bgp_steady {
             if traffic_measures >= 2 || traffic >= THROTTLING_SINGLE_MEASURE_DEPTH {
@@ -507,20 +513,12 @@ fn classify_mechanism(
                 if probing_held && bgp_steady {
                     confidence += 0.1;
                 }
-                return (Mechanism::Throttling, confidence.min(0.85), evidence);
+                return Some((Mechanism::Throttling, confidence.min(0.85), evidence));
             }
-            return (
-                Mechanism::Unknown,
-                0.2,
-                format!(
-                    "{evidence}; one traffic measure fell {:.0}% while reachability held: \
-                     too little to tell throttling from a traffic pattern",
-                    traffic * 100.0
-                ),
-            );
+            return None;
         }
     }
-    (Mechanism::Unknown, 0.0, evidence)
+    Some((Mechanism::Unknown, 0.0, evidence))
 }
 
 /// One traffic measure alone must lose at least this share to be called
@@ -708,9 +706,9 @@ mod tests {
                 ),
             ]
         };
-        let shallow = fuse(&kz, &with(0.3), &VigieConfig::default());
-        assert_eq!(shallow[0].mechanism, Mechanism::Unknown);
-        assert!(shallow[0].mechanism_confidence <= 0.3);
+        // A shallow dip of one measure while reachability held is a
+        // traffic pattern (an unlearnt weekend), not an incident.
+        assert!(fuse(&kz, &with(0.3), &VigieConfig::default()).is_empty());
         let deep = fuse(&kz, &with(0.6), &VigieConfig::default());
         assert_eq!(deep[0].mechanism, Mechanism::Throttling);
         assert!(deep[0].mechanism_confidence <= 0.6);

@@ -363,9 +363,9 @@ pub struct SignalDetector {
     shape: Vec<f32>,
     /// Whether the daily shape has been learnt from a whole day yet.
     shape_ready: bool,
-    /// Per hour of the day, whether the shape has seen that hour outside
-    /// an outage; bins at hours never seen are judged against the last hour
-    /// (see [`Self::local_reference`]).
+    /// Per hour of the day, whether the shape has ever seen that hour
+    /// outside an outage; bins at hours never seen are judged against the
+    /// last hour (see [`Self::local_reference`]).
     shape_known: Vec<bool>,
     /// Per hour of the day, how many days the shape's value comes from.
     shape_days: Vec<u8>,
@@ -1527,7 +1527,12 @@ impl SignalDetector {
             for (k, value) in filled.iter().enumerate() {
                 self.shape[k] = (value / mean).max(0.0);
             }
-            self.shape_known.copy_from_slice(&seen_hours);
+            // Once seen, an hour stays known: the days of an outage keep the
+            // shape learnt before it (inpainted), so a week-long outage
+            // does not make the next day's hours unknown again.
+            for (known, seen) in self.shape_known.iter_mut().zip(&seen_hours) {
+                *known |= *seen;
+            }
             self.shape_days.copy_from_slice(&days_per_hour);
 
             if !self.shape_ready {
