@@ -317,6 +317,25 @@ impl OpenEvent {
             }
         }
     }
+
+    /// The median depth of the bins before the trailing run of bins back
+    /// within `exit_depth` (or without data); the event's depth when every
+    /// bin is in that run.
+    fn depth_before_recovery(&self, exit_depth: f64) -> f64 {
+        let down = self
+            .bins
+            .iter()
+            .rposition(|b| !b.depth.is_nan() && f64::from(b.depth) >= exit_depth);
+        let Some(last_down) = down else {
+            return self.depth;
+        };
+        let mut depths: Vec<f64> = self.bins[..=last_down]
+            .iter()
+            .filter(|b| !b.depth.is_nan())
+            .map(|b| f64::from(b.depth))
+            .collect();
+        crate::event::median(&mut depths).unwrap_or(self.depth)
+    }
 }
 
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
@@ -817,7 +836,11 @@ impl SignalDetector {
             .is_some_and(|r| !r.depth.is_nan() && f64::from(r.depth) < exit_depth);
         if count >= needed && current_ok && mean.is_some_and(|m| m < exit_depth) {
             event.refresh_depth(true);
-            let event_depth = event.depth;
+            // The way back is measured from the outage's level, not from a
+            // median that the bins already back (still in the event until
+            // now) pull down: a 15-minute cut seen through a 30-minute exit
+            // window has more bins back than down.
+            let event_depth = event.depth_before_recovery(exit_depth);
             let delta = self.departure(self.config.recovery_fraction, event_depth);
             let threshold = event_depth - delta;
             let lower = (bin_no - self.sizes.lookback_bins as i64 + 1).max(event.run_start_bin + 1);
