@@ -828,7 +828,7 @@ impl SignalDetector {
         // Recovery: for the exit window, back within the minimum depth or
         // more than halfway back from the outage level.
         event.refresh_depth(false);
-        let exit_depth = self.min_depth.max(event.depth / 2.0);
+        let exit_depth = (event.depth / 2.0).max(self.min_depth / 2.0);
         let (mean, count) = self.window_mean(bin_no, self.sizes.exit_bins);
         let needed = self.sizes.exit_bins.div_ceil(2);
         let current_ok = self
@@ -908,6 +908,12 @@ impl SignalDetector {
             return None;
         }
         for (index, &window) in self.sizes.confirm_windows.iter().enumerate() {
+            // A new drop after a restoration is judged on bins after it: a
+            // window reaching back into the outage just ended would confirm
+            // that outage again on one noisy bin.
+            if floor_bin != i64::MIN && bin_no - window as i64 + 1 < floor_bin {
+                continue;
+            }
             let (mean, count) = self.window_mean(bin_no, window);
             let Some(mean) = mean else { continue };
             if count < window.div_ceil(2).max(2.min(window)) || mean < min_depth {
