@@ -58,8 +58,8 @@ impl PerFamily {
 /// - for signals that count things, a drop at a quiet hour is weighed as
 ///   less evidence than the same drop at a busy hour (relative noise grows
 ///   as counts fall, as for Poisson counts);
-/// - an outage ends after 30 minutes back within the minimum depth or more
-///   than halfway back from the outage level (a midpoint, like the onset);
+/// - an outage ends after 30 minutes more than halfway back from the
+///   outage level (a midpoint, like the onset);
 ///   a return shorter than `close_after_secs` (12 h) followed by a new drop
 ///   deeper than that exit level is a restoration window inside one event
 ///   (Kazakhstan's longest restoration, 7.5 h on 2022-01-08, fits; Iraq's

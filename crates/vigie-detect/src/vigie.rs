@@ -825,8 +825,10 @@ impl SignalDetector {
             self.closed.push(closed);
             return Phase::Normal;
         }
-        // Recovery: for the exit window, back within the minimum depth or
-        // more than halfway back from the outage level.
+        // Recovery: for the exit window, more than halfway back from the
+        // outage level (the midpoint, like the onset). Not "within the
+        // minimum depth": for a signal whose minimum depth is large (the
+        // telescope's 75%), an outage just past it was back inside itself.
         event.refresh_depth(false);
         let exit_depth = (event.depth / 2.0).max(self.min_depth / 2.0);
         let (mean, count) = self.window_mean(bin_no, self.sizes.exit_bins);
