@@ -44,23 +44,7 @@ pub fn import_ioda_events(
     let root: Value = serde_json::from_slice(bytes)
         .map_err(|e| not(format!("{e} (line {}, column {})", e.line(), e.column())))?;
     let mut report = ImportReport::new(source_name);
-    let data = match &root {
-        Value::Object(envelope) => {
-            if let Some(Value::String(error)) = envelope.get("error") {
-                report.note(format!("the response carries an error: {error}"));
-            }
-            match envelope.get("data") {
-                Some(Value::Array(data)) => data.as_slice(),
-                _ => return Err(not("the envelope has no \"data\" list of events".into())),
-            }
-        }
-        Value::Array(data) => data.as_slice(),
-        _ => {
-            return Err(not(
-                "expected an object with \"data\" or a list of events".into()
-            ))
-        }
-    };
+    let data = crate::ioda_json::envelope_data(&root, &mut report, "events").map_err(not)?;
     let mut events = Vec::new();
     for (i, item) in data.iter().enumerate() {
         let location = format!("{source_name}: data[{i}]");

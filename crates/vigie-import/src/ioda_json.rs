@@ -32,36 +32,11 @@ pub fn import_ioda_json(
         reason: format!("{err} (line {}, column {})", err.line(), err.column()),
     })?;
     let mut report = ImportReport::new(source_name);
-    let data = match &root {
-        Value::Object(envelope) => {
-            if let Some(Value::String(error)) = envelope.get("error") {
-                report.note(format!("the response carries an error: {error}"));
-            }
-            match envelope.get("data") {
-                Some(Value::Array(data)) => data.as_slice(),
-                Some(Value::Null) | None => {
-                    return Err(ImportError::NotIodaJson {
-                        source_name: source_name.to_string(),
-                        reason: "the envelope has no \"data\" list (was the request an error?)"
-                            .to_string(),
-                    })
-                }
-                Some(_) => {
-                    return Err(ImportError::NotIodaJson {
-                        source_name: source_name.to_string(),
-                        reason: "\"data\" is not a list of series".to_string(),
-                    })
-                }
-            }
-        }
-        Value::Array(data) => data.as_slice(),
-        _ => {
-            return Err(ImportError::NotIodaJson {
-                source_name: source_name.to_string(),
-                reason: "expected an object with \"data\" or a list of series".to_string(),
-            })
-        }
-    };
+    let data =
+        envelope_data(&root, &mut report, "series").map_err(|reason| ImportError::NotIodaJson {
+            source_name: source_name.to_string(),
+            reason,
+        })?;
 
     // Flatten `data[i][j]` (or `data[i]` for a flat list) with its location.
     let mut objects: Vec<(String, &serde_json::Map<String, Value>)> = Vec::new();
@@ -352,6 +327,35 @@ fn entity_of(
                 )),
             }
         }
+    }
+}
+
+/// The `data` list of an IODA API response: from its envelope (noting an
+/// `error` it carries) or the response itself when it is a bare list; the
+/// reason it is not one otherwise. `what` names the items (`series`,
+/// `events`) in that reason.
+pub(crate) fn envelope_data<'a>(
+    root: &'a Value,
+    report: &mut ImportReport,
+    what: &str,
+) -> Result<&'a [Value], String> {
+    match root {
+        Value::Object(envelope) => {
+            if let Some(Value::String(error)) = envelope.get("error") {
+                report.note(format!("the response carries an error: {error}"));
+            }
+            match envelope.get("data") {
+                Some(Value::Array(data)) => Ok(data.as_slice()),
+                Some(Value::Null) | None => Err(format!(
+                    "the envelope has no \"data\" list of {what} (was the request an error?)"
+                )),
+                Some(_) => Err(format!("\"data\" is not a list of {what}")),
+            }
+        }
+        Value::Array(data) => Ok(data.as_slice()),
+        _ => Err(format!(
+            "expected an object with \"data\" or a list of {what}"
+        )),
     }
 }
 

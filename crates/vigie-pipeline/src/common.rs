@@ -1,12 +1,13 @@
-//! What every operation shares: the geo database, prefixes from text, and a
-//! sink that counts (and may tell) the bins it passes on.
+//! What every operation shares: the geo database, prefixes from text, a
+//! period given as `--from`/`--until`, and a sink that counts (and may tell)
+//! the bins it passes on.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use ipnet::IpNet;
 use vigie_geo::{GeoDb, GeoDbBuilder};
-use vigie_model::{format_utc, BinSink, SignalBin, SinkError, WriteOutcome};
+use vigie_model::{format_utc, BinSink, SignalBin, SinkError, UnixSecs, WriteOutcome};
 
 /// The geo database: the embedded RIR data, with `files` loaded on top
 /// (each load's report is told on stderr).
@@ -22,6 +23,19 @@ pub fn load_geo(files: &[PathBuf]) -> Result<GeoDb> {
         eprintln!("{report}");
     }
     Ok(builder.build())
+}
+
+/// Refuses a period given by `--from` and `--until` that is empty or
+/// reversed, naming both times.
+pub fn check_period(from: UnixSecs, until: UnixSecs) -> Result<()> {
+    if from >= until {
+        bail!(
+            "--from ({}) must be before --until ({})",
+            format_utc(from),
+            format_utc(until)
+        );
+    }
+    Ok(())
 }
 
 /// Parses prefixes (an address alone is a host prefix); `what` names the

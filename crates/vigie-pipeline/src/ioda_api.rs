@@ -81,13 +81,7 @@ pub fn import_ioda_api(
     say: &dyn Fn(String),
 ) -> Result<IodaApiImport> {
     let (from, until) = (options.from, options.until);
-    if from >= until {
-        bail!(
-            "--from ({}) must be before --until ({})",
-            format_utc(from),
-            format_utc(until)
-        );
-    }
+    crate::common::check_period(from, until)?;
     let Some((kind, code)) = options.entity.split_once('/') else {
         bail!(
             "--entity {}: name it as IODA does, type/code: country/KZ, asn/9198, region/1226",

@@ -226,13 +226,7 @@ fn listed_names(html: &str) -> Vec<String> {
 /// collector's name.
 pub fn plan_archive(options: &ArchiveOptions, cache: &Path) -> Result<ArchivePlan> {
     let (from, until) = (options.from, options.until);
-    if from >= until {
-        bail!(
-            "--from ({}) must be before --until ({})",
-            format_utc(from),
-            format_utc(until)
-        );
-    }
+    crate::common::check_period(from, until)?;
     let settings = options.fetch_settings();
     let client = http_client(&settings).map_err(anyhow::Error::msg)?;
     let mut plan = ArchivePlan::default();
