@@ -92,6 +92,11 @@ const NOISE_WARMUP_MAX_SECS: u32 = 2 * 86_400;
 /// comes back: what was learnt before is too old to judge by (an event
 /// still open is closed as data lost).
 pub const MAX_SILENCE_SECS: u32 = 14 * 86_400;
+/// The fewest values the baseline level is a median of (see `Sizes`).
+const MIN_LEVEL_BINS: usize = 7;
+/// An open outage is closed as "data lost" only after at least this many
+/// bins without data: one missing daily value is not the end of a blackout.
+const MIN_LOST_BINS: usize = 2;
 /// Bins at least this long judge every window as a long one (see
 /// [`SignalDetector::sigma`]).
 const COARSE_BIN_SECS: u32 = 1800;
@@ -199,7 +204,10 @@ impl Sizes {
             bin_secs: bin.secs(),
             slot_secs,
             slots: (86_400 / slot_secs).max(1) as usize,
-            level_bins: bins(config.level_window_secs),
+            // A median of one or two values is no baseline: with daily bins
+            // the level spans a week (the weekly factor takes the weekdays
+            // out of it), whatever the configured window.
+            level_bins: bins(config.level_window_secs).max(MIN_LEVEL_BINS),
             warmup_bins: bins(config.warmup_secs),
             confirm_windows,
             noise_windows,
@@ -817,7 +825,7 @@ impl SignalDetector {
     /// After a bin in an outage: data lost, relearning, or recovery.
     fn after_down_bin(&mut self, mut event: OpenEvent, bin_no: i64) -> Phase {
         // No data for too long: the event ends where the data ended.
-        if event.none_run >= self.sizes.close_after_bins {
+        if event.none_run >= self.sizes.close_after_bins.max(MIN_LOST_BINS) {
             let first_none = bin_no - event.none_run as i64 + 1;
             let keep = (first_none - event.start_bin).max(1) as usize;
             event.bins.truncate(keep);
