@@ -20,6 +20,10 @@
 #   nfdump, gawk - what the traffic benchmark compares against (nfcapd, awk)
 #   gzip, bzip2 - compressed MRT files in tests and benchmarks
 #   wrk      - the HTTP load tool of the API benchmark (docs/BENCHMARKS.md)
+#   postgresql  - PostgreSQL, the scaled-out store (cargo feature `postgres`);
+#              its tests start a throwaway cluster with initdb in a temp dir
+#   nats-server - NATS with JetStream (`nats-server -js`), the bus between
+#              vantage points, collectors and detectors (cargo feature `nats`)
 #   chromium - the headless browser of the dashboard test (driven by the npm
 #              package playwright-core, which `npm ci` in dashboard/ installs
 #              below with the machine's Node.js)
@@ -40,11 +44,12 @@ if [[ "${VIGIE_SETUP_SKIP:-}" == 1 ]]; then
 fi
 
 # Debian package -> one command it provides (checked to confirm the install).
-packages=(bgpdump bird2 gobgpd iproute2 procps gzip bzip2 nftables fping tcpdump softflowd pmacct nfdump gawk wrk chromium)
+packages=(bgpdump bird2 gobgpd iproute2 procps gzip bzip2 nftables fping tcpdump softflowd pmacct nfdump gawk wrk chromium postgresql nats-server)
 declare -A probe=(
     [bgpdump]=bgpdump [bird2]=bird [gobgpd]=gobgpd [iproute2]=ip
     [procps]=kill [gzip]=gzip [bzip2]=bzip2 [nftables]=nft [fping]=fping
     [tcpdump]=tcpdump [softflowd]=softflowd [pmacct]=pmacctd [nfdump]=nfcapd [gawk]=gawk [wrk]=wrk [chromium]=chromium
+    [postgresql]=psql [nats-server]=nats-server
 )
 
 is_installed() {
