@@ -187,11 +187,7 @@ pub fn values_json(values: &[Option<f64>]) -> String {
 
 /// The series the store holds for `entity` (every bin size), in store order.
 pub fn series_of(store: &Store, entity: &Entity) -> Result<Vec<SeriesInfo>, StoreError> {
-    Ok(store
-        .list_series()?
-        .into_iter()
-        .filter(|info| info.key.entity == *entity)
-        .collect())
+    store.entity_series(entity)
 }
 
 /// The time span with data of the given series: `[first bin, last bin + bin)`.

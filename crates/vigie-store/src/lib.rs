@@ -272,6 +272,14 @@ impl Store {
         }
     }
 
+    /// The series of `entity`, as [`Store::list_series`] lists them, at a
+    /// cost that does not grow with the other series stored or staged.
+    pub fn entity_series(&self, entity: &Entity) -> Result<Vec<SeriesInfo>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.entity_series(entity),
+        }
+    }
+
     /// Every entity that has a series, with its display name and each
     /// signal's latest value, ordered by entity.
     pub fn entities(&self) -> Result<Vec<EntityInfo>, StoreError> {

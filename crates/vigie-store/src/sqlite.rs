@@ -642,8 +642,11 @@ impl SqliteStore {
         Ok(series)
     }
 
-    /// Every series with its entity name and where its data lies.
-    fn series_rows(&self) -> Result<Vec<SeriesRow>, StoreError> {
+    /// Every series (of `only`, when given) with its entity name and where
+    /// its data lies. With `only`, just the staged rows of its series'
+    /// blocks are decoded, so a read of one entity costs the same whatever
+    /// the number of series staged beside it.
+    fn series_rows(&self, only: Option<&Entity>) -> Result<Vec<SeriesRow>, StoreError> {
         let label = &self.label;
         let tx = self
             .conn
@@ -652,14 +655,24 @@ impl SqliteStore {
         let mut rows: Vec<SeriesRow> = Vec::new();
         {
             let context = "listing series";
-            let mut stmt = tx
-                .prepare(
-                    "SELECT s.series_id, e.kind, e.code, s.signal, s.bin_secs, e.name,
-                            s.first_bin, s.last_bin, s.last_value
-                     FROM series s JOIN entities e ON e.entity_id = s.entity_id",
-                )
+            let select = "SELECT s.series_id, e.kind, e.code, s.signal, s.bin_secs, e.name,
+                                 s.first_bin, s.last_bin, s.last_value
+                          FROM series s JOIN entities e ON e.entity_id = s.entity_id";
+            let filtered;
+            let (sql, args) = match only {
+                Some(entity) => {
+                    filtered = format!("{select} WHERE e.kind = ?1 AND e.code = ?2");
+                    (
+                        filtered.as_str(),
+                        vec![entity.kind().name().to_string(), entity.code()],
+                    )
+                }
+                None => (select, Vec::new()),
+            };
+            let mut stmt = tx.prepare(sql).map_err(sql_error(label, context))?;
+            let mut query = stmt
+                .query(rusqlite::params_from_iter(args))
                 .map_err(sql_error(label, context))?;
-            let mut query = stmt.query([]).map_err(sql_error(label, context))?;
             while let Some(row) = query.next().map_err(sql_error(label, context))? {
                 let get_text = |i| row.get::<_, String>(i).map_err(sql_error(label, context));
                 let Some(key) = stored_key(&get_text(1)?, &get_text(2)?, &get_text(3)?) else {
@@ -693,18 +706,41 @@ impl SqliteStore {
         staged.resize_with(rows.len(), StagedExtent::default);
         {
             let context = "reading staged bins";
-            let order: Vec<(i64, i64, i64)> = {
-                let mut stmt = tx
-                    .prepare(
-                        "SELECT stage_row, bin_start, block FROM staged_bins
-                         ORDER BY bin_start DESC, stage_row DESC",
-                    )
-                    .map_err(sql_error(label, context))?;
-                let rows = stmt
-                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-                    .map_err(sql_error(label, context))?;
-                rows.collect::<Result<_, _>>()
-                    .map_err(sql_error(label, context))?
+            let order: Vec<(i64, i64, i64)> = match only {
+                None => {
+                    let mut stmt = tx
+                        .prepare(
+                            "SELECT stage_row, bin_start, block FROM staged_bins
+                             ORDER BY bin_start DESC, stage_row DESC",
+                        )
+                        .map_err(sql_error(label, context))?;
+                    let rows = stmt
+                        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                        .map_err(sql_error(label, context))?;
+                    rows.collect::<Result<_, _>>()
+                        .map_err(sql_error(label, context))?
+                }
+                Some(_) => {
+                    // Only the blocks of the entity's series, by the block index.
+                    let mut blocks: Vec<i64> = ids.iter().map(|&id| block_of(id)).collect();
+                    blocks.dedup();
+                    let mut stmt = tx
+                        .prepare_cached(
+                            "SELECT stage_row, bin_start, block FROM staged_bins WHERE block = ?1",
+                        )
+                        .map_err(sql_error(label, context))?;
+                    let mut order: Vec<(i64, i64, i64)> = Vec::new();
+                    for block in blocks {
+                        let rows = stmt
+                            .query_map([block], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                            .map_err(sql_error(label, context))?;
+                        for row in rows {
+                            order.push(row.map_err(sql_error(label, context))?);
+                        }
+                    }
+                    order.sort_unstable_by(|a, b| (b.1, b.0).cmp(&(a.1, a.0)));
+                    order
+                }
             };
             let mut stmt = tx
                 .prepare("SELECT data FROM staged_bins WHERE stage_row = ?1")
@@ -777,8 +813,17 @@ impl SqliteStore {
     }
 
     pub(crate) fn list_series(&self) -> Result<Vec<SeriesInfo>, StoreError> {
+        self.series_infos(None)
+    }
+
+    /// The series of `entity`, as [`Self::list_series`] lists them.
+    pub(crate) fn entity_series(&self, entity: &Entity) -> Result<Vec<SeriesInfo>, StoreError> {
+        self.series_infos(Some(entity))
+    }
+
+    fn series_infos(&self, only: Option<&Entity>) -> Result<Vec<SeriesInfo>, StoreError> {
         Ok(self
-            .series_rows()?
+            .series_rows(only)?
             .into_iter()
             .map(|row| SeriesInfo {
                 key: row.key,
@@ -792,7 +837,7 @@ impl SqliteStore {
 
     pub(crate) fn entities(&self) -> Result<Vec<crate::EntityInfo>, StoreError> {
         let mut by_entity: BTreeMap<Entity, crate::EntityInfo> = BTreeMap::new();
-        for row in self.series_rows()? {
+        for row in self.series_rows(None)? {
             let info =
                 by_entity
                     .entry(row.key.entity.clone())

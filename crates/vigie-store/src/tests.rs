@@ -955,8 +955,26 @@ fn listing_is_the_same_staged_or_compacted_across_blocks() {
             "AS{asn}"
         );
     }
+    // One entity's series alone list as the whole listing lists them.
+    let entity_series = |store: &Store| -> Vec<Vec<crate::SeriesInfo>> {
+        [1, 1024, 1025, 2500, 4000]
+            .iter()
+            .map(|asn| store.entity_series(&Entity::Asn(*asn)).unwrap())
+            .collect()
+    };
+    let alone = entity_series(&store);
+    for (asn, listed) in [1u32, 1024, 1025, 2500].iter().zip(&alone) {
+        let expected: Vec<_> = staged
+            .iter()
+            .filter(|i| i.key.entity == Entity::Asn(*asn))
+            .cloned()
+            .collect();
+        assert_eq!(listed, &expected, "AS{asn}");
+    }
+    assert!(alone[4].is_empty());
     store.compact().unwrap();
     assert_eq!(store.list_series().unwrap(), staged);
+    assert_eq!(entity_series(&store), alone);
 }
 
 #[test]
