@@ -1,0 +1,351 @@
+//! Durable pull consumers: the bins on the bus written to the store
+//! (`vigie bus store`).
+//!
+//! Each message is written in its own store transaction and acknowledged
+//! only after that commit; the last ack of every batch waits for the
+//! server's confirmation. A consumer killed at any point leaves
+//! unacknowledged messages, which the server delivers again after
+//! `ack_wait` (or at once to a restarted consumer): the store receives the
+//! same values for the same bins again, and a write of the same values
+//! changes nothing (last write wins). Nothing is lost and no value counts
+//! twice, because values are absolute, never increments.
+//!
+//! A message that cannot be decoded, or that the store refuses as bad
+//! input, is counted, reported, acknowledged (so it is not delivered
+//! again) and skipped; nothing of it is written. A store that fails for
+//! another reason (disk full, locked) stops the consumer with an error
+//! and the message is delivered again later.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{pull, AckPolicy};
+use async_nats::jetstream::{self, AckKind};
+use futures_util::StreamExt;
+use vigie_model::{BinSink, SinkError};
+use vigie_store::Store;
+
+use crate::codec::{decode, BinKind, BinMessage};
+use crate::{Bus, BusError};
+
+/// How a consumer reads the stream.
+#[derive(Clone, Debug)]
+pub struct ConsumerOptions {
+    /// The durable consumer's name: consumers of one name share its place
+    /// in the stream (several processes under one name split the messages).
+    pub durable: String,
+    /// Subjects read (`vigie.bins.>`, …); empty: every subject of the stream.
+    pub subjects: Vec<String>,
+    /// Messages fetched at once.
+    pub batch: usize,
+    /// How long the server waits for an ack before delivering a message again.
+    pub ack_wait: Duration,
+    /// Stop once the consumer has nothing pending (else run until `stop`).
+    pub exit_when_drained: bool,
+}
+
+impl Default for ConsumerOptions {
+    fn default() -> Self {
+        ConsumerOptions {
+            durable: "vigie-store".to_string(),
+            subjects: Vec::new(),
+            batch: 256,
+            ack_wait: Duration::from_secs(30),
+            exit_when_drained: false,
+        }
+    }
+}
+
+/// What a store consumer did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreReport {
+    /// Messages read (redeliveries included).
+    pub messages: u64,
+    /// Of them, messages the server had delivered before (a consumer
+    /// stopped before acknowledging them).
+    pub redelivered: u64,
+    /// Closed bins (or parts of them) written.
+    pub bins: u64,
+    /// Provisional bins written.
+    pub provisional: u64,
+    /// Provisional bins retracted.
+    pub retracted: u64,
+    /// Values written, provisional ones included.
+    pub values: u64,
+    /// Closed bins the store kept from more input records.
+    pub kept_stored: u64,
+    /// Messages refused: undecodable, or bad input for the store.
+    pub bad: u64,
+    /// The first refused messages: subject, sequence and why.
+    pub bad_examples: Vec<String>,
+}
+
+/// How many refused messages a report describes.
+const BAD_EXAMPLES: usize = 20;
+
+impl StoreReport {
+    /// The one-line summary `vigie bus store` prints.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} messages ({} redelivered): {} closed bins, {} provisional, {} retracted, {} values written; {} kept from more records; {} bad messages skipped",
+            self.messages,
+            self.redelivered,
+            self.bins,
+            self.provisional,
+            self.retracted,
+            self.values,
+            self.kept_stored,
+            self.bad
+        )
+    }
+
+    fn refuse(&mut self, subject: &str, sequence: u64, why: &str) {
+        self.bad += 1;
+        if self.bad_examples.len() < BAD_EXAMPLES {
+            self.bad_examples
+                .push(format!("{subject} #{sequence}: {why}"));
+        }
+    }
+}
+
+/// A durable pull consumer on the bus's stream.
+pub struct Consumer<'a> {
+    bus: &'a Bus,
+    consumer: jetstream::consumer::Consumer<pull::Config>,
+    options: ConsumerOptions,
+}
+
+/// One fetched message: subject, payload, delivery count, stream
+/// sequence, and its acker.
+struct Fetched {
+    subject: String,
+    payload: Vec<u8>,
+    delivered: i64,
+    sequence: u64,
+    acker: jetstream::message::Acker,
+}
+
+impl<'a> Consumer<'a> {
+    /// Opens (or creates) the durable consumer `options.durable`: explicit
+    /// acks, delivery from the stream's first message, at most one batch
+    /// unacknowledged at a time (so bins are written in stream order).
+    pub fn open(bus: &'a Bus, options: ConsumerOptions) -> Result<Consumer<'a>, BusError> {
+        let stream = bus.stream.clone();
+        let config = pull::Config {
+            durable_name: Some(options.durable.clone()),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: options.ack_wait,
+            max_ack_pending: i64::try_from(options.batch.max(1)).unwrap_or(i64::MAX),
+            filter_subjects: options.subjects.clone(),
+            deliver_policy: jetstream::consumer::DeliverPolicy::All,
+            ..Default::default()
+        };
+        let name = options.durable.clone();
+        let consumer = bus.run(async move {
+            stream
+                .get_or_create_consumer(&name, config)
+                .await
+                .map_err(|e| BusError::new(format!("cannot open the durable consumer {name}"), e))
+        })?;
+        Ok(Consumer {
+            bus,
+            consumer,
+            options,
+        })
+    }
+
+    /// Fetches up to a batch; an empty batch after `wait`.
+    fn fetch(&self, wait: Duration) -> Result<Vec<Fetched>, BusError> {
+        let consumer = self.consumer.clone();
+        let batch = self.options.batch.max(1);
+        self.bus.run(async move {
+            let mut messages = consumer
+                .fetch()
+                .max_messages(batch)
+                .expires(wait)
+                .messages()
+                .await
+                .map_err(|e| BusError::new("cannot fetch from the bus", e))?;
+            let mut out = Vec::new();
+            while let Some(message) = messages.next().await {
+                let message = message.map_err(|e| BusError::new("cannot fetch from the bus", e))?;
+                let (delivered, sequence) = message
+                    .info()
+                    .map(|info| (info.delivered, info.stream_sequence))
+                    .unwrap_or((1, 0));
+                let (message, acker) = message.split();
+                out.push(Fetched {
+                    subject: message.subject.to_string(),
+                    payload: message.payload.to_vec(),
+                    delivered,
+                    sequence,
+                    acker,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Acks every message; the last one waits for the server's confirmation.
+    fn ack(&self, ackers: Vec<jetstream::message::Acker>) -> Result<(), BusError> {
+        self.bus.run(async move {
+            let count = ackers.len();
+            for (index, acker) in ackers.into_iter().enumerate() {
+                let result = if index + 1 == count {
+                    acker.double_ack_with(AckKind::Ack).await
+                } else {
+                    acker.ack_with(AckKind::Ack).await
+                };
+                result.map_err(|e| BusError::new("cannot acknowledge a message", e))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// How many messages the consumer has not yet acknowledged or received.
+    fn pending(&self) -> Result<u64, BusError> {
+        let mut consumer = self.consumer.clone();
+        self.bus.run(async move {
+            let info = consumer
+                .info()
+                .await
+                .map_err(|e| BusError::new("cannot read the consumer's state", e))?;
+            Ok(info.num_pending + info.num_ack_pending as u64)
+        })
+    }
+
+    /// Runs the consumer, handing each decoded message to `handle` (which
+    /// writes it and says whether it was bad input, or fails), until
+    /// `stop` is set or, with `exit_when_drained`, nothing is pending.
+    pub fn run(
+        &self,
+        stop: &AtomicBool,
+        report: &mut StoreReport,
+        handle: &mut dyn FnMut(&BinMessage, &mut StoreReport) -> Result<Handled, SinkError>,
+        on_batch: &mut dyn FnMut(&StoreReport),
+    ) -> Result<(), BusError> {
+        while !stop.load(Ordering::Relaxed) {
+            let batch = self.fetch(Duration::from_secs(1))?;
+            if batch.is_empty() {
+                if self.options.exit_when_drained && self.pending()? == 0 {
+                    break;
+                }
+                continue;
+            }
+            let mut ackers = Vec::with_capacity(batch.len());
+            for message in batch {
+                report.messages += 1;
+                report.redelivered += u64::from(message.delivered > 1);
+                match decode(Some(&message.subject), &message.payload) {
+                    Err(e) => report.refuse(&message.subject, message.sequence, &e.to_string()),
+                    Ok(bin) => match handle(&bin, report) {
+                        Ok(Handled::Written) => {}
+                        Ok(Handled::Refused(why)) => {
+                            report.refuse(&message.subject, message.sequence, &why)
+                        }
+                        Err(e) => {
+                            // Not acknowledged: delivered again later.
+                            self.ack(ackers)?;
+                            return Err(BusError(format!(
+                                "stopped at {} #{}: {e}",
+                                message.subject, message.sequence
+                            )));
+                        }
+                    },
+                }
+                ackers.push(message.acker);
+            }
+            self.ack(ackers)?;
+            on_batch(report);
+        }
+        Ok(())
+    }
+}
+
+/// What became of one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Handled {
+    /// Written (or kept stored, as the store decides).
+    Written,
+    /// Refused as bad input, with the reason: skipped.
+    Refused(String),
+}
+
+/// Writes one decoded message to the store through its own sink
+/// ([`Store::sink`]): final bins under the message's source, provisional
+/// ones under `<source>-provisional`, as a source writing directly would.
+pub fn write_to_store(
+    store: &mut Store,
+    message: &BinMessage,
+    report: &mut StoreReport,
+) -> Result<Handled, SinkError> {
+    let mut sink = store.sink(&message.source);
+    let values = message.bin.values.len() as u64;
+    let result = match message.kind {
+        BinKind::Final => sink.write(&message.bin).map(|()| {
+            report.bins += 1;
+            report.values += values;
+        }),
+        BinKind::Weighted(records) => sink.write_weighted(&message.bin, records).map(|outcome| {
+            report.bins += 1;
+            match outcome {
+                vigie_model::WriteOutcome::Written => report.values += values,
+                vigie_model::WriteOutcome::KeptStored { .. } => report.kept_stored += 1,
+            }
+        }),
+        BinKind::Provisional => sink.write_provisional(&message.bin).map(|()| {
+            report.provisional += 1;
+            report.values += values;
+        }),
+        BinKind::Retract => sink
+            .retract_provisional(&message.bin)
+            .map(|()| report.retracted += 1),
+    };
+    match result {
+        Ok(()) => Ok(Handled::Written),
+        Err(e) if is_bad_input(&e) => Ok(Handled::Refused(e.0)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether the store refused a write for its input (which writing again
+/// will not change) rather than for itself.
+fn is_bad_input(error: &SinkError) -> bool {
+    // The store's sink turns its errors into text; these are the input
+    // errors of `vigie_store::StoreError`'s messages.
+    const INPUT: [&str; 5] = [
+        "is not a source name",
+        "appears twice in the bin",
+        "bins are aligned to UTC midnight",
+        "is too large to store",
+        "is not a finite number",
+    ];
+    INPUT.iter().any(|text| error.0.contains(text))
+}
+
+/// `vigie bus store`: consumes the bins on the bus into `store` until
+/// `stop` (or until drained), telling `on_batch` after each batch.
+pub fn store_bins(
+    bus: &Bus,
+    store: &mut Store,
+    options: ConsumerOptions,
+    stop: &AtomicBool,
+    on_batch: &mut dyn FnMut(&StoreReport),
+) -> Result<StoreReport, BusError> {
+    let mut options = options;
+    if options.subjects.is_empty() {
+        options.subjects = vec![
+            format!("{}.>", crate::codec::BINS_PREFIX),
+            format!("{}.>", crate::codec::PROVISIONAL_PREFIX),
+        ];
+    }
+    let consumer = Consumer::open(bus, options)?;
+    let mut report = StoreReport::default();
+    consumer.run(
+        stop,
+        &mut report,
+        &mut |message, report| write_to_store(store, message, report),
+        on_batch,
+    )?;
+    Ok(report)
+}
