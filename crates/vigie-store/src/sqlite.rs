@@ -738,7 +738,7 @@ impl SqliteStore {
                             order.push(row.map_err(sql_error(label, context))?);
                         }
                     }
-                    order.sort_unstable_by(|a, b| (b.1, b.0).cmp(&(a.1, a.0)));
+                    order.sort_unstable_by_key(|a| std::cmp::Reverse((a.1, a.0)));
                     order
                 }
             };
