@@ -38,7 +38,7 @@ pub fn stream_subjects() -> Vec<String> {
     vec![
         format!("{}.>", crate::codec::BINS_PREFIX),
         format!("{}.>", crate::codec::PROVISIONAL_PREFIX),
-        format!("{}.>", crate::vantage::VANTAGE_PREFIX),
+        format!("{}.>", crate::codec::VANTAGE_PREFIX),
     ]
 }
 

@@ -399,6 +399,118 @@ pub fn decode(subject: Option<&str>, payload: &[u8]) -> Result<BinMessage, Decod
     })
 }
 
+/// One vantage point's block states after a probing round, as it travels
+/// on `vigie.vantage.<name>` (version byte, then postcard of the name, the
+/// round's end and the blocks as `(gap in /24s from the previous block,
+/// state)` pairs, 2–3 bytes a block).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VantageRound {
+    /// The vantage point's name.
+    pub vantage: String,
+    /// When the round ended (UTC seconds).
+    pub round_end: UnixSecs,
+    /// `(block's first address, state)` in address order; the state is
+    /// 0 uncertain, 1 up, 2 down (`vigie_probe::BlockState`'s values).
+    pub states: Vec<(u32, u8)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireVantage {
+    vantage: String,
+    round_end: UnixSecs,
+    blocks: Vec<(u32, u8)>,
+}
+
+/// The subject of a vantage point's block states.
+pub fn vantage_subject(vantage: &str) -> String {
+    format!("{VANTAGE_PREFIX}.{}", source_token(vantage))
+}
+
+/// Subject prefix of vantage points' block states: `vigie.vantage.<name>`.
+pub const VANTAGE_PREFIX: &str = "vigie.vantage";
+
+impl VantageRound {
+    /// The encoded message, its subject and its `Nats-Msg-Id` (a round sent
+    /// twice is stored once). Blocks must be in address order, each a /24.
+    pub fn encode(&self) -> Result<(String, String, Vec<u8>), DecodeError> {
+        check_source(&self.vantage)?;
+        let mut blocks = Vec::with_capacity(self.states.len());
+        let mut previous: Option<u32> = None;
+        for &(network, state) in &self.states {
+            let index = network >> 8;
+            if network & 0xff != 0 || previous.is_some_and(|p| index <= p) || state > 2 {
+                return Err(DecodeError::Invalid(format!(
+                    "block {network:#x} with state {state}: blocks are /24s in address order, states 0 to 2"
+                )));
+            }
+            blocks.push((index - previous.map_or(0, |p| p), state));
+            previous = Some(index);
+        }
+        let wire = WireVantage {
+            vantage: self.vantage.clone(),
+            round_end: self.round_end,
+            blocks,
+        };
+        let payload = postcard::to_extend(&wire, vec![ENCODING_VERSION])
+            .map_err(|e| DecodeError::Malformed(format!("cannot encode: {e}")))?;
+        let subject = vantage_subject(&self.vantage);
+        let id = format!("{subject}:{}:{:016x}", self.round_end, fnv1a(&payload));
+        Ok((subject, id, payload))
+    }
+
+    /// Decodes a vantage message; with `subject`, checks that it belongs there.
+    pub fn decode(subject: Option<&str>, payload: &[u8]) -> Result<VantageRound, DecodeError> {
+        let (&version, body) = payload.split_first().ok_or(DecodeError::Empty)?;
+        if version != ENCODING_VERSION {
+            return Err(DecodeError::Version(version));
+        }
+        let (wire, rest): (WireVantage, &[u8]) =
+            postcard::take_from_bytes(body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(DecodeError::Malformed(format!(
+                "{} bytes after the states",
+                rest.len()
+            )));
+        }
+        check_source(&wire.vantage)?;
+        if let Some(subject) = subject {
+            let expected = vantage_subject(&wire.vantage);
+            if subject != expected {
+                return Err(DecodeError::Invalid(format!(
+                    "states of vantage point {:?} on {subject} (they belong on {expected})",
+                    wire.vantage
+                )));
+            }
+        }
+        let mut states = Vec::with_capacity(wire.blocks.len());
+        let mut index: Option<u32> = None;
+        for (gap, state) in wire.blocks {
+            let next = match index {
+                None => Some(gap),
+                Some(_) if gap == 0 => None,
+                Some(i) => i.checked_add(gap),
+            };
+            match next.filter(|&n| n < 1 << 24) {
+                Some(n) if state <= 2 => {
+                    states.push((n << 8, state));
+                    index = Some(n);
+                }
+                _ => {
+                    return Err(DecodeError::Invalid(format!(
+                        "block gap {gap} with state {state} after {} blocks",
+                        states.len()
+                    )))
+                }
+            }
+        }
+        Ok(VantageRound {
+            vantage: wire.vantage,
+            round_end: wire.round_end,
+            states,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -560,6 +672,42 @@ mod tests {
             Err(DecodeError::Invalid(_))
         ));
         assert!(encode(BinKind::Final, "", &bin).is_err());
+    }
+
+    #[test]
+    fn vantage_states_round_trip_and_bad_ones_are_refused() {
+        let round = VantageRound {
+            vantage: "paris-1".to_string(),
+            round_end: 1_700_000_123,
+            states: vec![(0x0248_0000, 1), (0x0248_0100, 2), (0xc612_0000, 0)],
+        };
+        let (subject, id, payload) = round.encode().unwrap();
+        assert_eq!(subject, "vigie.vantage.paris-1");
+        assert!(id.starts_with("vigie.vantage.paris-1:1700000123:"));
+        assert_eq!(
+            VantageRound::decode(Some(&subject), &payload).unwrap(),
+            round
+        );
+        assert!(VantageRound::decode(Some("vigie.vantage.lyon"), &payload).is_err());
+        let mut cut = payload.clone();
+        cut.pop();
+        assert!(VantageRound::decode(None, &cut).is_err());
+        let unordered = VantageRound {
+            states: vec![(0x0248_0100, 1), (0x0248_0000, 1)],
+            ..round.clone()
+        };
+        assert!(unordered.encode().is_err());
+        // A repeated block (gap 0) is refused.
+        let wire = WireVantage {
+            vantage: "x".to_string(),
+            round_end: 0,
+            blocks: vec![(5, 1), (0, 1)],
+        };
+        let payload = postcard::to_extend(&wire, vec![ENCODING_VERSION]).unwrap();
+        assert!(matches!(
+            VantageRound::decode(None, &payload),
+            Err(DecodeError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -117,12 +117,12 @@ pub struct Consumer<'a> {
 
 /// One fetched message: subject, payload, delivery count, stream
 /// sequence, and its acker.
-struct Fetched {
-    subject: String,
-    payload: Vec<u8>,
-    delivered: i64,
-    sequence: u64,
-    acker: jetstream::message::Acker,
+pub(crate) struct Fetched {
+    pub(crate) subject: String,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) delivered: i64,
+    pub(crate) sequence: u64,
+    pub(crate) acker: jetstream::message::Acker,
 }
 
 impl<'a> Consumer<'a> {
@@ -155,7 +155,7 @@ impl<'a> Consumer<'a> {
     }
 
     /// Fetches up to a batch; an empty batch after `wait`.
-    fn fetch(&self, wait: Duration) -> Result<Vec<Fetched>, BusError> {
+    pub(crate) fn fetch(&self, wait: Duration) -> Result<Vec<Fetched>, BusError> {
         let consumer = self.consumer.clone();
         let batch = self.options.batch.max(1);
         self.bus.run(async move {
@@ -187,14 +187,24 @@ impl<'a> Consumer<'a> {
     }
 
     /// Acks every message; the last one waits for the server's confirmation.
-    fn ack(&self, ackers: Vec<jetstream::message::Acker>) -> Result<(), BusError> {
+    pub(crate) fn ack(&self, ackers: Vec<jetstream::message::Acker>) -> Result<(), BusError> {
+        self.ack_as(ackers, AckKind::Ack)
+    }
+
+    /// Answers every message with `kind`; the last one waits for the
+    /// server's confirmation.
+    pub(crate) fn ack_as(
+        &self,
+        ackers: Vec<jetstream::message::Acker>,
+        kind: AckKind,
+    ) -> Result<(), BusError> {
         self.bus.run(async move {
             let count = ackers.len();
             for (index, acker) in ackers.into_iter().enumerate() {
                 let result = if index + 1 == count {
-                    acker.double_ack_with(AckKind::Ack).await
+                    acker.double_ack_with(kind).await
                 } else {
-                    acker.ack_with(AckKind::Ack).await
+                    acker.ack_with(kind).await
                 };
                 result.map_err(|e| BusError::new("cannot acknowledge a message", e))?;
             }
@@ -211,6 +221,18 @@ impl<'a> Consumer<'a> {
                 .await
                 .map_err(|e| BusError::new("cannot read the consumer's state", e))?;
             Ok(info.num_pending + info.num_ack_pending as u64)
+        })
+    }
+
+    /// How many messages the consumer has not yet received.
+    pub(crate) fn unread(&self) -> Result<u64, BusError> {
+        let mut consumer = self.consumer.clone();
+        self.bus.run(async move {
+            let info = consumer
+                .info()
+                .await
+                .map_err(|e| BusError::new("cannot read the consumer's state", e))?;
+            Ok(info.num_pending)
         })
     }
 

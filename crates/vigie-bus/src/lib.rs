@@ -24,6 +24,7 @@ mod consume;
 mod sink;
 #[cfg(feature = "client")]
 pub mod testing;
+#[cfg(feature = "client")]
 pub mod vantage;
 
 #[cfg(feature = "client")]

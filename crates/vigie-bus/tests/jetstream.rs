@@ -135,7 +135,11 @@ fn bins_through_jetstream_give_the_store_of_the_direct_sink() {
     assert!(report.kept_stored > 0, "{}", report.summary());
 
     let expected = store_contents(&direct, range(bins));
-    assert_eq!(expected.len(), 44, "series are kept per entity and signal, whatever the source");
+    assert_eq!(
+        expected.len(),
+        44,
+        "series are kept per entity and signal, whatever the source"
+    );
     assert_eq!(store_contents(&store, range(bins)), expected);
     for source in ["bgp-live", "bgp-live-provisional", "bgp-mrt"] {
         assert_eq!(

@@ -95,9 +95,10 @@ pub use listing::{
 };
 pub use live::{LiveDetection, Published, DECISIVE_LOSS, PROVISIONAL};
 pub use probe::{
-    combine_vantages, describe_change, describe_round, import_legacy_block_log, parse_v4_prefixes,
-    read_targets, record_block_changes, run_probe, store_combined, BlockLog, Combined,
-    ProbeRunOptions, ProbeSettings, BLOCK_LOG_FILE, PROBE_LIST_HEADER, PROBE_SOURCE,
+    combine_vantage_states, combine_vantages, combined_bin, describe_change, describe_round,
+    import_legacy_block_log, parse_v4_prefixes, read_targets, record_block_changes, run_probe,
+    run_probe_with_states, store_combined, BlockLog, Combined, ProbeRunOptions, ProbeSettings,
+    StatesHook, BLOCK_LOG_FILE, COMBINED_SOURCE, PROBE_LIST_HEADER, PROBE_SOURCE,
 };
 pub use report::{write_report, ReportOptions, ReportSubject};
 pub use scope::ScopeContext;

@@ -265,6 +265,22 @@ pub fn run_probe(
     open_store: impl FnOnce() -> Result<Option<Store>>,
     on_round: &mut dyn FnMut(&RoundReport, UnixSecs),
 ) -> Result<bool> {
+    run_probe_with_states(settings, options, geo, open_store, on_round, None)
+}
+
+/// What a vantage point does with its block states after a round, at the
+/// round's end (`vigie probe --publish` sends them to the bus).
+pub type StatesHook<'a> = &'a mut dyn FnMut(&VantageStates, UnixSecs) -> Result<()>;
+
+/// [`run_probe`], handing each round's block states to `on_states` too.
+pub fn run_probe_with_states(
+    settings: &ProbeSettings,
+    options: &ProbeRunOptions,
+    geo: &GeoDb,
+    open_store: impl FnOnce() -> Result<Option<Store>>,
+    on_round: &mut dyn FnMut(&RoundReport, UnixSecs),
+    mut on_states: Option<StatesHook<'_>>,
+) -> Result<bool> {
     let (eligibility, params) = settings.check()?;
     let policy = settings.policy()?;
     let rate = settings.rate;
@@ -357,9 +373,14 @@ pub fn run_probe(
                 round_bins.write(&mut store.sink(PROBE_SOURCE), round_start, now, values)?;
                 record_block_changes(store, &settings.vantage, now, &report.changes)?;
             }
-            if let Some(path) = &options.states_out {
+            if options.states_out.is_some() || on_states.is_some() {
                 let states = VantageStates::from_engine(&settings.vantage, engine);
-                write_states(path, &states)?;
+                if let Some(path) = &options.states_out {
+                    write_states(path, &states)?;
+                }
+                if let Some(hook) = on_states.as_mut() {
+                    hook(&states, now)?;
+                }
             }
             if options.rounds.is_some_and(|n| round_no >= n) {
                 break;
@@ -468,6 +489,17 @@ pub fn combine_vantages(paths: &[PathBuf], quorum: usize) -> Result<Combined> {
         );
         vantages.push(states);
     }
+    combine_vantage_states(&vantages, quorum, partial)
+}
+
+/// Merges vantage points' states under `quorum` (between 1 and their
+/// number): the one combining step of `vigie probe --combine` (files) and
+/// `vigie bus quorum` (the bus). `partial` is carried into the result.
+pub fn combine_vantage_states(
+    vantages: &[VantageStates],
+    quorum: usize,
+    partial: bool,
+) -> Result<Combined> {
     if quorum == 0 || quorum > vantages.len() {
         bail!(
             "--quorum must be between 1 and the number of vantage points ({})",
@@ -476,19 +508,22 @@ pub fn combine_vantages(paths: &[PathBuf], quorum: usize) -> Result<Combined> {
     }
     Ok(Combined {
         vantages: vantages.len(),
-        states: combine_states(&vantages, quorum),
+        states: combine_states(vantages, quorum),
         partial,
     })
 }
 
-/// Writes the /24s up per entity of the combined states as one bin (the
-/// one holding now) of the store source `probe-combined`; returns it.
-pub fn store_combined(
-    store: &mut Store,
+/// The store source of combined vantage points' bins.
+pub const COMBINED_SOURCE: &str = "probe-combined";
+
+/// The /24s up per entity (`ping-slash24`) of combined states, as the bin
+/// starting at `bin_start`.
+pub fn combined_bin(
     combined: &Combined,
     geo: &GeoDb,
     bin: BinSize,
-) -> Result<SignalBin> {
+    bin_start: UnixSecs,
+) -> SignalBin {
     // A list of the combined blocks, to place them with the geo database.
     let mut builder = ListBuilder::new();
     for &network in combined.states.keys() {
@@ -503,13 +538,23 @@ pub fn store_combined(
         let state = combined.states.get(&b.network).copied();
         (state.unwrap_or(BlockState::Uncertain), true)
     });
-    let values = up_counts(&list, states, geo);
-    let signal = SignalBin {
+    SignalBin {
         bin,
-        bin_start: bin.floor(now_unix()),
-        values,
-    };
-    store.sink("probe-combined").write(&signal)?;
+        bin_start,
+        values: up_counts(&list, states, geo),
+    }
+}
+
+/// Writes the /24s up per entity of the combined states as one bin (the
+/// one holding now) of the store source `probe-combined`; returns it.
+pub fn store_combined(
+    store: &mut Store,
+    combined: &Combined,
+    geo: &GeoDb,
+    bin: BinSize,
+) -> Result<SignalBin> {
+    let signal = combined_bin(combined, geo, bin, bin.floor(now_unix()));
+    store.sink(COMBINED_SOURCE).write(&signal)?;
     Ok(signal)
 }
 
