@@ -49,6 +49,7 @@
 //! assert_eq!(incidents.len(), 1);
 //! ```
 
+mod compact;
 pub mod config;
 pub mod eval;
 pub mod event;

@@ -374,16 +374,17 @@ pub struct SignalDetector {
     next_bin: Option<i64>,
     /// Bins pushed with data since the start (for warm-up).
     data_bins: usize,
-    #[serde(with = "crate::event::nan::vec_f32")]
+    #[serde(with = "crate::compact::f32_ring")]
     level_ring: Vec<f32>,
     /// The season each level-ring value was divided by (NaN where it holds
     /// an inpainted level), so the ring can be rebased on the first shape.
-    #[serde(with = "crate::event::nan::vec_f32")]
+    #[serde(with = "crate::compact::f32_ring")]
     level_divisor: Vec<f32>,
     level: Option<f64>,
+    #[serde(with = "recent_ring")]
     recent: Vec<RecentBin>,
     /// Hour-of-day ratios, one row per day (`season_days` rows).
-    #[serde(with = "crate::event::nan::vec_f32")]
+    #[serde(with = "crate::compact::f32_ring")]
     day_rows: Vec<f32>,
     day_stamps: Vec<i64>,
     #[serde(with = "crate::event::nan::vec_f32")]
@@ -404,13 +405,13 @@ pub struct SignalDetector {
     day_seen: Vec<bool>,
     /// Per day row and slot, the mean of the values measured (outages
     /// included, NaN when none): the floor of each hour of the day.
-    #[serde(with = "crate::event::nan::vec_f32")]
+    #[serde(with = "crate::compact::f32_ring")]
     day_raw_rows: Vec<f32>,
     /// Day-level ratios for the weekly factor (`season_weeks × 7` days).
-    #[serde(with = "crate::event::nan::vec_f32")]
+    #[serde(with = "crate::compact::f32_ring")]
     week_days: Vec<f32>,
     /// The same days' levels as measured (outages not inpainted).
-    #[serde(with = "crate::event::nan::vec_f32")]
+    #[serde(with = "crate::compact::f32_ring")]
     week_days_raw: Vec<f32>,
     week_stamps: Vec<i64>,
     #[serde(with = "crate::event::nan::vec_f32")]
@@ -1998,6 +1999,137 @@ pub fn detect_spans(spans: &[Series], config: &VigieConfig) -> Vec<SignalDetecti
     detections
 }
 
+/// `#[serde(with)]` for the recent ring, compact and lossless: each slot's
+/// bin number is the one its place in the ring implies (else written
+/// apart), then every field as a column in time order (see
+/// [`crate::compact`]).
+mod recent_ring {
+    use serde::de::Error as _;
+    use serde::{Deserializer, Serializer};
+
+    use super::RecentBin;
+    use crate::compact::{
+        deserialize_bytes, put_f32s, put_varint, take_bytes, take_f32s, take_varint, unzigzag,
+        zigzag,
+    };
+
+    /// Slot tags: the bin the ring's place implies, an empty slot, or a bin
+    /// number written apart.
+    const IMPLIED: u8 = 0;
+    const EMPTY: u8 = 1;
+    const WRITTEN: u8 = 2;
+
+    /// The ring's length, the newest bin, then the slots oldest first.
+    fn encode(ring: &[RecentBin]) -> Vec<u8> {
+        let n = ring.len();
+        let mut out = Vec::with_capacity(n * 20);
+        put_varint(&mut out, n as u64);
+        let newest = ring
+            .iter()
+            .map(|r| r.bin_no)
+            .filter(|&b| b != i64::MIN)
+            .max();
+        put_varint(&mut out, newest.map_or(0, |b| zigzag(b) + 1));
+        let newest = newest.unwrap_or(n as i64 - 1);
+        let first = newest - n as i64 + 1;
+        let order: Vec<&RecentBin> = (0..n as i64)
+            .map(|k| &ring[(first + k).rem_euclid(n as i64) as usize])
+            .collect();
+        let mut written = Vec::new();
+        for (k, r) in order.iter().enumerate() {
+            out.push(if r.bin_no == first + k as i64 {
+                IMPLIED
+            } else if r.bin_no == i64::MIN {
+                EMPTY
+            } else {
+                put_varint(
+                    &mut written,
+                    zigzag(r.bin_no.wrapping_sub(first + k as i64)),
+                );
+                WRITTEN
+            });
+        }
+        out.extend(written);
+        let fields: [fn(&RecentBin) -> f32; 7] = [
+            |r| r.value,
+            |r| r.predicted,
+            |r| r.season,
+            |r| r.week,
+            |r| r.level,
+            |r| r.depth,
+            |r| r.score,
+        ];
+        for field in fields {
+            put_f32s(&mut out, order.iter().map(|r| field(r)));
+        }
+        out.extend(order.iter().map(|r| r.flag));
+        out.extend(
+            order
+                .iter()
+                .map(|r| u8::from(r.local) | (u8::from(r.aftermath) << 1)),
+        );
+        out
+    }
+
+    fn decode(mut input: &[u8]) -> Option<Vec<RecentBin>> {
+        let input = &mut input;
+        let n = usize::try_from(take_varint(input)?).ok()?;
+        let newest = match take_varint(input)? {
+            0 => n as i64 - 1,
+            b => unzigzag(b - 1),
+        };
+        let first = newest.checked_sub(n as i64)? + 1;
+        let tags = take_bytes(input, n)?;
+        let mut bin_nos = Vec::with_capacity(n);
+        for (k, &tag) in tags.iter().enumerate() {
+            let implied = first + k as i64;
+            bin_nos.push(match tag {
+                IMPLIED => implied,
+                EMPTY => i64::MIN,
+                WRITTEN => implied.wrapping_add(unzigzag(take_varint(input)?)),
+                _ => return None,
+            });
+        }
+        let mut columns = Vec::with_capacity(7);
+        for _ in 0..7 {
+            columns.push(take_f32s(input, n)?);
+        }
+        let flags = take_bytes(input, n)?;
+        let bools = take_bytes(input, n)?;
+        if !input.is_empty() {
+            return None;
+        }
+        let mut ring = vec![RecentBin::empty(); n];
+        for k in 0..n {
+            ring[(first + k as i64).rem_euclid(n as i64) as usize] = RecentBin {
+                bin_no: bin_nos[k],
+                value: columns[0][k],
+                predicted: columns[1][k],
+                season: columns[2][k],
+                week: columns[3][k],
+                level: columns[4][k],
+                depth: columns[5][k],
+                score: columns[6][k],
+                flag: flags[k],
+                local: bools[k] & 1 != 0,
+                aftermath: bools[k] & 2 != 0,
+            };
+        }
+        Some(ring)
+    }
+
+    pub fn serialize<S: Serializer>(ring: &[RecentBin], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&encode(ring))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<RecentBin>, D::Error> {
+        let bytes = deserialize_bytes(deserializer)?;
+        decode(&bytes).ok_or_else(|| D::Error::custom("a cut or damaged recent ring"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2008,6 +2140,45 @@ mod tests {
         assert!((upper_quantile(1e-5) - 4.264_89).abs() < 1e-3);
         assert!((erfc(0.0) - 1.0).abs() < 1e-6);
         assert!((erfc(-1.0) - 1.842_70).abs() < 1e-4);
+    }
+
+    #[test]
+    fn the_recent_ring_round_trips_bit_for_bit() {
+        let mut ring = vec![RecentBin::empty(); 7];
+        for (k, b) in [100i64, 101, 102, 103, 104].into_iter().enumerate() {
+            ring[b.rem_euclid(7) as usize] = RecentBin {
+                bin_no: b,
+                value: b as f32 * 1.5,
+                predicted: f32::from_bits(0x7fc0_0001 + k as u32),
+                depth: -0.0,
+                flag: k as u8,
+                local: k % 2 == 0,
+                aftermath: k % 3 == 0,
+                ..RecentBin::empty()
+            };
+        }
+        // A slot whose bin is not the one its place implies.
+        ring[0].bin_no = 7;
+        let bits = |ring: &[RecentBin]| serde_json::to_string(&Wrap(ring.to_vec())).unwrap();
+        #[derive(Serialize, Deserialize)]
+        struct Wrap(#[serde(with = "recent_ring")] Vec<RecentBin>);
+        let back: Wrap = serde_json::from_str(&bits(&ring)).unwrap();
+        assert_eq!(bits(&back.0), bits(&ring));
+        for (a, b) in back.0.iter().zip(&ring) {
+            assert_eq!(a.bin_no, b.bin_no);
+            assert_eq!(a.predicted.to_bits(), b.predicted.to_bits());
+            assert_eq!(a.depth.to_bits(), b.depth.to_bits());
+            assert_eq!(
+                (a.flag, a.local, a.aftermath),
+                (b.flag, b.local, b.aftermath)
+            );
+        }
+        let empty = vec![RecentBin::empty(); 5];
+        let back: Wrap = serde_json::from_str(&bits(&empty)).unwrap();
+        assert!(back
+            .0
+            .iter()
+            .all(|r| r.bin_no == i64::MIN && r.value.is_nan()));
     }
 
     #[test]

@@ -491,15 +491,25 @@ impl LiveDetection {
 /// serde format), deflated.
 pub(crate) fn encode_state(state: &SeriesState) -> Result<Vec<u8>> {
     let bytes = postcard::to_allocvec(state)?;
-    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut encoder =
+        flate2::write::DeflateEncoder::new(STATE_FORMAT.to_vec(), flate2::Compression::fast());
     encoder.write_all(&bytes)?;
     Ok(encoder.finish()?)
 }
 
+/// The first bytes of a checkpoint in the current encoding (the
+/// detector's rings in their compact form); a checkpoint without them,
+/// from an older vigie, is unreadable and its series is warmed up from
+/// the store again.
+const STATE_FORMAT: &[u8] = b"VGS2";
+
 /// The inverse of [`encode_state`].
 fn decode_state(bytes: &[u8]) -> Result<SeriesState> {
+    let deflated = bytes
+        .strip_prefix(STATE_FORMAT)
+        .context("an older checkpoint format")?;
     let mut raw = Vec::new();
-    flate2::read::DeflateDecoder::new(bytes).read_to_end(&mut raw)?;
+    flate2::read::DeflateDecoder::new(deflated).read_to_end(&mut raw)?;
     Ok(postcard::from_bytes(&raw)?)
 }
 
