@@ -105,6 +105,26 @@ pub enum StoreError {
         /// The value.
         value: u64,
     },
+    /// A `postgres://` store asked of a vigie built without PostgreSQL.
+    #[error("{url} is a PostgreSQL store, and this vigie was built without PostgreSQL: rebuild with `cargo build --release --features postgres`, or use a --data-dir")]
+    PostgresNotBuilt {
+        /// The store URL given (without its password).
+        url: String,
+    },
+    /// A store location that is neither a folder nor a `postgres://` URL.
+    #[error("'{0}' is not a store: give a folder (SQLite) or a postgres://user@host/database URL")]
+    BadStoreUrl(String),
+    /// Any PostgreSQL failure, with what the store was doing.
+    #[cfg(feature = "postgres")]
+    #[error("{path}: {context}: {source} (check that the server is up and that --store names a database this user may write)")]
+    Postgres {
+        /// The server and database, without password.
+        path: String,
+        /// What the store was doing.
+        context: &'static str,
+        /// The client's error.
+        source: postgres::Error,
+    },
     /// Any other SQLite failure, with what the store was doing.
     #[error("{path}: {context}: {source}")]
     Sqlite {

@@ -92,6 +92,10 @@ impl Store {
             Backend::Sqlite(db) => {
                 db.write_bin_recorded(source, bin, bin_start, values, Some(records))
             }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => {
+                db.write_bin_recorded(source, bin, bin_start, values, Some(records))
+            }
         }
     }
 
@@ -105,6 +109,8 @@ impl Store {
     ) -> Result<Option<u64>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.bin_records(source, bin, bin_start),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.bin_records(source, bin, bin_start),
         }
     }
 
@@ -114,6 +120,8 @@ impl Store {
     pub fn check(&self, window: TimeWindow) -> Result<StoreCheck, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.check(window),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.check(window),
         }
     }
 
@@ -137,6 +145,8 @@ impl Store {
         }
         let days = match &self.backend {
             Backend::Sqlite(db) => db.chunk_days_within(info, window)?,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.chunk_days_within(info, window)?,
         };
         Ok(days.and_then(|(first, last)| window.clamp(first, last + DAY_SECS)))
     }
@@ -148,6 +158,8 @@ impl Store {
         self.compact()?;
         match &mut self.backend {
             Backend::Sqlite(db) => db.repair(window),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.repair(window),
         }
     }
 }

@@ -53,6 +53,8 @@ mod error;
 mod health;
 mod live;
 mod networks;
+#[cfg(feature = "postgres")]
+mod pg;
 mod probe_blocks;
 mod results;
 mod schema;
@@ -136,10 +138,14 @@ pub struct InputRecord {
     pub errors: u64,
 }
 
-/// The backends a [`Store`] can run on. A PostgreSQL variant will come
-/// behind a cargo feature.
+/// The backends a [`Store`] can run on (one per handle: their sizes do
+/// not matter).
+#[allow(clippy::large_enum_variant)]
 enum Backend {
     Sqlite(SqliteStore),
+    /// A PostgreSQL database (cargo feature `postgres`).
+    #[cfg(feature = "postgres")]
+    Postgres(pg::PgStore),
 }
 
 /// vigie's store of series, entities and ingest bookkeeping.
@@ -170,7 +176,43 @@ impl Store {
             Backend::Sqlite(db) => Ok(Store {
                 backend: Backend::Sqlite(db.reconnect()?),
             }),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => Ok(Store {
+                backend: Backend::Postgres(db.reconnect()?),
+            }),
         }
+    }
+
+    /// Opens the store `location` names: a `postgres://` (or
+    /// `postgresql://`) URL for a PostgreSQL database (cargo feature
+    /// `postgres`), else a folder, as [`Store::open`]. A PostgreSQL store
+    /// gets its schema created or upgraded as a SQLite one does; any number
+    /// of processes may open the same database.
+    ///
+    /// Without the `postgres` feature a URL is refused with
+    /// [`StoreError::PostgresNotBuilt`], which says to rebuild.
+    pub fn open_url(location: &str) -> Result<Store, StoreError> {
+        let lower = location.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            #[cfg(feature = "postgres")]
+            return Ok(Store {
+                backend: Backend::Postgres(pg::PgStore::connect(location)?),
+            });
+            #[cfg(not(feature = "postgres"))]
+            return Err(StoreError::PostgresNotBuilt {
+                url: without_password(location),
+            });
+        }
+        if location.is_empty() || lower.contains("://") {
+            return Err(StoreError::BadStoreUrl(without_password(location)));
+        }
+        Store::open(Path::new(location))
+    }
+
+    /// Whether `location` names a PostgreSQL store (a `postgres://` URL).
+    pub fn is_postgres_url(location: &str) -> bool {
+        let lower = location.to_ascii_lowercase();
+        lower.starts_with("postgres://") || lower.starts_with("postgresql://")
     }
 
     /// A private, empty store in memory (tests, one-off runs).
@@ -184,6 +226,8 @@ impl Store {
     pub fn location(&self) -> &str {
         match &self.backend {
             Backend::Sqlite(db) => db.label(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.label(),
         }
     }
 
@@ -192,6 +236,8 @@ impl Store {
     pub fn schema_version(&self) -> Result<u32, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.schema_version(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.schema_version(),
         }
     }
 
@@ -211,6 +257,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         match &mut self.backend {
             Backend::Sqlite(db) => db.write_bin(source, bin, bin_start, values),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.write_bin(source, bin, bin_start, values),
         }
     }
 
@@ -225,6 +273,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         match &mut self.backend {
             Backend::Sqlite(db) => db.write_points(key, bin, points),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.write_points(key, bin, points),
         }
     }
 
@@ -233,6 +283,8 @@ impl Store {
     pub fn compact(&mut self) -> Result<(), StoreError> {
         match &mut self.backend {
             Backend::Sqlite(db) => db.compact(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.compact(),
         }
     }
 
@@ -240,6 +292,8 @@ impl Store {
     pub fn staged_bin_count(&self) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.staged_bin_count(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.staged_bin_count(),
         }
     }
 
@@ -248,6 +302,8 @@ impl Store {
     pub fn last_committed_bin(&self, source: &str) -> Result<Option<UnixSecs>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.last_committed_bin(source),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.last_committed_bin(source),
         }
     }
 
@@ -261,6 +317,8 @@ impl Store {
     ) -> Result<Series, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.read_series(key, bin, range),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.read_series(key, bin, range),
         }
     }
 
@@ -269,6 +327,8 @@ impl Store {
     pub fn list_series(&self) -> Result<Vec<SeriesInfo>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.list_series(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.list_series(),
         }
     }
 
@@ -277,6 +337,8 @@ impl Store {
     pub fn entity_series(&self, entity: &Entity) -> Result<Vec<SeriesInfo>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.entity_series(entity),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.entity_series(entity),
         }
     }
 
@@ -285,6 +347,8 @@ impl Store {
     pub fn entities(&self) -> Result<Vec<EntityInfo>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.entities(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.entities(),
         }
     }
 
@@ -292,6 +356,8 @@ impl Store {
     pub fn has_entity(&self, entity: &Entity) -> Result<bool, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.has_entity(entity),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.has_entity(entity),
         }
     }
 
@@ -299,6 +365,8 @@ impl Store {
     pub fn entity_name(&self, entity: &Entity) -> Result<Option<String>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.entity_name(entity),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.entity_name(entity),
         }
     }
 
@@ -311,6 +379,8 @@ impl Store {
     pub fn set_entity_names(&mut self, names: &[(Entity, String)]) -> Result<(), StoreError> {
         match &mut self.backend {
             Backend::Sqlite(db) => db.set_entity_names(names),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.set_entity_names(names),
         }
     }
 
@@ -323,6 +393,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         match &mut self.backend {
             Backend::Sqlite(db) => db.record_input_done(source, input),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.record_input_done(source, input),
         }
     }
 
@@ -330,6 +402,8 @@ impl Store {
     pub fn inputs_done(&self, source: &str) -> Result<Vec<InputRecord>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.inputs_done(source),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.inputs_done(source),
         }
     }
 
@@ -338,6 +412,8 @@ impl Store {
     pub fn add_labels(&mut self, labels: &[StoredLabel]) -> Result<u64, StoreError> {
         match &mut self.backend {
             Backend::Sqlite(db) => db.add_labels(labels),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.add_labels(labels),
         }
     }
 
@@ -345,6 +421,8 @@ impl Store {
     pub fn labels(&self, filter: &ResultFilter) -> Result<Vec<StoredLabel>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.labels(filter),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.labels(filter),
         }
     }
 
@@ -359,6 +437,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         match &mut self.backend {
             Backend::Sqlite(db) => db.replace_events(method, key, bin, events),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.replace_events(method, key, bin, events),
         }
     }
 
@@ -366,6 +446,8 @@ impl Store {
     pub fn events(&self, filter: &ResultFilter) -> Result<Vec<StoredEvent>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.events(filter),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.events(filter),
         }
     }
 
@@ -373,6 +455,8 @@ impl Store {
     pub fn event_count(&self, method: &str) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.event_count(method),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.event_count(method),
         }
     }
 
@@ -385,6 +469,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         match &mut self.backend {
             Backend::Sqlite(db) => db.replace_incidents(method, entity, incidents),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.replace_incidents(method, entity, incidents),
         }
     }
 
@@ -392,6 +478,8 @@ impl Store {
     pub fn incidents(&self, filter: &ResultFilter) -> Result<Vec<StoredIncident>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.incidents(filter),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.incidents(filter),
         }
     }
 
@@ -400,6 +488,8 @@ impl Store {
     pub fn replace_as_countries(&mut self, rows: &[AsCountrySpace]) -> Result<(), StoreError> {
         match &mut self.backend {
             Backend::Sqlite(db) => db.replace_as_countries(rows),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.replace_as_countries(rows),
         }
     }
 
@@ -412,6 +502,8 @@ impl Store {
     ) -> Result<Vec<AsCountrySpace>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.as_countries(country, asn),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.as_countries(country, asn),
         }
     }
 
@@ -419,6 +511,8 @@ impl Store {
     pub fn add_annotation(&mut self, annotation: &NewStoredAnnotation) -> Result<i64, StoreError> {
         match &mut self.backend {
             Backend::Sqlite(db) => db.add_annotation(annotation),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.add_annotation(annotation),
         }
     }
 
@@ -433,6 +527,8 @@ impl Store {
     ) -> Result<Vec<StoredAnnotation>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.annotations(entity, from, until),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.annotations(entity, from, until),
         }
     }
 
@@ -440,6 +536,8 @@ impl Store {
     pub fn annotation(&self, id: i64) -> Result<Option<StoredAnnotation>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.annotation(id),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.annotation(id),
         }
     }
 
@@ -455,6 +553,10 @@ impl Store {
     ) -> Result<i64, StoreError> {
         match &mut self.backend {
             Backend::Sqlite(db) => db.add_subscription(entity, notices, target, secret, created_at),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => {
+                db.add_subscription(entity, notices, target, secret, created_at)
+            }
         }
     }
 
@@ -462,6 +564,8 @@ impl Store {
     pub fn subscriptions(&self) -> Result<Vec<StoredSubscription>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.subscriptions(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.subscriptions(),
         }
     }
 
@@ -475,6 +579,8 @@ impl Store {
     ) -> Result<usize, StoreError> {
         match &mut self.backend {
             Backend::Sqlite(db) => db.enqueue_notices(notices, now),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.enqueue_notices(notices, now),
         }
     }
 
@@ -482,6 +588,8 @@ impl Store {
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.outbox(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.outbox(),
         }
     }
 
@@ -490,6 +598,8 @@ impl Store {
     pub fn due_deliveries(&self, now: UnixSecs) -> Result<Vec<DueDelivery>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.due_deliveries(now),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.due_deliveries(now),
         }
     }
 
@@ -502,6 +612,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         match &mut self.backend {
             Backend::Sqlite(db) => db.mark_delivered(id, attempts, delivered_at),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.mark_delivered(id, attempts, delivered_at),
         }
     }
 
@@ -519,6 +631,10 @@ impl Store {
             Backend::Sqlite(db) => {
                 db.mark_delivery_failed(id, attempts, next_attempt_at, error, give_up)
             }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => {
+                db.mark_delivery_failed(id, attempts, next_attempt_at, error, give_up)
+            }
         }
     }
 
@@ -529,6 +645,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         match &mut self.backend {
             Backend::Sqlite(db) => db.record_block_changes(changes),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.record_block_changes(changes),
         }
     }
 
@@ -539,6 +657,8 @@ impl Store {
     pub fn import_block_log_file(&mut self, path: &Path) -> Result<u64, StoreError> {
         match &mut self.backend {
             Backend::Sqlite(db) => db.import_block_log_file(path),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.import_block_log_file(path),
         }
     }
 
@@ -552,6 +672,8 @@ impl Store {
     ) -> Result<Vec<BlockChangeRecord>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.block_changes(block, from, until),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.block_changes(block, from, until),
         }
     }
 }
@@ -564,6 +686,8 @@ impl Store {
     pub fn last_write_seq(&self) -> Result<i64, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.last_write_seq(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.last_write_seq(),
         }
     }
 
@@ -572,6 +696,8 @@ impl Store {
     pub fn writes_since(&self, after: i64, limit: usize) -> Result<Vec<BinWrite>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.writes_since(after, limit),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.writes_since(after, limit),
         }
     }
 
@@ -585,6 +711,8 @@ impl Store {
     ) -> Result<Option<BinValues>, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.staged_bin(source, bin, bin_start),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.staged_bin(source, bin, bin_start),
         }
     }
 
@@ -599,6 +727,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         match &mut self.backend {
             Backend::Sqlite(db) => db.save_detector_state(method, states, write_seq),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.save_detector_state(method, states, write_seq),
         }
     }
 
@@ -610,15 +740,44 @@ impl Store {
     ) -> Result<(Vec<DetectorCheckpoint>, Option<i64>), StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.detector_states(method),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.detector_states(method),
         }
+    }
+}
+
+/// `location` with any URL password replaced by `***`, for messages.
+fn without_password(location: &str) -> String {
+    let Some((scheme, rest)) = location.split_once("://") else {
+        return location.to_string();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user, host)) if user.contains(':') => {
+            let name = user.split(':').next().unwrap_or("");
+            format!("{scheme}://{name}:***@{host}{tail}")
+        }
+        _ => location.to_string(),
     }
 }
 
 #[cfg(test)]
 impl Store {
+    /// The SQLite backend (tests of SQLite's own files and schema).
     fn sqlite(&self) -> &SqliteStore {
         match &self.backend {
             Backend::Sqlite(db) => db,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => panic!("a SQLite-only test was given a PostgreSQL store"),
+        }
+    }
+
+    /// (chunk rows, chunk bytes), for measuring the encoding.
+    fn chunk_footprint(&self) -> (i64, i64) {
+        match &self.backend {
+            Backend::Sqlite(db) => db.chunk_footprint(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.chunk_footprint(),
         }
     }
 }

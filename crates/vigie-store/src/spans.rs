@@ -25,6 +25,8 @@ impl Store {
     ) -> Result<Vec<TimeRange>, StoreError> {
         let days = match &self.backend {
             Backend::Sqlite(db) => db.data_days(info, window)?,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.data_days(info, window)?,
         };
         let step = i64::from(info.bin.secs());
         let earliest = match info.first_bin {

@@ -19,9 +19,9 @@ use crate::{InputRecord, SeriesInfo, StoreError};
 /// The database file's name inside the data directory.
 pub const DB_FILE_NAME: &str = "vigie.sqlite";
 
-const DAY_SECS: i64 = 86_400;
+pub(crate) const DAY_SECS: i64 = 86_400;
 
-fn corrupt(label: &str, detail: String) -> StoreError {
+pub(crate) fn corrupt(label: &str, detail: String) -> StoreError {
     StoreError::Corrupt {
         path: label.to_string(),
         detail,
@@ -30,24 +30,24 @@ fn corrupt(label: &str, detail: String) -> StoreError {
 
 /// How long the write log (what live detection polls) keeps its rows, in
 /// seconds (pruned at compaction).
-const WRITE_LOG_KEEP_SECS: i64 = 2 * 86_400;
+pub(crate) const WRITE_LOG_KEEP_SECS: i64 = 2 * 86_400;
 
-fn describe(key: &SeriesKey) -> String {
+pub(crate) fn describe(key: &SeriesKey) -> String {
     format!("{}/{}", key.entity, key.signal)
 }
 
-fn day_of(t: UnixSecs) -> UnixSecs {
+pub(crate) fn day_of(t: UnixSecs) -> UnixSecs {
     t.div_euclid(DAY_SECS) * DAY_SECS
 }
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
 
-fn check_aligned(bin: BinSize, t: UnixSecs) -> Result<(), StoreError> {
+pub(crate) fn check_aligned(bin: BinSize, t: UnixSecs) -> Result<(), StoreError> {
     if bin.floor(t) == t {
         Ok(())
     } else {
@@ -58,7 +58,11 @@ fn check_aligned(bin: BinSize, t: UnixSecs) -> Result<(), StoreError> {
     }
 }
 
-fn check_finite(key: &SeriesKey, t: UnixSecs, value: Option<f64>) -> Result<(), StoreError> {
+pub(crate) fn check_finite(
+    key: &SeriesKey,
+    t: UnixSecs,
+    value: Option<f64>,
+) -> Result<(), StoreError> {
     match value {
         Some(x) if !x.is_finite() => Err(StoreError::NonFiniteValue {
             series: describe(key),
@@ -69,7 +73,7 @@ fn check_finite(key: &SeriesKey, t: UnixSecs, value: Option<f64>) -> Result<(), 
     }
 }
 
-fn check_source(source: &str) -> Result<(), StoreError> {
+pub(crate) fn check_source(source: &str) -> Result<(), StoreError> {
     let length = source.chars().count();
     if (1..=64).contains(&length) && !source.chars().any(char::is_control) {
         Ok(())
@@ -78,12 +82,12 @@ fn check_source(source: &str) -> Result<(), StoreError> {
     }
 }
 
-fn to_i64(what: &'static str, value: u64) -> Result<i64, StoreError> {
+pub(crate) fn to_i64(what: &'static str, value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::TooLarge { what, value })
 }
 
 /// Parses a stored bin size.
-fn stored_bin(label: &str, bin_secs: i64) -> Result<BinSize, StoreError> {
+pub(crate) fn stored_bin(label: &str, bin_secs: i64) -> Result<BinSize, StoreError> {
     u32::try_from(bin_secs)
         .ok()
         .and_then(|secs| BinSize::new(secs).ok())

@@ -13,6 +13,88 @@ const BIN: BinSize = BinSize::FIVE_MINUTES;
 /// 2022-01-05T00:00:00Z
 const DAY: UnixSecs = 1_641_340_800;
 
+/// Where a test's store lives; [`Place::open`] gives a new handle on it,
+/// so a test can reopen its store or use two at once.
+enum Place {
+    /// A private SQLite database in memory (one handle only).
+    Memory,
+    /// A SQLite database in a temporary folder.
+    Dir(tempfile::TempDir),
+    /// A fresh database on the test PostgreSQL server.
+    #[cfg(feature = "postgres")]
+    Postgres(vigie_testdata::postgres::TestDatabase),
+}
+
+impl Place {
+    fn open(&self) -> Store {
+        match self {
+            Place::Memory => Store::open_in_memory().unwrap(),
+            Place::Dir(dir) => Store::open(dir.path()).unwrap(),
+            #[cfg(feature = "postgres")]
+            Place::Postgres(db) => Store::open_url(&db.url()).unwrap(),
+        }
+    }
+}
+
+/// Runs each named test, `fn name(place: &Place)`, on the place `$place`
+/// gives (`None`: skipped, as when PostgreSQL is not installed).
+macro_rules! backend_tests {
+    ($module:ident, $place:expr; $($name:ident),* $(,)?) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    let place: Option<Place> = $place;
+                    let Some(place) = place else { return };
+                    super::$name(&place);
+                }
+            )*
+        }
+    };
+}
+
+backend_tests!(sqlite_memory, Some(Place::Memory); values_round_trip_exactly_staged_and_compacted,
+    non_finite_values_are_refused_with_a_clear_error,
+    misaligned_bins_duplicates_and_bad_sources_are_refused,
+    staged_bins_and_chunks_merge_on_read,
+    compaction_is_idempotent,
+    rewriting_a_bin_is_idempotent_and_keeps_other_series,
+    later_writes_win_across_sources_and_imports,
+    write_points_spans_days_and_bin_sizes,
+    unknown_series_read_as_no_data,
+    listing_merges_chunks_and_staged_bins,
+    last_committed_bin_is_the_latest_in_time,
+    inputs_done_round_trip,
+    listing_is_the_same_staged_or_compacted_across_blocks);
+backend_tests!(sqlite_dir, Some(Place::Dir(tempfile::tempdir().unwrap())); a_reader_and_a_writer_work_at_once,
+    as_countries_are_replaced_and_listed_largest_first,
+    annotations_are_stored_and_listed_by_entity_and_time,
+    outbox_enqueues_once_and_tracks_each_delivery,
+    probe_block_changes_are_kept_for_drill_down,
+    an_older_separate_block_log_is_imported_once);
+// The same assertions on PostgreSQL: the same results on every read.
+#[cfg(feature = "postgres")]
+backend_tests!(postgres, vigie_testdata::postgres::test_database().map(Place::Postgres); values_round_trip_exactly_staged_and_compacted,
+    non_finite_values_are_refused_with_a_clear_error,
+    misaligned_bins_duplicates_and_bad_sources_are_refused,
+    staged_bins_and_chunks_merge_on_read,
+    compaction_is_idempotent,
+    rewriting_a_bin_is_idempotent_and_keeps_other_series,
+    later_writes_win_across_sources_and_imports,
+    write_points_spans_days_and_bin_sizes,
+    unknown_series_read_as_no_data,
+    listing_merges_chunks_and_staged_bins,
+    last_committed_bin_is_the_latest_in_time,
+    inputs_done_round_trip,
+    listing_is_the_same_staged_or_compacted_across_blocks, a_reader_and_a_writer_work_at_once,
+    as_countries_are_replaced_and_listed_largest_first,
+    annotations_are_stored_and_listed_by_entity_and_time,
+    outbox_enqueues_once_and_tracks_each_delivery,
+    probe_block_changes_are_kept_for_drill_down,
+    an_older_separate_block_log_is_imported_once);
+
 fn key(entity: &str, signal: SignalKind) -> SeriesKey {
     SeriesKey {
         entity: entity.parse().unwrap(),
@@ -39,9 +121,8 @@ fn read(store: &Store, key: &SeriesKey, from: UnixSecs, bins: i64) -> Vec<Option
         .values
 }
 
-#[test]
-fn values_round_trip_exactly_staged_and_compacted() {
-    let mut store = Store::open_in_memory().unwrap();
+fn values_round_trip_exactly_staged_and_compacted(place: &Place) {
+    let mut store = place.open();
     let values = [
         None,
         Some(0.0),
@@ -72,9 +153,8 @@ fn values_round_trip_exactly_staged_and_compacted() {
     assert!(compacted[2].unwrap().is_sign_negative());
 }
 
-#[test]
-fn non_finite_values_are_refused_with_a_clear_error() {
-    let mut store = Store::open_in_memory().unwrap();
+fn non_finite_values_are_refused_with_a_clear_error(place: &Place) {
+    let mut store = place.open();
     for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
         let err = store
             .write_bin(
@@ -101,9 +181,8 @@ fn non_finite_values_are_refused_with_a_clear_error() {
     assert_eq!(store.last_committed_bin("test").unwrap(), None);
 }
 
-#[test]
-fn misaligned_bins_duplicates_and_bad_sources_are_refused() {
-    let mut store = Store::open_in_memory().unwrap();
+fn misaligned_bins_duplicates_and_bad_sources_are_refused(place: &Place) {
+    let mut store = place.open();
     let err = store
         .write_bin("test", BIN, DAY + 1, &[(bgp("KZ"), Some(1.0))])
         .unwrap_err();
@@ -141,9 +220,8 @@ fn misaligned_bins_duplicates_and_bad_sources_are_refused() {
     assert_eq!(read(&store, &bgp("KZ"), DAY, 1), vec![Some(1.0)]);
 }
 
-#[test]
-fn staged_bins_and_chunks_merge_on_read() {
-    let mut store = Store::open_in_memory().unwrap();
+fn staged_bins_and_chunks_merge_on_read(place: &Place) {
+    let mut store = place.open();
     let kz = bgp("KZ");
     // Day one, compacted.
     for i in 0..288 {
@@ -198,9 +276,8 @@ fn staged_bins_and_chunks_merge_on_read() {
     assert_eq!(again, series);
 }
 
-#[test]
-fn compaction_is_idempotent() {
-    let mut store = Store::open_in_memory().unwrap();
+fn compaction_is_idempotent(place: &Place) {
+    let mut store = place.open();
     let keys: Vec<SeriesKey> = ["KZ", "IQ", "AS9198", "KZ/Almaty"]
         .iter()
         .map(|e| bgp(e))
@@ -222,11 +299,11 @@ fn compaction_is_idempotent() {
     }
     let before: Vec<_> = keys.iter().map(|k| read(&store, k, DAY, 400)).collect();
     store.compact().unwrap();
-    let footprint = store.sqlite().chunk_footprint();
+    let footprint = store.chunk_footprint();
     let listed = store.list_series().unwrap();
     store.compact().unwrap();
     store.compact().unwrap();
-    assert_eq!(store.sqlite().chunk_footprint(), footprint);
+    assert_eq!(store.chunk_footprint(), footprint);
     assert_eq!(store.list_series().unwrap(), listed);
     let after: Vec<_> = keys.iter().map(|k| read(&store, k, DAY, 400)).collect();
     assert_eq!(before, after);
@@ -234,9 +311,8 @@ fn compaction_is_idempotent() {
     assert_eq!(footprint.0, 8);
 }
 
-#[test]
-fn rewriting_a_bin_is_idempotent_and_keeps_other_series() {
-    let mut store = Store::open_in_memory().unwrap();
+fn rewriting_a_bin_is_idempotent_and_keeps_other_series(place: &Place) {
+    let mut store = place.open();
     let (kz, iq) = (bgp("KZ"), bgp("IQ"));
     let bin = [(kz.clone(), Some(5.0)), (iq.clone(), Some(0.0))];
     store.write_bin("s", BIN, DAY, &bin).unwrap();
@@ -244,11 +320,11 @@ fn rewriting_a_bin_is_idempotent_and_keeps_other_series() {
     assert_eq!(store.staged_bin_count().unwrap(), 1);
     assert_eq!(read(&store, &kz, DAY, 1), vec![Some(5.0)]);
     store.compact().unwrap();
-    let footprint = store.sqlite().chunk_footprint();
+    let footprint = store.chunk_footprint();
     // A rerun after compaction: the same bins, the same values.
     store.write_bin("s", BIN, DAY, &bin).unwrap();
     store.compact().unwrap();
-    assert_eq!(store.sqlite().chunk_footprint(), footprint);
+    assert_eq!(store.chunk_footprint(), footprint);
     assert_eq!(read(&store, &iq, DAY, 1), vec![Some(0.0)]);
 
     // A rewrite naming only KZ changes KZ and keeps IQ, staged or compacted.
@@ -269,9 +345,8 @@ fn rewriting_a_bin_is_idempotent_and_keeps_other_series() {
     assert_eq!(read(&store, &iq, DAY, 2), vec![Some(0.0), Some(0.0)]);
 }
 
-#[test]
-fn later_writes_win_across_sources_and_imports() {
-    let mut store = Store::open_in_memory().unwrap();
+fn later_writes_win_across_sources_and_imports(place: &Place) {
+    let mut store = place.open();
     let kz = bgp("KZ");
     store
         .write_bin("a", BIN, DAY, &[(kz.clone(), Some(1.0))])
@@ -319,9 +394,8 @@ fn later_writes_win_across_sources_and_imports() {
     );
 }
 
-#[test]
-fn write_points_spans_days_and_bin_sizes() {
-    let mut store = Store::open_in_memory().unwrap();
+fn write_points_spans_days_and_bin_sizes(place: &Place) {
+    let mut store = place.open();
     let gtr = key("IQ", SignalKind::GoogleTraffic);
     let points: Vec<(UnixSecs, Option<f64>)> = (0..1000)
         .map(|i| (DAY + i * 300, (i % 3 != 0).then_some(i as f64 * 0.25)))
@@ -359,10 +433,10 @@ fn write_points_spans_days_and_bin_sizes() {
     );
     assert_eq!(store.list_series().unwrap().len(), 2);
     // Writing "no data" over a whole day removes its chunk.
-    let footprint = store.sqlite().chunk_footprint();
+    let footprint = store.chunk_footprint();
     let clear: Vec<(UnixSecs, Option<f64>)> = (0..288).map(|i| (DAY + i * 300, None)).collect();
     store.write_points(&gtr, BIN, &clear).unwrap();
-    assert_eq!(store.sqlite().chunk_footprint().0, footprint.0 - 1);
+    assert_eq!(store.chunk_footprint().0, footprint.0 - 1);
     let info = store
         .list_series()
         .unwrap()
@@ -378,9 +452,8 @@ fn reversed_ranges_cannot_be_asked_for() {
     assert!(TimeRange::new(DAY + 300, DAY).is_err());
 }
 
-#[test]
-fn unknown_series_read_as_no_data() {
-    let mut store = Store::open_in_memory().unwrap();
+fn unknown_series_read_as_no_data(place: &Place) {
+    let mut store = place.open();
     let series = store
         .read_series(&bgp("KZ"), BIN, range(DAY, DAY + 86_400))
         .unwrap();
@@ -399,9 +472,8 @@ fn unknown_series_read_as_no_data() {
     );
 }
 
-#[test]
-fn listing_merges_chunks_and_staged_bins() {
-    let mut store = Store::open_in_memory().unwrap();
+fn listing_merges_chunks_and_staged_bins(place: &Place) {
+    let mut store = place.open();
     let (kz, iq, as9198) = (bgp("KZ"), bgp("IQ"), bgp("AS9198"));
     let probe = key("KZ", SignalKind::ProbeUpSlash24s);
     for i in 0..10 {
@@ -517,9 +589,8 @@ fn listing_merges_chunks_and_staged_bins() {
     );
 }
 
-#[test]
-fn last_committed_bin_is_the_latest_in_time() {
-    let mut store = Store::open_in_memory().unwrap();
+fn last_committed_bin_is_the_latest_in_time(place: &Place) {
+    let mut store = place.open();
     assert_eq!(store.last_committed_bin("bgp-mrt").unwrap(), None);
     store.write_bin("bgp-mrt", BIN, DAY + 600, &[]).unwrap();
     store
@@ -533,9 +604,8 @@ fn last_committed_bin_is_the_latest_in_time() {
     assert_eq!(store.last_committed_bin("probe").unwrap(), Some(DAY + 900));
 }
 
-#[test]
-fn inputs_done_round_trip() {
-    let mut store = Store::open_in_memory().unwrap();
+fn inputs_done_round_trip(place: &Place) {
+    let mut store = place.open();
     let mut input = InputRecord {
         path: "/data/rrc00/updates.20220105.1030.gz".to_string(),
         size_bytes: 1_234_567,
@@ -794,12 +864,9 @@ fn an_unusable_data_dir_is_a_clear_error() {
     }
 }
 
-#[test]
-fn a_reader_and_a_writer_work_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_path_buf();
+fn a_reader_and_a_writer_work_at_once(place: &Place) {
     let keys: Vec<SeriesKey> = (1..=200).map(|asn| bgp(&format!("AS{asn}"))).collect();
-    let mut writer = Store::open(&data_dir).unwrap();
+    let mut writer = place.open();
     let writer_keys = keys.clone();
     let bins = 150;
     let handle = std::thread::spawn(move || {
@@ -814,7 +881,7 @@ fn a_reader_and_a_writer_work_at_once() {
             }
         }
     });
-    let reader = Store::open(&data_dir).unwrap();
+    let reader = place.open();
     let mut reads = 0;
     loop {
         let finished = handle.is_finished();
@@ -914,9 +981,8 @@ fn bytes_per_point_on_real_ioda_signals() {
     }
 }
 
-#[test]
-fn listing_is_the_same_staged_or_compacted_across_blocks() {
-    let mut store = Store::open_in_memory().unwrap();
+fn listing_is_the_same_staged_or_compacted_across_blocks(place: &Place) {
+    let mut store = place.open();
     // Enough series for three staged blocks; some have data only in early
     // bins, some only in late ones, some never.
     let keys: Vec<SeriesKey> = (1..=2500).map(|asn| bgp(&format!("AS{asn}"))).collect();
@@ -1067,10 +1133,8 @@ fn a_version_1_database_gains_the_result_tables_and_keeps_its_data() {
     );
 }
 
-#[test]
-fn as_countries_are_replaced_and_listed_largest_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+fn as_countries_are_replaced_and_listed_largest_first(place: &Place) {
+    let mut store = place.open();
     let kz = vigie_model::CountryCode::new("KZ").unwrap();
     let uz = vigie_model::CountryCode::new("UZ").unwrap();
     let row = |asn, country, units_v4| crate::AsCountrySpace {
@@ -1096,14 +1160,12 @@ fn as_countries_are_replaced_and_listed_largest_first() {
     // A newer table replaces the old one; the link survives a reopen.
     store.replace_as_countries(&[row(3, uz, 7)]).unwrap();
     drop(store);
-    let store = Store::open(dir.path()).unwrap();
+    let store = place.open();
     assert_eq!(store.as_countries(None, None).unwrap(), vec![row(3, uz, 7)]);
 }
 
-#[test]
-fn annotations_are_stored_and_listed_by_entity_and_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+fn annotations_are_stored_and_listed_by_entity_and_time(place: &Place) {
+    let mut store = place.open();
     let note = |entity: &str, time, end, text: &str| crate::NewStoredAnnotation {
         entity: entity.parse().unwrap(),
         time,
@@ -1121,7 +1183,7 @@ fn annotations_are_stored_and_listed_by_entity_and_time() {
         .unwrap();
     assert_ne!(iq, kz);
     drop(store);
-    let store = Store::open(dir.path()).unwrap();
+    let store = place.open();
     let all = store.annotations(None, None, None).unwrap();
     assert_eq!(
         all.iter().map(|a| a.text.as_str()).collect::<Vec<_>>(),
@@ -1153,10 +1215,8 @@ fn annotations_are_stored_and_listed_by_entity_and_time() {
     assert_eq!(store.annotation(999).unwrap(), None);
 }
 
-#[test]
-fn outbox_enqueues_once_and_tracks_each_delivery() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+fn outbox_enqueues_once_and_tracks_each_delivery(place: &Place) {
+    let mut store = place.open();
     let iq: Entity = "IQ".parse().unwrap();
     let notices = ["start".to_string(), "end".to_string()];
     let sub = store
@@ -1201,7 +1261,7 @@ fn outbox_enqueues_once_and_tracks_each_delivery() {
 
     // A restart keeps every state; enqueueing again changes nothing.
     drop(store);
-    let mut store = Store::open(dir.path()).unwrap();
+    let mut store = place.open();
     assert_eq!(store.enqueue_notices(&batch, 300).unwrap(), 0);
     let rows = store.outbox().unwrap();
     assert_eq!(
@@ -1223,10 +1283,8 @@ fn outbox_enqueues_once_and_tracks_each_delivery() {
     assert_eq!(store.outbox().unwrap()[1].state, "failed");
 }
 
-#[test]
-fn probe_block_changes_are_kept_for_drill_down() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+fn probe_block_changes_are_kept_for_drill_down(place: &Place) {
+    let mut store = place.open();
     let change = |at, net: [u8; 4], from: &str, to: &str| crate::BlockChangeRecord {
         at,
         vantage: "v1".into(),
@@ -1245,7 +1303,7 @@ fn probe_block_changes_are_kept_for_drill_down() {
         .record_block_changes(&[change(1_600, [198, 18, 0, 0], "down", "up")])
         .unwrap();
     drop(store);
-    let store = Store::open(dir.path()).unwrap();
+    let store = place.open();
     let all = store.block_changes(None, 0, 2_000).unwrap();
     assert_eq!(
         all.iter()
@@ -1303,8 +1361,7 @@ fn a_version_5_database_gains_the_block_log_and_keeps_its_tables() {
     assert_eq!(store.block_changes(None, DAY, DAY + 1).unwrap().len(), 1);
 }
 
-#[test]
-fn an_older_separate_block_log_is_imported_once() {
+fn an_older_separate_block_log_is_imported_once(place: &Place) {
     let dir = tempfile::tempdir().unwrap();
     let legacy = dir.path().join("probe-blocks.sqlite");
     {
@@ -1319,7 +1376,7 @@ fn an_older_separate_block_log_is_imported_once() {
         )
         .unwrap();
     }
-    let mut store = Store::open(dir.path()).unwrap();
+    let mut store = place.open();
     assert_eq!(store.import_block_log_file(&legacy).unwrap(), 2);
     assert_eq!(store.import_block_log_file(&legacy).unwrap(), 0, "once");
     let changes = store.block_changes(None, 0, 2_000).unwrap();

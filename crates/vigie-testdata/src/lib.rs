@@ -7,6 +7,7 @@
 //! message; under `CI=true` absence is a failure, because CI always has it.
 
 pub mod http;
+pub mod postgres;
 
 use std::path::{Path, PathBuf};
 

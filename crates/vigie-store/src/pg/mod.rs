@@ -1,0 +1,1421 @@
+//! The PostgreSQL backend (cargo feature `postgres`): the same tables, the
+//! same packed staged bins and run-length chunks (`codec.rs`) and the same
+//! rules as SQLite's (`sqlite.rs`), so every read gives the same values.
+//!
+//! - **Several processes.** Every write of series (`write_bin`,
+//!   `write_points`, compaction, repair) takes one transaction-scoped
+//!   advisory lock, as SQLite has one writer at a time: "later write wins"
+//!   and the write log's order are commit order, whichever process wrote.
+//!   Nothing a process caches can go stale: series and entity ids never
+//!   change once assigned, and partitions are created with
+//!   `IF NOT EXISTS` under the same lock. Reads run in one `REPEATABLE
+//!   READ` snapshot, so chunks and staged bins are seen at one instant.
+//! - **Time partitions.** `chunks` is partitioned by `chunk_start` into
+//!   ranges of 32 days (`schema.rs`), each created by the first write into it.
+//! - **Bulk writes.** Staged rows and rewritten chunks go in with binary
+//!   `COPY` (chunks through a temporary table, then one upsert).
+//! - **Blocking.** The client is `postgres`, the blocking wrapper of
+//!   `tokio-postgres`, so the [`crate::Store`] API stays synchronous.
+
+mod rest;
+pub(crate) mod schema;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{FromSql, ToSql, Type};
+use postgres::{Client, IsolationLevel, NoTls, Row, Transaction};
+use rustc_hash::FxHashMap;
+use vigie_model::{format_utc, BinSize, Entity, Series, SeriesKey, TimeRange, UnixSecs};
+
+use crate::codec::{self, block_of};
+use crate::error::BUSY_TIMEOUT;
+use crate::sqlite::{
+    check_aligned, check_finite, check_source, corrupt, day_of, describe, now_secs, stored_bin,
+    stored_key, to_i64, DAY_SECS, WRITE_LOG_KEEP_SECS,
+};
+use crate::{EntityInfo, InputRecord, SeriesInfo, SignalLatest, StoreError};
+
+/// The client type migrations run on.
+pub(crate) type Pg = Client;
+
+/// Advisory lock key every series write takes ("vigw").
+const WRITE_LOCK: i64 = 0x7669_6777;
+
+/// A parameter list.
+type Params<'a> = [&'a (dyn ToSql + Sync)];
+
+/// Turns a client error into a [`StoreError`] that says what to do.
+pub(crate) fn pg_error<'a>(
+    label: &'a str,
+    context: &'static str,
+) -> impl FnOnce(postgres::Error) -> StoreError + 'a {
+    move |source| {
+        let lock_timeout = source
+            .code()
+            .is_some_and(|code| *code == postgres::error::SqlState::LOCK_NOT_AVAILABLE);
+        if lock_timeout {
+            StoreError::Busy {
+                path: label.to_string(),
+                timeout_secs: BUSY_TIMEOUT.as_secs(),
+            }
+        } else {
+            StoreError::Postgres {
+                path: label.to_string(),
+                context,
+                source,
+            }
+        }
+    }
+}
+
+/// Column `index` of `row`, or an error naming what was being read.
+fn col<'a, T: FromSql<'a>>(
+    row: &'a Row,
+    index: usize,
+    label: &str,
+    context: &'static str,
+) -> Result<T, StoreError> {
+    row.try_get(index).map_err(pg_error(label, context))
+}
+
+/// The server and database of a URL, for messages (never the password).
+fn describe_config(config: &postgres::Config) -> String {
+    let user = config.get_user().unwrap_or("");
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|host| match host {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".to_string());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or(user);
+    if user.is_empty() {
+        format!("postgres://{host}:{port}/{db}")
+    } else {
+        format!("postgres://{user}@{host}:{port}/{db}")
+    }
+}
+
+/// Where a series' data lies, from chunks and staged bins together.
+#[derive(Clone, Copy, Default)]
+struct Extent {
+    first_bin: Option<UnixSecs>,
+    last: Option<(UnixSecs, f64)>,
+}
+
+/// What staged bins say about one series, gathered newest bin first.
+#[derive(Default)]
+struct StagedExtent {
+    decided_bin: Option<UnixSecs>,
+    extent: Extent,
+    needs_full_read: bool,
+}
+
+/// A row of the series table with its entity.
+struct SeriesRow {
+    series_id: i64,
+    key: SeriesKey,
+    bin: BinSize,
+    entity_name: Option<String>,
+    chunks: Extent,
+}
+
+/// New values of some bins of one day: (slot, value).
+type SlotUpdates = Vec<(usize, Option<f64>)>;
+
+/// Updates of one day of one series: (series id, bin, day, slots).
+type ChunkUpdate = (i64, BinSize, UnixSecs, SlotUpdates);
+
+/// One decoded chunk of each series: series id → (day, values).
+type EdgeChunks = HashMap<i64, (i64, Vec<Option<f64>>)>;
+
+/// The PostgreSQL implementation of the store.
+pub(crate) struct PgStore {
+    /// The connection; reads need `&mut` on the client, hence the cell
+    /// (a `Store` is `Send`, not `Sync`).
+    client: RefCell<Client>,
+    /// The URL given, for another connection.
+    url: String,
+    /// The server and database, for messages.
+    label: String,
+    series_ids: HashMap<u32, FxHashMap<SeriesKey, i64>>,
+    entity_ids: FxHashMap<Entity, i64>,
+    caches_loaded: bool,
+    /// Partitions of `chunks` known to exist, by start.
+    partitions: HashSet<i64>,
+}
+
+impl PgStore {
+    /// Connects to `url` and brings the schema up to date.
+    pub(crate) fn connect(url: &str) -> Result<Self, StoreError> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::BadStoreUrl(format!("{url} ({e})")))?;
+        let label = describe_config(&config);
+        let mut client = config
+            .connect(NoTls)
+            .map_err(pg_error(&label, "connecting to PostgreSQL"))?;
+        client
+            .batch_execute(&format!(
+                "SET lock_timeout = '{}s'; SET client_min_messages = warning;",
+                BUSY_TIMEOUT.as_secs()
+            ))
+            .map_err(pg_error(&label, "configuring the connection"))?;
+        schema::migrate(&mut client, &label)?;
+        client
+            .batch_execute(
+                "CREATE TEMP TABLE IF NOT EXISTS chunk_upload
+                   (series_id BIGINT NOT NULL, chunk_start BIGINT NOT NULL, data BYTEA NOT NULL)
+                 ON COMMIT DELETE ROWS",
+            )
+            .map_err(pg_error(&label, "preparing the connection"))?;
+        Ok(PgStore {
+            client: RefCell::new(client),
+            url: url.to_string(),
+            label,
+            series_ids: HashMap::new(),
+            entity_ids: FxHashMap::default(),
+            caches_loaded: false,
+            partitions: HashSet::new(),
+        })
+    }
+
+    /// Another connection to the same database.
+    pub(crate) fn reconnect(&self) -> Result<Self, StoreError> {
+        Self::connect(&self.url)
+    }
+
+    /// `postgres://user@host:port/database`.
+    pub(crate) fn label(&self) -> &str {
+        &self.label
+    }
+
+    pub(crate) fn schema_version(&self) -> Result<u32, StoreError> {
+        let mut client = self.client.borrow_mut();
+        let mut tx = client
+            .transaction()
+            .map_err(pg_error(&self.label, "reading the schema version"))?;
+        schema::version(&mut tx, &self.label)
+    }
+
+    /// A read-only transaction over one snapshot.
+    fn read<T>(
+        &self,
+        context: &'static str,
+        f: impl FnOnce(&mut Transaction<'_>, &str) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut client = self.client.borrow_mut();
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(pg_error(&self.label, context))?;
+        let out = f(&mut tx, &self.label)?;
+        tx.commit().map_err(pg_error(&self.label, context))?;
+        Ok(out)
+    }
+
+    /// A write transaction (without the series write lock).
+    fn write<T>(
+        &mut self,
+        context: &'static str,
+        f: impl FnOnce(&mut Transaction<'_>, &str) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let label = &self.label;
+        let client = self.client.get_mut();
+        let mut tx = client.transaction().map_err(pg_error(label, context))?;
+        let out = f(&mut tx, label)?;
+        tx.commit().map_err(pg_error(label, context))?;
+        Ok(out)
+    }
+
+    fn invalidate_caches(&mut self) {
+        self.series_ids.clear();
+        self.entity_ids.clear();
+        self.caches_loaded = false;
+        self.partitions.clear();
+    }
+
+    /// Fills the id caches from the database, once.
+    fn load_caches(&mut self) -> Result<(), StoreError> {
+        if self.caches_loaded {
+            return Ok(());
+        }
+        let label = &self.label;
+        let client = self.client.get_mut();
+        let context = "loading series";
+        let rows = client
+            .query(
+                "SELECT e.entity_id, e.kind, e.code, s.series_id, s.signal, s.bin_secs
+                 FROM entities e LEFT JOIN series s ON s.entity_id = e.entity_id",
+                &[],
+            )
+            .map_err(pg_error(label, context))?;
+        for row in &rows {
+            let entity_id: i64 = col(row, 0, label, context)?;
+            let kind: String = col(row, 1, label, context)?;
+            let code: String = col(row, 2, label, context)?;
+            let Some(entity) = kind
+                .parse()
+                .ok()
+                .and_then(|kind| Entity::from_kind_code(kind, &code).ok())
+            else {
+                continue;
+            };
+            self.entity_ids.insert(entity.clone(), entity_id);
+            let series_id: Option<i64> = col(row, 3, label, context)?;
+            let signal: Option<String> = col(row, 4, label, context)?;
+            let bin_secs: Option<i64> = col(row, 5, label, context)?;
+            let (Some(series_id), Some(Ok(signal)), Some(Ok(bin_secs))) = (
+                series_id,
+                signal.map(|s| s.parse()),
+                bin_secs.map(u32::try_from),
+            ) else {
+                continue;
+            };
+            self.series_ids
+                .entry(bin_secs)
+                .or_default()
+                .insert(SeriesKey { entity, signal }, series_id);
+        }
+        let parts = client
+            .query(
+                "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = 'chunks'::regclass",
+                &[],
+            )
+            .map_err(pg_error(label, "listing partitions"))?;
+        for row in &parts {
+            let name: String = col(row, 0, label, "listing partitions")?;
+            let index = if let Some(n) = name.strip_prefix("chunks_p") {
+                n.parse::<i64>().ok()
+            } else if let Some(n) = name.strip_prefix("chunks_n") {
+                n.parse::<i64>().ok().map(|n| -n)
+            } else {
+                None
+            };
+            if let Some(index) = index {
+                self.partitions.insert(index * schema::PARTITION_SECS);
+            }
+        }
+        self.caches_loaded = true;
+        Ok(())
+    }
+
+    /// Runs `f` in a transaction holding the series write lock; on
+    /// failure the caches are dropped (ids assigned in it do not exist).
+    fn locked_write<T>(
+        &mut self,
+        context: &'static str,
+        f: impl FnOnce(&mut WriteCtx<'_, '_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.load_caches()?;
+        let result = (|| {
+            let label = self.label.as_str();
+            let client = self.client.get_mut();
+            let mut tx = client.transaction().map_err(pg_error(label, context))?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+                .map_err(pg_error(label, "waiting for another writer"))?;
+            let mut ctx = WriteCtx {
+                tx,
+                label,
+                series_ids: &mut self.series_ids,
+                entity_ids: &mut self.entity_ids,
+                partitions: &mut self.partitions,
+            };
+            let out = f(&mut ctx)?;
+            ctx.tx.commit().map_err(pg_error(label, context))?;
+            Ok(out)
+        })();
+        if result.is_err() {
+            self.invalidate_caches();
+        }
+        result
+    }
+
+    pub(crate) fn write_bin(
+        &mut self,
+        source: &str,
+        bin: BinSize,
+        bin_start: UnixSecs,
+        values: &[(SeriesKey, Option<f64>)],
+    ) -> Result<(), StoreError> {
+        self.write_bin_recorded(source, bin, bin_start, values, None)
+            .map(|_| ())
+    }
+
+    /// `write_bin`, with the record count behind the bin when given
+    /// (a bin stored from more records is kept, nothing written).
+    pub(crate) fn write_bin_recorded(
+        &mut self,
+        source: &str,
+        bin: BinSize,
+        bin_start: UnixSecs,
+        values: &[(SeriesKey, Option<f64>)],
+        records: Option<u64>,
+    ) -> Result<vigie_model::WriteOutcome, StoreError> {
+        check_source(source)?;
+        check_aligned(bin, bin_start)?;
+        for (key, value) in values {
+            check_finite(key, bin_start, *value)?;
+        }
+        let records = records.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        self.locked_write("writing a bin", |w| {
+            w.write_bin(source, bin, bin_start, values, records)
+        })
+    }
+
+    pub(crate) fn write_points(
+        &mut self,
+        key: &SeriesKey,
+        bin: BinSize,
+        points: &[(UnixSecs, Option<f64>)],
+    ) -> Result<(), StoreError> {
+        for &(t, value) in points {
+            check_aligned(bin, t)?;
+            check_finite(key, t, value)?;
+        }
+        if points.is_empty() {
+            return Ok(());
+        }
+        self.locked_write("writing points", |w| {
+            let bin_secs = i64::from(bin.secs());
+            let id = w.resolve_series(&[key], bin)?[0];
+            // Staged values of this series first, so these points win.
+            w.compact_block(block_of(id))?;
+            let mut by_day: BTreeMap<UnixSecs, Vec<(usize, Option<f64>)>> = BTreeMap::new();
+            for &(t, value) in points {
+                let day = day_of(t);
+                let slot = ((t - day) / bin_secs) as usize;
+                by_day.entry(day).or_default().push((slot, value));
+            }
+            let updates: Vec<ChunkUpdate> = by_day
+                .into_iter()
+                .map(|(day, slots)| (id, bin, day, slots))
+                .collect();
+            w.update_chunks(updates)?;
+            w.refresh_summaries(&[(id, bin)])?;
+            let first = points.iter().map(|p| p.0).min().unwrap_or_default();
+            let last = points.iter().map(|p| p.0).max().unwrap_or_default();
+            w.log_write("points", bin_secs, first, last, Some(id))
+        })
+    }
+
+    pub(crate) fn compact(&mut self) -> Result<(), StoreError> {
+        let label = self.label.clone();
+        let blocks: Vec<i64> = {
+            let client = self.client.get_mut();
+            let rows = client
+                .query("SELECT DISTINCT block FROM staged_bins ORDER BY block", &[])
+                .map_err(pg_error(&label, "listing staged blocks"))?;
+            rows.iter()
+                .map(|row| col(row, 0, &label, "listing staged blocks"))
+                .collect::<Result<_, _>>()?
+        };
+        self.client
+            .get_mut()
+            .execute(
+                "DELETE FROM bin_writes WHERE written_at < $1",
+                &[&(now_secs() - WRITE_LOG_KEEP_SECS)],
+            )
+            .map_err(pg_error(&label, "pruning the write log"))?;
+        // One transaction per block keeps each short.
+        for block in blocks {
+            self.locked_write("compacting staged bins", |w| w.compact_block(block))?;
+        }
+        Ok(())
+    }
+
+    /// (chunk rows, chunk bytes), for measuring the encoding.
+    #[cfg(test)]
+    pub(crate) fn chunk_footprint(&self) -> (i64, i64) {
+        self.client
+            .borrow_mut()
+            .query_one(
+                "SELECT count(*), coalesce(sum(length(data)), 0)::BIGINT FROM chunks",
+                &[],
+            )
+            .map(|row| (row.get(0), row.get(1)))
+            .unwrap_or((0, 0))
+    }
+
+    pub(crate) fn staged_bin_count(&self) -> Result<u64, StoreError> {
+        self.read("counting staged bins", |tx, label| {
+            let count: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM (SELECT DISTINCT source, bin_secs, bin_start FROM staged_bins) s",
+                    &[],
+                )
+                .and_then(|row| row.try_get(0))
+                .map_err(pg_error(label, "counting staged bins"))?;
+            Ok(count.max(0) as u64)
+        })
+    }
+
+    pub(crate) fn last_committed_bin(&self, source: &str) -> Result<Option<UnixSecs>, StoreError> {
+        self.read("reading a source's progress", |tx, label| {
+            let row = tx
+                .query_opt(
+                    "SELECT last_bin_start FROM sources WHERE source = $1",
+                    &[&source],
+                )
+                .map_err(pg_error(label, "reading a source's progress"))?;
+            row.map(|row| col(&row, 0, label, "reading a source's progress"))
+                .transpose()
+        })
+    }
+
+    pub(crate) fn read_series(
+        &self,
+        key: &SeriesKey,
+        bin: BinSize,
+        range: TimeRange,
+    ) -> Result<Series, StoreError> {
+        let mut series = Series::empty(key.clone(), bin, range);
+        self.read("reading a series", |tx, label| {
+            let Some(id) = find_series(tx, label, key, bin)? else {
+                return Ok(());
+            };
+            let end = series.end();
+            read_values(tx, label, id, bin, series.start, end, &mut series.values)
+        })?;
+        Ok(series)
+    }
+
+    /// Every series (of `only`, when given) with its entity name and
+    /// where its data lies; with `only`, just its blocks' staged rows are read.
+    fn series_rows(&self, only: Option<&Entity>) -> Result<Vec<SeriesRow>, StoreError> {
+        let kind = only.map(|e| e.kind().name().to_string());
+        let code = only.map(|e| e.code());
+        self.read("listing series", |tx, label| {
+            let context = "listing series";
+            let mut rows: Vec<SeriesRow> = Vec::new();
+            for row in tx
+                .query(
+                    "SELECT s.series_id, e.kind, e.code, s.signal, s.bin_secs, e.name,
+                            s.first_bin, s.last_bin, s.last_value
+                     FROM series s JOIN entities e ON e.entity_id = s.entity_id
+                     WHERE $1::text IS NULL OR (e.kind = $1 AND e.code = $2)",
+                    &[&kind, &code],
+                )
+                .map_err(pg_error(label, context))?
+            {
+                let kind: String = col(&row, 1, label, context)?;
+                let code: String = col(&row, 2, label, context)?;
+                let signal: String = col(&row, 3, label, context)?;
+                let Some(key) = stored_key(&kind, &code, &signal) else {
+                    continue;
+                };
+                let first_bin: Option<i64> = col(&row, 6, label, context)?;
+                let last_bin: Option<i64> = col(&row, 7, label, context)?;
+                let last_value: Option<f64> = col(&row, 8, label, context)?;
+                rows.push(SeriesRow {
+                    series_id: col(&row, 0, label, context)?,
+                    key,
+                    bin: stored_bin(label, col(&row, 4, label, context)?)?,
+                    entity_name: col(&row, 5, label, context)?,
+                    chunks: Extent {
+                        first_bin,
+                        last: last_bin.zip(last_value),
+                    },
+                });
+            }
+            rows.sort_unstable_by_key(|row| row.series_id);
+            let ids: Vec<i64> = rows.iter().map(|row| row.series_id).collect();
+            let mut staged: Vec<StagedExtent> = Vec::new();
+            staged.resize_with(rows.len(), StagedExtent::default);
+            {
+                let context = "reading staged bins";
+                let mut blocks: Vec<i64> = ids.iter().map(|&id| block_of(id)).collect();
+                blocks.dedup();
+                let all = only.is_none();
+                let params: Vec<&(dyn ToSql + Sync)> = vec![&all, &blocks];
+                let mut iter = tx
+                    .query_raw(
+                        "SELECT bin_start, block, data FROM staged_bins
+                         WHERE $1 OR block = ANY($2)
+                         ORDER BY bin_start DESC, stage_row DESC",
+                        params,
+                    )
+                    .map_err(pg_error(label, context))?;
+                while let Some(row) = iter.next().map_err(pg_error(label, context))? {
+                    let bin_start: i64 = col(&row, 0, label, context)?;
+                    let block: i64 = col(&row, 1, label, context)?;
+                    let data: &[u8] = col(&row, 2, label, context)?;
+                    let block_first_id = block.saturating_mul(1 << codec::BLOCK_SHIFT);
+                    let mut cursor = ids.partition_point(|&id| id < block_first_id);
+                    codec::visit_staged(data, |id, value| {
+                        while ids.get(cursor).is_some_and(|&known| known < id) {
+                            cursor += 1;
+                        }
+                        let (Some(row), Some(state)) = (rows.get(cursor), staged.get_mut(cursor))
+                        else {
+                            return false;
+                        };
+                        if row.series_id != id || state.decided_bin == Some(bin_start) {
+                            return true;
+                        }
+                        state.decided_bin = Some(bin_start);
+                        match value {
+                            Some(x) => {
+                                if state.extent.last.is_none() {
+                                    state.extent.last = Some((bin_start, x));
+                                }
+                                state.extent.first_bin = Some(bin_start);
+                            }
+                            None => {
+                                let chunks = row.chunks;
+                                if chunks.first_bin == Some(bin_start)
+                                    || chunks.last.map(|l| l.0) == Some(bin_start)
+                                {
+                                    state.needs_full_read = true;
+                                }
+                            }
+                        }
+                        true
+                    })
+                    .map_err(|e| {
+                        corrupt(
+                            label,
+                            format!("staged bin at {}: {e}", format_utc(bin_start)),
+                        )
+                    })?;
+                }
+            }
+            for (row, state) in rows.iter_mut().zip(&staged) {
+                if state.decided_bin.is_none() {
+                    continue;
+                }
+                let chunks = row.chunks;
+                let first_bin = match (chunks.first_bin, state.extent.first_bin) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                let last = match (chunks.last, state.extent.last) {
+                    (Some(c), Some(s)) => Some(if s.0 >= c.0 { s } else { c }),
+                    (c, s) => c.or(s),
+                };
+                row.chunks = Extent { first_bin, last };
+                if state.needs_full_read {
+                    row.chunks =
+                        full_extent(tx, label, row.series_id, row.bin, chunks, state.extent)?;
+                }
+            }
+            rows.sort_by(|a, b| (&a.key, a.bin.secs()).cmp(&(&b.key, b.bin.secs())));
+            Ok(rows)
+        })
+    }
+
+    pub(crate) fn list_series(&self) -> Result<Vec<SeriesInfo>, StoreError> {
+        self.series_infos(None)
+    }
+
+    /// The series of `entity`, as [`Self::list_series`] lists them.
+    pub(crate) fn entity_series(&self, entity: &Entity) -> Result<Vec<SeriesInfo>, StoreError> {
+        self.series_infos(Some(entity))
+    }
+
+    fn series_infos(&self, only: Option<&Entity>) -> Result<Vec<SeriesInfo>, StoreError> {
+        Ok(self
+            .series_rows(only)?
+            .into_iter()
+            .map(|row| SeriesInfo {
+                key: row.key,
+                bin: row.bin,
+                first_bin: row.chunks.first_bin,
+                last_bin: row.chunks.last.map(|l| l.0),
+                latest_value: row.chunks.last.map(|l| l.1),
+            })
+            .collect())
+    }
+
+    pub(crate) fn entities(&self) -> Result<Vec<EntityInfo>, StoreError> {
+        let mut by_entity: BTreeMap<Entity, EntityInfo> = BTreeMap::new();
+        for row in self.series_rows(None)? {
+            let info = by_entity
+                .entry(row.key.entity.clone())
+                .or_insert_with(|| EntityInfo {
+                    entity: row.key.entity.clone(),
+                    name: row.entity_name.clone(),
+                    signals: Vec::new(),
+                });
+            info.signals.push(SignalLatest {
+                signal: row.key.signal,
+                bin: row.bin,
+                latest_time: row.chunks.last.map(|l| l.0),
+                latest_value: row.chunks.last.map(|l| l.1),
+            });
+        }
+        Ok(by_entity.into_values().collect())
+    }
+
+    pub(crate) fn has_entity(&self, entity: &Entity) -> Result<bool, StoreError> {
+        self.read("looking up an entity", |tx, label| {
+            tx.query_one(
+                "SELECT EXISTS (SELECT 1 FROM entities e JOIN series s ON s.entity_id = e.entity_id
+                                WHERE e.kind = $1 AND e.code = $2)",
+                &[&entity.kind().name(), &entity.code()],
+            )
+            .and_then(|row| row.try_get(0))
+            .map_err(pg_error(label, "looking up an entity"))
+        })
+    }
+
+    pub(crate) fn entity_name(&self, entity: &Entity) -> Result<Option<String>, StoreError> {
+        self.read("looking up an entity name", |tx, label| {
+            let row = tx
+                .query_opt(
+                    "SELECT name FROM entities WHERE kind = $1 AND code = $2",
+                    &[&entity.kind().name(), &entity.code()],
+                )
+                .map_err(pg_error(label, "looking up an entity name"))?;
+            Ok(row
+                .map(|row| col::<Option<String>>(&row, 0, label, "looking up an entity name"))
+                .transpose()?
+                .flatten())
+        })
+    }
+
+    pub(crate) fn set_entity_names(
+        &mut self,
+        names: &[(Entity, String)],
+    ) -> Result<(), StoreError> {
+        let mut kinds = Vec::with_capacity(names.len());
+        let mut codes = Vec::with_capacity(names.len());
+        let mut values: Vec<Option<String>> = Vec::with_capacity(names.len());
+        for (entity, name) in names {
+            let name = name.trim();
+            kinds.push(entity.kind().name().to_string());
+            codes.push(entity.code());
+            values.push((!name.is_empty()).then(|| name.to_string()));
+        }
+        // In one statement a name given twice would conflict with itself:
+        // one at a time, in order, as SQLite does.
+        self.write("naming entities", |tx, label| {
+            let stmt = tx
+                .prepare(
+                    "INSERT INTO entities (kind, code, name) VALUES ($1, $2, $3)
+                     ON CONFLICT (kind, code) DO UPDATE SET name = excluded.name",
+                )
+                .map_err(pg_error(label, "naming an entity"))?;
+            for ((kind, code), name) in kinds.iter().zip(&codes).zip(&values) {
+                tx.execute(&stmt, &[kind, code, name])
+                    .map_err(pg_error(label, "naming an entity"))?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn record_input_done(
+        &mut self,
+        source: &str,
+        input: &InputRecord,
+    ) -> Result<(), StoreError> {
+        check_source(source)?;
+        let size_bytes = to_i64("size_bytes", input.size_bytes)?;
+        let records = to_i64("records", input.records)?;
+        let errors = to_i64("errors", input.errors)?;
+        self.write("recording a processed input", |tx, label| {
+            tx.execute(
+                "INSERT INTO inputs_done (source, path, size_bytes, mtime, records, errors)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (source, path) DO UPDATE SET size_bytes = excluded.size_bytes,
+                     mtime = excluded.mtime, records = excluded.records, errors = excluded.errors",
+                &[
+                    &source,
+                    &input.path,
+                    &size_bytes,
+                    &input.mtime,
+                    &records,
+                    &errors,
+                ],
+            )
+            .map_err(pg_error(label, "recording a processed input"))?;
+            Ok(())
+        })
+    }
+
+    pub(crate) fn inputs_done(&self, source: &str) -> Result<Vec<InputRecord>, StoreError> {
+        self.read("listing processed inputs", |tx, label| {
+            let context = "listing processed inputs";
+            let rows = tx
+                .query(
+                    "SELECT path, size_bytes, mtime, records, errors FROM inputs_done
+                     WHERE source = $1 ORDER BY path COLLATE \"C\"",
+                    &[&source],
+                )
+                .map_err(pg_error(label, context))?;
+            let mut inputs = Vec::new();
+            for row in &rows {
+                let path: String = col(row, 0, label, context)?;
+                let unsigned = |what: &str, i: usize| -> Result<u64, StoreError> {
+                    let v: i64 = col(row, i, label, context)?;
+                    u64::try_from(v)
+                        .map_err(|_| corrupt(label, format!("input {path}: negative {what} {v}")))
+                };
+                inputs.push(InputRecord {
+                    size_bytes: unsigned("size", 1)?,
+                    records: unsigned("record count", 3)?,
+                    errors: unsigned("error count", 4)?,
+                    mtime: col(row, 2, label, context)?,
+                    path,
+                });
+            }
+            Ok(inputs)
+        })
+    }
+}
+
+/// A write transaction holding the series write lock, with the caches.
+struct WriteCtx<'c, 's> {
+    tx: Transaction<'c>,
+    label: &'s str,
+    series_ids: &'s mut HashMap<u32, FxHashMap<SeriesKey, i64>>,
+    entity_ids: &'s mut FxHashMap<Entity, i64>,
+    partitions: &'s mut HashSet<i64>,
+}
+
+impl WriteCtx<'_, '_> {
+    fn write_bin(
+        &mut self,
+        source: &str,
+        bin: BinSize,
+        bin_start: UnixSecs,
+        values: &[(SeriesKey, Option<f64>)],
+        records: Option<i64>,
+    ) -> Result<vigie_model::WriteOutcome, StoreError> {
+        let label = self.label;
+        let bin_secs = i64::from(bin.secs());
+        if let Some(records) = records {
+            let stored: Option<i64> = self
+                .tx
+                .query_opt(
+                    "SELECT records FROM bin_records WHERE source = $1 AND bin_secs = $2 AND bin_start = $3",
+                    &[&source, &bin_secs, &bin_start],
+                )
+                .map_err(pg_error(label, "reading a bin's record count"))?
+                .map(|row| col(&row, 0, label, "reading a bin's record count"))
+                .transpose()?;
+            if let Some(stored) = stored.filter(|&stored| stored > records) {
+                return Ok(vigie_model::WriteOutcome::KeptStored {
+                    stored_records: stored.max(0) as u64,
+                });
+            }
+            self.tx
+                .execute(
+                    "INSERT INTO bin_records (source, bin_secs, bin_start, records) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (source, bin_secs, bin_start) DO UPDATE SET records = excluded.records",
+                    &[&source, &bin_secs, &bin_start, &records],
+                )
+                .map_err(pg_error(label, "recording a bin's record count"))?;
+        }
+        let keys: Vec<&SeriesKey> = values.iter().map(|(key, _)| key).collect();
+        let ids = self.resolve_series(&keys, bin)?;
+        let mut order: Vec<(i64, usize)> = ids.into_iter().zip(0..).collect();
+        order.sort_unstable();
+        let mut entries: Vec<(i64, Option<f64>)> = Vec::with_capacity(order.len());
+        for &(id, index) in &order {
+            let Some((key, value)) = values.get(index) else {
+                continue;
+            };
+            if entries.last().is_some_and(|(last, _)| *last == id) {
+                return Err(StoreError::DuplicateSeries {
+                    series: describe(key),
+                    time: format_utc(bin_start),
+                    source_name: source.to_string(),
+                });
+            }
+            entries.push((id, *value));
+        }
+        // A rewrite of a bin still staged keeps the series it does not mention.
+        let mut old_entries = Vec::new();
+        for row in self
+            .tx
+            .query(
+                "SELECT data FROM staged_bins WHERE source = $1 AND bin_secs = $2 AND bin_start = $3",
+                &[&source, &bin_secs, &bin_start],
+            )
+            .map_err(pg_error(label, "reading a staged bin"))?
+        {
+            let data: &[u8] = col(&row, 0, label, "reading a staged bin")?;
+            let decoded = codec::decode_staged(data).map_err(|e| {
+                corrupt(
+                    label,
+                    format!("staged bin {} of '{source}': {e}", format_utc(bin_start)),
+                )
+            })?;
+            old_entries.extend(decoded);
+        }
+        if !old_entries.is_empty() {
+            let kept: Vec<(i64, Option<f64>)> = old_entries
+                .into_iter()
+                .filter(|(id, _)| entries.binary_search_by_key(id, |e| e.0).is_err())
+                .collect();
+            entries.extend(kept);
+            entries.sort_unstable_by_key(|e| e.0);
+            self.tx
+                .execute(
+                    "DELETE FROM staged_bins WHERE source = $1 AND bin_secs = $2 AND bin_start = $3",
+                    &[&source, &bin_secs, &bin_start],
+                )
+                .map_err(pg_error(label, "replacing a staged bin"))?;
+        }
+        {
+            let context = "staging a bin";
+            let sink = self
+                .tx
+                .copy_in(
+                    "COPY staged_bins (source, bin_secs, bin_start, block, data) FROM STDIN BINARY",
+                )
+                .map_err(pg_error(label, context))?;
+            let mut writer = BinaryCopyInWriter::new(
+                sink,
+                &[Type::TEXT, Type::INT8, Type::INT8, Type::INT8, Type::BYTEA],
+            );
+            for block_entries in entries.chunk_by(|a, b| block_of(a.0) == block_of(b.0)) {
+                let Some(&(first_id, _)) = block_entries.first() else {
+                    continue;
+                };
+                let data = codec::encode_staged(block_entries);
+                writer
+                    .write(&[&source, &bin_secs, &bin_start, &block_of(first_id), &data])
+                    .map_err(pg_error(label, context))?;
+            }
+            writer.finish().map_err(pg_error(label, context))?;
+        }
+        self.tx
+            .execute(
+                "INSERT INTO sources (source, bin_secs, last_bin_start, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (source) DO UPDATE SET
+                     bin_secs = excluded.bin_secs,
+                     last_bin_start = greatest(sources.last_bin_start, excluded.last_bin_start),
+                     updated_at = excluded.updated_at",
+                &[&source, &bin_secs, &bin_start, &now_secs()],
+            )
+            .map_err(pg_error(label, "recording the source's progress"))?;
+        self.log_write(source, bin_secs, bin_start, bin_start, None)?;
+        Ok(vigie_model::WriteOutcome::Written)
+    }
+
+    /// The ids of `keys`' series at `bin`, created if new (in bulk).
+    fn resolve_series(
+        &mut self,
+        keys: &[&SeriesKey],
+        bin: BinSize,
+    ) -> Result<Vec<i64>, StoreError> {
+        let label = self.label;
+        let bin_secs = i64::from(bin.secs());
+        let by_key = self.series_ids.entry(bin.secs()).or_default();
+        let missing: Vec<&SeriesKey> = {
+            let mut seen = HashSet::new();
+            keys.iter()
+                .copied()
+                .filter(|key| !by_key.contains_key(*key) && seen.insert(*key))
+                .collect()
+        };
+        if !missing.is_empty() {
+            let context = "adding entities";
+            let mut seen = HashSet::new();
+            let new_entities: Vec<&Entity> = missing
+                .iter()
+                .map(|key| &key.entity)
+                .filter(|e| !self.entity_ids.contains_key(*e) && seen.insert(*e))
+                .collect();
+            if !new_entities.is_empty() {
+                let kinds: Vec<&str> = new_entities.iter().map(|e| e.kind().name()).collect();
+                let codes: Vec<String> = new_entities.iter().map(|e| e.code()).collect();
+                self.tx
+                    .execute(
+                        "INSERT INTO entities (kind, code) SELECT * FROM unnest($1::text[], $2::text[])
+                         ON CONFLICT DO NOTHING",
+                        &[&kinds, &codes],
+                    )
+                    .map_err(pg_error(label, context))?;
+                let rows = self
+                    .tx
+                    .query(
+                        "SELECT e.entity_id, e.kind, e.code FROM entities e
+                         JOIN unnest($1::text[], $2::text[]) AS u (kind, code)
+                           ON e.kind = u.kind AND e.code = u.code",
+                        &[&kinds, &codes],
+                    )
+                    .map_err(pg_error(label, context))?;
+                let mut found: HashMap<(String, String), i64> = HashMap::new();
+                for row in &rows {
+                    found.insert(
+                        (col(row, 1, label, context)?, col(row, 2, label, context)?),
+                        col(row, 0, label, context)?,
+                    );
+                }
+                for entity in new_entities {
+                    let id = found
+                        .get(&(entity.kind().name().to_string(), entity.code()))
+                        .copied()
+                        .ok_or_else(|| corrupt(label, format!("entity {entity} was not added")))?;
+                    self.entity_ids.insert(entity.clone(), id);
+                }
+            }
+            let context = "adding series";
+            let mut entity_col = Vec::with_capacity(missing.len());
+            let mut signal_col = Vec::with_capacity(missing.len());
+            for key in &missing {
+                let entity_id =
+                    self.entity_ids.get(&key.entity).copied().ok_or_else(|| {
+                        corrupt(label, format!("entity {} has no id", key.entity))
+                    })?;
+                entity_col.push(entity_id);
+                signal_col.push(key.signal.name());
+            }
+            self.tx
+                .execute(
+                    "INSERT INTO series (entity_id, signal, bin_secs)
+                     SELECT u.e, u.s, $3 FROM unnest($1::bigint[], $2::text[]) AS u (e, s)
+                     ON CONFLICT DO NOTHING",
+                    &[&entity_col, &signal_col, &bin_secs],
+                )
+                .map_err(pg_error(label, context))?;
+            let rows = self
+                .tx
+                .query(
+                    "SELECT s.series_id, s.entity_id, s.signal FROM series s
+                     JOIN unnest($1::bigint[], $2::text[]) AS u (e, s2)
+                       ON s.entity_id = u.e AND s.signal = u.s2
+                     WHERE s.bin_secs = $3",
+                    &[&entity_col, &signal_col, &bin_secs],
+                )
+                .map_err(pg_error(label, context))?;
+            let mut found: HashMap<(i64, String), i64> = HashMap::new();
+            for row in &rows {
+                found.insert(
+                    (col(row, 1, label, context)?, col(row, 2, label, context)?),
+                    col(row, 0, label, context)?,
+                );
+            }
+            for (key, entity_id) in missing.iter().zip(&entity_col) {
+                let id = found
+                    .get(&(*entity_id, key.signal.name().to_string()))
+                    .copied()
+                    .ok_or_else(|| {
+                        corrupt(label, format!("series {} was not added", describe(key)))
+                    })?;
+                by_key.insert((*key).clone(), id);
+            }
+        }
+        keys.iter()
+            .map(|key| {
+                by_key
+                    .get(*key)
+                    .copied()
+                    .ok_or_else(|| corrupt(label, format!("series {} has no id", describe(key))))
+            })
+            .collect()
+    }
+
+    /// Sets bins of days of series, creating, rewriting or deleting chunks.
+    fn update_chunks(&mut self, updates: Vec<ChunkUpdate>) -> Result<(), StoreError> {
+        update_chunks(&mut self.tx, self.label, self.partitions, updates)
+    }
+
+    fn refresh_summaries(&mut self, series: &[(i64, BinSize)]) -> Result<(), StoreError> {
+        refresh_summaries(&mut self.tx, self.label, series)
+    }
+
+    /// Folds every staged value of one block into chunks and deletes the
+    /// block's staged rows.
+    fn compact_block(&mut self, block: i64) -> Result<(), StoreError> {
+        let label = self.label;
+        let context = "compacting staged bins";
+        let mut pending: BTreeMap<(i64, UnixSecs), SlotUpdates> = BTreeMap::new();
+        let mut bins: BTreeMap<i64, BinSize> = BTreeMap::new();
+        let rows = self
+            .tx
+            .query(
+                "SELECT bin_secs, bin_start, data FROM staged_bins WHERE block = $1
+                 ORDER BY bin_start, stage_row",
+                &[&block],
+            )
+            .map_err(pg_error(label, context))?;
+        for row in &rows {
+            let bin = stored_bin(label, col(row, 0, label, context)?)?;
+            let bin_start: i64 = col(row, 1, label, context)?;
+            let data: &[u8] = col(row, 2, label, context)?;
+            let day = day_of(bin_start);
+            let slot = ((bin_start - day) / i64::from(bin.secs())) as usize;
+            let mut mismatch = None;
+            codec::visit_staged(data, |series_id, value| {
+                if *bins.entry(series_id).or_insert(bin) != bin {
+                    mismatch = Some(series_id);
+                    return false;
+                }
+                pending
+                    .entry((series_id, day))
+                    .or_default()
+                    .push((slot, value));
+                true
+            })
+            .map_err(|e| {
+                corrupt(
+                    label,
+                    format!("staged bin at {}: {e}", format_utc(bin_start)),
+                )
+            })?;
+            if let Some(series_id) = mismatch {
+                return Err(corrupt(
+                    label,
+                    format!(
+                        "series {series_id} is staged with two bin sizes on {}",
+                        format_utc(day)
+                    ),
+                ));
+            }
+        }
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let updates: Vec<ChunkUpdate> = pending
+            .into_iter()
+            .map(|((id, day), slots)| (id, bins[&id], day, slots))
+            .collect();
+        self.update_chunks(updates)?;
+        let touched: Vec<(i64, BinSize)> = bins.into_iter().collect();
+        self.refresh_summaries(&touched)?;
+        self.tx
+            .execute("DELETE FROM staged_bins WHERE block = $1", &[&block])
+            .map_err(pg_error(label, context))?;
+        Ok(())
+    }
+
+    /// Appends one row to the write log.
+    fn log_write(
+        &mut self,
+        source: &str,
+        bin_secs: i64,
+        first_bin: UnixSecs,
+        last_bin: UnixSecs,
+        series_id: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO bin_writes (source, bin_secs, first_bin, last_bin, series_id, written_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&source, &bin_secs, &first_bin, &last_bin, &series_id, &now_secs()],
+            )
+            .map_err(pg_error(self.label, "logging a write"))?;
+        Ok(())
+    }
+}
+
+/// Sets bins of days of series, creating, rewriting or deleting chunks
+/// (new and rewritten chunks go in with one `COPY` and one upsert).
+pub(crate) fn update_chunks(
+    tx: &mut Transaction<'_>,
+    label: &str,
+    partitions: &mut HashSet<i64>,
+    updates: Vec<ChunkUpdate>,
+) -> Result<(), StoreError> {
+    let context = "updating chunks";
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = updates.iter().map(|u| u.0).collect();
+    let days: Vec<i64> = updates.iter().map(|u| u.2).collect();
+    let (min_day, max_day) = (
+        days.iter().copied().min().unwrap_or(0),
+        days.iter().copied().max().unwrap_or(0),
+    );
+    let mut existing: HashMap<(i64, i64), Vec<u8>> = HashMap::new();
+    for row in tx
+        .query(
+            "SELECT c.series_id, c.chunk_start, c.data FROM chunks c
+             JOIN unnest($1::bigint[], $2::bigint[]) AS u (id, day)
+               ON c.series_id = u.id AND c.chunk_start = u.day
+             WHERE c.chunk_start >= $3 AND c.chunk_start <= $4",
+            &[&ids, &days, &min_day, &max_day],
+        )
+        .map_err(pg_error(label, context))?
+    {
+        existing.insert(
+            (col(&row, 0, label, context)?, col(&row, 1, label, context)?),
+            col(&row, 2, label, context)?,
+        );
+    }
+    let mut deleted: (Vec<i64>, Vec<i64>) = (Vec::new(), Vec::new());
+    let mut written: Vec<(i64, i64, Vec<u8>)> = Vec::new();
+    for (id, bin, day, slots_set) in updates {
+        let slots = bin.bins_per_day() as usize;
+        let mut values = match existing.get(&(id, day)) {
+            Some(data) => codec::decode_chunk(data, slots).map_err(|e| {
+                corrupt(
+                    label,
+                    format!("chunk of series {id} for {}: {e}", format_utc(day)),
+                )
+            })?,
+            None => vec![None; slots],
+        };
+        for (slot, value) in slots_set {
+            if let Some(cell) = values.get_mut(slot) {
+                *cell = value;
+            }
+        }
+        if values.iter().all(Option::is_none) {
+            if existing.contains_key(&(id, day)) {
+                deleted.0.push(id);
+                deleted.1.push(day);
+            }
+        } else {
+            written.push((id, day, codec::encode_chunk(&values)));
+        }
+    }
+    if !deleted.0.is_empty() {
+        tx.execute(
+            "DELETE FROM chunks c USING unnest($1::bigint[], $2::bigint[]) AS u (id, day)
+             WHERE c.series_id = u.id AND c.chunk_start = u.day",
+            &[&deleted.0, &deleted.1],
+        )
+        .map_err(pg_error(label, context))?;
+    }
+    if written.is_empty() {
+        return Ok(());
+    }
+    let mut new_partitions: Vec<i64> = written
+        .iter()
+        .map(|w| schema::partition_of(w.1).1)
+        .filter(|from| !partitions.contains(from))
+        .collect();
+    new_partitions.sort_unstable();
+    new_partitions.dedup();
+    for from in new_partitions {
+        let (name, from, until) = schema::partition_of(from);
+        tx.batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS {name} PARTITION OF chunks FOR VALUES FROM ({from}) TO ({until})"
+        ))
+        .map_err(pg_error(label, "adding a time partition of chunks"))?;
+        partitions.insert(from);
+    }
+    {
+        let sink = tx
+            .copy_in("COPY chunk_upload (series_id, chunk_start, data) FROM STDIN BINARY")
+            .map_err(pg_error(label, context))?;
+        let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::INT8, Type::BYTEA]);
+        for (id, day, data) in &written {
+            writer
+                .write(&[id, day, data])
+                .map_err(pg_error(label, context))?;
+        }
+        writer.finish().map_err(pg_error(label, context))?;
+    }
+    tx.batch_execute(
+        "INSERT INTO chunks (series_id, chunk_start, data)
+           SELECT series_id, chunk_start, data FROM chunk_upload
+         ON CONFLICT (series_id, chunk_start) DO UPDATE SET data = excluded.data;
+         TRUNCATE chunk_upload;",
+    )
+    .map_err(pg_error(label, context))?;
+    Ok(())
+}
+
+/// Recomputes series' first and last bin with data from their chunks.
+pub(crate) fn refresh_summaries(
+    tx: &mut Transaction<'_>,
+    label: &str,
+    series: &[(i64, BinSize)],
+) -> Result<(), StoreError> {
+    let context = "summarising series";
+    if series.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = series.iter().map(|s| s.0).collect();
+    let bins: HashMap<i64, BinSize> = series.iter().copied().collect();
+    let edge = |tx: &mut Transaction<'_>, order: &str| -> Result<EdgeChunks, StoreError> {
+        let mut out = HashMap::new();
+        for row in tx
+            .query(
+                &format!(
+                    "SELECT u.id, c.chunk_start, c.data FROM unnest($1::bigint[]) AS u (id)
+                     CROSS JOIN LATERAL (SELECT chunk_start, data FROM chunks
+                        WHERE series_id = u.id ORDER BY chunk_start {order} LIMIT 1) c"
+                ),
+                &[&ids],
+            )
+            .map_err(pg_error(label, context))?
+        {
+            let id: i64 = col(&row, 0, label, context)?;
+            let day: i64 = col(&row, 1, label, context)?;
+            let data: &[u8] = col(&row, 2, label, context)?;
+            let Some(bin) = bins.get(&id) else { continue };
+            let values = codec::decode_chunk(data, bin.bins_per_day() as usize).map_err(|e| {
+                corrupt(
+                    label,
+                    format!("chunk of series {id} for {}: {e}", format_utc(day)),
+                )
+            })?;
+            out.insert(id, (day, values));
+        }
+        Ok(out)
+    };
+    let firsts = edge(tx, "ASC")?;
+    let lasts = edge(tx, "DESC")?;
+    let mut first_col: Vec<Option<i64>> = Vec::with_capacity(ids.len());
+    let mut last_col: Vec<Option<i64>> = Vec::with_capacity(ids.len());
+    let mut value_col: Vec<Option<f64>> = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let step = bins.get(id).map(|b| i64::from(b.secs())).unwrap_or(1);
+        let first = firsts.get(id).and_then(|(day, values)| {
+            values
+                .iter()
+                .position(Option::is_some)
+                .map(|i| day + i as i64 * step)
+        });
+        let last = lasts.get(id).and_then(|(day, values)| {
+            values
+                .iter()
+                .enumerate()
+                .rev()
+                .find_map(|(i, v)| v.map(|x| (day + i as i64 * step, x)))
+        });
+        first_col.push(first);
+        last_col.push(last.map(|l| l.0));
+        value_col.push(last.map(|l| l.1));
+    }
+    tx.execute(
+        "UPDATE series s SET first_bin = u.f, last_bin = u.l, last_value = u.v
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::float8[]) AS u (id, f, l, v)
+         WHERE s.series_id = u.id",
+        &[&ids, &first_col, &last_col, &value_col],
+    )
+    .map_err(pg_error(label, context))?;
+    Ok(())
+}
+
+/// The id of an existing series, without creating it.
+pub(crate) fn find_series(
+    tx: &mut Transaction<'_>,
+    label: &str,
+    key: &SeriesKey,
+    bin: BinSize,
+) -> Result<Option<i64>, StoreError> {
+    let row = tx
+        .query_opt(
+            "SELECT s.series_id FROM series s JOIN entities e ON e.entity_id = s.entity_id
+             WHERE e.kind = $1 AND e.code = $2 AND s.signal = $3 AND s.bin_secs = $4",
+            &[
+                &key.entity.kind().name(),
+                &key.entity.code(),
+                &key.signal.name(),
+                &i64::from(bin.secs()),
+            ],
+        )
+        .map_err(pg_error(label, "looking up a series"))?;
+    row.map(|row| col(&row, 0, label, "looking up a series"))
+        .transpose()
+}
+
+/// Fills `values` (bins from `start` to `end`) from chunks, then staged bins.
+fn read_values(
+    tx: &mut Transaction<'_>,
+    label: &str,
+    series_id: i64,
+    bin: BinSize,
+    start: UnixSecs,
+    end: UnixSecs,
+    values: &mut [Option<f64>],
+) -> Result<(), StoreError> {
+    let bin_secs = i64::from(bin.secs());
+    let slots = bin.bins_per_day() as usize;
+    let context = "reading chunks";
+    let params: [&(dyn ToSql + Sync); 3] = [&series_id, &day_of(start), &end];
+    for row in tx
+        .query(
+            "SELECT chunk_start, data FROM chunks
+             WHERE series_id = $1 AND chunk_start >= $2 AND chunk_start < $3 ORDER BY chunk_start",
+            &params as &Params,
+        )
+        .map_err(pg_error(label, context))?
+    {
+        let chunk_start: i64 = col(&row, 0, label, context)?;
+        let data: &[u8] = col(&row, 1, label, context)?;
+        let day = codec::decode_chunk(data, slots).map_err(|e| {
+            corrupt(
+                label,
+                format!(
+                    "chunk of series {series_id} for {}: {e}",
+                    format_utc(chunk_start)
+                ),
+            )
+        })?;
+        let from = chunk_start.max(start);
+        let until = (chunk_start + DAY_SECS).min(end);
+        let mut t = from;
+        while t < until {
+            let slot = ((t - chunk_start) / bin_secs) as usize;
+            let index = ((t - start) / bin_secs) as usize;
+            if let (Some(cell), Some(value)) = (values.get_mut(index), day.get(slot)) {
+                *cell = *value;
+            }
+            t += bin_secs;
+        }
+    }
+    let context = "reading staged bins";
+    for row in tx
+        .query(
+            "SELECT bin_start, data FROM staged_bins
+             WHERE block = $1 AND bin_start >= $2 AND bin_start < $3 AND bin_secs = $4
+             ORDER BY bin_start, stage_row",
+            &[&block_of(series_id), &start, &end, &bin_secs],
+        )
+        .map_err(pg_error(label, context))?
+    {
+        let bin_start: i64 = col(&row, 0, label, context)?;
+        let data: &[u8] = col(&row, 1, label, context)?;
+        let found = codec::find_staged(data, series_id).map_err(|e| {
+            corrupt(
+                label,
+                format!("staged bin at {}: {e}", format_utc(bin_start)),
+            )
+        })?;
+        if let Some(value) = found {
+            let index = ((bin_start - start) / bin_secs) as usize;
+            if let Some(cell) = values.get_mut(index) {
+                *cell = value;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The exact extent of a series, by reading it over everything known.
+fn full_extent(
+    tx: &mut Transaction<'_>,
+    label: &str,
+    series_id: i64,
+    bin: BinSize,
+    chunks: Extent,
+    staged: Extent,
+) -> Result<Extent, StoreError> {
+    let bin_secs = i64::from(bin.secs());
+    let starts = [chunks.first_bin, staged.first_bin];
+    let ends = [chunks.last.map(|l| l.0), staged.last.map(|l| l.0)];
+    let (Some(start), Some(last)) = (starts.iter().flatten().min(), ends.iter().flatten().max())
+    else {
+        return Ok(Extent::default());
+    };
+    let end = last + bin_secs;
+    let mut values = vec![None; ((end - start) / bin_secs).max(0) as usize];
+    read_values(tx, label, series_id, bin, *start, end, &mut values)?;
+    let first = values.iter().position(Option::is_some);
+    let last = values
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, v)| v.map(|x| (start + i as i64 * bin_secs, x)));
+    Ok(Extent {
+        first_bin: first.map(|i| start + i as i64 * bin_secs),
+        last,
+    })
+}
