@@ -84,6 +84,11 @@ pub enum Command {
     /// the report; with --serve, serve it. Runs in a temporary folder (or
     /// --keep DIR), never in --data-dir.
     Demo(DemoArgs),
+    /// Roles on the NATS JetStream bus (built with `--features nats`):
+    /// write the bins on the bus to the store, combine vantage points.
+    #[cfg(feature = "nats")]
+    #[command(subcommand)]
+    Bus(crate::cmd::bus::BusCommand),
 }
 
 /// Arguments of `vigie demo`.
@@ -432,6 +437,11 @@ pub struct ProbeArgs {
     /// After each round, write the block states here (for --combine).
     #[arg(long, value_name = "FILE")]
     pub states_out: Option<std::path::PathBuf>,
+    /// After each round, publish the block states to this NATS JetStream
+    /// server (`vigie bus quorum` combines the vantage points).
+    #[cfg(feature = "nats")]
+    #[arg(long, value_name = "URL")]
+    pub publish: Option<String>,
     /// Instead of probing: combine states files of several vantage points
     /// (written with --states-out) and store the result.
     #[arg(long, value_name = "FILE")]

@@ -2,6 +2,8 @@
 
 mod annotate;
 mod bench;
+#[cfg(feature = "nats")]
+pub mod bus;
 mod collect;
 mod demo;
 mod detect;
@@ -60,6 +62,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Annotate(args) => annotate::run(&cli.data_dir, args),
         Command::Store(command) => store::run(&mut open_store(&cli.data_dir)?, command),
         Command::Demo(args) => demo::run(args),
+        #[cfg(feature = "nats")]
+        Command::Bus(command) => bus::run(&cli.data_dir, command),
     }
 }
 

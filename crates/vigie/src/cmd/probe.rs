@@ -66,11 +66,28 @@ pub fn run(data_dir: &Path, args: ProbeArgs) -> Result<ExitCode> {
         import_legacy_block_log(&mut store, data_dir)?;
         Ok(Some(store))
     };
-    let partial = run_probe(&settings, &options, &geo, open, &mut |report, now| {
+    let mut on_round = |report: &vigie_probe::RoundReport, now| {
         let (line, warnings) = describe_round(report, now);
         println!("{line}");
         warnings.iter().for_each(|w| eprintln!("{w}"));
-    })?;
+    };
+    #[cfg(feature = "nats")]
+    if let Some(url) = &args.publish {
+        let bus = vigie_bus::Bus::connect(url, &vigie_bus::StreamSettings::default())?;
+        let mut publish = |states: &vigie_probe::VantageStates, now| {
+            vigie_bus::vantage::publish_states(&bus, states, now).map_err(anyhow::Error::from)
+        };
+        let partial = vigie_pipeline::run_probe_with_states(
+            &settings,
+            &options,
+            &geo,
+            open,
+            &mut on_round,
+            Some(&mut publish),
+        )?;
+        return Ok(partial_if(partial));
+    }
+    let partial = run_probe(&settings, &options, &geo, open, &mut on_round)?;
     Ok(partial_if(partial))
 }
 
