@@ -686,28 +686,28 @@ impl PgStore {
         &mut self,
         names: &[(Entity, String)],
     ) -> Result<(), StoreError> {
-        let mut kinds = Vec::with_capacity(names.len());
-        let mut codes = Vec::with_capacity(names.len());
-        let mut values: Vec<Option<String>> = Vec::with_capacity(names.len());
+        // The last name given for an entity wins, as one row at a time would.
+        let mut last: HashMap<&Entity, Option<String>> = HashMap::new();
         for (entity, name) in names {
             let name = name.trim();
-            kinds.push(entity.kind().name().to_string());
-            codes.push(entity.code());
-            values.push((!name.is_empty()).then(|| name.to_string()));
+            last.insert(entity, (!name.is_empty()).then(|| name.to_string()));
         }
-        // In one statement a name given twice would conflict with itself:
-        // one at a time, in order, as SQLite does.
+        let mut kinds = Vec::with_capacity(last.len());
+        let mut codes = Vec::with_capacity(last.len());
+        let mut values: Vec<Option<String>> = Vec::with_capacity(last.len());
+        for (entity, name) in last {
+            kinds.push(entity.kind().name());
+            codes.push(entity.code());
+            values.push(name);
+        }
         self.write("naming entities", |tx, label| {
-            let stmt = tx
-                .prepare(
-                    "INSERT INTO entities (kind, code, name) VALUES ($1, $2, $3)
-                     ON CONFLICT (kind, code) DO UPDATE SET name = excluded.name",
-                )
-                .map_err(pg_error(label, "naming an entity"))?;
-            for ((kind, code), name) in kinds.iter().zip(&codes).zip(&values) {
-                tx.execute(&stmt, &[kind, code, name])
-                    .map_err(pg_error(label, "naming an entity"))?;
-            }
+            tx.execute(
+                "INSERT INTO entities (kind, code, name)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+                 ON CONFLICT (kind, code) DO UPDATE SET name = excluded.name",
+                &[&kinds, &codes, &values],
+            )
+            .map_err(pg_error(label, "naming entities"))?;
             Ok(())
         })
     }

@@ -302,31 +302,39 @@ impl PgStore {
         &mut self,
         rows: &[AsCountrySpace],
     ) -> Result<(), StoreError> {
+        // Rows for the same AS and country are summed; the first one's
+        // time is kept, as SQLite's upsert does.
+        let mut summed: BTreeMap<(&str, u32), (i64, i64, i64)> = BTreeMap::new();
+        for row in rows {
+            let v4 = i64::try_from(row.units_v4).unwrap_or(i64::MAX);
+            let v6 = i64::try_from(row.units_v6).unwrap_or(i64::MAX);
+            summed
+                .entry((row.country.as_str(), row.asn))
+                .and_modify(|e| {
+                    e.0 = e.0.saturating_add(v4);
+                    e.1 = e.1.saturating_add(v6);
+                })
+                .or_insert((v4, v6, row.observed_at));
+        }
+        let mut asns = Vec::with_capacity(summed.len());
+        let mut countries = Vec::with_capacity(summed.len());
+        let (mut v4s, mut v6s, mut times) = (Vec::new(), Vec::new(), Vec::new());
+        for ((country, asn), (v4, v6, at)) in summed {
+            asns.push(i64::from(asn));
+            countries.push(country);
+            v4s.push(v4);
+            v6s.push(v6);
+            times.push(at);
+        }
         self.write("storing AS countries", |tx, label| {
             tx.execute("DELETE FROM as_countries", &[])
                 .map_err(pg_error(label, "replacing AS countries"))?;
-            let stmt = tx
-                .prepare(
-                    "INSERT INTO as_countries (asn, country, units_v4, units_v6, observed_at)
-                     VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (country, asn) DO UPDATE SET
-                       units_v4 = as_countries.units_v4 + excluded.units_v4,
-                       units_v6 = as_countries.units_v6 + excluded.units_v6",
-                )
-                .map_err(pg_error(label, "storing AS countries"))?;
-            for row in rows {
-                tx.execute(
-                    &stmt,
-                    &[
-                        &i64::from(row.asn),
-                        &row.country.as_str(),
-                        &i64::try_from(row.units_v4).unwrap_or(i64::MAX),
-                        &i64::try_from(row.units_v6).unwrap_or(i64::MAX),
-                        &row.observed_at,
-                    ],
-                )
-                .map_err(pg_error(label, "storing AS countries"))?;
-            }
+            tx.execute(
+                "INSERT INTO as_countries (asn, country, units_v4, units_v6, observed_at)
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])",
+                &[&asns, &countries, &v4s, &v6s, &times],
+            )
+            .map_err(pg_error(label, "storing AS countries"))?;
             Ok(())
         })
     }

@@ -30,6 +30,10 @@ pub const EXIT_PARTIAL_INPUT: u8 = 3;
 
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    if let Some(url) = &cli.store {
+        // Every command opens its store through open_store.
+        let _ = STORE_URL.set(url.clone());
+    }
     match cli.command {
         Command::Ingest(IngestCommand::Mrt(args)) => ingest::mrt(&cli.data_dir, args),
         Command::Ingest(IngestCommand::Archive(args)) => ingest::archive(&cli.data_dir, args),
@@ -76,8 +80,17 @@ pub fn partial_if(partial: bool) -> ExitCode {
     }
 }
 
-/// Opens the store in `data_dir`, creating it if needed.
+/// The store `--store` names, when given (set once by [`run`]).
+static STORE_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Opens the store `--store` names, else the one in `data_dir`, creating
+/// it if needed.
 pub fn open_store(data_dir: &std::path::Path) -> Result<Store> {
+    if let Some(url) = STORE_URL.get() {
+        return Store::open_url(url).with_context(|| {
+            "cannot open the vigie store given with --store (or VIGIE_STORE)".to_string()
+        });
+    }
     Store::open(data_dir).with_context(|| {
         format!(
             "cannot open the vigie store in {} (choose another with --data-dir or VIGIE_DATA)",
