@@ -173,8 +173,7 @@ fn wire_value(value: Option<f64>) -> WireValue {
     match value {
         None => WireValue::NoData,
         Some(v)
-            if v >= 0.0
-                && v <= MAX_EXACT
+            if (0.0..=MAX_EXACT).contains(&v)
                 && v.fract() == 0.0
                 && v.to_bits() != (-0.0f64).to_bits() =>
         {
