@@ -482,88 +482,92 @@ mod tests {
 
     #[test]
     fn a_re_read_from_fewer_records_keeps_the_stored_values() {
-        let mut store = Store::open_in_memory().unwrap();
-        let bin = BinSize::FIVE_MINUTES;
-        let full = [(key(), Some(2_763_162.0))];
-        let partial = [(key(), Some(1_178_510.0))];
-        assert_eq!(
-            store
-                .write_bin_weighted("bgp-mrt", bin, T, &full, 900)
-                .unwrap(),
-            WriteOutcome::Written
-        );
-        assert_eq!(
-            store
-                .write_bin_weighted("bgp-mrt", bin, T, &partial, 300)
-                .unwrap(),
-            WriteOutcome::KeptStored {
-                stored_records: 900
-            }
-        );
-        let read = |store: &Store| {
-            store
-                .read_series(&key(), bin, TimeRange::new(T, T + 300).unwrap())
-                .unwrap()
-                .values
-        };
-        assert_eq!(read(&store), [Some(2_763_162.0)]);
-        // As many records or more: the newer read wins.
-        let again = [(key(), Some(2_763_163.0))];
-        assert_eq!(
-            store
-                .write_bin_weighted("bgp-mrt", bin, T, &again, 900)
-                .unwrap(),
-            WriteOutcome::Written
-        );
-        store.compact().unwrap();
-        assert_eq!(read(&store), [Some(2_763_163.0)]);
-        assert_eq!(store.bin_records("bgp-mrt", bin, T).unwrap(), Some(900));
+        // The same assertions on each backend built and installed.
+        for mut store in crate::test_stores() {
+            let bin = BinSize::FIVE_MINUTES;
+            let full = [(key(), Some(2_763_162.0))];
+            let partial = [(key(), Some(1_178_510.0))];
+            assert_eq!(
+                store
+                    .write_bin_weighted("bgp-mrt", bin, T, &full, 900)
+                    .unwrap(),
+                WriteOutcome::Written
+            );
+            assert_eq!(
+                store
+                    .write_bin_weighted("bgp-mrt", bin, T, &partial, 300)
+                    .unwrap(),
+                WriteOutcome::KeptStored {
+                    stored_records: 900
+                }
+            );
+            let read = |store: &Store| {
+                store
+                    .read_series(&key(), bin, TimeRange::new(T, T + 300).unwrap())
+                    .unwrap()
+                    .values
+            };
+            assert_eq!(read(&store), [Some(2_763_162.0)]);
+            // As many records or more: the newer read wins.
+            let again = [(key(), Some(2_763_163.0))];
+            assert_eq!(
+                store
+                    .write_bin_weighted("bgp-mrt", bin, T, &again, 900)
+                    .unwrap(),
+                WriteOutcome::Written
+            );
+            store.compact().unwrap();
+            assert_eq!(read(&store), [Some(2_763_163.0)]);
+            assert_eq!(store.bin_records("bgp-mrt", bin, T).unwrap(), Some(900));
+        }
     }
 
     #[test]
     fn check_finds_and_repair_removes_bins_outside_the_window() {
-        let mut store = Store::open_in_memory().unwrap();
-        let bin = BinSize::FIVE_MINUTES;
-        let far = 4_100_000_100; // 2099-12-02
-        store
-            .write_points(&key(), bin, &[(EARLIEST_PLAUSIBLE - 300, Some(1.0))])
-            .unwrap();
-        store
-            .write_bin("import", bin, T, &[(key(), Some(5.0))])
-            .unwrap();
-        store
-            .write_bin("import", bin, far, &[(key(), Some(7.0))])
-            .unwrap();
-        let window = TimeWindow::live(1_700_000_000, 86_400);
-        // Still staged: the plausible bin is found.
-        let staged = store.list_series().unwrap()[0].clone();
-        assert_eq!(staged.last_bin, Some(far));
-        let range = store.plausible_range(&staged, window).unwrap().unwrap();
-        assert!(range.contains(T), "{range}");
-        store.compact().unwrap();
-        let info = store.list_series().unwrap()[0].clone();
-        assert_eq!(info.last_bin, Some(far));
-        let range = store.plausible_range(&info, window).unwrap().unwrap();
-        assert_eq!(
-            (range.from(), range.until()),
-            (T - T % 86_400, T - T % 86_400 + 86_400)
-        );
-        let check = store.check(window).unwrap();
-        assert!(check.integrity.is_empty() && check.damaged.is_empty());
-        assert_eq!(check.implausible_bins(), 2);
-        assert_eq!(check.implausible[0].first, EARLIEST_PLAUSIBLE - 300);
-        assert_eq!(check.implausible[0].last, far);
-        let report = store.repair(window).unwrap();
-        assert_eq!(report.bins_removed, 2);
-        assert_eq!(report.series_touched, 1);
-        assert_eq!(report.sources_reset, 1);
-        assert!(store.check(window).unwrap().is_clean());
-        let info = &store.list_series().unwrap()[0];
-        assert_eq!((info.first_bin, info.last_bin), (Some(T), Some(T)));
-        assert_eq!(
-            store.last_committed_bin("import").unwrap(),
-            Some(window.latest() / 300 * 300)
-        );
+        // The same assertions on each backend built and installed.
+        for mut store in crate::test_stores() {
+            let bin = BinSize::FIVE_MINUTES;
+            let far = 4_100_000_100; // 2099-12-02
+            store
+                .write_points(&key(), bin, &[(EARLIEST_PLAUSIBLE - 300, Some(1.0))])
+                .unwrap();
+            store
+                .write_bin("import", bin, T, &[(key(), Some(5.0))])
+                .unwrap();
+            store
+                .write_bin("import", bin, far, &[(key(), Some(7.0))])
+                .unwrap();
+            let window = TimeWindow::live(1_700_000_000, 86_400);
+            // Still staged: the plausible bin is found.
+            let staged = store.list_series().unwrap()[0].clone();
+            assert_eq!(staged.last_bin, Some(far));
+            let range = store.plausible_range(&staged, window).unwrap().unwrap();
+            assert!(range.contains(T), "{range}");
+            store.compact().unwrap();
+            let info = store.list_series().unwrap()[0].clone();
+            assert_eq!(info.last_bin, Some(far));
+            let range = store.plausible_range(&info, window).unwrap().unwrap();
+            assert_eq!(
+                (range.from(), range.until()),
+                (T - T % 86_400, T - T % 86_400 + 86_400)
+            );
+            let check = store.check(window).unwrap();
+            assert!(check.integrity.is_empty() && check.damaged.is_empty());
+            assert_eq!(check.implausible_bins(), 2);
+            assert_eq!(check.implausible[0].first, EARLIEST_PLAUSIBLE - 300);
+            assert_eq!(check.implausible[0].last, far);
+            let report = store.repair(window).unwrap();
+            assert_eq!(report.bins_removed, 2);
+            assert_eq!(report.series_touched, 1);
+            assert_eq!(report.sources_reset, 1);
+            assert!(store.check(window).unwrap().is_clean());
+            let info = &store.list_series().unwrap()[0];
+            assert_eq!((info.first_bin, info.last_bin), (Some(T), Some(T)));
+            assert_eq!(
+                store.last_committed_bin("import").unwrap(),
+                Some(window.latest() / 300 * 300)
+            );
+        }
     }
 
     #[test]

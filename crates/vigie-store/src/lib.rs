@@ -782,5 +782,48 @@ impl Store {
     }
 }
 
+/// A store for tests, with what keeps its database alive.
+#[cfg(test)]
+pub(crate) struct TestStore {
+    store: Store,
+    #[cfg(feature = "postgres")]
+    _database: Option<vigie_testdata::postgres::TestDatabase>,
+}
+
+#[cfg(test)]
+impl std::ops::Deref for TestStore {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+#[cfg(test)]
+impl std::ops::DerefMut for TestStore {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+}
+
+/// A fresh store on each backend: SQLite in memory, and with the
+/// `postgres` feature a fresh PostgreSQL database (when the server is
+/// installed; under `CI=true` it must be).
+#[cfg(test)]
+pub(crate) fn test_stores() -> Vec<TestStore> {
+    let mut stores = vec![TestStore {
+        store: Store::open_in_memory().unwrap(),
+        #[cfg(feature = "postgres")]
+        _database: None,
+    }];
+    #[cfg(feature = "postgres")]
+    if let Some(database) = vigie_testdata::postgres::test_database() {
+        stores.push(TestStore {
+            store: Store::open_url(&database.url()).unwrap(),
+            _database: Some(database),
+        });
+    }
+    stores
+}
+
 #[cfg(test)]
 mod tests;

@@ -374,100 +374,107 @@ mod tests {
 
     #[test]
     fn every_write_is_logged_in_order_and_staged_bins_read_back() {
-        let mut store = Store::open_in_memory().unwrap();
-        let bin = BinSize::default();
-        assert_eq!(store.last_write_seq().unwrap(), 0);
-        // Whole series first: writing points folds the staged bins of
-        // their block into chunks.
-        store
-            .write_points(&key("UZ"), bin, &[(DAY, Some(1.0)), (DAY + 600, Some(2.0))])
-            .unwrap();
-        store
-            .write_bin(
-                "probe",
-                bin,
-                DAY,
-                &[(key("KZ"), Some(3.0)), (key("AS9198"), None)],
-            )
-            .unwrap();
-        let writes = store.writes_since(0, 10).unwrap();
-        assert_eq!(writes.len(), 2);
-        assert_eq!(
-            (
-                writes[0].first_bin,
-                writes[0].last_bin,
-                writes[0].series.clone()
-            ),
-            (DAY, DAY + 600, Some(key("UZ")))
-        );
-        assert_eq!(
-            (
-                writes[1].source.as_str(),
-                writes[1].first_bin,
-                writes[1].series.clone()
-            ),
-            ("probe", DAY, None)
-        );
-        assert_eq!(store.last_write_seq().unwrap(), writes[1].seq);
-        assert!(store.writes_since(writes[1].seq, 10).unwrap().is_empty());
-        let mut staged = store.staged_bin("probe", bin, DAY).unwrap().unwrap();
-        staged.sort_by(|a, b| a.0.cmp(&b.0));
-        assert_eq!(staged, [(key("KZ"), Some(3.0)), (key("AS9198"), None)]);
-        store.compact().unwrap();
-        assert_eq!(store.staged_bin("probe", bin, DAY).unwrap(), None);
+        // The same assertions on each backend built and installed.
+        for mut store in crate::test_stores() {
+            let bin = BinSize::default();
+            assert_eq!(store.last_write_seq().unwrap(), 0);
+            // Whole series first: writing points folds the staged bins of
+            // their block into chunks.
+            store
+                .write_points(&key("UZ"), bin, &[(DAY, Some(1.0)), (DAY + 600, Some(2.0))])
+                .unwrap();
+            store
+                .write_bin(
+                    "probe",
+                    bin,
+                    DAY,
+                    &[(key("KZ"), Some(3.0)), (key("AS9198"), None)],
+                )
+                .unwrap();
+            let writes = store.writes_since(0, 10).unwrap();
+            assert_eq!(writes.len(), 2);
+            assert_eq!(
+                (
+                    writes[0].first_bin,
+                    writes[0].last_bin,
+                    writes[0].series.clone()
+                ),
+                (DAY, DAY + 600, Some(key("UZ")))
+            );
+            assert_eq!(
+                (
+                    writes[1].source.as_str(),
+                    writes[1].first_bin,
+                    writes[1].series.clone()
+                ),
+                ("probe", DAY, None)
+            );
+            assert_eq!(store.last_write_seq().unwrap(), writes[1].seq);
+            assert!(store.writes_since(writes[1].seq, 10).unwrap().is_empty());
+            let mut staged = store.staged_bin("probe", bin, DAY).unwrap().unwrap();
+            staged.sort_by(|a, b| a.0.cmp(&b.0));
+            assert_eq!(staged, [(key("KZ"), Some(3.0)), (key("AS9198"), None)]);
+            store.compact().unwrap();
+            assert_eq!(store.staged_bin("probe", bin, DAY).unwrap(), None);
+        }
     }
 
     #[test]
     fn detector_states_are_replaced_per_series() {
-        let mut store = Store::open_in_memory().unwrap();
-        let bin = BinSize::default();
-        let state = |entity: &str, bytes: &[u8]| DetectorCheckpoint {
-            key: key(entity),
-            bin,
-            state: bytes.to_vec(),
-            depths_at: 0,
-            depths: Vec::new(),
-        };
-        assert_eq!(store.detector_states("vigie").unwrap(), (vec![], None));
-        store
-            .save_detector_state("vigie", &[state("KZ", b"a"), state("UZ", b"b")], 4)
-            .unwrap();
-        store
-            .save_detector_state("vigie", &[state("KZ", b"c")], 9)
-            .unwrap();
-        let (mut states, position) = store.detector_states("vigie").unwrap();
-        states.sort_by(|a, b| a.key.cmp(&b.key));
-        assert_eq!(states, [state("KZ", b"c"), state("UZ", b"b")]);
-        assert_eq!(position, Some(9));
-        assert!(store.detector_states("other").unwrap().0.is_empty());
+        // The same assertions on each backend built and installed.
+        for mut store in crate::test_stores() {
+            let bin = BinSize::default();
+            let state = |entity: &str, bytes: &[u8]| DetectorCheckpoint {
+                key: key(entity),
+                bin,
+                state: bytes.to_vec(),
+                depths_at: 0,
+                depths: Vec::new(),
+            };
+            assert_eq!(store.detector_states("vigie").unwrap(), (vec![], None));
+            store
+                .save_detector_state("vigie", &[state("KZ", b"a"), state("UZ", b"b")], 4)
+                .unwrap();
+            store
+                .save_detector_state("vigie", &[state("KZ", b"c")], 9)
+                .unwrap();
+            let (mut states, position) = store.detector_states("vigie").unwrap();
+            states.sort_by(|a, b| a.key.cmp(&b.key));
+            assert_eq!(states, [state("KZ", b"c"), state("UZ", b"b")]);
+            assert_eq!(position, Some(9));
+            assert!(store.detector_states("other").unwrap().0.is_empty());
+        }
     }
 
     #[test]
     fn depth_histories_are_appended_across_chunks_and_start_afresh() {
-        let mut store = Store::open_in_memory().unwrap();
-        let bin = BinSize::default();
-        let save = |store: &mut Store, at: u64, bytes: Vec<u8>| {
-            let checkpoint = DetectorCheckpoint {
-                key: key("KZ"),
-                bin,
-                state: b"s".to_vec(),
-                depths_at: at,
-                depths: bytes,
+        // The same assertions on each backend built and installed.
+        for mut store in crate::test_stores() {
+            let bin = BinSize::default();
+            let save = |store: &mut Store, at: u64, bytes: Vec<u8>| {
+                let checkpoint = DetectorCheckpoint {
+                    key: key("KZ"),
+                    bin,
+                    state: b"s".to_vec(),
+                    depths_at: at,
+                    depths: bytes,
+                };
+                store
+                    .save_detector_state("vigie", &[checkpoint], 1)
+                    .unwrap();
             };
-            store
-                .save_detector_state("vigie", &[checkpoint], 1)
-                .unwrap();
-        };
-        let history = |store: &Store| store.detector_states("vigie").unwrap().0[0].depths.clone();
-        let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-        save(&mut store, 0, bytes[..3000].to_vec());
-        save(&mut store, 3000, bytes[3000..5000].to_vec());
-        save(&mut store, 5000, bytes[5000..].to_vec());
-        assert_eq!(history(&store), bytes);
-        // Saving the same bytes again changes nothing.
-        save(&mut store, 5000, bytes[5000..].to_vec());
-        assert_eq!(history(&store), bytes);
-        save(&mut store, 0, vec![7, 7]);
-        assert_eq!(history(&store), [7, 7]);
+            let history =
+                |store: &Store| store.detector_states("vigie").unwrap().0[0].depths.clone();
+            let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+            save(&mut store, 0, bytes[..3000].to_vec());
+            save(&mut store, 3000, bytes[3000..5000].to_vec());
+            save(&mut store, 5000, bytes[5000..].to_vec());
+            assert_eq!(history(&store), bytes);
+            // Saving the same bytes again changes nothing.
+            save(&mut store, 5000, bytes[5000..].to_vec());
+            assert_eq!(history(&store), bytes);
+            save(&mut store, 0, vec![7, 7]);
+            assert_eq!(history(&store), [7, 7]);
+        }
     }
 }

@@ -101,72 +101,76 @@ mod tests {
 
     #[test]
     fn final_provisional_and_retracted_bins() {
-        let mut store = Store::open_in_memory().unwrap();
-        let key = SeriesKey {
-            entity: "KZ".parse().unwrap(),
-            signal: SignalKind::BgpVisibleSlash24s,
-        };
-        let bin = |start, value| SignalBin {
-            bin: BinSize::FIVE_MINUTES,
-            bin_start: start,
-            values: vec![(key.clone(), Some(value))],
-        };
-        let mut sink = store.sink("bgp-live");
-        sink.write(&bin(0, 5.0)).unwrap();
-        sink.write_provisional(&bin(300, 4.0)).unwrap();
-        sink.write_provisional(&bin(600, 3.0)).unwrap();
-        sink.retract_provisional(&bin(600, 3.0)).unwrap();
-        let series = store
-            .read_series(&key, BinSize::FIVE_MINUTES, TimeRange::new(0, 900).unwrap())
-            .unwrap();
-        assert_eq!(series.values, [Some(5.0), Some(4.0), None]);
-        assert_eq!(store.last_committed_bin("bgp-live").unwrap(), Some(0));
-        assert_eq!(
-            store.last_committed_bin("bgp-live-provisional").unwrap(),
-            Some(600)
-        );
-        let imported = Series {
-            key: key.clone(),
-            bin: BinSize::FIVE_MINUTES,
-            start: 600,
-            values: vec![Some(2.0), Some(1.0)],
-        };
-        store.sink("import.csv").write_series(&[imported]).unwrap();
-        let series = store
-            .read_series(
-                &key,
-                BinSize::FIVE_MINUTES,
-                TimeRange::new(0, 1_200).unwrap(),
-            )
-            .unwrap();
-        assert_eq!(series.values, [Some(5.0), Some(4.0), Some(2.0), Some(1.0)]);
-        assert_eq!(store.last_committed_bin("import.csv").unwrap(), None);
+        // The same assertions on each backend built and installed.
+        for mut store in crate::test_stores() {
+            let key = SeriesKey {
+                entity: "KZ".parse().unwrap(),
+                signal: SignalKind::BgpVisibleSlash24s,
+            };
+            let bin = |start, value| SignalBin {
+                bin: BinSize::FIVE_MINUTES,
+                bin_start: start,
+                values: vec![(key.clone(), Some(value))],
+            };
+            let mut sink = store.sink("bgp-live");
+            sink.write(&bin(0, 5.0)).unwrap();
+            sink.write_provisional(&bin(300, 4.0)).unwrap();
+            sink.write_provisional(&bin(600, 3.0)).unwrap();
+            sink.retract_provisional(&bin(600, 3.0)).unwrap();
+            let series = store
+                .read_series(&key, BinSize::FIVE_MINUTES, TimeRange::new(0, 900).unwrap())
+                .unwrap();
+            assert_eq!(series.values, [Some(5.0), Some(4.0), None]);
+            assert_eq!(store.last_committed_bin("bgp-live").unwrap(), Some(0));
+            assert_eq!(
+                store.last_committed_bin("bgp-live-provisional").unwrap(),
+                Some(600)
+            );
+            let imported = Series {
+                key: key.clone(),
+                bin: BinSize::FIVE_MINUTES,
+                start: 600,
+                values: vec![Some(2.0), Some(1.0)],
+            };
+            store.sink("import.csv").write_series(&[imported]).unwrap();
+            let series = store
+                .read_series(
+                    &key,
+                    BinSize::FIVE_MINUTES,
+                    TimeRange::new(0, 1_200).unwrap(),
+                )
+                .unwrap();
+            assert_eq!(series.values, [Some(5.0), Some(4.0), Some(2.0), Some(1.0)]);
+            assert_eq!(store.last_committed_bin("import.csv").unwrap(), None);
+        }
     }
 
     #[test]
     fn an_imported_gap_leaves_stored_values_alone() {
-        let mut store = Store::open_in_memory().unwrap();
-        let key = SeriesKey {
-            entity: "KZ".parse().unwrap(),
-            signal: SignalKind::HttpRequests,
-        };
-        let series = |values: Vec<Option<f64>>| Series {
-            key: key.clone(),
-            bin: BinSize::FIVE_MINUTES,
-            start: 600,
-            values,
-        };
-        let mut sink = store.sink("import.csv");
-        sink.write_series(&[series(vec![Some(208.0), Some(7.0)])])
-            .unwrap();
-        sink.write_series(&[series(vec![None, Some(8.0)])]).unwrap();
-        let read = store
-            .read_series(
-                &key,
-                BinSize::FIVE_MINUTES,
-                TimeRange::new(600, 1_200).unwrap(),
-            )
-            .unwrap();
-        assert_eq!(read.values, [Some(208.0), Some(8.0)]);
+        // The same assertions on each backend built and installed.
+        for mut store in crate::test_stores() {
+            let key = SeriesKey {
+                entity: "KZ".parse().unwrap(),
+                signal: SignalKind::HttpRequests,
+            };
+            let series = |values: Vec<Option<f64>>| Series {
+                key: key.clone(),
+                bin: BinSize::FIVE_MINUTES,
+                start: 600,
+                values,
+            };
+            let mut sink = store.sink("import.csv");
+            sink.write_series(&[series(vec![Some(208.0), Some(7.0)])])
+                .unwrap();
+            sink.write_series(&[series(vec![None, Some(8.0)])]).unwrap();
+            let read = store
+                .read_series(
+                    &key,
+                    BinSize::FIVE_MINUTES,
+                    TimeRange::new(600, 1_200).unwrap(),
+                )
+                .unwrap();
+            assert_eq!(read.values, [Some(208.0), Some(8.0)]);
+        }
     }
 }

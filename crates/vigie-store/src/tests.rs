@@ -55,7 +55,11 @@ macro_rules! backend_tests {
     };
 }
 
-backend_tests!(sqlite_memory, Some(Place::Memory); values_round_trip_exactly_staged_and_compacted,
+/// The tests that need one handle: SQLite in memory.
+macro_rules! memory_tests {
+    ($module:ident, $place:expr) => {
+        backend_tests!($module, $place;
+    values_round_trip_exactly_staged_and_compacted,
     non_finite_values_are_refused_with_a_clear_error,
     misaligned_bins_duplicates_and_bad_sources_are_refused,
     staged_bins_and_chunks_merge_on_read,
@@ -67,33 +71,39 @@ backend_tests!(sqlite_memory, Some(Place::Memory); values_round_trip_exactly_sta
     listing_merges_chunks_and_staged_bins,
     last_committed_bin_is_the_latest_in_time,
     inputs_done_round_trip,
-    listing_is_the_same_staged_or_compacted_across_blocks);
-backend_tests!(sqlite_dir, Some(Place::Dir(tempfile::tempdir().unwrap())); a_reader_and_a_writer_work_at_once,
+    listing_is_the_same_staged_or_compacted_across_blocks,
+        );
+    };
+}
+
+/// The tests that reopen their store or use several handles at once.
+macro_rules! shared_tests {
+    ($module:ident, $place:expr) => {
+        backend_tests!($module, $place;
+    a_reader_and_a_writer_work_at_once,
+    two_writers_take_turns_and_a_log_reader_misses_none,
     as_countries_are_replaced_and_listed_largest_first,
     annotations_are_stored_and_listed_by_entity_and_time,
     outbox_enqueues_once_and_tracks_each_delivery,
     probe_block_changes_are_kept_for_drill_down,
-    an_older_separate_block_log_is_imported_once);
+    an_older_separate_block_log_is_imported_once,
+        );
+    };
+}
+
+memory_tests!(sqlite_memory, Some(Place::Memory));
+shared_tests!(sqlite_dir, Some(Place::Dir(tempfile::tempdir().unwrap())));
 // The same assertions on PostgreSQL: the same results on every read.
 #[cfg(feature = "postgres")]
-backend_tests!(postgres, vigie_testdata::postgres::test_database().map(Place::Postgres); values_round_trip_exactly_staged_and_compacted,
-    non_finite_values_are_refused_with_a_clear_error,
-    misaligned_bins_duplicates_and_bad_sources_are_refused,
-    staged_bins_and_chunks_merge_on_read,
-    compaction_is_idempotent,
-    rewriting_a_bin_is_idempotent_and_keeps_other_series,
-    later_writes_win_across_sources_and_imports,
-    write_points_spans_days_and_bin_sizes,
-    unknown_series_read_as_no_data,
-    listing_merges_chunks_and_staged_bins,
-    last_committed_bin_is_the_latest_in_time,
-    inputs_done_round_trip,
-    listing_is_the_same_staged_or_compacted_across_blocks, a_reader_and_a_writer_work_at_once,
-    as_countries_are_replaced_and_listed_largest_first,
-    annotations_are_stored_and_listed_by_entity_and_time,
-    outbox_enqueues_once_and_tracks_each_delivery,
-    probe_block_changes_are_kept_for_drill_down,
-    an_older_separate_block_log_is_imported_once);
+memory_tests!(
+    postgres,
+    vigie_testdata::postgres::test_database().map(Place::Postgres)
+);
+#[cfg(feature = "postgres")]
+shared_tests!(
+    postgres_shared,
+    vigie_testdata::postgres::test_database().map(Place::Postgres)
+);
 
 fn key(entity: &str, signal: SignalKind) -> SeriesKey {
     SeriesKey {
@@ -1389,4 +1399,52 @@ fn an_older_separate_block_log_is_imported_once(place: &Place) {
     let missing = dir.path().join("none").join("probe-blocks.sqlite");
     assert!(store.import_block_log_file(&missing).is_err());
     assert!(store.import_block_log_file(dir.path()).is_err());
+}
+
+/// Two writers (two processes, as two `vigie serve` or a prober and an
+/// ingest) write bins of one store at once while a third follows the write
+/// log, as live detection does: every bin is there with its value, and the
+/// reader sees each write once.
+fn two_writers_take_turns_and_a_log_reader_misses_none(place: &Place) {
+    let keys: Vec<SeriesKey> = (1..=50).map(|asn| bgp(&format!("AS{asn}"))).collect();
+    let per_writer = 40i64;
+    let mut writers = Vec::new();
+    for w in 0..2i64 {
+        let mut store = place.open();
+        let keys = keys.clone();
+        writers.push(std::thread::spawn(move || {
+            for i in 0..per_writer {
+                let n = i * 2 + w;
+                let values: Vec<_> = keys.iter().map(|k| (k.clone(), Some(n as f64))).collect();
+                store
+                    .write_bin(&format!("writer-{w}"), BIN, DAY + n * 300, &values)
+                    .unwrap();
+                if i % 15 == 14 {
+                    store.compact().unwrap();
+                }
+            }
+        }));
+    }
+    let reader = place.open();
+    let (mut seen, mut after) = (Vec::new(), 0);
+    loop {
+        let done = writers.iter().all(|w| w.is_finished());
+        for write in reader.writes_since(after, 1000).unwrap() {
+            assert!(write.seq > after);
+            after = write.seq;
+            seen.push(write.first_bin);
+        }
+        if done {
+            break;
+        }
+    }
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    seen.sort_unstable();
+    let all: Vec<i64> = (0..per_writer * 2).map(|n| DAY + n * 300).collect();
+    assert_eq!(seen, all);
+    let values = read(&reader, &keys[7], DAY, per_writer * 2);
+    let expected: Vec<Option<f64>> = (0..per_writer * 2).map(|n| Some(n as f64)).collect();
+    assert_eq!(values, expected);
 }

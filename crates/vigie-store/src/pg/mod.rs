@@ -1419,3 +1419,107 @@ fn full_extent(
         last,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use postgres::{Client, NoTls};
+    use vigie_model::{BinSize, SeriesKey, SignalKind};
+
+    use super::schema::PG_MIGRATIONS;
+    use crate::{current_version, Store, StoreError, MIGRATIONS};
+
+    fn raw(url: &str) -> Client {
+        Client::connect(url, NoTls).unwrap()
+    }
+
+    #[test]
+    fn the_schema_has_sqlites_steps_and_refuses_what_it_does_not_know() {
+        assert_eq!(PG_MIGRATIONS.len(), MIGRATIONS.len());
+        let Some(db) = vigie_testdata::postgres::test_database() else {
+            return;
+        };
+        let url = db.url();
+        let store = Store::open_url(&url).unwrap();
+        assert_eq!(store.schema_version().unwrap(), current_version());
+        assert!(store.location().starts_with("postgres://vigie@127.0.0.1:"));
+        // Opening again changes nothing; a newer vigie's database is refused.
+        drop(Store::open_url(&url).unwrap());
+        raw(&url)
+            .batch_execute("UPDATE vigie_schema SET version = 99")
+            .unwrap();
+        let err = Store::open_url(&url).err().unwrap();
+        assert!(
+            matches!(err, StoreError::NewerSchema { found: 99, .. }),
+            "{err}"
+        );
+        // Another program's database is refused, and left alone.
+        let other = vigie_testdata::postgres::test_database().unwrap();
+        raw(&other.url())
+            .batch_execute("CREATE TABLE invoices (id INT)")
+            .unwrap();
+        let err = Store::open_url(&other.url()).err().unwrap();
+        assert!(
+            err.to_string().contains("1 tables of another program"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn chunks_go_to_time_partitions_made_on_demand() {
+        let Some(db) = vigie_testdata::postgres::test_database() else {
+            return;
+        };
+        let mut store = Store::open_url(&db.url()).unwrap();
+        let key = SeriesKey {
+            entity: "KZ".parse().unwrap(),
+            signal: SignalKind::BgpVisibleSlash24s,
+        };
+        let day = 1_641_340_800;
+        let bin = BinSize::FIVE_MINUTES;
+        store
+            .write_points(
+                &key,
+                bin,
+                &[(day, Some(1.0)), (day + 40 * 86_400, Some(2.0))],
+            )
+            .unwrap();
+        store
+            .write_bin("s", bin, day + 300, &[(key.clone(), Some(3.0))])
+            .unwrap();
+        store.compact().unwrap();
+        let partitions: Vec<String> = raw(&db.url())
+            .query(
+                "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = 'chunks'::regclass ORDER BY 1",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        assert_eq!(partitions, ["chunks_p593", "chunks_p594"]);
+        let range = vigie_model::TimeRange::new(day, day + 600).unwrap();
+        assert_eq!(
+            store.read_series(&key, bin, range).unwrap().values,
+            [Some(1.0), Some(3.0)]
+        );
+    }
+
+    #[test]
+    fn bad_urls_and_unreachable_servers_are_clear_errors() {
+        let err = Store::open_url("ftp://example.org/x").err().unwrap();
+        assert!(matches!(err, StoreError::BadStoreUrl(_)), "{err}");
+        let err = Store::open_url("postgres://u:secret@127.0.0.1:1/db?sslmode=nonsense")
+            .err()
+            .unwrap();
+        assert!(matches!(err, StoreError::BadStoreUrl(_)), "{err}");
+        // Nothing listens on port 1.
+        let err = Store::open_url("postgres://u:secret@127.0.0.1:1/db")
+            .err()
+            .unwrap();
+        let text = err.to_string();
+        assert!(text.contains("connecting to PostgreSQL"), "{text}");
+        assert!(text.contains("postgres://u@127.0.0.1:1/db"), "{text}");
+        assert!(!text.contains("secret"), "{text}");
+    }
+}
