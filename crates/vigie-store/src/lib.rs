@@ -43,6 +43,16 @@
 //! mode lets any number of readers run while one writer commits; readers see
 //! each write whole. Writers take turns (a writer waits up to 10 s for
 //! another's transaction, then fails with [`StoreError::Busy`]).
+//!
+//! # PostgreSQL
+//!
+//! With the cargo feature `postgres`, [`Store::open_url`] opens a
+//! `postgres://` URL instead: the same API, tables, schema steps and chunk
+//! encoding on a PostgreSQL server, so every read gives the same values.
+//! Any number of processes, on any number of machines, may open the same
+//! database; writers of series take turns as on SQLite (an advisory lock,
+//! [`StoreError::Busy`] after 10 s), readers never wait. `chunks` is
+//! partitioned by time and written with binary `COPY`.
 
 #![warn(missing_docs)]
 
