@@ -1448,3 +1448,26 @@ fn two_writers_take_turns_and_a_log_reader_misses_none(place: &Place) {
     let expected: Vec<Option<f64>> = (0..per_writer * 2).map(|n| Some(n as f64)).collect();
     assert_eq!(values, expected);
 }
+
+#[test]
+fn open_url_opens_folders_and_says_what_a_postgres_url_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("data");
+    let mut store = Store::open_url(folder.to_str().unwrap()).unwrap();
+    store
+        .write_bin("s", BIN, DAY, &[(bgp("KZ"), Some(1.0))])
+        .unwrap();
+    assert!(folder.join(DB_FILE_NAME).is_file());
+    let err = Store::open_url("sqlite://x").err().unwrap();
+    assert!(matches!(err, StoreError::BadStoreUrl(_)), "{err}");
+    let result = Store::open_url("postgres://vigie:secret@127.0.0.1:1/vigie");
+    let text = result.err().unwrap().to_string();
+    #[cfg(not(feature = "postgres"))]
+    assert!(
+        text.contains("--features postgres") && text.contains("vigie:***@127.0.0.1:1"),
+        "{text}"
+    );
+    #[cfg(feature = "postgres")]
+    assert!(text.contains("connecting to PostgreSQL"), "{text}");
+    assert!(!text.contains("secret"), "{text}");
+}
