@@ -16,13 +16,14 @@
 //! another reason (disk full, locked) stops the consumer with an error
 //! and the message is delivered again later.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, AckPolicy};
 use async_nats::jetstream::{self, AckKind};
 use futures_util::StreamExt;
-use vigie_model::{BinSink, SinkError};
+use vigie_model::{BinSink, SeriesKey, SinkError};
 use vigie_store::Store;
 
 use crate::codec::{decode, BinKind, BinMessage};
@@ -64,7 +65,8 @@ pub struct StoreReport {
     /// Of them, messages the server had delivered before (a consumer
     /// stopped before acknowledging them).
     pub redelivered: u64,
-    /// Closed bins (or parts of them) written.
+    /// Closed bins written (the messages of one bin in a row are
+    /// written together, in one store transaction).
     pub bins: u64,
     /// Provisional bins written.
     pub provisional: u64,
@@ -236,7 +238,8 @@ impl<'a> Consumer<'a> {
         })
     }
 
-    /// Runs the consumer, handing each decoded message to `handle` (which
+    /// Runs the consumer, handing each decoded message (or run of messages
+    /// of one bin, merged) to `handle` (which
     /// writes it and says whether it was bad input, or fails), until
     /// `stop` is set or, with `exit_when_drained`, nothing is pending.
     pub fn run(
@@ -255,32 +258,119 @@ impl<'a> Consumer<'a> {
                 continue;
             }
             let mut ackers = Vec::with_capacity(batch.len());
+            let mut run: Option<Run> = None;
             for message in batch {
                 report.messages += 1;
                 report.redelivered += u64::from(message.delivered > 1);
-                match decode(Some(&message.subject), &message.payload) {
-                    Err(e) => report.refuse(&message.subject, message.sequence, &e.to_string()),
-                    Ok(bin) => match handle(&bin, report) {
-                        Ok(Handled::Written) => {}
-                        Ok(Handled::Refused(why)) => {
-                            report.refuse(&message.subject, message.sequence, &why)
+                let bin = match decode(Some(&message.subject), &message.payload) {
+                    Ok(bin) => bin,
+                    Err(e) => {
+                        report.refuse(&message.subject, message.sequence, &e.to_string());
+                        ackers.push(message.acker);
+                        continue;
+                    }
+                };
+                let place = (message.subject, message.sequence);
+                match run.as_mut() {
+                    Some(open) if open.takes(&bin) => open.add(bin, place, message.acker),
+                    _ => {
+                        if let Some(done) = run.take() {
+                            self.flush(done, report, handle, &mut ackers)?;
                         }
-                        Err(e) => {
-                            // Not acknowledged: delivered again later.
-                            self.ack(ackers)?;
-                            return Err(BusError(format!(
-                                "stopped at {} #{}: {e}",
-                                message.subject, message.sequence
-                            )));
-                        }
-                    },
+                        run = Some(Run::new(bin, place, message.acker));
+                    }
                 }
-                ackers.push(message.acker);
+            }
+            if let Some(done) = run.take() {
+                self.flush(done, report, handle, &mut ackers)?;
             }
             self.ack(ackers)?;
             on_batch(report);
         }
         Ok(())
+    }
+}
+
+impl Consumer<'_> {
+    /// Writes a run of messages as one bin; their ackers join `ackers`
+    /// when it is written or refused, else the messages acked so far are
+    /// acked and the error returned (the run is delivered again later).
+    fn flush(
+        &self,
+        run: Run,
+        report: &mut StoreReport,
+        handle: &mut dyn FnMut(&BinMessage, &mut StoreReport) -> Result<Handled, SinkError>,
+        ackers: &mut Vec<jetstream::message::Acker>,
+    ) -> Result<(), BusError> {
+        match handle(&run.message, report) {
+            Ok(Handled::Written) => {}
+            Ok(Handled::Refused(why)) => {
+                for (subject, sequence) in &run.places {
+                    report.refuse(subject, *sequence, &why);
+                }
+            }
+            Err(e) => {
+                // Not acknowledged: delivered again later.
+                self.ack(std::mem::take(ackers))?;
+                let (subject, sequence) = &run.places[0];
+                return Err(BusError(format!("stopped at {subject} #{sequence}: {e}")));
+            }
+        }
+        ackers.extend(run.ackers);
+        Ok(())
+    }
+}
+
+/// Messages in a row for the same bin of the same source, with the same
+/// kind (and record count): the parts of one bin, or one bin written
+/// again. Written as one bin, so a bin cut into parts costs one store
+/// transaction; a series given twice keeps its later value, as writing
+/// them one after the other would.
+struct Run {
+    message: BinMessage,
+    index: HashMap<SeriesKey, usize>,
+    places: Vec<(String, u64)>,
+    ackers: Vec<jetstream::message::Acker>,
+}
+
+impl Run {
+    fn new(message: BinMessage, place: (String, u64), acker: jetstream::message::Acker) -> Run {
+        let index = message
+            .bin
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, (key, _))| (key.clone(), i))
+            .collect();
+        Run {
+            message,
+            index,
+            places: vec![place],
+            ackers: vec![acker],
+        }
+    }
+
+    fn takes(&self, next: &BinMessage) -> bool {
+        let first = &self.message;
+        first.kind == next.kind
+            && first.source == next.source
+            && first.bin.bin == next.bin.bin
+            && first.bin.bin_start == next.bin.bin_start
+    }
+
+    fn add(&mut self, next: BinMessage, place: (String, u64), acker: jetstream::message::Acker) {
+        let values = &mut self.message.bin.values;
+        for (key, value) in next.bin.values {
+            match self.index.get(&key) {
+                Some(&i) => values[i].1 = value,
+                None => {
+                    self.index.insert(key.clone(), values.len());
+                    values.push((key, value));
+                }
+            }
+        }
+        self.places.push(place);
+        self.ackers.push(acker);
     }
 }
 
