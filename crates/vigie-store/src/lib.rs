@@ -820,6 +820,7 @@ impl std::ops::DerefMut for TestStore {
 /// installed; under `CI=true` it must be).
 #[cfg(test)]
 pub(crate) fn test_stores() -> Vec<TestStore> {
+    #[cfg_attr(not(feature = "postgres"), allow(unused_mut))]
     let mut stores = vec![TestStore {
         store: Store::open_in_memory().unwrap(),
         #[cfg(feature = "postgres")]
