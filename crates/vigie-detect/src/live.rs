@@ -9,7 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use vigie_model::{BinSink, BinSize, Entity, SeriesKey, SignalBin, SinkError, UnixSecs};
+use vigie_model::{
+    BinSink, BinSize, Entity, SeriesKey, SignalBin, SignalKind, SinkError, UnixSecs,
+};
 
 use crate::event::SignalDetection;
 use crate::fusion::{fuse, Incident};
@@ -23,10 +25,126 @@ struct Followed {
     first_bin: UnixSecs,
     detector: SignalDetector,
     /// Per bin since `first_bin`, the depth below the baseline: fusion
-    /// reads it to tell which signals stayed normal during an incident
-    /// (4 bytes a bin: a year of 5-minute bins is 420 kB a series).
+    /// reads it to tell which signals stayed normal during an incident.
+    depths: DepthHistory,
+}
+
+/// A series' depth history, kept only where fusion can still read it:
+/// inside the spans of its entity's events, and the bins recent enough
+/// that an event not reported yet could still begin there
+/// ([`SignalDetector::memory_secs`]). Fusion reads depths only inside an
+/// incident, and an incident lies within its events, so what is dropped
+/// is never read; the memory is that of the outages and the last hours,
+/// not of the series' age (4 bytes a bin: a year of 5-minute bins was
+/// 420 kB a series).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct DepthHistory {
+    /// Bins since the series' first bin, kept or not.
+    len: usize,
+    /// The runs of bins kept, oldest first: each run's first bin (its
+    /// index since the first bin) and its depths (NaN: none).
+    runs: Vec<DepthRun>,
+    /// Bins pushed since the last pruning.
+    #[serde(default)]
+    since_pruned: usize,
+}
+
+/// Consecutive bins of a [`DepthHistory`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct DepthRun {
+    start: usize,
     #[serde(with = "crate::event::nan::vec_f32")]
     depths: Vec<f32>,
+}
+
+impl DepthHistory {
+    /// Every bin of `depths` kept.
+    fn whole(depths: Vec<f32>) -> DepthHistory {
+        DepthHistory {
+            len: depths.len(),
+            runs: vec![DepthRun { start: 0, depths }],
+            since_pruned: 0,
+        }
+    }
+
+    /// Sets the depth of bin `index` (at or after the end; the bins
+    /// skipped have none).
+    fn push_at(&mut self, index: usize, depth: f32) {
+        let len = self.len;
+        let tail = match self.runs.last_mut() {
+            Some(run) if run.start + run.depths.len() == len => run,
+            _ => {
+                self.runs.push(DepthRun {
+                    start: len,
+                    depths: Vec::new(),
+                });
+                self.runs.last_mut().expect("just pushed")
+            }
+        };
+        tail.depths.resize(index.max(len) - tail.start, f32::NAN);
+        tail.depths.push(depth);
+        self.len = index.max(len) + 1;
+        self.since_pruned += 1;
+    }
+
+    /// Forgets every bin.
+    fn clear(&mut self) {
+        self.len = 0;
+        self.runs.clear();
+    }
+
+    /// Bins held in memory.
+    fn kept(&self) -> usize {
+        self.runs.iter().map(|r| r.depths.len()).sum()
+    }
+
+    /// The depths from bin `from` to the end, NaN where not kept.
+    fn since(&self, from: usize) -> Vec<f32> {
+        let mut out = vec![f32::NAN; self.len.saturating_sub(from)];
+        for run in &self.runs {
+            for (i, d) in run.depths.iter().enumerate() {
+                if let Some(slot) = (run.start + i).checked_sub(from) {
+                    out[slot] = *d;
+                }
+            }
+        }
+        out
+    }
+
+    /// Keeps only the bins inside `keep` (bin index ranges, half-open).
+    fn retain(&mut self, keep: &[(usize, usize)]) {
+        let mut runs = Vec::new();
+        for run in std::mem::take(&mut self.runs) {
+            let end = run.start + run.depths.len();
+            for &(a, b) in keep {
+                let (from, until) = (a.max(run.start), b.min(end));
+                if from < until {
+                    runs.push(DepthRun {
+                        start: from,
+                        depths: run.depths[from - run.start..until - run.start].to_vec(),
+                    });
+                }
+            }
+        }
+        runs.sort_by_key(|r| r.start);
+        // Merge runs that touch (keep ranges may overlap).
+        let mut merged: Vec<DepthRun> = Vec::with_capacity(runs.len());
+        for run in runs {
+            match merged.last_mut() {
+                Some(last) if run.start <= last.start + last.depths.len() => {
+                    let end = last.start + last.depths.len();
+                    let skip = end - run.start;
+                    if skip < run.depths.len() {
+                        last.depths.extend_from_slice(&run.depths[skip..]);
+                    }
+                }
+                _ => merged.push(run),
+            }
+        }
+        merged.shrink_to_fit();
+        self.runs = merged;
+        self.since_pruned = 0;
+    }
 }
 
 /// Detectors for every series seen, keyed by series and bin width; a sink
@@ -44,6 +162,10 @@ pub struct LiveDetector {
     /// saves them).
     #[serde(skip)]
     pushed: BTreeSet<(SeriesKey, u32)>,
+    /// Whether pushing leaves the depth histories whole (see
+    /// [`Self::hold_depths`]).
+    #[serde(skip)]
+    holding_depths: bool,
 }
 
 /// One series' detector state without its depth history, as a live
@@ -89,6 +211,7 @@ impl LiveDetector {
             followed: BTreeMap::new(),
             changed: BTreeSet::new(),
             pushed: BTreeSet::new(),
+            holding_depths: false,
         }
     }
 
@@ -102,26 +225,31 @@ impl LiveDetector {
             .or_insert_with(|| Followed {
                 first_bin: t - t.rem_euclid(i64::from(bin.secs())),
                 detector: SignalDetector::new(key.clone(), bin, config),
-                depths: Vec::new(),
+                depths: DepthHistory::default(),
             });
         let before = followed.detector.events().len();
         let verdict = followed.detector.push(t, value);
         if !matches!(verdict.phase, crate::PhaseKind::Stale) {
             let step = i64::from(bin.secs());
-            let index = ((verdict.t - followed.first_bin) / step).max(0) as usize;
-            if index > followed.depths.len() + MAX_SILENCE_SECS as usize / bin.secs() as usize {
+            let mut index = ((verdict.t - followed.first_bin) / step).max(0) as usize;
+            if index > followed.depths.len + MAX_SILENCE_SECS as usize / bin.secs() as usize {
                 // After a long silence (or a bin dated far ahead) the depths
                 // start afresh rather than fill the gap.
                 followed.first_bin = verdict.t;
                 followed.depths.clear();
-            } else {
-                // Bins skipped since the last one pushed have no depth.
-                followed.depths.resize(index, f32::NAN);
+                index = 0;
             }
+            // Bins skipped since the last one pushed have no depth.
             followed
                 .depths
-                .push(verdict.depth.map_or(f32::NAN, |d| d as f32));
+                .push_at(index, verdict.depth.map_or(f32::NAN, |d| d as f32));
+            // Prune once the detector's memory has been pushed again.
+            let memory_bins = (followed.detector.memory_secs() / step).max(1) as usize;
+            if !self.holding_depths && followed.depths.since_pruned >= memory_bins {
+                self.prune_entity(&key.entity);
+            }
         }
+        let followed = &self.followed[&(key.clone(), bin.secs())];
         self.pushed.insert((key.clone(), bin.secs()));
         let after = followed.detector.events().len();
         // Anything but a quiet normal bin may change the entity's incidents.
@@ -148,17 +276,106 @@ impl LiveDetector {
             .map(|followed| SeriesState {
                 first_bin: followed.first_bin,
                 detector: followed.detector.clone(),
-                depths_len: followed.depths.len() as u64,
+                depths_len: followed.depths.len as u64,
             })
     }
 
-    /// One series' depth history: the start of its first bin and the depth
-    /// of every bin since (NaN: none), which a checkpoint appends to what
-    /// it saved before (it starts afresh when the first bin moves).
-    pub fn depths(&self, key: &SeriesKey, bin_secs: u32) -> Option<(UnixSecs, &[f32])> {
+    /// One series' depth history from its bin number `from` on: the start
+    /// of its first bin, how many bins it has had, and the depth of each
+    /// bin from `from` (NaN: none, or no longer kept: see
+    /// [`Self::prune_depths`]), which a checkpoint appends to what it saved
+    /// before (it starts afresh when the first bin moves).
+    pub fn depths_since(
+        &self,
+        key: &SeriesKey,
+        bin_secs: u32,
+        from: usize,
+    ) -> Option<(UnixSecs, usize, Vec<f32>)> {
         self.followed
             .get(&(key.clone(), bin_secs))
-            .map(|followed| (followed.first_bin, followed.depths.as_slice()))
+            .map(|f| (f.first_bin, f.depths.len, f.depths.since(from)))
+    }
+
+    /// How many bins of a series' depth history are held in memory.
+    pub fn depth_bins_kept(&self, key: &SeriesKey, bin_secs: u32) -> Option<usize> {
+        self.followed
+            .get(&(key.clone(), bin_secs))
+            .map(|f| f.depths.kept())
+    }
+
+    /// While `hold` is true, pushing keeps every bin of depth: for a
+    /// warm-up that reads series one after the other, each from its first
+    /// bin, where a series read later can still date an event back to
+    /// bins the others have long passed. Release it, then call
+    /// [`Self::prune_depths`].
+    pub fn hold_depths(&mut self, hold: bool) {
+        self.holding_depths = hold;
+    }
+
+    /// Drops every series' depths that fusion can no longer read (see
+    /// `DepthHistory`); pushing does it as it goes, entity by entity. Call
+    /// it after restoring checkpoints, whose histories come whole.
+    pub fn prune_depths(&mut self) {
+        let entities: BTreeSet<Entity> = self
+            .followed
+            .keys()
+            .map(|(k, _)| k.entity.clone())
+            .collect();
+        for entity in &entities {
+            self.prune_entity(entity);
+        }
+    }
+
+    /// Prunes the depth histories of `entity`'s series: kept are the bins
+    /// inside any of its events (an open one to the end) and those after
+    /// the earliest bin any of its detectors still remembers.
+    fn prune_entity(&mut self, entity: &Entity) {
+        // Keys are ordered by entity first: the entity's series are one range.
+        let Some(&signal) = SignalKind::ALL.iter().min() else {
+            return;
+        };
+        let first = (
+            SeriesKey {
+                entity: entity.clone(),
+                signal,
+            },
+            0,
+        );
+        let keys: Vec<(SeriesKey, u32)> = self
+            .followed
+            .range(first..)
+            .map(|(k, _)| k)
+            .take_while(|(k, _)| k.entity == *entity)
+            .cloned()
+            .collect();
+        let mut spans: Vec<(UnixSecs, UnixSecs)> = Vec::new();
+        let mut remembered = UnixSecs::MAX;
+        for key in &keys {
+            let detector = &self.followed[key].detector;
+            let next = detector.next_bin_start().unwrap_or(UnixSecs::MIN);
+            remembered = remembered.min(next.saturating_sub(detector.memory_secs()));
+            for event in detector.closed_events() {
+                spans.push((event.start, event.end.unwrap_or(UnixSecs::MAX)));
+            }
+            if let Some(event) = detector.open_event() {
+                spans.push((event.start, UnixSecs::MAX));
+            }
+        }
+        spans.push((remembered, UnixSecs::MAX));
+        for key in &keys {
+            let followed = self.followed.get_mut(key).expect("listed");
+            let step = i64::from(key.1.max(1));
+            // Bin indices covering each span, a bin of margin on each side.
+            let index = |t: UnixSecs| {
+                (t.saturating_sub(followed.first_bin).div_euclid(step)).clamp(0, i64::MAX / 2)
+                    as usize
+            };
+            let keep: Vec<(usize, usize)> = spans
+                .iter()
+                .map(|&(a, b)| (index(a).saturating_sub(1), index(b).saturating_add(2)))
+                .collect();
+            followed.depths.retain(&keep);
+        }
     }
 
     /// Resumes a series from its checkpoint and its depth history
@@ -173,7 +390,7 @@ impl LiveDetector {
         let followed = Followed {
             first_bin: state.first_bin,
             detector: state.detector,
-            depths,
+            depths: DepthHistory::whole(depths),
         };
         self.followed.insert(key, followed);
         true
@@ -239,21 +456,28 @@ impl LiveDetector {
         }
         finest
             .into_iter()
-            .map(|(key, followed)| SignalDetection {
-                key: key.clone(),
-                bin_secs: followed.detector.bin_secs(),
-                start: followed.first_bin,
-                end: followed
-                    .detector
-                    .next_bin_start()
-                    .unwrap_or(followed.first_bin),
-                events: followed.detector.events(),
-                gaps: followed.detector.gaps(),
-                depths: followed
-                    .depths
-                    .iter()
-                    .map(|d| (!d.is_nan()).then_some(*d))
-                    .collect(),
+            .map(|(key, followed)| {
+                // From the first bin kept: the bins before have no depth
+                // to read, as bins dropped from the history have none.
+                let from = followed.depths.runs.first().map_or(0, |r| r.start);
+                let step = i64::from(followed.detector.bin_secs());
+                SignalDetection {
+                    key: key.clone(),
+                    bin_secs: followed.detector.bin_secs(),
+                    start: followed.first_bin + from as i64 * step,
+                    end: followed
+                        .detector
+                        .next_bin_start()
+                        .unwrap_or(followed.first_bin),
+                    events: followed.detector.events(),
+                    gaps: followed.detector.gaps(),
+                    depths: followed
+                        .depths
+                        .since(from)
+                        .into_iter()
+                        .map(|d| (!d.is_nan()).then_some(d))
+                        .collect(),
+                }
             })
             .collect()
     }
@@ -316,7 +540,7 @@ mod tests {
         live.push(&key, bin, 1_641_168_000, Some(10.0));
         live.push(&key, bin, 253_402_300_500, Some(10.0)); // year 9999
         let followed = live.followed.values().next().expect("followed");
-        assert_eq!(followed.depths.len(), 1);
+        assert_eq!(followed.depths.len, 1);
         assert_eq!(live.detections(&key.entity).len(), 1);
     }
 }

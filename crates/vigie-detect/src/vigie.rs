@@ -522,6 +522,13 @@ impl SignalDetector {
         self.next_bin.map(|b| b * i64::from(self.sizes.bin_secs))
     }
 
+    /// How far before the next bin an event not reported yet can start, in
+    /// seconds: the span of the bins the detector still remembers (an
+    /// onset is only ever dated back to a remembered bin).
+    pub fn memory_secs(&self) -> i64 {
+        self.recent.len() as i64 * i64::from(self.sizes.bin_secs)
+    }
+
     /// Feeds the bin starting at `t` (floored to a bin boundary). Skipped bins
     /// count as no data; a bin older than the last one is ignored.
     pub fn push(&mut self, t: UnixSecs, value: Option<f64>) -> BinVerdict {

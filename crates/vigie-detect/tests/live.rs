@@ -105,3 +105,71 @@ fn live_equals_batch_on_real_iodas_exports() {
         );
     }
 }
+
+/// Two months of four signals with three outages: the depth history kept
+/// stays within the spans of the outages and the detector's memory (not
+/// the series' age), and the incidents are batch detection's.
+#[test]
+fn the_depth_history_stays_bounded_and_incidents_unchanged() {
+    let day = 288usize;
+    let days = 60;
+    let start = 1_641_168_000; // 2022-01-03T00:00:00Z
+                               // Outages of 6 h on day 10, 2 days from day 30, 3 h on day 50.
+    let cuts = [
+        (10 * day + 100, 10 * day + 172),
+        (30 * day, 32 * day),
+        (50 * day + 200, 50 * day + 236),
+    ];
+    let down = |i: usize| cuts.iter().any(|&(a, b)| (a..b).contains(&i));
+    let key = |signal| SeriesKey {
+        entity: "KZ".parse().unwrap(),
+        signal,
+    };
+    let series: Vec<Series> = [
+        (SignalKind::BgpVisibleSlash24s, 9000.0),
+        (SignalKind::ProbeUpSlash24s, 5000.0),
+        (SignalKind::TelescopeUniqueSources, 800.0),
+        (SignalKind::FlowBytesFrom, 2.0e6),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(n, (signal, level))| Series {
+        key: key(signal),
+        bin: BinSize::default(),
+        start,
+        values: (0..days * day)
+            .map(|i| {
+                let hour = (i % day) as f64 / 12.0;
+                let daily = 1.0 + 0.2 * (std::f64::consts::TAU * hour / 24.0).sin();
+                let noise = 1.0 + ((i * 7919 + n * 31) % 17) as f64 / 1000.0;
+                let cut = if down(i) { 0.05 } else { 1.0 };
+                Some((level * daily * noise * cut).round())
+            })
+            .collect(),
+    })
+    .collect();
+    let mut bins: Vec<SignalBin> = Vec::new();
+    Collect(&mut bins)
+        .write_series(&series)
+        .expect("cut into bins");
+    let mut live = LiveDetector::new(VigieConfig::default());
+    let mut most_kept = 0;
+    for bin in &bins {
+        live.write(bin).expect("live detector takes every bin");
+        for s in &series {
+            most_kept = most_kept.max(live.depth_bins_kept(&s.key, 300).unwrap_or(0));
+        }
+    }
+    let batch = batch_incidents(&series);
+    assert_eq!(batch.len(), 3, "{batch:#?}");
+    assert_same(&live.incidents(&series[0].key.entity), &batch, "two months");
+    // The outages' bins (2.4 days), and at most twice the detector's
+    // memory (16 h) of recent bins, with a bin of margin around each span.
+    let outage_bins: usize = cuts.iter().map(|(a, b)| b - a).sum();
+    let bound = outage_bins + 2 * 194 + 3 * 12;
+    assert!(
+        most_kept <= bound,
+        "kept {most_kept} bins of depth, more than {bound} (of {} bins)",
+        days * day
+    );
+}

@@ -163,6 +163,9 @@ impl LiveDetection {
                 live.pending.insert(pending.entity.clone(), pending);
             }
         }
+        // Series are read one after the other: the depth histories are
+        // kept whole until every series has caught up, then pruned.
+        live.detector.hold_depths(true);
         for info in store.list_series()? {
             live.scope.note_bin(&info.key, info.bin);
             let Some(last) = info.last_bin else { continue };
@@ -173,6 +176,8 @@ impl LiveDetection {
                 .unwrap_or(last);
             live.read_into(store, &info.key, info.bin, from, last)?;
         }
+        live.detector.hold_depths(false);
+        live.detector.prune_depths();
         let everyone = live.detector.entities();
         live.publish_entities(store, everyone)?;
         live.detector.take_changed();
@@ -452,26 +457,30 @@ impl LiveDetection {
         let mut states = Vec::with_capacity(chosen.len());
         let mut saved = Vec::with_capacity(chosen.len());
         for (key, bin_secs) in &chosen {
-            let (Some(state), Some((first_bin, depths))) = (
-                self.detector.series_state(key, *bin_secs),
-                self.detector.depths(key, *bin_secs),
-            ) else {
+            let Some(state) = self.detector.series_state(key, *bin_secs) else {
                 continue;
             };
             // Append what the store lacks; the whole history when it
-            // started afresh since.
+            // started afresh since (bins the detector no longer keeps,
+            // which fusion never reads again, as no depth).
             let from = match self.saved_depths.get(&(key.clone(), *bin_secs)) {
-                Some(&(first, len)) if first == first_bin && len <= depths.len() => len,
+                Some(&(first, len)) if first == state.first_bin() && len <= state.depths_len() => {
+                    len
+                }
                 _ => 0,
+            };
+            let Some((first_bin, len, depths)) = self.detector.depths_since(key, *bin_secs, from)
+            else {
+                continue;
             };
             states.push(DetectorCheckpoint {
                 key: key.clone(),
                 bin: BinSize::new(*bin_secs)?,
                 state: encode_state(&state)?,
                 depths_at: 4 * from as u64,
-                depths: encode_depths(&depths[from..]),
+                depths: encode_depths(&depths),
             });
-            saved.push(((key.clone(), *bin_secs), (first_bin, depths.len())));
+            saved.push(((key.clone(), *bin_secs), (first_bin, len)));
         }
         store
             .save_detector_state(VIGIE, &states, self.position)

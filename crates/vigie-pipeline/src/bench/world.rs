@@ -626,8 +626,8 @@ pub fn bench_world(options: &WorldBenchOptions) -> Result<WorldBench> {
         .count();
     let depth_bytes = sample
         .iter()
-        .filter_map(|&i| live.detector().depths(&world.keys[i], bin.secs()))
-        .map(|(_, d)| 4.0 * d.len() as f64)
+        .filter_map(|&i| live.detector().depth_bins_kept(&world.keys[i], bin.secs()))
+        .map(|kept| 4.0 * kept as f64)
         .sum::<f64>()
         / sample.len().max(1) as f64;
     Ok(WorldBench {
