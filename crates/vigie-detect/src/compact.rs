@@ -71,6 +71,28 @@ pub(crate) fn put_f32s(out: &mut Vec<u8>, values: impl Iterator<Item = f32>) {
     }
 }
 
+/// Appends `words` as they are (residuals the caller computed), byte
+/// plane by byte plane, high bytes first.
+pub(crate) fn put_u32s(out: &mut Vec<u8>, words: &[u32]) {
+    for plane in (0..4).rev() {
+        out.extend(words.iter().map(|d| (d >> (8 * plane)) as u8));
+    }
+}
+
+/// Reads `n` words written by [`put_u32s`].
+pub(crate) fn take_u32s(input: &mut &[u8], n: usize) -> Option<Vec<u32>> {
+    let planes = take_bytes(input, n.checked_mul(4)?)?;
+    Some(
+        (0..n)
+            .map(|i| {
+                (0..4).fold(0u32, |acc, plane| {
+                    acc | u32::from(planes[(3 - plane) * n + i]) << (8 * plane)
+                })
+            })
+            .collect(),
+    )
+}
+
 /// Reads `n` values written by [`put_f32s`].
 pub(crate) fn take_f32s(input: &mut &[u8], n: usize) -> Option<Vec<f32>> {
     let planes = take_bytes(input, n.checked_mul(4)?)?;

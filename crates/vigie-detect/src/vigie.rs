@@ -2009,16 +2009,28 @@ pub fn detect_spans(spans: &[Series], config: &VigieConfig) -> Vec<SignalDetecti
 /// `#[serde(with)]` for the recent ring, compact and lossless: each slot's
 /// bin number is the one its place in the ring implies (else written
 /// apart), then every field as a column in time order (see
-/// [`crate::compact`]).
+/// [`crate::compact`]); the baseline and the depth as their bits' XOR
+/// with what the level, the season and the value make of them, mostly
+/// zeros.
 mod recent_ring {
     use serde::de::Error as _;
     use serde::{Deserializer, Serializer};
 
     use super::RecentBin;
     use crate::compact::{
-        deserialize_bytes, put_f32s, put_varint, take_bytes, take_f32s, take_varint, unzigzag,
-        zigzag,
+        deserialize_bytes, put_f32s, put_u32s, put_varint, take_bytes, take_f32s, take_u32s,
+        take_varint, unzigzag, zigzag,
     };
+
+    /// What the level and the season make of a bin's baseline.
+    fn guess_predicted(level: f32, season: f32) -> f32 {
+        (f64::from(level) * f64::from(season)) as f32
+    }
+
+    /// What the value and the baseline make of a bin's depth.
+    fn guess_depth(value: f32, predicted: f32) -> f32 {
+        (1.0 - f64::from(value) / f64::from(predicted)).clamp(-1.0, 1.0) as f32
+    }
 
     /// Slot tags: the bin the ring's place implies, an empty slot, or a bin
     /// number written apart.
@@ -2057,18 +2069,26 @@ mod recent_ring {
             });
         }
         out.extend(written);
-        let fields: [fn(&RecentBin) -> f32; 7] = [
+        let fields: [fn(&RecentBin) -> f32; 5] = [
             |r| r.value,
-            |r| r.predicted,
             |r| r.season,
             |r| r.week,
             |r| r.level,
-            |r| r.depth,
             |r| r.score,
         ];
         for field in fields {
             put_f32s(&mut out, order.iter().map(|r| field(r)));
         }
+        let predicted: Vec<u32> = order
+            .iter()
+            .map(|r| r.predicted.to_bits() ^ guess_predicted(r.level, r.season).to_bits())
+            .collect();
+        put_u32s(&mut out, &predicted);
+        let depth: Vec<u32> = order
+            .iter()
+            .map(|r| r.depth.to_bits() ^ guess_depth(r.value, r.predicted).to_bits())
+            .collect();
+        put_u32s(&mut out, &depth);
         out.extend(order.iter().map(|r| r.flag));
         out.extend(
             order
@@ -2097,10 +2117,27 @@ mod recent_ring {
                 _ => return None,
             });
         }
-        let mut columns = Vec::with_capacity(7);
-        for _ in 0..7 {
+        let mut columns = Vec::with_capacity(5);
+        for _ in 0..5 {
             columns.push(take_f32s(input, n)?);
         }
+        let (value, season, week, level, score) = (
+            &columns[0],
+            &columns[1],
+            &columns[2],
+            &columns[3],
+            &columns[4],
+        );
+        let predicted: Vec<f32> = take_u32s(input, n)?
+            .into_iter()
+            .enumerate()
+            .map(|(k, r)| f32::from_bits(r ^ guess_predicted(level[k], season[k]).to_bits()))
+            .collect();
+        let depth: Vec<f32> = take_u32s(input, n)?
+            .into_iter()
+            .enumerate()
+            .map(|(k, r)| f32::from_bits(r ^ guess_depth(value[k], predicted[k]).to_bits()))
+            .collect();
         let flags = take_bytes(input, n)?;
         let bools = take_bytes(input, n)?;
         if !input.is_empty() {
@@ -2110,13 +2147,13 @@ mod recent_ring {
         for k in 0..n {
             ring[(first + k as i64).rem_euclid(n as i64) as usize] = RecentBin {
                 bin_no: bin_nos[k],
-                value: columns[0][k],
-                predicted: columns[1][k],
-                season: columns[2][k],
-                week: columns[3][k],
-                level: columns[4][k],
-                depth: columns[5][k],
-                score: columns[6][k],
+                value: value[k],
+                predicted: predicted[k],
+                season: season[k],
+                week: week[k],
+                level: level[k],
+                depth: depth[k],
+                score: score[k],
                 flag: flags[k],
                 local: bools[k] & 1 != 0,
                 aftermath: bools[k] & 2 != 0,
