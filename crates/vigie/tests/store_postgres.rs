@@ -154,3 +154,126 @@ fn mrt_ingest_writes_the_same_bins_and_names_on_postgres() {
         b.inputs_done("bgp-mrt").unwrap().len()
     );
 }
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The body of `GET path` on `port`, once the server answers (30 s at most).
+fn get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            write!(
+                stream,
+                "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).unwrap();
+            let (head, body) = response.split_once("\r\n\r\n").unwrap();
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            assert!(!head.to_ascii_lowercase().contains("chunked"), "{head}");
+            return body.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// A `vigie serve` stopped when dropped.
+struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `vigie [global] serve [options] --listen 127.0.0.1:port`.
+fn serve(data_dir: &Path, global: &[&str], options: &[&str], port: u16) -> Serving {
+    let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(global)
+        .arg("serve")
+        .args(options)
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--for-secs",
+            "120",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start vigie serve");
+    Serving(child)
+}
+
+#[test]
+fn two_api_servers_serve_one_postgres_store_as_sqlite_does() {
+    let Some(csv) = vigie_testdata::shared_data("signals/ioda_country_IQ_iraq.csv") else {
+        return;
+    };
+    let Some(db) = vigie_testdata::postgres::test_database() else {
+        return;
+    };
+    let url = db.url();
+    let sqlite = tempfile::tempdir().unwrap();
+    let pg_dir = tempfile::tempdir().unwrap();
+    let csv = csv.to_str().unwrap();
+    same_on_both(
+        sqlite.path(),
+        pg_dir.path(),
+        &url,
+        &[&["import", "ioda-csv", csv, "--entity", "IQ"], &["detect"]],
+    );
+    // One server given --store, one given [store] url in its configuration.
+    let config = pg_dir.path().join("serve.toml");
+    std::fs::write(&config, format!("[store]\nurl = \"{url}\"\n")).unwrap();
+    let ports = [free_port(), free_port(), free_port()];
+    let _servers = [
+        serve(sqlite.path(), &[], &[], ports[0]),
+        serve(pg_dir.path(), &["--store", &url], &[], ports[1]),
+        serve(
+            pg_dir.path(),
+            &[],
+            &["--config", config.to_str().unwrap()],
+            ports[2],
+        ),
+    ];
+    for path in [
+        "/api/v1/signals?entity=IQ&from=2023-08-01T00:00:00Z&until=2023-09-01T00:00:00Z",
+        "/api/v1/incidents?entity=IQ",
+        "/api/v1/entities",
+        "/v2/signals/raw/country/IQ?from=1690848000&until=1693526400",
+    ] {
+        // IODA's envelope says when and how fast it answered: the rest counts.
+        let answer = |port| {
+            let mut json: serde_json::Value = serde_json::from_str(&get(port, path)).unwrap();
+            if let Some(envelope) = json.as_object_mut() {
+                envelope.remove("metadata");
+                envelope.remove("perf");
+            }
+            json
+        };
+        let on_sqlite = answer(ports[0]);
+        assert!(on_sqlite.to_string().len() > 100, "{path}: {on_sqlite}");
+        assert!(answer(ports[1]) == on_sqlite, "{path} differs with --store");
+        assert!(
+            answer(ports[2]) == on_sqlite,
+            "{path} differs with [store] url"
+        );
+    }
+}

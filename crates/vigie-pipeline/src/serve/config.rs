@@ -49,6 +49,10 @@ pub struct ServiceConfig {
 pub struct StoreSettings {
     /// The store's folder; the `--data-dir` flag when absent.
     pub data_dir: Option<PathBuf>,
+    /// A PostgreSQL store instead of the folder, `postgres://…` (a vigie
+    /// built with the `postgres` feature), which several `vigie serve`
+    /// may share; the `--store` flag wins over it.
+    pub url: Option<String>,
 }
 
 /// `[api]`.

@@ -83,6 +83,11 @@ pub fn partial_if(partial: bool) -> ExitCode {
 /// The store `--store` names, when given (set once by [`run`]).
 static STORE_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+/// Whether `--store` (or `VIGIE_STORE`) named the store.
+pub fn store_url_given() -> bool {
+    STORE_URL.get().is_some()
+}
+
 /// Opens the store `--store` names, else the one in `data_dir`, creating
 /// it if needed.
 pub fn open_store(data_dir: &std::path::Path) -> Result<Store> {

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use vigie_pipeline::{Registry, Service, ServiceConfig};
 
 use super::{open_store, EXIT_FAILURE};
@@ -30,7 +30,12 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
         .data_dir
         .clone()
         .unwrap_or_else(|| data_dir.to_path_buf());
-    let store = open_store(&data_dir)?;
+    let store = match &config.store.url {
+        // --store, when given, wins (open_store opens it).
+        Some(url) if !super::store_url_given() => vigie_store::Store::open_url(url)
+            .context("cannot open the store of [store] url in the configuration")?,
+        _ => open_store(&data_dir)?,
+    };
     let service = Service::new(config, Registry::builtin());
     let stop = Arc::new(AtomicBool::new(false));
     match service.run(store, args.for_secs.map(Duration::from_secs), stop) {
