@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{FromSql, ToSql, Type};
-use postgres::{Client, IsolationLevel, NoTls, Row, Transaction};
+use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
 use rustc_hash::FxHashMap;
 use vigie_model::{format_utc, BinSize, Entity, Series, SeriesKey, TimeRange, UnixSecs};
 
@@ -134,6 +134,29 @@ type ChunkUpdate = (i64, BinSize, UnixSecs, SlotUpdates);
 /// One decoded chunk of each series: series id → (day, values).
 type EdgeChunks = HashMap<i64, (i64, Vec<Option<f64>>)>;
 
+/// The read statements of one connection, prepared once (a query by its
+/// text is parsed anew at each call: one more round trip).
+#[derive(Default)]
+pub(crate) struct Statements(RefCell<HashMap<&'static str, Statement>>);
+
+impl Statements {
+    fn get(
+        &self,
+        tx: &mut Transaction<'_>,
+        label: &str,
+        sql: &'static str,
+    ) -> Result<Statement, StoreError> {
+        if let Some(statement) = self.0.borrow().get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = tx
+            .prepare(sql)
+            .map_err(pg_error(label, "preparing a query"))?;
+        self.0.borrow_mut().insert(sql, statement.clone());
+        Ok(statement)
+    }
+}
+
 /// The PostgreSQL implementation of the store.
 pub(crate) struct PgStore {
     /// The connection; reads need `&mut` on the client, hence the cell
@@ -148,6 +171,8 @@ pub(crate) struct PgStore {
     caches_loaded: bool,
     /// Partitions of `chunks` known to exist, by start.
     partitions: HashSet<i64>,
+    /// Prepared read statements.
+    statements: Statements,
 }
 
 impl PgStore {
@@ -182,6 +207,7 @@ impl PgStore {
             entity_ids: FxHashMap::default(),
             caches_loaded: false,
             partitions: HashSet::new(),
+            statements: Statements::default(),
         })
     }
 
@@ -479,11 +505,20 @@ impl PgStore {
     ) -> Result<Series, StoreError> {
         let mut series = Series::empty(key.clone(), bin, range);
         self.read("reading a series", |tx, label| {
-            let Some(id) = find_series(tx, label, key, bin)? else {
+            let Some(id) = find_series(tx, label, &self.statements, key, bin)? else {
                 return Ok(());
             };
             let end = series.end();
-            read_values(tx, label, id, bin, series.start, end, &mut series.values)
+            read_values(
+                tx,
+                label,
+                &self.statements,
+                id,
+                bin,
+                series.start,
+                end,
+                &mut series.values,
+            )
         })?;
         Ok(series)
     }
@@ -603,8 +638,15 @@ impl PgStore {
                 };
                 row.chunks = Extent { first_bin, last };
                 if state.needs_full_read {
-                    row.chunks =
-                        full_extent(tx, label, row.series_id, row.bin, chunks, state.extent)?;
+                    row.chunks = full_extent(
+                        tx,
+                        label,
+                        &self.statements,
+                        row.series_id,
+                        row.bin,
+                        chunks,
+                        state.extent,
+                    )?;
                 }
             }
             rows.sort_by(|a, b| (&a.key, a.bin.secs()).cmp(&(&b.key, b.bin.secs())));
@@ -1297,13 +1339,19 @@ pub(crate) fn refresh_summaries(
 pub(crate) fn find_series(
     tx: &mut Transaction<'_>,
     label: &str,
+    statements: &Statements,
     key: &SeriesKey,
     bin: BinSize,
 ) -> Result<Option<i64>, StoreError> {
+    let statement = statements.get(
+        tx,
+        label,
+        "SELECT s.series_id FROM series s JOIN entities e ON e.entity_id = s.entity_id
+         WHERE e.kind = $1 AND e.code = $2 AND s.signal = $3 AND s.bin_secs = $4",
+    )?;
     let row = tx
         .query_opt(
-            "SELECT s.series_id FROM series s JOIN entities e ON e.entity_id = s.entity_id
-             WHERE e.kind = $1 AND e.code = $2 AND s.signal = $3 AND s.bin_secs = $4",
+            &statement,
             &[
                 &key.entity.kind().name(),
                 &key.entity.code(),
@@ -1317,9 +1365,11 @@ pub(crate) fn find_series(
 }
 
 /// Fills `values` (bins from `start` to `end`) from chunks, then staged bins.
+#[allow(clippy::too_many_arguments)]
 fn read_values(
     tx: &mut Transaction<'_>,
     label: &str,
+    statements: &Statements,
     series_id: i64,
     bin: BinSize,
     start: UnixSecs,
@@ -1330,12 +1380,14 @@ fn read_values(
     let slots = bin.bins_per_day() as usize;
     let context = "reading chunks";
     let params: [&(dyn ToSql + Sync); 3] = [&series_id, &day_of(start), &end];
+    let statement = statements.get(
+        tx,
+        label,
+        "SELECT chunk_start, data FROM chunks
+         WHERE series_id = $1 AND chunk_start >= $2 AND chunk_start < $3 ORDER BY chunk_start",
+    )?;
     for row in tx
-        .query(
-            "SELECT chunk_start, data FROM chunks
-             WHERE series_id = $1 AND chunk_start >= $2 AND chunk_start < $3 ORDER BY chunk_start",
-            &params as &Params,
-        )
+        .query(&statement, &params as &Params)
         .map_err(pg_error(label, context))?
     {
         let chunk_start: i64 = col(&row, 0, label, context)?;
@@ -1362,13 +1414,15 @@ fn read_values(
         }
     }
     let context = "reading staged bins";
+    let statement = statements.get(
+        tx,
+        label,
+        "SELECT bin_start, data FROM staged_bins
+         WHERE block = $1 AND bin_start >= $2 AND bin_start < $3 AND bin_secs = $4
+         ORDER BY bin_start, stage_row",
+    )?;
     for row in tx
-        .query(
-            "SELECT bin_start, data FROM staged_bins
-             WHERE block = $1 AND bin_start >= $2 AND bin_start < $3 AND bin_secs = $4
-             ORDER BY bin_start, stage_row",
-            &[&block_of(series_id), &start, &end, &bin_secs],
-        )
+        .query(&statement, &[&block_of(series_id), &start, &end, &bin_secs])
         .map_err(pg_error(label, context))?
     {
         let bin_start: i64 = col(&row, 0, label, context)?;
@@ -1390,9 +1444,11 @@ fn read_values(
 }
 
 /// The exact extent of a series, by reading it over everything known.
+#[allow(clippy::too_many_arguments)]
 fn full_extent(
     tx: &mut Transaction<'_>,
     label: &str,
+    statements: &Statements,
     series_id: i64,
     bin: BinSize,
     chunks: Extent,
@@ -1407,7 +1463,16 @@ fn full_extent(
     };
     let end = last + bin_secs;
     let mut values = vec![None; ((end - start) / bin_secs).max(0) as usize];
-    read_values(tx, label, series_id, bin, *start, end, &mut values)?;
+    read_values(
+        tx,
+        label,
+        statements,
+        series_id,
+        bin,
+        *start,
+        end,
+        &mut values,
+    )?;
     let first = values.iter().position(Option::is_some);
     let last = values
         .iter()

@@ -1128,7 +1128,7 @@ impl PgStore {
     ) -> Result<Option<(UnixSecs, UnixSecs)>, StoreError> {
         self.read("finding a series' plausible days", |tx, label| {
             let context = "finding a series' plausible days";
-            let Some(id) = find_series(tx, label, &info.key, info.bin)? else {
+            let Some(id) = find_series(tx, label, &self.statements, &info.key, info.bin)? else {
                 return Ok(None);
             };
             let span = |row: postgres::Row| -> Result<Option<(i64, i64)>, StoreError> {
@@ -1177,7 +1177,7 @@ impl PgStore {
     ) -> Result<Vec<UnixSecs>, StoreError> {
         self.read("finding the days a series holds data", |tx, label| {
             let context = "finding the days a series holds data";
-            let Some(id) = find_series(tx, label, &info.key, info.bin)? else {
+            let Some(id) = find_series(tx, label, &self.statements, &info.key, info.bin)? else {
                 return Ok(Vec::new());
             };
             let mut days: Vec<UnixSecs> = Vec::new();
