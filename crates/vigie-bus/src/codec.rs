@@ -39,8 +39,7 @@
 //! that the message belongs on its subject, so a bad message is refused
 //! whole, before anything is written.
 
-use std::collections::HashSet;
-
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 use vigie_model::{BinSize, Entity, EntityKind, SeriesKey, SignalBin, SignalKind, UnixSecs};
 
@@ -345,7 +344,7 @@ pub fn decode(subject: Option<&str>, payload: &[u8]) -> Result<BinMessage, Decod
             wire.bin_secs.secs()
         ));
     }
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     let mut values = Vec::new();
     let mut entity_kind = None;
     for group in wire.groups {
@@ -512,6 +511,8 @@ impl VantageRound {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     fn key(entity: &str, signal: SignalKind) -> SeriesKey {

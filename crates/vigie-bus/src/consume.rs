@@ -16,13 +16,13 @@
 //! another reason (disk full, locked) stops the consumer with an error
 //! and the message is delivered again later.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, AckPolicy};
 use async_nats::jetstream::{self, AckKind};
 use futures_util::StreamExt;
+use rustc_hash::FxHashMap;
 use vigie_model::{BinSink, SeriesKey, SinkError};
 use vigie_store::Store;
 
@@ -328,23 +328,17 @@ impl Consumer<'_> {
 /// them one after the other would.
 struct Run {
     message: BinMessage,
-    index: HashMap<SeriesKey, usize>,
+    /// Where each series is in `message` (built once a second message joins).
+    index: FxHashMap<SeriesKey, usize>,
     places: Vec<(String, u64)>,
     ackers: Vec<jetstream::message::Acker>,
 }
 
 impl Run {
     fn new(message: BinMessage, place: (String, u64), acker: jetstream::message::Acker) -> Run {
-        let index = message
-            .bin
-            .values
-            .iter()
-            .enumerate()
-            .map(|(i, (key, _))| (key.clone(), i))
-            .collect();
         Run {
             message,
-            index,
+            index: FxHashMap::default(),
             places: vec![place],
             ackers: vec![acker],
         }
@@ -360,6 +354,14 @@ impl Run {
 
     fn add(&mut self, next: BinMessage, place: (String, u64), acker: jetstream::message::Acker) {
         let values = &mut self.message.bin.values;
+        if self.index.is_empty() {
+            // Built when a second message joins: a lone message needs none.
+            self.index = values
+                .iter()
+                .enumerate()
+                .map(|(i, (key, _))| (key.clone(), i))
+                .collect();
+        }
         for (key, value) in next.bin.values {
             match self.index.get(&key) {
                 Some(&i) => values[i].1 = value,
