@@ -221,7 +221,7 @@ impl WorldBench {
             self.state_bytes / 1e3
         );
         text += &format!(
-            "| store growth in the day (bins, checkpoints, results; before compaction {:.0} MB) | {:.0} MB |\n",
+            "| store growth in the day, before compaction (bins, checkpoints, results; the store was {:.0} MB before) | {:.0} MB |\n",
             mb(self.store_bytes.0 as f64),
             mb(self.store_bytes.1 as f64 - self.store_bytes.0 as f64)
         );
