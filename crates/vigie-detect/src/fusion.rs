@@ -26,7 +26,7 @@
 //!   country nationwide when its reachability signals lost at least half.
 
 use serde::{Deserialize, Serialize};
-use vigie_model::{Entity, EntityKind, SignalFamily, UnixSecs};
+use vigie_model::{Entity, EntityKind, SeriesKey, SignalFamily, UnixSecs};
 
 use crate::config::VigieConfig;
 use crate::event::{DataGap, RestorationWindow, SignalDetection, SignalEvent};
@@ -297,13 +297,29 @@ fn build_incident(
             .total_cmp(&decisiveness(a))
             .then(a.start.cmp(&b.start))
     });
-    let mut starts: Vec<UnixSecs> = decisive.iter().map(|e| e.start).collect();
+    // One vote per signal: a signal whose outage came in several events
+    // (a noisy count briefly back) spans from its first fall to its last
+    // recovery, and is not counted once per piece.
+    let mut spans: Vec<(&SeriesKey, UnixSecs, Option<UnixSecs>)> = Vec::new();
+    for event in &decisive {
+        match spans.iter_mut().find(|(key, _, _)| **key == event.key) {
+            Some((_, start, end)) => {
+                *start = (*start).min(event.start);
+                *end = match (*end, event.end) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    _ => None,
+                };
+            }
+            None => spans.push((&event.key, event.start, event.end)),
+        }
+    }
+    let mut starts: Vec<UnixSecs> = spans.iter().map(|s| s.1).collect();
     starts.sort_unstable();
     let start = starts
         .get(starts.len().saturating_sub(1) / 2)
         .copied()
         .unwrap_or(group[0].0);
-    let mut ends: Vec<Option<UnixSecs>> = decisive.iter().map(|e| e.end).collect();
+    let mut ends: Vec<Option<UnixSecs>> = spans.iter().map(|s| s.2).collect();
     ends.sort_by_key(|e| e.unwrap_or(i64::MAX));
     let end = ends
         .get(ends.len().saturating_sub(1) / 2)
@@ -667,6 +683,38 @@ mod tests {
         // first of the two equally decisive signals.
         assert_eq!(incidents[0].start, 3000);
         assert_eq!(incidents[0].end, Some(9000));
+    }
+
+    #[test]
+    fn a_signal_in_pieces_has_one_vote_on_the_end() {
+        let kz: Entity = "KZ".parse().unwrap();
+        // The telescope's low counts come briefly back twice; probing and
+        // traffic stay down until 20000. Counted per piece, the telescope
+        // held two of four votes and ended the incident at 9000.
+        let detections = vec![
+            detection(
+                SignalKind::TelescopeUniqueSources,
+                vec![
+                    event(SignalKind::TelescopeUniqueSources, 3000, Some(6000), 0.9),
+                    event(SignalKind::TelescopeUniqueSources, 6600, Some(9000), 0.9),
+                ],
+                0.9,
+            ),
+            detection(
+                SignalKind::ProbeUpSlash24s,
+                vec![event(SignalKind::ProbeUpSlash24s, 3000, Some(20_000), 0.9)],
+                0.9,
+            ),
+            detection(
+                SignalKind::GoogleTraffic,
+                vec![event(SignalKind::GoogleTraffic, 3000, Some(20_000), 0.9)],
+                0.9,
+            ),
+        ];
+        let incidents = fuse(&kz, &detections, &VigieConfig::default());
+        assert_eq!(incidents.len(), 1);
+        assert_eq!(incidents[0].start, 3000);
+        assert_eq!(incidents[0].end, Some(20_000));
     }
 
     #[test]
