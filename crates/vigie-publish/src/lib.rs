@@ -51,6 +51,7 @@ pub mod api;
 pub mod dashboard;
 pub mod data;
 pub mod error;
+pub mod feed;
 pub mod ioda;
 pub mod limits;
 pub mod metrics;

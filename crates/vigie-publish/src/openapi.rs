@@ -159,6 +159,8 @@ pub fn document() -> Value {
     );
     add(paths::INCIDENTS, operation("Incidents", "Outages per entity, all signals fused: onset, end, depth, mechanism, scope, restoration windows, affected networks. Ids are ENTITY@START.",
         with(result_params(), page()), json_type));
+    add(paths::INCIDENTS_ATOM, operation("Incidents as an Atom feed", "The latest incidents, newest first, as Atom (application/atom+xml): one entry per incident, id urn:vigie:incident:METHOD:ENTITY@START. 404 for an entity the store has no series of.",
+        vec![param("entity", "Only this entity's incidents (IQ, AS9198, KZ/Almaty).", "string", false), param("method", "Detector (default vigie).", "string", false), param("limit", "Entries (1..=500, default 50).", "integer", false)], "application/atom+xml"));
     add(paths::INCIDENT, operation("One incident", "An incident by id (ENTITY@START_UNIX_SECS, URL-encoded), with the detector's full record.",
         vec![path_param("id", "ENTITY@START_UNIX_SECS, such as IQ@1692514800."), param("method", "Detector (default vigie).", "string", false)], json_type));
     add(paths::SUMMARY, operation("Outage summary", "Per entity: incidents, ongoing ones, outage seconds in the range, deepest drop, IODA-style scores; store totals.",

@@ -11,6 +11,8 @@ pub const SIGNALS_CSV: &str = "/api/v1/signals.csv";
 pub const EVENTS: &str = "/api/v1/events";
 /// Incidents.
 pub const INCIDENTS: &str = "/api/v1/incidents";
+/// Incidents as an Atom feed (`?entity=` for one entity's).
+pub const INCIDENTS_ATOM: &str = "/api/v1/incidents.atom";
 /// One incident by id.
 pub const INCIDENT: &str = "/api/v1/incidents/{id}";
 /// Per-entity outage summary.
@@ -41,13 +43,14 @@ pub const DASHBOARD: &str = "/";
 pub const DASHBOARD_FILES: &str = "/dashboard/{*path}";
 
 /// Every GET route the server answers.
-pub const ALL_GET: [&str; 17] = [
+pub const ALL_GET: [&str; 18] = [
     ENTITIES,
     SIGNALS,
     SIGNALS_CSV,
     EVENTS,
     INCIDENTS,
     INCIDENT,
+    INCIDENTS_ATOM,
     SUMMARY,
     OPENAPI,
     IODA_SIGNALS_RAW,

@@ -35,7 +35,7 @@ use crate::error::ApiError;
 use crate::limits::ClientAddr;
 use crate::paths;
 use crate::state::AppState;
-use crate::{api, dashboard, ioda, openapi, writes};
+use crate::{api, dashboard, feed, ioda, openapi, writes};
 
 async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = request
@@ -117,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::EVENTS, get(api::events))
         .route(paths::INCIDENTS, get(api::incidents))
         .route(paths::INCIDENT, get(api::incident))
+        .route(paths::INCIDENTS_ATOM, get(feed::incidents_atom))
         .route(paths::SUMMARY, get(api::summary))
         .route(paths::OPENAPI, get(openapi::serve))
         .route(paths::IODA_SIGNALS_RAW, get(ioda::signals_raw))
