@@ -90,11 +90,36 @@ pub enum Command {
     /// the report; with --serve, serve it. Runs in a temporary folder (or
     /// --keep DIR), never in --data-dir.
     Demo(DemoArgs),
+    /// Print a shell completion script for vigie to standard output
+    /// (bash, zsh, fish, elvish, powershell), such as
+    /// `vigie completions bash > /etc/bash_completion.d/vigie`.
+    Completions(CompletionsArgs),
+    /// Write vigie's man page (roff), generated from this command line: to
+    /// standard output, or with --out-dir, vigie.1 and one page per
+    /// subcommand (vigie-serve.1, …).
+    Man(ManArgs),
     /// Roles on the NATS JetStream bus (built with `--features nats`):
     /// write the bins on the bus to the store, combine vantage points.
     #[cfg(feature = "nats")]
     #[command(subcommand)]
     Bus(crate::cmd::bus::BusCommand),
+}
+
+/// Arguments of `vigie completions`.
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Arguments of `vigie man`.
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Write vigie.1 and one page per subcommand into this folder (created
+    /// if missing) instead of printing vigie.1 to standard output.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 /// Arguments of `vigie demo`.

@@ -5,12 +5,14 @@ mod bench;
 #[cfg(feature = "nats")]
 pub mod bus;
 mod collect;
+mod completions;
 mod demo;
 mod detect;
 mod eval;
 mod import;
 mod ingest;
 mod list;
+mod man;
 mod probe;
 mod report;
 mod serve;
@@ -66,6 +68,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Annotate(args) => annotate::run(&cli.data_dir, args),
         Command::Store(command) => store::run(&mut open_store(&cli.data_dir)?, command),
         Command::Demo(args) => demo::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
         #[cfg(feature = "nats")]
         Command::Bus(command) => bus::run(&cli.data_dir, command),
     }
