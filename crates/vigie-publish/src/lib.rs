@@ -31,6 +31,8 @@
 //! - [`dashboard`]: the dashboard, a static page embedded in the binary and
 //!   served at `/` (files under `/dashboard/`, libraries vendored from npm
 //!   by `dashboard/vendor.sh`), and `/api/v1/coverage` for its map.
+//! - [`cors`]: `Access-Control-Allow-Origin: *` on the read API (as IODA),
+//!   never on writes or the dashboard.
 //! - [`openapi`]: the OpenAPI document served at `/api/v1/openapi.json`.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`data`]: store reads shared by the API, reports and alerts, with no
@@ -48,6 +50,7 @@
 pub mod alerts;
 pub mod annotations;
 pub mod api;
+pub mod cors;
 pub mod dashboard;
 pub mod data;
 pub mod error;

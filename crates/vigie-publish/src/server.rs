@@ -35,7 +35,7 @@ use crate::error::ApiError;
 use crate::limits::ClientAddr;
 use crate::paths;
 use crate::state::AppState;
-use crate::{api, dashboard, feed, ioda, openapi, writes};
+use crate::{api, cors, dashboard, feed, ioda, openapi, writes};
 
 async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = request
@@ -127,11 +127,16 @@ pub fn router(state: AppState) -> Router {
         .route(paths::IODA_ENTITIES, get(ioda::entities))
         .route(paths::METRICS, get(metrics_text))
         .route(paths::COVERAGE, get(dashboard::coverage))
+        // CORS on the read routes above only (Router::layer wraps the routes
+        // added so far): not on the dashboard's pages nor on the writes below.
+        .layer(cors::read_only())
         .route(paths::DASHBOARD, get(dashboard::index))
         .route(paths::DASHBOARD_FILES, get(dashboard::file))
         .route(
             paths::ANNOTATIONS,
-            get(writes::list_annotations).post(writes::add_annotation),
+            get(writes::list_annotations)
+                .layer(cors::read_only())
+                .post(writes::add_annotation),
         )
         .route(
             paths::SUBSCRIPTIONS,
