@@ -186,3 +186,101 @@ fn bad_requests_are_errors_not_panics() {
         .to_string()
         .contains("at most"));
 }
+
+/// Iraq's series written again as `entity`'s, `shift` seconds later.
+fn copy_iraq(store: &mut vigie_store::Store, entity: &str, shift: i64) -> vigie_model::Entity {
+    let to: vigie_model::Entity = entity.parse().unwrap();
+    let range = vigie_model::TimeRange::new(FROM, UNTIL).unwrap();
+    for info in store.entity_series(&"IQ".parse().unwrap()).unwrap() {
+        let series = store.read_series(&info.key, info.bin, range).unwrap();
+        let points: Vec<_> = series.points().map(|(t, v)| (t + shift, v)).collect();
+        let key = vigie_model::SeriesKey {
+            entity: to.clone(),
+            signal: info.key.signal,
+        };
+        store.write_points(&key, info.bin, &points).unwrap();
+    }
+    to
+}
+
+#[test]
+fn local_times_follow_daylight_saving_time_and_half_hour_zones() {
+    let Some(shared) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = fill_iraq(&dir.path().join("store"), &shared);
+    const DAY: i64 = 86_400;
+    // (entity, shift, the heading's zone, the first bin's local time)
+    let cases = [
+        (
+            "UA",
+            0,
+            "UTC+03:00 at the start (Europe/Kyiv, the country's main zone",
+            "2023-08-20 04:00 (UTC+03:00)",
+        ),
+        (
+            "UA",
+            153 * DAY,
+            "UTC+02:00 at the start (Europe/Kyiv, the country's main zone",
+            "2024-01-20 03:00 (UTC+02:00)",
+        ),
+        (
+            "US/California",
+            0,
+            "UTC-07:00 at the start (America/Los_Angeles, the region's zone",
+            "2023-08-19 18:00 (UTC-07:00)",
+        ),
+        (
+            "IN",
+            0,
+            "UTC+05:30 at the start (Asia/Kolkata",
+            "2023-08-20 06:30 (UTC+05:30)",
+        ),
+        (
+            "MM",
+            0,
+            "UTC+06:30 at the start (Asia/Yangon",
+            "2023-08-20 07:30 (UTC+06:30)",
+        ),
+        (
+            "US",
+            76 * DAY,
+            "UTC-04:00 at the start (America/New_York",
+            "2023-11-03 21:00 (UTC-04:00)",
+        ),
+    ];
+    for (code, shift, heading, first_local) in cases {
+        let entity = copy_iraq(&mut store, code, shift);
+        let mut r = request(Lang::En);
+        (r.entity, r.from, r.until) = (entity, FROM + shift, UNTIL + shift);
+        let report = build(&store, r, 1_800_000_000).unwrap();
+        let files = report
+            .write_files(
+                &dir.path()
+                    .join(format!("out-{}-{shift}", code.replace('/', "_"))),
+            )
+            .unwrap();
+        let md = std::fs::read_to_string(&files.markdown).unwrap();
+        assert!(
+            md.contains(&format!("Local time: {heading}")),
+            "{code}: {md}"
+        );
+        let csv = std::fs::read_to_string(&files.csv).unwrap();
+        let rows: Vec<Vec<&str>> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect())
+            .collect();
+        assert_eq!(rows[0][1], first_local, "{code} +{shift}");
+        if code == "US" {
+            // New York falls back at 2023-11-05T06:00:00Z (02:00 EDT).
+            assert_eq!(
+                rows[347][..2],
+                ["2023-11-05T05:55:00Z", "2023-11-05 01:55 (UTC-04:00)"]
+            );
+            assert_eq!(
+                rows[348][..2],
+                ["2023-11-05T06:00:00Z", "2023-11-05 01:00 (UTC-05:00)"]
+            );
+        }
+    }
+}

@@ -175,18 +175,11 @@ impl Report {
         self.request.lang
     }
 
-    fn country(&self) -> Option<vigie_model::CountryCode> {
-        match &self.request.entity {
-            Entity::Country(cc) => Some(*cc),
-            Entity::Region(r) => Some(r.country),
-            Entity::Asn(_) => None,
-        }
-    }
-
-    /// `2023-08-21 04:00 (UTC+03:00)` or `–` when the country's offset is unknown.
+    /// `2023-08-21 04:00 (UTC+03:00)` in the entity's zone (daylight saving
+    /// time applied), or `–` when it has none.
     pub fn local(&self, t: UnixSecs) -> String {
-        match self.country().and_then(|cc| tz::utc_offset_minutes(cc, t)) {
-            Some(m) => format!("{} ({})", tz::format_local(t, m), tz::offset_label(m)),
+        match tz::entity_zone(&self.request.entity) {
+            Some((zone, _)) => tz::local_label(zone, t),
             None => "–".to_string(),
         }
     }
@@ -222,14 +215,22 @@ impl Report {
             ),
             self.title_name()
         )));
-        let zone = match self.country().and_then(|cc| tz::utc_offset_minutes(cc, self.request.from)) {
-            Some(m) => format!(
-                "{} {} {}",
+        let zone = match tz::entity_zone(&self.request.entity) {
+            Some((zone, source)) => format!(
+                "{} {} {} ({}{}{}).",
                 l.pick("Local time:", "Heure locale :"),
-                tz::offset_label(m),
+                tz::offset_label(tz::offset_minutes_at(zone, self.request.from)),
+                l.pick("at the start", "au début"),
+                zone.name(),
+                match source {
+                    tz::ZoneSource::Region =>
+                        l.pick(", the region's zone", ", fuseau de la région"),
+                    tz::ZoneSource::Country =>
+                        l.pick(", the country's main zone", ", fuseau principal du pays"),
+                },
                 l.pick(
-                    "(standard time at the capital, from the IANA time zone database; daylight saving time not applied).",
-                    "(heure légale de la capitale, d'après la base IANA des fuseaux horaires ; heure d'été non appliquée).",
+                    "; IANA time zone database, daylight saving time applied to every time",
+                    " ; base IANA des fuseaux horaires, heure d'été appliquée à chaque heure",
                 )
             ),
             None => l

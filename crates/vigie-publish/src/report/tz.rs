@@ -1,161 +1,308 @@
-//! Local time for reports: a small static table of each country's standard
-//! UTC offset at its capital.
-//!
-//! Source: the IANA time zone database (tzdata 2024a; zone of the capital,
-//! standard time). Daylight-saving time is **not** applied, and a country
-//! spanning several zones gets its capital's; reports say so. Offsets that
-//! changed recently carry the date of the change, so a report on an old
-//! incident uses the offset of its time (Kazakhstan moved from UTC+6 to
-//! UTC+5 on 2024-03-01; Syria from UTC+2 to UTC+3 on 2022-10-28).
+//! Local time for reports, from the IANA time zone database (`chrono-tz`,
+//! daylight saving time and every past change of offset applied): the
+//! zone of the entity's region where [`REGION_ZONES`] knows it, else its
+//! country's main zone ([`COUNTRY_ZONES`], the capital's). The tables hold
+//! zone names only; every offset comes from `chrono-tz`.
 
-use vigie_model::{format_utc, CountryCode, UnixSecs};
+use chrono::{Offset, TimeZone};
+use chrono_tz::Tz;
+use vigie_model::{format_utc, CountryCode, Entity, UnixSecs};
 
-/// (country, offset in minutes east of UTC, in force until this Unix time
-/// or forever). Entries of a country are ordered by time.
-const OFFSETS: &[(&str, i32, Option<UnixSecs>)] = &[
-    ("AE", 240, None),
-    ("AF", 270, None),
-    ("AL", 60, None),
-    ("AM", 240, None),
-    ("AO", 60, None),
-    ("AR", -180, None),
-    ("AT", 60, None),
-    ("AU", 600, None),
-    ("AZ", 240, None),
-    ("BA", 60, None),
-    ("BD", 360, None),
-    ("BE", 60, None),
-    ("BF", 0, None),
-    ("BH", 180, None),
-    ("BI", 120, None),
-    ("BJ", 60, None),
-    ("BO", -240, None),
-    ("BR", -180, None),
-    ("BY", 180, None),
-    ("CA", -300, None),
-    ("CD", 60, None),
-    ("CF", 60, None),
-    ("CG", 60, None),
-    ("CH", 60, None),
-    ("CI", 0, None),
-    ("CL", -240, None),
-    ("CM", 60, None),
-    ("CN", 480, None),
-    ("CO", -300, None),
-    ("CU", -300, None),
-    ("CZ", 60, None),
-    ("DE", 60, None),
-    ("DJ", 180, None),
-    ("DK", 60, None),
-    ("DZ", 60, None),
-    ("EG", 120, None),
-    ("ER", 180, None),
-    ("ES", 60, None),
-    ("ET", 180, None),
-    ("FI", 120, None),
-    ("FR", 60, None),
-    ("GA", 60, None),
-    ("GB", 0, None),
-    ("GE", 240, None),
-    ("GH", 0, None),
-    ("GM", 0, None),
-    ("GN", 0, None),
-    ("GR", 120, None),
-    ("HK", 480, None),
-    ("HN", -360, None),
-    ("HT", -300, None),
-    ("HU", 60, None),
-    ("ID", 420, None),
-    ("IE", 0, None),
-    ("IL", 120, None),
-    ("IN", 330, None),
-    ("IQ", 180, None),
-    ("IR", 210, None),
-    ("IT", 60, None),
-    ("JO", 180, None),
-    ("JP", 540, None),
-    ("KE", 180, None),
-    ("KG", 360, None),
-    ("KH", 420, None),
-    ("KP", 540, None),
-    ("KR", 540, None),
-    ("KW", 180, None),
-    ("KZ", 360, Some(1_709_229_600)),
-    ("KZ", 300, None),
-    ("LA", 420, None),
-    ("LB", 120, None),
-    ("LK", 330, None),
-    ("LY", 120, None),
-    ("MA", 60, None),
-    ("MD", 120, None),
-    ("MG", 180, None),
-    ("ML", 0, None),
-    ("MM", 390, None),
-    ("MN", 480, None),
-    ("MR", 0, None),
-    ("MX", -360, None),
-    ("MZ", 120, None),
-    ("NE", 60, None),
-    ("NG", 60, None),
-    ("NI", -360, None),
-    ("NL", 60, None),
-    ("NO", 60, None),
-    ("NP", 345, None),
-    ("NZ", 720, None),
-    ("OM", 240, None),
-    ("PA", -300, None),
-    ("PE", -300, None),
-    ("PH", 480, None),
-    ("PK", 300, None),
-    ("PL", 60, None),
-    ("PS", 120, None),
-    ("PT", 0, None),
-    ("PY", -240, None),
-    ("QA", 180, None),
-    ("RO", 120, None),
-    ("RS", 60, None),
-    ("RU", 180, None),
-    ("RW", 120, None),
-    ("SA", 180, None),
-    ("SD", 120, None),
-    ("SE", 60, None),
-    ("SG", 480, None),
-    ("SL", 0, None),
-    ("SN", 0, None),
-    ("SO", 180, None),
-    ("SS", 120, None),
-    ("SY", 120, Some(1_666_908_000)),
-    ("SY", 180, None),
-    ("TD", 60, None),
-    ("TG", 0, None),
-    ("TH", 420, None),
-    ("TJ", 300, None),
-    ("TM", 300, None),
-    ("TN", 60, None),
-    ("TR", 180, None),
-    ("TW", 480, None),
-    ("TZ", 180, None),
-    ("UA", 120, None),
-    ("UG", 180, None),
-    ("US", -300, None),
-    ("UY", -180, None),
-    ("UZ", 300, None),
-    ("VE", -240, None),
-    ("VN", 420, None),
-    ("YE", 180, None),
-    ("ZA", 120, None),
-    ("ZM", 120, None),
-    ("ZW", 120, None),
+/// (country, IANA zone of its capital or most populous area), by country.
+pub const COUNTRY_ZONES: &[(&str, &str)] = &[
+    ("AE", "Asia/Dubai"),
+    ("AF", "Asia/Kabul"),
+    ("AL", "Europe/Tirane"),
+    ("AM", "Asia/Yerevan"),
+    ("AO", "Africa/Luanda"),
+    ("AR", "America/Argentina/Buenos_Aires"),
+    ("AT", "Europe/Vienna"),
+    ("AU", "Australia/Sydney"),
+    ("AZ", "Asia/Baku"),
+    ("BA", "Europe/Sarajevo"),
+    ("BD", "Asia/Dhaka"),
+    ("BE", "Europe/Brussels"),
+    ("BF", "Africa/Ouagadougou"),
+    ("BG", "Europe/Sofia"),
+    ("BH", "Asia/Bahrain"),
+    ("BI", "Africa/Bujumbura"),
+    ("BJ", "Africa/Porto-Novo"),
+    ("BN", "Asia/Brunei"),
+    ("BO", "America/La_Paz"),
+    ("BR", "America/Sao_Paulo"),
+    ("BT", "Asia/Thimphu"),
+    ("BW", "Africa/Gaborone"),
+    ("BY", "Europe/Minsk"),
+    ("CA", "America/Toronto"),
+    ("CD", "Africa/Kinshasa"),
+    ("CF", "Africa/Bangui"),
+    ("CG", "Africa/Brazzaville"),
+    ("CH", "Europe/Zurich"),
+    ("CI", "Africa/Abidjan"),
+    ("CL", "America/Santiago"),
+    ("CM", "Africa/Douala"),
+    ("CN", "Asia/Shanghai"),
+    ("CO", "America/Bogota"),
+    ("CR", "America/Costa_Rica"),
+    ("CU", "America/Havana"),
+    ("CY", "Asia/Nicosia"),
+    ("CZ", "Europe/Prague"),
+    ("DE", "Europe/Berlin"),
+    ("DJ", "Africa/Djibouti"),
+    ("DK", "Europe/Copenhagen"),
+    ("DO", "America/Santo_Domingo"),
+    ("DZ", "Africa/Algiers"),
+    ("EC", "America/Guayaquil"),
+    ("EE", "Europe/Tallinn"),
+    ("EG", "Africa/Cairo"),
+    ("ER", "Africa/Asmara"),
+    ("ES", "Europe/Madrid"),
+    ("ET", "Africa/Addis_Ababa"),
+    ("FI", "Europe/Helsinki"),
+    ("FR", "Europe/Paris"),
+    ("GA", "Africa/Libreville"),
+    ("GB", "Europe/London"),
+    ("GE", "Asia/Tbilisi"),
+    ("GH", "Africa/Accra"),
+    ("GM", "Africa/Banjul"),
+    ("GN", "Africa/Conakry"),
+    ("GR", "Europe/Athens"),
+    ("GT", "America/Guatemala"),
+    ("GW", "Africa/Bissau"),
+    ("HK", "Asia/Hong_Kong"),
+    ("HN", "America/Tegucigalpa"),
+    ("HR", "Europe/Zagreb"),
+    ("HT", "America/Port-au-Prince"),
+    ("HU", "Europe/Budapest"),
+    ("ID", "Asia/Jakarta"),
+    ("IE", "Europe/Dublin"),
+    ("IL", "Asia/Jerusalem"),
+    ("IN", "Asia/Kolkata"),
+    ("IQ", "Asia/Baghdad"),
+    ("IR", "Asia/Tehran"),
+    ("IS", "Atlantic/Reykjavik"),
+    ("IT", "Europe/Rome"),
+    ("JM", "America/Jamaica"),
+    ("JO", "Asia/Amman"),
+    ("JP", "Asia/Tokyo"),
+    ("KE", "Africa/Nairobi"),
+    ("KG", "Asia/Bishkek"),
+    ("KH", "Asia/Phnom_Penh"),
+    ("KP", "Asia/Pyongyang"),
+    ("KR", "Asia/Seoul"),
+    ("KW", "Asia/Kuwait"),
+    ("KZ", "Asia/Almaty"),
+    ("LA", "Asia/Vientiane"),
+    ("LB", "Asia/Beirut"),
+    ("LK", "Asia/Colombo"),
+    ("LR", "Africa/Monrovia"),
+    ("LT", "Europe/Vilnius"),
+    ("LU", "Europe/Luxembourg"),
+    ("LV", "Europe/Riga"),
+    ("LY", "Africa/Tripoli"),
+    ("MA", "Africa/Casablanca"),
+    ("MD", "Europe/Chisinau"),
+    ("MG", "Indian/Antananarivo"),
+    ("ML", "Africa/Bamako"),
+    ("MM", "Asia/Yangon"),
+    ("MN", "Asia/Ulaanbaatar"),
+    ("MO", "Asia/Macau"),
+    ("MR", "Africa/Nouakchott"),
+    ("MV", "Indian/Maldives"),
+    ("MW", "Africa/Blantyre"),
+    ("MX", "America/Mexico_City"),
+    ("MY", "Asia/Kuala_Lumpur"),
+    ("MZ", "Africa/Maputo"),
+    ("NA", "Africa/Windhoek"),
+    ("NE", "Africa/Niamey"),
+    ("NG", "Africa/Lagos"),
+    ("NI", "America/Managua"),
+    ("NL", "Europe/Amsterdam"),
+    ("NO", "Europe/Oslo"),
+    ("NP", "Asia/Kathmandu"),
+    ("NZ", "Pacific/Auckland"),
+    ("OM", "Asia/Muscat"),
+    ("PA", "America/Panama"),
+    ("PE", "America/Lima"),
+    ("PG", "Pacific/Port_Moresby"),
+    ("PH", "Asia/Manila"),
+    ("PK", "Asia/Karachi"),
+    ("PL", "Europe/Warsaw"),
+    ("PS", "Asia/Gaza"),
+    ("PT", "Europe/Lisbon"),
+    ("PY", "America/Asuncion"),
+    ("QA", "Asia/Qatar"),
+    ("RO", "Europe/Bucharest"),
+    ("RS", "Europe/Belgrade"),
+    ("RU", "Europe/Moscow"),
+    ("RW", "Africa/Kigali"),
+    ("SA", "Asia/Riyadh"),
+    ("SD", "Africa/Khartoum"),
+    ("SE", "Europe/Stockholm"),
+    ("SG", "Asia/Singapore"),
+    ("SI", "Europe/Ljubljana"),
+    ("SK", "Europe/Bratislava"),
+    ("SL", "Africa/Freetown"),
+    ("SN", "Africa/Dakar"),
+    ("SO", "Africa/Mogadishu"),
+    ("SS", "Africa/Juba"),
+    ("SV", "America/El_Salvador"),
+    ("SY", "Asia/Damascus"),
+    ("TD", "Africa/Ndjamena"),
+    ("TG", "Africa/Lome"),
+    ("TH", "Asia/Bangkok"),
+    ("TJ", "Asia/Dushanbe"),
+    ("TL", "Asia/Dili"),
+    ("TM", "Asia/Ashgabat"),
+    ("TN", "Africa/Tunis"),
+    ("TR", "Europe/Istanbul"),
+    ("TW", "Asia/Taipei"),
+    ("TZ", "Africa/Dar_es_Salaam"),
+    ("UA", "Europe/Kyiv"),
+    ("UG", "Africa/Kampala"),
+    ("US", "America/New_York"),
+    ("UY", "America/Montevideo"),
+    ("UZ", "Asia/Tashkent"),
+    ("VE", "America/Caracas"),
+    ("VN", "Asia/Ho_Chi_Minh"),
+    ("YE", "Asia/Aden"),
+    ("ZA", "Africa/Johannesburg"),
+    ("ZM", "Africa/Lusaka"),
+    ("ZW", "Africa/Harare"),
 ];
 
-/// The standard UTC offset (minutes east) of `country` at time `t`, if the
-/// table knows the country.
-pub fn utc_offset_minutes(country: CountryCode, t: UnixSecs) -> Option<i32> {
-    OFFSETS
+/// (country, region name as geo tables spell it, IANA zone) for regions
+/// outside their country's main zone; names are matched ignoring case.
+pub const REGION_ZONES: &[(&str, &str, &str)] = &[
+    ("AU", "Northern Territory", "Australia/Darwin"),
+    ("AU", "Queensland", "Australia/Brisbane"),
+    ("AU", "South Australia", "Australia/Adelaide"),
+    ("AU", "Tasmania", "Australia/Hobart"),
+    ("AU", "Victoria", "Australia/Melbourne"),
+    ("AU", "Western Australia", "Australia/Perth"),
+    ("BR", "Acre", "America/Rio_Branco"),
+    ("BR", "Amazonas", "America/Manaus"),
+    ("BR", "Mato Grosso", "America/Cuiaba"),
+    ("BR", "Mato Grosso do Sul", "America/Campo_Grande"),
+    ("BR", "Rondônia", "America/Porto_Velho"),
+    ("BR", "Roraima", "America/Boa_Vista"),
+    ("CA", "Alberta", "America/Edmonton"),
+    ("CA", "British Columbia", "America/Vancouver"),
+    ("CA", "Manitoba", "America/Winnipeg"),
+    ("CA", "New Brunswick", "America/Moncton"),
+    ("CA", "Newfoundland and Labrador", "America/St_Johns"),
+    ("CA", "Nova Scotia", "America/Halifax"),
+    ("CA", "Prince Edward Island", "America/Halifax"),
+    ("CA", "Saskatchewan", "America/Regina"),
+    ("ID", "Bali", "Asia/Makassar"),
+    ("ID", "Papua", "Asia/Jayapura"),
+    ("ID", "South Sulawesi", "Asia/Makassar"),
+    ("KZ", "Aktobe Region", "Asia/Aqtobe"),
+    ("KZ", "Atyrau Region", "Asia/Atyrau"),
+    ("KZ", "Kyzylorda Region", "Asia/Qyzylorda"),
+    ("KZ", "Mangystau Region", "Asia/Aqtau"),
+    ("KZ", "West Kazakhstan", "Asia/Oral"),
+    ("MX", "Baja California", "America/Tijuana"),
+    ("MX", "Chihuahua", "America/Chihuahua"),
+    ("MX", "Quintana Roo", "America/Cancun"),
+    ("MX", "Sinaloa", "America/Mazatlan"),
+    ("MX", "Sonora", "America/Hermosillo"),
+    ("RU", "Irkutsk Oblast", "Asia/Irkutsk"),
+    ("RU", "Kaliningrad Oblast", "Europe/Kaliningrad"),
+    ("RU", "Kamchatka Krai", "Asia/Kamchatka"),
+    ("RU", "Krasnoyarsk Krai", "Asia/Krasnoyarsk"),
+    ("RU", "Novosibirsk Oblast", "Asia/Novosibirsk"),
+    ("RU", "Omsk Oblast", "Asia/Omsk"),
+    ("RU", "Primorsky Krai", "Asia/Vladivostok"),
+    ("RU", "Samara Oblast", "Europe/Samara"),
+    ("RU", "Sverdlovsk Oblast", "Asia/Yekaterinburg"),
+    ("US", "Alabama", "America/Chicago"),
+    ("US", "Alaska", "America/Anchorage"),
+    ("US", "Arizona", "America/Phoenix"),
+    ("US", "Arkansas", "America/Chicago"),
+    ("US", "California", "America/Los_Angeles"),
+    ("US", "Colorado", "America/Denver"),
+    ("US", "Hawaii", "Pacific/Honolulu"),
+    ("US", "Idaho", "America/Boise"),
+    ("US", "Illinois", "America/Chicago"),
+    ("US", "Iowa", "America/Chicago"),
+    ("US", "Kansas", "America/Chicago"),
+    ("US", "Louisiana", "America/Chicago"),
+    ("US", "Minnesota", "America/Chicago"),
+    ("US", "Mississippi", "America/Chicago"),
+    ("US", "Missouri", "America/Chicago"),
+    ("US", "Montana", "America/Denver"),
+    ("US", "Nebraska", "America/Chicago"),
+    ("US", "Nevada", "America/Los_Angeles"),
+    ("US", "New Mexico", "America/Denver"),
+    ("US", "North Dakota", "America/Chicago"),
+    ("US", "Oklahoma", "America/Chicago"),
+    ("US", "Oregon", "America/Los_Angeles"),
+    ("US", "South Dakota", "America/Chicago"),
+    ("US", "Tennessee", "America/Chicago"),
+    ("US", "Texas", "America/Chicago"),
+    ("US", "Utah", "America/Denver"),
+    ("US", "Washington", "America/Los_Angeles"),
+    ("US", "Wisconsin", "America/Chicago"),
+    ("US", "Wyoming", "America/Denver"),
+];
+
+/// Where a zone came from.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ZoneSource {
+    /// The entity's region has a zone of its own.
+    Region,
+    /// The country's main zone.
+    Country,
+}
+
+fn parse(name: &str) -> Option<Tz> {
+    name.parse().ok()
+}
+
+/// The main zone of `country`, if the table knows it.
+pub fn country_zone(country: CountryCode) -> Option<Tz> {
+    let i = COUNTRY_ZONES
+        .binary_search_by(|(cc, _)| (*cc).cmp(country.as_str()))
+        .ok()?;
+    parse(COUNTRY_ZONES[i].1)
+}
+
+/// The zone of `region` of `country` when it has one of its own.
+pub fn region_zone(country: CountryCode, region: &str) -> Option<Tz> {
+    REGION_ZONES
         .iter()
-        .filter(|(cc, _, _)| *cc == country.as_str())
-        .find(|(_, _, until)| until.is_none_or(|u| t < u))
-        .map(|(_, minutes, _)| *minutes)
+        .find(|(cc, name, _)| *cc == country.as_str() && name.eq_ignore_ascii_case(region.trim()))
+        .and_then(|(_, _, zone)| parse(zone))
+}
+
+/// The zone of an entity's local time: its region's where known, else its
+/// country's main zone; `None` for an AS or an unknown country.
+pub fn entity_zone(entity: &Entity) -> Option<(Tz, ZoneSource)> {
+    match entity {
+        Entity::Country(cc) => country_zone(*cc).map(|z| (z, ZoneSource::Country)),
+        Entity::Region(r) => region_zone(r.country, &r.name)
+            .map(|z| (z, ZoneSource::Region))
+            .or_else(|| country_zone(r.country).map(|z| (z, ZoneSource::Country))),
+        Entity::Asn(_) => None,
+    }
+}
+
+/// The UTC offset (minutes east) of `zone` at time `t`, daylight saving
+/// time included.
+pub fn offset_minutes_at(zone: Tz, t: UnixSecs) -> i32 {
+    let offset = zone.offset_from_utc_datetime(
+        &chrono::DateTime::from_timestamp(t, 0)
+            .unwrap_or_default()
+            .naive_utc(),
+    );
+    offset.fix().local_minus_utc() / 60
+}
+
+/// The UTC offset (minutes east) of `country`'s main zone at time `t`, if
+/// the table knows the country.
+pub fn utc_offset_minutes(country: CountryCode, t: UnixSecs) -> Option<i32> {
+    country_zone(country).map(|z| offset_minutes_at(z, t))
 }
 
 /// `UTC+03:00`, `UTC-04:30`.
@@ -175,26 +322,31 @@ pub fn format_local(t: UnixSecs, minutes: i32) -> String {
         .unwrap_or(shifted)
 }
 
+/// `t` in `zone`: `2023-08-21 04:00 (UTC+03:00)`.
+pub fn local_label(zone: Tz, t: UnixSecs) -> String {
+    let minutes = offset_minutes_at(zone, t);
+    format!("{} ({})", format_local(t, minutes), offset_label(minutes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn cc(code: &str) -> CountryCode {
+        CountryCode::new(code).unwrap()
+    }
+
     #[test]
-    fn offsets_follow_the_table_and_its_changes() {
-        let iq = CountryCode::new("IQ").unwrap();
-        assert_eq!(utc_offset_minutes(iq, 1_692_579_600), Some(180));
-        let kz = CountryCode::new("KZ").unwrap();
-        assert_eq!(
-            utc_offset_minutes(kz, 1_641_340_800),
-            Some(360),
-            "January 2022: UTC+6"
-        );
-        assert_eq!(
-            utc_offset_minutes(kz, 1_720_000_000),
-            Some(300),
-            "after March 2024: UTC+5"
-        );
-        assert_eq!(utc_offset_minutes(CountryCode::new("ZZ").unwrap(), 0), None);
+    fn offsets_come_from_the_iana_database() {
+        // 2023-08-21T01:00:00Z in Baghdad: UTC+3, no DST.
+        assert_eq!(utc_offset_minutes(cc("IQ"), 1_692_579_600), Some(180));
+        // Kazakhstan moved from UTC+6 to UTC+5 on 2024-03-01.
+        assert_eq!(utc_offset_minutes(cc("KZ"), 1_641_340_800), Some(360));
+        assert_eq!(utc_offset_minutes(cc("KZ"), 1_720_000_000), Some(300));
+        // Syria from UTC+2 (+3 in summer) to UTC+3 all year in October 2022.
+        assert_eq!(utc_offset_minutes(cc("SY"), 1_641_340_800), Some(120));
+        assert_eq!(utc_offset_minutes(cc("SY"), 1_704_067_200), Some(180));
+        assert_eq!(utc_offset_minutes(cc("ZZ"), 0), None);
         assert_eq!(offset_label(180), "UTC+03:00");
         assert_eq!(offset_label(-270), "UTC-04:30");
         assert_eq!(offset_label(345), "UTC+05:45");
@@ -202,14 +354,70 @@ mod tests {
     }
 
     #[test]
-    fn table_is_sorted_sane_and_unique_per_period() {
-        for window in OFFSETS.windows(2) {
-            let (a, b) = (window[0], window[1]);
-            assert!(a.0 <= b.0, "{} before {}", a.0, b.0);
-            if a.0 == b.0 {
-                assert!(a.2.is_some(), "{} has two open-ended entries", a.0);
-            }
+    fn daylight_saving_time_and_half_hours() {
+        let summer = 1_688_212_800; // 2023-07-01T12:00:00Z
+        let winter = 1_673_179_200; // 2023-01-08T12:00:00Z
+        assert_eq!(utc_offset_minutes(cc("UA"), summer), Some(180));
+        assert_eq!(utc_offset_minutes(cc("UA"), winter), Some(120));
+        assert_eq!(utc_offset_minutes(cc("US"), summer), Some(-240));
+        assert_eq!(utc_offset_minutes(cc("US"), winter), Some(-300));
+        // Half and three-quarter hours, all year.
+        for t in [summer, winter] {
+            assert_eq!(utc_offset_minutes(cc("IN"), t), Some(330));
+            assert_eq!(utc_offset_minutes(cc("MM"), t), Some(390));
+            assert_eq!(utc_offset_minutes(cc("NP"), t), Some(345));
         }
-        assert!(OFFSETS.iter().all(|(_, m, _)| (-720..=840).contains(m)));
+        // Across the US change of 2023-03-12 07:00 UTC (02:00 EST).
+        let change = 1_678_604_400;
+        assert_eq!(utc_offset_minutes(cc("US"), change - 1), Some(-300));
+        assert_eq!(utc_offset_minutes(cc("US"), change), Some(-240));
+        let zone = country_zone(cc("US")).unwrap();
+        assert_eq!(
+            local_label(zone, change - 60),
+            "2023-03-12 01:59 (UTC-05:00)"
+        );
+        assert_eq!(local_label(zone, change), "2023-03-12 03:00 (UTC-04:00)");
+    }
+
+    #[test]
+    fn regions_have_their_own_zone_else_the_country_s() {
+        let california: Entity = "US/California".parse().unwrap();
+        let (zone, source) = entity_zone(&california).unwrap();
+        assert_eq!(
+            (zone, source),
+            (chrono_tz::America::Los_Angeles, ZoneSource::Region)
+        );
+        assert_eq!(offset_minutes_at(zone, 1_688_212_800), -420);
+        let arizona: Entity = "US/arizona".parse().unwrap();
+        assert_eq!(
+            offset_minutes_at(entity_zone(&arizona).unwrap().0, 1_688_212_800),
+            -420
+        );
+        let kyiv: Entity = "UA/Kyiv City".parse().unwrap();
+        assert_eq!(
+            entity_zone(&kyiv),
+            Some((chrono_tz::Europe::Kyiv, ZoneSource::Country))
+        );
+        assert_eq!(entity_zone(&"AS9198".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn tables_name_real_zones_in_order() {
+        for window in COUNTRY_ZONES.windows(2) {
+            assert!(
+                window[0].0 < window[1].0,
+                "{} before {}",
+                window[0].0,
+                window[1].0
+            );
+        }
+        for (code, zone) in COUNTRY_ZONES {
+            assert!(CountryCode::new(code).is_ok(), "{code}");
+            assert!(parse(zone).is_some(), "{code}: {zone}");
+        }
+        for (code, region, zone) in REGION_ZONES {
+            assert!(country_zone(cc(code)).is_some(), "{code}/{region}");
+            assert!(parse(zone).is_some(), "{code}/{region}: {zone}");
+        }
     }
 }
