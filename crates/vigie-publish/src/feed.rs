@@ -16,6 +16,7 @@ use crate::data::{self, PublishedIncident, DEFAULT_METHOD};
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::paths;
+use crate::report::tz;
 use crate::state::AppState;
 
 /// Entries in a feed when `limit` is absent.
@@ -74,18 +75,35 @@ pub fn entry_title(published: &PublishedIncident, name: Option<&str>) -> String 
     )
 }
 
+/// `t` in UTC, with the entity's local time beside it when it has a zone:
+/// `2023-08-21T01:00:00Z (2023-08-21 04:00 UTC+03:00 local)`.
+pub fn utc_and_local(entity: &Entity, t: UnixSecs) -> String {
+    match tz::entity_zone(entity) {
+        Some((zone, _)) => {
+            let minutes = tz::offset_minutes_at(zone, t);
+            format!(
+                "{} ({} {} local)",
+                format_utc(t),
+                tz::format_local(t, minutes),
+                tz::offset_label(minutes)
+            )
+        }
+        None => format_utc(t),
+    }
+}
+
 /// The plain-text summary of an incident: start, end (or "ongoing"),
-/// depth, mechanism and confidence.
+/// each in UTC and local time, depth, mechanism and confidence.
 pub fn entry_summary(published: &PublishedIncident) -> String {
     let incident = &published.incident;
     let end = incident
         .end
-        .map(format_utc)
+        .map(|t| utc_and_local(&incident.entity, t))
         .unwrap_or_else(|| "ongoing".to_string());
     format!(
         "Start {}; end {end}; depth {:.0}% of the baseline lost; mechanism {} (confidence {:.2}); \
          scope {}; confidence {:.2}; method {}.",
-        format_utc(incident.start),
+        utc_and_local(&incident.entity, incident.start),
         incident.depth * 100.0,
         incident.mechanism.name(),
         incident.mechanism_confidence,

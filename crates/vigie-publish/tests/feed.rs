@@ -111,11 +111,24 @@ fn atom_feeds_list_stored_incidents_newest_first() {
     assert!(title.starts_with("Iraq (IQ): "), "{title}");
     assert!(title.ends_with(", ended"), "{title}");
     let summary = entry.summary().unwrap().as_str();
-    assert!(summary.starts_with(&format!(
-        "Start {}; end {}; depth ",
-        format_utc(first.start),
-        format_utc(first.end.unwrap())
-    )));
+    // UTC, and Baghdad's time (UTC+3) beside it.
+    let local = |t: i64| {
+        chrono::DateTime::from_timestamp(t + 3 * 3600, 0)
+            .unwrap()
+            .format("%Y-%m-%d %H:%M UTC+03:00 local)")
+            .to_string()
+    };
+    assert_eq!(local(1_692_579_600), "2023-08-21 04:00 UTC+03:00 local)");
+    assert!(
+        summary.starts_with(&format!(
+            "Start {} ({}; end {} ({}; depth ",
+            format_utc(first.start),
+            local(first.start),
+            format_utc(first.end.unwrap()),
+            local(first.end.unwrap())
+        )),
+        "{summary}"
+    );
     assert!(summary.contains("mechanism ") && summary.contains("confidence "));
     let links: Vec<(&str, &str)> = entry.links().iter().map(|l| (l.rel(), l.href())).collect();
     assert_eq!(
