@@ -16,6 +16,8 @@
 //!   `ENTITY@START`), summary. Ranges of years are served, downsampled with
 //!   `maxPoints`; page sizes, ranges and bodies are bounded with clear 4xx
 //!   ([`params`] has the limits).
+//! - [`feed`]: Atom feeds of incidents (`/api/v1/incidents.atom`, `?entity=`
+//!   for one entity's), written with `atom_syndication`.
 //! - [`ioda`]: IODA API v2-compatible endpoints (`/v2/signals/raw/…`,
 //!   `/v2/outages/{alerts,events,summary}`, `/v2/entities/query`) with IODA's
 //!   parameters and envelope, so IODA clients work unchanged.
@@ -27,7 +29,7 @@
 //!   signed webhook delivery with retries and SSRF checks.
 //! - [`report`]: incident reports (`vigie report`): self-contained HTML,
 //!   Markdown, an SVG figure and a CSV appendix, in English and French, with
-//!   local times ([`report::tz`]).
+//!   local times ([`report::tz`]: IANA zones from `chrono-tz`, with DST).
 //! - [`dashboard`]: the dashboard, a static page embedded in the binary and
 //!   served at `/` (files under `/dashboard/`, libraries vendored from npm
 //!   by `dashboard/vendor.sh`), and `/api/v1/coverage` for its map.
