@@ -292,7 +292,7 @@ pub fn document() -> Value {
         "info": {
             "title": "vigie API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Read-only API of a vigie Internet shutdown observatory: a native JSON API under /api/v1 and IODA v2-compatible endpoints under /v2. Times are UTC.",
+            "description": "Read-only API of a vigie Internet shutdown observatory: a native JSON API under /api/v1 and IODA v2-compatible endpoints under /v2. Times are UTC. Read endpoints (GET, HEAD and their CORS preflight) answer any origin with Access-Control-Allow-Origin: *, as IODA does; the token-protected writes and the dashboard send no CORS header.",
             "license": { "name": "Apache-2.0 OR MIT" }
         },
         "paths": paths_map,

@@ -52,6 +52,18 @@ fn read_api_allows_any_origin_and_writes_and_dashboard_do_not() {
         assert_eq!(allow_origin(&response).as_deref(), Some("*"), "GET {path}");
         assert_eq!(header(&response, "x-content-type-options"), "nosniff");
     }
+    // The OpenAPI document says so.
+    let openapi: serde_json::Value = client
+        .get(server.url("/api/v1/openapi.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let description = openapi["info"]["description"].as_str().unwrap();
+    assert!(
+        description.contains("Access-Control-Allow-Origin: *"),
+        "{description}"
+    );
     let head = client
         .head(server.url("/api/v1/entities"))
         .header("Origin", ORIGIN)
