@@ -60,6 +60,7 @@ mod alerts;
 mod annotations;
 mod codec;
 mod error;
+mod extent;
 mod health;
 mod live;
 mod networks;

@@ -13,6 +13,7 @@ use vigie_model::{
 
 use crate::codec::{self, block_of};
 use crate::error::{sql_error, BUSY_TIMEOUT};
+use crate::extent::{full_extent, merge_staged, visit_staged_bin, Extent, SeriesRow, StagedExtent};
 use crate::schema::{self, MIGRATIONS};
 use crate::{InputRecord, SeriesInfo, StoreError};
 
@@ -102,33 +103,6 @@ pub(crate) fn stored_key(kind: &str, code: &str, signal: &str) -> Option<SeriesK
         entity: Entity::from_kind_code(kind, code).ok()?,
         signal: signal.parse::<SignalKind>().ok()?,
     })
-}
-
-/// Where a series' data lies, from chunks and staged bins together.
-#[derive(Clone, Copy, Default)]
-struct Extent {
-    first_bin: Option<UnixSecs>,
-    last: Option<(UnixSecs, f64)>,
-}
-
-/// What staged bins say about one series, gathered newest bin first.
-#[derive(Default)]
-struct StagedExtent {
-    /// The newest bin already decided (the newest write of a bin wins).
-    decided_bin: Option<UnixSecs>,
-    extent: Extent,
-    /// A staged "no data" overrides a chunk value at the chunk summary's
-    /// first or last bin: the summary no longer holds, read the series.
-    needs_full_read: bool,
-}
-
-/// A row of the series table with its entity.
-struct SeriesRow {
-    series_id: i64,
-    key: SeriesKey,
-    bin: BinSize,
-    entity_name: Option<String>,
-    chunks: Extent,
 }
 
 /// The SQLite implementation of the store.
@@ -753,65 +727,15 @@ impl SqliteStore {
                 let data: Vec<u8> = stmt
                     .query_row([stage_row], |row| row.get(0))
                     .map_err(sql_error(label, context))?;
-                let block_first_id = block.saturating_mul(1 << codec::BLOCK_SHIFT);
-                let mut cursor = ids.partition_point(|&id| id < block_first_id);
-                codec::visit_staged(&data, |id, value| {
-                    while ids.get(cursor).is_some_and(|&known| known < id) {
-                        cursor += 1;
-                    }
-                    let (Some(row), Some(state)) = (rows.get(cursor), staged.get_mut(cursor))
-                    else {
-                        return false;
-                    };
-                    if row.series_id != id || state.decided_bin == Some(bin_start) {
-                        return true;
-                    }
-                    state.decided_bin = Some(bin_start);
-                    match value {
-                        Some(x) => {
-                            if state.extent.last.is_none() {
-                                state.extent.last = Some((bin_start, x));
-                            }
-                            state.extent.first_bin = Some(bin_start);
-                        }
-                        None => {
-                            let chunks = row.chunks;
-                            if chunks.first_bin == Some(bin_start)
-                                || chunks.last.map(|l| l.0) == Some(bin_start)
-                            {
-                                state.needs_full_read = true;
-                            }
-                        }
-                    }
-                    true
-                })
-                .map_err(|e| {
-                    corrupt(
-                        label,
-                        format!("staged bin at {}: {e}", format_utc(bin_start)),
-                    )
-                })?;
+                visit_staged_bin(label, &rows, &ids, &mut staged, bin_start, block, &data)?;
             }
         }
 
-        for (row, state) in rows.iter_mut().zip(&staged) {
-            if state.decided_bin.is_none() {
-                continue;
-            }
-            let chunks = row.chunks;
-            let first_bin = match (chunks.first_bin, state.extent.first_bin) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let last = match (chunks.last, state.extent.last) {
-                (Some(c), Some(s)) => Some(if s.0 >= c.0 { s } else { c }),
-                (c, s) => c.or(s),
-            };
-            row.chunks = Extent { first_bin, last };
-            if state.needs_full_read {
-                row.chunks = full_extent(&tx, label, row.series_id, row.bin, chunks, state.extent)?;
-            }
-        }
+        merge_staged(&mut rows, &staged, |series_id, bin, chunks, staged| {
+            full_extent(bin, chunks, staged, |start, end, values| {
+                read_values(&tx, label, series_id, bin, start, end, values)
+            })
+        })?;
         rows.sort_by(|a, b| (&a.key, a.bin.secs()).cmp(&(&b.key, b.bin.secs())));
         Ok(rows)
     }
@@ -1127,37 +1051,6 @@ fn read_values(
         }
     }
     Ok(())
-}
-
-/// The exact extent of a series, by reading it over everything known.
-fn full_extent(
-    conn: &Connection,
-    label: &str,
-    series_id: i64,
-    bin: BinSize,
-    chunks: Extent,
-    staged: Extent,
-) -> Result<Extent, StoreError> {
-    let bin_secs = i64::from(bin.secs());
-    let starts = [chunks.first_bin, staged.first_bin];
-    let ends = [chunks.last.map(|l| l.0), staged.last.map(|l| l.0)];
-    let (Some(start), Some(last)) = (starts.iter().flatten().min(), ends.iter().flatten().max())
-    else {
-        return Ok(Extent::default());
-    };
-    let end = last + bin_secs;
-    let mut values = vec![None; ((end - start) / bin_secs).max(0) as usize];
-    read_values(conn, label, series_id, bin, *start, end, &mut values)?;
-    let first = values.iter().position(Option::is_some);
-    let last = values
-        .iter()
-        .enumerate()
-        .rev()
-        .find_map(|(i, v)| v.map(|x| (start + i as i64 * bin_secs, x)));
-    Ok(Extent {
-        first_bin: first.map(|i| start + i as i64 * bin_secs),
-        last,
-    })
 }
 
 /// Sets bins of one day of a series, creating, rewriting or deleting its chunk.

@@ -32,6 +32,7 @@ use vigie_model::{format_utc, BinSize, Entity, Series, SeriesKey, TimeRange, Uni
 
 use crate::codec::{self, block_of};
 use crate::error::BUSY_TIMEOUT;
+use crate::extent::{full_extent, merge_staged, visit_staged_bin, Extent, SeriesRow, StagedExtent};
 use crate::sqlite::{
     check_aligned, check_finite, check_source, corrupt, day_of, describe, now_secs, stored_bin,
     stored_key, to_i64, DAY_SECS, WRITE_LOG_KEEP_SECS,
@@ -99,30 +100,6 @@ fn describe_config(config: &postgres::Config) -> String {
     } else {
         format!("postgres://{user}@{host}:{port}/{db}")
     }
-}
-
-/// Where a series' data lies, from chunks and staged bins together.
-#[derive(Clone, Copy, Default)]
-struct Extent {
-    first_bin: Option<UnixSecs>,
-    last: Option<(UnixSecs, f64)>,
-}
-
-/// What staged bins say about one series, gathered newest bin first.
-#[derive(Default)]
-struct StagedExtent {
-    decided_bin: Option<UnixSecs>,
-    extent: Extent,
-    needs_full_read: bool,
-}
-
-/// A row of the series table with its entity.
-struct SeriesRow {
-    series_id: i64,
-    key: SeriesKey,
-    bin: BinSize,
-    entity_name: Option<String>,
-    chunks: Extent,
 }
 
 /// New values of some bins of one day: (slot, value).
@@ -583,72 +560,15 @@ impl PgStore {
                     let bin_start: i64 = col(&row, 0, label, context)?;
                     let block: i64 = col(&row, 1, label, context)?;
                     let data: &[u8] = col(&row, 2, label, context)?;
-                    let block_first_id = block.saturating_mul(1 << codec::BLOCK_SHIFT);
-                    let mut cursor = ids.partition_point(|&id| id < block_first_id);
-                    codec::visit_staged(data, |id, value| {
-                        while ids.get(cursor).is_some_and(|&known| known < id) {
-                            cursor += 1;
-                        }
-                        let (Some(row), Some(state)) = (rows.get(cursor), staged.get_mut(cursor))
-                        else {
-                            return false;
-                        };
-                        if row.series_id != id || state.decided_bin == Some(bin_start) {
-                            return true;
-                        }
-                        state.decided_bin = Some(bin_start);
-                        match value {
-                            Some(x) => {
-                                if state.extent.last.is_none() {
-                                    state.extent.last = Some((bin_start, x));
-                                }
-                                state.extent.first_bin = Some(bin_start);
-                            }
-                            None => {
-                                let chunks = row.chunks;
-                                if chunks.first_bin == Some(bin_start)
-                                    || chunks.last.map(|l| l.0) == Some(bin_start)
-                                {
-                                    state.needs_full_read = true;
-                                }
-                            }
-                        }
-                        true
-                    })
-                    .map_err(|e| {
-                        corrupt(
-                            label,
-                            format!("staged bin at {}: {e}", format_utc(bin_start)),
-                        )
-                    })?;
+                    visit_staged_bin(label, &rows, &ids, &mut staged, bin_start, block, data)?;
                 }
             }
-            for (row, state) in rows.iter_mut().zip(&staged) {
-                if state.decided_bin.is_none() {
-                    continue;
-                }
-                let chunks = row.chunks;
-                let first_bin = match (chunks.first_bin, state.extent.first_bin) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                let last = match (chunks.last, state.extent.last) {
-                    (Some(c), Some(s)) => Some(if s.0 >= c.0 { s } else { c }),
-                    (c, s) => c.or(s),
-                };
-                row.chunks = Extent { first_bin, last };
-                if state.needs_full_read {
-                    row.chunks = full_extent(
-                        tx,
-                        label,
-                        &self.statements,
-                        row.series_id,
-                        row.bin,
-                        chunks,
-                        state.extent,
-                    )?;
-                }
-            }
+            let statements = &self.statements;
+            merge_staged(&mut rows, &staged, |series_id, bin, chunks, staged| {
+                full_extent(bin, chunks, staged, |start, end, values| {
+                    read_values(tx, label, statements, series_id, bin, start, end, values)
+                })
+            })?;
             rows.sort_by(|a, b| (&a.key, a.bin.secs()).cmp(&(&b.key, b.bin.secs())));
             Ok(rows)
         })
@@ -1441,48 +1361,6 @@ fn read_values(
         }
     }
     Ok(())
-}
-
-/// The exact extent of a series, by reading it over everything known.
-#[allow(clippy::too_many_arguments)]
-fn full_extent(
-    tx: &mut Transaction<'_>,
-    label: &str,
-    statements: &Statements,
-    series_id: i64,
-    bin: BinSize,
-    chunks: Extent,
-    staged: Extent,
-) -> Result<Extent, StoreError> {
-    let bin_secs = i64::from(bin.secs());
-    let starts = [chunks.first_bin, staged.first_bin];
-    let ends = [chunks.last.map(|l| l.0), staged.last.map(|l| l.0)];
-    let (Some(start), Some(last)) = (starts.iter().flatten().min(), ends.iter().flatten().max())
-    else {
-        return Ok(Extent::default());
-    };
-    let end = last + bin_secs;
-    let mut values = vec![None; ((end - start) / bin_secs).max(0) as usize];
-    read_values(
-        tx,
-        label,
-        statements,
-        series_id,
-        bin,
-        *start,
-        end,
-        &mut values,
-    )?;
-    let first = values.iter().position(Option::is_some);
-    let last = values
-        .iter()
-        .enumerate()
-        .rev()
-        .find_map(|(i, v)| v.map(|x| (start + i as i64 * bin_secs, x)));
-    Ok(Extent {
-        first_bin: first.map(|i| start + i as i64 * bin_secs),
-        last,
-    })
 }
 
 #[cfg(test)]

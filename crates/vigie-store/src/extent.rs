@@ -1,0 +1,145 @@
+//! Where each series' data lies, from its chunk summary and its staged
+//! bins: the logic both backends share, given the rows they read.
+
+use vigie_model::{format_utc, BinSize, SeriesKey, UnixSecs};
+
+use crate::codec;
+use crate::sqlite::corrupt;
+use crate::StoreError;
+
+/// Where a series' data lies, from chunks and staged bins together.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Extent {
+    pub(crate) first_bin: Option<UnixSecs>,
+    pub(crate) last: Option<(UnixSecs, f64)>,
+}
+
+/// What staged bins say about one series, gathered newest bin first.
+#[derive(Default)]
+pub(crate) struct StagedExtent {
+    /// The newest bin already decided (the newest write of a bin wins).
+    decided_bin: Option<UnixSecs>,
+    extent: Extent,
+    /// A staged "no data" overrides a chunk value at the chunk summary's
+    /// first or last bin: the summary no longer holds, read the series.
+    needs_full_read: bool,
+}
+
+/// A row of the series table with its entity.
+pub(crate) struct SeriesRow {
+    pub(crate) series_id: i64,
+    pub(crate) key: SeriesKey,
+    pub(crate) bin: BinSize,
+    pub(crate) entity_name: Option<String>,
+    pub(crate) chunks: Extent,
+}
+
+/// Folds one staged bin (`data`, of `block`, at `bin_start`) into `staged`.
+/// `rows` are sorted by series id and `ids` are their ids; staged bins must
+/// come newest first, so the first value met for a series and bin counts.
+pub(crate) fn visit_staged_bin(
+    label: &str,
+    rows: &[SeriesRow],
+    ids: &[i64],
+    staged: &mut [StagedExtent],
+    bin_start: UnixSecs,
+    block: i64,
+    data: &[u8],
+) -> Result<(), StoreError> {
+    let block_first_id = block.saturating_mul(1 << codec::BLOCK_SHIFT);
+    let mut cursor = ids.partition_point(|&id| id < block_first_id);
+    codec::visit_staged(data, |id, value| {
+        while ids.get(cursor).is_some_and(|&known| known < id) {
+            cursor += 1;
+        }
+        let (Some(row), Some(state)) = (rows.get(cursor), staged.get_mut(cursor)) else {
+            return false;
+        };
+        if row.series_id != id || state.decided_bin == Some(bin_start) {
+            return true;
+        }
+        state.decided_bin = Some(bin_start);
+        match value {
+            Some(x) => {
+                if state.extent.last.is_none() {
+                    state.extent.last = Some((bin_start, x));
+                }
+                state.extent.first_bin = Some(bin_start);
+            }
+            None => {
+                let chunks = row.chunks;
+                if chunks.first_bin == Some(bin_start)
+                    || chunks.last.map(|l| l.0) == Some(bin_start)
+                {
+                    state.needs_full_read = true;
+                }
+            }
+        }
+        true
+    })
+    .map_err(|e| {
+        corrupt(
+            label,
+            format!("staged bin at {}: {e}", format_utc(bin_start)),
+        )
+    })
+}
+
+/// Merges what staged bins said into each row's chunk extent. Where a
+/// staged "no data" hid a summary bin, `full_extent(series id, bin, chunk
+/// extent, staged extent)` reads the series for its exact extent.
+pub(crate) fn merge_staged(
+    rows: &mut [SeriesRow],
+    staged: &[StagedExtent],
+    mut full_extent: impl FnMut(i64, BinSize, Extent, Extent) -> Result<Extent, StoreError>,
+) -> Result<(), StoreError> {
+    for (row, state) in rows.iter_mut().zip(staged) {
+        if state.decided_bin.is_none() {
+            continue;
+        }
+        let chunks = row.chunks;
+        let first_bin = match (chunks.first_bin, state.extent.first_bin) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let last = match (chunks.last, state.extent.last) {
+            (Some(c), Some(s)) => Some(if s.0 >= c.0 { s } else { c }),
+            (c, s) => c.or(s),
+        };
+        row.chunks = Extent { first_bin, last };
+        if state.needs_full_read {
+            row.chunks = full_extent(row.series_id, row.bin, chunks, state.extent)?;
+        }
+    }
+    Ok(())
+}
+
+/// The exact extent of a series over everything known: `read(start, end,
+/// values)` fills `values`, one per bin from `start` to `end`.
+pub(crate) fn full_extent(
+    bin: BinSize,
+    chunks: Extent,
+    staged: Extent,
+    read: impl FnOnce(UnixSecs, UnixSecs, &mut [Option<f64>]) -> Result<(), StoreError>,
+) -> Result<Extent, StoreError> {
+    let bin_secs = i64::from(bin.secs());
+    let starts = [chunks.first_bin, staged.first_bin];
+    let ends = [chunks.last.map(|l| l.0), staged.last.map(|l| l.0)];
+    let (Some(start), Some(last)) = (starts.iter().flatten().min(), ends.iter().flatten().max())
+    else {
+        return Ok(Extent::default());
+    };
+    let end = last + bin_secs;
+    let mut values = vec![None; ((end - start) / bin_secs).max(0) as usize];
+    read(*start, end, &mut values)?;
+    let first = values.iter().position(Option::is_some);
+    let last = values
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, v)| v.map(|x| (start + i as i64 * bin_secs, x)));
+    Ok(Extent {
+        first_bin: first.map(|i| start + i as i64 * bin_secs),
+        last,
+    })
+}
