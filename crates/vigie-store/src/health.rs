@@ -11,7 +11,9 @@ use vigie_model::{format_utc, BinSize, SeriesKey, TimeRange, TimeWindow, UnixSec
 
 use crate::codec;
 use crate::error::sql_error;
-use crate::sqlite::{apply_chunk_updates, find_series, refresh_summary, stored_key, SqliteStore};
+use crate::sqlite::{
+    apply_chunk_updates, corrupt, find_series, refresh_summary, stored_key, SqliteStore,
+};
 use crate::{Backend, SeriesInfo, Store, StoreError};
 
 const DAY_SECS: i64 = 86_400;
@@ -184,6 +186,169 @@ impl Tally {
     }
 }
 
+/// Series ids' keys and bin widths, as [`stored_series`] reads them.
+pub(crate) type SeriesKeys = BTreeMap<i64, (SeriesKey, BinSize)>;
+
+/// Bins of one day of a series to set: (slot, new value).
+pub(crate) type SlotUpdates = Vec<(usize, Option<f64>)>;
+
+/// The key and bin width of a stored series, or `None` for names or a
+/// width this build does not know.
+pub(crate) fn stored_series(
+    kind: &str,
+    code: &str,
+    signal: &str,
+    bin_secs: i64,
+) -> Option<(SeriesKey, BinSize)> {
+    let bin = u32::try_from(bin_secs)
+        .ok()
+        .and_then(|s| BinSize::new(s).ok());
+    stored_key(kind, code, signal).zip(bin)
+}
+
+/// The first and last day with data: the chunks' days, and the days of
+/// the staged bins' first and last bin, together.
+pub(crate) fn merge_day_spans(
+    chunks: Option<(UnixSecs, UnixSecs)>,
+    staged_bins: Option<(UnixSecs, UnixSecs)>,
+) -> Option<(UnixSecs, UnixSecs)> {
+    let staged = staged_bins.map(|(a, b)| {
+        (
+            a.div_euclid(DAY_SECS) * DAY_SECS,
+            b.div_euclid(DAY_SECS) * DAY_SECS,
+        )
+    });
+    match (chunks, staged) {
+        (Some(c), Some(s)) => Some((c.0.min(s.0), c.1.max(s.1))),
+        (c, s) => c.or(s),
+    }
+}
+
+/// A check's findings, gathered one chunk or staged bin row at a time.
+pub(crate) struct CheckTally<'a> {
+    keys: &'a SeriesKeys,
+    window: TimeWindow,
+    tallies: BTreeMap<i64, Tally>,
+    damaged: Vec<String>,
+    rows_checked: u64,
+}
+
+impl<'a> CheckTally<'a> {
+    pub(crate) fn new(keys: &'a SeriesKeys, window: TimeWindow) -> Self {
+        CheckTally {
+            keys,
+            window,
+            tallies: BTreeMap::new(),
+            damaged: Vec::new(),
+            rows_checked: 0,
+        }
+    }
+
+    fn note(&mut self, text: String) {
+        if self.damaged.len() < MAX_DAMAGE_NOTES {
+            self.damaged.push(text);
+        }
+    }
+
+    /// A chunk of series `id` for `day`.
+    pub(crate) fn chunk(&mut self, id: i64, day: UnixSecs, data: &[u8]) {
+        self.rows_checked += 1;
+        let Some((_, bin)) = self.keys.get(&id) else {
+            return;
+        };
+        let window = self.window;
+        match codec::decode_chunk(data, bin.bins_per_day() as usize) {
+            Ok(values) => {
+                if window.contains(day) && window.contains(day + DAY_SECS - 1) {
+                    return;
+                }
+                for (slot, value) in values.iter().enumerate() {
+                    let t = day + slot as i64 * i64::from(bin.secs());
+                    if value.is_some() && !window.contains(t) {
+                        self.tallies.entry(id).or_default().add(t);
+                    }
+                }
+            }
+            Err(e) => self.note(format!("chunk of series {id} for {}: {e}", format_utc(day))),
+        }
+    }
+
+    /// A staged bin at `bin_start`.
+    pub(crate) fn staged(&mut self, bin_start: UnixSecs, data: &[u8]) {
+        self.rows_checked += 1;
+        match codec::decode_staged(data) {
+            Ok(entries) => {
+                if self.window.contains(bin_start) {
+                    return;
+                }
+                for (id, value) in entries {
+                    if value.is_some() {
+                        self.tallies.entry(id).or_default().add(bin_start);
+                    }
+                }
+            }
+            Err(e) => self.note(format!("staged bin at {}: {e}", format_utc(bin_start))),
+        }
+    }
+
+    /// The check, with the backend's own integrity findings.
+    pub(crate) fn finish(self, integrity: Vec<String>) -> StoreCheck {
+        let keys = self.keys;
+        let implausible = self
+            .tallies
+            .into_iter()
+            .filter_map(|(id, tally)| {
+                let (key, bin) = keys.get(&id)?.clone();
+                Some(ImplausibleBins {
+                    key,
+                    bin,
+                    bins: tally.bins,
+                    first: tally.first,
+                    last: tally.last,
+                })
+            })
+            .collect();
+        StoreCheck {
+            window: self.window,
+            integrity,
+            damaged: self.damaged,
+            implausible,
+            rows_checked: self.rows_checked,
+        }
+    }
+}
+
+/// The slots of a chunk of series `id` for `day` holding values outside
+/// `window`, each to be emptied, with the series' bin width; `None` when
+/// there are none or the series is not known.
+pub(crate) fn slots_outside(
+    label: &str,
+    keys: &SeriesKeys,
+    window: TimeWindow,
+    id: i64,
+    day: UnixSecs,
+    data: &[u8],
+) -> Result<Option<(BinSize, SlotUpdates)>, StoreError> {
+    let Some((_, bin)) = keys.get(&id) else {
+        return Ok(None);
+    };
+    let values = codec::decode_chunk(data, bin.bins_per_day() as usize).map_err(|e| {
+        corrupt(
+            label,
+            format!("chunk of series {id} for {}: {e}", format_utc(day)),
+        )
+    })?;
+    let slots: SlotUpdates = values
+        .iter()
+        .enumerate()
+        .filter(|(slot, value)| {
+            value.is_some() && !window.contains(day + *slot as i64 * i64::from(bin.secs()))
+        })
+        .map(|(slot, _)| (slot, None))
+        .collect();
+    Ok((!slots.is_empty()).then_some((*bin, slots)))
+}
+
 impl SqliteStore {
     fn bin_records(
         &self,
@@ -206,7 +371,7 @@ impl SqliteStore {
 
     /// Every series id with its key and bin width (names this build does
     /// not know are left out).
-    fn series_keys(&self) -> Result<BTreeMap<i64, (SeriesKey, BinSize)>, StoreError> {
+    fn series_keys(&self) -> Result<SeriesKeys, StoreError> {
         let label = self.label();
         let context = "listing series";
         let mut stmt = self
@@ -230,11 +395,8 @@ impl SqliteStore {
         let mut out = BTreeMap::new();
         for row in rows {
             let (id, kind, code, signal, bin_secs) = row.map_err(sql_error(label, context))?;
-            let bin = u32::try_from(bin_secs)
-                .ok()
-                .and_then(|s| BinSize::new(s).ok());
-            if let (Some(key), Some(bin)) = (stored_key(&kind, &code, &signal), bin) {
-                out.insert(id, (key, bin));
+            if let Some(series) = stored_series(&kind, &code, &signal, bin_secs) {
+                out.insert(id, series);
             }
         }
         Ok(out)
@@ -276,17 +438,8 @@ impl SqliteStore {
                 window.latest(),
                 i64::from(info.bin.secs()),
             ],
-        )?
-        .map(|(a, b)| {
-            (
-                a.div_euclid(DAY_SECS) * DAY_SECS,
-                b.div_euclid(DAY_SECS) * DAY_SECS,
-            )
-        });
-        Ok(match (chunks, staged) {
-            (Some(c), Some(s)) => Some((c.0.min(s.0), c.1.max(s.1))),
-            (c, s) => c.or(s),
-        })
+        )?;
+        Ok(merge_day_spans(chunks, staged))
     }
 
     fn check(&self, window: TimeWindow) -> Result<StoreCheck, StoreError> {
@@ -304,14 +457,7 @@ impl SqliteStore {
         };
         integrity.retain(|line| line != "ok");
         let keys = self.series_keys()?;
-        let mut damaged = Vec::new();
-        let mut note = |text: String| {
-            if damaged.len() < MAX_DAMAGE_NOTES {
-                damaged.push(text);
-            }
-        };
-        let mut tallies: BTreeMap<i64, Tally> = BTreeMap::new();
-        let mut rows_checked = 0u64;
+        let mut tally = CheckTally::new(&keys, window);
         {
             let context = "reading chunks";
             let mut stmt = conn
@@ -319,27 +465,10 @@ impl SqliteStore {
                 .map_err(sql_error(label, context))?;
             let mut rows = stmt.query([]).map_err(sql_error(label, context))?;
             while let Some(row) = rows.next().map_err(sql_error(label, context))? {
-                rows_checked += 1;
                 let id: i64 = row.get(0).map_err(sql_error(label, context))?;
                 let day: i64 = row.get(1).map_err(sql_error(label, context))?;
                 let data: Vec<u8> = row.get(2).map_err(sql_error(label, context))?;
-                let Some((_, bin)) = keys.get(&id) else {
-                    continue;
-                };
-                match codec::decode_chunk(&data, bin.bins_per_day() as usize) {
-                    Ok(values) => {
-                        if window.contains(day) && window.contains(day + DAY_SECS - 1) {
-                            continue;
-                        }
-                        for (slot, value) in values.iter().enumerate() {
-                            let t = day + slot as i64 * i64::from(bin.secs());
-                            if value.is_some() && !window.contains(t) {
-                                tallies.entry(id).or_default().add(t);
-                            }
-                        }
-                    }
-                    Err(e) => note(format!("chunk of series {id} for {}: {e}", format_utc(day))),
-                }
+                tally.chunk(id, day, &data);
             }
         }
         {
@@ -349,44 +478,12 @@ impl SqliteStore {
                 .map_err(sql_error(label, context))?;
             let mut rows = stmt.query([]).map_err(sql_error(label, context))?;
             while let Some(row) = rows.next().map_err(sql_error(label, context))? {
-                rows_checked += 1;
                 let bin_start: i64 = row.get(0).map_err(sql_error(label, context))?;
                 let data: Vec<u8> = row.get(1).map_err(sql_error(label, context))?;
-                match codec::decode_staged(&data) {
-                    Ok(entries) => {
-                        if window.contains(bin_start) {
-                            continue;
-                        }
-                        for (id, value) in entries {
-                            if value.is_some() {
-                                tallies.entry(id).or_default().add(bin_start);
-                            }
-                        }
-                    }
-                    Err(e) => note(format!("staged bin at {}: {e}", format_utc(bin_start))),
-                }
+                tally.staged(bin_start, &data);
             }
         }
-        let implausible = tallies
-            .into_iter()
-            .filter_map(|(id, tally)| {
-                let (key, bin) = keys.get(&id)?.clone();
-                Some(ImplausibleBins {
-                    key,
-                    bin,
-                    bins: tally.bins,
-                    first: tally.first,
-                    last: tally.last,
-                })
-            })
-            .collect();
-        Ok(StoreCheck {
-            window,
-            integrity,
-            damaged,
-            implausible,
-            rows_checked,
-        })
+        Ok(tally.finish(integrity))
     }
 
     /// Run after a compaction: every value is in a chunk.
@@ -417,28 +514,11 @@ impl SqliteStore {
         let mut report = RepairReport::default();
         let mut touched: BTreeSet<i64> = BTreeSet::new();
         for (id, day, data) in outside {
-            let Some((_, bin)) = keys.get(&id) else {
+            let Some((bin, updates)) = slots_outside(&label, &keys, window, id, day, &data)? else {
                 continue;
             };
-            let values = codec::decode_chunk(&data, bin.bins_per_day() as usize).map_err(|e| {
-                StoreError::Corrupt {
-                    path: label.clone(),
-                    detail: format!("chunk of series {id} for {}: {e}", format_utc(day)),
-                }
-            })?;
-            let updates: Vec<(usize, Option<f64>)> = values
-                .iter()
-                .enumerate()
-                .filter(|(slot, value)| {
-                    value.is_some() && !window.contains(day + *slot as i64 * i64::from(bin.secs()))
-                })
-                .map(|(slot, _)| (slot, None))
-                .collect();
-            if updates.is_empty() {
-                continue;
-            }
             report.bins_removed += updates.len() as u64;
-            apply_chunk_updates(&tx, &label, id, *bin, day, &updates)?;
+            apply_chunk_updates(&tx, &label, id, bin, day, &updates)?;
             touched.insert(id);
         }
         for id in &touched {

@@ -9,23 +9,21 @@ use std::path::Path;
 
 use postgres::Row;
 use vigie_model::{
-    format_utc, BinSize, CountryCode, Entity, EntityKind, SeriesKey, SignalKind, TimeWindow,
-    UnixSecs,
+    BinSize, CountryCode, Entity, EntityKind, SeriesKey, SignalKind, TimeWindow, UnixSecs,
 };
 
 use super::{col, find_series, pg_error, refresh_summaries, update_chunks, ChunkUpdate, PgStore};
 use crate::codec;
 use crate::error::sql_error;
-use crate::health::{ImplausibleBins, RepairReport, StoreCheck};
+use crate::health::{
+    merge_day_spans, slots_outside, stored_series, CheckTally, RepairReport, SeriesKeys, StoreCheck,
+};
 use crate::sqlite::{corrupt, now_secs, stored_key, DAY_SECS};
 use crate::{
     AsCountrySpace, BinValues, BinWrite, BlockChangeRecord, DetectorCheckpoint, DueDelivery,
     NewStoredAnnotation, OutboxEntry, OutboxNotice, ResultFilter, SeriesInfo, StoreError,
     StoredAnnotation, StoredEvent, StoredIncident, StoredLabel, StoredSubscription, DEPTH_CHUNK,
 };
-
-/// How many damaged rows a check quotes (as SQLite's).
-const MAX_DAMAGE_NOTES: usize = 20;
 
 fn entity_of(kind: &str, code: &str) -> Option<Entity> {
     Entity::from_kind_code(kind.parse::<EntityKind>().ok()?, code).ok()
@@ -1020,10 +1018,7 @@ impl PgStore {
                 let depths = histories
                     .remove(&(kind.clone(), code.clone(), signal.clone(), bin_secs))
                     .unwrap_or_default();
-                let (Some(key), Some(bin)) = (
-                    stored_key(&kind, &code, &signal),
-                    u32::try_from(bin_secs).ok().and_then(|s| BinSize::new(s).ok()),
-                ) else {
+                let Some((key, bin)) = stored_series(&kind, &code, &signal, bin_secs) else {
                     continue;
                 };
                 states.push(DetectorCheckpoint {
@@ -1044,26 +1039,6 @@ impl PgStore {
                 .transpose()?;
             Ok((states, position))
         })
-    }
-}
-
-/// One series' implausible bins being counted.
-#[derive(Default)]
-struct Tally {
-    bins: u64,
-    first: UnixSecs,
-    last: UnixSecs,
-}
-
-impl Tally {
-    fn add(&mut self, t: UnixSecs) {
-        if self.bins == 0 {
-            self.first = t;
-            self.last = t;
-        }
-        self.bins += 1;
-        self.first = self.first.min(t);
-        self.last = self.last.max(t);
     }
 }
 
@@ -1094,7 +1069,7 @@ impl PgStore {
     fn series_keys(
         tx: &mut postgres::Transaction<'_>,
         label: &str,
-    ) -> Result<BTreeMap<i64, (SeriesKey, BinSize)>, StoreError> {
+    ) -> Result<SeriesKeys, StoreError> {
         let context = "listing series";
         let mut out = BTreeMap::new();
         for row in tx
@@ -1111,11 +1086,8 @@ impl PgStore {
                 col(&row, 3, label, context)?,
             );
             let bin_secs: i64 = col(&row, 4, label, context)?;
-            let bin = u32::try_from(bin_secs)
-                .ok()
-                .and_then(|s| BinSize::new(s).ok());
-            if let (Some(key), Some(bin)) = (stored_key(&kind, &code, &signal), bin) {
-                out.insert(col(&row, 0, label, context)?, (key, bin));
+            if let Some(series) = stored_series(&kind, &code, &signal, bin_secs) {
+                out.insert(col(&row, 0, label, context)?, series);
             }
         }
         Ok(out)
@@ -1156,17 +1128,8 @@ impl PgStore {
                     ],
                 )
                 .map_err(pg_error(label, context))?,
-            )?
-            .map(|(a, b)| {
-                (
-                    a.div_euclid(DAY_SECS) * DAY_SECS,
-                    b.div_euclid(DAY_SECS) * DAY_SECS,
-                )
-            });
-            Ok(match (chunks, staged) {
-                (Some(c), Some(s)) => Some((c.0.min(s.0), c.1.max(s.1))),
-                (c, s) => c.or(s),
-            })
+            )?;
+            Ok(merge_day_spans(chunks, staged))
         })
     }
 
@@ -1215,14 +1178,7 @@ impl PgStore {
     pub(crate) fn check(&self, window: TimeWindow) -> Result<StoreCheck, StoreError> {
         self.read("checking the store", |tx, label| {
             let keys = Self::series_keys(tx, label)?;
-            let mut damaged = Vec::new();
-            let mut note = |text: String| {
-                if damaged.len() < MAX_DAMAGE_NOTES {
-                    damaged.push(text);
-                }
-            };
-            let mut tallies: BTreeMap<i64, Tally> = BTreeMap::new();
-            let mut rows_checked = 0u64;
+            let mut tally = CheckTally::new(&keys, window);
             use postgres::fallible_iterator::FallibleIterator;
             let context = "reading chunks";
             let none: Vec<&(dyn postgres::types::ToSql + Sync)> = Vec::new();
@@ -1230,27 +1186,10 @@ impl PgStore {
                 .query_raw("SELECT series_id, chunk_start, data FROM chunks", none)
                 .map_err(pg_error(label, context))?;
             while let Some(row) = rows.next().map_err(pg_error(label, context))? {
-                rows_checked += 1;
                 let id: i64 = col(&row, 0, label, context)?;
                 let day: i64 = col(&row, 1, label, context)?;
                 let data: &[u8] = col(&row, 2, label, context)?;
-                let Some((_, bin)) = keys.get(&id) else {
-                    continue;
-                };
-                match codec::decode_chunk(data, bin.bins_per_day() as usize) {
-                    Ok(values) => {
-                        if window.contains(day) && window.contains(day + DAY_SECS - 1) {
-                            continue;
-                        }
-                        for (slot, value) in values.iter().enumerate() {
-                            let t = day + slot as i64 * i64::from(bin.secs());
-                            if value.is_some() && !window.contains(t) {
-                                tallies.entry(id).or_default().add(t);
-                            }
-                        }
-                    }
-                    Err(e) => note(format!("chunk of series {id} for {}: {e}", format_utc(day))),
-                }
+                tally.chunk(id, day, data);
             }
             drop(rows);
             let context = "reading staged bins";
@@ -1259,46 +1198,14 @@ impl PgStore {
                 .query_raw("SELECT bin_start, data FROM staged_bins", none)
                 .map_err(pg_error(label, context))?;
             while let Some(row) = rows.next().map_err(pg_error(label, context))? {
-                rows_checked += 1;
                 let bin_start: i64 = col(&row, 0, label, context)?;
                 let data: &[u8] = col(&row, 1, label, context)?;
-                match codec::decode_staged(data) {
-                    Ok(entries) => {
-                        if window.contains(bin_start) {
-                            continue;
-                        }
-                        for (id, value) in entries {
-                            if value.is_some() {
-                                tallies.entry(id).or_default().add(bin_start);
-                            }
-                        }
-                    }
-                    Err(e) => note(format!("staged bin at {}: {e}", format_utc(bin_start))),
-                }
+                tally.staged(bin_start, data);
             }
             drop(rows);
-            let implausible = tallies
-                .into_iter()
-                .filter_map(|(id, tally)| {
-                    let (key, bin) = keys.get(&id)?.clone();
-                    Some(ImplausibleBins {
-                        key,
-                        bin,
-                        bins: tally.bins,
-                        first: tally.first,
-                        last: tally.last,
-                    })
-                })
-                .collect();
             // PostgreSQL keeps its own pages consistent (checksums, WAL):
             // there is no quick_check to run, so nothing to report there.
-            Ok(StoreCheck {
-                window,
-                integrity: Vec::new(),
-                damaged,
-                implausible,
-                rows_checked,
-            })
+            Ok(tally.finish(Vec::new()))
         })
     }
 
@@ -1323,26 +1230,11 @@ impl PgStore {
                 let id: i64 = col(row, 0, label, context)?;
                 let day: i64 = col(row, 1, label, context)?;
                 let data: &[u8] = col(row, 2, label, context)?;
-                let Some((_, bin)) = keys.get(&id) else {
+                let Some((bin, slots)) = slots_outside(label, &keys, window, id, day, data)? else {
                     continue;
                 };
-                let values = codec::decode_chunk(data, bin.bins_per_day() as usize).map_err(|e| {
-                    corrupt(label, format!("chunk of series {id} for {}: {e}", format_utc(day)))
-                })?;
-                let slots: Vec<(usize, Option<f64>)> = values
-                    .iter()
-                    .enumerate()
-                    .filter(|(slot, value)| {
-                        value.is_some()
-                            && !window.contains(day + *slot as i64 * i64::from(bin.secs()))
-                    })
-                    .map(|(slot, _)| (slot, None))
-                    .collect();
-                if slots.is_empty() {
-                    continue;
-                }
                 report.bins_removed += slots.len() as u64;
-                updates.push((id, *bin, day, slots));
+                updates.push((id, bin, day, slots));
                 touched.insert(id);
             }
             update_chunks(&mut w.tx, label, w.partitions, updates)?;
