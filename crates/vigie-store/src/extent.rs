@@ -1,11 +1,13 @@
 //! Where each series' data lies, from its chunk summary and its staged
 //! bins: the logic both backends share, given the rows they read.
 
-use vigie_model::{format_utc, BinSize, SeriesKey, UnixSecs};
+use std::collections::BTreeMap;
+
+use vigie_model::{format_utc, BinSize, Entity, SeriesKey, UnixSecs};
 
 use crate::codec;
 use crate::sqlite::corrupt;
-use crate::StoreError;
+use crate::{EntityInfo, SeriesInfo, SignalLatest, StoreError};
 
 /// Where a series' data lies, from chunks and staged bins together.
 #[derive(Clone, Copy, Default)]
@@ -142,4 +144,43 @@ pub(crate) fn full_extent(
         first_bin: first.map(|i| start + i as i64 * bin_secs),
         last,
     })
+}
+
+/// Puts series rows in listing order: by key, then bin width.
+pub(crate) fn sort_rows(rows: &mut [SeriesRow]) {
+    rows.sort_by(|a, b| (&a.key, a.bin.secs()).cmp(&(&b.key, b.bin.secs())));
+}
+
+/// The series of `rows`, as the store lists them.
+pub(crate) fn series_infos(rows: Vec<SeriesRow>) -> Vec<SeriesInfo> {
+    rows.into_iter()
+        .map(|row| SeriesInfo {
+            key: row.key,
+            bin: row.bin,
+            first_bin: row.chunks.first_bin,
+            last_bin: row.chunks.last.map(|l| l.0),
+            latest_value: row.chunks.last.map(|l| l.1),
+        })
+        .collect()
+}
+
+/// The entities of `rows`, each with its signals' latest values.
+pub(crate) fn entity_infos(rows: Vec<SeriesRow>) -> Vec<EntityInfo> {
+    let mut by_entity: BTreeMap<Entity, EntityInfo> = BTreeMap::new();
+    for row in rows {
+        let info = by_entity
+            .entry(row.key.entity.clone())
+            .or_insert_with(|| EntityInfo {
+                entity: row.key.entity.clone(),
+                name: row.entity_name.clone(),
+                signals: Vec::new(),
+            });
+        info.signals.push(SignalLatest {
+            signal: row.key.signal,
+            bin: row.bin,
+            latest_time: row.chunks.last.map(|l| l.0),
+            latest_value: row.chunks.last.map(|l| l.1),
+        });
+    }
+    by_entity.into_values().collect()
 }

@@ -32,12 +32,15 @@ use vigie_model::{format_utc, BinSize, Entity, Series, SeriesKey, TimeRange, Uni
 
 use crate::codec::{self, block_of};
 use crate::error::BUSY_TIMEOUT;
-use crate::extent::{full_extent, merge_staged, visit_staged_bin, Extent, SeriesRow, StagedExtent};
+use crate::extent::{
+    entity_infos, full_extent, merge_staged, series_infos, sort_rows, visit_staged_bin, Extent,
+    SeriesRow, StagedExtent,
+};
 use crate::sqlite::{
     check_aligned, check_finite, check_source, corrupt, day_of, describe, now_secs, stored_bin,
     stored_key, to_i64, DAY_SECS, WRITE_LOG_KEEP_SECS,
 };
-use crate::{EntityInfo, InputRecord, SeriesInfo, SignalLatest, StoreError};
+use crate::{EntityInfo, InputRecord, SeriesInfo, StoreError};
 
 /// The client type migrations run on.
 pub(crate) type Pg = Client;
@@ -569,7 +572,7 @@ impl PgStore {
                     read_values(tx, label, statements, series_id, bin, start, end, values)
                 })
             })?;
-            rows.sort_by(|a, b| (&a.key, a.bin.secs()).cmp(&(&b.key, b.bin.secs())));
+            sort_rows(&mut rows);
             Ok(rows)
         })
     }
@@ -584,37 +587,11 @@ impl PgStore {
     }
 
     fn series_infos(&self, only: Option<&Entity>) -> Result<Vec<SeriesInfo>, StoreError> {
-        Ok(self
-            .series_rows(only)?
-            .into_iter()
-            .map(|row| SeriesInfo {
-                key: row.key,
-                bin: row.bin,
-                first_bin: row.chunks.first_bin,
-                last_bin: row.chunks.last.map(|l| l.0),
-                latest_value: row.chunks.last.map(|l| l.1),
-            })
-            .collect())
+        Ok(series_infos(self.series_rows(only)?))
     }
 
     pub(crate) fn entities(&self) -> Result<Vec<EntityInfo>, StoreError> {
-        let mut by_entity: BTreeMap<Entity, EntityInfo> = BTreeMap::new();
-        for row in self.series_rows(None)? {
-            let info = by_entity
-                .entry(row.key.entity.clone())
-                .or_insert_with(|| EntityInfo {
-                    entity: row.key.entity.clone(),
-                    name: row.entity_name.clone(),
-                    signals: Vec::new(),
-                });
-            info.signals.push(SignalLatest {
-                signal: row.key.signal,
-                bin: row.bin,
-                latest_time: row.chunks.last.map(|l| l.0),
-                latest_value: row.chunks.last.map(|l| l.1),
-            });
-        }
-        Ok(by_entity.into_values().collect())
+        Ok(entity_infos(self.series_rows(None)?))
     }
 
     pub(crate) fn has_entity(&self, entity: &Entity) -> Result<bool, StoreError> {
