@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use vigie_model::{format_utc, BinSize, Entity, SeriesKey, UnixSecs};
 
 use crate::codec;
-use crate::sqlite::corrupt;
+use crate::sqlite::{corrupt, DAY_SECS};
 use crate::{EntityInfo, SeriesInfo, SignalLatest, StoreError};
 
 /// Where a series' data lies, from chunks and staged bins together.
@@ -183,4 +183,80 @@ pub(crate) fn entity_infos(rows: Vec<SeriesRow>) -> Vec<EntityInfo> {
         });
     }
     by_entity.into_values().collect()
+}
+
+/// Bins of one series from `start` to `end` being filled from its chunks,
+/// then its staged bins (each newer write over the older).
+pub(crate) struct Fill<'a> {
+    label: &'a str,
+    series_id: i64,
+    bin_secs: i64,
+    slots: usize,
+    start: UnixSecs,
+    end: UnixSecs,
+    values: &'a mut [Option<f64>],
+}
+
+impl<'a> Fill<'a> {
+    pub(crate) fn new(
+        label: &'a str,
+        series_id: i64,
+        bin: BinSize,
+        start: UnixSecs,
+        end: UnixSecs,
+        values: &'a mut [Option<f64>],
+    ) -> Self {
+        Fill {
+            label,
+            series_id,
+            bin_secs: i64::from(bin.secs()),
+            slots: bin.bins_per_day() as usize,
+            start,
+            end,
+            values,
+        }
+    }
+
+    /// The series' chunk for the day at `chunk_start`.
+    pub(crate) fn chunk(&mut self, chunk_start: UnixSecs, data: &[u8]) -> Result<(), StoreError> {
+        let (series_id, bin_secs, start) = (self.series_id, self.bin_secs, self.start);
+        let day = codec::decode_chunk(data, self.slots).map_err(|e| {
+            corrupt(
+                self.label,
+                format!(
+                    "chunk of series {series_id} for {}: {e}",
+                    format_utc(chunk_start)
+                ),
+            )
+        })?;
+        let from = chunk_start.max(start);
+        let until = (chunk_start + DAY_SECS).min(self.end);
+        let mut t = from;
+        while t < until {
+            let slot = ((t - chunk_start) / bin_secs) as usize;
+            let index = ((t - start) / bin_secs) as usize;
+            if let (Some(cell), Some(value)) = (self.values.get_mut(index), day.get(slot)) {
+                *cell = *value;
+            }
+            t += bin_secs;
+        }
+        Ok(())
+    }
+
+    /// A staged bin at `bin_start` of the series' block.
+    pub(crate) fn staged(&mut self, bin_start: UnixSecs, data: &[u8]) -> Result<(), StoreError> {
+        let found = codec::find_staged(data, self.series_id).map_err(|e| {
+            corrupt(
+                self.label,
+                format!("staged bin at {}: {e}", format_utc(bin_start)),
+            )
+        })?;
+        if let Some(value) = found {
+            let index = ((bin_start - self.start) / self.bin_secs) as usize;
+            if let Some(cell) = self.values.get_mut(index) {
+                *cell = value;
+            }
+        }
+        Ok(())
+    }
 }

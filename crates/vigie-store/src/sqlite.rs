@@ -15,7 +15,7 @@ use crate::codec::{self, block_of};
 use crate::error::{sql_error, BUSY_TIMEOUT};
 use crate::extent::{
     entity_infos, full_extent, merge_staged, series_infos, sort_rows, visit_staged_bin, Extent,
-    SeriesRow, StagedExtent,
+    Fill, SeriesRow, StagedExtent,
 };
 use crate::schema::{self, MIGRATIONS};
 use crate::{InputRecord, SeriesInfo, StoreError};
@@ -957,7 +957,7 @@ fn read_values(
     values: &mut [Option<f64>],
 ) -> Result<(), StoreError> {
     let bin_secs = i64::from(bin.secs());
-    let slots = bin.bins_per_day() as usize;
+    let mut fill = Fill::new(label, series_id, bin, start, end, values);
     let context = "reading chunks";
     let mut stmt = conn
         .prepare_cached(
@@ -974,26 +974,7 @@ fn read_values(
             .get_ref(1)
             .and_then(|v| Ok(v.as_blob()?))
             .map_err(sql_error(label, context))?;
-        let day = codec::decode_chunk(data, slots).map_err(|e| {
-            corrupt(
-                label,
-                format!(
-                    "chunk of series {series_id} for {}: {e}",
-                    format_utc(chunk_start)
-                ),
-            )
-        })?;
-        let from = chunk_start.max(start);
-        let until = (chunk_start + DAY_SECS).min(end);
-        let mut t = from;
-        while t < until {
-            let slot = ((t - chunk_start) / bin_secs) as usize;
-            let index = ((t - start) / bin_secs) as usize;
-            if let (Some(cell), Some(value)) = (values.get_mut(index), day.get(slot)) {
-                *cell = *value;
-            }
-            t += bin_secs;
-        }
+        fill.chunk(chunk_start, data)?;
     }
 
     let context = "reading staged bins";
@@ -1013,18 +994,7 @@ fn read_values(
             .get_ref(1)
             .and_then(|v| Ok(v.as_blob()?))
             .map_err(sql_error(label, context))?;
-        let found = codec::find_staged(data, series_id).map_err(|e| {
-            corrupt(
-                label,
-                format!("staged bin at {}: {e}", format_utc(bin_start)),
-            )
-        })?;
-        if let Some(value) = found {
-            let index = ((bin_start - start) / bin_secs) as usize;
-            if let Some(cell) = values.get_mut(index) {
-                *cell = value;
-            }
-        }
+        fill.staged(bin_start, data)?;
     }
     Ok(())
 }

@@ -34,11 +34,11 @@ use crate::codec::{self, block_of};
 use crate::error::BUSY_TIMEOUT;
 use crate::extent::{
     entity_infos, full_extent, merge_staged, series_infos, sort_rows, visit_staged_bin, Extent,
-    SeriesRow, StagedExtent,
+    Fill, SeriesRow, StagedExtent,
 };
 use crate::sqlite::{
     check_aligned, check_finite, check_source, corrupt, day_of, describe, now_secs, stored_bin,
-    stored_key, to_i64, DAY_SECS, WRITE_LOG_KEEP_SECS,
+    stored_key, to_i64, WRITE_LOG_KEEP_SECS,
 };
 use crate::{EntityInfo, InputRecord, SeriesInfo, StoreError};
 
@@ -1274,7 +1274,7 @@ fn read_values(
     values: &mut [Option<f64>],
 ) -> Result<(), StoreError> {
     let bin_secs = i64::from(bin.secs());
-    let slots = bin.bins_per_day() as usize;
+    let mut fill = Fill::new(label, series_id, bin, start, end, values);
     let context = "reading chunks";
     let params: [&(dyn ToSql + Sync); 3] = [&series_id, &day_of(start), &end];
     let statement = statements.get(
@@ -1289,26 +1289,7 @@ fn read_values(
     {
         let chunk_start: i64 = col(&row, 0, label, context)?;
         let data: &[u8] = col(&row, 1, label, context)?;
-        let day = codec::decode_chunk(data, slots).map_err(|e| {
-            corrupt(
-                label,
-                format!(
-                    "chunk of series {series_id} for {}: {e}",
-                    format_utc(chunk_start)
-                ),
-            )
-        })?;
-        let from = chunk_start.max(start);
-        let until = (chunk_start + DAY_SECS).min(end);
-        let mut t = from;
-        while t < until {
-            let slot = ((t - chunk_start) / bin_secs) as usize;
-            let index = ((t - start) / bin_secs) as usize;
-            if let (Some(cell), Some(value)) = (values.get_mut(index), day.get(slot)) {
-                *cell = *value;
-            }
-            t += bin_secs;
-        }
+        fill.chunk(chunk_start, data)?;
     }
     let context = "reading staged bins";
     let statement = statements.get(
@@ -1324,18 +1305,7 @@ fn read_values(
     {
         let bin_start: i64 = col(&row, 0, label, context)?;
         let data: &[u8] = col(&row, 1, label, context)?;
-        let found = codec::find_staged(data, series_id).map_err(|e| {
-            corrupt(
-                label,
-                format!("staged bin at {}: {e}", format_utc(bin_start)),
-            )
-        })?;
-        if let Some(value) = found {
-            let index = ((bin_start - start) / bin_secs) as usize;
-            if let Some(cell) = values.get_mut(index) {
-                *cell = value;
-            }
-        }
+        fill.staged(bin_start, data)?;
     }
     Ok(())
 }
