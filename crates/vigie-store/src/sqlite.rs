@@ -77,6 +77,56 @@ pub(crate) fn check_finite(
     }
 }
 
+/// Checks a bin write's source, alignment and values.
+pub(crate) fn check_bin(
+    source: &str,
+    bin: BinSize,
+    bin_start: UnixSecs,
+    values: &[(SeriesKey, Option<f64>)],
+) -> Result<(), StoreError> {
+    check_source(source)?;
+    check_aligned(bin, bin_start)?;
+    for (key, value) in values {
+        check_finite(key, bin_start, *value)?;
+    }
+    Ok(())
+}
+
+/// Checks a points write's alignment and values.
+pub(crate) fn check_points(
+    key: &SeriesKey,
+    bin: BinSize,
+    points: &[(UnixSecs, Option<f64>)],
+) -> Result<(), StoreError> {
+    for &(t, value) in points {
+        check_aligned(bin, t)?;
+        check_finite(key, t, value)?;
+    }
+    Ok(())
+}
+
+/// Points grouped by day, each as (slot in the day, value).
+pub(crate) fn points_by_day(
+    bin: BinSize,
+    points: &[(UnixSecs, Option<f64>)],
+) -> BTreeMap<UnixSecs, Vec<(usize, Option<f64>)>> {
+    let bin_secs = i64::from(bin.secs());
+    let mut by_day: BTreeMap<UnixSecs, Vec<(usize, Option<f64>)>> = BTreeMap::new();
+    for &(t, value) in points {
+        let day = day_of(t);
+        let slot = ((t - day) / bin_secs) as usize;
+        by_day.entry(day).or_default().push((slot, value));
+    }
+    by_day
+}
+
+/// The first and last time of `points` (0 for none).
+pub(crate) fn points_span(points: &[(UnixSecs, Option<f64>)]) -> (UnixSecs, UnixSecs) {
+    let first = points.iter().map(|p| p.0).min().unwrap_or_default();
+    let last = points.iter().map(|p| p.0).max().unwrap_or_default();
+    (first, last)
+}
+
 pub(crate) fn check_source(source: &str) -> Result<(), StoreError> {
     let length = source.chars().count();
     if (1..=64).contains(&length) && !source.chars().any(char::is_control) {
@@ -295,11 +345,7 @@ impl SqliteStore {
         bin_start: UnixSecs,
         values: &[(SeriesKey, Option<f64>)],
     ) -> Result<(), StoreError> {
-        check_source(source)?;
-        check_aligned(bin, bin_start)?;
-        for (key, value) in values {
-            check_finite(key, bin_start, *value)?;
-        }
+        check_bin(source, bin, bin_start, values)?;
         self.write_bin_recorded(source, bin, bin_start, values, None)
             .map(|_| ())
     }
@@ -315,11 +361,7 @@ impl SqliteStore {
         values: &[(SeriesKey, Option<f64>)],
         records: Option<u64>,
     ) -> Result<vigie_model::WriteOutcome, StoreError> {
-        check_source(source)?;
-        check_aligned(bin, bin_start)?;
-        for (key, value) in values {
-            check_finite(key, bin_start, *value)?;
-        }
+        check_bin(source, bin, bin_start, values)?;
         self.load_caches()?;
         let result = self.write_bin_unchecked(source, bin, bin_start, values, records);
         if result.is_err() {
@@ -476,10 +518,7 @@ impl SqliteStore {
         bin: BinSize,
         points: &[(UnixSecs, Option<f64>)],
     ) -> Result<(), StoreError> {
-        for &(t, value) in points {
-            check_aligned(bin, t)?;
-            check_finite(key, t, value)?;
-        }
+        check_points(key, bin, points)?;
         if points.is_empty() {
             return Ok(());
         }
@@ -507,18 +546,11 @@ impl SqliteStore {
         // Fold staged values of this series first, so these points, written
         // last, win over them.
         compact_block(&tx, label, block_of(id))?;
-        let mut by_day: BTreeMap<UnixSecs, Vec<(usize, Option<f64>)>> = BTreeMap::new();
-        for &(t, value) in points {
-            let day = day_of(t);
-            let slot = ((t - day) / i64::from(bin_secs)) as usize;
-            by_day.entry(day).or_default().push((slot, value));
-        }
-        for (day, updates) in &by_day {
+        for (day, updates) in &points_by_day(bin, points) {
             apply_chunk_updates(&tx, label, id, bin, *day, updates)?;
         }
         refresh_summary(&tx, label, id, bin)?;
-        let first = points.iter().map(|p| p.0).min().unwrap_or_default();
-        let last = points.iter().map(|p| p.0).max().unwrap_or_default();
+        let (first, last) = points_span(points);
         if self.write_log {
             log_write(&tx, label, "points", bin_secs, first, last, Some(id))?;
         }

@@ -37,8 +37,8 @@ use crate::extent::{
     Fill, SeriesRow, StagedExtent,
 };
 use crate::sqlite::{
-    check_aligned, check_finite, check_source, corrupt, day_of, describe, now_secs, stored_bin,
-    stored_key, to_i64, WRITE_LOG_KEEP_SECS,
+    check_bin, check_points, check_source, corrupt, day_of, describe, now_secs, points_by_day,
+    points_span, stored_bin, stored_key, to_i64, WRITE_LOG_KEEP_SECS,
 };
 use crate::{EntityInfo, InputRecord, SeriesInfo, StoreError};
 
@@ -366,11 +366,7 @@ impl PgStore {
         values: &[(SeriesKey, Option<f64>)],
         records: Option<u64>,
     ) -> Result<vigie_model::WriteOutcome, StoreError> {
-        check_source(source)?;
-        check_aligned(bin, bin_start)?;
-        for (key, value) in values {
-            check_finite(key, bin_start, *value)?;
-        }
+        check_bin(source, bin, bin_start, values)?;
         let records = records.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
         self.locked_write("writing a bin", |w| {
             w.write_bin(source, bin, bin_start, values, records)
@@ -383,10 +379,7 @@ impl PgStore {
         bin: BinSize,
         points: &[(UnixSecs, Option<f64>)],
     ) -> Result<(), StoreError> {
-        for &(t, value) in points {
-            check_aligned(bin, t)?;
-            check_finite(key, t, value)?;
-        }
+        check_points(key, bin, points)?;
         if points.is_empty() {
             return Ok(());
         }
@@ -395,20 +388,13 @@ impl PgStore {
             let id = w.resolve_series(&[key], bin)?[0];
             // Staged values of this series first, so these points win.
             w.compact_block(block_of(id))?;
-            let mut by_day: BTreeMap<UnixSecs, Vec<(usize, Option<f64>)>> = BTreeMap::new();
-            for &(t, value) in points {
-                let day = day_of(t);
-                let slot = ((t - day) / bin_secs) as usize;
-                by_day.entry(day).or_default().push((slot, value));
-            }
-            let updates: Vec<ChunkUpdate> = by_day
+            let updates: Vec<ChunkUpdate> = points_by_day(bin, points)
                 .into_iter()
                 .map(|(day, slots)| (id, bin, day, slots))
                 .collect();
             w.update_chunks(updates)?;
             w.refresh_summaries(&[(id, bin)])?;
-            let first = points.iter().map(|p| p.0).min().unwrap_or_default();
-            let last = points.iter().map(|p| p.0).max().unwrap_or_default();
+            let (first, last) = points_span(points);
             w.log_write("points", bin_secs, first, last, Some(id))
         })
     }
