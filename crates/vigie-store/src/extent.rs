@@ -18,7 +18,7 @@ pub(crate) struct Extent {
 
 /// What staged bins say about one series, gathered newest bin first.
 #[derive(Default)]
-pub(crate) struct StagedExtent {
+struct StagedExtent {
     /// The newest bin already decided (the newest write of a bin wins).
     decided_bin: Option<UnixSecs>,
     extent: Extent,
@@ -39,7 +39,7 @@ pub(crate) struct SeriesRow {
 /// Folds one staged bin (`data`, of `block`, at `bin_start`) into `staged`.
 /// `rows` are sorted by series id and `ids` are their ids; staged bins must
 /// come newest first, so the first value met for a series and bin counts.
-pub(crate) fn visit_staged_bin(
+fn visit_staged_bin(
     label: &str,
     rows: &[SeriesRow],
     ids: &[i64],
@@ -90,7 +90,7 @@ pub(crate) fn visit_staged_bin(
 /// Merges what staged bins said into each row's chunk extent. Where a
 /// staged "no data" hid a summary bin, `full_extent(series id, bin, chunk
 /// extent, staged extent)` reads the series for its exact extent.
-pub(crate) fn merge_staged(
+fn merge_staged(
     rows: &mut [SeriesRow],
     staged: &[StagedExtent],
     mut full_extent: impl FnMut(i64, BinSize, Extent, Extent) -> Result<Extent, StoreError>,
@@ -118,7 +118,7 @@ pub(crate) fn merge_staged(
 
 /// The exact extent of a series over everything known: `read(start, end,
 /// values)` fills `values`, one per bin from `start` to `end`.
-pub(crate) fn full_extent(
+fn full_extent(
     bin: BinSize,
     chunks: Extent,
     staged: Extent,
@@ -146,8 +146,78 @@ pub(crate) fn full_extent(
     })
 }
 
+/// Series rows whose extents staged bins are being folded into: rows and
+/// staged entries are both sorted by series id, so each staged bin is
+/// merged with one walk, no hashing.
+pub(crate) struct Staging {
+    rows: Vec<SeriesRow>,
+    ids: Vec<i64>,
+    staged: Vec<StagedExtent>,
+}
+
+impl Staging {
+    pub(crate) fn new(mut rows: Vec<SeriesRow>) -> Self {
+        rows.sort_unstable_by_key(|row| row.series_id);
+        let ids: Vec<i64> = rows.iter().map(|row| row.series_id).collect();
+        let mut staged: Vec<StagedExtent> = Vec::new();
+        staged.resize_with(rows.len(), StagedExtent::default);
+        Staging { rows, ids, staged }
+    }
+
+    /// The blocks of the rows' series, in order, each once.
+    pub(crate) fn blocks(&self) -> Vec<i64> {
+        let mut blocks: Vec<i64> = self.ids.iter().map(|&id| codec::block_of(id)).collect();
+        blocks.dedup();
+        blocks
+    }
+
+    /// Folds in one staged bin; staged bins must come newest first.
+    pub(crate) fn visit(
+        &mut self,
+        label: &str,
+        bin_start: UnixSecs,
+        block: i64,
+        data: &[u8],
+    ) -> Result<(), StoreError> {
+        visit_staged_bin(
+            label,
+            &self.rows,
+            &self.ids,
+            &mut self.staged,
+            bin_start,
+            block,
+            data,
+        )
+    }
+
+    /// The rows with their extents, in listing order. `read(series id,
+    /// bin, start, end, values)` fills a series' values where its extent
+    /// must be read in full.
+    pub(crate) fn finish(
+        self,
+        mut read: impl FnMut(
+            i64,
+            BinSize,
+            UnixSecs,
+            UnixSecs,
+            &mut [Option<f64>],
+        ) -> Result<(), StoreError>,
+    ) -> Result<Vec<SeriesRow>, StoreError> {
+        let Staging {
+            mut rows, staged, ..
+        } = self;
+        merge_staged(&mut rows, &staged, |series_id, bin, chunks, staged| {
+            full_extent(bin, chunks, staged, |start, end, values| {
+                read(series_id, bin, start, end, values)
+            })
+        })?;
+        sort_rows(&mut rows);
+        Ok(rows)
+    }
+}
+
 /// Puts series rows in listing order: by key, then bin width.
-pub(crate) fn sort_rows(rows: &mut [SeriesRow]) {
+fn sort_rows(rows: &mut [SeriesRow]) {
     rows.sort_by(|a, b| (&a.key, a.bin.secs()).cmp(&(&b.key, b.bin.secs())));
 }
 

@@ -13,10 +13,7 @@ use vigie_model::{
 
 use crate::codec::{self, block_of};
 use crate::error::{sql_error, BUSY_TIMEOUT};
-use crate::extent::{
-    entity_infos, full_extent, merge_staged, series_infos, sort_rows, visit_staged_bin, Extent,
-    Fill, SeriesRow, StagedExtent,
-};
+use crate::extent::{entity_infos, series_infos, Extent, Fill, SeriesRow, Staging};
 use crate::schema::{self, MIGRATIONS};
 use crate::{InputRecord, SeriesInfo, StoreError};
 
@@ -713,10 +710,7 @@ impl SqliteStore {
         // Staged bins, newest first: the first value met for a series and
         // bin is the one that counts. Entries and rows are both sorted by
         // series id, so each staged row is merged with one walk, no hashing.
-        rows.sort_unstable_by_key(|row| row.series_id);
-        let ids: Vec<i64> = rows.iter().map(|row| row.series_id).collect();
-        let mut staged: Vec<StagedExtent> = Vec::new();
-        staged.resize_with(rows.len(), StagedExtent::default);
+        let mut staging = Staging::new(rows);
         {
             let context = "reading staged bins";
             let order: Vec<(i64, i64, i64)> = match only {
@@ -735,8 +729,7 @@ impl SqliteStore {
                 }
                 Some(_) => {
                     // Only the blocks of the entity's series, by the block index.
-                    let mut blocks: Vec<i64> = ids.iter().map(|&id| block_of(id)).collect();
-                    blocks.dedup();
+                    let blocks = staging.blocks();
                     let mut stmt = tx
                         .prepare_cached(
                             "SELECT stage_row, bin_start, block FROM staged_bins WHERE block = ?1",
@@ -762,17 +755,13 @@ impl SqliteStore {
                 let data: Vec<u8> = stmt
                     .query_row([stage_row], |row| row.get(0))
                     .map_err(sql_error(label, context))?;
-                visit_staged_bin(label, &rows, &ids, &mut staged, bin_start, block, &data)?;
+                staging.visit(label, bin_start, block, &data)?;
             }
         }
 
-        merge_staged(&mut rows, &staged, |series_id, bin, chunks, staged| {
-            full_extent(bin, chunks, staged, |start, end, values| {
-                read_values(&tx, label, series_id, bin, start, end, values)
-            })
-        })?;
-        sort_rows(&mut rows);
-        Ok(rows)
+        staging.finish(|series_id, bin, start, end, values| {
+            read_values(&tx, label, series_id, bin, start, end, values)
+        })
     }
 
     pub(crate) fn list_series(&self) -> Result<Vec<SeriesInfo>, StoreError> {

@@ -32,10 +32,7 @@ use vigie_model::{format_utc, BinSize, Entity, Series, SeriesKey, TimeRange, Uni
 
 use crate::codec::{self, block_of};
 use crate::error::BUSY_TIMEOUT;
-use crate::extent::{
-    entity_infos, full_extent, merge_staged, series_infos, sort_rows, visit_staged_bin, Extent,
-    Fill, SeriesRow, StagedExtent,
-};
+use crate::extent::{entity_infos, series_infos, Extent, Fill, SeriesRow, Staging};
 use crate::sqlite::{
     check_bin, check_points, check_source, corrupt, day_of, describe, now_secs, points_by_day,
     points_span, stored_bin, stored_key, to_i64, WRITE_LOG_KEEP_SECS,
@@ -527,14 +524,10 @@ impl PgStore {
                     },
                 });
             }
-            rows.sort_unstable_by_key(|row| row.series_id);
-            let ids: Vec<i64> = rows.iter().map(|row| row.series_id).collect();
-            let mut staged: Vec<StagedExtent> = Vec::new();
-            staged.resize_with(rows.len(), StagedExtent::default);
+            let mut staging = Staging::new(rows);
             {
                 let context = "reading staged bins";
-                let mut blocks: Vec<i64> = ids.iter().map(|&id| block_of(id)).collect();
-                blocks.dedup();
+                let blocks = staging.blocks();
                 let all = only.is_none();
                 let params: Vec<&(dyn ToSql + Sync)> = vec![&all, &blocks];
                 let mut iter = tx
@@ -549,17 +542,13 @@ impl PgStore {
                     let bin_start: i64 = col(&row, 0, label, context)?;
                     let block: i64 = col(&row, 1, label, context)?;
                     let data: &[u8] = col(&row, 2, label, context)?;
-                    visit_staged_bin(label, &rows, &ids, &mut staged, bin_start, block, data)?;
+                    staging.visit(label, bin_start, block, data)?;
                 }
             }
             let statements = &self.statements;
-            merge_staged(&mut rows, &staged, |series_id, bin, chunks, staged| {
-                full_extent(bin, chunks, staged, |start, end, values| {
-                    read_values(tx, label, statements, series_id, bin, start, end, values)
-                })
-            })?;
-            sort_rows(&mut rows);
-            Ok(rows)
+            staging.finish(|series_id, bin, start, end, values| {
+                read_values(tx, label, statements, series_id, bin, start, end, values)
+            })
         })
     }
 
