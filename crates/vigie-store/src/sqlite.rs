@@ -124,6 +124,72 @@ pub(crate) fn points_span(points: &[(UnixSecs, Option<f64>)]) -> (UnixSecs, Unix
     (first, last)
 }
 
+/// The record count stored for a bin, when more than `records`: the
+/// stored bin is kept and nothing written.
+pub(crate) fn kept_stored(stored: Option<i64>, records: i64) -> Option<vigie_model::WriteOutcome> {
+    stored
+        .filter(|&stored| stored > records)
+        .map(|stored| vigie_model::WriteOutcome::KeptStored {
+            stored_records: stored.max(0) as u64,
+        })
+}
+
+/// A bin's values as staged entries sorted by series id; `ids` are the
+/// series ids of `values`, in order. A series given twice is an error.
+pub(crate) fn bin_entries(
+    source: &str,
+    bin_start: UnixSecs,
+    values: &[(SeriesKey, Option<f64>)],
+    ids: Vec<i64>,
+) -> Result<Vec<(i64, Option<f64>)>, StoreError> {
+    let mut order: Vec<(i64, usize)> = ids.into_iter().zip(0..).collect();
+    order.sort_unstable();
+    let mut entries: Vec<(i64, Option<f64>)> = Vec::with_capacity(order.len());
+    for &(id, index) in &order {
+        let Some((key, value)) = values.get(index) else {
+            continue;
+        };
+        if entries.last().is_some_and(|(last, _)| *last == id) {
+            return Err(StoreError::DuplicateSeries {
+                series: describe(key),
+                time: format_utc(bin_start),
+                source_name: source.to_string(),
+            });
+        }
+        entries.push((id, *value));
+    }
+    Ok(entries)
+}
+
+/// The entries of a staged bin being rewritten.
+pub(crate) fn decode_rewritten(
+    label: &str,
+    source: &str,
+    bin_start: UnixSecs,
+    data: &[u8],
+) -> Result<Vec<(i64, Option<f64>)>, StoreError> {
+    codec::decode_staged(data).map_err(|e| {
+        corrupt(
+            label,
+            format!("staged bin {} of '{source}': {e}", format_utc(bin_start)),
+        )
+    })
+}
+
+/// Adds to `entries` (sorted by series id) the `old` entries of the
+/// series they do not mention, keeping them sorted.
+pub(crate) fn keep_unmentioned(
+    entries: &mut Vec<(i64, Option<f64>)>,
+    old: Vec<(i64, Option<f64>)>,
+) {
+    let kept: Vec<(i64, Option<f64>)> = old
+        .into_iter()
+        .filter(|(id, _)| entries.binary_search_by_key(id, |e| e.0).is_err())
+        .collect();
+    entries.extend(kept);
+    entries.sort_unstable_by_key(|e| e.0);
+}
+
 pub(crate) fn check_source(source: &str) -> Result<(), StoreError> {
     let length = source.chars().count();
     if (1..=64).contains(&length) && !source.chars().any(char::is_control) {
@@ -393,10 +459,8 @@ impl SqliteStore {
                         .optional()
                 })
                 .map_err(sql_error(label, "reading a bin's record count"))?;
-            if let Some(stored) = stored.filter(|&stored| stored > records) {
-                return Ok(vigie_model::WriteOutcome::KeptStored {
-                    stored_records: stored.max(0) as u64,
-                });
+            if let Some(kept) = kept_stored(stored, records) {
+                return Ok(kept);
             }
             tx.prepare_cached(
                 "INSERT INTO bin_records (source, bin_secs, bin_start, records) VALUES (?1, ?2, ?3, ?4)
@@ -407,26 +471,18 @@ impl SqliteStore {
         }
 
         let by_key = self.series_ids.entry(bin_secs).or_default();
-        let mut order: Vec<(i64, usize)> = Vec::with_capacity(values.len());
-        for (index, (key, _)) in values.iter().enumerate() {
-            let id = resolve_series(&tx, label, &mut self.entity_ids, by_key, key, bin_secs)?;
-            order.push((id, index));
+        let mut ids: Vec<i64> = Vec::with_capacity(values.len());
+        for (key, _) in values {
+            ids.push(resolve_series(
+                &tx,
+                label,
+                &mut self.entity_ids,
+                by_key,
+                key,
+                bin_secs,
+            )?);
         }
-        order.sort_unstable();
-        let mut entries: Vec<(i64, Option<f64>)> = Vec::with_capacity(order.len());
-        for &(id, index) in &order {
-            let Some((key, value)) = values.get(index) else {
-                continue;
-            };
-            if entries.last().is_some_and(|(last, _)| *last == id) {
-                return Err(StoreError::DuplicateSeries {
-                    series: describe(key),
-                    time: format_utc(bin_start),
-                    source_name: source.to_string(),
-                });
-            }
-            entries.push((id, *value));
-        }
+        let mut entries = bin_entries(source, bin_start, values, ids)?;
 
         // A rewrite of a bin still staged keeps the series it does not
         // mention, as a rewrite of a compacted bin does.
@@ -448,22 +504,11 @@ impl SqliteStore {
                     .get_ref(0)
                     .and_then(|v| Ok(v.as_blob()?))
                     .map_err(sql_error(label, "reading a staged bin"))?;
-                let decoded = codec::decode_staged(data).map_err(|e| {
-                    corrupt(
-                        label,
-                        format!("staged bin {} of '{source}': {e}", format_utc(bin_start)),
-                    )
-                })?;
-                old_entries.extend(decoded);
+                old_entries.extend(decode_rewritten(label, source, bin_start, data)?);
             }
         }
         if !old_entries.is_empty() {
-            let kept: Vec<(i64, Option<f64>)> = old_entries
-                .into_iter()
-                .filter(|(id, _)| entries.binary_search_by_key(id, |e| e.0).is_err())
-                .collect();
-            entries.extend(kept);
-            entries.sort_unstable_by_key(|e| e.0);
+            keep_unmentioned(&mut entries, old_entries);
             tx.execute(
                 "DELETE FROM staged_bins WHERE source = ?1 AND bin_secs = ?2 AND bin_start = ?3",
                 params![source, bin_secs, bin_start],

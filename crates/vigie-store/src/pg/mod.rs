@@ -34,8 +34,9 @@ use crate::codec::{self, block_of};
 use crate::error::BUSY_TIMEOUT;
 use crate::extent::{entity_infos, series_infos, Extent, Fill, SeriesRow, Staging};
 use crate::sqlite::{
-    check_bin, check_points, check_source, corrupt, day_of, describe, now_secs, points_by_day,
-    points_span, stored_bin, stored_key, to_i64, WRITE_LOG_KEEP_SECS,
+    bin_entries, check_bin, check_points, check_source, corrupt, day_of, decode_rewritten,
+    describe, keep_unmentioned, kept_stored, now_secs, points_by_day, points_span, stored_bin,
+    stored_key, to_i64, WRITE_LOG_KEEP_SECS,
 };
 use crate::{EntityInfo, InputRecord, SeriesInfo, StoreError};
 
@@ -716,10 +717,8 @@ impl WriteCtx<'_, '_> {
                 .map_err(pg_error(label, "reading a bin's record count"))?
                 .map(|row| col(&row, 0, label, "reading a bin's record count"))
                 .transpose()?;
-            if let Some(stored) = stored.filter(|&stored| stored > records) {
-                return Ok(vigie_model::WriteOutcome::KeptStored {
-                    stored_records: stored.max(0) as u64,
-                });
+            if let Some(kept) = kept_stored(stored, records) {
+                return Ok(kept);
             }
             self.tx
                 .execute(
@@ -731,22 +730,7 @@ impl WriteCtx<'_, '_> {
         }
         let keys: Vec<&SeriesKey> = values.iter().map(|(key, _)| key).collect();
         let ids = self.resolve_series(&keys, bin)?;
-        let mut order: Vec<(i64, usize)> = ids.into_iter().zip(0..).collect();
-        order.sort_unstable();
-        let mut entries: Vec<(i64, Option<f64>)> = Vec::with_capacity(order.len());
-        for &(id, index) in &order {
-            let Some((key, value)) = values.get(index) else {
-                continue;
-            };
-            if entries.last().is_some_and(|(last, _)| *last == id) {
-                return Err(StoreError::DuplicateSeries {
-                    series: describe(key),
-                    time: format_utc(bin_start),
-                    source_name: source.to_string(),
-                });
-            }
-            entries.push((id, *value));
-        }
+        let mut entries = bin_entries(source, bin_start, values, ids)?;
         // A rewrite of a bin still staged keeps the series it does not mention.
         let mut old_entries = Vec::new();
         for row in self
@@ -758,21 +742,10 @@ impl WriteCtx<'_, '_> {
             .map_err(pg_error(label, "reading a staged bin"))?
         {
             let data: &[u8] = col(&row, 0, label, "reading a staged bin")?;
-            let decoded = codec::decode_staged(data).map_err(|e| {
-                corrupt(
-                    label,
-                    format!("staged bin {} of '{source}': {e}", format_utc(bin_start)),
-                )
-            })?;
-            old_entries.extend(decoded);
+            old_entries.extend(decode_rewritten(label, source, bin_start, data)?);
         }
         if !old_entries.is_empty() {
-            let kept: Vec<(i64, Option<f64>)> = old_entries
-                .into_iter()
-                .filter(|(id, _)| entries.binary_search_by_key(id, |e| e.0).is_err())
-                .collect();
-            entries.extend(kept);
-            entries.sort_unstable_by_key(|e| e.0);
+            keep_unmentioned(&mut entries, old_entries);
             self.tx
                 .execute(
                     "DELETE FROM staged_bins WHERE source = $1 AND bin_secs = $2 AND bin_start = $3",
