@@ -1,5 +1,6 @@
 //! Where each series' data lies, from its chunk summary and its staged
-//! bins: the logic both backends share, given the rows they read.
+//! bins, and the reading and updating of its chunks' values: the logic
+//! both backends share, given the rows they read.
 
 use std::collections::BTreeMap;
 
@@ -134,15 +135,9 @@ fn full_extent(
     let end = last + bin_secs;
     let mut values = vec![None; ((end - start) / bin_secs).max(0) as usize];
     read(*start, end, &mut values)?;
-    let first = values.iter().position(Option::is_some);
-    let last = values
-        .iter()
-        .enumerate()
-        .rev()
-        .find_map(|(i, v)| v.map(|x| (start + i as i64 * bin_secs, x)));
     Ok(Extent {
-        first_bin: first.map(|i| start + i as i64 * bin_secs),
-        last,
+        first_bin: first_in_day(*start, &values, bin_secs),
+        last: last_in_day(*start, &values, bin_secs),
     })
 }
 
@@ -289,16 +284,8 @@ impl<'a> Fill<'a> {
 
     /// The series' chunk for the day at `chunk_start`.
     pub(crate) fn chunk(&mut self, chunk_start: UnixSecs, data: &[u8]) -> Result<(), StoreError> {
-        let (series_id, bin_secs, start) = (self.series_id, self.bin_secs, self.start);
-        let day = codec::decode_chunk(data, self.slots).map_err(|e| {
-            corrupt(
-                self.label,
-                format!(
-                    "chunk of series {series_id} for {}: {e}",
-                    format_utc(chunk_start)
-                ),
-            )
-        })?;
+        let (bin_secs, start) = (self.bin_secs, self.start);
+        let day = decode_day(self.label, self.series_id, chunk_start, data, self.slots)?;
         let from = chunk_start.max(start);
         let until = (chunk_start + DAY_SECS).min(self.end);
         let mut t = from;
@@ -329,4 +316,64 @@ impl<'a> Fill<'a> {
         }
         Ok(())
     }
+}
+
+/// The values of series `series_id`'s chunk for `day`.
+pub(crate) fn decode_day(
+    label: &str,
+    series_id: i64,
+    day: UnixSecs,
+    data: &[u8],
+    slots: usize,
+) -> Result<Vec<Option<f64>>, StoreError> {
+    codec::decode_chunk(data, slots).map_err(|e| {
+        corrupt(
+            label,
+            format!("chunk of series {series_id} for {}: {e}", format_utc(day)),
+        )
+    })
+}
+
+/// The values of a chunk once `updates` (slot, new value) are set: the
+/// `existing` chunk's, or none.
+pub(crate) fn updated_chunk(
+    label: &str,
+    series_id: i64,
+    bin: BinSize,
+    day: UnixSecs,
+    existing: Option<&[u8]>,
+    updates: &[(usize, Option<f64>)],
+) -> Result<Vec<Option<f64>>, StoreError> {
+    let slots = bin.bins_per_day() as usize;
+    let mut values = match existing {
+        Some(data) => decode_day(label, series_id, day, data, slots)?,
+        None => vec![None; slots],
+    };
+    for &(slot, value) in updates {
+        if let Some(cell) = values.get_mut(slot) {
+            *cell = value;
+        }
+    }
+    Ok(values)
+}
+
+/// The first bin with a value of a day's values, bins `step` apart.
+pub(crate) fn first_in_day(day: UnixSecs, values: &[Option<f64>], step: i64) -> Option<UnixSecs> {
+    values
+        .iter()
+        .position(Option::is_some)
+        .map(|i| day + i as i64 * step)
+}
+
+/// The last bin with a value of a day's values, with the value.
+pub(crate) fn last_in_day(
+    day: UnixSecs,
+    values: &[Option<f64>],
+    step: i64,
+) -> Option<(UnixSecs, f64)> {
+    values
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, v)| v.map(|x| (day + i as i64 * step, x)))
 }

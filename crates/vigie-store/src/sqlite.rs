@@ -13,7 +13,10 @@ use vigie_model::{
 
 use crate::codec::{self, block_of};
 use crate::error::{sql_error, BUSY_TIMEOUT};
-use crate::extent::{entity_infos, series_infos, Extent, Fill, SeriesRow, Staging};
+use crate::extent::{
+    decode_day, entity_infos, first_in_day, last_in_day, series_infos, updated_chunk, Extent, Fill,
+    SeriesRow, Staging,
+};
 use crate::schema::{self, MIGRATIONS};
 use crate::{InputRecord, SeriesInfo, StoreError};
 
@@ -1075,7 +1078,6 @@ pub(crate) fn apply_chunk_updates(
     updates: &[(usize, Option<f64>)],
 ) -> Result<(), StoreError> {
     let context = "updating a chunk";
-    let slots = bin.bins_per_day() as usize;
     let existing: Option<Vec<u8>> = conn
         .prepare_cached("SELECT data FROM chunks WHERE series_id = ?1 AND chunk_start = ?2")
         .and_then(|mut stmt| {
@@ -1083,20 +1085,7 @@ pub(crate) fn apply_chunk_updates(
                 .optional()
         })
         .map_err(sql_error(label, context))?;
-    let mut values = match existing {
-        Some(data) => codec::decode_chunk(&data, slots).map_err(|e| {
-            corrupt(
-                label,
-                format!("chunk of series {series_id} for {}: {e}", format_utc(day)),
-            )
-        })?,
-        None => vec![None; slots],
-    };
-    for &(slot, value) in updates {
-        if let Some(cell) = values.get_mut(slot) {
-            *cell = value;
-        }
-    }
+    let values = updated_chunk(label, series_id, bin, day, existing.as_deref(), updates)?;
     if values.iter().all(Option::is_none) {
         conn.prepare_cached("DELETE FROM chunks WHERE series_id = ?1 AND chunk_start = ?2")
             .and_then(|mut stmt| stmt.execute(params![series_id, day]))
@@ -1135,30 +1124,19 @@ pub(crate) fn refresh_summary(
             .map_err(sql_error(label, context))?;
         match row {
             None => Ok(None),
-            Some((day, data)) => codec::decode_chunk(&data, slots)
-                .map(|values| Some((day, values)))
-                .map_err(|e| {
-                    corrupt(
-                        label,
-                        format!("chunk of series {series_id} for {}: {e}", format_utc(day)),
-                    )
-                }),
+            Some((day, data)) => {
+                decode_day(label, series_id, day, &data, slots).map(|values| Some((day, values)))
+            }
         }
     };
     let first_bin = edge_chunk(
         "SELECT chunk_start, data FROM chunks WHERE series_id = ?1 ORDER BY chunk_start ASC LIMIT 1",
     )?
-    .and_then(|(day, values)| values.iter().position(Option::is_some).map(|i| day + i as i64 * bin_secs));
+    .and_then(|(day, values)| first_in_day(day, &values, bin_secs));
     let last = edge_chunk(
         "SELECT chunk_start, data FROM chunks WHERE series_id = ?1 ORDER BY chunk_start DESC LIMIT 1",
     )?
-    .and_then(|(day, values)| {
-        values
-            .iter()
-            .enumerate()
-            .rev()
-            .find_map(|(i, v)| v.map(|x| (day + i as i64 * bin_secs, x)))
-    });
+    .and_then(|(day, values)| last_in_day(day, &values, bin_secs));
     conn.prepare_cached(
         "UPDATE series SET first_bin = ?2, last_bin = ?3, last_value = ?4 WHERE series_id = ?1",
     )

@@ -32,7 +32,10 @@ use vigie_model::{format_utc, BinSize, Entity, Series, SeriesKey, TimeRange, Uni
 
 use crate::codec::{self, block_of};
 use crate::error::BUSY_TIMEOUT;
-use crate::extent::{entity_infos, series_infos, Extent, Fill, SeriesRow, Staging};
+use crate::extent::{
+    decode_day, entity_infos, first_in_day, last_in_day, series_infos, updated_chunk, Extent, Fill,
+    SeriesRow, Staging,
+};
 use crate::sqlite::{
     bin_entries, check_bin, check_points, check_source, corrupt, day_of, decode_rewritten,
     describe, keep_unmentioned, kept_stored, now_secs, points_by_day, points_span, stored_bin,
@@ -1035,21 +1038,8 @@ pub(crate) fn update_chunks(
     let mut deleted: (Vec<i64>, Vec<i64>) = (Vec::new(), Vec::new());
     let mut written: Vec<(i64, i64, Vec<u8>)> = Vec::new();
     for (id, bin, day, slots_set) in updates {
-        let slots = bin.bins_per_day() as usize;
-        let mut values = match existing.get(&(id, day)) {
-            Some(data) => codec::decode_chunk(data, slots).map_err(|e| {
-                corrupt(
-                    label,
-                    format!("chunk of series {id} for {}: {e}", format_utc(day)),
-                )
-            })?,
-            None => vec![None; slots],
-        };
-        for (slot, value) in slots_set {
-            if let Some(cell) = values.get_mut(slot) {
-                *cell = value;
-            }
-        }
+        let old = existing.get(&(id, day)).map(Vec::as_slice);
+        let values = updated_chunk(label, id, bin, day, old, &slots_set)?;
         if values.iter().all(Option::is_none) {
             if existing.contains_key(&(id, day)) {
                 deleted.0.push(id);
@@ -1136,12 +1126,7 @@ pub(crate) fn refresh_summaries(
             let day: i64 = col(&row, 1, label, context)?;
             let data: &[u8] = col(&row, 2, label, context)?;
             let Some(bin) = bins.get(&id) else { continue };
-            let values = codec::decode_chunk(data, bin.bins_per_day() as usize).map_err(|e| {
-                corrupt(
-                    label,
-                    format!("chunk of series {id} for {}: {e}", format_utc(day)),
-                )
-            })?;
+            let values = decode_day(label, id, day, data, bin.bins_per_day() as usize)?;
             out.insert(id, (day, values));
         }
         Ok(out)
@@ -1153,19 +1138,12 @@ pub(crate) fn refresh_summaries(
     let mut value_col: Vec<Option<f64>> = Vec::with_capacity(ids.len());
     for id in &ids {
         let step = bins.get(id).map(|b| i64::from(b.secs())).unwrap_or(1);
-        let first = firsts.get(id).and_then(|(day, values)| {
-            values
-                .iter()
-                .position(Option::is_some)
-                .map(|i| day + i as i64 * step)
-        });
-        let last = lasts.get(id).and_then(|(day, values)| {
-            values
-                .iter()
-                .enumerate()
-                .rev()
-                .find_map(|(i, v)| v.map(|x| (day + i as i64 * step, x)))
-        });
+        let first = firsts
+            .get(id)
+            .and_then(|(day, values)| first_in_day(*day, values, step));
+        let last = lasts
+            .get(id)
+            .and_then(|(day, values)| last_in_day(*day, values, step));
         first_col.push(first);
         last_col.push(last.map(|l| l.0));
         value_col.push(last.map(|l| l.1));
