@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use vigie_model::{format_utc, BinSize, Entity, SeriesKey, UnixSecs};
 
 use crate::codec;
-use crate::sqlite::{corrupt, DAY_SECS};
+use crate::sqlite::{corrupt, day_of, DAY_SECS};
 use crate::{EntityInfo, SeriesInfo, SignalLatest, StoreError};
 
 /// Where a series' data lies, from chunks and staged bins together.
@@ -376,4 +376,42 @@ pub(crate) fn last_in_day(
         .enumerate()
         .rev()
         .find_map(|(i, v)| v.map(|x| (day + i as i64 * step, x)))
+}
+
+/// Visits the values of a staged bin of width `bin` at `bin_start` being
+/// folded into chunks: `add(series id, slot in its day, value)` takes each
+/// and says false for a series already staged with another bin width.
+pub(crate) fn fold_staged(
+    label: &str,
+    bin: BinSize,
+    bin_start: UnixSecs,
+    data: &[u8],
+    mut add: impl FnMut(i64, usize, Option<f64>) -> bool,
+) -> Result<(), StoreError> {
+    let day = day_of(bin_start);
+    let slot = ((bin_start - day) / i64::from(bin.secs())) as usize;
+    let mut mismatch = None;
+    codec::visit_staged(data, |series_id, value| {
+        if !add(series_id, slot, value) {
+            mismatch = Some(series_id);
+            return false;
+        }
+        true
+    })
+    .map_err(|e| {
+        corrupt(
+            label,
+            format!("staged bin at {}: {e}", format_utc(bin_start)),
+        )
+    })?;
+    if let Some(series_id) = mismatch {
+        return Err(corrupt(
+            label,
+            format!(
+                "series {series_id} is staged with two bin sizes on {}",
+                format_utc(day)
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -14,8 +14,8 @@ use vigie_model::{
 use crate::codec::{self, block_of};
 use crate::error::{sql_error, BUSY_TIMEOUT};
 use crate::extent::{
-    decode_day, entity_infos, first_in_day, last_in_day, series_infos, updated_chunk, Extent, Fill,
-    SeriesRow, Staging,
+    decode_day, entity_infos, first_in_day, fold_staged, last_in_day, series_infos, updated_chunk,
+    Extent, Fill, SeriesRow, Staging,
 };
 use crate::schema::{self, MIGRATIONS};
 use crate::{InputRecord, SeriesInfo, StoreError};
@@ -1190,34 +1190,16 @@ fn compact_block(conn: &Connection, label: &str, block: i64) -> Result<(), Store
                 }
                 current_day = Some(day);
             }
-            let slot = ((bin_start - day) / i64::from(bin.secs())) as usize;
-            let mut mismatch = None;
-            codec::visit_staged(data, |series_id, value| {
+            fold_staged(label, bin, bin_start, data, |series_id, slot, value| {
                 let entry = pending
                     .entry(series_id)
                     .or_insert_with(|| (bin, Vec::new()));
                 if entry.0 != bin {
-                    mismatch = Some(series_id);
                     return false;
                 }
                 entry.1.push((slot, value));
                 true
-            })
-            .map_err(|e| {
-                corrupt(
-                    label,
-                    format!("staged bin at {}: {e}", format_utc(bin_start)),
-                )
             })?;
-            if let Some(series_id) = mismatch {
-                return Err(corrupt(
-                    label,
-                    format!(
-                        "series {series_id} is staged with two bin sizes on {}",
-                        format_utc(day)
-                    ),
-                ));
-            }
         }
         if let Some(day) = current_day {
             flush(day, &mut pending, &mut touched)?;

@@ -28,13 +28,13 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{FromSql, ToSql, Type};
 use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
 use rustc_hash::FxHashMap;
-use vigie_model::{format_utc, BinSize, Entity, Series, SeriesKey, TimeRange, UnixSecs};
+use vigie_model::{BinSize, Entity, Series, SeriesKey, TimeRange, UnixSecs};
 
 use crate::codec::{self, block_of};
 use crate::error::BUSY_TIMEOUT;
 use crate::extent::{
-    decode_day, entity_infos, first_in_day, last_in_day, series_infos, updated_chunk, Extent, Fill,
-    SeriesRow, Staging,
+    decode_day, entity_infos, first_in_day, fold_staged, last_in_day, series_infos, updated_chunk,
+    Extent, Fill, SeriesRow, Staging,
 };
 use crate::sqlite::{
     bin_entries, check_bin, check_points, check_source, corrupt, day_of, decode_rewritten,
@@ -936,11 +936,8 @@ impl WriteCtx<'_, '_> {
             let bin_start: i64 = col(row, 1, label, context)?;
             let data: &[u8] = col(row, 2, label, context)?;
             let day = day_of(bin_start);
-            let slot = ((bin_start - day) / i64::from(bin.secs())) as usize;
-            let mut mismatch = None;
-            codec::visit_staged(data, |series_id, value| {
+            fold_staged(label, bin, bin_start, data, |series_id, slot, value| {
                 if *bins.entry(series_id).or_insert(bin) != bin {
-                    mismatch = Some(series_id);
                     return false;
                 }
                 pending
@@ -948,22 +945,7 @@ impl WriteCtx<'_, '_> {
                     .or_default()
                     .push((slot, value));
                 true
-            })
-            .map_err(|e| {
-                corrupt(
-                    label,
-                    format!("staged bin at {}: {e}", format_utc(bin_start)),
-                )
             })?;
-            if let Some(series_id) = mismatch {
-                return Err(corrupt(
-                    label,
-                    format!(
-                        "series {series_id} is staged with two bin sizes on {}",
-                        format_utc(day)
-                    ),
-                ));
-            }
         }
         if pending.is_empty() {
             return Ok(());
