@@ -75,7 +75,9 @@ pub struct ResultFilter {
 }
 
 impl ResultFilter {
-    fn bind(&self) -> (Option<String>, Option<String>, Option<String>, i64, i64) {
+    /// The filter's (kind, code, method, from, until), as both backends
+    /// bind them.
+    pub(crate) fn bind(&self) -> (Option<String>, Option<String>, Option<String>, i64, i64) {
         (
             self.entity.as_ref().map(|e| e.kind().name().to_string()),
             self.entity.as_ref().map(|e| e.code()),
@@ -86,8 +88,27 @@ impl ResultFilter {
     }
 }
 
-fn entity_of(kind: &str, code: &str) -> Option<Entity> {
+/// The entity of stored names, or `None` for names this build does not know.
+pub(crate) fn entity_of(kind: &str, code: &str) -> Option<Entity> {
     Entity::from_kind_code(kind.parse::<EntityKind>().ok()?, code).ok()
+}
+
+/// The series key and bin width of a stored event, or `None` for names
+/// or a width this build does not know.
+pub(crate) fn event_series(
+    kind: &str,
+    code: &str,
+    signal: &str,
+    bin_secs: i64,
+) -> Option<(SeriesKey, BinSize)> {
+    let (Some(entity), Ok(signal), Ok(bin)) = (
+        entity_of(kind, code),
+        signal.parse::<SignalKind>(),
+        BinSize::new(u32::try_from(bin_secs).unwrap_or(0)),
+    ) else {
+        return None;
+    };
+    Some((SeriesKey { entity, signal }, bin))
 }
 
 fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Option<StoredEvent>> {
@@ -95,16 +116,12 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Option<StoredEvent>> {
     let code: String = row.get(2)?;
     let signal: String = row.get(3)?;
     let bin_secs: i64 = row.get(4)?;
-    let (Some(entity), Ok(signal), Ok(bin)) = (
-        entity_of(&kind, &code),
-        signal.parse::<SignalKind>(),
-        BinSize::new(u32::try_from(bin_secs).unwrap_or(0)),
-    ) else {
+    let Some((key, bin)) = event_series(&kind, &code, &signal, bin_secs) else {
         return Ok(None);
     };
     Ok(Some(StoredEvent {
         method: row.get(0)?,
-        key: SeriesKey { entity, signal },
+        key,
         bin,
         start: row.get(5)?,
         end: row.get(6)?,

@@ -8,9 +8,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 use postgres::Row;
-use vigie_model::{
-    BinSize, CountryCode, Entity, EntityKind, SeriesKey, SignalKind, TimeWindow, UnixSecs,
-};
+use vigie_model::{BinSize, CountryCode, Entity, SeriesKey, TimeWindow, UnixSecs};
 
 use super::{col, find_series, pg_error, refresh_summaries, update_chunks, ChunkUpdate, PgStore};
 use crate::codec;
@@ -18,27 +16,13 @@ use crate::error::sql_error;
 use crate::health::{
     merge_day_spans, slots_outside, stored_series, CheckTally, RepairReport, SeriesKeys, StoreCheck,
 };
+use crate::results::{entity_of, event_series};
 use crate::sqlite::{corrupt, now_secs, stored_key, DAY_SECS};
 use crate::{
     AsCountrySpace, BinValues, BinWrite, BlockChangeRecord, DetectorCheckpoint, DueDelivery,
     NewStoredAnnotation, OutboxEntry, OutboxNotice, ResultFilter, SeriesInfo, StoreError,
     StoredAnnotation, StoredEvent, StoredIncident, StoredLabel, StoredSubscription, DEPTH_CHUNK,
 };
-
-fn entity_of(kind: &str, code: &str) -> Option<Entity> {
-    Entity::from_kind_code(kind.parse::<EntityKind>().ok()?, code).ok()
-}
-
-/// The filter's (kind, code, method, from, until).
-fn bind(filter: &ResultFilter) -> (Option<String>, Option<String>, Option<String>, i64, i64) {
-    (
-        filter.entity.as_ref().map(|e| e.kind().name().to_string()),
-        filter.entity.as_ref().map(|e| e.code()),
-        filter.method.clone(),
-        filter.from.unwrap_or(i64::MIN),
-        filter.until.unwrap_or(i64::MAX),
-    )
-}
 
 fn u32_of(label: &str, what: &str, value: i64) -> Result<u32, StoreError> {
     u32::try_from(value).map_err(|_| corrupt(label, format!("{what} {value} is out of range")))
@@ -50,16 +34,12 @@ fn event_of(row: &Row, label: &str) -> Result<Option<StoredEvent>, StoreError> {
     let code: String = col(row, 2, label, context)?;
     let signal: String = col(row, 3, label, context)?;
     let bin_secs: i64 = col(row, 4, label, context)?;
-    let (Some(entity), Ok(signal), Ok(bin)) = (
-        entity_of(&kind, &code),
-        signal.parse::<SignalKind>(),
-        BinSize::new(u32::try_from(bin_secs).unwrap_or(0)),
-    ) else {
+    let Some((key, bin)) = event_series(&kind, &code, &signal, bin_secs) else {
         return Ok(None);
     };
     Ok(Some(StoredEvent {
         method: col(row, 0, label, context)?,
-        key: SeriesKey { entity, signal },
+        key,
         bin,
         start: col(row, 5, label, context)?,
         end: col(row, 6, label, context)?,
@@ -121,7 +101,7 @@ impl PgStore {
     }
 
     pub(crate) fn labels(&self, filter: &ResultFilter) -> Result<Vec<StoredLabel>, StoreError> {
-        let (kind, code, _, from, until) = bind(filter);
+        let (kind, code, _, from, until) = filter.bind();
         self.read("reading labels", |tx, label| {
             let rows = tx
                 .query(
@@ -198,7 +178,7 @@ impl PgStore {
     }
 
     pub(crate) fn events(&self, filter: &ResultFilter) -> Result<Vec<StoredEvent>, StoreError> {
-        let (kind, code, method, from, until) = bind(filter);
+        let (kind, code, method, from, until) = filter.bind();
         self.read("reading events", |tx, label| {
             let rows = tx
                 .query(
@@ -261,7 +241,7 @@ impl PgStore {
         &self,
         filter: &ResultFilter,
     ) -> Result<Vec<StoredIncident>, StoreError> {
-        let (kind, code, method, from, until) = bind(filter);
+        let (kind, code, method, from, until) = filter.bind();
         self.read("reading incidents", |tx, label| {
             let rows = tx
                 .query(
