@@ -321,15 +321,32 @@ pub fn current_version() -> u32 {
     MIGRATIONS.len() as u32
 }
 
+/// A schema version as stored, checked.
+pub(crate) fn stored_version(label: &str, version: i64) -> Result<u32, StoreError> {
+    u32::try_from(version).map_err(|_| StoreError::NotAVigieDatabase {
+        path: label.to_string(),
+        detail: format!("schema version {version} is not valid"),
+    })
+}
+
+/// Refuses a database of a newer schema than this build's `supported`.
+pub(crate) fn check_not_newer(label: &str, found: u32, supported: u32) -> Result<(), StoreError> {
+    if found > supported {
+        return Err(StoreError::NewerSchema {
+            path: label.to_string(),
+            found,
+            supported,
+        });
+    }
+    Ok(())
+}
+
 /// Reads `PRAGMA user_version`.
 pub(crate) fn user_version(conn: &Connection, label: &str) -> Result<u32, StoreError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(sql_error(label, "reading the schema version"))?;
-    u32::try_from(version).map_err(|_| StoreError::NotAVigieDatabase {
-        path: label.to_string(),
-        detail: format!("schema version {version} is not valid"),
-    })
+    stored_version(label, version)
 }
 
 /// Checks that `conn` is a vigie database or an empty file.
@@ -361,15 +378,8 @@ pub(crate) fn migrate(
     migrations: &[&str],
 ) -> Result<(), StoreError> {
     let supported = migrations.len() as u32;
-    let newer = |found| StoreError::NewerSchema {
-        path: label.to_string(),
-        found,
-        supported,
-    };
     let found = user_version(conn, label)?;
-    if found > supported {
-        return Err(newer(found));
-    }
+    check_not_newer(label, found, supported)?;
     if found == supported {
         return Ok(());
     }
@@ -378,9 +388,7 @@ pub(crate) fn migrate(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sql_error(label, "locking the database to upgrade it"))?;
     let found = user_version(&tx, label)?;
-    if found > supported {
-        return Err(newer(found));
-    }
+    check_not_newer(label, found, supported)?;
     for (index, step) in migrations.iter().enumerate().skip(found as usize) {
         tx.execute_batch(step)
             .map_err(|source| StoreError::MigrationFailed {

@@ -15,6 +15,7 @@
 use postgres::Transaction;
 
 use super::{pg_error, Pg};
+use crate::schema::{check_not_newer, stored_version};
 use crate::StoreError;
 
 /// The span of time of one partition of `chunks` (32 days).
@@ -276,10 +277,7 @@ pub(crate) fn version(tx: &mut Transaction<'_>, label: &str) -> Result<u32, Stor
             detail: format!("its vigie_schema table names application '{application}'"),
         });
     }
-    u32::try_from(version).map_err(|_| StoreError::NotAVigieDatabase {
-        path: label.to_string(),
-        detail: format!("schema version {version} is not valid"),
-    })
+    stored_version(label, version)
 }
 
 /// Brings the schema to `PG_MIGRATIONS.len()`, refusing newer databases and
@@ -292,13 +290,7 @@ pub(crate) fn migrate(pg: &mut Pg, label: &str) -> Result<(), StoreError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .map_err(pg_error(label, "locking the database to upgrade it"))?;
     let found = version(&mut tx, label)?;
-    if found > supported {
-        return Err(StoreError::NewerSchema {
-            path: label.to_string(),
-            found,
-            supported,
-        });
-    }
+    check_not_newer(label, found, supported)?;
     if found == supported {
         return tx
             .commit()
