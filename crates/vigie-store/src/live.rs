@@ -74,6 +74,19 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
+/// The entries of a staged bin of `source` at `bin_start`, being read.
+pub(crate) fn decode_read_staged(
+    label: &str,
+    source: &str,
+    bin_start: UnixSecs,
+    data: &[u8],
+) -> Result<Vec<(i64, Option<f64>)>, StoreError> {
+    codec::decode_staged(data).map_err(|e| StoreError::Corrupt {
+        path: label.to_string(),
+        detail: format!("staged bin of '{source}' at {bin_start}: {e}"),
+    })
+}
+
 impl SqliteStore {
     /// The key of a series id, if it names one this build knows.
     fn key_of(&self, series_id: i64) -> Result<Option<SeriesKey>, StoreError> {
@@ -168,10 +181,7 @@ impl SqliteStore {
         }
         let mut out = Vec::new();
         for data in blobs {
-            let entries = codec::decode_staged(&data).map_err(|e| StoreError::Corrupt {
-                path: label.clone(),
-                detail: format!("staged bin of '{source}' at {bin_start}: {e}"),
-            })?;
+            let entries = decode_read_staged(&label, source, bin_start, &data)?;
             for (id, value) in entries {
                 if let Some(key) = self.key_of(id)? {
                     out.push((key, value));

@@ -16,6 +16,7 @@ use crate::error::sql_error;
 use crate::health::{
     merge_day_spans, slots_outside, stored_series, CheckTally, RepairReport, SeriesKeys, StoreCheck,
 };
+use crate::live::decode_read_staged;
 use crate::results::{entity_of, event_series};
 use crate::sqlite::{corrupt, now_secs, stored_key, DAY_SECS};
 use crate::{
@@ -837,12 +838,7 @@ impl PgStore {
             let mut entries = Vec::new();
             for row in &rows {
                 let data: &[u8] = col(row, 0, label, context)?;
-                entries.extend(codec::decode_staged(data).map_err(|e| {
-                    corrupt(
-                        label,
-                        format!("staged bin of '{source}' at {bin_start}: {e}"),
-                    )
-                })?);
+                entries.extend(decode_read_staged(label, source, bin_start, data)?);
             }
             let ids: Vec<i64> = entries.iter().map(|e| e.0).collect();
             let keys = Self::keys_of(tx, label, &ids)?;
