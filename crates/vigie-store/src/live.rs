@@ -74,6 +74,37 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
+/// Writes `depths` from byte `depths_at` of a series' depth history into
+/// its chunks of [`DEPTH_CHUNK`] bytes: each chunk touched holds what it
+/// held before the new bytes (`read(ctx, chunk)`), then the new bytes that
+/// fall in it (`put(ctx, chunk, bytes)`).
+pub(crate) fn write_depth_chunks<C>(
+    ctx: &mut C,
+    depths_at: u64,
+    depths: &[u8],
+    mut read: impl FnMut(&mut C, u64) -> Result<Option<Vec<u8>>, StoreError>,
+    mut put: impl FnMut(&mut C, u64, Vec<u8>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut at = depths_at;
+    let mut rest = depths;
+    while !rest.is_empty() {
+        let chunk = at / DEPTH_CHUNK;
+        let within = (at % DEPTH_CHUNK) as usize;
+        let take = rest.len().min(DEPTH_CHUNK as usize - within);
+        let mut bytes: Vec<u8> = if within == 0 {
+            Vec::new()
+        } else {
+            read(ctx, chunk)?.unwrap_or_default()
+        };
+        bytes.resize(within, 0);
+        bytes.extend_from_slice(&rest[..take]);
+        put(ctx, chunk, bytes)?;
+        at += take as u64;
+        rest = &rest[take..];
+    }
+    Ok(())
+}
+
 /// The entries of a staged bin of `source` at `bin_start`, being read.
 pub(crate) fn decode_read_staged(
     label: &str,
@@ -252,40 +283,32 @@ impl SqliteStore {
                     drop.execute(params![method, kind, code, signal, bin_secs])
                         .map_err(sql_error(&label, context))?;
                 }
-                // Each chunk touched: what it held before the new bytes,
-                // then the new bytes that fall in it.
-                let mut at = state.depths_at;
-                let mut rest = state.depths.as_slice();
-                while !rest.is_empty() {
-                    let chunk = at / DEPTH_CHUNK;
-                    let within = (at % DEPTH_CHUNK) as usize;
-                    let take = rest.len().min(DEPTH_CHUNK as usize - within);
-                    let mut bytes: Vec<u8> = if within == 0 {
-                        Vec::new()
-                    } else {
+                write_depth_chunks(
+                    &mut (),
+                    state.depths_at,
+                    &state.depths,
+                    |_, chunk| {
                         read.query_row(
                             params![method, kind, code, signal, bin_secs, chunk as i64],
                             |row| row.get(0),
                         )
                         .optional()
-                        .map_err(sql_error(&label, context))?
-                        .unwrap_or_default()
-                    };
-                    bytes.resize(within, 0);
-                    bytes.extend_from_slice(&rest[..take]);
-                    put.execute(params![
-                        method,
-                        kind,
-                        code,
-                        signal,
-                        bin_secs,
-                        chunk as i64,
-                        bytes
-                    ])
-                    .map_err(sql_error(&label, context))?;
-                    at += take as u64;
-                    rest = &rest[take..];
-                }
+                        .map_err(sql_error(&label, context))
+                    },
+                    |_, chunk, bytes| {
+                        put.execute(params![
+                            method,
+                            kind,
+                            code,
+                            signal,
+                            bin_secs,
+                            chunk as i64,
+                            bytes
+                        ])
+                        .map_err(sql_error(&label, context))?;
+                        Ok(())
+                    },
+                )?;
             }
             tx.execute(
                 "INSERT OR REPLACE INTO detector_positions (method, write_seq, saved_at)

@@ -16,7 +16,7 @@ use crate::error::sql_error;
 use crate::health::{
     merge_day_spans, slots_outside, stored_series, CheckTally, RepairReport, SeriesKeys, StoreCheck,
 };
-use crate::live::decode_read_staged;
+use crate::live::{decode_read_staged, write_depth_chunks};
 use crate::results::{entity_of, event_series};
 use crate::sqlite::{corrupt, now_secs, stored_key, DAY_SECS};
 use crate::{
@@ -904,32 +904,27 @@ impl PgStore {
                     tx.execute(&drop, &[&method, &kind, &code, &signal, &bin_secs])
                         .map_err(pg_error(label, context))?;
                 }
-                let mut at = state.depths_at;
-                let mut rest = state.depths.as_slice();
-                while !rest.is_empty() {
-                    let chunk = at / DEPTH_CHUNK;
-                    let within = (at % DEPTH_CHUNK) as usize;
-                    let take = rest.len().min(DEPTH_CHUNK as usize - within);
-                    let chunk = i64::try_from(chunk).unwrap_or(i64::MAX);
-                    let mut bytes: Vec<u8> = if within == 0 {
-                        Vec::new()
-                    } else {
+                write_depth_chunks(
+                    tx,
+                    state.depths_at,
+                    &state.depths,
+                    |tx, chunk| {
+                        let chunk = i64::try_from(chunk).unwrap_or(i64::MAX);
                         tx.query_opt(&read, &[&method, &kind, &code, &signal, &bin_secs, &chunk])
                             .map_err(pg_error(label, context))?
                             .map(|row| col::<Vec<u8>>(&row, 0, label, context))
-                            .transpose()?
-                            .unwrap_or_default()
-                    };
-                    bytes.resize(within, 0);
-                    bytes.extend_from_slice(&rest[..take]);
-                    tx.execute(
-                        &put,
-                        &[&method, &kind, &code, &signal, &bin_secs, &chunk, &bytes],
-                    )
-                    .map_err(pg_error(label, context))?;
-                    at += take as u64;
-                    rest = &rest[take..];
-                }
+                            .transpose()
+                    },
+                    |tx, chunk, bytes| {
+                        let chunk = i64::try_from(chunk).unwrap_or(i64::MAX);
+                        tx.execute(
+                            &put,
+                            &[&method, &kind, &code, &signal, &bin_secs, &chunk, &bytes],
+                        )
+                        .map_err(pg_error(label, context))?;
+                        Ok(())
+                    },
+                )?;
             }
             tx.execute(
                 "INSERT INTO detector_positions (method, write_seq, saved_at) VALUES ($1, $2, $3)
