@@ -7,11 +7,14 @@
 //! histories are opaque bytes: the store does not depend on the detection
 //! crate's types.
 
+use std::collections::HashMap;
+
 use rusqlite::{params, Connection, OptionalExtension, Params, Row};
 use vigie_model::{BinSize, SeriesKey, UnixSecs};
 
 use crate::codec;
 use crate::error::sql_error;
+use crate::health::stored_series;
 use crate::sqlite::{stored_key, SqliteStore};
 use crate::StoreError;
 
@@ -103,6 +106,48 @@ pub(crate) fn write_depth_chunks<C>(
         rest = &rest[take..];
     }
     Ok(())
+}
+
+/// A depth history's series as stored: (kind, code, signal, bin_secs).
+type DepthSeries = (String, String, String, i64);
+
+/// Detectors' depth histories being read back, chunk by chunk in order.
+#[derive(Default)]
+pub(crate) struct DepthHistories(HashMap<DepthSeries, Vec<u8>>);
+
+impl DepthHistories {
+    /// Chunk `chunk` of a series' history. Only a contiguous history is
+    /// kept: a chunk out of place ends it (the detector then finds it short).
+    pub(crate) fn add(&mut self, series: DepthSeries, chunk: i64, bytes: &[u8]) {
+        let history = self.0.entry(series).or_default();
+        if history.len() as u64 == chunk as u64 * DEPTH_CHUNK {
+            history.extend_from_slice(bytes);
+        }
+    }
+
+    /// The checkpoint of a stored state with its series' history, or `None`
+    /// for names or a width this build does not know.
+    pub(crate) fn checkpoint(
+        &mut self,
+        kind: String,
+        code: String,
+        signal: String,
+        bin_secs: i64,
+        state: Vec<u8>,
+    ) -> Option<DetectorCheckpoint> {
+        let depths = self
+            .0
+            .remove(&(kind.clone(), code.clone(), signal.clone(), bin_secs))
+            .unwrap_or_default();
+        let (key, bin) = stored_series(&kind, &code, &signal, bin_secs)?;
+        Some(DetectorCheckpoint {
+            key,
+            bin,
+            state,
+            depths_at: 0,
+            depths,
+        })
+    }
 }
 
 /// The entries of a staged bin of `source` at `bin_start`, being read.
@@ -334,9 +379,7 @@ impl SqliteStore {
             [method],
         )
         .map_err(sql_error(&label, context))?;
-        type SeriesId = (String, String, String, i64);
-        let mut histories: std::collections::HashMap<SeriesId, Vec<u8>> =
-            std::collections::HashMap::new();
+        let mut histories = DepthHistories::default();
         {
             let mut stmt = conn
                 .prepare(
@@ -346,7 +389,7 @@ impl SqliteStore {
                 .map_err(sql_error(&label, context))?;
             let mut rows = stmt.query([method]).map_err(sql_error(&label, context))?;
             while let Some(row) = rows.next().map_err(sql_error(&label, context))? {
-                let id: SeriesId = (
+                let id: DepthSeries = (
                     row.get(0).map_err(sql_error(&label, context))?,
                     row.get(1).map_err(sql_error(&label, context))?,
                     row.get(2).map_err(sql_error(&label, context))?,
@@ -354,27 +397,13 @@ impl SqliteStore {
                 );
                 let chunk: i64 = row.get(4).map_err(sql_error(&label, context))?;
                 let bytes: Vec<u8> = row.get(5).map_err(sql_error(&label, context))?;
-                let history = histories.entry(id).or_default();
-                // Only a contiguous history is kept: a chunk out of place
-                // ends it (the detector then finds it short).
-                if history.len() as u64 == chunk as u64 * DEPTH_CHUNK {
-                    history.extend_from_slice(&bytes);
-                }
+                histories.add(id, chunk, &bytes);
             }
         }
         let states = rows
             .into_iter()
             .filter_map(|(kind, code, signal, bin_secs, state)| {
-                let depths = histories
-                    .remove(&(kind.clone(), code.clone(), signal.clone(), bin_secs))
-                    .unwrap_or_default();
-                Some(DetectorCheckpoint {
-                    key: stored_key(&kind, &code, &signal)?,
-                    bin: BinSize::new(u32::try_from(bin_secs).ok()?).ok()?,
-                    state,
-                    depths_at: 0,
-                    depths,
-                })
+                histories.checkpoint(kind, code, signal, bin_secs, state)
             })
             .collect();
         let position = conn

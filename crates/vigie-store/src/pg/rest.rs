@@ -16,13 +16,13 @@ use crate::error::sql_error;
 use crate::health::{
     merge_day_spans, slots_outside, stored_series, CheckTally, RepairReport, SeriesKeys, StoreCheck,
 };
-use crate::live::{decode_read_staged, write_depth_chunks};
+use crate::live::{decode_read_staged, write_depth_chunks, DepthHistories};
 use crate::results::{entity_of, event_series};
 use crate::sqlite::{corrupt, now_secs, stored_key, DAY_SECS};
 use crate::{
     AsCountrySpace, BinValues, BinWrite, BlockChangeRecord, DetectorCheckpoint, DueDelivery,
     NewStoredAnnotation, OutboxEntry, OutboxNotice, ResultFilter, SeriesInfo, StoreError,
-    StoredAnnotation, StoredEvent, StoredIncident, StoredLabel, StoredSubscription, DEPTH_CHUNK,
+    StoredAnnotation, StoredEvent, StoredIncident, StoredLabel, StoredSubscription,
 };
 
 fn u32_of(label: &str, what: &str, value: i64) -> Result<u32, StoreError> {
@@ -951,8 +951,7 @@ impl PgStore {
                     &[&method],
                 )
                 .map_err(pg_error(label, context))?;
-            type SeriesId = (String, String, String, i64);
-            let mut histories: HashMap<SeriesId, Vec<u8>> = HashMap::new();
+            let mut histories = DepthHistories::default();
             let no_params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&method];
             let mut iter = tx
                 .query_raw(
@@ -963,7 +962,7 @@ impl PgStore {
                 .map_err(pg_error(label, context))?;
             use postgres::fallible_iterator::FallibleIterator;
             while let Some(row) = iter.next().map_err(pg_error(label, context))? {
-                let id: SeriesId = (
+                let id = (
                     col(&row, 0, label, context)?,
                     col(&row, 1, label, context)?,
                     col(&row, 2, label, context)?,
@@ -971,10 +970,7 @@ impl PgStore {
                 );
                 let chunk: i64 = col(&row, 4, label, context)?;
                 let bytes: &[u8] = col(&row, 5, label, context)?;
-                let history = histories.entry(id).or_default();
-                if history.len() as u64 == chunk as u64 * DEPTH_CHUNK {
-                    history.extend_from_slice(bytes);
-                }
+                histories.add(id, chunk, bytes);
             }
             drop(iter);
             let mut states = Vec::new();
@@ -986,19 +982,9 @@ impl PgStore {
                     col(row, 3, label, context)?,
                 );
                 let state: Vec<u8> = col(row, 4, label, context)?;
-                let depths = histories
-                    .remove(&(kind.clone(), code.clone(), signal.clone(), bin_secs))
-                    .unwrap_or_default();
-                let Some((key, bin)) = stored_series(&kind, &code, &signal, bin_secs) else {
-                    continue;
-                };
-                states.push(DetectorCheckpoint {
-                    key,
-                    bin,
-                    state,
-                    depths_at: 0,
-                    depths,
-                });
+                if let Some(checkpoint) = histories.checkpoint(kind, code, signal, bin_secs, state) {
+                    states.push(checkpoint);
+                }
             }
             let position = tx
                 .query_opt(
