@@ -164,6 +164,19 @@ pub(crate) fn bin_entries(
     Ok(entries)
 }
 
+/// A bin's entries (sorted by series id) as staged rows: each block with
+/// its encoded entries.
+pub(crate) fn staged_blocks(
+    entries: &[(i64, Option<f64>)],
+) -> impl Iterator<Item = (i64, Vec<u8>)> + '_ {
+    entries
+        .chunk_by(|a, b| block_of(a.0) == block_of(b.0))
+        .filter_map(|block_entries| {
+            let &(first_id, _) = block_entries.first()?;
+            Some((block_of(first_id), codec::encode_staged(block_entries)))
+        })
+}
+
 /// The entries of a staged bin being rewritten.
 pub(crate) fn decode_rewritten(
     label: &str,
@@ -525,19 +538,9 @@ impl SqliteStore {
                     "INSERT INTO staged_bins (source, bin_secs, bin_start, block, data) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(sql_error(label, "staging a bin"))?;
-            for block_entries in entries.chunk_by(|a, b| block_of(a.0) == block_of(b.0)) {
-                let Some(&(first_id, _)) = block_entries.first() else {
-                    continue;
-                };
-                let data = codec::encode_staged(block_entries);
+            for (block, data) in staged_blocks(&entries) {
                 insert
-                    .execute(params![
-                        source,
-                        bin_secs,
-                        bin_start,
-                        block_of(first_id),
-                        data
-                    ])
+                    .execute(params![source, bin_secs, bin_start, block, data])
                     .map_err(sql_error(label, "staging a bin"))?;
             }
         }

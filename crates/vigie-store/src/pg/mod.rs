@@ -38,8 +38,8 @@ use crate::extent::{
 };
 use crate::sqlite::{
     bin_entries, check_bin, check_points, check_source, corrupt, day_of, decode_rewritten,
-    describe, keep_unmentioned, kept_stored, now_secs, points_by_day, points_span, stored_bin,
-    stored_key, to_i64, WRITE_LOG_KEEP_SECS,
+    describe, keep_unmentioned, kept_stored, now_secs, points_by_day, points_span, staged_blocks,
+    stored_bin, stored_key, to_i64, WRITE_LOG_KEEP_SECS,
 };
 use crate::{EntityInfo, InputRecord, SeriesInfo, StoreError};
 
@@ -768,13 +768,9 @@ impl WriteCtx<'_, '_> {
                 sink,
                 &[Type::TEXT, Type::INT8, Type::INT8, Type::INT8, Type::BYTEA],
             );
-            for block_entries in entries.chunk_by(|a, b| block_of(a.0) == block_of(b.0)) {
-                let Some(&(first_id, _)) = block_entries.first() else {
-                    continue;
-                };
-                let data = codec::encode_staged(block_entries);
+            for (block, data) in staged_blocks(&entries) {
                 writer
-                    .write(&[&source, &bin_secs, &bin_start, &block_of(first_id), &data])
+                    .write(&[&source, &bin_secs, &bin_start, &block, &data])
                     .map_err(pg_error(label, context))?;
             }
             writer.finish().map_err(pg_error(label, context))?;
