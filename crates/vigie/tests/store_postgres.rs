@@ -277,3 +277,94 @@ fn two_api_servers_serve_one_postgres_store_as_sqlite_does() {
         );
     }
 }
+
+#[path = "support/bmp.rs"]
+mod bmp;
+
+#[test]
+fn live_bgp_writes_its_bins_to_postgres() {
+    // The live BGP driver hands its bins over from an async task: the
+    // blocking PostgreSQL client must not be entered from there (it once
+    // panicked at the first provisional bin).
+    let Some(updates) = vigie_testdata::shared_data("mrt/bgpdump/updates.20100722.2015.gz") else {
+        return;
+    };
+    let Some(db) = vigie_testdata::postgres::test_database() else {
+        return;
+    };
+    let url = db.url();
+    let dir = tempfile::tempdir().unwrap();
+    let bmp_port = free_port();
+    let config = dir.path().join("vigie.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "bin_secs = 300\n[bgp]\nprovisional_secs = 1\n\
+             [[source]]\nkind = \"bmp\"\nlisten = \"127.0.0.1:{bmp_port}\"\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--store", &url, "serve", "--config"])
+        .arg(&config)
+        .args(["--for-secs", "300"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start vigie serve");
+    let mut serving = Serving(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut station = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", bmp_port)) {
+            Ok(stream) => break stream,
+            Err(e) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "vigie serve does not listen for BMP: {e}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+    };
+    for message in bmp::bmp_messages(&updates) {
+        std::io::Write::write_all(&mut station, &message).unwrap();
+    }
+    // The provisional bins reach PostgreSQL: countries' visible /24s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let countries = loop {
+        let store = vigie_store::Store::open_url(&url).unwrap();
+        let countries = store
+            .entities()
+            .unwrap()
+            .into_iter()
+            .filter(|e| matches!(e.entity, vigie_model::Entity::Country(_)))
+            .filter(|e| {
+                e.signals.iter().any(|s| {
+                    s.signal == vigie_model::SignalKind::BgpVisibleSlash24s
+                        && s.latest_value.is_some_and(|v| v > 0.0)
+                })
+            })
+            .count();
+        if countries > 10 {
+            break countries;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {countries} countries with visible /24s in PostgreSQL"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert!(countries > 10);
+    let child = &mut serving.0;
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut log = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}

@@ -345,6 +345,13 @@ impl ServiceSink {
         &mut self,
         write: impl Fn(&mut dyn BinSink) -> Result<(), SinkError>,
     ) -> Result<(), SinkError> {
+        outside_async(|| self.each_blocking(write))
+    }
+
+    fn each_blocking(
+        &mut self,
+        write: impl Fn(&mut dyn BinSink) -> Result<(), SinkError>,
+    ) -> Result<(), SinkError> {
         {
             let mut store = self
                 .store
@@ -374,8 +381,7 @@ impl BinSink for ServiceSink {
                 .store
                 .lock()
                 .map_err(|_| SinkError("the store's lock is poisoned".into()))?;
-            store
-                .compact()
+            outside_async(|| store.compact())
                 .map_err(|e| SinkError(format!("cannot compact the store: {e}")))?;
         }
         Ok(())
@@ -393,6 +399,20 @@ impl BinSink for ServiceSink {
             return Ok(());
         }
         self.each(|sink| sink.retract_provisional(bin))
+    }
+}
+
+/// Runs blocking store work from wherever a sink is called: the live BGP
+/// driver calls its sink from an async task, where a blocking client that
+/// runs its own runtime (PostgreSQL's) must not be entered directly.
+/// Outside a multi-threaded runtime, `work` simply runs.
+fn outside_async<R>(work: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }
 
