@@ -138,7 +138,18 @@ impl<'a> Consumer<'a> {
             ack_policy: AckPolicy::Explicit,
             ack_wait: options.ack_wait,
             max_ack_pending: i64::try_from(options.batch.max(1)).unwrap_or(i64::MAX),
-            filter_subjects: options.subjects.clone(),
+            // One subject goes in the field every JetStream server knows;
+            // several need nats-server 2.10 (an older one ignores the list
+            // and delivers everything, which `fetch` then filters).
+            filter_subject: match options.subjects.as_slice() {
+                [one] => one.clone(),
+                _ => String::new(),
+            },
+            filter_subjects: if options.subjects.len() > 1 {
+                options.subjects.clone()
+            } else {
+                Vec::new()
+            },
             deliver_policy: jetstream::consumer::DeliverPolicy::All,
             ..Default::default()
         };
@@ -160,6 +171,7 @@ impl<'a> Consumer<'a> {
     pub(crate) fn fetch(&self, wait: Duration) -> Result<Vec<Fetched>, BusError> {
         let consumer = self.consumer.clone();
         let batch = self.options.batch.max(1);
+        let subjects = self.options.subjects.clone();
         self.bus.run(async move {
             let mut messages = consumer
                 .fetch()
@@ -176,6 +188,19 @@ impl<'a> Consumer<'a> {
                     .map(|info| (info.delivered, info.stream_sequence))
                     .unwrap_or((1, 0));
                 let (message, acker) = message.split();
+                // Another role's message (a server that could not filter):
+                // not for this consumer, acknowledged and passed over.
+                if !subjects.is_empty()
+                    && !subjects
+                        .iter()
+                        .any(|pattern| subject_matches(pattern, &message.subject))
+                {
+                    acker
+                        .ack()
+                        .await
+                        .map_err(|e| BusError::new("cannot acknowledge a message", e))?;
+                    continue;
+                }
                 out.push(Fetched {
                     subject: message.subject.to_string(),
                     payload: message.payload.to_vec(),
@@ -462,4 +487,34 @@ pub fn store_bins(
         on_batch,
     )?;
     Ok(report)
+}
+
+/// Whether a NATS subject matches a filter (`*` one token, `>` the rest).
+fn subject_matches(pattern: &str, subject: &str) -> bool {
+    let mut tokens = subject.split('.');
+    for wanted in pattern.split('.') {
+        match (wanted, tokens.next()) {
+            (">", Some(_)) => return true,
+            ("*", Some(_)) => {}
+            (w, Some(t)) if w == t => {}
+            _ => return false,
+        }
+    }
+    tokens.next().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subject_matches;
+
+    #[test]
+    fn subjects_match_nats_wildcards() {
+        assert!(subject_matches("vigie.bins.>", "vigie.bins.bgp.country"));
+        assert!(!subject_matches("vigie.bins.>", "vigie.bins"));
+        assert!(!subject_matches("vigie.bins.>", "vigie.vantage.a"));
+        assert!(subject_matches("vigie.*.a", "vigie.vantage.a"));
+        assert!(!subject_matches("vigie.*.a", "vigie.vantage.a.b"));
+        assert!(subject_matches("vigie.vantage.a", "vigie.vantage.a"));
+        assert!(!subject_matches("vigie.vantage.a", "vigie.vantage"));
+    }
 }

@@ -124,6 +124,25 @@ fn the_quorum_step_writes_what_the_offline_combine_computes() {
         store_contents(&store, range),
         store_contents(&offline, range)
     );
+
+    // The store writer shares the stream: the vantage points' states are
+    // the quorum step's, not bad bins (a server before 2.10 cannot filter
+    // a consumer on several subjects; the consumer passes them over).
+    let mut bins_store = Store::open_in_memory().unwrap();
+    let report = vigie_bus::store_bins(
+        &bus,
+        &mut bins_store,
+        ConsumerOptions {
+            durable: "vigie-store".to_string(),
+            exit_when_drained: true,
+            ..ConsumerOptions::default()
+        },
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(report.bad, 0, "{:?}", report.bad_examples);
+    assert_eq!(report.bins, 0, "{}", report.summary());
 }
 
 #[test]
