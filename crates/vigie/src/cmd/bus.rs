@@ -7,58 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand};
-use vigie_bus::{Bus, ConsumerOptions, StreamSettings, DEFAULT_STREAM};
+use vigie_bus::{Bus, ConsumerOptions, StreamSettings};
 
 use super::{open_store, partial_if};
-
-/// `vigie bus …`: roles reading the JetStream bus.
-#[derive(Subcommand, Debug)]
-pub enum BusCommand {
-    /// Write the bins published on the bus (closed and provisional, every
-    /// source) to the store, through a durable consumer: each bin is
-    /// acknowledged after its store commit, so a consumer killed and
-    /// restarted loses nothing and writes nothing twice.
-    Store(BusStoreArgs),
-    /// Combine the block states probing vantage points publish
-    /// (`vigie probe --publish`): a block is DOWN when --quorum of them see
-    /// it DOWN; each round's combined /24s up per entity are written as
-    /// `ping-slash24` under the store source `probe-combined`.
-    Quorum(BusQuorumArgs),
-}
-
-/// Where the bus is.
-#[derive(Args, Debug)]
-pub struct BusArgs {
-    /// The NATS server (with JetStream: `nats-server -js`).
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "VIGIE_NATS",
-        default_value = "nats://127.0.0.1:4222"
-    )]
-    pub nats: String,
-    /// The JetStream stream (created, with limits retention, if missing).
-    #[arg(long, default_value = DEFAULT_STREAM)]
-    pub stream: String,
-    /// How long the stream keeps messages, when this creates it.
-    #[arg(long, value_name = "SECS", default_value_t = 7 * 86_400)]
-    pub max_age_secs: u64,
-    /// The durable consumer's name (processes sharing it share the work).
-    #[arg(long)]
-    pub durable: Option<String>,
-    /// Messages fetched and acknowledged at once.
-    #[arg(long, default_value_t = 256)]
-    pub batch: usize,
-    /// How long the server waits for an ack before delivering a message
-    /// again (to this consumer or, after a crash, to its restart).
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
-    pub ack_wait_secs: u64,
-    /// Stop once everything published so far is written (else run until
-    /// Ctrl-C or SIGTERM).
-    #[arg(long)]
-    pub exit_when_drained: bool,
-}
+use crate::cli::{BusArgs, BusCommand};
 
 impl BusArgs {
     fn connect(&self) -> Result<Bus> {
@@ -82,31 +34,6 @@ impl BusArgs {
             ..ConsumerOptions::default()
         }
     }
-}
-
-/// Arguments of `vigie bus store`.
-#[derive(Args, Debug)]
-pub struct BusStoreArgs {
-    #[command(flatten)]
-    pub bus: BusArgs,
-}
-
-/// Arguments of `vigie bus quorum`.
-#[derive(Args, Debug)]
-pub struct BusQuorumArgs {
-    #[command(flatten)]
-    pub bus: BusArgs,
-    /// The vantage points to wait for, by name; a round is combined as soon
-    /// as all of them sent it.
-    #[arg(long = "vantage", value_name = "NAME", required = true)]
-    pub vantages: Vec<String>,
-    /// Vantage points that must see a block DOWN for it to count DOWN.
-    #[arg(long, default_value_t = 2)]
-    pub quorum: usize,
-    #[command(flatten)]
-    pub bin: crate::cli::BinArg,
-    #[command(flatten)]
-    pub geo: crate::cli::GeoArgs,
 }
 
 /// Runs `vigie bus …`.
