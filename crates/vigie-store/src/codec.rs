@@ -23,6 +23,16 @@
 
 use std::fmt;
 
+use vigie_model::UnixSecs;
+
+/// Seconds in a UTC day: a chunk holds one series' bins of one day.
+pub(crate) const DAY_SECS: i64 = 86_400;
+
+/// The start of the UTC day holding `t`.
+pub(crate) fn day_of(t: UnixSecs) -> UnixSecs {
+    t.div_euclid(DAY_SECS) * DAY_SECS
+}
+
 /// Chunk layout version written in the first byte.
 const CHUNK_FORMAT: u8 = 1;
 /// Staged block layout version written in the first byte.

@@ -162,3 +162,11 @@ pub(crate) fn sql_error<'a>(
         },
     }
 }
+
+/// The error for a damaged row of the store at `label` (a path or URL).
+pub(crate) fn corrupt(label: &str, detail: String) -> StoreError {
+    StoreError::Corrupt {
+        path: label.to_string(),
+        detail,
+    }
+}

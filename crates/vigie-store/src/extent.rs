@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use vigie_model::{format_utc, BinSize, Entity, SeriesKey, UnixSecs};
 
 use crate::codec;
-use crate::sqlite::{corrupt, day_of, DAY_SECS};
+use crate::codec::{day_of, DAY_SECS};
+use crate::error::corrupt;
 use crate::{EntityInfo, SeriesInfo, SignalLatest, StoreError};
 
 /// Where a series' data lies, from chunks and staged bins together.

@@ -10,13 +10,10 @@ use rusqlite::{params, OptionalExtension};
 use vigie_model::{format_utc, BinSize, SeriesKey, TimeRange, TimeWindow, UnixSecs, WriteOutcome};
 
 use crate::codec;
-use crate::error::sql_error;
-use crate::sqlite::{
-    apply_chunk_updates, corrupt, find_series, refresh_summary, stored_key, SqliteStore,
-};
+use crate::codec::DAY_SECS;
+use crate::error::{corrupt, sql_error};
+use crate::sqlite::{apply_chunk_updates, find_series, refresh_summary, stored_key, SqliteStore};
 use crate::{Backend, SeriesInfo, Store, StoreError};
-
-const DAY_SECS: i64 = 86_400;
 
 /// How many damaged rows a [`StoreCheck`] quotes.
 const MAX_DAMAGE_NOTES: usize = 20;

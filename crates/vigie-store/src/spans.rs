@@ -9,7 +9,7 @@ use crate::error::sql_error;
 use crate::sqlite::SqliteStore;
 use crate::{codec, Backend, SeriesInfo, Store, StoreError};
 
-const DAY_SECS: i64 = 86_400;
+use crate::codec::DAY_SECS;
 
 impl Store {
     /// The spans of `info`'s series that hold data inside `window`: the

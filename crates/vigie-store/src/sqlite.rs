@@ -23,14 +23,8 @@ use crate::{InputRecord, SeriesInfo, StoreError};
 /// The database file's name inside the data directory.
 pub const DB_FILE_NAME: &str = "vigie.sqlite";
 
-pub(crate) const DAY_SECS: i64 = 86_400;
-
-pub(crate) fn corrupt(label: &str, detail: String) -> StoreError {
-    StoreError::Corrupt {
-        path: label.to_string(),
-        detail,
-    }
-}
+use crate::codec::day_of;
+use crate::error::corrupt;
 
 /// How long the write log (what live detection polls) keeps its rows, in
 /// seconds (pruned at compaction).
@@ -38,10 +32,6 @@ pub(crate) const WRITE_LOG_KEEP_SECS: i64 = 2 * 86_400;
 
 pub(crate) fn describe(key: &SeriesKey) -> String {
     format!("{}/{}", key.entity, key.signal)
-}
-
-pub(crate) fn day_of(t: UnixSecs) -> UnixSecs {
-    t.div_euclid(DAY_SECS) * DAY_SECS
 }
 
 pub(crate) fn now_secs() -> i64 {

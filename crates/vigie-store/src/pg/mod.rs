@@ -30,16 +30,18 @@ use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
 use rustc_hash::FxHashMap;
 use vigie_model::{BinSize, Entity, Series, SeriesKey, TimeRange, UnixSecs};
 
+use crate::codec::day_of;
 use crate::codec::{self, block_of};
+use crate::error::corrupt;
 use crate::error::BUSY_TIMEOUT;
 use crate::extent::{
     decode_day, entity_infos, first_in_day, fold_staged, last_in_day, series_infos, updated_chunk,
     Extent, Fill, SeriesRow, Staging,
 };
 use crate::sqlite::{
-    bin_entries, check_bin, check_points, check_source, corrupt, day_of, decode_rewritten,
-    describe, keep_unmentioned, kept_stored, now_secs, points_by_day, points_span, staged_blocks,
-    stored_bin, stored_key, to_i64, WRITE_LOG_KEEP_SECS,
+    bin_entries, check_bin, check_points, check_source, decode_rewritten, describe,
+    keep_unmentioned, kept_stored, now_secs, points_by_day, points_span, staged_blocks, stored_bin,
+    stored_key, to_i64, WRITE_LOG_KEEP_SECS,
 };
 use crate::{EntityInfo, InputRecord, SeriesInfo, StoreError};
 

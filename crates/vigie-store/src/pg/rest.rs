@@ -12,13 +12,15 @@ use vigie_model::{BinSize, CountryCode, Entity, SeriesKey, TimeWindow, UnixSecs}
 
 use super::{col, find_series, pg_error, refresh_summaries, update_chunks, ChunkUpdate, PgStore};
 use crate::codec;
+use crate::codec::DAY_SECS;
+use crate::error::corrupt;
 use crate::error::sql_error;
 use crate::health::{
     merge_day_spans, slots_outside, stored_series, CheckTally, RepairReport, SeriesKeys, StoreCheck,
 };
 use crate::live::{decode_read_staged, write_depth_chunks, DepthHistories};
 use crate::results::{entity_of, event_series};
-use crate::sqlite::{corrupt, now_secs, stored_key, DAY_SECS};
+use crate::sqlite::{now_secs, stored_key};
 use crate::{
     AsCountrySpace, BinValues, BinWrite, BlockChangeRecord, DetectorCheckpoint, DueDelivery,
     NewStoredAnnotation, OutboxEntry, OutboxNotice, ResultFilter, SeriesInfo, StoreError,
