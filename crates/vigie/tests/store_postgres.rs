@@ -41,17 +41,23 @@ fn same_on_both(sqlite: &Path, pg_dir: &Path, url: &str, runs: &[&[&str]]) -> Ve
     outputs
 }
 
-#[test]
-fn import_detect_and_listings_are_the_same_on_postgres() {
-    let Some(csv) = vigie_testdata::shared_data("signals/ioda_country_IQ_iraq.csv") else {
-        return;
-    };
-    let Some(db) = vigie_testdata::postgres::test_database() else {
-        return;
-    };
+/// Iraq's IODA export imported and detected on SQLite and on a fresh
+/// PostgreSQL database, both printing the same (`None`: no shared data or
+/// no PostgreSQL, the skip already said).
+struct IraqOnBoth {
+    url: String,
+    sqlite: tempfile::TempDir,
+    /// The --data-dir given with --store: nothing may be written there.
+    pg_dir: tempfile::TempDir,
+    /// The database, dropped after everything above.
+    _db: vigie_testdata::postgres::TestDatabase,
+}
+
+fn iraq_on_both() -> Option<IraqOnBoth> {
+    let csv = vigie_testdata::shared_data("signals/ioda_country_IQ_iraq.csv")?;
+    let db = vigie_testdata::postgres::test_database()?;
     let url = db.url();
     let sqlite = tempfile::tempdir().unwrap();
-    // With --store, nothing is written in --data-dir.
     let pg_dir = tempfile::tempdir().unwrap();
     let csv = csv.to_str().unwrap();
     same_on_both(
@@ -60,6 +66,25 @@ fn import_detect_and_listings_are_the_same_on_postgres() {
         &url,
         &[&["import", "ioda-csv", csv, "--entity", "IQ"], &["detect"]],
     );
+    Some(IraqOnBoth {
+        url,
+        sqlite,
+        pg_dir,
+        _db: db,
+    })
+}
+
+#[test]
+fn import_detect_and_listings_are_the_same_on_postgres() {
+    let Some(IraqOnBoth {
+        url,
+        sqlite,
+        pg_dir,
+        _db,
+    }) = iraq_on_both()
+    else {
+        return;
+    };
     let outputs = same_on_both(
         sqlite.path(),
         pg_dir.path(),
@@ -223,22 +248,15 @@ fn serve(data_dir: &Path, global: &[&str], options: &[&str], port: u16) -> Servi
 
 #[test]
 fn two_api_servers_serve_one_postgres_store_as_sqlite_does() {
-    let Some(csv) = vigie_testdata::shared_data("signals/ioda_country_IQ_iraq.csv") else {
+    let Some(IraqOnBoth {
+        url,
+        sqlite,
+        pg_dir,
+        _db,
+    }) = iraq_on_both()
+    else {
         return;
     };
-    let Some(db) = vigie_testdata::postgres::test_database() else {
-        return;
-    };
-    let url = db.url();
-    let sqlite = tempfile::tempdir().unwrap();
-    let pg_dir = tempfile::tempdir().unwrap();
-    let csv = csv.to_str().unwrap();
-    same_on_both(
-        sqlite.path(),
-        pg_dir.path(),
-        &url,
-        &[&["import", "ioda-csv", csv, "--entity", "IQ"], &["detect"]],
-    );
     // One server given --store, one given [store] url in its configuration.
     let config = pg_dir.path().join("serve.toml");
     std::fs::write(&config, format!("[store]\nurl = \"{url}\"\n")).unwrap();
