@@ -11,6 +11,11 @@ use reqwest::Method;
 const ORIGIN: &str = "https://news.example.org";
 const TOKEN: &str = "s3cret-token";
 
+/// Sends `request` as a page of another origin would.
+fn from_origin(request: reqwest::blocking::RequestBuilder) -> Response {
+    request.header("Origin", ORIGIN).send().unwrap()
+}
+
 fn allow_origin(response: &Response) -> Option<String> {
     response
         .headers()
@@ -43,11 +48,7 @@ fn read_api_allows_any_origin_and_writes_and_dashboard_do_not() {
         "/v2/entities/query?entityType=country",
         "/v2/outages/events?from=1692489600&until=1693353600",
     ] {
-        let response = client
-            .get(server.url(path))
-            .header("Origin", ORIGIN)
-            .send()
-            .unwrap();
+        let response = from_origin(client.get(server.url(path)));
         assert_eq!(response.status().as_u16(), 200, "GET {path}");
         assert_eq!(allow_origin(&response).as_deref(), Some("*"), "GET {path}");
         assert_eq!(header(&response, "x-content-type-options"), "nosniff");
@@ -64,19 +65,11 @@ fn read_api_allows_any_origin_and_writes_and_dashboard_do_not() {
         description.contains("Access-Control-Allow-Origin: *"),
         "{description}"
     );
-    let head = client
-        .head(server.url("/api/v1/entities"))
-        .header("Origin", ORIGIN)
-        .send()
-        .unwrap();
+    let head = from_origin(client.head(server.url("/api/v1/entities")));
     assert_eq!(head.status().as_u16(), 200);
     assert_eq!(allow_origin(&head).as_deref(), Some("*"));
     // A read's error answer is readable too (the client sees the message).
-    let bad = client
-        .get(server.url("/v2/signals/raw/country/IQ?from=soon"))
-        .header("Origin", ORIGIN)
-        .send()
-        .unwrap();
+    let bad = from_origin(client.get(server.url("/v2/signals/raw/country/IQ?from=soon")));
     assert_eq!(bad.status().as_u16(), 400);
     assert_eq!(allow_origin(&bad).as_deref(), Some("*"));
 
@@ -109,11 +102,7 @@ fn read_api_allows_any_origin_and_writes_and_dashboard_do_not() {
 
     // The dashboard's page and files: no CORS.
     for path in ["/", "/dashboard/app.js"] {
-        let response = client
-            .get(server.url(path))
-            .header("Origin", ORIGIN)
-            .send()
-            .unwrap();
+        let response = from_origin(client.get(server.url(path)));
         assert_eq!(response.status().as_u16(), 200, "GET {path}");
         assert_eq!(allow_origin(&response), None, "GET {path}");
     }
@@ -142,11 +131,9 @@ fn read_api_allows_any_origin_and_writes_and_dashboard_do_not() {
     assert_eq!(refused.status().as_u16(), 401);
     assert_eq!(allow_origin(&refused), None, "refused annotation POST");
     // The annotation written is readable cross-origin.
-    let listed = client
-        .get(server.url("/api/v1/annotations?entity=IQ&from=2023-08-21&until=2023-08-22"))
-        .header("Origin", ORIGIN)
-        .send()
-        .unwrap();
+    let listed = from_origin(
+        client.get(server.url("/api/v1/annotations?entity=IQ&from=2023-08-21&until=2023-08-22")),
+    );
     assert_eq!(allow_origin(&listed).as_deref(), Some("*"));
     assert_eq!(listed.json::<serde_json::Value>().unwrap()["total"], 1);
 
