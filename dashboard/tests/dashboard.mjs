@@ -9,11 +9,14 @@
 // the map renders and is coloured by severity; the search box finds a
 // country by name and a region; an entity page shows an incident with its
 // restoration window, local time and annotations; CSV and PNG export
-// download real files; the URL holds the view and a reload restores it.
+// download real files; the URL holds the view and a reload restores it; a
+// long shutdown reads as a drop, normalised or raw; the French dashboard;
+// the embeddable chart framed by a page of another origin.
 // Screenshots are written to the given folder. Prints one line per check
 // and `N passed, N failed`; exits 1 on any failure.
 
 import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -54,9 +57,15 @@ const outside = [];
 page.on("request", (r) => { if (!r.url().startsWith(base) && !r.url().startsWith("blob:") && !r.url().startsWith("data:")) outside.push(r.url()); });
 
 async function ready(p = page) {
-  await p.waitForFunction(() => document.body.dataset.state === "ready" || document.body.dataset.state === "error", null, { timeout: 20000 });
-  const state = await p.evaluate(() => document.body.dataset.state);
-  if (state !== "ready") throw new Error(`the view failed: ${await p.locator("#view").innerText()}`);
+  // A hash change renders on the next task: let it start, then wait for
+  // the view it draws (a render that starts meanwhile is waited for too).
+  for (;;) {
+    await p.waitForTimeout(100);
+    await p.waitForFunction(() => document.body.dataset.state === "ready" || document.body.dataset.state === "error", null, { timeout: 20000 });
+    const state = await p.evaluate(() => document.body.dataset.state);
+    if (state === "ready") return;
+    if (state === "error") throw new Error(`the view failed: ${await p.locator("#view").innerText()}`);
+  }
 }
 
 try {
@@ -234,6 +243,92 @@ try {
   await ready();
   const resolved = await page.evaluate(() => location.hash);
   check("a bare entity URL is completed with its range", /from=.*until=/.test(resolved), resolved);
+
+  // ---- a long shutdown reads as a drop, normalised or raw -----------------
+  // Kazakhstan-like: cut 2022-01-05 10:30, back 17:30–22:00, cut until
+  // 10:30 the next day; this view is four fifths shutdown, so its median is
+  // the outage level: the chart must still read the outage as a drop.
+  const kzView = "from=2022-01-05T10:00:00Z&until=2022-01-06T10:30:00Z";
+  await page.goto(`${base}/#/entity/KZ?${kzView}&signals=ping-slash24`);
+  await ready();
+  const cutT = (x) => (x >= Date.parse("2022-01-05T11:00:00Z") / 1000 && x < Date.parse("2022-01-05T17:00:00Z") / 1000) || (x >= Date.parse("2022-01-05T22:30:00Z") / 1000 && x < Date.parse("2022-01-06T10:00:00Z") / 1000);
+  const backT = (x) => x >= Date.parse("2022-01-05T18:00:00Z") / 1000 && x < Date.parse("2022-01-05T21:30:00Z") / 1000;
+  const mid = (v) => { const s = v.filter((x) => x !== null).sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
+  const pick = (c, when) => c.plotted.filter((_, i) => when(c.start + i * c.step));
+  const normal = (await page.evaluate(() => window.vigieCharts)).find((c) => c.signal === "ping-slash24");
+  const viewMedian = mid(normal.raw);
+  check("the view's median is the outage level (what the old chart divided by)", viewMedian < 100, `median ${viewMedian}`);
+  check("normalised: the level before the incident is 1×, not the view's median", normal.scale === "normal" && normal.base > 700 && /before/.test(normal.source), `1× = ${normal.base} (${normal.source})`);
+  check("normalised: the long shutdown reads as a drop (under 0.2×)", mid(pick(normal, cutT)) < 0.2, `outage at ${mid(pick(normal, cutT)).toFixed(2)}×`);
+  check("normalised: the evening's restoration reads as normal (about 1×)", mid(pick(normal, backT)) > 0.7 && mid(pick(normal, backT)) < 1.3, `restored at ${mid(pick(normal, backT)).toFixed(2)}×`);
+  const legendText = await page.locator(".plots .panel .u-legend").first().innerText();
+  check("the legend says what 1× is", legendText.includes("1×") && legendText.includes("before"), legendText.replace(/\n/g, " "));
+  await page.screenshot({ path: join(shots, "entity-long-shutdown.png"), fullPage: true });
+  await page.locator("#scale-raw").check();
+  await page.waitForFunction(() => location.hash.includes("scale=raw"));
+  await ready();
+  const rawChart = (await page.evaluate(() => window.vigieCharts)).find((c) => c.signal === "ping-slash24");
+  check("the raw switch shows the values themselves on their own axis", rawChart.scale === "raw" && rawChart.plotted.every((v, i) => v === rawChart.raw[i]) && rawChart.yMax >= 800 && mid(pick(rawChart, cutT)) < 100, `axis up to ${rawChart.yMax}, outage at ${mid(pick(rawChart, cutT))}`);
+  const rawLegend = await page.locator(".plots .panel .u-legend").first().innerText();
+  check("the raw chart says so in its legend", rawLegend.includes("raw values") && !rawLegend.includes("1×"), rawLegend.replace(/\n/g, " "));
+  await page.reload();
+  await ready();
+  check("the raw view survives a reload", (await page.locator("#scale-raw").isChecked()) && (await page.evaluate(() => window.vigieCharts[0].scale)) === "raw");
+  await page.screenshot({ path: join(shots, "entity-raw.png"), fullPage: true });
+
+  // ---- French ------------------------------------------------------------------
+  const french = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "fr-FR", timezoneId: "Europe/Paris" });
+  const fr = await french.newPage();
+  fr.on("pageerror", (e) => problems.push(`page error (fr): ${e.message}`));
+  await fr.goto(`${base}/#/entity/KZ?${kzView}`);
+  await ready(fr);
+  const frText = await fr.locator("#view").innerText();
+  check("a French browser (Accept-Language: fr) gets the dashboard in French", (await fr.evaluate(() => document.documentElement.lang)) === "fr" && frText.includes("Chronologie") && frText.includes("Télécharger en CSV") && !frText.includes("Download CSV"), frText.slice(0, 200).replace(/\n/g, " "));
+  const frLegend = await fr.locator(".plots .panel .u-legend").first().innerText();
+  check("the French chart says what 1× is in French", frLegend.includes("avant"), frLegend.replace(/\n/g, " "));
+  await fr.screenshot({ path: join(shots, "entity-fr.png"), fullPage: true });
+  await french.close();
+  await page.goto(`${base}/#/map`);
+  await ready();
+  await page.selectOption("#lang", "fr");
+  await page.waitForURL(/lang=fr/);
+  await ready();
+  const mapText = await page.locator("#view").innerText();
+  check("the language switch turns the map to French", mapText.includes("Incidents sur la période") && (await page.locator("footer").innerText()).includes("Les heures sont en UTC"), mapText.slice(0, 120).replace(/\n/g, " "));
+  await page.selectOption("#lang", "en");
+  await page.waitForURL(/lang=en/);
+  await ready();
+  check("and back to English", (await page.locator("#view").innerText()).includes("Incidents in this period"));
+
+  // ---- the embed page, framed by a page of another origin ------------------
+  const embedUrl = `${base}/embed/country/KZ?${kzView}`;
+  const embedHead = await fetch(embedUrl);
+  const embedCsp = embedHead.headers.get("content-security-policy") || "";
+  const pageCsp = (await fetch(`${base}/`)).headers.get("content-security-policy") || "";
+  check("the embed page may be framed, the dashboard may not", embedHead.ok && embedCsp.includes("frame-ancestors *") && pageCsp.includes("frame-ancestors 'none'"), `${embedCsp} | ${pageCsp}`);
+  const gz = await fetch(`${base}/dashboard/entity.js`, { headers: { "accept-encoding": "gzip" } });
+  check("the dashboard's files are served gzip-compressed", gz.headers.get("content-encoding") === "gzip", gz.headers.get("content-encoding"));
+  const news = await context.newPage();
+  news.on("pageerror", (e) => problems.push(`page error (embed): ${e.message}`));
+  news.on("console", (m) => { if (m.type() === "error") problems.push(`console (embed): ${m.text()}`); });
+  // A news site: another origin (another port), served by a real server.
+  const site = createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end(`<!doctype html><title>News</title><h1>Kazakhstan cut off</h1><iframe id="chart" src="${embedUrl}" width="900" height="520"></iframe>`);
+  });
+  await new Promise((resolve) => site.listen(0, "127.0.0.1", resolve));
+  await news.goto(`http://127.0.0.1:${site.address().port}/article.html`);
+  const frame = news.frameLocator("#chart");
+  await frame.locator(".plots .panel canvas").first().waitFor({ timeout: 20000 });
+  const framed = news.frames().find((f) => f.url().startsWith(`${base}/embed/`));
+  const embedded = framed ? await framed.evaluate(() => ({ state: document.body.dataset.state, charts: window.vigieCharts })) : null;
+  const ping = embedded?.charts?.find((c) => c.signal === "ping-slash24");
+  check("a page of another origin embeds the chart", embedded?.state === "ready" && embedded.charts.length >= 1, JSON.stringify(embedded?.state));
+  check("the embedded chart reads the shutdown as a drop", ping && ping.base > 700 && mid(pick(ping, cutT)) < 0.2, ping ? `1× = ${ping.base}, outage at ${mid(pick(ping, cutT)).toFixed(2)}×` : "no ping-slash24 chart");
+  check("the embedded chart links to the full dashboard", (await frame.locator("#open-full").getAttribute("href")).includes("/#/entity/KZ"));
+  await news.screenshot({ path: join(shots, "embed-in-news.png"), fullPage: true });
+  await news.close();
+  site.close();
 
   check("the page loads nothing from another origin", outside.length === 0, outside.join(", "));
   check("no script error, CSP violation or failed request", problems.length === 0, problems.join(" | "));

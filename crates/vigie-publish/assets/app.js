@@ -2,12 +2,19 @@
 // and the two views: the world map (#/map?period=7d) and an entity's page
 // (#/entity/IQ?from=…&until=…&signals=…).
 
-import { api, el, entityName, entityHref, countryName, isoUtc } from "./util.js";
+import { api, el, entityName, entityHref, entityLabel, countryName, isoUtc } from "./util.js";
 import { renderMap } from "./map.js";
 import { renderEntity } from "./entity.js";
+import { t, lang, setLang, translateStatic } from "./i18n.js";
+
+translateStatic();
+const langSelect = document.getElementById("lang");
+langSelect.value = lang;
+langSelect.addEventListener("change", () => setLang(langSelect.value));
 
 const view = document.getElementById("view");
 let coveragePromise = null;
+const englishNames = typeof Intl.DisplayNames === "function" ? new Intl.DisplayNames(["en"], { type: "region" }) : null;
 
 const ctx = {
   /** The store's coverage (`/api/v1/coverage`), fetched once per page load. */
@@ -45,13 +52,13 @@ async function render() {
       document.title = `${entityName(r.entity)} · vigie`;
       await renderEntity(view, r.entity, r.params, ctx);
     } else {
-      document.title = "vigie: Internet shutdown observatory";
+      document.title = t("vigie: Internet shutdown observatory");
       await renderMap(view, { period: r.params.get("period") }, ctx);
     }
     if (current === renderCount) document.body.dataset.state = "ready";
   } catch (e) {
     if (current !== renderCount) return;
-    view.replaceChildren(el("p", { class: "error" }, `Could not show this view: ${e.message}`), el("p", {}, el("a", { href: "#/" }, "Back to the map")));
+    view.replaceChildren(el("p", { class: "error" }, t("Could not show this view: {message}", { message: e.message })), el("p", {}, el("a", { href: "#/" }, t("Back to the map"))));
     document.body.dataset.state = "error";
   }
 }
@@ -78,6 +85,9 @@ async function search(text) {
   for (const c of coverage.countries) {
     const name = countryName(c.country) || "";
     if (name.toLowerCase().includes(needle) && !hits.has(c.country)) hits.set(c.country, { entity: c.country, kind: c.countrySeries ? "country" : "country (regions only)" });
+    // English names too, whatever the page's language (Iraq as well as Irak).
+    const english = englishNames?.of(c.country) || "";
+    if (english.toLowerCase().includes(needle) && !hits.has(c.country)) hits.set(c.country, { entity: c.country, kind: c.countrySeries ? "country" : "country (regions only)" });
     if (name.toLowerCase().includes(needle) && c.regions) {
       const regions = await api("/api/v1/entities", { search: `${c.country}/`, kind: "region", limit: 12 });
       for (const r of regions.entities) if (!hits.has(r.entity)) hits.set(r.entity, { entity: r.entity, kind: r.kind, name: r.name });
@@ -88,8 +98,8 @@ async function search(text) {
   results.replaceChildren(
     ...(list.length
       ? list.map((h, i) => el("li", { role: "option", "aria-selected": i === 0 ? "true" : "false" },
-        el("a", { href: entityHref(h.entity) }, entityName(h.entity, h.name), " ", el("code", {}, h.entity), " ", el("span", { class: "dim" }, h.kind))))
-      : [el("li", { class: "dim" }, `Nothing matches “${q}”.`)]),
+        el("a", { href: entityHref(h.entity) }, entityLabel(h.entity, h.name), " ", el("span", { class: "dim" }, t(h.kind)))))
+      : [el("li", { class: "dim" }, t("Nothing matches “{q}”.", { q }))]),
   );
   results.hidden = false;
 }
@@ -126,7 +136,7 @@ window.addEventListener("hashchange", () => {
 });
 
 ctx.coverage().then((c) => {
-  if (c.until) document.getElementById("data-span").textContent = `Data ${c.from} → ${c.until} (UTC)`;
+  if (c.until) document.getElementById("data-span").textContent = t("Data {from} → {until} (UTC)", { from: c.from, until: c.until });
 }).catch(() => {});
 // A live store moves on: the map refreshes every minute while it is shown.
 setInterval(() => {

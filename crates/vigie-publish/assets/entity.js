@@ -1,13 +1,15 @@
 // An entity's page: its signals stacked and normalised (each divided by its
-// median over the view, so 1 is normal), with incident, restoration, alert
+// level before the incident, so 1 is normal and a shutdown reads as a drop),
+// or raw on their own axes (`scale=raw`), with incident, restoration, alert
 // and annotation bands; the incident timeline; the incidents in detail with
 // the affected regions and ASes; CSV and PNG export. The URL holds the view
 // (entity, from, until, signals).
 
 import {
   api, el, svg, isoUtc, parseUtc, timeEl, localTime, zoneOfCountry, countryOf,
-  entityName, entityHref, percent, duration,
+  entityName, entityHref, percent, duration, asNames,
 } from "./util.js";
+import { t } from "./i18n.js";
 
 /** Values per series asked of the API (about two per pixel of a wide screen). */
 const MAX_POINTS = 2000;
@@ -24,6 +26,20 @@ const BAND = {
   annotation: "#2166ac",
 };
 
+/** Days before the view (or its first incident) whose level is "normal". */
+const BASELINE_DAYS = 14;
+/** Fewest values a level is taken from. */
+const MIN_BASELINE_VALUES = 24;
+
+function quantile(values, q) {
+  const v = values.filter((x) => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const at = (v.length - 1) * q;
+  const lo = Math.floor(at);
+  const x = v[lo] + (v[Math.min(lo + 1, v.length - 1)] - v[lo]) * (at - lo);
+  return x > 0 ? x : (v[v.length - 1] > 0 ? v[v.length - 1] : null);
+}
+
 function median(values) {
   const v = values.filter((x) => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
   if (!v.length) return null;
@@ -36,7 +52,7 @@ function median(values) {
 const secs = (iso) => (iso ? Date.parse(iso) / 1000 : null);
 
 function fmtNumber(x) {
-  if (x === null || x === undefined || !Number.isFinite(x)) return "no data";
+  if (x === null || x === undefined || !Number.isFinite(x)) return t("no data");
   const a = Math.abs(x);
   if (a >= 1e9) return `${(x / 1e9).toFixed(2)} G`;
   if (a >= 1e6) return `${(x / 1e6).toFixed(2)} M`;
@@ -44,8 +60,8 @@ function fmtNumber(x) {
   return a >= 10 ? x.toFixed(1) : x.toFixed(2);
 }
 
-/** Canvas bands of one panel: incidents, restoration windows, this signal's alerts, annotations, the baseline. */
-function bandHook(view, signal) {
+/** Canvas bands of one panel: incidents, restoration windows, this signal's alerts, annotations, the normal level. */
+function bandHook(view, signal, base) {
   return (u) => {
     const { ctx } = u;
     const { left, top, width, height } = u.bbox;
@@ -72,8 +88,8 @@ function bandHook(view, signal) {
       ctx.fillRect(a, top, Math.max(1, b - a), strip);
       ctx.fillRect(a, top + height - strip, Math.max(1, b - a), strip);
     }
-    // The baseline: 1 = the median of the view.
-    const y1 = u.valToPos(1, "y", true);
+    // The normal level: 1× (or its raw value).
+    const y1 = u.valToPos(view.raw ? base ?? 0 : 1, "y", true);
     ctx.strokeStyle = "rgba(0,0,0,0.35)";
     ctx.setLineDash([4, 4]);
     ctx.lineWidth = 1;
@@ -95,12 +111,57 @@ function bandHook(view, signal) {
   };
 }
 
-function panel(view, series, width, isLast) {
+const inside = (time, incidents) => incidents.some((i) => time >= i.startSecs && (i.endSecs === null || time < i.endSecs));
+
+/**
+ * The normal level of each series (what 1× means): the median of the
+ * BASELINE_DAYS before the view or its first incident, whichever is
+ * earlier, leaving out earlier incidents; else the median of the view
+ * outside its incidents; else the view's 90th percentile. Never the median
+ * of a view that is mostly shutdown, which would read the outage as normal.
+ */
+export async function baselines(entity, view, series) {
+  const firsts = view.incidents.map((i) => i.startSecs).filter(Number.isFinite);
+  const ref = Math.min(view.from, ...firsts);
+  const from = ref - BASELINE_DAYS * 86400;
+  let before = { series: [] };
+  let earlier = [];
+  try {
+    [before, earlier] = await Promise.all([
+      api("/api/v1/signals", { entity, from, until: ref, signal: series.map((s) => s.signal).join(","), maxPoints: 2000 }),
+      api("/api/v1/incidents", { entity, from, until: ref, limit: 1000 }).then((r) => r.incidents.map(decorate)),
+    ]);
+  } catch {
+    // no data before the view: the fallbacks below
+  }
+  const out = new Map();
+  for (const s of series) {
+    const prior = before.series.find((b) => b.signal === s.signal);
+    const normal = prior ? prior.values.filter((v, i) => v !== null && !inside(prior.startUnix + i * prior.stepSecs, earlier)) : [];
+    let base = normal.length >= MIN_BASELINE_VALUES ? median(normal) : null;
+    let source = t("the level in the {days} days before {time}", { days: BASELINE_DAYS, time: isoUtc(ref).slice(0, 16).replace("T", " ") });
+    if (base === null) {
+      const outside = s.values.filter((v, i) => v !== null && !inside(s.startUnix + i * s.stepSecs, view.incidents));
+      base = outside.length >= MIN_BASELINE_VALUES ? median(outside) : null;
+      source = t("the median of this view outside incidents");
+    }
+    if (base === null) {
+      base = quantile(s.values, 0.9);
+      source = t("the 90th percentile of this view");
+    }
+    out.set(s.signal, { base, source });
+  }
+  return out;
+}
+
+function panel(view, series, width, isLast, level) {
   const step = series.stepSecs;
   const xs = series.values.map((_, i) => series.startUnix + i * step);
-  const base = median(series.values);
-  const norm = series.values.map((v) => (v === null || base === null ? null : v / base));
-  const top = Math.max(1.5, ...norm.filter((v) => v !== null && Number.isFinite(v)).map((v) => Math.min(v, 4)));
+  const { base, source } = level;
+  const raw = view.raw;
+  const norm = series.values.map((v) => (v === null || (!raw && base === null) ? null : raw ? v : v / base));
+  const finite = norm.filter((v) => v !== null && Number.isFinite(v));
+  const top = raw ? Math.max(base ?? 0, ...finite, 1) : Math.max(1.5, ...finite.map((v) => Math.min(v, 4)));
   const color = COLORS[series.signal] || "#333";
   // A series with values between bins of no data (an hourly index in
   // 5-minute bins) has no line to draw: show its points.
@@ -123,20 +184,20 @@ function panel(view, series, width, isLast) {
     scales: { x: { time: true, range: [view.from, view.until] }, y: { range: [0, top * 1.05] } },
     axes: [
       { show: true, size: isLast ? 28 : 8, space: 70, values: isLast ? xLabels : (u, splits) => splits.map(() => ""), grid: { stroke: "#eee" }, ticks: { show: isLast } },
-      { size: AXIS_PX, values: (u, vals) => vals.map((v) => `${v.toFixed(1)}×`), grid: { stroke: "#eee" } },
+      { size: AXIS_PX, values: (u, vals) => vals.map((v) => (raw ? fmtNumber(v) : `${v.toFixed(1)}×`)), grid: { stroke: "#eee" } },
     ],
     series: [
-      { label: "Time (UTC)", value: (u, t) => (t === null || t === undefined ? "—" : `${isoUtc(t)}${view.zone ? ` · ${localTime(t, view.zone)}` : ""}`) },
+      { label: t("Time (UTC)"), value: (u, x) => (x === null || x === undefined ? "—" : `${isoUtc(x)}${view.zone ? ` · ${localTime(x, view.zone)}` : ""}`) },
       {
-        label: `${series.signal} (${series.unit}; 1× = ${fmtNumber(base)})`,
+        label: panelLabel(series, level, raw),
         stroke: color, width: 1.5, spanGaps: false, points: { show: isolated, size: 4, fill: color },
-        value: (u, v, si, i) => (i === null || i === undefined ? "—" : v === null ? "no data" : `${v.toFixed(2)}× (${fmtNumber(series.values[i])})`),
+        value: (u, v, si, i) => (i === null || i === undefined ? "—" : v === null ? t("no data") : raw ? fmtNumber(v) : `${v.toFixed(2)}× (${fmtNumber(series.values[i])})`),
       },
     ],
     cursor: { sync: { key: "vigie-entity" }, drag: { x: true, y: false } },
     legend: { live: true },
     hooks: {
-      drawClear: [bandHook(view, series.signal)],
+      drawClear: [bandHook(view, series.signal, base)],
       setSelect: [(u) => {
         if (u.select.width < 5) return;
         const a = Math.floor(u.posToVal(u.select.left, "x"));
@@ -145,10 +206,29 @@ function panel(view, series, width, isLast) {
       }],
     },
   };
-  const holder = el("div", { class: "panel", "data-signal": series.signal });
+  const holder = el("div", { class: "panel", "data-signal": series.signal, "data-scale": raw ? "raw" : "normal" });
   // eslint-disable-next-line no-undef, new-cap
   const plot = new uPlot(opts, [xs, norm], holder);
-  return { holder, plot, series, base };
+  return { holder, plot, series, base, source };
+}
+
+function panelLabel(series, level, raw) {
+  return raw
+    ? t("{signal} ({unit}, raw values)", { signal: series.signal, unit: series.unit })
+    : t("{signal} ({unit}; 1× = {base}, {source})", { signal: series.signal, unit: series.unit, base: fmtNumber(level.base), source: level.source });
+}
+
+/** Draws one panel per series into `plots`; for tests, `window.vigieCharts` describes them. */
+export function drawPanels(view, data, levels, plots) {
+  const width = Math.max(480, plots.clientWidth || 900);
+  const panels = data.series.map((s, i) => panel(view, s, width, i === data.series.length - 1, levels.get(s.signal)));
+  for (const p of panels) plots.append(p.holder);
+  window.vigieCharts = panels.map((p) => ({
+    signal: p.series.signal, scale: view.raw ? "raw" : "normal", base: p.base, source: p.source,
+    start: p.series.startUnix, step: p.series.stepSecs, raw: p.series.values, plotted: [...p.plot.data[1]],
+    get yMax() { return p.plot.scales.y.max; },
+  }));
+  return { panels, width };
 }
 
 function ticks(from, until, width) {
@@ -162,7 +242,7 @@ function ticks(from, until, width) {
 
 /** The incident timeline: incidents with restoration windows, regions' incidents, annotations. */
 function timeline(view, width, left, right) {
-  const rows = [{ label: "Incidents", items: view.incidents, kind: "incident" }];
+  const rows = [{ label: t("Incidents"), items: view.incidents, kind: "incident" }];
   const regions = [...new Set(view.regionIncidents.map((i) => i.entity))];
   for (const r of regions) rows.push({ label: r.slice(3), items: view.regionIncidents.filter((i) => i.entity === r), kind: "region", entity: r });
   const rowH = 26;
@@ -170,7 +250,7 @@ function timeline(view, width, left, right) {
   const height = 24 + rows.length * rowH + annH + 8;
   const plotW = width - left - right;
   const x = (t) => left + Math.max(0, Math.min(plotW, ((t - view.from) / (view.until - view.from)) * plotW));
-  const root = svg("svg", { class: "timeline", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Incident timeline" });
+  const root = svg("svg", { class: "timeline", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": t("Incident timeline") });
   const { out: tickTimes, step } = ticks(view.from, view.until, plotW);
   for (const t of tickTimes) {
     root.append(svg("line", { x1: x(t), x2: x(t), y1: 16, y2: height, class: "tick" }));
@@ -190,9 +270,9 @@ function timeline(view, width, left, right) {
         const ra = x(secs(rw.start));
         const rb = x(secs(rw.end));
         g.append(svg("rect", { x: ra, y: y + 3, width: Math.max(2, rb - ra), height: 12, class: "restoration-bar" },
-          svg("title", {}, `Restoration window ${rw.start} → ${rw.end} (${percent(rw.restoredFraction)} restored)`)));
+          svg("title", {}, t("Restoration window {start} → {end} ({restored} restored)", { start: rw.start, end: rw.end, restored: percent(rw.restoredFraction) }))));
       }
-      g.append(svg("title", {}, `${inc.id}: ${inc.start} → ${inc.end || "ongoing"}, ${percent(inc.depth)} lost, ${inc.mechanism}`));
+      g.append(svg("title", {}, t("{id}: {start} → {end}, {depth} lost, {mechanism}", { id: inc.id, start: inc.start, end: inc.end || t("ongoing"), depth: percent(inc.depth), mechanism: inc.mechanism })));
       g.addEventListener("click", () => {
         if (row.kind === "region") location.hash = entityHref(inc.entity, { from: isoUtc(view.from), until: isoUtc(view.until) });
         else {
@@ -208,7 +288,7 @@ function timeline(view, width, left, right) {
   });
   if (view.annotations.length) {
     const y0 = 22 + rows.length * rowH + 6;
-    root.append(svg("text", { x: left - 6, y: y0 + 12, class: "row-label", "text-anchor": "end" }, "Annotations"));
+    root.append(svg("text", { x: left - 6, y: y0 + 12, class: "row-label", "text-anchor": "end" }, t("Annotations")));
     view.annotations.slice(0, 6).forEach((an, i) => {
       const a = x(secs(an.time));
       const y = y0 + 12 + i * 16;
@@ -231,7 +311,7 @@ function gapSummary(gaps) {
     if (!g.end || (s.end && g.end > s.end)) s.end = g.end;
     bySignal.set(g.signal, s);
   }
-  return [...bySignal].map(([signal, s]) => `${signal}: ${s.count} gap${s.count > 1 ? "s" : ""}, ${s.start} → ${s.end || "…"}`).join("; ");
+  return [...bySignal].map(([signal, s]) => t("{signal}: {n} gap(s), {start} → {end}", { signal, n: s.count, start: s.start, end: s.end || "…" })).join("; ");
 }
 
 function incidentCard(inc, view, names, open) {
@@ -240,39 +320,39 @@ function incidentCard(inc, view, names, open) {
   const end = inc.endSecs;
   const margin = Math.max(3600, Math.round(((end ?? secs(inc.observedUntil)) - start) * 0.5));
   const affected = inc.affected.length
-    ? el("ul", {}, inc.affected.map((a) => el("li", {}, el("a", { href: entityHref(a.entity, { from: isoUtc(view.from), until: isoUtc(view.until) }) }, entityName(a.entity, names.get(a.entity))), " ", el("code", {}, a.entity), ` — ${percent(a.addressShare)} of the country's address space`)))
-    : el("span", { class: "dim" }, "No per-region or per-AS breakdown recorded for this incident.");
+    ? el("ul", {}, inc.affected.map((a) => el("li", {}, el("a", { href: entityHref(a.entity, { from: isoUtc(view.from), until: isoUtc(view.until) }) }, entityName(a.entity, names.get(a.entity))), entityName(a.entity, names.get(a.entity)) !== a.entity ? [" ", el("code", {}, a.entity)] : null, ` — ${percent(a.addressShare)}${t(" of the country's address space")}`)))
+    : el("span", { class: "dim" }, t("No per-region or per-AS breakdown recorded for this incident."));
   const row = (k, ...v) => [el("dt", {}, k), el("dd", {}, ...v)];
   return el(
     "details",
     { class: `incident${inc.ongoing ? " ongoing" : ""}`, id: `incident-${inc.id}`, "data-id": inc.id, open },
-    el("summary", {}, el("strong", {}, inc.start), ` · ${duration((end ?? secs(inc.observedUntil)) - start)} · ${percent(inc.depth)} lost · ${inc.mechanism} · ${inc.scope} `,
-      el("span", { class: `badge${inc.ongoing ? " ongoing" : ""}` }, inc.ongoing ? "ongoing" : "ended"),
-      inc.restorations.length ? el("span", { class: "badge restored" }, `${inc.restorations.length} restoration window${inc.restorations.length > 1 ? "s" : ""}`) : null,
+    el("summary", {}, el("strong", {}, inc.start), ` · ${duration((end ?? secs(inc.observedUntil)) - start)} · ${t("{depth} lost", { depth: percent(inc.depth) })} · ${inc.mechanism} · ${inc.scope} `,
+      el("span", { class: `badge${inc.ongoing ? " ongoing" : ""}` }, inc.ongoing ? t("ongoing") : t("ended")),
+      inc.restorations.length ? el("span", { class: "badge restored" }, t("{n} restoration window(s)", { n: inc.restorations.length })) : null,
       el("span", { class: "dim id" }, ` ${inc.id}`)),
     el(
       "dl",
       {},
-      row("Start", timeEl(start, zone)),
-      row("End", end ? timeEl(end, zone) : ["ongoing (data until ", timeEl(secs(inc.observedUntil), zone), ")"]),
-      row("Duration", duration((end ?? secs(inc.observedUntil)) - start)),
-      row("Depth", `${percent(inc.depth)} of the baseline lost`),
-      row("Mechanism", `${inc.mechanism} (confidence ${percent(inc.mechanismConfidence)})`, inc.mechanismEvidence ? el("div", { class: "dim" }, inc.mechanismEvidence) : null),
-      row("Scope", inc.scope),
-      row("Signals", inc.signals.join(", ")),
+      row(t("Start"), timeEl(start, zone)),
+      row(t("End"), end ? timeEl(end, zone) : [t("ongoing (data until "), timeEl(secs(inc.observedUntil), zone), ")"]),
+      row(t("Duration"), duration((end ?? secs(inc.observedUntil)) - start)),
+      row(t("Depth"), t("{depth} of the baseline lost", { depth: percent(inc.depth) })),
+      row(t("Mechanism"), t("{mechanism} (confidence {confidence})", { mechanism: inc.mechanism, confidence: percent(inc.mechanismConfidence) }), inc.mechanismEvidence ? el("div", { class: "dim" }, inc.mechanismEvidence) : null),
+      row(t("Scope"), inc.scope),
+      row(t("Signals"), inc.signals.join(", ")),
       row(
-        "Restoration windows",
+        t("Restoration windows"),
         inc.restorations.length
-          ? el("ol", { class: "restorations" }, inc.restorations.map((r) => el("li", {}, timeEl(secs(r.start), zone), " → ", timeEl(secs(r.end), zone), ` (${duration(secs(r.end) - secs(r.start))}, ${percent(r.restoredFraction)} restored)`)))
-          : el("span", { class: "dim" }, "none: no partial return of service before the end"),
+          ? el("ol", { class: "restorations" }, inc.restorations.map((r) => el("li", {}, timeEl(secs(r.start), zone), " → ", timeEl(secs(r.end), zone), " ", t("({duration}, {restored} restored)", { duration: duration(secs(r.end) - secs(r.start)), restored: percent(r.restoredFraction) }))))
+          : el("span", { class: "dim" }, t("none: no partial return of service before the end")),
       ),
-      row("Affected regions and ASes", affected),
-      inc.dataGaps.length ? row("Data gaps", gapSummary(inc.dataGaps)) : null,
+      row(t("Affected regions and ASes"), affected),
+      inc.dataGaps.length ? row(t("Data gaps"), gapSummary(inc.dataGaps)) : null,
     ),
     el(
       "p",
       { class: "actions" },
-      el("a", { href: entityHref(view.entity, { from: isoUtc(start - margin), until: isoUtc((end ?? secs(inc.observedUntil)) + margin), signals: view.signalsParam }), class: "button zoom" }, "Zoom to this incident"),
+      el("a", { href: entityHref(view.entity, { from: isoUtc(start - margin), until: isoUtc((end ?? secs(inc.observedUntil)) + margin), signals: view.signalsParam, scale: view.scaleParam }), class: "button zoom" }, t("Zoom to this incident")),
       " ",
       el("a", { href: `/api/v1/incidents/${encodeURIComponent(inc.id)}`, class: "button" }, "JSON"),
     ),
@@ -298,17 +378,17 @@ export function exportPng(view, panels) {
   ctx.font = `bold ${16 * dpr}px sans-serif`;
   ctx.fillText(`${view.name} (${view.entity})`, 10 * dpr, 20 * dpr);
   ctx.font = `${12 * dpr}px sans-serif`;
-  ctx.fillText(`${isoUtc(view.from)} → ${isoUtc(view.until)} (UTC) · each signal divided by its median over the view · vigie`, 10 * dpr, 38 * dpr);
+  ctx.fillText(`${isoUtc(view.from)} → ${isoUtc(view.until)} (UTC) · ${view.raw ? t("raw values") : t("each signal relative to its level before the incident (1× = normal)")} · vigie`, 10 * dpr, 38 * dpr);
   let y = titleH;
   panels.forEach((p, i) => {
     ctx.fillStyle = COLORS[p.series.signal] || "#333";
     ctx.font = `bold ${12 * dpr}px sans-serif`;
-    ctx.fillText(`${p.series.signal} (${p.series.unit}; 1× = ${fmtNumber(p.base)})`, 10 * dpr, y + 13 * dpr);
+    ctx.fillText(panelLabel(p.series, p, view.raw), 10 * dpr, y + 13 * dpr);
     y += labelH;
     ctx.drawImage(canvases[i], 0, y);
     y += canvases[i].height;
   });
-  const key = [[BAND.incident, "incident"], [BAND.restoration, "restoration window"], [BAND.alert, "signal alert"], [BAND.annotation, "annotation"]];
+  const key = [[BAND.incident, t("incident")], [BAND.restoration, t("restoration window")], [BAND.alert, t("signal alert")], [BAND.annotation, t("annotation")]];
   let kx = 10 * dpr;
   ctx.font = `${11 * dpr}px sans-serif`;
   for (const [color, label] of key) {
@@ -330,8 +410,18 @@ export function exportPng(view, panels) {
   });
 }
 
-function decorate(inc) {
+export function decorate(inc) {
   return { ...inc, startSecs: secs(inc.start), endSecs: secs(inc.end) };
+}
+
+/** The key of the chart's bands and lines. */
+export function chartKey() {
+  return el("p", { class: "key" },
+    el("span", { class: "swatch band-incident" }), t("incident "),
+    el("span", { class: "swatch band-restoration" }), t("restoration window "),
+    el("span", { class: "swatch band-alert" }), t("alert on this signal "),
+    el("span", { class: "swatch band-annotation" }), t("annotation "),
+    el("span", { class: "swatch band-baseline" }), t("normal level (1×)"));
 }
 
 /** Renders the page of `entity` into `root`; `params` holds from, until and signals. */
@@ -342,8 +432,9 @@ export async function renderEntity(root, entity, params, ctx) {
   const untilParam = params.get("until");
   const from = fromParam ? parseUtc(fromParam) : undefined;
   const until = untilParam ? parseUtc(untilParam) : undefined;
-  if (Number.isNaN(from) || Number.isNaN(until)) throw new Error(`bad time in the URL: use ISO 8601 UTC such as 2023-08-20T01:00:00Z (from=${fromParam}, until=${untilParam})`);
+  if (Number.isNaN(from) || Number.isNaN(until)) throw new Error(t("bad time in the URL: use ISO 8601 UTC such as 2023-08-20T01:00:00Z (from={from}, until={until})", { from: fromParam, until: untilParam }));
   const wanted = (params.get("signals") || "").split(",").map((s) => s.trim()).filter(Boolean);
+  const raw = params.get("scale") === "raw";
 
   // The entity's name and signals: a one-point read of every series (a
   // search by code could match thousands of entities, such as AS1…).
@@ -358,10 +449,10 @@ export async function renderEntity(root, entity, params, ctx) {
   const name = entityName(entity, info?.name);
   // An AS has no country in its code: the API names its main country.
   const zone = zoneOfCountry(cc || info?.country);
-  const where = !cc && info?.country ? ` of ${info.country}, where most of its address space is` : "";
+  const where = !cc && info?.country ? t(" of {country}, where most of its address space is", { country: info.country }) : "";
   const header = el("header", { class: "entity-head" },
-    el("h1", {}, name, " ", el("code", {}, entity)),
-    el("p", { class: "dim" }, kind, zone ? ` · local time${where}: ${zone} (IANA zone from the browser's Intl data)` : " · local time: unknown for this AS, times in UTC only"));
+    el("h1", {}, name !== entity ? [name, " "] : null, el("code", {}, entity)),
+    el("p", { class: "dim" }, t(kind), zone ? t(" · local time{where}: {zone} (IANA zone from the browser's Intl data)", { where, zone }) : t(" · local time: unknown for this AS, times in UTC only")));
 
   let regionsOfCountry = [];
   if (isCountry) {
@@ -372,12 +463,12 @@ export async function renderEntity(root, entity, params, ctx) {
     const summary = regionsOfCountry.length ? await api("/api/v1/summary", { limit: 10000 }) : { entities: [] };
     const byRegion = new Map(summary.entities.map((s) => [s.entity, s]));
     root.replaceChildren(el("section", { class: "entity-view" }, header,
-      el("p", { class: "notice" }, isCountry ? `This store holds no series of ${entity} as a whole${regionsOfCountry.length ? ", only of its regions below" : ""}.` : `This store holds no series of ${entity}: search for another entity above.`),
+      el("p", { class: "notice" }, isCountry ? `${t("This store holds no series of {entity} as a whole", { entity })}${regionsOfCountry.length ? t(", only of its regions below") : ""}.` : t("This store holds no series of {entity}: search for another entity above.", { entity })),
       regionsOfCountry.length
-        ? [el("h2", {}, "Its regions with data"), el("ul", { class: "region-list" }, regionsOfCountry.map((r) => {
+        ? [el("h2", {}, t("Its regions with data")), el("ul", { class: "region-list" }, regionsOfCountry.map((r) => {
           const s = byRegion.get(r.entity);
           return el("li", {}, el("a", { href: entityHref(r.entity) }, entityName(r.entity, r.name)), " ", el("code", {}, r.entity),
-            s ? ` — ${s.incidents} incident${s.incidents > 1 ? "s" : ""}${s.ongoing ? ` (${s.ongoing} ongoing)` : ""}, deepest ${percent(s.maxDepth)} lost, latest from ${s.latestStart}` : " — no incident");
+            s ? ` — ${t("{n} incident(s)", { n: s.incidents })}${s.ongoing ? ` (${t("{n} ongoing", { n: s.ongoing })})` : ""}, ${t("deepest {depth} lost, latest {start}", { depth: percent(s.maxDepth), start: s.latestStart })}` : t(" — no incident"));
         }))]
         : null));
     return { entity };
@@ -389,9 +480,10 @@ export async function renderEntity(root, entity, params, ctx) {
     signal: wanted.length ? signals.join(",") : undefined, maxPoints: MAX_POINTS,
   });
   const view = {
-    entity, name, zone,
+    entity, name, zone, raw,
     from: secs(data.from), until: secs(data.until),
     signalsParam: wanted.length ? signals.join(",") : undefined,
+    scaleParam: raw ? "raw" : undefined,
   };
   const range = { from: view.from, until: view.until };
   const [incidents, events, annotations, allIncidents] = await Promise.all([
@@ -404,52 +496,41 @@ export async function renderEntity(root, entity, params, ctx) {
   view.events = events.events;
   view.annotations = annotations.annotations;
   view.regionIncidents = allIncidents.incidents.filter((i) => i.entity.startsWith(`${entity}/`)).map(decorate);
-  view.go = (change) => ctx.go(entityHref(entity, { from: view.fromIso, until: view.untilIso, signals: view.signalsParam, ...change }));
+  view.go = (change) => ctx.go(entityHref(entity, { from: view.fromIso, until: view.untilIso, signals: view.signalsParam, scale: view.scaleParam, ...change }));
   view.fromIso = isoUtc(view.from);
   view.untilIso = isoUtc(view.until);
   // The URL now names the resolved view, so that it can be shared as is.
-  ctx.replace(entityHref(entity, { from: view.fromIso, until: view.untilIso, signals: view.signalsParam }));
+  ctx.replace(entityHref(entity, { from: view.fromIso, until: view.untilIso, signals: view.signalsParam, scale: view.scaleParam }));
+  const levels = await baselines(entity, view, data.series);
 
-  // Names of affected entities (ASes need the store's names).
-  const names = new Map();
-  const affectedEntities = [...new Set(view.incidents.flatMap((i) => i.affected.map((a) => a.entity)))];
-  // One exact lookup for every affected AS (IODA's entity query takes a
-  // list of codes); regions are named by their code.
-  const asns = affectedEntities.filter((e) => /^AS\d+$/.test(e)).map((e) => e.slice(2));
-  if (asns.length) {
-    try {
-      const r = await api("/v2/entities/query", { entityType: "asn", entityCode: asns.slice(0, 200).join(","), limit: 200 });
-      for (const x of r.data || []) if (x.attrs?.asn && x.attrs.org) names.set(`AS${x.attrs.asn}`, x.attrs.org);
-    } catch {
-      // leave the codes alone
-    }
-  }
+  // Names of affected ASes (the store's, in one lookup); regions are named by their code.
+  const names = await asNames(view.incidents.flatMap((i) => i.affected.map((a) => a.entity)));
 
   const span = view.until - view.from;
-  const preset = (label, f, u) => el("a", { class: "button", href: entityHref(entity, { from: isoUtc(f), until: isoUtc(u), signals: view.signalsParam }) }, label);
+  const preset = (label, f, u) => el("a", { class: "button", href: entityHref(entity, { from: isoUtc(f), until: isoUtc(u), signals: view.signalsParam, scale: view.scaleParam }) }, label);
   // The CSV holds the series in view at their native resolution (the API's
   // bound, 200,000 values per series, downsamples longer ranges).
   const csvQuery = new URLSearchParams({ entity, from: view.fromIso, until: view.untilIso });
   const nativeStep = data.series[0]?.nativeStepSecs || 300;
   if ((view.until - view.from) / nativeStep > 200000) csvQuery.set("maxPoints", "200000");
   if (view.signalsParam) csvQuery.set("signal", view.signalsParam);
-  const pngButton = el("button", { type: "button", id: "export-png" }, "Download PNG");
+  const pngButton = el("button", { type: "button", id: "export-png" }, t("Download PNG"));
   const form = el("form", { class: "range", id: "range-form" },
-    el("label", {}, "From (UTC) ", el("input", { name: "from", value: view.fromIso, size: 20, pattern: "\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2})?Z?)?" })),
-    el("label", {}, "Until (UTC) ", el("input", { name: "until", value: view.untilIso, size: 20 })),
-    el("button", { type: "submit" }, "Show"));
+    el("label", {}, t("From (UTC) "), el("input", { name: "from", value: view.fromIso, size: 20, pattern: "\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2})?Z?)?" })),
+    el("label", {}, t("Until (UTC) "), el("input", { name: "until", value: view.untilIso, size: 20 })),
+    el("button", { type: "submit" }, t("Show")));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const f = parseUtc(form.elements.from.value);
     const u = parseUtc(form.elements.until.value);
     if (!Number.isFinite(f) || !Number.isFinite(u) || f >= u) {
       form.querySelector(".form-error")?.remove();
-      form.append(el("span", { class: "form-error" }, "Give two ISO 8601 UTC times, the first before the second."));
+      form.append(el("span", { class: "form-error" }, t("Give two ISO 8601 UTC times, the first before the second.")));
       return;
     }
     view.go({ from: isoUtc(f), until: isoUtc(u) });
   });
-  const signalBoxes = el("fieldset", { class: "signals" }, el("legend", {}, "Signals"),
+  const signalBoxes = el("fieldset", { class: "signals" }, el("legend", {}, t("Signals")),
     available.map((s) => {
       const box = el("input", { type: "checkbox", name: "signal", value: s, checked: signals.includes(s) });
       box.addEventListener("change", () => {
@@ -459,47 +540,47 @@ export async function renderEntity(root, entity, params, ctx) {
       });
       return el("label", { class: "signal-choice" }, box, ` ${s}`);
     }));
+  const scaleChoice = (value, label) => {
+    const box = el("input", { type: "radio", name: "scale", value, id: `scale-${value}`, checked: (value === "raw") === raw });
+    box.addEventListener("change", () => view.go({ scale: value === "raw" ? "raw" : undefined }));
+    return el("label", {}, box, ` ${label}`);
+  };
+  const scaleBoxes = el("fieldset", { class: "scale" }, el("legend", {}, t("Scale")),
+    scaleChoice("normal", t("Relative to the level before")), " ", scaleChoice("raw", t("Raw values")));
   const controls = el("div", { class: "controls" }, form,
     el("div", { class: "presets" },
-      preset("Zoom out ×3", view.from - span, view.until + span),
-      preset("← Earlier", view.from - Math.round(span / 2), view.until - Math.round(span / 2)),
-      preset("Later →", view.from + Math.round(span / 2), view.until + Math.round(span / 2))),
-    signalBoxes,
+      preset(t("Zoom out ×3"), view.from - span, view.until + span),
+      preset(t("← Earlier"), view.from - Math.round(span / 2), view.until - Math.round(span / 2)),
+      preset(t("Later →"), view.from + Math.round(span / 2), view.until + Math.round(span / 2))),
+    signalBoxes, scaleBoxes,
     el("div", { class: "exports" },
-      el("a", { class: "button", id: "export-csv", href: `/api/v1/signals.csv?${csvQuery}`, download: "" }, "Download CSV"),
+      el("a", { class: "button", id: "export-csv", href: `/api/v1/signals.csv?${csvQuery}`, download: "" }, t("Download CSV")),
       " ", pngButton));
 
-  const rangeLine = el("p", { class: "range-line" }, "Showing ", timeEl(view.from, zone), " → ", timeEl(view.until, zone),
-    el("span", { class: "dim" }, " · each signal divided by its median over this view (1× = normal) · drag on a plot to zoom"));
+  const rangeLine = el("p", { class: "range-line" }, t("Showing "), timeEl(view.from, zone), " → ", timeEl(view.until, zone),
+    el("span", { class: "dim" }, raw ? t(" · raw values, each signal on its own axis · drag on a plot to zoom") : t(" · each signal relative to its level before the incident (1× = normal) · drag on a plot to zoom")));
   const plots = el("div", { class: "plots" });
   const timelineHolder = el("div", { class: "timeline-holder" });
   const incidentsSection = el("section", { class: "incidents" },
-    el("h2", {}, `Incidents (${view.incidents.length})`),
-    view.incidents.length ? view.incidents.map((i) => incidentCard(i, view, names, view.incidents.length <= 3 || i.ongoing || i.restorations.length > 0)) : el("p", {}, "No incident of this entity in this view."));
+    el("h2", {}, t("Incidents ({n})", { n: view.incidents.length })),
+    view.incidents.length ? view.incidents.map((i) => incidentCard(i, view, names, view.incidents.length <= 3 || i.ongoing || i.restorations.length > 0)) : el("p", {}, t("No incident of this entity in this view.")));
   const regionSection = isCountry
-    ? el("section", { class: "regions" }, el("h2", {}, "Regions"),
+    ? el("section", { class: "regions" }, el("h2", {}, t("Regions")),
       view.regionIncidents.length
-        ? el("ul", {}, view.regionIncidents.map((i) => el("li", {}, el("a", { href: entityHref(i.entity, { from: view.fromIso, until: view.untilIso }) }, entityName(i.entity)), ` — incident from ${i.start} to ${i.end || "now (ongoing)"}, ${percent(i.depth)} lost`)))
-        : el("p", { class: "dim" }, "No incident in a region of this country in this view."),
-      regionsOfCountry.length ? el("p", {}, "Regions with data: ", regionsOfCountry.map((r, k) => [k ? ", " : "", el("a", { href: entityHref(r.entity) }, entityName(r.entity, r.name))])) : null)
+        ? el("ul", {}, view.regionIncidents.map((i) => el("li", {}, el("a", { href: entityHref(i.entity, { from: view.fromIso, until: view.untilIso }) }, entityName(i.entity)), t(" — incident from {start} to {end}, {depth} lost", { start: i.start, end: i.end || t("now (ongoing)"), depth: percent(i.depth) }))))
+        : el("p", { class: "dim" }, t("No incident in a region of this country in this view.")),
+      regionsOfCountry.length ? el("p", {}, t("Regions with data: "), regionsOfCountry.map((r, k) => [k ? ", " : "", el("a", { href: entityHref(r.entity) }, entityName(r.entity, r.name))])) : null)
     : null;
-  const annotationSection = el("section", { class: "annotations" }, el("h2", {}, `Annotations (${view.annotations.length})`),
+  const annotationSection = el("section", { class: "annotations" }, el("h2", {}, t("Annotations ({n})", { n: view.annotations.length })),
     view.annotations.length
-      ? el("ul", {}, view.annotations.map((a) => el("li", {}, timeEl(secs(a.time), zone), a.until ? [" → ", timeEl(secs(a.until), zone)] : null, ": ", a.text, a.url ? [" ", el("a", { href: a.url, rel: "noopener noreferrer" }, "source")] : null)))
-      : el("p", { class: "dim" }, "None. Add one with `vigie annotate` or POST /api/v1/annotations."));
+      ? el("ul", {}, view.annotations.map((a) => el("li", {}, timeEl(secs(a.time), zone), a.until ? [" → ", timeEl(secs(a.until), zone)] : null, ": ", a.text, a.url ? [" ", el("a", { href: a.url, rel: "noopener noreferrer" }, t("source"))] : null)))
+      : el("p", { class: "dim" }, t("None. Add one with `vigie annotate` or POST /api/v1/annotations.")));
 
   root.replaceChildren(el("section", { class: "entity-view" }, header, controls, rangeLine, plots,
-    el("p", { class: "key" },
-      el("span", { class: "swatch band-incident" }), "incident ",
-      el("span", { class: "swatch band-restoration" }), "restoration window ",
-      el("span", { class: "swatch band-alert" }), "alert on this signal ",
-      el("span", { class: "swatch band-annotation" }), "annotation ",
-      el("span", { class: "swatch band-baseline" }), "median (1×)"),
-    el("h2", {}, "Timeline"), timelineHolder, incidentsSection, regionSection, annotationSection));
+    chartKey(),
+    el("h2", {}, t("Timeline")), timelineHolder, incidentsSection, regionSection, annotationSection));
 
-  const width = Math.max(480, plots.clientWidth || 900);
-  const panels = data.series.map((s, i) => panel(view, s, width, i === data.series.length - 1));
-  for (const p of panels) plots.append(p.holder);
+  const { panels, width } = drawPanels(view, data, levels, plots);
   const dpr = devicePixelRatio || 1;
   const bbox = panels[0]?.plot.bbox;
   const left = bbox ? bbox.left / dpr : AXIS_PX;

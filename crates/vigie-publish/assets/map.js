@@ -5,16 +5,17 @@
 
 import {
   api, asset, el, svg, isoUtc, timeEl, zoneOfCountry, countryOf, countryName,
-  entityName, entityHref, severityOf, SEVERITY_LABELS, percent, duration,
+  entityHref, severityOf, SEVERITY_LABELS, percent, duration, asNames, entityLabel,
 } from "./util.js";
+import { t } from "./i18n.js";
 
 /** Periods the map can show, ending at the store's latest data. */
 export const PERIODS = [
-  ["1d", "24 hours", 86400],
-  ["7d", "7 days", 7 * 86400],
-  ["30d", "30 days", 30 * 86400],
-  ["1y", "1 year", 365 * 86400],
-  ["all", "All data", null],
+  ["1d", t("24 hours"), 86400],
+  ["7d", t("7 days"), 7 * 86400],
+  ["30d", t("30 days"), 30 * 86400],
+  ["1y", t("1 year"), 365 * 86400],
+  ["all", t("All data"), null],
 ];
 /** The period shown when the URL names none. */
 export const DEFAULT_PERIOD = "7d";
@@ -94,10 +95,10 @@ function legend() {
   const item = (cls, label) => el("li", {}, el("span", { class: `swatch ${cls}` }), label);
   return el(
     "ul",
-    { class: "legend", "aria-label": "Legend" },
-    item("nodata", "No data in this store"),
-    ...SEVERITY_LABELS.map((label, i) => item(`sev-${i}`, i === 0 ? "Monitored, no incident" : label)),
-    item("ongoing-swatch", "Outlined: incident still going on"),
+    { class: "legend", "aria-label": t("Legend") },
+    item("nodata", t("No data in this store")),
+    ...SEVERITY_LABELS.map((label, i) => item(`sev-${i}`, i === 0 ? t("Monitored, no incident") : label)),
+    item("ongoing-swatch", t("Outlined: incident still going on")),
   );
 }
 
@@ -114,10 +115,11 @@ export async function renderMap(root, state, ctx) {
     api("/api/v1/incidents", { ...range, limit: 10000 }),
   ]);
   const byCountry = severityByCountry(summary.entities);
+  const names = await asNames(incidents.incidents.slice(0, 100).map((i) => i.entity));
   const covered = new Map(coverage.countries.map((c) => [c.country, c]));
 
   const map = svg("svg", {
-    id: "world-map", role: "img", "aria-label": "World map of incidents by country",
+    id: "world-map", role: "img", "aria-label": t("World map of incidents by country"),
     preserveAspectRatio: "xMidYMid meet",
   });
   const gCountries = svg("g", { class: "countries" });
@@ -126,14 +128,14 @@ export async function renderMap(root, state, ctx) {
     const sev = f.code ? byCountry.get(f.code) : null;
     const name = (f.code && countryName(f.code)) || f.atlasName;
     let cls = "country nodata";
-    let status = "no data in this store";
+    let status = t("no data in this store");
     if (cov || sev) {
       const level = sev ? severityOf(sev.depth) : 0;
       cls = `country sev-${level}${sev?.ongoing ? " ongoing" : ""}`;
       status = sev
-        ? `${sev.incidents} incident${sev.incidents > 1 ? "s" : ""}${sev.ongoing ? ` (${sev.ongoing} ongoing)` : ""}, deepest ${percent(sev.depth)} lost, latest ${sev.latestStart}` +
-          (sev.entities.some((e) => e !== f.code) ? ` (in ${sev.entities.join(", ")})` : "")
-        : "monitored, no incident in this period";
+        ? `${t("{n} incident(s)", { n: sev.incidents })}${sev.ongoing ? ` (${t("{n} ongoing", { n: sev.ongoing })})` : ""}, ${t("deepest {depth} lost, latest {start}", { depth: percent(sev.depth), start: sev.latestStart })}` +
+          (sev.entities.some((e) => e !== f.code) ? ` (${t("in {list}", { list: sev.entities.join(", ") })})` : "")
+        : t("monitored, no incident in this period");
     }
     const path = svg("path", {
       d: f.d, class: cls, "data-code": f.code || "", "data-name": name,
@@ -152,15 +154,15 @@ export async function renderMap(root, state, ctx) {
 
   const periodLinks = el(
     "nav",
-    { class: "periods", "aria-label": "Period" },
-    "Period: ",
+    { class: "periods", "aria-label": t("Period") },
+    t("Period: "),
     PERIODS.map(([key, label]) =>
       el("a", { href: `#/map?period=${key}`, class: key === period ? "active" : "", "aria-current": key === period ? "page" : undefined }, label),
     ),
   );
   const spanText = until
-    ? el("span", { class: "span" }, span ? ["From ", timeEl(from), " to "] : ["All data, up to "], timeEl(until), " (UTC; the store's latest data)")
-    : el("span", { class: "span" }, "The store holds no data yet: import or ingest some (see the README).");
+    ? el("span", { class: "span" }, span ? [t("From "), timeEl(from), t(" to ")] : [t("All data, up to ")], timeEl(until), t(" (UTC; the store's latest data)"))
+    : el("span", { class: "span" }, t("The store holds no data yet: import or ingest some (see the README)."));
 
   const rows = [...incidents.incidents].sort(
     (a, b) => (b.ongoing - a.ongoing) || (b.start < a.start ? -1 : b.start > a.start ? 1 : 0),
@@ -168,13 +170,13 @@ export async function renderMap(root, state, ctx) {
   const list = el(
     "section",
     { class: "incident-list" },
-    el("h2", {}, `Incidents in this period (${incidents.total})`),
+    el("h2", {}, t("Incidents in this period ({n})", { n: incidents.total })),
     rows.length === 0
-      ? el("p", {}, "None.")
+      ? el("p", {}, t("None."))
       : el(
         "table",
         {},
-        el("thead", {}, el("tr", {}, ["Where", "Start (UTC, local)", "End", "Lost", "Mechanism", "Scope"].map((h) => el("th", {}, h)))),
+        el("thead", {}, el("tr", {}, ["Where", "Start (UTC, local)", "End", "Lost", "Mechanism", "Scope"].map((h) => el("th", {}, t(h))))),
         el(
           "tbody",
           {},
@@ -185,9 +187,9 @@ export async function renderMap(root, state, ctx) {
             return el(
               "tr",
               { class: i.ongoing ? "ongoing" : "" },
-              el("td", {}, el("a", { href: entityHref(i.entity, { from: isoUtc(start - 6 * 3600), until: isoUtc((end ?? Date.parse(i.observedUntil) / 1000) + 6 * 3600) }) }, entityName(i.entity)), " ", el("code", {}, i.entity)),
+              el("td", {}, el("a", { href: entityHref(i.entity, { from: isoUtc(start - 6 * 3600), until: isoUtc((end ?? Date.parse(i.observedUntil) / 1000) + 6 * 3600) }) }, entityLabel(i.entity, names.get(i.entity)))),
               el("td", {}, timeEl(start, zone)),
-              el("td", {}, end ? [timeEl(end, zone), el("div", { class: "dim" }, duration(end - start))] : el("strong", { class: "badge ongoing" }, "ongoing")),
+              el("td", {}, end ? [timeEl(end, zone), el("div", { class: "dim" }, duration(end - start))] : el("strong", { class: "badge ongoing" }, t("ongoing"))),
               el("td", {}, percent(i.depth)),
               el("td", {}, i.mechanism),
               el("td", {}, i.scope),

@@ -1,5 +1,7 @@
 // Shared helpers: the API, times (UTC ISO 8601 and a country's local time),
-// names, and small DOM builders. Plain ES module, no dependencies.
+// names, and small DOM builders. Plain ES module.
+
+import { t, lang } from "./i18n.js";
 
 /** GET a JSON document of the API; throws an Error carrying the API's message. */
 export async function api(path, params = {}) {
@@ -56,7 +58,7 @@ export function duration(secs) {
   const d = Math.floor(secs / 86400);
   const h = Math.floor((secs % 86400) / 3600);
   const m = Math.round((secs % 3600) / 60);
-  if (d > 0) return `${d} d${h ? ` ${h} h` : ""}`;
+  if (d > 0) return `${d} ${t("d")}${h ? ` ${h} h` : ""}`;
   if (h > 0) return `${h} h${m ? ` ${m} min` : ""}`;
   return `${m} min`;
 }
@@ -139,9 +141,9 @@ export function timeEl(secs, zone) {
 
 // ---- names ---------------------------------------------------------------
 
-const regionNames = typeof Intl.DisplayNames === "function" ? new Intl.DisplayNames(["en"], { type: "region" }) : null;
+const regionNames = typeof Intl.DisplayNames === "function" ? new Intl.DisplayNames([lang], { type: "region" }) : null;
 
-/** A country's English name from the browser's Intl data (`IQ` → `Iraq`). */
+/** A country's name in the page's language from the browser's Intl data (`IQ` → `Iraq`). */
 export function countryName(cc) {
   try {
     const name = regionNames?.of(cc);
@@ -189,6 +191,30 @@ export function svg(tag, attrs = {}, ...children) {
   return node;
 }
 
+/**
+ * Names of ASes (`AS9198` → its organisation) from the store, where it has
+ * them (`vigie ingest` names ASes from the AS-name table it loads); codes
+ * with no name are left out.
+ */
+export async function asNames(entities) {
+  const names = new Map();
+  const asns = [...new Set(entities)].filter((e) => /^AS\d+$/.test(e)).map((e) => e.slice(2));
+  if (!asns.length) return names;
+  try {
+    const r = await api("/v2/entities/query", { entityType: "asn", entityCode: asns.slice(0, 200).join(","), limit: 200 });
+    for (const x of r.data || []) if (x.attrs?.asn && x.attrs.org) names.set(`AS${x.attrs.asn}`, x.attrs.org);
+  } catch {
+    // leave the codes alone
+  }
+  return names;
+}
+
+/** A link's text for an entity: its name then its code, or the code once when it has no name. */
+export function entityLabel(entity, storeName) {
+  const name = entityName(entity, storeName);
+  return name === entity ? [el("code", {}, entity)] : [name, " ", el("code", {}, entity)];
+}
+
 /** The hash link of an entity page. */
 export function entityHref(entity, params = {}) {
   const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== ""));
@@ -211,7 +237,7 @@ export const SEVERITY_LABELS = [
   "Moderate: 25–50% lost",
   "Severe: 50–80% lost",
   "Near-total: 80% or more lost",
-];
+].map((label) => t(label));
 
 /** A percentage: 0.8828 → `88%`. */
 export function percent(x) {

@@ -10,8 +10,14 @@
 //! licences. Everything is compiled in with `include_bytes!`: a user needs
 //! no npm and no network, and the page loads nothing from another origin
 //! (its Content-Security-Policy says so).
+//!
+//! Text files are served gzip-compressed to clients that accept it
+//! (compressed once, on first use). `/embed/{entityType}/{code}` is one
+//! entity's chart alone, for a news article: the only page that may be
+//! framed, by the origins [`AppState::embed_origins`] lists (any by default).
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::sync::OnceLock;
 
 use axum::extract::{Path, State};
@@ -53,6 +59,9 @@ const TEXT: &str = "text/plain; charset=utf-8";
 /// Every file the dashboard serves (the page itself is `index.html`).
 pub const ASSETS: &[Asset] = &[
     asset!("index.html", "text/html; charset=utf-8"),
+    asset!("embed.html", "text/html; charset=utf-8"),
+    asset!("i18n.js", JS),
+    asset!("embed.js", JS),
     asset!("app.css", "text/css; charset=utf-8"),
     asset!("favicon.svg", "image/svg+xml"),
     asset!("app.js", JS),
@@ -76,6 +85,36 @@ pub const ASSETS: &[Asset] = &[
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; \
      object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/// The embed page's Content-Security-Policy: the dashboard's, except that
+/// the page may be framed by `ancestors` (a `frame-ancestors` source list
+/// such as `*` or `https://news.example https://blog.example`).
+pub fn embed_content_security_policy(ancestors: &str) -> String {
+    CONTENT_SECURITY_POLICY.replace(
+        "frame-ancestors 'none'",
+        &format!("frame-ancestors {ancestors}"),
+    )
+}
+
+/// Whether `origin` may stand in the embed page's `frame-ancestors`: `*`,
+/// `'self'`, or a scheme and host (`https://news.example`, `https://*.example:8443`)
+/// with no path, space, quote or semicolon.
+pub fn valid_embed_origin(origin: &str) -> bool {
+    if origin == "*" || origin == "'self'" {
+        return true;
+    }
+    let Some((scheme, host)) = origin.split_once("://") else {
+        return false;
+    };
+    !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        && !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:*[]".contains(c))
+}
 
 /// The asset at `path` (under `/dashboard/`), if there is one.
 pub fn asset(path: &str) -> Option<&'static Asset> {
@@ -103,10 +142,76 @@ fn etag(asset: &Asset) -> &'static str {
         .unwrap_or("\"0\"")
 }
 
+/// Whether an asset is worth compressing (text; not already compressed).
+fn compressible(asset: &Asset) -> bool {
+    asset.content_type.starts_with("text/")
+        || asset.content_type == JSON_TYPE
+        || asset.content_type == "image/svg+xml"
+}
+
+/// An asset's gzip bytes and their ETag.
+type Gzipped = (Vec<u8>, String);
+
+/// The gzip form of each compressible asset (and its ETag), made once.
+fn gzipped(asset: &Asset) -> Option<&'static Gzipped> {
+    static GZ: OnceLock<Vec<Option<Gzipped>>> = OnceLock::new();
+    let all = GZ.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|a| {
+                if !compressible(a) {
+                    return None;
+                }
+                let mut encoder =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                encoder.write_all(a.bytes).ok()?;
+                let bytes = encoder.finish().ok()?;
+                let tag = format!("{}-gzip\"", etag(a).trim_end_matches('"'));
+                (bytes.len() < a.bytes.len()).then_some((bytes, tag))
+            })
+            .collect()
+    });
+    ASSETS
+        .iter()
+        .position(|a| a.path == asset.path)
+        .and_then(|i| all.get(i))
+        .and_then(Option::as_ref)
+}
+
+/// Whether the request's `Accept-Encoding` takes gzip (with a non-zero q).
+pub fn accepts_gzip(request_headers: &HeaderMap) -> bool {
+    request_headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let q = parts
+                .find_map(|p| p.strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && q > 0.0
+        })
+}
+
 /// Answers one asset, with an ETag (304 when the client has it), revalidated
-/// on each load (`no-cache`) so an upgraded binary is picked up at once.
+/// on each load (`no-cache`) so an upgraded binary is picked up at once;
+/// gzip-compressed when the client accepts it.
 fn respond(asset: &'static Asset, request_headers: &HeaderMap) -> Response {
-    let tag = etag(asset);
+    respond_with(asset, request_headers, None)
+}
+
+/// [`respond`], with the page's Content-Security-Policy when it is not the
+/// dashboard's (the embed page's).
+fn respond_with(
+    asset: &'static Asset,
+    request_headers: &HeaderMap,
+    policy: Option<String>,
+) -> Response {
+    let gzip = gzipped(asset).filter(|_| accepts_gzip(request_headers));
+    let tag = gzip.map_or(etag(asset), |(_, tag)| tag.as_str());
     let fresh = request_headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -114,6 +219,9 @@ fn respond(asset: &'static Asset, request_headers: &HeaderMap) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert(header::ETAG, HeaderValue::from_static(tag));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if compressible(asset) {
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -125,17 +233,23 @@ fn respond(asset: &'static Asset, request_headers: &HeaderMap) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static(asset.content_type),
     );
-    if asset.path == "index.html" {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        );
+    if asset.content_type.starts_with("text/html") {
+        let policy = policy
+            .and_then(|p| HeaderValue::from_str(&p).ok())
+            .unwrap_or(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
         headers.insert(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         );
     }
-    (headers, asset.bytes).into_response()
+    match gzip {
+        Some((bytes, _)) => {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            (headers, bytes.as_slice()).into_response()
+        }
+        None => (headers, asset.bytes).into_response(),
+    }
 }
 
 /// `GET /`: the dashboard page.
@@ -152,6 +266,49 @@ pub async fn file(Path(path): Path<String>, request_headers: HeaderMap) -> Respo
         Some(found) => respond(found, &request_headers),
         None => ApiError::not_found(format!("no dashboard file '{path}': the dashboard is at /"))
             .into_response(),
+    }
+}
+
+/// `GET /embed/{entityType}/{code}`: one entity's chart alone, framable by
+/// the configured origins (`entityType` is `country`, `region` or `asn`; a
+/// region's code is vigie's, such as `PS/Gaza Strip`). The page reads the
+/// entity from its own path, and `from`, `until`, `scale=raw` and `lang`
+/// from its query.
+pub async fn embed(
+    State(state): State<AppState>,
+    Path((kind, code)): Path<(String, String)>,
+    request_headers: HeaderMap,
+) -> Response {
+    let entity = match kind.as_str() {
+        "country" | "region" => code.parse::<Entity>().ok(),
+        "asn" => format!("AS{}", code.trim_start_matches("AS"))
+            .parse::<Entity>()
+            .ok(),
+        _ => None,
+    };
+    let fits = entity.as_ref().is_some_and(|e| {
+        matches!(
+            (kind.as_str(), e),
+            ("country", Entity::Country(_))
+                | ("region", Entity::Region(_))
+                | ("asn", Entity::Asn(_))
+        )
+    });
+    if !fits {
+        return ApiError::not_found(format!(
+            "no entity '{kind}/{code}': use /embed/country/IQ, /embed/region/PS/Gaza Strip or /embed/asn/9198"
+        ))
+        .into_response();
+    }
+    match asset("embed.html") {
+        Some(page) => respond_with(
+            page,
+            &request_headers,
+            Some(embed_content_security_policy(
+                &state.embed_origins().join(" "),
+            )),
+        ),
+        None => ApiError::internal("the embed page is not built in").into_response(),
     }
 }
 

@@ -211,6 +211,7 @@ pub fn document() -> Value {
         ),
     );
     add(paths::COVERAGE, operation("Store coverage", "The data span (from, until) and, per country, the number of its own series, of its regions with series, and the end of its latest data (latestEnd); ASes are only counted (asns).", vec![], json_type));
+    add(paths::EMBED, operation("Embeddable chart", "One entity's chart alone (HTML), framable by the configured origins; query: from, until, scale=raw, lang=fr.", vec![], "text/html"));
     add(paths::METRICS, operation("Prometheus metrics", "Request counts and latency histograms per route, store gauges, in the Prometheus text format.", vec![], "text/plain"));
     let mut annotations = operation(
         "List annotations",

@@ -42,8 +42,13 @@ pub const DASHBOARD: &str = "/";
 /// The dashboard's files (scripts, styles, vendored libraries).
 pub const DASHBOARD_FILES: &str = "/dashboard/{*path}";
 
+/// One entity's chart alone, framable (`/embed/country/KZ`), as documented.
+pub const EMBED: &str = "/embed/{entityType}/{code}";
+/// [`EMBED`] as routed: a region's code holds a `/` (`PS/Gaza Strip`).
+pub const EMBED_ROUTE: &str = "/embed/{entityType}/{*code}";
+
 /// Every GET route the server answers.
-pub const ALL_GET: [&str; 18] = [
+pub const ALL_GET: [&str; 19] = [
     ENTITIES,
     SIGNALS,
     SIGNALS_CSV,
@@ -62,4 +67,5 @@ pub const ALL_GET: [&str; 18] = [
     ANNOTATIONS,
     SUBSCRIPTIONS,
     COVERAGE,
+    EMBED,
 ];

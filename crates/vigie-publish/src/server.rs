@@ -132,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         .layer(cors::read_only())
         .route(paths::DASHBOARD, get(dashboard::index))
         .route(paths::DASHBOARD_FILES, get(dashboard::file))
+        .route(paths::EMBED_ROUTE, get(dashboard::embed))
         .route(
             paths::ANNOTATIONS,
             get(writes::list_annotations)

@@ -48,6 +48,7 @@ impl StorePool {
 pub struct AppState {
     inner: Arc<Inner>,
     guards: Arc<Guards>,
+    embed_origins: Arc<Vec<String>>,
 }
 
 struct Inner {
@@ -106,7 +107,31 @@ impl AppState {
                 allow_private_targets,
             }),
             guards: Arc::new(Guards::new(ServerLimits::default())),
+            embed_origins: Arc::new(vec!["*".to_string()]),
         })
+    }
+
+    /// The same state with the origins that may frame the embed page
+    /// (`/embed/…`, CSP `frame-ancestors`); `*` (the default) lets any page
+    /// embed it, an empty list none. Origins that
+    /// [`crate::dashboard::valid_embed_origin`] refuses are dropped.
+    pub fn with_embed_origins(mut self, origins: &[String]) -> AppState {
+        let kept: Vec<String> = origins
+            .iter()
+            .map(|o| o.trim().to_string())
+            .filter(|o| crate::dashboard::valid_embed_origin(o))
+            .collect();
+        self.embed_origins = Arc::new(if kept.is_empty() {
+            vec!["'none'".to_string()]
+        } else {
+            kept
+        });
+        self
+    }
+
+    /// The `frame-ancestors` sources of the embed page.
+    pub fn embed_origins(&self) -> &[String] {
+        &self.embed_origins
     }
 
     /// The same state with the server's limits set to `limits` (the

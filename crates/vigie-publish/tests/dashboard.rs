@@ -111,3 +111,87 @@ fn coverage_reports_the_data_span_per_country() {
     assert_eq!(countries[0]["regions"], 0);
     assert_eq!(countries[0]["latestEnd"], "2023-08-30T05:00:00Z");
 }
+
+/// The dashboard's text files go gzip-compressed to a client that accepts
+/// it (and whole to one that does not); the embed page may be framed by the
+/// configured origins while the dashboard page never may.
+#[test]
+fn files_are_compressed_and_only_the_embed_page_is_framable() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::blocking::Client::new();
+    let server = start(dir.path());
+    let plain = client
+        .get(server.url("/dashboard/entity.js"))
+        .send()
+        .unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().unwrap();
+    let zipped = client
+        .get(server.url("/dashboard/entity.js"))
+        .header("accept-encoding", "br;q=1, gzip;q=0.8")
+        .send()
+        .unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "Accept-Encoding");
+    let tag = zipped.headers()["etag"].to_str().unwrap().to_string();
+    let zipped = zipped.bytes().unwrap();
+    assert!(
+        zipped.len() * 2 < plain.len(),
+        "{} → {}",
+        plain.len(),
+        zipped.len()
+    );
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(zipped.as_ref())
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, plain.as_ref());
+    // gzip;q=0 refuses it; the compressed ETag revalidates.
+    let refused = client
+        .get(server.url("/dashboard/entity.js"))
+        .header("accept-encoding", "gzip;q=0")
+        .send()
+        .unwrap();
+    assert!(refused.headers().get("content-encoding").is_none());
+    let again = client
+        .get(server.url("/dashboard/entity.js"))
+        .header("accept-encoding", "gzip")
+        .header("if-none-match", &tag)
+        .send()
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 304);
+
+    let csp = |url: &str| {
+        let response = client.get(url).send().unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{url}");
+        response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(csp(&server.url("/")).contains("frame-ancestors 'none'"));
+    assert!(csp(&server.url("/embed/country/KZ")).contains("frame-ancestors *;"));
+    assert!(csp(&server.url("/embed/region/PS/Gaza%20Strip")).contains("frame-ancestors *;"));
+    assert!(csp(&server.url("/embed/asn/9198")).contains("frame-ancestors *;"));
+    let (status, _, _) = get_text(&server.url("/embed/planet/EARTH"));
+    assert_eq!(status, 404);
+    let (status, _, _) = get_text(&server.url("/embed/country/AS9198"));
+    assert_eq!(status, 404);
+
+    let state = vigie_publish::AppState::open(dir.path())
+        .unwrap()
+        .with_embed_origins(&[
+            "https://news.example".into(),
+            "https://*.blog.example:8443".into(),
+            "https://evil.example; script-src *".into(),
+        ]);
+    let server = common::start_state(state);
+    let policy = csp(&server.url("/embed/country/KZ"));
+    assert!(
+        policy.contains("frame-ancestors https://news.example https://*.blog.example:8443;"),
+        "{policy}"
+    );
+    assert!(!policy.contains("evil"));
+    assert!(csp(&server.url("/")).contains("frame-ancestors 'none'"));
+}

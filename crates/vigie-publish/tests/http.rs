@@ -193,6 +193,7 @@ fn native_api_serves_the_stored_values() {
         let concrete = path
             .replace("{entityType}", "country")
             .replace("{entityCode}", "IQ")
+            .replace("{code}", "IQ")
             .replace("{id}", &format!("IQ@{}", stored[0].start));
         let url = server.url(&format!(
             "{concrete}?entity=IQ&from={HOUR_FROM}&until={}",

@@ -3,7 +3,10 @@
 //! `vigie annotate`), served by `vigie serve --listen`, then driven by
 //! `dashboard/tests/dashboard.mjs` (playwright-core with Debian's Chromium):
 //! the map, the search box, an entity page with an incident and its
-//! restoration window, CSV and PNG export, and the URL's state.
+//! restoration window, CSV and PNG export, and the URL's state; a long
+//! shutdown (the Kazakhstan-like country) read as a drop in the normalised
+//! chart and in raw values, the French dashboard, and the embeddable chart
+//! framed by a page of another origin.
 //!
 //! Screenshots go to `target/tmp/dashboard-screenshots/`. Skipped with a
 //! message when Chromium, Node.js, the dashboard's npm packages or the
@@ -259,6 +262,10 @@ fn the_dashboard_works_in_a_headless_browser() {
         "map-7d.png",
         "map-all.png",
         "entity-incident.png",
+        "entity-long-shutdown.png",
+        "entity-raw.png",
+        "entity-fr.png",
+        "embed-in-news.png",
         "export.png",
     ] {
         let bytes = std::fs::read(shots.join(shot)).unwrap();

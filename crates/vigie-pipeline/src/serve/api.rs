@@ -29,8 +29,18 @@ pub fn spawn_api(
             .context("cannot open a store connection for the alert worker")?;
         spawn_alert_worker(worker_store, alerts)?;
     }
+    if let Some(bad) = api
+        .embed_origins
+        .iter()
+        .find(|o| !vigie_publish::dashboard::valid_embed_origin(o.trim()))
+    {
+        anyhow::bail!(
+            "[api] embed_origins: '{bad}' is not an origin such as https://news.example or *"
+        );
+    }
     let state = vigie_publish::AppState::from_store(store, token, alerts.allow_private)
         .context("cannot open the store connections of the API")?
+        .with_embed_origins(&api.embed_origins)
         .with_limits(vigie_publish::ServerLimits {
             trusted_proxies: api.trusted_proxies.clone(),
             ..Default::default()

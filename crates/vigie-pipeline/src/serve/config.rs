@@ -70,6 +70,15 @@ pub struct ApiSettings {
     /// is ignored, see `vigie_publish::ServerLimits::trusted_proxies`).
     #[serde(default)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The origins whose pages may frame the embeddable chart (`/embed/…`),
+    /// such as `["https://news.example"]`; `["*"]` (the default) lets any
+    /// page embed it. The rest of the dashboard can never be framed.
+    #[serde(default = "default_embed_origins")]
+    pub embed_origins: Vec<String>,
+}
+
+fn default_embed_origins() -> Vec<String> {
+    vec!["*".into()]
 }
 
 fn default_token_env() -> String {
@@ -83,6 +92,7 @@ impl ApiSettings {
             listen,
             token_env: default_token_env(),
             trusted_proxies: Vec::new(),
+            embed_origins: default_embed_origins(),
         }
     }
 }
