@@ -36,6 +36,12 @@
 //!   whose latest data is older than a threshold gets one "silent since …"
 //!   notice per silence (keyed by the time its data stopped).
 //!
+//! - A subscription's format is `json` (the notice as above) or `slack`
+//!   ([`FORMATS`]): a message that Slack's and Mattermost's incoming
+//!   webhooks accept (`text`, with the details as `attachments` fields),
+//!   written from the same notice at delivery ([`slack_message`]) and signed
+//!   the same way.
+//!
 //! Not done: a notice when a silent feed comes back.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -51,6 +57,10 @@ use crate::data::{incident_json, PublishedIncident};
 
 /// Notices a subscription may ask for.
 pub const NOTICES: [&str; 4] = ["start", "restoration", "end", "feed-health"];
+
+/// Delivery formats: `json` (vigie's notice) and `slack` (a chat message
+/// for Slack or Mattermost incoming webhooks).
+pub const FORMATS: [&str; 2] = ["json", "slack"];
 
 /// Why an alert operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -202,7 +212,8 @@ pub fn check_target(
     Ok((url, chosen))
 }
 
-/// Adds a subscription after checking its target; returns its id.
+/// Adds a subscription after checking its target; returns its id. Its
+/// deliveries are vigie's JSON notices ([`subscribe_with_format`] for others).
 pub fn subscribe(
     store: &mut Store,
     entity: &Entity,
@@ -212,6 +223,42 @@ pub fn subscribe(
     allow_private: bool,
     now: UnixSecs,
 ) -> Result<i64, AlertError> {
+    subscribe_with_format(
+        store,
+        entity,
+        notices,
+        target,
+        secret,
+        "json",
+        allow_private,
+        now,
+    )
+}
+
+/// [`subscribe`] with the delivery format, one of [`FORMATS`] (`slack` for
+/// webhooks only, not `mailto:`).
+#[allow(clippy::too_many_arguments)]
+pub fn subscribe_with_format(
+    store: &mut Store,
+    entity: &Entity,
+    notices: &[String],
+    target: &str,
+    secret: &str,
+    format: &str,
+    allow_private: bool,
+    now: UnixSecs,
+) -> Result<i64, AlertError> {
+    if !FORMATS.contains(&format) {
+        return Err(AlertError::Invalid(format!(
+            "format '{format}': use one of {}",
+            FORMATS.join(", ")
+        )));
+    }
+    if format != "json" && target.starts_with("mailto:") {
+        return Err(AlertError::Invalid(format!(
+            "format '{format}' is for webhooks; e-mail notices are plain text"
+        )));
+    }
     if notices.is_empty() || notices.iter().any(|n| !NOTICES.contains(&n.as_str())) {
         return Err(AlertError::Invalid(format!(
             "notices must be one or more of {}",
@@ -235,7 +282,7 @@ pub fn subscribe(
     } else {
         check_target(target, allow_private)?;
     }
-    Ok(store.add_subscription(entity, notices, target, secret, now)?)
+    Ok(store.add_subscription_with_format(entity, notices, target, secret, format, now)?)
 }
 
 /// Every subscription.
@@ -376,12 +423,16 @@ pub fn deliver_due(
                 };
                 let Some((_, rows)) = next else { return };
                 for row in rows {
+                    let body = match row.format.as_str() {
+                        "slack" => slack_message(&row.payload),
+                        _ => row.payload.clone(),
+                    };
                     let outcome = send(
                         &row.target,
                         &row.secret,
                         row.id,
                         &row.notice_key,
-                        &row.payload,
+                        &body,
                         config,
                     );
                     let unreachable = matches!(&outcome, Err(e) if e.unreachable);
@@ -558,6 +609,122 @@ fn send(
     } else {
         Err(format!("the receiver answered {}", response.status()).into())
     }
+}
+
+/// A time for people: `2023-08-21T01:00:00Z (2023-08-21 04:00 (UTC+03:00) local)`,
+/// the local time where the entity's zone is known.
+fn time_with_local(iso: &str, entity: Option<&Entity>) -> String {
+    let zone = entity.and_then(crate::report::tz::entity_zone);
+    match (vigie_model::parse_utc(iso), zone) {
+        (Ok(t), Some((zone, _))) => {
+            format!("{iso} ({} local)", crate::report::tz::local_label(zone, t))
+        }
+        _ => iso.to_string(),
+    }
+}
+
+/// The chat message of a notice (its vigie JSON): `text`, one line a person
+/// reads in a channel, and one `attachments` entry with the details as
+/// fields and a colour (red for a start, green for a restoration or an end,
+/// amber otherwise), as Slack's and Mattermost's incoming webhooks take it.
+/// The original notice's fields stay readable in `fallback`.
+pub fn slack_message(payload: &str) -> String {
+    let v: Value = serde_json::from_str(payload).unwrap_or(Value::Null);
+    let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+    let pct = |p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_f64)
+            .map(|d| format!("{:.0}%", d * 100.0))
+    };
+    let entity_code = s("/entity").unwrap_or_else(|| "?".into());
+    let entity = entity_code.parse::<Entity>().ok();
+    let notice = s("/notice").unwrap_or_else(|| "notice".into());
+    let provisional = v.pointer("/provisional").and_then(Value::as_bool) == Some(true);
+    let when = s("/time")
+        .map(|t| time_with_local(&t, entity.as_ref()))
+        .unwrap_or_default();
+    let depth = pct("/incident/depth");
+    let headline = match notice.as_str() {
+        "start" if provisional => {
+            format!("Possible Internet outage in {entity_code} (provisional)")
+        }
+        "start" => format!("Internet outage in {entity_code}"),
+        "restoration" => format!("Service partly back in {entity_code}"),
+        "end" => format!("Internet outage over in {entity_code}"),
+        "withdrawn" => format!("Provisional outage in {entity_code} withdrawn"),
+        "feed-health" => format!("No data from {entity_code}"),
+        other => format!("{other}: {entity_code}"),
+    };
+    let mut text = format!("*{headline}* at {when}");
+    if let Some(depth) = &depth {
+        text.push_str(&format!(": {depth} of the baseline lost"));
+    }
+    if let Some(message) = s("/message") {
+        text.push_str(&format!(". {message}"));
+    }
+    let mut fields = Vec::new();
+    let mut field = |title: &str, value: String, short: bool| {
+        fields.push(json!({"title": title, "value": value, "short": short}));
+    };
+    if let Some(id) = s("/incident/id") {
+        field("Incident", id, true);
+    }
+    if let Some(start) = s("/incident/start") {
+        field("Start", time_with_local(&start, entity.as_ref()), false);
+    }
+    match s("/incident/end") {
+        Some(end) => field("End", time_with_local(&end, entity.as_ref()), false),
+        None if v.pointer("/incident").is_some() => field("End", "ongoing".into(), true),
+        None => {}
+    }
+    if let Some(depth) = depth {
+        field("Lost", depth, true);
+    }
+    if let Some(mechanism) = s("/incident/mechanism") {
+        field("Mechanism", mechanism, true);
+    }
+    if let Some(scope) = s("/incident/scope") {
+        field("Scope", scope, true);
+    }
+    if let (Some(start), Some(end)) = (s("/restoration/start"), s("/restoration/end")) {
+        let share = pct("/restoration/restoredFraction").unwrap_or_else(|| "?".into());
+        field(
+            "Restoration window",
+            format!(
+                "{} → {} ({share} restored)",
+                time_with_local(&start, entity.as_ref()),
+                time_with_local(&end, entity.as_ref())
+            ),
+            false,
+        );
+    }
+    if let Some(signals) = v.pointer("/incident/signals").and_then(Value::as_array) {
+        let names: Vec<&str> = signals
+            .iter()
+            .filter_map(|x| {
+                x.as_str()
+                    .or_else(|| x.pointer("/signal").and_then(Value::as_str))
+            })
+            .collect();
+        if !names.is_empty() {
+            field("Signals", names.join(", "), false);
+        }
+    }
+    let color = match notice.as_str() {
+        "start" if !provisional => "#d7301f",
+        "restoration" | "end" => "#1a9850",
+        _ => "#f1a340",
+    };
+    json!({
+        "text": text,
+        "attachments": [{
+            "fallback": text,
+            "color": color,
+            "fields": fields,
+            "footer": "vigie",
+        }],
+    })
+    .to_string()
 }
 
 /// The e-mail subject and text of a notice.

@@ -281,7 +281,8 @@ pub fn document() -> Value {
                         "entity": { "type": "string" },
                         "notices": { "type": "array", "items": { "type": "string", "enum": ["start", "restoration", "end", "feed-health"] } },
                         "target": { "type": "string", "description": "http(s) URL." },
-                        "secret": { "type": "string", "minLength": 16, "maxLength": 256 }
+                        "secret": { "type": "string", "minLength": 16, "maxLength": 256 },
+                        "format": { "type": "string", "enum": ["json", "slack"], "default": "json", "description": "slack: a chat message (text and attachments) for Slack or Mattermost incoming webhooks." }
                     }
                 } } } },
                 "responses": { "201": { "description": "Stored." }, "400": { "description": "Invalid body or refused target." }, "401": { "description": "Missing or wrong token." }, "403": { "description": "Writes are disabled." }, "413": { "description": "Body too large (refused from its Content-Length, unread)." }, "415": { "description": "The body is not sent as Content-Type: application/json." }, "429": { "description": "Too many wrong tokens from this address in the last minute; see Retry-After." } }

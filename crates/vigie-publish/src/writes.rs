@@ -174,7 +174,7 @@ impl From<crate::alerts::AlertError> for ApiError {
 }
 
 /// A new subscription: `{entity, notices: ["start", "restoration", "end", "feed-health"],
-/// target: "https://…", secret: "16 to 256 bytes"}`.
+/// target: "https://…", secret: "16 to 256 bytes", format: "json" | "slack"}`.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
@@ -186,6 +186,10 @@ pub struct NewSubscription {
     pub target: String,
     /// HMAC-SHA256 key for the `X-Vigie-Signature` header.
     pub secret: String,
+    /// How notices are written: `json` (the default, vigie's notice) or
+    /// `slack` (a chat message for Slack or Mattermost incoming webhooks).
+    #[serde(default)]
+    pub format: Option<String>,
 }
 
 /// `POST /api/v1/subscriptions`: 201 with the subscription (without its secret).
@@ -203,17 +207,19 @@ pub async fn add_subscription(
             e.status()
         },
         message: format!(
-            "the body must be JSON {{entity, notices, target, secret}}: {}",
+            "the body must be JSON {{entity, notices, target, secret, format?}}: {}",
             e.body_text()
         ),
         retry_after: None,
     })?;
     let entity = crate::params::parse_entity(&new.entity, "entity")?;
     let allow_private = state.allow_private_targets();
+    let format = new.format.clone().unwrap_or_else(|| "json".into());
     let reply = json!({
         "entity": entity.to_string(),
         "notices": new.notices,
         "target": new.target,
+        "format": format,
     });
     let id = state
         .with_store_mut(move |store| {
@@ -221,12 +227,13 @@ pub async fn add_subscription(
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
                 .unwrap_or(0);
-            Ok(crate::alerts::subscribe(
+            Ok(crate::alerts::subscribe_with_format(
                 store,
                 &entity,
                 &new.notices,
                 &new.target,
                 &new.secret,
+                &format,
                 allow_private,
                 now,
             )?)
@@ -262,6 +269,7 @@ pub async fn list_subscriptions(
             "entity": s.entity.to_string(),
             "notices": s.notices,
             "target": s.target,
+            "format": s.format,
         })).collect::<Vec<_>>(),
         "outbox": { "pending": count("pending"), "delivered": count("delivered"), "failed": count("failed") },
     })))

@@ -488,3 +488,191 @@ fn e_mail_notices_reach_a_real_smtp_sink_and_are_retried() {
         "{mail}"
     );
 }
+
+/// A `slack` subscription, made through the API, gets chat messages (what
+/// Slack's and Mattermost's incoming webhooks take: `text` plus
+/// `attachments`) at a real receiver, signed like JSON notices; a `json`
+/// one beside it still gets vigie's notice.
+#[test]
+fn slack_subscriptions_get_chat_messages() {
+    let Some(shared) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = fill_iraq(dir.path(), &shared);
+    let (incidents, _) = vigie_publish::data::incidents(
+        &store,
+        &ResultFilter {
+            method: Some("vigie".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(!incidents.is_empty());
+    let (chat_url, chat) = receiver(0);
+    let (json_url, plain) = receiver(0);
+    let secret = "a-secret-of-at-least-16-bytes";
+    let server = common::start_with_options(dir.path(), Some("s3cret-token"), true);
+    let client = reqwest::blocking::Client::new();
+    let post = |body: serde_json::Value| {
+        let response = client
+            .post(server.url("/api/v1/subscriptions"))
+            .bearer_auth("s3cret-token")
+            .json(&body)
+            .send()
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<serde_json::Value>().unwrap())
+    };
+    let (status, made) = post(serde_json::json!({
+        "entity": "IQ", "notices": ["start", "end"], "target": chat_url,
+        "secret": secret, "format": "slack",
+    }));
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["format"], "slack");
+    let (status, made) = post(serde_json::json!({
+        "entity": "IQ", "notices": ["start"], "target": json_url, "secret": secret,
+    }));
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["format"], "json");
+    for (bad, words) in [
+        (
+            serde_json::json!({"entity": "IQ", "notices": ["start"], "target": chat_url, "secret": secret, "format": "teams"}),
+            "format 'teams'",
+        ),
+        (
+            serde_json::json!({"entity": "IQ", "notices": ["start"], "target": "mailto:ops@example.org", "secret": secret, "format": "slack"}),
+            "for webhooks",
+        ),
+    ] {
+        let (status, error) = post(bad);
+        assert_eq!(status, 400);
+        assert!(error["error"].as_str().unwrap().contains(words), "{error}");
+    }
+    let listed: serde_json::Value = client
+        .get(server.url("/api/v1/subscriptions"))
+        .bearer_auth("s3cret-token")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let formats: Vec<&str> = listed["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["format"].as_str().unwrap())
+        .collect();
+    assert_eq!(formats, ["slack", "json"]);
+
+    let mut conn = vigie_store::Store::open(dir.path()).unwrap();
+    let t0 = 1_800_000_000;
+    let config = DeliveryConfig {
+        allow_private: true,
+        ..DeliveryConfig::default()
+    };
+    alerts::enqueue(&mut conn, &incidents, t0).unwrap();
+    let report = alerts::deliver_due(&mut conn, &config, t0).unwrap();
+    let ended = incidents
+        .iter()
+        .filter(|i| i.incident.end.is_some())
+        .count();
+    assert_eq!(report.delivered, 2 * incidents.len() + ended);
+
+    let chat = chat.lock().unwrap().clone();
+    assert_eq!(chat.len(), incidents.len() + ended);
+    let first = &incidents[0];
+    let start = chat
+        .iter()
+        .find(|r| r.headers["x-vigie-notice"] == format!("start:{}", first.id))
+        .expect("the first incident's start message");
+    assert_eq!(start.answered, 200);
+    assert_eq!(start.headers["content-type"], "application/json");
+    assert_eq!(
+        start.headers["x-vigie-signature"],
+        alerts::signature(secret, start.body.as_bytes()),
+        "signed over the message sent"
+    );
+    let message: serde_json::Value = serde_json::from_str(&start.body).unwrap();
+    let text = message["text"].as_str().unwrap();
+    let start_utc = vigie_model::format_utc(first.incident.start);
+    let depth = format!("{:.0}%", first.incident.depth * 100.0);
+    assert!(text.starts_with("*Internet outage in IQ* at "), "{text}");
+    // UTC with Baghdad's local time (UTC+03:00) beside it.
+    assert!(
+        text.contains(&start_utc) && text.contains("(UTC+03:00) local"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{depth} of the baseline lost")),
+        "{text}"
+    );
+    assert!(
+        message.get("notice").is_none(),
+        "a chat message, not the notice"
+    );
+    let attachment = &message["attachments"][0];
+    assert_eq!(attachment["color"], "#d7301f");
+    assert_eq!(attachment["fallback"], text);
+    let field = |title: &str| {
+        attachment["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["title"] == title)
+            .map(|f| f["value"].as_str().unwrap().to_string())
+    };
+    assert_eq!(field("Incident").as_deref(), Some(first.id.as_str()));
+    assert_eq!(field("Lost"), Some(depth));
+    assert_eq!(
+        field("Mechanism").as_deref(),
+        Some(first.incident.mechanism.name())
+    );
+    assert!(field("Start").unwrap().starts_with(&start_utc));
+    let end = chat
+        .iter()
+        .find(|r| r.headers["x-vigie-notice"].starts_with("end:"))
+        .expect("an end message");
+    let end: serde_json::Value = serde_json::from_str(&end.body).unwrap();
+    assert!(end["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("*Internet outage over in IQ*"));
+    assert_eq!(end["attachments"][0]["color"], "#1a9850");
+
+    // The JSON subscriber still gets vigie's notice, unchanged.
+    let plain = plain.lock().unwrap().clone();
+    assert_eq!(plain.len(), incidents.len());
+    let notice: serde_json::Value = serde_json::from_str(&plain[0].body).unwrap();
+    assert_eq!(notice["notice"], "start");
+    assert!(notice.get("text").is_none());
+}
+
+/// Provisional and feed-health notices (no incident) read as chat
+/// messages too.
+#[test]
+fn slack_messages_of_notices_without_an_incident() {
+    let provisional = serde_json::json!({
+        "notice": "start", "provisional": true, "time": "2022-01-05T10:30:00Z",
+        "entity": "KZ", "message": "provisional: KZ lost 80% of its visible /24s",
+    });
+    let message: serde_json::Value =
+        serde_json::from_str(&alerts::slack_message(&provisional.to_string())).unwrap();
+    let text = message["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("*Possible Internet outage in KZ (provisional)* at 2022-01-05T10:30:00Z"),
+        "{text}"
+    );
+    assert!(
+        text.contains("UTC+0") && text.contains("provisional: KZ lost 80%"),
+        "{text}"
+    );
+    assert_eq!(message["attachments"][0]["color"], "#f1a340");
+    let silent = serde_json::json!({
+        "notice": "feed-health", "time": "2023-08-30T05:00:00Z", "entity": "AS9198",
+        "message": "no data for AS9198 since 2023-08-30T05:00:00Z (60 min before this notice)",
+    });
+    let message: serde_json::Value =
+        serde_json::from_str(&alerts::slack_message(&silent.to_string())).unwrap();
+    assert_eq!(
+        message["text"],
+        "*No data from AS9198* at 2023-08-30T05:00:00Z. no data for AS9198 since 2023-08-30T05:00:00Z (60 min before this notice)"
+    );
+}

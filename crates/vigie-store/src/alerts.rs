@@ -29,6 +29,13 @@ pub struct StoredSubscription {
     pub target: String,
     /// The key deliveries are signed with.
     pub secret: String,
+    /// How deliveries are written: `json` (vigie's notice) or `slack`.
+    #[serde(default = "json_format")]
+    pub format: String,
+}
+
+fn json_format() -> String {
+    "json".into()
 }
 
 /// A notice to add to the outbox for one subscription.
@@ -74,6 +81,9 @@ pub struct DueDelivery {
     pub target: String,
     /// The subscription's signing key.
     pub secret: String,
+    /// The subscription's format (`json` or `slack`).
+    #[serde(default = "json_format")]
+    pub format: String,
 }
 
 impl SqliteStore {
@@ -83,13 +93,14 @@ impl SqliteStore {
         notices: &[String],
         target: &str,
         secret: &str,
+        format: &str,
         created_at: UnixSecs,
     ) -> Result<i64, StoreError> {
         let label = self.label();
         let conn = self.connection();
         conn.prepare_cached(
-            "INSERT INTO subscriptions (kind, code, notices, target, secret, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO subscriptions (kind, code, notices, target, secret, created_at, format)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .and_then(|mut stmt| {
             stmt.execute(params![
@@ -98,7 +109,8 @@ impl SqliteStore {
                 notices.join(","),
                 target,
                 secret,
-                created_at
+                created_at,
+                format
             ])
         })
         .map_err(sql_error(label, "storing a subscription"))?;
@@ -111,8 +123,8 @@ impl SqliteStore {
         let mut stmt = self
             .connection()
             .prepare_cached(
-                "SELECT subscription_id, kind, code, notices, target, secret FROM subscriptions
-                 ORDER BY subscription_id",
+                "SELECT subscription_id, kind, code, notices, target, secret, format
+                 FROM subscriptions ORDER BY subscription_id",
             )
             .map_err(sql_error(label, context))?;
         let rows = stmt
@@ -124,12 +136,13 @@ impl SqliteStore {
                     row.get::<_, String>(3)?,
                     row.get::<_, String>(4)?,
                     row.get::<_, String>(5)?,
+                    row.get::<_, String>(6)?,
                 ))
             })
             .map_err(sql_error(label, context))?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, kind, code, notices, target, secret) =
+            let (id, kind, code, notices, target, secret, format) =
                 row.map_err(sql_error(label, context))?;
             // A row naming no valid entity is skipped.
             let entity = kind
@@ -143,6 +156,7 @@ impl SqliteStore {
                     notices: notices.split(',').map(str::to_string).collect(),
                     target,
                     secret,
+                    format,
                 });
             }
         }
@@ -217,7 +231,8 @@ impl SqliteStore {
         let mut stmt = self
             .connection()
             .prepare_cached(
-                "SELECT o.delivery_id, o.payload, o.attempts, o.notice_key, s.target, s.secret
+                "SELECT o.delivery_id, o.payload, o.attempts, o.notice_key, s.target, s.secret,
+                   s.format
                  FROM outbox o JOIN subscriptions s ON s.subscription_id = o.subscription_id
                  WHERE o.state = 'pending' AND o.next_attempt_at <= ?1 ORDER BY o.delivery_id",
             )
@@ -231,6 +246,7 @@ impl SqliteStore {
                     notice_key: row.get(3)?,
                     target: row.get(4)?,
                     secret: row.get(5)?,
+                    format: row.get(6)?,
                 })
             })
             .map_err(sql_error(label, context))?;

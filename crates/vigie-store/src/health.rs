@@ -660,7 +660,10 @@ mod tests {
                 .unwrap();
         }
         let mut store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 9);
+        assert_eq!(
+            store.schema_version().unwrap(),
+            crate::MIGRATIONS.len() as u32
+        );
         assert_eq!(store.bin_records("bgp-mrt", bin, T).unwrap(), None);
         let outcome = store
             .write_bin_weighted("bgp-mrt", bin, T, &[(key(), Some(8.0))], 1)

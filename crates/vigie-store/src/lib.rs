@@ -552,8 +552,8 @@ impl Store {
         }
     }
 
-    /// Stores an alert subscription (checked by the caller); returns its id.
-    /// `notices` must not contain commas.
+    /// Stores an alert subscription (checked by the caller) delivered as
+    /// vigie's JSON notices; returns its id. `notices` must not contain commas.
     pub fn add_subscription(
         &mut self,
         entity: &Entity,
@@ -562,11 +562,27 @@ impl Store {
         secret: &str,
         created_at: UnixSecs,
     ) -> Result<i64, StoreError> {
+        self.add_subscription_with_format(entity, notices, target, secret, "json", created_at)
+    }
+
+    /// [`Store::add_subscription`] with the delivery format (`json` or
+    /// `slack`, checked by the caller).
+    pub fn add_subscription_with_format(
+        &mut self,
+        entity: &Entity,
+        notices: &[String],
+        target: &str,
+        secret: &str,
+        format: &str,
+        created_at: UnixSecs,
+    ) -> Result<i64, StoreError> {
         match &mut self.backend {
-            Backend::Sqlite(db) => db.add_subscription(entity, notices, target, secret, created_at),
+            Backend::Sqlite(db) => {
+                db.add_subscription(entity, notices, target, secret, format, created_at)
+            }
             #[cfg(feature = "postgres")]
             Backend::Postgres(db) => {
-                db.add_subscription(entity, notices, target, secret, created_at)
+                db.add_subscription(entity, notices, target, secret, format, created_at)
             }
         }
     }

@@ -301,6 +301,12 @@ CREATE TABLE detector_depths (
 ) WITHOUT ROWID;
 ";
 
+/// Migration 10: a subscription's delivery format (`json`, vigie's notice;
+/// `slack`, a message that Slack and Mattermost incoming webhooks take).
+const MIGRATION_10: &str = "
+ALTER TABLE subscriptions ADD COLUMN format TEXT NOT NULL DEFAULT 'json';
+";
+
 /// The schema migrations, in order: `MIGRATIONS[i]` takes a database from
 /// version `i` to version `i + 1`. Append new steps at the end; never change
 /// a released one.
@@ -314,6 +320,7 @@ pub const MIGRATIONS: &[&str] = &[
     MIGRATION_7,
     MIGRATION_8,
     MIGRATION_9,
+    MIGRATION_10,
 ];
 
 /// The schema version this build writes: the number of migrations.

@@ -436,12 +436,13 @@ impl PgStore {
         notices: &[String],
         target: &str,
         secret: &str,
+        format: &str,
         created_at: UnixSecs,
     ) -> Result<i64, StoreError> {
         self.write("storing a subscription", |tx, label| {
             tx.query_one(
-                "INSERT INTO subscriptions (kind, code, notices, target, secret, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING subscription_id",
+                "INSERT INTO subscriptions (kind, code, notices, target, secret, created_at, format)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING subscription_id",
                 &[
                     &entity.kind().name(),
                     &entity.code(),
@@ -449,6 +450,7 @@ impl PgStore {
                     &target,
                     &secret,
                     &created_at,
+                    &format,
                 ],
             )
             .and_then(|row| row.try_get(0))
@@ -461,8 +463,8 @@ impl PgStore {
             let context = "reading subscriptions";
             let rows = tx
                 .query(
-                    "SELECT subscription_id, kind, code, notices, target, secret FROM subscriptions
-                     ORDER BY subscription_id",
+                    "SELECT subscription_id, kind, code, notices, target, secret, format
+                     FROM subscriptions ORDER BY subscription_id",
                     &[],
                 )
                 .map_err(pg_error(label, context))?;
@@ -480,6 +482,7 @@ impl PgStore {
                     notices: notices.split(',').map(str::to_string).collect(),
                     target: col(row, 4, label, context)?,
                     secret: col(row, 5, label, context)?,
+                    format: col(row, 6, label, context)?,
                 });
             }
             Ok(out)
@@ -548,7 +551,8 @@ impl PgStore {
             let context = "reading the due deliveries";
             let rows = tx
                 .query(
-                    "SELECT o.delivery_id, o.payload, o.attempts, o.notice_key, s.target, s.secret
+                    "SELECT o.delivery_id, o.payload, o.attempts, o.notice_key, s.target, s.secret,
+                       s.format
                      FROM outbox o JOIN subscriptions s ON s.subscription_id = o.subscription_id
                      WHERE o.state = 'pending' AND o.next_attempt_at <= $1 ORDER BY o.delivery_id",
                     &[&now],
@@ -563,6 +567,7 @@ impl PgStore {
                         notice_key: col(row, 3, label, context)?,
                         target: col(row, 4, label, context)?,
                         secret: col(row, 5, label, context)?,
+                        format: col(row, 6, label, context)?,
                     })
                 })
                 .collect()

@@ -237,6 +237,10 @@ CREATE TABLE detector_depths (
 );
 ";
 
+const MIGRATION_10: &str = "
+ALTER TABLE subscriptions ADD COLUMN format TEXT NOT NULL DEFAULT 'json';
+";
+
 /// The PostgreSQL schema steps, in the order and number of SQLite's.
 pub(crate) const PG_MIGRATIONS: &[&str] = &[
     MIGRATION_1,
@@ -248,6 +252,7 @@ pub(crate) const PG_MIGRATIONS: &[&str] = &[
     MIGRATION_7,
     MIGRATION_8,
     MIGRATION_9,
+    MIGRATION_10,
 ];
 
 /// The schema version recorded in `vigie_schema` (0 when the table is missing).
