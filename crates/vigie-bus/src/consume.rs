@@ -240,7 +240,7 @@ impl<'a> Consumer<'a> {
     }
 
     /// How many messages the consumer has not yet acknowledged or received.
-    fn pending(&self) -> Result<u64, BusError> {
+    pub(crate) fn pending(&self) -> Result<u64, BusError> {
         let mut consumer = self.consumer.clone();
         self.bus.run(async move {
             let info = consumer

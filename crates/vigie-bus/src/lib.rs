@@ -10,6 +10,8 @@
 //!   publishes through; a bin `write` accepted is stored on the server.
 //! - `consume.rs`: durable pull consumers; [`store_bins`] writes bins to
 //!   the store (`vigie bus store`), acknowledging after each commit.
+//! - `detect.rs`: detection workers, each over a share of the entities,
+//!   reading closed bins and writing incidents (`vigie bus detect`).
 //! - `vantage.rs`: probing vantage points' block states on the bus and the
 //!   quorum step that combines them into `probe-combined` bins
 //!   (`vigie probe --publish`, `vigie bus quorum`).
@@ -20,6 +22,8 @@ pub mod codec;
 mod bus;
 #[cfg(feature = "client")]
 mod consume;
+#[cfg(feature = "client")]
+pub mod detect;
 #[cfg(feature = "client")]
 mod sink;
 #[cfg(feature = "client")]

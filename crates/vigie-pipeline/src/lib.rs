@@ -93,7 +93,7 @@ pub use listing::{
     entity_rows, format_value, incident_rows, no_entities_note, series_rows, stored_incidents,
     Rows, SeriesQuery, TableFormat,
 };
-pub use live::{LiveDetection, Published, DECISIVE_LOSS, PROVISIONAL};
+pub use live::{LiveDetection, Published, Share, DECISIVE_LOSS, PROVISIONAL};
 pub use probe::{
     combine_vantage_states, combine_vantages, combined_bin, describe_change, describe_round,
     import_legacy_block_log, parse_v4_prefixes, read_targets, record_block_changes, run_probe,

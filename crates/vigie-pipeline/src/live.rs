@@ -86,6 +86,75 @@ pub struct LiveDetection {
     /// The last series [`Self::checkpoint_some`] saved: the next call goes
     /// on after it.
     cursor: Option<(SeriesKey, u32)>,
+    /// A detection worker's share of the entities (none: every entity).
+    share: Option<Share>,
+    /// The method the checkpoints are saved under.
+    checkpoint_method: String,
+}
+
+/// A detection worker's share of the entities, `index` of `count`
+/// (`--share 1/2`): a country is owned by the worker its code hashes to,
+/// a region by its country's worker (a country's scope reads its
+/// regions' incidents), an AS by its number's. Every worker also follows
+/// every AS without publishing it, since a country's scope names the ASes
+/// with an incident overlapping its own. The hash (FNV-1a over the
+/// entity's name) is fixed, so a share means the same entities to every
+/// version of vigie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Share {
+    /// This worker's place, from 1.
+    pub index: u32,
+    /// How many workers share the entities.
+    pub count: u32,
+}
+
+impl Share {
+    /// Whether this worker detects and publishes `entity`'s incidents.
+    pub fn owns(&self, entity: &Entity) -> bool {
+        let group = match entity {
+            Entity::Region(region) => Entity::Country(region.country).to_string(),
+            other => other.to_string(),
+        };
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in group.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        hash % u64::from(self.count) == u64::from(self.index - 1)
+    }
+
+    /// Whether this worker feeds `entity`'s bins to its detector: the
+    /// entities it owns, and every AS.
+    pub fn follows(&self, entity: &Entity) -> bool {
+        matches!(entity, Entity::Asn(_)) || self.owns(entity)
+    }
+
+    /// The method this share's checkpoints are saved under, apart from
+    /// the other shares' and the service's.
+    pub fn checkpoint_method(&self) -> String {
+        format!("{VIGIE}-share-{}-of-{}", self.index, self.count)
+    }
+}
+
+impl std::fmt::Display for Share {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Share {
+    type Err = anyhow::Error;
+
+    /// Parses `I/N`, 1 ≤ I ≤ N.
+    fn from_str(text: &str) -> Result<Share> {
+        let parsed = text
+            .split_once('/')
+            .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+        match parsed {
+            Some((index, count)) if index >= 1 && index <= count => Ok(Share { index, count }),
+            _ => anyhow::bail!("a share is I/N with 1 <= I <= N (1/2, 2/2), not {text:?}"),
+        }
+    }
 }
 
 /// A provisional incident: the open bin of a country's visible /24s
@@ -113,31 +182,7 @@ impl LiveDetection {
         config: VigieConfig,
         own_sources: impl IntoIterator<Item = String>,
     ) -> Result<LiveDetection> {
-        let mut detector = LiveDetector::new(config);
-        let mut saved_depths = HashMap::new();
-        let (states, _) = store
-            .detector_states(VIGIE)
-            .context("cannot read the live detector's checkpoints")?;
-        for checkpoint in states {
-            let restored = decode_state(&checkpoint.state).and_then(|state| {
-                let at = (state.first_bin(), state.depths_len());
-                let depths = decode_depths(&checkpoint.depths);
-                anyhow::ensure!(
-                    detector.restore(state, depths),
-                    "its depth history is shorter than its state"
-                );
-                Ok(at)
-            });
-            match restored {
-                Ok(at) => {
-                    saved_depths.insert((checkpoint.key, checkpoint.bin.secs()), at);
-                }
-                Err(e) => eprintln!(
-                    "vigie: the checkpoint of {}/{} ({} s) is unreadable ({e:#}): warming it up from the store",
-                    checkpoint.key.entity, checkpoint.key.signal, checkpoint.bin.secs()
-                ),
-            }
-        }
+        let (detector, saved_depths) = restore_checkpoints(store, config, VIGIE)?;
         // Read before the series, so nothing written meanwhile is missed.
         let position = store.last_write_seq()?;
         let mut live = LiveDetection {
@@ -153,6 +198,8 @@ impl LiveDetection {
             unsaved: BTreeSet::new(),
             saved_depths,
             cursor: None,
+            share: None,
+            checkpoint_method: VIGIE.to_string(),
         };
         let filter = ResultFilter {
             method: Some(PROVISIONAL.into()),
@@ -185,6 +232,53 @@ impl LiveDetection {
         Ok(live)
     }
 
+    /// A detection worker over `share` of the entities, fed by
+    /// [`Self::push_bin`] only (the bus's closed bins): its checkpoints
+    /// (saved under [`Share::checkpoint_method`]) are restored and nothing
+    /// is read from the store's series, so the bins after them come again
+    /// from the bus (a worker acknowledges bins only once checkpointed).
+    /// Bins of entities outside the share are skipped; only the share's
+    /// incidents and events are written.
+    pub fn for_share(
+        store: &mut Store,
+        config: VigieConfig,
+        share: Share,
+    ) -> Result<LiveDetection> {
+        let method = share.checkpoint_method();
+        let (detector, saved_depths) = restore_checkpoints(store, config, &method)?;
+        let mut live = LiveDetection {
+            detector,
+            scope: ScopeContext::default(),
+            position: 0,
+            own_sources: BTreeSet::new(),
+            pushed: BTreeSet::new(),
+            with_incidents: BTreeSet::new(),
+            ongoing: BTreeSet::new(),
+            pending: BTreeMap::new(),
+            last_final: BTreeMap::new(),
+            unsaved: BTreeSet::new(),
+            saved_depths,
+            cursor: None,
+            share: Some(share),
+            checkpoint_method: method,
+        };
+        // Fuse what was restored (nothing written): the scope's memory of
+        // regions and ASes, and which entities have incidents.
+        let mut everyone: Vec<Entity> = live.detector.entities().into_iter().collect();
+        everyone.sort_by_key(|e| (e.kind() == EntityKind::Country, e.clone()));
+        for entity in &everyone {
+            live.fuse(store, entity)?;
+        }
+        live.detector.take_changed();
+        live.detector.take_pushed();
+        Ok(live)
+    }
+
+    /// The share of the entities this detection follows (none: all).
+    pub fn share(&self) -> Option<Share> {
+        self.share
+    }
+
     /// The detector as it stands.
     pub fn detector(&self) -> &LiveDetector {
         &self.detector
@@ -192,9 +286,11 @@ impl LiveDetection {
 
     /// Feeds one closed bin of the service's own sources (values of "no
     /// data" are skipped: the detector counts a missing bin as no data).
+    /// A worker with a [`Share`] skips the entities it does not follow.
     pub fn push_bin(&mut self, bin: &SignalBin) {
         for (key, value) in &bin.values {
-            if value.is_some() {
+            let followed = self.share.is_none_or(|share| share.follows(&key.entity));
+            if value.is_some() && followed {
                 self.push(key, bin.bin, bin.bin_start, *value);
             }
         }
@@ -398,34 +494,51 @@ impl LiveDetection {
     ) -> Result<Published> {
         let mut ordered: Vec<Entity> = entities.into_iter().collect();
         ordered.sort_by_key(|e| (e.kind() == EntityKind::Country, e.clone()));
-        let config = self.detector.config().clone();
         let mut published = Published::default();
         for entity in &ordered {
-            let detections = self.detector.detections(entity);
+            let Some((detections, incidents)) = self.fuse(store, entity)? else {
+                continue;
+            };
             for detection in &detections {
                 let bin = BinSize::new(detection.bin_secs)?;
                 let events = stored_events(VIGIE, bin, &detection.events)?;
                 store.replace_events(VIGIE, &detection.key, bin, &events)?;
             }
-            let incidents: Vec<Incident> =
-                self.scope
-                    .scoped_incidents(store, entity, &detections, &config)?;
             store_incidents(store, entity, &incidents)?;
-            if incidents.iter().any(|i| i.end.is_none()) {
-                self.ongoing.insert(entity.clone());
-            } else {
-                self.ongoing.remove(entity);
-            }
-            if incidents.is_empty() {
-                self.with_incidents.remove(entity);
-            } else {
-                self.with_incidents.insert(entity.clone());
-            }
             published.entities += 1;
             published.incidents += incidents.len();
             published.ongoing += incidents.iter().filter(|i| i.end.is_none()).count();
         }
         Ok(published)
+    }
+
+    /// Fuses and scopes `entity`'s detections (the scope remembers a
+    /// region's or an AS's incidents) and notes whether it has incidents;
+    /// returns its detections and incidents when it is this detection's to
+    /// publish (an AS a share only follows is not).
+    #[allow(clippy::type_complexity)]
+    fn fuse(
+        &mut self,
+        store: &Store,
+        entity: &Entity,
+    ) -> Result<Option<(Vec<vigie_detect::SignalDetection>, Vec<Incident>)>> {
+        let config = self.detector.config().clone();
+        let detections = self.detector.detections(entity);
+        let incidents: Vec<Incident> =
+            self.scope
+                .scoped_incidents(store, entity, &detections, &config)?;
+        if incidents.iter().any(|i| i.end.is_none()) {
+            self.ongoing.insert(entity.clone());
+        } else {
+            self.ongoing.remove(entity);
+        }
+        if incidents.is_empty() {
+            self.with_incidents.remove(entity);
+        } else {
+            self.with_incidents.insert(entity.clone());
+        }
+        let owned = self.share.is_none_or(|share| share.owns(entity));
+        Ok(owned.then_some((detections, incidents)))
     }
 
     /// Saves the state of every series pushed since its last checkpoint,
@@ -483,7 +596,7 @@ impl LiveDetection {
             saved.push(((key.clone(), *bin_secs), (first_bin, len)));
         }
         store
-            .save_detector_state(VIGIE, &states, self.position)
+            .save_detector_state(&self.checkpoint_method, &states, self.position)
             .context("cannot checkpoint the live detector")?;
         for series in &chosen {
             self.unsaved.remove(series);
@@ -494,6 +607,41 @@ impl LiveDetection {
         self.saved_depths.extend(saved);
         Ok(states.len())
     }
+}
+
+/// A detector and, per series restored, its depth history's first bin and
+/// length in the store.
+type Restored = (LiveDetector, HashMap<(SeriesKey, u32), (UnixSecs, usize)>);
+
+/// A fresh detector with the states saved under `method` restored (an
+/// unreadable one is said on stderr and left out).
+fn restore_checkpoints(store: &Store, config: VigieConfig, method: &str) -> Result<Restored> {
+    let mut detector = LiveDetector::new(config);
+    let mut saved_depths = HashMap::new();
+    let (states, _) = store
+        .detector_states(method)
+        .context("cannot read the live detector's checkpoints")?;
+    for checkpoint in states {
+        let restored = decode_state(&checkpoint.state).and_then(|state| {
+            let at = (state.first_bin(), state.depths_len());
+            let depths = decode_depths(&checkpoint.depths);
+            anyhow::ensure!(
+                detector.restore(state, depths),
+                "its depth history is shorter than its state"
+            );
+            Ok(at)
+        });
+        match restored {
+                Ok(at) => {
+                    saved_depths.insert((checkpoint.key, checkpoint.bin.secs()), at);
+                }
+                Err(e) => eprintln!(
+                    "vigie: the checkpoint of {}/{} ({} s) is unreadable ({e:#}): warming it up from the store",
+                    checkpoint.key.entity, checkpoint.key.signal, checkpoint.bin.secs()
+                ),
+            }
+    }
+    Ok((detector, saved_depths))
 }
 
 /// A series' state as the store keeps it: postcard (a compact binary

@@ -603,6 +603,12 @@ pub struct IngestAccessLogArgs {
     pub source: String,
     #[command(flatten)]
     pub geo: GeoArgs,
+    /// Publish the closed bins to this NATS JetStream server instead of
+    /// writing them to the store (`vigie bus store` writes them there,
+    /// `vigie bus detect` detects from them).
+    #[cfg(feature = "nats")]
+    #[arg(long, value_name = "URL")]
+    pub publish: Option<String>,
 }
 
 /// Arguments of `vigie ingest pcap`.
@@ -641,6 +647,12 @@ pub enum BusCommand {
     /// it DOWN; each round's combined /24s up per entity are written as
     /// `ping-slash24` under the store source `probe-combined`.
     Quorum(BusQuorumArgs),
+    /// Detect outages as closed bins arrive, over a share of the entities
+    /// (--share I/N: run N workers, 1/N to N/N), and write their incidents
+    /// to the store. Each batch is acknowledged once its incidents are
+    /// written and the detector checkpointed, so a worker killed and
+    /// restarted goes on from its checkpoints and counts no bin twice.
+    Detect(BusDetectArgs),
 }
 
 /// Where the bus is.
@@ -702,4 +714,17 @@ pub struct BusQuorumArgs {
     pub bin: crate::cli::BinArg,
     #[command(flatten)]
     pub geo: crate::cli::GeoArgs,
+}
+
+/// Arguments of `vigie bus detect`.
+#[cfg(feature = "nats")]
+#[derive(Args, Debug)]
+pub struct BusDetectArgs {
+    #[command(flatten)]
+    pub bus: BusArgs,
+    /// This worker's share of the entities, I/N (a country and its
+    /// regions go to one worker; every worker follows every AS, for the
+    /// scope of its countries' incidents, and publishes its own).
+    #[arg(long, value_name = "I/N", default_value = "1/1")]
+    pub share: vigie_pipeline::Share,
 }

@@ -1,6 +1,7 @@
 //! `vigie bus` (feature `nats`): the roles that read NATS JetStream —
 //! `store` writes the bins on the bus to the store, `quorum` combines the
-//! vantage points' block states into `probe-combined` bins.
+//! vantage points' block states into `probe-combined` bins, `detect` runs
+//! a detection worker over a share of the entities.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -54,6 +55,36 @@ pub fn run(data_dir: &Path, command: BusCommand) -> Result<ExitCode> {
                 eprintln!("{}", report.summary());
             })
             .context("the bus consumer stopped (what it had acknowledged is in the store; start it again to go on)")?;
+            for example in &report.bad_examples {
+                eprintln!("bad message skipped: {example}");
+            }
+            println!("{}", report.summary());
+            Ok(partial_if(report.bad > 0))
+        }
+        BusCommand::Detect(args) => {
+            let bus = args.bus.connect()?;
+            let mut store = open_store(data_dir)?;
+            let mut options = vigie_bus::detect::DetectOptions::new(args.share);
+            options.consumer = args
+                .bus
+                .consumer(&vigie_bus::detect::durable_name(args.share));
+            eprintln!(
+                "detecting share {} of the entities from {} (stream {}) into {}",
+                args.share,
+                bus.url(),
+                args.bus.stream,
+                data_dir.display()
+            );
+            let report = vigie_bus::detect::detect_from_bus(
+                &bus,
+                &mut store,
+                &options,
+                &stop,
+                &mut |report| eprintln!("{}", report.summary()),
+            )
+            .context(
+                "the detection worker stopped (start it again: it goes on from its checkpoints)",
+            )?;
             for example in &report.bad_examples {
                 eprintln!("bad message skipped: {example}");
             }

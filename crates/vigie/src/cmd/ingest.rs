@@ -104,7 +104,6 @@ pub fn access_log(data_dir: &Path, args: IngestAccessLogArgs) -> Result<ExitCode
         bail!("--follow needs exactly one file");
     }
     let geo = load_geo(&args.geo.geo_files)?;
-    let mut store = open_store(data_dir)?;
     let files: Vec<PathBuf> = if args.files.is_empty() {
         vec![PathBuf::from("-")]
     } else {
@@ -121,13 +120,33 @@ pub fn access_log(data_dir: &Path, args: IngestAccessLogArgs) -> Result<ExitCode
     } else {
         AccessLogInput::Files(&files)
     };
+    #[cfg(feature = "nats")]
+    if let Some(url) = &args.publish {
+        // A collector on the bus: its closed bins go to JetStream
+        // (`vigie bus store` writes them, `vigie bus detect` reads them).
+        let bus = vigie_bus::Bus::connect(url, &vigie_bus::StreamSettings::default())?;
+        let mut sink = vigie_pipeline::LoggedSink::new(bus.sink(&options.source), args.follow);
+        let stats = vigie_pipeline::read_access_logs(input, &options, geo, &mut sink)?;
+        return Ok(access_log_outcome(&vigie_pipeline::AccessLogReport {
+            bins_written: sink.bins_written(),
+            bins_kept: sink.bins_kept(),
+            stats,
+        }));
+    }
+    let mut store = open_store(data_dir)?;
     let report = ingest_access_logs(&mut store, input, &options, geo, args.follow)?;
+    Ok(access_log_outcome(&report))
+}
+
+/// Tells what reading the logs did; the exit code says whether lines were
+/// skipped.
+fn access_log_outcome(report: &vigie_pipeline::AccessLogReport) -> ExitCode {
     report.messages().iter().for_each(|m| eprintln!("{m}"));
     if report.skipped_lines() {
         eprintln!("warning: some lines were skipped (exit code {EXIT_PARTIAL_INPUT}); is this the combined or common log format?");
-        return Ok(ExitCode::from(EXIT_PARTIAL_INPUT));
+        return ExitCode::from(EXIT_PARTIAL_INPUT);
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
 /// Reads the captures and writes closed bins.

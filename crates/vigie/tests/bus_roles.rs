@@ -1,0 +1,254 @@
+//! The roles of an observatory spread over processes, on a real
+//! `nats-server -js` and a real PostgreSQL server (both started here;
+//! features `nats` and `postgres`): a collector publishes a scenario's
+//! access-log bins to the bus, `vigie bus store` writes them to
+//! PostgreSQL, two detection workers (`vigie bus detect --share 1/2` and
+//! `2/2`) write the incidents, and two API servers read that store. One
+//! worker and the store writer are killed with SIGKILL mid-stream and
+//! started again. At the end the series and the incidents equal, value
+//! for value, those of the single-process run on SQLite (`vigie ingest
+//! access-log`, then `vigie detect`), and both API servers serve the same
+//! incidents as an API server over the SQLite store.
+//!
+//! `cargo test -p vigie --features nats,postgres --test bus_roles`
+#![cfg(all(feature = "nats", feature = "postgres"))]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use vigie_bus::testing::{store_contents, NatsServer};
+use vigie_model::TimeRange;
+use vigie_store::Store;
+
+#[path = "support/listening.rs"]
+mod listening;
+
+/// `vigie` on the SQLite store in `data_dir`, or on `store` when given.
+fn vigie(data_dir: &Path, store: Option<&str>) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vigie"));
+    command.arg("--data-dir").arg(data_dir);
+    if let Some(url) = store {
+        command.args(["--store", url]);
+    }
+    command
+}
+
+fn succeeded(what: &str, output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "{what}: {:?}\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A consumer role (`vigie bus store|detect …`) with small batches.
+fn bus_role(data_dir: &Path, store: &str, nats: &str, role: &[&str], extra: &[&str]) -> Command {
+    let mut command = vigie(data_dir, Some(store));
+    command
+        .arg("bus")
+        .args(role)
+        .args(["--nats", nats, "--batch", "8", "--ack-wait-secs", "2"])
+        .args(extra);
+    command
+}
+
+/// Waits until `child` has reported `batches` batches on stderr (a line
+/// per batch), then kills it with SIGKILL.
+fn kill_after(mut child: Child, batches: usize, what: &str) {
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = 0;
+    for line in stderr.lines() {
+        if line.unwrap().contains("messages (") {
+            seen += 1;
+            if seen == batches {
+                break;
+            }
+        }
+    }
+    assert_eq!(seen, batches, "{what} stopped before it was killed");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+/// The body of `GET path` at `addr`.
+fn get(addr: &str, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{body}");
+    body.to_string()
+}
+
+/// An API server over the store (`--listen 127.0.0.1:0`).
+fn serve(data_dir: &Path, store: Option<&str>) -> (Child, String) {
+    let mut command = vigie(data_dir, store);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null());
+    listening::spawn_listening(command)
+}
+
+/// The Iraq scenario's access log and geo tables, generated.
+fn scenario_inputs(dir: &Path) -> (PathBuf, Vec<PathBuf>) {
+    let scenario = vigie_scenario::builtin::load("iraq-exams").unwrap();
+    let generated = vigie_scenario::generate(&scenario, dir, &mut |_: &str| {}).unwrap();
+    (generated.access_log, generated.geo_files)
+}
+
+#[test]
+fn collector_store_writer_two_workers_and_two_apis_equal_the_single_process_run() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let Some(db) = vigie_testdata::postgres::test_database() else {
+        return;
+    };
+    let pg = db.url();
+    let inputs = tempfile::tempdir().unwrap();
+    let (log, geo_files) = scenario_inputs(inputs.path());
+    let log = log.to_str().unwrap().to_string();
+    let mut geo = Vec::new();
+    for file in &geo_files {
+        geo.push("--geo".to_string());
+        geo.push(file.to_str().unwrap().to_string());
+    }
+
+    // The single-process run on SQLite.
+    let reference = tempfile::tempdir().unwrap();
+    let ingest = |data_dir: &Path, extra: &[&str]| {
+        let mut command = vigie(data_dir, None);
+        command
+            .args(["ingest", "access-log", &log])
+            .args(&geo)
+            .args(extra);
+        succeeded("vigie ingest access-log", command.output().unwrap())
+    };
+    ingest(reference.path(), &[]);
+    succeeded(
+        "vigie detect",
+        vigie(reference.path(), None)
+            .arg("detect")
+            .output()
+            .unwrap(),
+    );
+
+    // The collector publishes every closed bin to the bus (no store).
+    let scratch = tempfile::tempdir().unwrap();
+    ingest(scratch.path(), &["--publish", &nats.url]);
+    // A garbage message on a subject the workers and the writer read.
+    let bus = vigie_bus::Bus::connect(&nats.url, &vigie_bus::StreamSettings::default()).unwrap();
+    bus.publish_raw("vigie.bins.access-log.country", b"\x01\xff\xff".to_vec())
+        .unwrap();
+    assert!(bus.stream_messages().unwrap() > 100, "too few messages");
+
+    // The store writer and two workers; the writer and worker 1 killed.
+    let writer = bus_role(scratch.path(), &pg, &nats.url, &["store"], &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let share = |i: &str, extra: &[&str]| {
+        bus_role(
+            scratch.path(),
+            &pg,
+            &nats.url,
+            &["detect", "--share", i],
+            extra,
+        )
+    };
+    let first = share("1/2", &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let second = share("2/2", &["--exit-when-drained"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    kill_after(writer, 20, "vigie bus store");
+    kill_after(first, 30, "vigie bus detect --share 1/2");
+    let writer = bus_role(
+        scratch.path(),
+        &pg,
+        &nats.url,
+        &["store"],
+        &["--exit-when-drained"],
+    )
+    .output()
+    .unwrap();
+    // Exit code 3: the garbage message was counted and skipped.
+    assert_eq!(writer.status.code(), Some(3), "{writer:?}");
+    let first = share("1/2", &["--exit-when-drained"]).output().unwrap();
+    assert_eq!(first.status.code(), Some(3), "{first:?}");
+    let first = String::from_utf8(first.stdout).unwrap();
+    assert!(first.contains("1 bad messages skipped"), "{first}");
+    let second = second.wait_with_output().unwrap();
+    assert_eq!(second.status.code(), Some(3), "{second:?}");
+    let second = String::from_utf8(second.stdout).unwrap();
+    // The restarted worker went on from its place: it read fewer messages
+    // than the worker that read the whole stream.
+    let read = |summary: &str| -> u64 { summary.split(' ').next().unwrap().parse().unwrap() };
+    assert!(read(&first) < read(&second), "{first}\n{second}");
+
+    // The series, value for value.
+    let sqlite = Store::open(reference.path()).unwrap();
+    let shared = Store::open_url(&pg).unwrap();
+    let series = sqlite.list_series().unwrap();
+    let first_bin = series.iter().filter_map(|s| s.first_bin).min().unwrap();
+    let last_bin = series.iter().filter_map(|s| s.last_bin).max().unwrap();
+    let range = TimeRange::new(first_bin, last_bin + 300).unwrap();
+    let expected = store_contents(&sqlite, range);
+    assert!(expected.len() > 5, "{} series", expected.len());
+    assert_eq!(store_contents(&shared, range), expected);
+
+    // The incidents, value for value (the detector's whole JSON).
+    let incidents = |data_dir: &Path, store: Option<&str>| {
+        succeeded(
+            "vigie incidents",
+            vigie(data_dir, store)
+                .args(["incidents", "--format", "json"])
+                .output()
+                .unwrap(),
+        )
+    };
+    let want = incidents(reference.path(), None);
+    let incident_count = serde_json::from_str::<serde_json::Value>(&want)
+        .unwrap()
+        .as_array()
+        .map_or(0, Vec::len);
+    assert!(incident_count >= 2, "too few incidents: {want}");
+    assert_eq!(incidents(scratch.path(), Some(&pg)), want);
+    let stored = |store: &Store| {
+        let mut all = store
+            .incidents(&vigie_store::ResultFilter::default())
+            .unwrap();
+        all.sort_by(|a, b| (&a.entity, a.start).cmp(&(&b.entity, b.start)));
+        all
+    };
+    assert_eq!(stored(&shared), stored(&sqlite));
+
+    // Two API servers over the shared store serve what one over SQLite does.
+    let (mut api_sqlite, at_sqlite) = serve(reference.path(), None);
+    let (mut api_a, at_a) = serve(scratch.path(), Some(&pg));
+    let (mut api_b, at_b) = serve(scratch.path(), Some(&pg));
+    let path = "/api/v1/incidents?from=2000-01-01T00:00:00Z";
+    let served = get(&at_sqlite, path);
+    assert!(served.contains("\"start\""), "{served}");
+    assert_eq!(get(&at_a, path), served);
+    assert_eq!(get(&at_b, path), served);
+    for server in [&mut api_sqlite, &mut api_a, &mut api_b] {
+        server.kill().unwrap();
+        server.wait().unwrap();
+    }
+}
