@@ -738,3 +738,48 @@ fn notify(store: &mut Store, pending: &Pending, notice: &str) -> Result<()> {
     store.enqueue_notices(&outbox, now)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod share_tests {
+    use super::Share;
+    use vigie_model::Entity;
+
+    #[test]
+    fn every_entity_has_one_owner_and_regions_go_with_their_country() {
+        let shares: Vec<Share> = (1..=3).map(|i| format!("{i}/3").parse().unwrap()).collect();
+        let mut per_share = [0usize; 3];
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                let code = String::from_utf8(vec![a, b]).unwrap();
+                // "AS…" reads as an AS number: not a country code here.
+                let (Ok(country), Ok(region)) = (
+                    code.parse::<Entity>(),
+                    format!("{code}/Somewhere").parse::<Entity>(),
+                ) else {
+                    continue;
+                };
+                let owners: Vec<usize> = (0..3).filter(|&i| shares[i].owns(&country)).collect();
+                assert_eq!(owners.len(), 1, "{code}");
+                assert!(shares[owners[0]].owns(&region), "{code}");
+                per_share[owners[0]] += 1;
+            }
+        }
+        // About 676 codes, split roughly evenly.
+        assert!(per_share.iter().all(|&n| n > 150), "{per_share:?}");
+        let asn = Entity::Asn(64_500);
+        assert_eq!(shares.iter().filter(|s| s.owns(&asn)).count(), 1);
+        assert!(shares.iter().all(|s| s.follows(&asn)));
+        assert_eq!(shares[1].checkpoint_method(), "vigie-share-2-of-3");
+    }
+
+    #[test]
+    fn shares_parse_only_within_their_count() {
+        assert_eq!(
+            "2/2".parse::<Share>().unwrap(),
+            Share { index: 2, count: 2 }
+        );
+        for bad in ["0/2", "3/2", "1", "a/b", "1/0", ""] {
+            assert!(bad.parse::<Share>().is_err(), "{bad}");
+        }
+    }
+}

@@ -710,6 +710,11 @@ pub struct BusQuorumArgs {
     /// Vantage points that must see a block DOWN for it to count DOWN.
     #[arg(long, default_value_t = 2)]
     pub quorum: usize,
+    /// Publish the combined bins on the bus (`vigie.bins.probe-combined.…`,
+    /// for `vigie bus store` and `vigie bus detect`) instead of writing
+    /// them to the store.
+    #[arg(long)]
+    pub to_bus: bool,
     #[command(flatten)]
     pub bin: crate::cli::BinArg,
     #[command(flatten)]

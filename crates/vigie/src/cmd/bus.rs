@@ -94,21 +94,34 @@ pub fn run(data_dir: &Path, command: BusCommand) -> Result<ExitCode> {
         BusCommand::Quorum(args) => {
             let bus = args.bus.connect()?;
             let geo = vigie_pipeline::load_geo(&args.geo.geo_files)?;
-            let mut store = open_store(data_dir)?;
             let options = vigie_bus::vantage::QuorumOptions {
                 vantages: args.vantages.clone(),
                 quorum: args.quorum,
                 bin: args.bin.bin,
                 consumer: args.bus.consumer("vigie-quorum"),
             };
-            let report = vigie_bus::vantage::combine_from_bus(
-                &bus,
-                &options,
-                &geo,
-                &mut store.sink(vigie_pipeline::COMBINED_SOURCE),
-                &stop,
-                &mut |line| println!("{line}"),
-            )?;
+            let mut on_bin = |line: String| println!("{line}");
+            let report = if args.to_bus {
+                let mut sink = bus.sink(vigie_pipeline::COMBINED_SOURCE);
+                vigie_bus::vantage::combine_from_bus(
+                    &bus,
+                    &options,
+                    &geo,
+                    &mut sink,
+                    &stop,
+                    &mut on_bin,
+                )?
+            } else {
+                let mut store = open_store(data_dir)?;
+                vigie_bus::vantage::combine_from_bus(
+                    &bus,
+                    &options,
+                    &geo,
+                    &mut store.sink(vigie_pipeline::COMBINED_SOURCE),
+                    &stop,
+                    &mut on_bin,
+                )?
+            };
             for example in &report.bad_examples {
                 eprintln!("bad message skipped: {example}");
             }

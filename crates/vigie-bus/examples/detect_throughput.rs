@@ -1,0 +1,132 @@
+//! Detection throughput through the bus (docs/BENCHMARKS.md): a throwaway
+//! `nats-server -js`, `DAYS` days of five-minute bins of `COUNTRIES`
+//! countries with `REGIONS` regions each (visible /24s with a daily cycle,
+//! an outage in every tenth country) published through `JetStreamSink`,
+//! then detected by `detect_from_bus` (the loop of `vigie bus detect`)
+//! with one worker (`--share 1/1`), then with two (`1/2` and `2/2`, each on
+//! its own thread, bus connection and store connection), each time into a
+//! fresh store: a temporary SQLite store, or the empty PostgreSQL
+//! databases `STORE1` and `STORE2` (`postgres://` URLs, one per run; build
+//! with `--features vigie-store/postgres`).
+//!
+//! `cargo run --release -p vigie-bus --example detect_throughput -- [DAYS] [COUNTRIES] [REGIONS] [STORE1 STORE2]`
+
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use vigie_bus::detect::{detect_from_bus, DetectOptions};
+use vigie_bus::testing::NatsServer;
+use vigie_bus::{Bus, StreamSettings};
+use vigie_model::{BinSink, BinSize, Entity, SeriesKey, SignalBin, SignalKind};
+use vigie_pipeline::Share;
+use vigie_store::Store;
+
+const START: i64 = 1_700_006_400 / 86_400 * 86_400;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number = |i: usize, default: u64| args.get(i).map_or(default, |a| a.parse().unwrap());
+    let days = number(0, 14);
+    let countries = number(1, 40);
+    let regions = number(2, 9);
+    let store_urls = [args.get(3).cloned(), args.get(4).cloned()];
+    let Some(server) = NatsServer::start() else {
+        std::process::exit(1);
+    };
+    let mut keys = Vec::new();
+    for c in 0..countries {
+        let code = [b'A' + (c / 26) as u8, b'A' + (c % 26) as u8];
+        let code = std::str::from_utf8(&code).unwrap().to_string();
+        keys.push((c, code.parse::<Entity>().unwrap()));
+        for r in 0..regions {
+            keys.push((c, format!("{code}/R{r}").parse::<Entity>().unwrap()));
+        }
+    }
+    let bins = days * 288;
+    let bin = |index: u64| {
+        let t = START + index as i64 * 300;
+        let hour = (t % 86_400) as f64 / 3_600.0;
+        SignalBin {
+            bin: BinSize::FIVE_MINUTES,
+            bin_start: t,
+            values: keys
+                .iter()
+                .enumerate()
+                .map(|(i, (country, entity))| {
+                    let base = 500.0 + 40.0 * (i % 17) as f64;
+                    let cycle = 1.0 + 0.05 * (hour / 24.0 * std::f64::consts::TAU).sin();
+                    let noise = ((index * 7 + i as u64 * 13) % 11) as f64;
+                    let outage =
+                        country % 10 == 3 && index > bins * 2 / 3 && index < bins * 2 / 3 + 24;
+                    let value = if outage {
+                        0.1 * base
+                    } else {
+                        (base * cycle).round() + noise
+                    };
+                    (
+                        SeriesKey {
+                            entity: entity.clone(),
+                            signal: SignalKind::BgpVisibleSlash24s,
+                        },
+                        Some(value),
+                    )
+                })
+                .collect(),
+        }
+    };
+    let bus = Bus::connect(&server.url, &StreamSettings::default()).unwrap();
+    let mut sink = bus.sink("bgp");
+    for index in 0..bins {
+        sink.write(&bin(index)).unwrap();
+    }
+    let messages = bus.stream_messages().unwrap();
+    println!(
+        "{bins} bins of {} series ({messages} messages) on the bus",
+        keys.len()
+    );
+
+    for workers in [1u32, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = &store_urls[workers as usize - 1];
+        let open = || match url {
+            Some(url) => Store::open_url(url).unwrap(),
+            None => Store::open(dir.path()).unwrap(),
+        };
+        drop(open());
+        let started = Instant::now();
+        let reports: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (1..=workers)
+                .map(|index| {
+                    let url = server.url.clone();
+                    let open = &open;
+                    scope.spawn(move || {
+                        let bus = Bus::connect(&url, &StreamSettings::default()).unwrap();
+                        let mut store = open();
+                        let mut options = DetectOptions::new(Share {
+                            index,
+                            count: workers,
+                        });
+                        options.consumer.exit_when_drained = true;
+                        options.consumer.batch = 256;
+                        let stop = AtomicBool::new(false);
+                        detect_from_bus(&bus, &mut store, &options, &stop, &mut |_| {}).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let secs = started.elapsed().as_secs_f64();
+        let incidents = open()
+            .incidents(&vigie_store::ResultFilter::default())
+            .unwrap()
+            .len();
+        for (i, report) in reports.iter().enumerate() {
+            println!("  worker {}/{workers}: {}", i + 1, report.summary());
+        }
+        println!(
+            "{workers} worker(s): {secs:.2} s, {:.0} bins/s, {:.0} bin values/s, {incidents} incidents stored",
+            bins as f64 / secs,
+            (bins * keys.len() as u64) as f64 / secs,
+        );
+    }
+}
