@@ -252,3 +252,80 @@ fn collector_store_writer_two_workers_and_two_apis_equal_the_single_process_run(
         server.wait().unwrap();
     }
 }
+
+/// Two vantage points' states on the bus, over three bins (in the second
+/// every block is down for both).
+fn publish_vantage_states(bus: &vigie_bus::Bus) {
+    const START: i64 = 1_700_000_100 / 300 * 300;
+    for bin in 0..3i64 {
+        for vantage in ["a", "b"] {
+            let states = ["2.72.0.0", "2.72.1.0", "95.56.0.0", "8.8.8.0"]
+                .iter()
+                .map(|block| {
+                    let state = if bin == 1 {
+                        vigie_probe::BlockState::Down
+                    } else {
+                        vigie_probe::BlockState::Up
+                    };
+                    (
+                        u32::from(block.parse::<std::net::Ipv4Addr>().unwrap()),
+                        state,
+                    )
+                })
+                .collect();
+            let states = vigie_probe::VantageStates {
+                vantage: vantage.to_string(),
+                states,
+            };
+            vigie_bus::vantage::publish_states(bus, &states, START + bin * 300 + 200).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_quorum_publishing_on_the_bus_stores_what_the_quorum_writing_the_store_does() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let bus = vigie_bus::Bus::connect(&nats.url, &vigie_bus::StreamSettings::default()).unwrap();
+    publish_vantage_states(&bus);
+    let quorum = |data_dir: &Path, extra: &[&str]| {
+        let mut command = vigie(data_dir, None);
+        command
+            .args(["bus", "quorum", "--nats", &nats.url, "--exit-when-drained"])
+            .args(["--vantage", "a", "--vantage", "b", "--quorum", "2"])
+            .args(extra);
+        succeeded("vigie bus quorum", command.output().unwrap())
+    };
+    let direct = tempfile::tempdir().unwrap();
+    let lines = quorum(direct.path(), &["--durable", "direct"]);
+    assert_eq!(
+        lines.matches("combined 2 vantage points").count(),
+        3,
+        "{lines}"
+    );
+    let through = tempfile::tempdir().unwrap();
+    quorum(through.path(), &["--to-bus"]);
+    assert!(
+        !through.path().join("vigie.sqlite").exists(),
+        "--to-bus wrote a store"
+    );
+    succeeded(
+        "vigie bus store",
+        vigie(through.path(), None)
+            .args(["bus", "store", "--nats", &nats.url, "--exit-when-drained"])
+            .output()
+            .unwrap(),
+    );
+    let range = TimeRange::new(1_699_999_800, 1_700_001_000).unwrap();
+    let expected = store_contents(&Store::open(direct.path()).unwrap(), range);
+    assert!(!expected.is_empty());
+    // A country whose blocks were all down in the second bin reads 0 there.
+    assert!(expected
+        .iter()
+        .any(|(_, _, values)| values.contains(&Some(0f64.to_bits()))));
+    assert_eq!(
+        store_contents(&Store::open(through.path()).unwrap(), range),
+        expected
+    );
+}
