@@ -52,9 +52,10 @@ pub async fn entities(
         })
         .transpose()?;
     let search = params.text("search").map(str::to_string);
+    let listing = state.listing();
     let (total, found) = state
         .with_store(move |store| {
-            let all = data::search_entities(store, search.as_deref(), kind)?;
+            let all = data::search_entities(listing.entities(store)?, search.as_deref(), kind);
             Ok((all.len(), page.slice(all)))
         })
         .await?;
@@ -458,6 +459,7 @@ pub async fn summary(
     let params = Params(q);
     let page = params.page()?;
     let filter = result_filter(&params)?;
+    let listing = state.listing();
     let (summaries, series, entities) = state
         .with_store(move |store| {
             let method = filter.method.as_deref().unwrap_or(DEFAULT_METHOD);
@@ -468,11 +470,10 @@ pub async fn summary(
                 filter.until,
                 filter.entity.as_ref(),
             )?;
-            Ok((
-                summaries,
-                store.list_series()?.len(),
-                store.entities()?.len(),
-            ))
+            let series = listing.series(store)?;
+            let mut entities = series.iter().map(|s| &s.key.entity).collect::<Vec<_>>();
+            entities.dedup();
+            Ok((summaries, series.len(), entities.len()))
         })
         .await?;
     let incidents: usize = summaries.iter().map(|s| s.incidents).sum();

@@ -389,8 +389,9 @@ pub fn coverage_of(series: &[vigie_store::SeriesInfo]) -> Coverage {
 /// series the country and its regions have and until when (the map greys out
 /// countries with no data).
 pub async fn coverage(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let listing = state.listing();
     let coverage = state
-        .with_store(|store| Ok(coverage_of(&store.list_series()?)))
+        .with_store(move |store| Ok(coverage_of(&listing.series(store)?)))
         .await?;
     let countries: Vec<Value> = coverage
         .countries

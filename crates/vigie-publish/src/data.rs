@@ -230,17 +230,16 @@ pub fn read(
     store.read_series(key, bin, range)
 }
 
-/// Entities whose code or name contains `search` (case-insensitive), of
-/// `kind` when given, in store order.
+/// The entities of `all` (the store's, such as
+/// [`crate::listing::Listing::entities`] gives) whose code or name contains
+/// `search` (case-insensitive), of `kind` when given, in store order.
 pub fn search_entities(
-    store: &Store,
+    all: Vec<EntityInfo>,
     search: Option<&str>,
     kind: Option<vigie_model::EntityKind>,
-) -> Result<Vec<EntityInfo>, StoreError> {
+) -> Vec<EntityInfo> {
     let needle = search.map(str::to_lowercase);
-    Ok(store
-        .entities()?
-        .into_iter()
+    all.into_iter()
         .filter(|info| kind.is_none_or(|k| info.entity.kind() == k))
         .filter(|info| {
             needle.as_ref().is_none_or(|n| {
@@ -251,7 +250,7 @@ pub fn search_entities(
                         .is_some_and(|name| name.to_lowercase().contains(n.as_str()))
             })
         })
-        .collect())
+        .collect()
 }
 
 /// A stored incident, decoded, with its stable id.
@@ -424,6 +423,18 @@ pub fn summarize(
     until: Option<UnixSecs>,
     entity: Option<&Entity>,
 ) -> Result<Vec<EntitySummary>, StoreError> {
+    summarize_where(store, method, from, until, entity, |_| true)
+}
+
+/// Like [`summarize`], counting only the incidents `keep` accepts.
+pub fn summarize_where(
+    store: &Store,
+    method: &str,
+    from: Option<UnixSecs>,
+    until: Option<UnixSecs>,
+    entity: Option<&Entity>,
+    keep: impl Fn(&Incident) -> bool,
+) -> Result<Vec<EntitySummary>, StoreError> {
     let filter = ResultFilter {
         entity: entity.cloned(),
         method: Some(method.to_string()),
@@ -431,13 +442,14 @@ pub fn summarize(
         until,
     };
     let (found, _) = incidents(store, &filter)?;
+    // The names alone (the entities table), not the listing of every series.
     let names: BTreeMap<Entity, Option<String>> = store
-        .entities()?
+        .entity_names()?
         .into_iter()
-        .map(|info| (info.entity, info.name))
+        .map(|(entity, name)| (entity, Some(name)))
         .collect();
     let mut by_entity: BTreeMap<Entity, EntitySummary> = BTreeMap::new();
-    for published in &found {
+    for published in found.iter().filter(|p| keep(&p.incident)) {
         let incident = &published.incident;
         let summary = by_entity
             .entry(incident.entity.clone())

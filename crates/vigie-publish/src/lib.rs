@@ -18,9 +18,10 @@
 //!   ([`params`] has the limits).
 //! - [`feed`]: Atom feeds of incidents (`/api/v1/incidents.atom`, `?entity=`
 //!   for one entity's), written with `atom_syndication`.
-//! - [`ioda`]: IODA API v2-compatible endpoints (`/v2/signals/raw/…`,
-//!   `/v2/outages/{alerts,events,summary}`, `/v2/entities/query`) with IODA's
-//!   parameters and envelope, so IODA clients work unchanged.
+//! - [`ioda`]: IODA API v2-compatible endpoints (`/v2/signals/{raw,events}/…`,
+//!   `/v2/outages/{alerts,events,summary}`, `/v2/entities/query`,
+//!   `/v2/datasources`, `/v2/topo/…`) with IODA's parameters and envelope,
+//!   so IODA clients work unchanged; [`continents`] for its entity ids.
 //! - [`writes`]: the endpoints that write, behind `Authorization: Bearer`:
 //!   annotations and alert subscriptions.
 //! - [`annotations`]: external events attached to an entity and a time
@@ -42,6 +43,8 @@
 //!   summaries.
 //! - [`window`]: the series windows that the native and IODA signal
 //!   endpoints read.
+//! - [`listing`]: the store's series listing, cached until the next write
+//!   (entities, coverage, summary and IODA's entity query read it).
 //! - [`params`]: query parameters and their bounds; [`error`]: [`ApiError`].
 //!
 //! Reading is public. The server writes only annotations, subscriptions and
@@ -52,6 +55,7 @@
 pub mod alerts;
 pub mod annotations;
 pub mod api;
+pub mod continents;
 pub mod cors;
 pub mod dashboard;
 pub mod data;
@@ -59,6 +63,7 @@ pub mod error;
 pub mod feed;
 pub mod ioda;
 pub mod limits;
+pub mod listing;
 pub mod metrics;
 pub mod openapi;
 pub mod params;

@@ -23,7 +23,7 @@ fn path_param(name: &str, description: &str) -> Value {
 fn time(name: &str, required: bool) -> Value {
     param(
         name,
-        "Unix seconds or ISO 8601 UTC (2023-08-20T03:00:00Z).",
+        "Unix seconds, ISO 8601 UTC (2023-08-20T03:00:00Z), now, or relative to now as IODA accepts (-24h, -7d, +30min).",
         "string",
         required,
     )
@@ -117,6 +117,9 @@ pub fn document() -> Value {
                     "string",
                     false,
                 ),
+                param("relatedTo", "Only entities related to this one, as type/code: country/KZ gives KZ's regions and the ASes originating address space in KZ; region/KZ/Almaty gives KZ; asn/9198 gives its countries.", "string", false),
+                param("ignoreMethods", "Leave out <datasource>.<method> terms, comma-separated, * for any (bgp.*, *.ioda-median).", "string", false),
+                param("extendWindow", "Seconds before `from` an event may have started (events, summary: default 1209600) or, for alerts, seconds around the range searched (default 0); at most a year.", "integer", false),
             ],
             with(extra, page()),
         )
@@ -174,14 +177,28 @@ pub fn document() -> Value {
             json_type,
         ),
     );
-    add(paths::IODA_SIGNALS_RAW, operation("IODA v2: raw signals", "IODA's `/v2/signals/raw` with the same parameters and envelope; data is [[{entityType, entityCode, entityName, datasource, from, until, step, nativeStep, values}]]. No 100-day cap.",
+    add(paths::IODA_SIGNALS_RAW, operation("IODA v2: raw signals", "IODA's `/v2/signals/raw` with the same parameters and envelope; data is one set per entity code, [[{entityType, entityCode, entityName, entityFqid, datasource, subtype, from, until, step, nativeStep, values}], …]. With maxPoints the step is one of IODA's (60 s to 10 years). No 100-day cap.",
         vec![
             path_param("entityType", "country, asn or region."),
-            path_param("entityCode", "IQ, 9198 or KZ/Almaty (URL-encoded)."),
+            path_param("entityCode", "IQ, 9198 or KZ/Almaty (URL-encoded); up to 100 codes, comma-separated."),
             time("from", true), time("until", true),
-            param("datasource", "Signal name(s), comma-separated.", "string", false),
-            param("maxPoints", "Downsample to at most this many points.", "integer", false),
+            param("datasource", "IODA datasource(s), comma-separated: bgp, ping-slash24, ucsd-nt, merit-nt, gtr, gtr-sarima, gtr-norm, mozilla, or vigie's signal names; an unknown name is a 400 listing them.", "string", false),
+            param("sourceParams", "Accepted for compatibility, unused.", "string", false),
+            param("maxPoints", "Downsample to at most this many points, at IODA's steps.", "integer", false),
         ], json_type));
+    add(paths::IODA_SIGNALS_EVENTS, operation("IODA v2: outages as series", "Per entity code, one series of datasource outages: per step, the IODA overall score of the incident under way (0 when none); same shape as /v2/signals/raw.",
+        vec![
+            path_param("entityType", "country, asn or region."),
+            path_param("entityCode", "IQ, 9198 or KZ/Almaty (URL-encoded); up to 100 codes, comma-separated."),
+            time("from", true), time("until", true),
+            param("maxPoints", "At most this many points, at IODA's steps.", "integer", false),
+            param("method", "vigie extension: detector, vigie (default) or ioda-median.", "string", false),
+        ], json_type));
+    add(paths::IODA_DATASOURCES, operation("IODA v2: datasources", "IODA's datasource names, each with the vigie signal it is read from and its units, then vigie's other signals: [{datasource, name, units, signal}].", vec![], json_type));
+    add(paths::IODA_DATASOURCE, operation("IODA v2: one datasource", "One datasource {datasource, name, units, signal}; an unknown name is a 400 listing the accepted ones.",
+        vec![path_param("datasource", "ucsd-nt, bgp, ping-slash24, … or a vigie signal name.")], json_type));
+    add(paths::IODA_TOPO, operation("IODA v2: map of an entity type", "For country, {idField: usercode, topology}: the world's countries as TopoJSON (world-atlas 110m), each with its ISO alpha-2 code as usercode. region, continent and county: 404, vigie embeds no geometry for them.",
+        vec![path_param("entityType", "country (continent, region and county answer 404).")], json_type));
     add(paths::IODA_ALERTS, operation("IODA v2: alerts", "Alerts {datasource, entity, time, level, condition, value, historyValue, method}: `critical` when an event starts, `normal` when it ends.",
         ioda_outage_params(vec![param("datasource", "Only this signal.", "string", false)]), json_type));
     add(paths::IODA_EVENTS, operation("IODA v2: events", "Events in IODA's codf format {location, location_name, start, duration, uncertainty, method, datasource, status, fraction, score, overlaps_window} or ioda format {entity, from, until, score, datasource, method}.",
@@ -190,19 +207,20 @@ pub fn document() -> Value {
             param("format", "codf (default) or ioda.", "string", false),
             param("includeAlerts", "ioda format: add an alerts list.", "boolean", false),
             param("overall", "Merge signals (vigie incidents), datasource overall.", "boolean", false),
-            param("orderBy", "time, score or name, with /asc or /desc.", "string", false),
+            param("orderBy", "time, score or name, with /asc or /desc (default time/asc); anything else is a 400.", "string", false),
         ]), json_type));
-    add(paths::IODA_SUMMARY, operation("IODA v2: summary", "Per entity {scores: {overall, <datasource>…}, event_cnt, entity}, highest overall score first.",
-        ioda_outage_params(vec![param("orderBy", "Accepted for compatibility; results are ordered by score.", "string", false)]), json_type));
+    add(paths::IODA_SUMMARY, operation("IODA v2: summary", "Per entity {scores: {overall, <datasource>…}, event_cnt, entity}, ordered by orderBy (default score/desc).",
+        ioda_outage_params(vec![param("orderBy", "time, score or name, with /asc or /desc (default score/desc); anything else is a 400.", "string", false)]), json_type));
     add(
         paths::IODA_ENTITIES,
         operation(
             "IODA v2: entity query",
-            "Entities {type, code, name, attrs} by type, code or search text.",
+            "Entities {type, code, name, subnames, attrs: {fqid, …}} by type, code, relation or search text, in an envelope of type entities.lookup.",
             with(
                 vec![
                     param("entityType", "country, asn or region.", "string", false),
                     param("entityCode", "Code(s), comma-separated.", "string", false),
+                    param("relatedTo", "Only entities related to this one, as type/code (country/KZ: its regions and ASes).", "string", false),
                     param("search", "Substring of the code or name.", "string", false),
                 ],
                 page(),
@@ -212,7 +230,7 @@ pub fn document() -> Value {
     );
     add(paths::COVERAGE, operation("Store coverage", "The data span (from, until) and, per country, the number of its own series, of its regions with series, and the end of its latest data (latestEnd); ASes are only counted (asns).", vec![], json_type));
     add(paths::EMBED, operation("Embeddable chart", "One entity's chart alone (HTML), framable by the configured origins; query: from, until, scale=raw, lang=fr.", vec![], "text/html"));
-    add(paths::METRICS, operation("Prometheus metrics", "Request counts and latency histograms per route, store gauges, in the Prometheus text format.", vec![], "text/plain"));
+    add(paths::METRICS, operation("Prometheus metrics", "Request counts and latency histograms per route, store gauges, and the process's sources (bins, BGP updates and peers, flow datagrams, probes), live detector and alert worker, in the Prometheus text format.", vec![], "text/plain"));
     let mut annotations = operation(
         "List annotations",
         "External events (such as a televised address) of an entity overlapping the range.",

@@ -32,12 +32,16 @@ impl Params {
         self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
-    /// A time: Unix seconds (`1692500000`) or ISO 8601 UTC
-    /// (`2023-08-20T03:00:00Z`, `2023-08-20`).
+    /// A time: Unix seconds (`1692500000`), ISO 8601 UTC
+    /// (`2023-08-20T03:00:00Z`, `2023-08-20`), or as IODA accepts, `now` or
+    /// a time relative to now (`-24h`, `-7d`, `+30min`; see [`relative_time`]).
     pub fn time(&self, name: &str) -> Result<Option<UnixSecs>, ApiError> {
         let Some(text) = self.text(name) else {
             return Ok(None);
         };
+        if let Some(t) = relative_time(name, text, now_secs())? {
+            return Ok(Some(t));
+        }
         if let Ok(secs) = text.parse::<i64>() {
             if !(0..=4_102_444_800).contains(&secs) {
                 return Err(ApiError::bad_request(format!(
@@ -127,6 +131,141 @@ impl Params {
     }
 }
 
+/// The longest offset a relative time may give (100 years).
+pub const MAX_RELATIVE_SECS: i64 = 100 * 366 * 86_400;
+
+/// The current time, Unix seconds.
+pub fn now_secs() -> UnixSecs {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A time relative to `now` as IODA's API accepts it (Graphite's form):
+/// `now`, or a sign, a whole number and a unit: `s`, `min` (or `m`), `h`,
+/// `d`, `w`, `mon` (30 days), `y` (365 days), such as `-24h` or `-7d`.
+/// `Ok(None)` when `text` is not relative (an absolute time); a 400 when it
+/// starts like one but is malformed or lies more than 100 years away.
+pub fn relative_time(name: &str, text: &str, now: UnixSecs) -> Result<Option<UnixSecs>, ApiError> {
+    let lower = text.trim().to_ascii_lowercase();
+    if lower == "now" {
+        return Ok(Some(now));
+    }
+    let (sign, rest) = match lower.as_bytes().first() {
+        Some(b'-') => (-1, &lower[1..]),
+        Some(b'+') => (1, &lower[1..]),
+        _ => return Ok(None),
+    };
+    let bad = || {
+        ApiError::bad_request(format!(
+            "'{name}' = '{text}' is not a relative time: use now, or a sign, a number and a unit (s, min, h, d, w, mon, y), such as -24h or -7d"
+        ))
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || digits > 12 {
+        return Err(bad());
+    }
+    let amount: i64 = rest[..digits].parse().map_err(|_| bad())?;
+    let unit: i64 = match &rest[digits..] {
+        "s" | "sec" | "secs" | "second" | "seconds" => 1,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60,
+        "h" | "hour" | "hours" => 3_600,
+        "d" | "day" | "days" => 86_400,
+        "w" | "week" | "weeks" => 7 * 86_400,
+        "mon" | "month" | "months" => 30 * 86_400,
+        "y" | "year" | "years" => 365 * 86_400,
+        _ => return Err(bad()),
+    };
+    let offset = amount
+        .checked_mul(unit)
+        .filter(|o| *o <= MAX_RELATIVE_SECS)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "'{name}' = '{text}' lies more than 100 years from now"
+            ))
+        })?;
+    Ok(Some(now + sign * offset))
+}
+
+/// IODA's datasource names and the vigie signal each one is served from.
+/// `ucsd-nt` (the UCSD telescope) and `merit-nt` (Merit's) are both read
+/// from vigie's telescope signal; `gtr-sarima` from Google's traffic, as
+/// `gtr` (vigie keeps no SARIMA forecast).
+pub const IODA_DATASOURCES: [(&str, SignalKind); 8] = [
+    ("bgp", SignalKind::BgpVisibleSlash24s),
+    ("ping-slash24", SignalKind::ProbeUpSlash24s),
+    ("ucsd-nt", SignalKind::TelescopeUniqueSources),
+    ("merit-nt", SignalKind::TelescopeUniqueSources),
+    ("gtr", SignalKind::GoogleTraffic),
+    ("gtr-sarima", SignalKind::GoogleTraffic),
+    ("gtr-norm", SignalKind::GoogleTrafficNormalised),
+    ("mozilla", SignalKind::MozillaCities),
+];
+
+/// A datasource of the IODA API: one of IODA's names
+/// ([`IODA_DATASOURCES`]) or one of vigie's signal names; anything else
+/// is a 400 that lists both.
+pub fn parse_ioda_datasource(text: &str) -> Result<SignalKind, ApiError> {
+    let wanted = text.trim().to_ascii_lowercase();
+    if let Some((_, kind)) = IODA_DATASOURCES.iter().find(|(n, _)| *n == wanted) {
+        return Ok(*kind);
+    }
+    wanted.parse::<SignalKind>().map_err(|_| {
+        let ioda: Vec<&str> = IODA_DATASOURCES.iter().map(|(n, _)| *n).collect();
+        let own: Vec<&str> = SignalKind::ALL.iter().map(|s| s.name()).collect();
+        ApiError::bad_request(format!(
+            "invalid datasource {text} (must be one of the following [{}]; vigie's own signals are also accepted: {})",
+            ioda.join(", "),
+            own.join(", ")
+        ))
+    })
+}
+
+/// The steps IODA's API downsamples to, in seconds: 1, 2, 5, 15 and 30
+/// minutes; 1, 2, 6 and 12 hours; 1 and 2 days; 1, 2 and 4 weeks; 1, 2 and
+/// 10 years.
+pub const IODA_STEPS: [u32; 17] = [
+    60,
+    120,
+    300,
+    900,
+    1_800,
+    3_600,
+    7_200,
+    21_600,
+    43_200,
+    86_400,
+    172_800,
+    604_800,
+    1_209_600,
+    2_419_200,
+    31_536_000,
+    63_072_000,
+    315_360_000,
+];
+
+/// The step IODA would answer with: the native step without `max_points`,
+/// else the smallest of [`IODA_STEPS`] at least `native` (and a multiple of
+/// it, so bins group whole) that fits `range_secs` in `max_points` values;
+/// the largest such step when none fits.
+pub fn ioda_step(native: u32, range_secs: i64, max_points: Option<usize>) -> u32 {
+    let Some(max) = max_points else {
+        return native;
+    };
+    let mut step = native;
+    for candidate in IODA_STEPS {
+        if candidate < native || candidate % native != 0 {
+            continue;
+        }
+        step = candidate;
+        if range_secs / i64::from(candidate) <= max as i64 {
+            break;
+        }
+    }
+    step
+}
+
 /// A page of a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
@@ -203,6 +342,91 @@ mod tests {
         assert_eq!(err.status.as_u16(), 400);
         assert!(err.message.contains("'c'"), "{}", err.message);
         assert_eq!(p.time("absent").unwrap(), None);
+    }
+
+    #[test]
+    fn relative_times_are_read_as_ioda_does() {
+        let now = 1_700_000_000;
+        assert_eq!(relative_time("from", "now", now).unwrap(), Some(now));
+        assert_eq!(
+            relative_time("from", "-24h", now).unwrap(),
+            Some(now - 86_400)
+        );
+        assert_eq!(
+            relative_time("from", "-7d", now).unwrap(),
+            Some(now - 7 * 86_400)
+        );
+        assert_eq!(
+            relative_time("until", "+30min", now).unwrap(),
+            Some(now + 1_800)
+        );
+        assert_eq!(relative_time("from", "1692500000", now).unwrap(), None);
+        for garbage in [
+            "-",
+            "-h",
+            "-24",
+            "-24parsecs",
+            "--1d",
+            "-1e9d",
+            "-99999999999999d",
+        ] {
+            let err = relative_time("from", garbage, now).unwrap_err();
+            assert_eq!(err.status.as_u16(), 400, "{garbage}");
+            assert!(err.message.contains("'from'"), "{}", err.message);
+        }
+        assert!(relative_time("from", "-200y", now).is_err());
+        let p = params(&[("from", "-1d")]);
+        let t = p.time("from").unwrap().unwrap();
+        assert!((now_secs() - 86_400 - t).abs() < 5);
+    }
+
+    #[test]
+    fn ioda_datasources_map_to_vigie_signals() {
+        assert_eq!(
+            parse_ioda_datasource("ucsd-nt").unwrap(),
+            SignalKind::TelescopeUniqueSources
+        );
+        assert_eq!(
+            parse_ioda_datasource("gtr-sarima").unwrap(),
+            SignalKind::GoogleTraffic
+        );
+        assert_eq!(
+            parse_ioda_datasource("mozilla").unwrap(),
+            SignalKind::MozillaCities
+        );
+        assert_eq!(
+            parse_ioda_datasource("bgp-v6").unwrap(),
+            SignalKind::BgpVisibleSlash48s
+        );
+        let err = parse_ioda_datasource("nope").unwrap_err();
+        assert_eq!(err.status.as_u16(), 400);
+        for name in [
+            "ucsd-nt",
+            "gtr",
+            "gtr-sarima",
+            "gtr-norm",
+            "mozilla",
+            "merit-nt",
+            "bgp",
+            "ping-slash24",
+        ] {
+            assert!(err.message.contains(name), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn steps_are_iodas() {
+        // No maxPoints: the native step.
+        assert_eq!(ioda_step(300, 86_400, None), 300);
+        // A day in 100 points: 15 minutes (96 values), not 5 or 10.
+        assert_eq!(ioda_step(300, 86_400, Some(100)), 900);
+        // 100 days in 1000 points: 4 h would do, IODA's next step is 6 h.
+        assert_eq!(ioda_step(300, 100 * 86_400, Some(1000)), 21_600);
+        // Never below the native step, always a multiple of it.
+        assert_eq!(ioda_step(3_600, 3_600, Some(100_000)), 3_600);
+        assert_eq!(ioda_step(600, 86_400, Some(50)), 1_800);
+        // Nothing fits: the largest step.
+        assert_eq!(ioda_step(300, 4_000_000_000, Some(1)), 315_360_000);
     }
 
     #[test]

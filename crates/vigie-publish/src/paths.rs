@@ -29,6 +29,14 @@ pub const IODA_EVENTS: &str = "/v2/outages/events";
 pub const IODA_SUMMARY: &str = "/v2/outages/summary";
 /// IODA v2 entity query.
 pub const IODA_ENTITIES: &str = "/v2/entities/query";
+/// IODA v2 outages as time series.
+pub const IODA_SIGNALS_EVENTS: &str = "/v2/signals/events/{entityType}/{entityCode}";
+/// IODA v2 datasources.
+pub const IODA_DATASOURCES: &str = "/v2/datasources";
+/// IODA v2 one datasource.
+pub const IODA_DATASOURCE: &str = "/v2/datasources/{datasource}";
+/// IODA v2 map of an entity type (TopoJSON).
+pub const IODA_TOPO: &str = "/v2/topo/{entityType}";
 /// Prometheus metrics.
 pub const METRICS: &str = "/metrics";
 /// Annotations: GET lists, POST (with the token) adds.
@@ -48,7 +56,7 @@ pub const EMBED: &str = "/embed/{entityType}/{code}";
 pub const EMBED_ROUTE: &str = "/embed/{entityType}/{*code}";
 
 /// Every GET route the server answers.
-pub const ALL_GET: [&str; 19] = [
+pub const ALL_GET: [&str; 23] = [
     ENTITIES,
     SIGNALS,
     SIGNALS_CSV,
@@ -63,6 +71,10 @@ pub const ALL_GET: [&str; 19] = [
     IODA_EVENTS,
     IODA_SUMMARY,
     IODA_ENTITIES,
+    IODA_SIGNALS_EVENTS,
+    IODA_DATASOURCES,
+    IODA_DATASOURCE,
+    IODA_TOPO,
     METRICS,
     ANNOTATIONS,
     SUBSCRIPTIONS,

@@ -125,6 +125,10 @@ pub fn router(state: AppState) -> Router {
         .route(paths::IODA_EVENTS, get(ioda::events))
         .route(paths::IODA_SUMMARY, get(ioda::summary))
         .route(paths::IODA_ENTITIES, get(ioda::entities))
+        .route(paths::IODA_SIGNALS_EVENTS, get(ioda::signals_events))
+        .route(paths::IODA_DATASOURCES, get(ioda::datasources))
+        .route(paths::IODA_DATASOURCE, get(ioda::datasource))
+        .route(paths::IODA_TOPO, get(ioda::topo))
         .route(paths::METRICS, get(metrics_text))
         .route(paths::COVERAGE, get(dashboard::coverage))
         // CORS on the read routes above only (Router::layer wraps the routes

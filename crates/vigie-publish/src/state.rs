@@ -8,6 +8,7 @@ use vigie_store::{Store, StoreError};
 
 use crate::error::ApiError;
 use crate::limits::{Cancel, Guards, HeavyPermit, ServerLimits};
+use crate::listing::Listing;
 use crate::metrics::Metrics;
 
 /// Idle store connections kept for reuse.
@@ -56,6 +57,7 @@ struct Inner {
     metrics: Metrics,
     write_token: Option<String>,
     allow_private_targets: bool,
+    listing: Arc<Listing>,
 }
 
 impl AppState {
@@ -105,6 +107,7 @@ impl AppState {
                 metrics: Metrics::default(),
                 write_token: write_token.filter(|t| !t.is_empty()),
                 allow_private_targets,
+                listing: Arc::default(),
             }),
             guards: Arc::new(Guards::new(ServerLimits::default())),
             embed_origins: Arc::new(vec!["*".to_string()]),
@@ -181,6 +184,11 @@ impl AppState {
     /// Whether webhook targets may be loopback or private addresses.
     pub fn allow_private_targets(&self) -> bool {
         self.inner.allow_private_targets
+    }
+
+    /// The store's series listing, cached between writes.
+    pub fn listing(&self) -> Arc<Listing> {
+        Arc::clone(&self.inner.listing)
     }
 
     /// The request metrics.

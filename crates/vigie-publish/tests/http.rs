@@ -194,6 +194,7 @@ fn native_api_serves_the_stored_values() {
             .replace("{entityType}", "country")
             .replace("{entityCode}", "IQ")
             .replace("{code}", "IQ")
+            .replace("{datasource}", "bgp")
             .replace("{id}", &format!("IQ@{}", stored[0].start));
         let url = server.url(&format!(
             "{concrete}?entity=IQ&from={HOUR_FROM}&until={}",
@@ -335,7 +336,9 @@ fn ioda_v2_shapes_match_iodas_documented_responses() {
         .unwrap()
         .ends_with("+00:00"));
     assert!(body["metadata"]["responseTime"].is_string());
-    assert_eq!(body["requestParameters"]["from"], HOUR_FROM.to_string());
+    // Typed as IODA echoes them: from and until are integers.
+    assert_eq!(body["requestParameters"]["from"], HOUR_FROM);
+    assert_eq!(body["requestParameters"]["maxPoints"], Value::Null);
     assert_eq!(body["requestParameters"]["entityCode"], "IQ");
     assert_eq!(body["error"], Value::Null);
     assert!(body["perf"].is_object());
@@ -399,18 +402,24 @@ fn ioda_v2_shapes_match_iodas_documented_responses() {
     assert_eq!(back.start, stored.start);
     assert_eq!(back.values, stored.values);
 
-    // Downsampled like IODA: step grows, nativeStep stays.
+    // Downsampled like IODA: the step is IODA's smallest allowed one that
+    // fits maxPoints, the range rounded to it; nativeStep stays.
     let (_, body) = get_json(&server.url(&format!(
         "/v2/signals/raw/country/IQ?from={HOUR_FROM}&until={last}&datasource=bgp&maxPoints=100"
     )));
     let series = &body["data"][0][0];
-    let n = csv.len();
-    let factor = n.div_ceil(100);
-    assert_eq!(series["step"], 300 * factor);
+    let step = vigie_publish::params::ioda_step(300, last - HOUR_FROM, Some(100));
+    assert!(vigie_publish::params::IODA_STEPS.contains(&step));
+    assert!((last - HOUR_FROM) / i64::from(step) <= 100);
+    assert_eq!(series["step"], step);
     assert_eq!(series["nativeStep"], 300);
+    let from = series["from"].as_i64().unwrap();
+    let until = series["until"].as_i64().unwrap();
+    assert_eq!(from % i64::from(step), 0);
+    assert!(from <= HOUR_FROM && until >= last);
     assert_eq!(
-        series["values"].as_array().unwrap().len(),
-        n.div_ceil(factor)
+        series["values"].as_array().unwrap().len() as i64,
+        (until - from) / i64::from(step)
     );
 
     // /v2/outages/alerts.
@@ -526,10 +535,10 @@ fn ioda_v2_shapes_match_iodas_documented_responses() {
 
     // /v2/entities/query.
     let (_, body) = get_json(&server.url("/v2/entities/query?entityType=country&search=iraq"));
-    assert_eq!(body["type"], "entities");
+    assert_eq!(body["type"], "entities.lookup");
     assert_eq!(
         body["data"],
-        serde_json::json!([{"type": "country", "code": "IQ", "name": "Iraq", "attrs": {}}])
+        serde_json::json!([{"type": "country", "code": "IQ", "name": "Iraq", "subnames": [], "attrs": {"fqid": "geo.provider.AS.IQ"}}])
     );
     let (_, body) = get_json(&server.url("/v2/entities/query?entityType=asn"));
     assert_eq!(body["data"], serde_json::json!([]));

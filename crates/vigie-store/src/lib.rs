@@ -363,6 +363,19 @@ impl Store {
         }
     }
 
+    /// Every entity with a display name, and the name, ordered by entity.
+    /// Reads the entities table alone (no series, no staged bins): cheap
+    /// enough to run on every request beside a cached series listing.
+    pub fn entity_names(&self) -> Result<Vec<(Entity, String)>, StoreError> {
+        let mut names = match &self.backend {
+            Backend::Sqlite(db) => db.entity_names()?,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.entity_names()?,
+        };
+        names.sort();
+        Ok(names)
+    }
+
     /// Whether the store holds any series of `entity` (a name alone does not count).
     pub fn has_entity(&self, entity: &Entity) -> Result<bool, StoreError> {
         match &self.backend {

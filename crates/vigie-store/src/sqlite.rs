@@ -217,6 +217,12 @@ pub(crate) fn stored_bin(label: &str, bin_secs: i64) -> Result<BinSize, StoreErr
         .ok_or_else(|| corrupt(label, format!("stored bin size {bin_secs} s is not valid")))
 }
 
+/// Builds an entity from its stored kind and code; `None` for a kind this
+/// build does not know.
+pub(crate) fn stored_entity(kind: &str, code: &str) -> Option<Entity> {
+    Entity::from_kind_code(kind.parse().ok()?, code).ok()
+}
+
 /// Builds a series key from stored names; `None` for names this build does
 /// not know (for example a signal added by a newer vigie).
 pub(crate) fn stored_key(kind: &str, code: &str, signal: &str) -> Option<SeriesKey> {
@@ -831,6 +837,35 @@ impl SqliteStore {
                 |row| row.get(0),
             )
             .map_err(sql_error(&self.label, "looking up an entity"))
+    }
+
+    pub(crate) fn entity_names(&self) -> Result<Vec<(Entity, String)>, StoreError> {
+        let label = &self.label;
+        let context = "listing entity names";
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT kind, code, name FROM entities WHERE name IS NOT NULL AND name <> ''",
+            )
+            .map_err(sql_error(label, context))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(sql_error(label, context))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, code, name) = row.map_err(sql_error(label, context))?;
+            // Kinds a newer vigie wrote and this build does not know are skipped.
+            if let Some(entity) = stored_entity(&kind, &code) {
+                out.push((entity, name));
+            }
+        }
+        Ok(out)
     }
 
     pub(crate) fn entity_name(&self, entity: &Entity) -> Result<Option<String>, StoreError> {

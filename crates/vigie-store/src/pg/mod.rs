@@ -587,6 +587,28 @@ impl PgStore {
         })
     }
 
+    pub(crate) fn entity_names(&self) -> Result<Vec<(Entity, String)>, StoreError> {
+        self.read("listing entity names", |tx, label| {
+            let context = "listing entity names";
+            let rows = tx
+                .query(
+                    "SELECT kind, code, name FROM entities WHERE name IS NOT NULL AND name <> ''",
+                    &[],
+                )
+                .map_err(pg_error(label, context))?;
+            let mut out = Vec::new();
+            for row in &rows {
+                let kind: String = col(row, 0, label, context)?;
+                let code: String = col(row, 1, label, context)?;
+                let name: String = col(row, 2, label, context)?;
+                if let Some(entity) = crate::sqlite::stored_entity(&kind, &code) {
+                    out.push((entity, name));
+                }
+            }
+            Ok(out)
+        })
+    }
+
     pub(crate) fn entity_name(&self, entity: &Entity) -> Result<Option<String>, StoreError> {
         self.read("looking up an entity name", |tx, label| {
             let row = tx
