@@ -71,7 +71,8 @@ pub struct DetectReport {
     /// Of them, messages delivered before (a worker stopped before
     /// acknowledging them).
     pub redelivered: u64,
-    /// Closed bins read.
+    /// Messages of closed bins read (a bin travels as one message per
+    /// entity kind, or more when cut into parts).
     pub bins: u64,
     /// Series checkpointed.
     pub checkpointed: u64,
@@ -87,7 +88,7 @@ impl DetectReport {
     /// The one-line summary `vigie bus detect` prints.
     pub fn summary(&self) -> String {
         format!(
-            "{} messages ({} redelivered): {} closed bins, {} series checkpointed, {} incidents written; {} bad messages skipped",
+            "{} messages ({} redelivered): {} of closed bins, {} series checkpointed, {} incidents written; {} bad messages skipped",
             self.messages, self.redelivered, self.bins, self.checkpointed, self.incidents, self.bad
         )
     }
