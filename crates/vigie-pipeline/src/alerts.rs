@@ -117,7 +117,17 @@ pub fn spawn_alert_worker(mut store: Store, settings: &AlertSettings) -> Result<
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
                 .unwrap_or(0);
-            match run_pass(&mut store, VIGIE, &config, now) {
+            let pass = run_pass(&mut store, VIGIE, &config, now);
+            if let Ok((added, report)) = &pass {
+                metrics::counter!("vigie_alerts_enqueued_total").increment(*added as u64);
+                metrics::counter!("vigie_alerts_sent_total").increment(report.delivered as u64);
+                metrics::counter!("vigie_alerts_retries_total").increment(report.retrying as u64);
+                metrics::counter!("vigie_alerts_failed_total").increment(report.failed as u64);
+                metrics::counter!("vigie_alerts_deferred_total").increment(report.deferred as u64);
+            } else {
+                metrics::counter!("vigie_alerts_pass_errors_total").increment(1);
+            }
+            match pass {
                 Ok((added, report))
                     if added + report.delivered + report.retrying + report.failed > 0 =>
                 {

@@ -1,11 +1,56 @@
 //! Prometheus metrics: request counts and latencies per route, rendered in
-//! the text exposition format at `/metrics` with the store's own gauges.
+//! the text exposition format at `/metrics` with the store's own gauges,
+//! followed by what the rest of the process counts through the `metrics`
+//! facade (the sources, the live detector, the alert worker: see
+//! [`install_recorder`]), rendered by `metrics-exporter-prometheus`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Upper bounds (seconds) of the live detector's time-per-bin histogram
+/// (`vigie_detector_bin_seconds`).
+pub const DETECTOR_BIN_BUCKETS_SECS: [f64; 10] =
+    [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0];
+
+/// Installs the process's `metrics` recorder (once; later calls return the
+/// same handle) so that the counters and gauges other crates record with
+/// `metrics::counter!` and `metrics::gauge!` are rendered at `/metrics`.
+/// `None` when another recorder was installed first. `vigie serve` calls
+/// it before starting its sources; [`crate::AppState`] does too.
+pub fn install_recorder() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("vigie_detector_bin_seconds".into()),
+                    &DETECTOR_BIN_BUCKETS_SECS,
+                )
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            Some(handle)
+        })
+        .as_ref()
+}
+
+/// What the rest of the process recorded, in the text exposition format
+/// (empty when no recorder is installed).
+pub fn render_process_metrics() -> String {
+    match install_recorder() {
+        Some(handle) => {
+            handle.run_upkeep();
+            handle.render()
+        }
+        None => String::new(),
+    }
+}
 
 /// Upper bounds (seconds) of the request-duration histogram buckets.
 pub const LATENCY_BUCKETS_SECS: [f64; 10] =

@@ -93,7 +93,8 @@ async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiErro
             latest as f64,
         ));
     }
-    let body = state.metrics().render(&list);
+    let mut body = state.metrics().render(&list);
+    body.push_str(&crate::metrics::render_process_metrics());
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -98,6 +98,7 @@ impl AppState {
         allow_private_targets: bool,
     ) -> Result<AppState, StoreError> {
         let first = store.reconnect()?;
+        crate::metrics::install_recorder();
         Ok(AppState {
             inner: Arc::new(Inner {
                 pool: StorePool {

@@ -1,7 +1,8 @@
 //! `vigie serve` end to end: a configuration with a BGP speaker and a BMP
 //! station; a real RIS update file streamed to the station as BMP route
 //! monitoring lands in the store with the values the routing model gives;
-//! an unknown BGP peer is refused; the process stops cleanly.
+//! an unknown BGP peer is refused; `/metrics` counts the feeds' UPDATEs,
+//! route changes and peers up as the model does; the process stops cleanly.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use vigie_bgp::live::bmp::{BmpRouter, BmpStats, BmpTime};
-use vigie_bgp::live::LiveDriver;
+use vigie_bgp::live::{LiveDriver, LiveEvent};
 use vigie_bgp::{VisibilityAccounting, VisibilityConfig};
 use vigie_model::{BinSize, SeriesKey, SignalKind, TimeRange};
 use vigie_store::Store;
@@ -32,11 +33,26 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `GET /metrics` of the API on `port`, over a plain HTTP/1.1 connection.
+fn scrape_metrics(port: u16) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
+}
+
 #[test]
 fn serve_writes_bmp_routes_to_the_store() {
     let Some(data) = shared_data() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (bgp_port, bmp_port) = (free_port(), free_port());
+    let (bgp_port, bmp_port, api_port) = (free_port(), free_port(), free_port());
     // A RIS Live server replaying the shared sample (rrc10's peer AS201333
     // announcing four /48s of AS20473) to whoever subscribes.
     let ris_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -76,7 +92,7 @@ fn serve_writes_bmp_routes_to_the_store() {
         });
     });
     let config = format!(
-        "bin_secs = 300\n[bgp]\nprovisional_secs = 1\n\
+        "bin_secs = 300\n[api]\nlisten = \"127.0.0.1:{api_port}\"\n[bgp]\nprovisional_secs = 1\n\
          [[source]]\nkind = \"bgp-session\"\nlisten = \"127.0.0.1:{bgp_port}\"\nlocal_asn = 64512\nrouter_id = \"192.0.2.1\"\n\
          peers = [{{ ip = \"127.0.0.2\", asn = 65002 }}]\n\
          [[source]]\nkind = \"bmp\"\nlisten = \"127.0.0.1:{bmp_port}\"\n\
@@ -203,6 +219,58 @@ fn serve_writes_bmp_routes_to_the_store() {
     }
     let checked = last.unwrap_or_else(|e| panic!("the store never matched the model: {e}"));
     assert!(checked > 50, "{checked} series compared");
+
+    // /metrics: the BMP feed's UPDATEs, route changes and peers up as the
+    // model counts them, RIS Live's message, the provisional bins written.
+    let metrics = scrape_metrics(api_port);
+    let sample = |key: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in:\n{metrics}"))
+    };
+    let updates = events
+        .iter()
+        .filter(|e| matches!(e, LiveEvent::Routes { .. }))
+        .count();
+    let changes: usize = events
+        .iter()
+        .map(|e| match e {
+            LiveEvent::Routes { changes, .. } => changes.len(),
+            _ => 0,
+        })
+        .sum();
+    let mut peers = std::collections::BTreeSet::new();
+    for event in &events {
+        match event {
+            LiveEvent::Routes { peer, .. } => {
+                peers.insert((peer.ip, peer.asn));
+            }
+            LiveEvent::PeerDown { peer, .. } => {
+                peers.remove(&(peer.ip, peer.asn));
+            }
+            _ => {}
+        }
+    }
+    assert!(updates > 100, "{updates}");
+    assert_eq!(
+        sample("vigie_bgp_updates_total{feed=\"bmp\"}"),
+        updates as f64
+    );
+    assert_eq!(
+        sample("vigie_bgp_route_changes_total{feed=\"bmp\"}"),
+        changes as f64
+    );
+    assert_eq!(
+        sample("vigie_bgp_peers_up{feed=\"bmp\"}"),
+        peers.len() as f64
+    );
+    assert_eq!(sample("vigie_bgp_updates_total{feed=\"ris-live\"}"), 1.0);
+    assert_eq!(
+        sample("vigie_bgp_route_changes_total{feed=\"ris-live\"}"),
+        4.0
+    );
+    assert!(sample("vigie_source_provisional_bins_total{source=\"bgp-live\"}") >= 1.0);
 
     let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])

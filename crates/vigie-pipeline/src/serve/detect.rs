@@ -100,7 +100,11 @@ fn run(
         for bin in handed {
             match bin {
                 Handed::Final(bin) => {
+                    let took = Instant::now();
                     live.push_bin(&bin);
+                    metrics::histogram!("vigie_detector_bin_seconds")
+                        .record(took.elapsed().as_secs_f64());
+                    metrics::counter!("vigie_detector_bins_total").increment(1);
                     closed.push(bin);
                 }
                 Handed::Provisional(bin) => open = Some(bin),
@@ -113,6 +117,8 @@ fn run(
         }
         if !closed.is_empty() || read > 0 {
             let published = live.publish(&mut store)?;
+            metrics::counter!("vigie_detector_publishes_total").increment(1);
+            metrics::gauge!("vigie_detector_series").set(live.detector().series_count() as f64);
             // Checkpoints spread over the interval: the share of the
             // series that the time since the last one is of it.
             let share =
@@ -136,6 +142,7 @@ fn run(
         // The latest open bin, unless a final one of the same time came after.
         if let Some(open) = open.filter(|o| closed.iter().all(|c| c.bin_start < o.bin_start)) {
             for entity in live.provisional_bin(&mut store, &open)? {
+                metrics::counter!("vigie_detector_provisional_incidents_total").increment(1);
                 eprintln!(
                     "vigie serve: provisional incident of {entity}: its visible /24s halved in the open bin of {}",
                     format_utc(open.bin_start)

@@ -17,6 +17,7 @@ mod api;
 mod bootstrap;
 mod config;
 mod detect;
+pub(crate) mod metrics;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -75,6 +76,7 @@ impl Service {
     /// detection take connections from this handle) until Ctrl-C,
     /// `run_for` or `stop`, or until a source fails.
     pub fn run(self, store: Store, run_for: Option<Duration>, stop: Stop) -> Result<()> {
+        metrics::install();
         let config = &self.config;
         let context = SourceContext {
             geo: Arc::new(load_geo(&config.geo_files)?),
@@ -331,6 +333,8 @@ impl ServiceSink {
             return true;
         };
         self.implausible += 1;
+        ::metrics::counter!("vigie_source_bins_dropped_total", "source" => self.source.clone())
+            .increment(1);
         if self.implausible.is_power_of_two() {
             eprintln!(
                 "vigie serve: warning: {}: a bin {why}; dropped ({} so far)",
@@ -376,6 +380,12 @@ impl BinSink for ServiceSink {
         }
         self.each(|sink| sink.write(bin))?;
         let end = bin.bin_start + bin.bin.secs() as i64;
+        let source = self.source.clone();
+        ::metrics::counter!("vigie_source_bins_total", "source" => source.clone()).increment(1);
+        ::metrics::counter!("vigie_source_values_total", "source" => source.clone())
+            .increment(bin.values.len() as u64);
+        ::metrics::gauge!("vigie_source_last_bin_end_timestamp_seconds", "source" => source)
+            .set(end as f64);
         if end % 86_400 == 0 {
             let mut store = self
                 .store
@@ -391,6 +401,8 @@ impl BinSink for ServiceSink {
         if !self.plausible(bin) {
             return Ok(());
         }
+        ::metrics::counter!("vigie_source_provisional_bins_total", "source" => self.source.clone())
+            .increment(1);
         self.each(|sink| sink.write_provisional(bin))
     }
 
@@ -466,13 +478,24 @@ async fn serve(
 ) -> Result<()> {
     let clock = system_clock();
     let (tx, rx) = tokio::sync::mpsc::channel::<LiveEvent>(65_536);
+    // The feeds' events pass through a counter (/metrics) on their way.
+    let (feed_tx, mut feed_rx) = tokio::sync::mpsc::channel::<LiveEvent>(65_536);
+    tokio::spawn(async move {
+        let mut counts = metrics::BgpCounts::default();
+        while let Some(event) = feed_rx.recv().await {
+            counts.count(&event);
+            if tx.send(event).await.is_err() {
+                return;
+            }
+        }
+    });
     let mut tasks: Vec<FeedTask> = Vec::new();
     if let Some(bgp) = &bgp {
         for feed in &bgp.feeds {
-            tasks.push(feed.start(tx.clone(), clock.clone()).await?);
+            tasks.push(feed.start(feed_tx.clone(), clock.clone()).await?);
         }
     }
-    drop(tx);
+    drop(feed_tx);
     let stop_after = async {
         match run_for {
             Some(duration) => tokio::time::sleep(duration).await,

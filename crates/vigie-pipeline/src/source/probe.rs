@@ -104,6 +104,11 @@ impl Source for ProbeSource {
             while !stop.load(Ordering::Relaxed) {
                 let round_start = now_unix();
                 let report = prober.run_round().await;
+                metrics::counter!("vigie_probe_rounds_total").increment(1);
+                metrics::counter!("vigie_probe_probes_total")
+                    .increment(report.periodic_probes + report.adaptive_probes);
+                metrics::counter!("vigie_probe_replies_total").increment(report.replies);
+                metrics::counter!("vigie_probe_timeouts_total").increment(report.timeouts);
                 let now = now_unix();
                 let engine = prober.engine();
                 let values = up_counts(engine.list(), engine.states(), &geo);

@@ -72,12 +72,32 @@ fn now_secs() -> UnixSecs {
         .unwrap_or(0)
 }
 
+/// Records each exporter's counts so far as counters of the `metrics`
+/// facade (absolute values: the pipeline keeps them), labelled by the
+/// exporter's address: `vigie_flow_datagrams_total`,
+/// `vigie_flow_records_total`, `vigie_flow_bad_datagrams_total` (not
+/// decoded, wholly or partly) and `vigie_flow_template_misses_total`.
+pub fn record_health(pipeline: &FlowPipeline) {
+    for (exporter, health) in pipeline.health() {
+        let e = exporter.to_string();
+        metrics::counter!("vigie_flow_datagrams_total", "exporter" => e.clone())
+            .absolute(health.datagrams);
+        metrics::counter!("vigie_flow_records_total", "exporter" => e.clone())
+            .absolute(health.records);
+        metrics::counter!("vigie_flow_bad_datagrams_total", "exporter" => e.clone())
+            .absolute(health.decode_errors);
+        metrics::counter!("vigie_flow_template_misses_total", "exporter" => e)
+            .absolute(health.template_misses);
+    }
+}
+
 /// Runs the collector on the current thread until `stop` is set, the
 /// configured time has passed, or `sink` fails. `config.limits` replace the
 /// pipeline's (datagrams from exporters they do not allow are counted in
 /// [`FlowPipeline::limit_stats`] and dropped). `sink` receives each closed
 /// bin, and `after_bin` is then called with the pipeline (for its health
-/// and [`FlowPipeline::take_feed_notices`]);
+/// and [`FlowPipeline::take_feed_notices`]); every 250 ms, each exporter's
+/// counts go to the `metrics` facade ([`record_health`]);
 /// every open bin is closed and handed over before returning. `on_ready` is
 /// called with the bound addresses.
 pub fn run_collector(
@@ -141,6 +161,7 @@ pub fn run_collector(
                     pipeline.ingest(from, now_secs(), &data);
                 }
                 _ = tick.tick() => {
+                    record_health(pipeline);
                     let done = stop.load(Ordering::Relaxed)
                         || config.run_for.is_some_and(|d| started.elapsed() >= d);
                     if done {
