@@ -464,21 +464,35 @@ fn datasources_of(params: &Params) -> Result<Option<Vec<(SignalKind, String)>>, 
 }
 
 /// The range and `maxPoints` to read so that values come at IODA's step
-/// ([`ioda_step`]): `from` rounded down to the step and `until` up, as IODA
-/// rounds, and as many points as steps. The range and the step.
+/// ([`ioda_step`], chosen on the range asked): `from` rounded down to the
+/// step and `until` up, as IODA rounds, and as many points as steps.
 fn ioda_window(
     bin: BinSize,
     from: UnixSecs,
     until: UnixSecs,
     max_points: Option<usize>,
 ) -> (UnixSecs, UnixSecs, Option<usize>) {
-    let step = i64::from(ioda_step(bin.secs(), until - from, max_points));
+    let (from, until, step) = ioda_range(bin, from, until, max_points);
     if step <= i64::from(bin.secs()) {
         return (from, until, None);
     }
+    (from, until, Some(((until - from) / step).max(1) as usize))
+}
+
+/// IODA's step for `[from, until)` and the range rounded out to it.
+fn ioda_range(
+    bin: BinSize,
+    from: UnixSecs,
+    until: UnixSecs,
+    max_points: Option<usize>,
+) -> (UnixSecs, UnixSecs, i64) {
+    let step = i64::from(ioda_step(bin.secs(), until - from, max_points));
+    if step <= i64::from(bin.secs()) {
+        return (from, until, i64::from(bin.secs()));
+    }
     let start = from.div_euclid(step) * step;
     let steps = (until - start + step - 1) / step;
-    (start, start + steps * step, Some(steps.max(1) as usize))
+    (start, start + steps * step, step)
 }
 
 async fn signals_raw_data(
@@ -624,9 +638,8 @@ async fn signals_events_data(
     let entities = entity_list(entity_type, entity_code)?;
     let (from, until) = required_range(params)?;
     let bin = BinSize::default();
-    let (from, until, _) = ioda_window(bin, from, until, params.max_points()?);
-    let step = ioda_step(bin.secs(), until - from, params.max_points()?);
-    let steps = (until - from) / i64::from(step);
+    let (from, until, step) = ioda_range(bin, from, until, params.max_points()?);
+    let steps = (until - from + step - 1) / step;
     if steps > MAX_POINTS as i64 {
         return Err(ApiError::bad_request(format!(
             "the response would hold {steps} points; pass maxPoints (at most {MAX_POINTS}) to downsample"
@@ -649,8 +662,11 @@ async fn signals_events_data(
                 for p in &incidents {
                     let i = &p.incident;
                     let end = i.end.unwrap_or(i.observed_until).max(i.start + 1);
-                    let first = ((i.start.max(from) - from) / i64::from(step)).max(0);
-                    let last = ((end.min(until) - 1 - from) / i64::from(step)).min(steps - 1);
+                    if end <= from || i.start >= until {
+                        continue;
+                    }
+                    let first = (i.start.max(from) - from) / step;
+                    let last = ((end.min(until) - 1 - from) / step).min(steps - 1);
                     for k in first..=last {
                         let slot = &mut values[k as usize];
                         *slot = slot.max(i.ioda_overall_score);
@@ -687,9 +703,8 @@ fn datasource_object(name: &str, kind: SignalKind) -> Value {
 
 /// `GET /v2/datasources`: IODA's datasource names, each with the vigie
 /// signal it is served from and its units, then vigie's other signals.
-pub async fn datasources(Query(q): QueryMap) -> Response {
+pub async fn datasources() -> Response {
     let started = Instant::now();
-    let _ = q;
     let mut list: Vec<Value> = IODA_DATASOURCES
         .iter()
         .map(|(name, kind)| datasource_object(name, *kind))
@@ -831,8 +846,9 @@ impl OutageQuery {
     }
 
     /// The events of the query: overlapping `[from, until)`, started at
-    /// most `extendWindow` before `from`, of the datasource, not ignored.
-    fn events(&self, store: &Store) -> Result<Vec<StoredEvent>, ApiError> {
+    /// most `extendWindow` before `from` when `by_start`, of the
+    /// datasource, not ignored.
+    fn events(&self, store: &Store, by_start: bool) -> Result<Vec<StoredEvent>, ApiError> {
         let base = ResultFilter {
             entity: None,
             method: Some(self.method.clone()),
@@ -857,7 +873,7 @@ impl OutageQuery {
         Ok(out
             .into_iter()
             .filter(|e| keep(&e.key.entity))
-            .filter(|e| e.start >= self.from - self.extend)
+            .filter(|e| !by_start || e.start >= self.from - self.extend)
             .filter(|e| !self.ignore.ignores(e.key.signal, &e.method))
             .collect())
     }
@@ -912,12 +928,15 @@ async fn alerts_data(state: &AppState, params: Params) -> Result<Value, ApiError
             // Events from as far back as the window is extended.
             let wide = OutageQuery {
                 from: query.from - query.extend,
+                until: query.until + query.extend,
                 extend: 0,
                 ..query
             };
-            let events = wide.events(store)?;
+            // Every event overlapping the widened range: its transitions
+            // inside it are the alerts.
+            let events = wide.events(store, false)?;
             let names = names(store)?;
-            let window = wide.from..query.until + query.extend;
+            let window = wide.from..wide.until;
             let mut transitions: Vec<(UnixSecs, &StoredEvent, bool)> = Vec::new();
             for e in &events {
                 if window.contains(&e.start) {
@@ -1012,7 +1031,7 @@ async fn events_data(state: &AppState, params: Params) -> Result<Value, ApiError
     state
         .with_store(move |store| {
             let (from, until) = (query.from, query.until);
-            let events = query.events(store)?;
+            let events = query.events(store, true)?;
             let mut flat: Vec<FlatEvent> = if overall {
                 let filter = ResultFilter {
                     entity: None,

@@ -229,7 +229,15 @@ pub fn document() -> Value {
         ),
     );
     add(paths::COVERAGE, operation("Store coverage", "The data span (from, until) and, per country, the number of its own series, of its regions with series, and the end of its latest data (latestEnd); ASes are only counted (asns).", vec![], json_type));
-    add(paths::EMBED, operation("Embeddable chart", "One entity's chart alone (HTML), framable by the configured origins; query: from, until, scale=raw, lang=fr.", vec![], "text/html"));
+    add(paths::EMBED, operation("Embeddable chart", "One entity's chart alone (HTML), framable by the configured origins; query: from, until, scale=raw, lang=fr.",
+        vec![
+            path_param("entityType", "country, asn or region."),
+            path_param("code", "IQ, 9198 or KZ/Almaty (URL-encoded)."),
+            param("from", "Start of the chart (as the dashboard takes it).", "string", false),
+            param("until", "End of the chart.", "string", false),
+            param("scale", "raw for raw values, each signal on its own axis.", "string", false),
+            param("lang", "en or fr.", "string", false),
+        ], "text/html"));
     add(paths::METRICS, operation("Prometheus metrics", "Request counts and latency histograms per route, store gauges, and the process's sources (bins, BGP updates and peers, flow datagrams, probes), live detector and alert worker, in the Prometheus text format.", vec![], "text/plain"));
     let mut annotations = operation(
         "List annotations",

@@ -314,6 +314,19 @@ fn iodas_documented_requests_get_iodas_envelope() {
         assert!((CUT_START - 3_600..=CUT_END + 3_600).contains(&t), "{t}");
     }
 
+    // extendWindow on alerts: from an hour into the cut, the end alerts
+    // alone; widened by two hours, the start alerts too.
+    let into = CUT_START + 3_600;
+    let levels = |extend: i64| -> Vec<String> {
+        let (_, body) = envelope(
+            &server,
+            &format!("/v2/outages/alerts?entityType=country&entityCode=KZ&from={into}&until={until}&extendWindow={extend}"),
+        );
+        codes(&body["data"], "/level")
+    };
+    assert_eq!(levels(0), ["normal"]);
+    assert_eq!(levels(7_200), ["critical", "normal"]);
+
     // outages/events?from&until: every entity's events, IODA's defaults.
     let (status, body) = envelope(
         &server,
