@@ -195,6 +195,15 @@ pub fn document() -> Value {
             param("method", "vigie extension: detector, vigie (default) or ioda-median.", "string", false),
         ], json_type));
     add(paths::IODA_DATASOURCES, operation("IODA v2: datasources", "IODA's datasource names, each with the vigie signal it is read from and its units, then vigie's other signals: [{datasource, name, units, signal}].", vec![], json_type));
+    add(
+        paths::IODA_DATASOURCES_SLASH,
+        operation(
+            "IODA v2: datasources (IODA's spelling)",
+            "The same as /v2/datasources, at the path IODA's documentation gives (/datasources/).",
+            vec![],
+            json_type,
+        ),
+    );
     add(paths::IODA_DATASOURCE, operation("IODA v2: one datasource", "One datasource {datasource, name, units, signal}; an unknown name is a 400 listing the accepted ones.",
         vec![path_param("datasource", "ucsd-nt, bgp, ping-slash24, … or a vigie signal name.")], json_type));
     add(paths::IODA_TOPO, operation("IODA v2: map of an entity type", "For country, {idField: usercode, topology}: the world's countries as TopoJSON (world-atlas 110m), each with its ISO alpha-2 code as usercode. region, continent and county: 404, vigie embeds no geometry for them.",

@@ -33,6 +33,8 @@ pub const IODA_ENTITIES: &str = "/v2/entities/query";
 pub const IODA_SIGNALS_EVENTS: &str = "/v2/signals/events/{entityType}/{entityCode}";
 /// IODA v2 datasources.
 pub const IODA_DATASOURCES: &str = "/v2/datasources";
+/// IODA v2 datasources, as IODA's documentation writes it (trailing slash).
+pub const IODA_DATASOURCES_SLASH: &str = "/v2/datasources/";
 /// IODA v2 one datasource.
 pub const IODA_DATASOURCE: &str = "/v2/datasources/{datasource}";
 /// IODA v2 map of an entity type (TopoJSON).
@@ -56,7 +58,7 @@ pub const EMBED: &str = "/embed/{entityType}/{code}";
 pub const EMBED_ROUTE: &str = "/embed/{entityType}/{*code}";
 
 /// Every GET route the server answers.
-pub const ALL_GET: [&str; 23] = [
+pub const ALL_GET: [&str; 24] = [
     ENTITIES,
     SIGNALS,
     SIGNALS_CSV,
@@ -73,6 +75,7 @@ pub const ALL_GET: [&str; 23] = [
     IODA_ENTITIES,
     IODA_SIGNALS_EVENTS,
     IODA_DATASOURCES,
+    IODA_DATASOURCES_SLASH,
     IODA_DATASOURCE,
     IODA_TOPO,
     METRICS,

@@ -128,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::IODA_ENTITIES, get(ioda::entities))
         .route(paths::IODA_SIGNALS_EVENTS, get(ioda::signals_events))
         .route(paths::IODA_DATASOURCES, get(ioda::datasources))
+        .route(paths::IODA_DATASOURCES_SLASH, get(ioda::datasources))
         .route(paths::IODA_DATASOURCE, get(ioda::datasource))
         .route(paths::IODA_TOPO, get(ioda::topo))
         .route(paths::METRICS, get(metrics_text))

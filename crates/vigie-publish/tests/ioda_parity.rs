@@ -173,8 +173,9 @@ fn iodas_documented_requests_get_iodas_envelope() {
     let (from, until) = (T0 + 8 * DAY, END);
 
     // GET /datasources/ and /datasources/{datasource}.
-    let (status, body) = envelope(&server, "/v2/datasources");
+    let (status, body) = envelope(&server, "/v2/datasources/");
     assert_eq!(status, 200);
+    assert_eq!(envelope(&server, "/v2/datasources").1["data"], body["data"]);
     assert_eq!(body["type"], "datasources");
     let names = codes(&body["data"], "/datasource");
     for (name, _) in IODA_DATASOURCES {
