@@ -275,6 +275,11 @@ fn two_api_servers_serve_one_postgres_store_as_sqlite_does() {
         "/api/v1/signals?entity=IQ&from=2023-08-01T00:00:00Z&until=2023-09-01T00:00:00Z",
         "/api/v1/incidents?entity=IQ",
         "/api/v1/entities",
+        // The cached listing and the names (Store::entity_names) on both.
+        "/api/v1/coverage",
+        "/api/v1/summary",
+        "/v2/entities/query?entityType=country",
+        "/v2/outages/summary?from=1690848000&until=1693526400",
         "/v2/signals/raw/country/IQ?from=1690848000&until=1693526400",
     ] {
         // IODA's envelope says when and how fast it answered: the rest counts.
