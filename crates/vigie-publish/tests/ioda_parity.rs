@@ -472,3 +472,48 @@ fn iodas_documented_requests_get_iodas_envelope() {
     assert_eq!(status, 404);
     assert!(body["error"].as_str().unwrap().contains("countries only"));
 }
+
+/// Issue 16's "done when": a client of IODA's API written from IODA's
+/// documentation (`scripts/ioda-client.py`, Python `requests`) runs
+/// unchanged against vigie's `/v2`. Skipped without python3 and requests
+/// (a failure under CI=true).
+#[test]
+fn an_ioda_client_script_runs_unchanged() {
+    let python = std::process::Command::new("python3")
+        .args(["-c", "import requests"])
+        .output();
+    if !python.is_ok_and(|o| o.status.success()) {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true but python3 with requests is missing"
+        );
+        eprintln!("SKIP: python3 with requests not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    drop(fill(dir.path()));
+    let server = start(dir.path());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/ioda-client.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(server.url("/v2"))
+        .arg((T0 + 8 * DAY).to_string())
+        .arg(END.to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("datasources: bgp, ping-slash24, ucsd-nt"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("KZ bgp: 192 values every 900 s"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("KZ: 1 region(s)"), "{stdout}");
+    assert!(stdout.contains("events: "), "{stdout}");
+    assert!(stdout.contains("summary: country/KZ"), "{stdout}");
+}
