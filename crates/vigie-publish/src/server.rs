@@ -52,10 +52,16 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiError> {
+    // The store's listing as cached between writes (crate::listing): a
+    // scrape does not decode every staged bin.
+    let listing = state.listing();
     let gauges = state
-        .with_store(|store| {
-            let series = store.list_series()?;
-            let entities = store.entities()?.len();
+        .with_store(move |store| {
+            let series = listing.series(store)?;
+            let mut keys: Vec<&vigie_model::Entity> =
+                series.iter().map(|s| &s.key.entity).collect();
+            keys.dedup();
+            let entities = keys.len();
             let ongoing = store
                 .incidents(&vigie_store::ResultFilter {
                     method: Some(crate::data::DEFAULT_METHOD.to_string()),
