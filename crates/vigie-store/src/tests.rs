@@ -579,6 +579,23 @@ fn listing_merges_chunks_and_staged_bins(place: &Place) {
         (kz_signals[0].latest_time, kz_signals[0].latest_value),
         (Some(DAY + 3000), Some(0.0))
     );
+    // Every name, from the entities table alone: a name without a series too.
+    let named = |store: &Store| -> Vec<(String, String)> {
+        store
+            .entity_names()
+            .unwrap()
+            .into_iter()
+            .map(|(e, n)| (e.to_string(), n))
+            .collect()
+    };
+    assert_eq!(
+        named(&store),
+        [
+            ("KZ".to_string(), "Kazakhstan".to_string()),
+            ("AS9198".to_string(), "JSC Kazakhtelecom".to_string()),
+            ("AS48503".to_string(), "Tele2".to_string()),
+        ]
+    );
     // A name alone does not make an entity known.
     assert!(store.has_entity(&"AS9198".parse().unwrap()).unwrap());
     assert!(!store.has_entity(&"AS48503".parse().unwrap()).unwrap());
@@ -597,6 +614,7 @@ fn listing_merges_chunks_and_staged_bins(place: &Place) {
         store.entity_name(&"AS48503".parse().unwrap()).unwrap(),
         None
     );
+    assert_eq!(named(&store).len(), 2, "a cleared name is not listed");
 }
 
 fn last_committed_bin_is_the_latest_in_time(place: &Place) {
