@@ -640,9 +640,10 @@ async fn signals_events_data(
     let bin = BinSize::default();
     let (from, until, step) = ioda_range(bin, from, until, params.max_points()?);
     let steps = (until - from + step - 1) / step;
-    if steps > MAX_POINTS as i64 {
+    let total = steps.saturating_mul(entities.len() as i64);
+    if total > MAX_POINTS as i64 {
         return Err(ApiError::bad_request(format!(
-            "the response would hold {steps} points; pass maxPoints (at most {MAX_POINTS}) to downsample"
+            "the response would hold {total} points ({steps} per entity); pass maxPoints to downsample: at most {MAX_POINTS} in all"
         )));
     }
     let method = method_of(params);

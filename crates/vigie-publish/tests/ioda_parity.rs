@@ -284,6 +284,11 @@ fn iodas_documented_requests_get_iodas_envelope() {
         "/v2/signals/raw/country/KZ?from=-999999999y&until=now".to_string(),
         format!("/v2/signals/raw/country/KZ?from={from}&until={until}&datasource=gtr-nope"),
         "/v2/signals/raw/country/KZ?from=0&until=4102444800".to_string(),
+        format!(
+            "/v2/signals/events/asn/{}?from={from}&until={until}",
+            &ten_thousand[..5_999]
+        ),
+        "/v2/signals/events/country/KZ?from=0&until=now".to_string(),
         format!("/v2/outages/events?from={from}&until={until}&orderBy=score/sideways"),
         format!("/v2/outages/summary?from={from}&until={until}&orderBy=size"),
         format!("/v2/outages/events?from={from}&until={until}&relatedTo=country"),
