@@ -34,9 +34,12 @@ fn main() {
         std::process::exit(1);
     };
     let mut keys = Vec::new();
-    for c in 0..countries {
-        let code = [b'A' + (c / 26) as u8, b'A' + (c % 26) as u8];
-        let code = std::str::from_utf8(&code).unwrap().to_string();
+    // Two-letter codes in order ("AS…" reads as an AS number: skipped).
+    let codes = (0..26 * 26u64)
+        .map(|c| String::from_utf8(vec![b'A' + (c / 26) as u8, b'A' + (c % 26) as u8]).unwrap())
+        .filter(|code| !code.starts_with("AS"));
+    for (c, code) in codes.take(countries as usize).enumerate() {
+        let c = c as u64;
         keys.push((c, code.parse::<Entity>().unwrap()));
         for r in 0..regions {
             keys.push((c, format!("{code}/R{r}").parse::<Entity>().unwrap()));
