@@ -6,7 +6,9 @@
 //! again only when a write has been logged since, by this process or any
 //! other, on SQLite as on PostgreSQL. Display names are not in the write
 //! log: they are read afresh on every request ([`Store::entity_names`],
-//! the entities table alone).
+//! the entities table alone). `vigie store repair`, which removes bins
+//! dated outside the plausible window without logging a write, is seen at
+//! the next write or when the server restarts.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
