@@ -621,11 +621,28 @@ pub fn follow_file(
                 let closed = aggregator.close_until(now - aggregator.grace_secs);
                 write_all(sink, aggregator, closed)?;
             }
+            record_log_stats(&source, aggregator.stats());
             std::thread::sleep(options.poll);
         }
     }
+    record_log_stats(&source, aggregator.stats());
     let closed = aggregator.close_all();
     write_all(sink, aggregator, closed)
+}
+
+/// Records a followed log's counts so far as counters of the `metrics`
+/// facade (absolute: the aggregator keeps them), labelled by the log's
+/// path: `vigie_access_log_lines_total`, `vigie_access_log_requests_total`,
+/// `vigie_access_log_bad_lines_total`, `vigie_access_log_late_lines_total`.
+/// [`follow_file`] calls it whenever it has caught up with the file.
+pub fn record_log_stats(log: &str, stats: &LogStats) {
+    let log = log.to_string();
+    metrics::counter!("vigie_access_log_lines_total", "log" => log.clone()).absolute(stats.lines);
+    metrics::counter!("vigie_access_log_requests_total", "log" => log.clone())
+        .absolute(stats.requests);
+    metrics::counter!("vigie_access_log_bad_lines_total", "log" => log.clone())
+        .absolute(stats.bad_lines);
+    metrics::counter!("vigie_access_log_late_lines_total", "log" => log).absolute(stats.late_lines);
 }
 
 /// Writes closed bins to `sink`, oldest first, each weighted by the

@@ -186,6 +186,20 @@ fn now_secs() -> UnixSecs {
         .map_or(0, |d| d.as_secs() as UnixSecs)
 }
 
+/// Records the telescope's counts so far as counters of the `metrics`
+/// facade (absolute): `vigie_telescope_packets_total`,
+/// `vigie_telescope_packets_kept_total` and
+/// `vigie_telescope_packets_dropped_total{filter=…}`.
+/// [`run_live_telescope`] calls it once a second.
+pub fn record_telescope_stats(stats: &crate::telescope::TelescopeStats) {
+    metrics::counter!("vigie_telescope_packets_total").absolute(stats.packets);
+    metrics::counter!("vigie_telescope_packets_kept_total").absolute(stats.kept);
+    for (reason, count) in &stats.dropped {
+        metrics::counter!("vigie_telescope_packets_dropped_total", "filter" => reason.name())
+            .absolute(*count);
+    }
+}
+
 /// Feeds `capture` into `telescope` until `stop` is raised or `run_for`
 /// has passed, handing each bin to `sink` `grace_secs` after it ends, and
 /// every open bin at the end.
@@ -212,6 +226,7 @@ pub fn run_live_telescope(
         let now = now_secs();
         if now != last_close {
             last_close = now;
+            record_telescope_stats(telescope.stats());
             for bin in telescope.close_until(now - grace_secs) {
                 sink.write(&bin)?;
             }

@@ -1,7 +1,8 @@
 //! `/metrics` of a running `vigie serve` with real sources: a flow
 //! collector fed NetFlow v9 datagrams (and one that is not NetFlow) over
-//! UDP, a followed access log whose own time closes bins, live detection
-//! and the alert worker. Scraped before and after: the sources', the
+//! UDP, a followed access log (a past line, then a late one), the live
+//! telescope on the loopback interface (as root), live detection and the
+//! alert worker. Scraped before and after: the sources', the
 //! detector's and the alert worker's counters are there, in Prometheus
 //! style, and move.
 
@@ -119,13 +120,24 @@ fn metrics_of_sources_detector_and_alert_worker_move() {
         "2.132.0.1 - - [06/Jan/2025:12:00:01 +0000] \"GET / HTTP/1.1\" 200 10 \"-\" \"a\"\n",
     )
     .unwrap();
-    let config = format!(
+    let mut config = format!(
         "[api]\nlisten = \"127.0.0.1:0\"\n\
          [alerts]\ninterval_secs = 1\n\
          [[source]]\nkind = \"flows\"\nlisten = [\"{listen}\"]\nown_prefixes = [\"192.0.2.0/24\"]\n\
          [[source]]\nkind = \"access-log\"\npath = \"{}\"\nsource = \"example-site\"\nfrom_start = true\n",
         log_path.display()
     );
+    // The live telescope needs CAP_NET_RAW: as root (CI), on loopback,
+    // where this test's own scrapes are packets to count.
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if root {
+        config.push_str(
+            "[[source]]\nkind = \"telescope\"\ninterface = \"lo\"\ndarknet = [\"192.0.2.0/24\"]\n",
+        );
+    }
     let config_path = dir.path().join("vigie.toml");
     std::fs::write(&config_path, config).unwrap();
     let stderr_path = dir.path().join("serve.err");
@@ -166,8 +178,9 @@ fn metrics_of_sources_detector_and_alert_worker_move() {
     assert_eq!(after[&flow("vigie_flow_bad_datagrams_total")], 1.0);
     assert_eq!(after[&flow("vigie_flow_template_misses_total")], 0.0);
 
-    // A line a day later: the log's own time closes the first bin, which
-    // the source writes and the live detector takes.
+    // The log's line is from 2025: its bin is long over, so the source
+    // closes it once it has read the file, writes it, and the live detector
+    // takes it. A line from the next day comes after that: late.
     let bins = "vigie_source_bins_total{source=\"example-site\"}";
     assert!(!before.contains_key(bins));
     std::fs::OpenOptions::new()
@@ -184,6 +197,20 @@ fn metrics_of_sources_detector_and_alert_worker_move() {
                 .is_some_and(|n| *n >= 1.0)
     });
     assert!(after["vigie_source_values_total{source=\"example-site\"}"] >= 1.0);
+    let log = |name: &str| format!("{name}{{log=\"{}\"}}", log_path.display());
+    let after = scrape_until(&api, "the log's two lines counted", |m| {
+        m.get(&log("vigie_access_log_lines_total")) == Some(&2.0)
+    });
+    assert_eq!(after[&log("vigie_access_log_requests_total")], 1.0);
+    assert_eq!(after[&log("vigie_access_log_late_lines_total")], 1.0);
+    assert_eq!(after[&log("vigie_access_log_bad_lines_total")], 0.0);
+    if root {
+        let after = scrape_until(&api, "loopback packets seen by the telescope", |m| {
+            m.get("vigie_telescope_packets_total")
+                .is_some_and(|n| *n > 0.0)
+        });
+        assert!(after["vigie_telescope_packets_dropped_total{filter=\"outside-darknet\"}"] > 0.0);
+    }
     let last_end = after["vigie_source_last_bin_end_timestamp_seconds{source=\"example-site\"}"];
     assert!(
         last_end > 1_736_164_800.0 && last_end <= 1_736_251_200.0,

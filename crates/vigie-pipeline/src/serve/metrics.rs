@@ -64,6 +64,34 @@ pub fn install() {
             "vigie_flow_template_misses_total",
             "Flow data sets that arrived before their template, per exporter.",
         ),
+        (
+            "vigie_access_log_lines_total",
+            "Lines read from a followed access log (label log: its path).",
+        ),
+        (
+            "vigie_access_log_requests_total",
+            "Requests counted from a followed access log.",
+        ),
+        (
+            "vigie_access_log_bad_lines_total",
+            "Lines of a followed access log that could not be used.",
+        ),
+        (
+            "vigie_access_log_late_lines_total",
+            "Lines that came after their bin had closed.",
+        ),
+        (
+            "vigie_telescope_packets_total",
+            "Packets the live telescope saw.",
+        ),
+        (
+            "vigie_telescope_packets_kept_total",
+            "Packets that passed every telescope filter.",
+        ),
+        (
+            "vigie_telescope_packets_dropped_total",
+            "Packets a telescope filter dropped (label filter).",
+        ),
         ("vigie_probe_rounds_total", "Probing rounds completed."),
         (
             "vigie_probe_probes_total",
