@@ -97,6 +97,24 @@ const MIN_LEVEL_BINS: usize = 7;
 /// An open outage is closed as "data lost" only after at least this many
 /// bins without data: one missing daily value is not the end of a blackout.
 const MIN_LOST_BINS: usize = 2;
+/// How long a drop must last to be judged against the signal's record low
+/// (see [`SignalDetector::below_record`]): three hours, or two bins when
+/// bins are longer.
+const RECORD_WINDOW_SECS: u32 = 3 * 3600;
+/// No hour of the daily shape is taken for less than this share of the
+/// day's mean: an hour whose median is zero (a signal of about one count an
+/// hour) is below the signal's resolution, not an hour without service, and
+/// dividing by it would make the level of any later count immense.
+const MIN_SHAPE: f32 = 0.05;
+/// Bins whose season (daily shape times weekly factor) is below this
+/// share of the mean day do not enter the level history.
+const MIN_LEVEL_SEASON: f32 = 0.25;
+/// Days of record lows remembered.
+const RECORD_DAYS: usize = 14;
+/// Days with a record low needed before the record is trusted.
+const MIN_RECORD_DAYS: usize = 3;
+/// A drop below this share of the record low is unprecedented.
+const RECORD_SHARE: f64 = 0.5;
 /// Bins at least this long judge every window as a long one (see
 /// [`SignalDetector::sigma`]).
 const COARSE_BIN_SECS: u32 = 1800;
@@ -138,6 +156,16 @@ pub enum PhaseKind {
     Stale,
 }
 
+/// Where a confirmed drop began (see `SignalDetector::locate_onset`).
+enum Onset {
+    /// Fewer than half of the window's bins are low: not this window.
+    TooFewLow,
+    /// The drop built up over hours: left to the baseline to learn.
+    NotAStep,
+    /// The bin the drop began at.
+    At(i64),
+}
+
 /// Derived sizes, in bins.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 struct Sizes {
@@ -163,6 +191,8 @@ struct Sizes {
     noise_delay: usize,
     /// Standard deviations needed, per confirm window.
     thresholds: Vec<f64>,
+    /// The window of the record-low test ([`RECORD_WINDOW_SECS`]).
+    record_bins: usize,
 }
 
 impl Sizes {
@@ -224,6 +254,7 @@ impl Sizes {
             max_fill_bins: bins(MAX_SILENCE_SECS),
             noise_delay: widest_confirm,
             thresholds,
+            record_bins: bins(RECORD_WINDOW_SECS).max(2),
         }
     }
 }
@@ -429,6 +460,12 @@ pub struct SignalDetector {
     day_of_sum: i64,
     noise_mad: Vec<f64>,
     noise_updates: Vec<u32>,
+    /// Per day (a ring of [`RECORD_DAYS`]), the lowest mean of any record
+    /// window of normal bins that day: what the signal still held through
+    /// its quietest three hours.
+    #[serde(with = "crate::compact::f32_ring")]
+    record_lows: Vec<f32>,
+    record_stamps: Vec<i64>,
     /// The smallest step seen between two consecutive values (the
     /// signal's resolution: 1 for counts and a 0..10 index, 10 for an
     /// index in steps of 10); NaN until two values differ. A change of one
@@ -494,6 +531,8 @@ impl SignalDetector {
             day_of_sum: i64::MIN,
             noise_mad: vec![0.0; sizes.noise_windows.len()],
             noise_updates: vec![0; sizes.noise_windows.len()],
+            record_lows: vec![f32::NAN; RECORD_DAYS],
+            record_stamps: vec![i64::MIN; RECORD_DAYS],
             noise_quiet_until: i64::MIN,
             quantum: f32::NAN,
             last_value: f32::NAN,
@@ -695,6 +734,10 @@ impl SignalDetector {
             let recent = self.recent[slot];
             if recent.flag == FLAG_EVENT {
                 (recent.level, f32::NAN)
+            } else if recent.season < MIN_LEVEL_SEASON {
+                // A deep trough of the daily cycle says little about the
+                // level: its few counts are mostly rounding.
+                (f32::NAN, f32::NAN)
             } else {
                 let divisor = recent.season.max(f32::MIN_POSITIVE);
                 (recent.value / divisor, divisor)
@@ -706,6 +749,7 @@ impl SignalDetector {
         // Noise is learnt only outside events, from bins an hour old.
         if matches!(self.phase, Phase::Normal) {
             self.update_noise(bin_no - self.sizes.noise_delay as i64);
+            self.update_record(bin_no - self.sizes.noise_delay as i64);
         }
         self.level = ring_median(&self.level_ring);
 
@@ -920,11 +964,19 @@ impl SignalDetector {
 
     /// Confirms a drop ending at `bin_no`; returns the refined onset (not
     /// before `floor_bin`) and the evidence in standard deviations.
+    ///
+    /// A drop is confirmed when a window's mean departure stands out from
+    /// that window's noise, or, for a drop of at least three hours, when it
+    /// fell below half of anything the signal held through its quietest
+    /// three hours in the last two weeks ([`Self::below_record`]): a noisy
+    /// signal of a few counts whose noise hides a blackout still shows it
+    /// as unprecedented.
     fn try_confirm(&self, bin_no: i64, floor_bin: i64, min_depth: f64) -> Option<(i64, f64)> {
         let current = self.recent_bin(bin_no)?;
         if current.depth.is_nan() || f64::from(current.depth) < min_depth {
             return None;
         }
+        let mut strongest = 0.0f64;
         for (index, &window) in self.sizes.confirm_windows.iter().enumerate() {
             // A new drop after a restoration is judged on bins after it: a
             // window reaching back into the outage just ended would confirm
@@ -940,51 +992,160 @@ impl SignalDetector {
             let Some(z) = self.window_evidence(bin_no, index) else {
                 continue;
             };
+            strongest = strongest.max(z);
             if z < self.sizes.thresholds[index] {
                 continue;
             }
-            // Most of the window must be low (a one-bin glitch is not an
-            // outage); the low bins give the depth of the drop.
-            let mut low: Vec<f64> = (0..window as i64)
-                .filter_map(|k| self.recent_bin(bin_no - k))
-                .filter(|r| !r.depth.is_nan() && f64::from(r.depth) >= min_depth)
-                .map(|r| f64::from(r.depth))
-                .collect();
-            if low.len() < window.div_ceil(2) {
-                continue;
+            match self.locate_onset(bin_no, floor_bin, min_depth, window, mean, false) {
+                Onset::TooFewLow => continue,
+                Onset::NotAStep => return None,
+                Onset::At(onset) => return Some((onset, z)),
             }
-            let drop = crate::event::median(&mut low).unwrap_or(mean);
-            let delta = self.departure(self.config.onset_fraction, drop);
-            let lower = (bin_no - self.sizes.lookback_bins as i64 + 1).max(floor_bin);
-            let mut onset = bin_no;
-            let mut b = bin_no;
-            while b >= lower {
-                match self.recent_bin(b) {
-                    Some(r) if r.flag == FLAG_EVENT => break,
-                    Some(r) if r.depth.is_nan() => {}
-                    Some(r) if f64::from(r.depth) >= delta => onset = b,
-                    _ => break,
-                }
-                b -= 1;
+        }
+        let window = self.sizes.record_bins;
+        if floor_bin != i64::MIN && bin_no - window as i64 + 1 < floor_bin {
+            return None;
+        }
+        let (mean, count) = self.window_mean(bin_no, window);
+        let mean = mean.filter(|m| *m >= min_depth && count >= window.div_ceil(2))?;
+        if !self.below_record(bin_no) {
+            return None;
+        }
+        match self.locate_onset(bin_no, floor_bin, min_depth, window, mean, true) {
+            Onset::At(onset) => Some((onset, strongest)),
+            Onset::TooFewLow | Onset::NotAStep => None,
+        }
+    }
+
+    /// Where the drop seen in the `window` bins ending at `bin_no` (mean
+    /// departure `mean`) began, if it is a drop at all: a step, or deeper
+    /// than the patterns. An `unprecedented` drop (below the record low)
+    /// is deeper than any pattern by construction.
+    fn locate_onset(
+        &self,
+        bin_no: i64,
+        floor_bin: i64,
+        min_depth: f64,
+        window: usize,
+        mean: f64,
+        unprecedented: bool,
+    ) -> Onset {
+        // Most of the window must be low (a one-bin glitch is not an
+        // outage); the low bins give the depth of the drop.
+        let mut low: Vec<f64> = (0..window as i64)
+            .filter_map(|k| self.recent_bin(bin_no - k))
+            .filter(|r| !r.depth.is_nan() && f64::from(r.depth) >= min_depth)
+            .map(|r| f64::from(r.depth))
+            .collect();
+        if low.len() < window.div_ceil(2) {
+            return Onset::TooFewLow;
+        }
+        let drop = crate::event::median(&mut low).unwrap_or(mean);
+        let delta = self.departure(self.config.onset_fraction, drop);
+        let lower = (bin_no - self.sizes.lookback_bins as i64 + 1).max(floor_bin);
+        let mut onset = bin_no;
+        let mut b = bin_no;
+        while b >= lower {
+            match self.recent_bin(b) {
+                Some(r) if r.flag == FLAG_EVENT => break,
+                Some(r) if r.depth.is_nan() => {}
+                Some(r) if f64::from(r.depth) >= delta => onset = b,
+                _ => break,
             }
-            let onset = self.step_location(lower, bin_no, onset, delta);
-            if floor_bin == i64::MIN
-                && !self.is_step(onset, lower, bin_no, drop)
-                && !self.beyond_patterns(onset, bin_no, drop)
-            {
+            b -= 1;
+        }
+        let onset = self.step_location(lower, bin_no, onset, delta);
+        if floor_bin == i64::MIN
+            && !unprecedented
+            && !self.is_step(onset, lower, bin_no, drop)
+            && !self.beyond_patterns(onset, bin_no, drop)
+        {
+            return Onset::NotAStep;
+        }
+        Onset::At(onset)
+    }
+
+    /// Whether the record window ending at `bin_no` fell below half of the
+    /// signal's record low: the lowest mean of any three normal hours over
+    /// the last two weeks, on at least three days. Whatever the noise, the
+    /// daily or the weekly pattern, the signal held more than that every
+    /// day. For a signal of a few counts the record itself is uncertain, so
+    /// the window must also lie one count-noise (the square root of the
+    /// record's count, in steps of the signal's resolution) below half of
+    /// it: three hours of a few counts at zero are not unprecedented when
+    /// the record was one count.
+    fn below_record(&self, bin_no: i64) -> bool {
+        let step = i64::from(self.sizes.bin_secs);
+        let today = (bin_no * step).div_euclid(86_400);
+        let mut days = 0;
+        let mut record = f64::INFINITY;
+        for (stamp, low) in self.record_stamps.iter().zip(&self.record_lows) {
+            if *stamp > today - RECORD_DAYS as i64 && *stamp <= today && low.is_finite() {
+                days += 1;
+                record = record.min(f64::from(*low));
+            }
+        }
+        if days < MIN_RECORD_DAYS || record <= 0.0 {
+            return false;
+        }
+        let Some((mean, measured)) = self.record_window_mean(bin_no, false) else {
+            return false;
+        };
+        let quantum = if self.quantum.is_nan() {
+            0.0
+        } else {
+            f64::from(self.quantum)
+        };
+        let count_noise = (record * quantum / measured as f64).sqrt();
+        mean <= RECORD_SHARE * record - count_noise
+    }
+
+    /// The mean value of the record window ending at `bin_no` and how many
+    /// of its bins have data (at least half); `None` otherwise, or when
+    /// `normal_only` and a bin of it belongs to an outage or its aftermath.
+    fn record_window_mean(&self, bin_no: i64, normal_only: bool) -> Option<(f64, usize)> {
+        let window = self.sizes.record_bins as i64;
+        let mut sum = 0.0f64;
+        let mut count = 0usize;
+        for b in bin_no - window + 1..=bin_no {
+            let r = self.recent_bin(b)?;
+            if normal_only && (r.flag == FLAG_EVENT || r.aftermath) {
                 return None;
             }
-            return Some((onset, z));
+            if !r.value.is_nan() {
+                sum += f64::from(r.value);
+                count += 1;
+            }
         }
-        None
+        (count > 0 && 2 * count as i64 >= window).then(|| (sum / count as f64, count))
+    }
+
+    /// Lowers the day's record low with the normal record window ending
+    /// at `bin_no` (bins this old are no longer part of a drop being
+    /// confirmed).
+    fn update_record(&mut self, bin_no: i64) {
+        let Some((mean, _)) = self.record_window_mean(bin_no, true) else {
+            return;
+        };
+        let mean = mean as f32;
+        let day = (bin_no * i64::from(self.sizes.bin_secs)).div_euclid(86_400);
+        let slot = day.rem_euclid(RECORD_DAYS as i64) as usize;
+        if self.record_stamps[slot] == day {
+            self.record_lows[slot] = self.record_lows[slot].min(mean);
+        } else {
+            self.record_stamps[slot] = day;
+            self.record_lows[slot] = mean;
+        }
     }
 
     /// How far a bin must move to belong to the drop (onset) or to the way
     /// back (recovery): `fraction` of the drop's `depth`, or more when one
-    /// bin's noise is larger ([`VigieConfig::departure_sigmas`]).
+    /// bin's noise is larger ([`VigieConfig::departure_sigmas`]), but never
+    /// more than the drop itself: a bin as deep as the drop belongs to it
+    /// however noisy the signal (a few counts an hour falling to none).
     fn departure(&self, fraction: f64, depth: f64) -> f64 {
         let noise = self.config.departure_sigmas * self.sigma(1).unwrap_or(self.config.noise_floor);
-        (fraction * depth).max(noise)
+        (fraction * depth).max(noise).min(depth.max(0.0))
     }
 
     /// Whether the drop of depth `drop` confirmed at `bin_no` begins with a
@@ -1572,7 +1733,7 @@ impl SignalDetector {
         let mean = filled.iter().sum::<f32>() / slots as f32;
         if mean.is_finite() && mean > 0.0 {
             for (k, value) in filled.iter().enumerate() {
-                self.shape[k] = (value / mean).max(0.0);
+                self.shape[k] = (value / mean).max(MIN_SHAPE);
             }
             // Once seen, an hour stays known: the days of an outage keep the
             // shape learnt before it (inpainted), so a week-long outage
@@ -1796,6 +1957,8 @@ impl SignalDetector {
         self.data_bins = 0;
         self.noise_updates.iter_mut().for_each(|n| *n = 0);
         self.noise_mad.iter_mut().for_each(|m| *m = 0.0);
+        self.record_lows.iter_mut().for_each(|v| *v = f32::NAN);
+        self.record_stamps.iter_mut().for_each(|d| *d = i64::MIN);
     }
 
     /// Summarises an open event, ending at `end_bin` (exclusive) if given.

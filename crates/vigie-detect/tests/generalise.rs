@@ -136,3 +136,81 @@ fn outages_are_held_as_long_as_they_last() {
         }
     }
 }
+
+/// A Poisson draw of mean `mean` (Knuth's method: fine for small means).
+fn poisson(rng: &mut Rng, mean: f64) -> f64 {
+    let limit = (-mean).exp();
+    let mut product = rng.uniform();
+    let mut count = 0.0;
+    while product > limit {
+        product *= rng.uniform();
+        count += 1.0;
+    }
+    count
+}
+
+/// Hourly counts of answering addresses seen from one vantage point:
+/// `mean` an hour, overdispersed (the mean itself wanders by ±50% from hour
+/// to hour), and none at all in the hours of `cuts`.
+fn hourly_counts(mean: f64, days: i64, cuts: &[(UnixSecs, UnixSecs)], seed: u64) -> Series {
+    let mut rng = Rng(seed | 1);
+    let values = (0..days * 24)
+        .map(|h| {
+            let t = T0 + h * HOUR;
+            if cuts.iter().any(|(from, until)| t >= *from && t < *until) {
+                return Some(0.0);
+            }
+            let wandering = (mean * (1.0 + 0.5 * rng.normal())).max(0.1);
+            Some(poisson(&mut rng, wandering))
+        })
+        .collect();
+    Series {
+        key: SeriesKey {
+            entity: "MM".parse().expect("entity"),
+            signal: SignalKind::ProbeUpAddresses,
+        },
+        bin: BinSize::new(3600).expect("bin"),
+        start: T0,
+        values,
+    }
+}
+
+#[test]
+fn nightly_blackouts_of_a_few_noisy_counts_are_each_found() {
+    // Six days of history, then eight nights cut from 19:00 to 02:00 UTC:
+    // a signal so noisy (a few counts an hour) that no window's mean stands
+    // out from its noise, but seven hours at zero were never seen before.
+    let cuts: Vec<(UnixSecs, UnixSecs)> = (6..14)
+        .map(|d| (T0 + d * DAY + 19 * HOUR, T0 + (d + 1) * DAY + 2 * HOUR))
+        .collect();
+    for seed in [3, 11, 29] {
+        let series = hourly_counts(6.0, 16, &cuts, seed);
+        let events = detect_series(&series, &VigieConfig::default()).events;
+        for (from, until) in &cuts {
+            let found = events
+                .iter()
+                .find(|e| e.start < *until && e.end.unwrap_or(i64::MAX) > *from);
+            let Some(event) = found else {
+                panic!("seed {seed}: the night from {from} is missed: {events:?}");
+            };
+            assert!(
+                (event.start - from).abs() <= 2 * HOUR,
+                "seed {seed}: the night from {from} starts at {}",
+                event.start
+            );
+        }
+        assert_eq!(events.len(), cuts.len(), "seed {seed}: {events:?}");
+    }
+}
+
+#[test]
+fn three_quiet_hours_of_a_signal_of_a_few_counts_are_not_a_blackout() {
+    // About three counts an hour: hours at zero happen every few days, and
+    // a run of three is not unprecedented however low, since the record
+    // itself is a count or two.
+    for seed in [5, 17, 41] {
+        let series = hourly_counts(3.0, 30, &[], seed);
+        let events = detect_series(&series, &VigieConfig::default()).events;
+        assert!(events.is_empty(), "seed {seed}: {events:?}");
+    }
+}
