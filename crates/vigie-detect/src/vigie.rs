@@ -1011,10 +1011,29 @@ impl SignalDetector {
         if !self.below_record(bin_no) {
             return None;
         }
-        match self.locate_onset(bin_no, floor_bin, min_depth, window, mean, true) {
-            Onset::At(onset) => Some((onset, strongest)),
-            Onset::TooFewLow | Onset::NotAStep => None,
+        let Onset::At(mut onset) =
+            self.locate_onset(bin_no, floor_bin, min_depth, window, mean, true)
+        else {
+            return None;
+        };
+        // Bins just before that are as far below the record belong to the
+        // drop too, even where the baseline could not judge them (an hour
+        // the daily shape puts under the smallest prediction).
+        let lower = (bin_no - self.sizes.lookback_bins as i64 + 1).max(floor_bin);
+        let threshold = self.record_threshold(bin_no, window)?;
+        while onset > lower {
+            match self.recent_bin(onset - 1) {
+                Some(r)
+                    if r.flag != FLAG_EVENT
+                        && !r.value.is_nan()
+                        && f64::from(r.value) <= threshold =>
+                {
+                    onset -= 1
+                }
+                _ => break,
+            }
         }
+        Some((onset, strongest))
     }
 
     /// Where the drop seen in the `window` bins ending at `bin_no` (mean
@@ -1075,6 +1094,17 @@ impl SignalDetector {
     /// it: three hours of a few counts at zero are not unprecedented when
     /// the record was one count.
     fn below_record(&self, bin_no: i64) -> bool {
+        let Some((mean, measured)) = self.record_window_mean(bin_no, false) else {
+            return false;
+        };
+        self.record_threshold(bin_no, measured)
+            .is_some_and(|threshold| mean <= threshold)
+    }
+
+    /// What a mean of `measured` values must not exceed to lie below the
+    /// record low at `bin_no` (see [`Self::below_record`]); `None` while
+    /// the record is not known.
+    fn record_threshold(&self, bin_no: i64, measured: usize) -> Option<f64> {
         let step = i64::from(self.sizes.bin_secs);
         let today = (bin_no * step).div_euclid(86_400);
         let mut days = 0;
@@ -1086,18 +1116,15 @@ impl SignalDetector {
             }
         }
         if days < MIN_RECORD_DAYS || record <= 0.0 {
-            return false;
+            return None;
         }
-        let Some((mean, measured)) = self.record_window_mean(bin_no, false) else {
-            return false;
-        };
         let quantum = if self.quantum.is_nan() {
             0.0
         } else {
             f64::from(self.quantum)
         };
-        let count_noise = (record * quantum / measured as f64).sqrt();
-        mean <= RECORD_SHARE * record - count_noise
+        let count_noise = (record * quantum / measured.max(1) as f64).sqrt();
+        Some(RECORD_SHARE * record - count_noise)
     }
 
     /// The mean value of the record window ending at `bin_no` and how many
