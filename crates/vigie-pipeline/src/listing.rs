@@ -77,15 +77,14 @@ impl Rows {
     }
 
     fn write_csv(&self, out: &mut impl Write) -> io::Result<()> {
-        writeln!(out, "{}", self.header.join(","))?;
+        // csv's writer quotes a field holding a comma, a quote, a newline
+        // or a carriage return; every other field is written as it is.
+        let mut writer = csv::Writer::from_writer(out);
+        writer.write_record(&self.header)?;
         for row in &self.rows {
-            let cells: Vec<String> = row
-                .iter()
-                .map(|c| csv_cell(c.as_deref().unwrap_or("")))
-                .collect();
-            writeln!(out, "{}", cells.join(","))?;
+            writer.write_record(row.iter().map(|c| c.as_deref().unwrap_or("")))?;
         }
-        Ok(())
+        writer.flush()
     }
 
     fn write_json(&self, out: &mut impl Write) -> io::Result<()> {
@@ -104,14 +103,6 @@ impl Rows {
             .collect();
         serde_json::to_writer_pretty(&mut *out, &objects)?;
         writeln!(out)
-    }
-}
-
-fn csv_cell(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
     }
 }
 
@@ -350,4 +341,54 @@ pub fn incident_rows(incidents: &[Incident]) -> Rows {
         ]);
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Rows, TableFormat};
+
+    fn csv_of(rows: &Rows) -> String {
+        let mut out = Vec::new();
+        rows.write(TableFormat::Csv, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn csv_of_ordinary_values_is_plain() {
+        let mut rows = Rows::new(vec!["time", "entity", "value"]);
+        rows.rows.push(vec![
+            Some("2024-01-05T00:00:00Z".into()),
+            Some("country/KZ".into()),
+            Some("12.5".into()),
+        ]);
+        rows.rows
+            .push(vec![Some("2024-01-05T00:05:00Z".into()), None, None]);
+        assert_eq!(
+            csv_of(&rows),
+            "time,entity,value\n2024-01-05T00:00:00Z,country/KZ,12.5\n2024-01-05T00:05:00Z,,\n"
+        );
+    }
+
+    #[test]
+    fn csv_fields_with_separators_read_back() {
+        let awkward = ["a\rb", "say \"hi\"", "one, two", "line\nbreak", "\r\n"];
+        let mut rows = Rows::new(vec!["name", "note"]);
+        for text in awkward {
+            rows.rows
+                .push(vec![Some(text.into()), Some("plain".into())]);
+        }
+        let text = csv_of(&rows);
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        assert_eq!(reader.headers().unwrap(), vec!["name", "note"]);
+        let read: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect();
+        let expected: Vec<Vec<String>> = awkward
+            .iter()
+            .map(|t| vec![t.to_string(), "plain".to_string()])
+            .collect();
+        assert_eq!(read, expected);
+        assert!(text.contains("\"a\rb\""), "{text:?}");
+    }
 }
