@@ -115,6 +115,10 @@ pub struct Consumer<'a> {
     bus: &'a Bus,
     consumer: jetstream::consumer::Consumer<pull::Config>,
     options: ConsumerOptions,
+    /// The durable's own limit of unacknowledged messages: a fetch asks
+    /// for no more (an existing durable keeps the limit it was created
+    /// with, and a fetch asking for more would wait out its expiry).
+    max_pending: usize,
 }
 
 /// One fetched message: subject, payload, delivery count, stream
@@ -160,17 +164,22 @@ impl<'a> Consumer<'a> {
                 .await
                 .map_err(|e| BusError::new(format!("cannot open the durable consumer {name}"), e))
         })?;
+        let max_pending = usize::try_from(consumer.cached_info().config.max_ack_pending)
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or(usize::MAX);
         Ok(Consumer {
             bus,
             consumer,
             options,
+            max_pending,
         })
     }
 
     /// Fetches up to a batch; an empty batch after `wait`.
     pub(crate) fn fetch(&self, wait: Duration) -> Result<Vec<Fetched>, BusError> {
         let consumer = self.consumer.clone();
-        let batch = self.options.batch.max(1);
+        let batch = self.options.batch.clamp(1, self.max_pending);
         let subjects = self.options.subjects.clone();
         self.bus.run(async move {
             let mut messages = consumer

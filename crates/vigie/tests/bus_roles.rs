@@ -45,13 +45,20 @@ fn succeeded(what: &str, output: Output) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// A consumer role (`vigie bus store|detect …`) with small batches.
+/// A consumer role (`vigie bus store|detect …`); `--exit-when-drained`
+/// in `extra` marks a run to the end, in batches of 64, the others (to be
+/// killed) read batches of 8.
 fn bus_role(data_dir: &Path, store: &str, nats: &str, role: &[&str], extra: &[&str]) -> Command {
+    let batch = if extra.contains(&"--exit-when-drained") {
+        "64"
+    } else {
+        "8"
+    };
     let mut command = vigie(data_dir, Some(store));
     command
         .arg("bus")
         .args(role)
-        .args(["--nats", nats, "--batch", "8", "--ack-wait-secs", "2"])
+        .args(["--nats", nats, "--batch", batch, "--ack-wait-secs", "2"])
         .args(extra);
     command
 }
