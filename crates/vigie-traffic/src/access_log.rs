@@ -52,77 +52,22 @@ pub struct LogLine {
     pub time: UnixSecs,
 }
 
-fn month_number(name: &[u8]) -> Option<u32> {
-    const MONTHS: [&[u8; 3]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
-    MONTHS
-        .iter()
-        .position(|m| m.as_slice() == name)
-        .map(|i| i as u32 + 1)
-}
+/// The time field's format, `10/Oct/2025:13:55:36 +0200`, parsed once.
+static CLF_TIME: std::sync::LazyLock<Vec<chrono::format::Item<'static>>> =
+    std::sync::LazyLock::new(|| {
+        chrono::format::StrftimeItems::new("%d/%b/%Y:%H:%M:%S %z").collect()
+    });
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn digits(bytes: &[u8]) -> Option<i64> {
-    if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(
-        bytes
-            .iter()
-            .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')),
-    )
-}
-
-/// Parses `10/Oct/2025:13:55:36 +0200` into UTC seconds.
+/// Parses `10/Oct/2025:13:55:36 +0200` into UTC seconds (chrono, on the
+/// format's exact 26 bytes).
 fn parse_time(text: &[u8]) -> Option<UnixSecs> {
-    // dd/Mon/yyyy:HH:MM:SS +zzzz = 26 bytes
     if text.len() != 26 {
         return None;
     }
-    let day = digits(text.get(0..2)?)?;
-    let month = month_number(text.get(3..6)?)?;
-    let year = digits(text.get(7..11)?)?;
-    let hour = digits(text.get(12..14)?)?;
-    let minute = digits(text.get(15..17)?)?;
-    let second = digits(text.get(18..20)?)?;
-    let sign = match text.get(21)? {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let offset_h = digits(text.get(22..24)?)?;
-    let offset_m = digits(text.get(24..26)?)?;
-    let separators_ok = text.get(2) == Some(&b'/')
-        && text.get(6) == Some(&b'/')
-        && text.get(11) == Some(&b':')
-        && text.get(14) == Some(&b':')
-        && text.get(17) == Some(&b':')
-        && text.get(20) == Some(&b' ');
-    if !separators_ok
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-        || offset_h > 23
-        || offset_m > 59
-    {
-        return None;
-    }
-    let days = days_from_civil(year, month, day as u32);
-    let local = days * 86_400 + hour * 3600 + minute * 60 + second;
-    Some(local - sign * (offset_h * 3600 + offset_m * 60))
+    let text = std::str::from_utf8(text).ok()?;
+    let mut parsed = chrono::format::Parsed::new();
+    chrono::format::parse(&mut parsed, text, CLF_TIME.iter()).ok()?;
+    Some(parsed.to_datetime().ok()?.timestamp())
 }
 
 /// Parses one combined/common-format line.
@@ -728,5 +673,33 @@ mod tests {
             parse_line("1.2.3.4 - - [10/Oct/2000:13:55:3é -0700]".as_bytes()),
             Err(LineError::BadTime)
         );
+        // No 30 February, no 25th hour, no 1-digit day, no colon offset.
+        for time in [
+            "30/Feb/2024:10:00:00 +0000",
+            "10/Oct/2000:24:00:00 +0000",
+            "1/Oct/2000:13:55:36 -0700",
+            "10/Oct/2000:13:55:36 -07:00",
+        ] {
+            let line = format!("1.2.3.4 - - [{time}] \"GET /\" 200 1");
+            assert_eq!(
+                parse_line(line.as_bytes()),
+                Err(LineError::BadTime),
+                "{time}"
+            );
+        }
+    }
+
+    #[test]
+    fn times_are_utc_whatever_the_offset() {
+        let at = |time: &str| {
+            let line = format!("1.2.3.4 - - [{time}] \"GET /\" 200 1");
+            parse_line(line.as_bytes()).map(|l| l.time)
+        };
+        // 2024-02-29T12:00:00Z, a leap day, written in three zones.
+        assert_eq!(at("29/Feb/2024:12:00:00 +0000"), Ok(1_709_208_000));
+        assert_eq!(at("29/Feb/2024:17:30:00 +0530"), Ok(1_709_208_000));
+        assert_eq!(at("29/Feb/2024:07:00:00 -0500"), Ok(1_709_208_000));
+        // Across midnight and the year: 2025-01-01T01:00:00Z.
+        assert_eq!(at("31/Dec/2024:23:00:00 -0200"), Ok(1_735_693_200));
     }
 }
