@@ -11,7 +11,9 @@
 // restoration window, local time and annotations; CSV and PNG export
 // download real files; the URL holds the view and a reload restores it; a
 // long shutdown reads as a drop, normalised or raw; the French dashboard;
-// the embeddable chart framed by a page of another origin.
+// the embeddable chart framed by a page of another origin; the Atom feeds
+// the dashboard links (all incidents and one entity's); local times across a
+// DST change equal the ones a report printed (given in VIGIE_DST).
 // Screenshots are written to the given folder. Prints one line per check
 // and `N passed, N failed`; exits 1 on any failure.
 
@@ -53,6 +55,9 @@ const problems = [];
 page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
 page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
 page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()}`));
+// The address behind a console's "Failed to load resource".
+const refused = [];
+page.on("response", (r) => { if (r.status() >= 400) refused.push(`${r.status()} ${r.url()}`); });
 const outside = [];
 page.on("request", (r) => { if (!r.url().startsWith(base) && !r.url().startsWith("blob:") && !r.url().startsWith("data:")) outside.push(r.url()); });
 
@@ -330,8 +335,72 @@ try {
   await news.close();
   site.close();
 
+  // ---- the Atom feeds: linked by the dashboard, read by the browser --------
+  await page.goto(`${base}/`);
+  await ready();
+  const alternate = await page.locator('head link[rel="alternate"][type="application/atom+xml"]').getAttribute("href");
+  const footerFeed = await page.locator("footer a#feed").getAttribute("href");
+  check("the dashboard links the Atom feed (in its head and its footer)", alternate === "/api/v1/incidents.atom" && footerFeed === alternate, `${alternate} | ${footerFeed}`);
+  // A feed read by the page itself: its media type and its entries.
+  const readFeed = (href) => page.evaluate(async (href) => {
+    const r = await fetch(href);
+    const doc = new DOMParser().parseFromString(await r.text(), "application/xml");
+    const first = (e, tag) => e.getElementsByTagName(tag)[0];
+    return {
+      type: r.headers.get("content-type") || "",
+      broken: doc.getElementsByTagName("parsererror").length > 0,
+      root: doc.documentElement.localName,
+      entries: [...doc.getElementsByTagName("entry")].map((e) => ({
+        id: first(e, "id")?.textContent,
+        title: first(e, "title")?.textContent,
+        published: first(e, "published")?.textContent,
+        link: [...e.getElementsByTagName("link")].find((l) => l.getAttribute("rel") === "alternate")?.getAttribute("href"),
+      })),
+    };
+  }, href);
+  const urnPart = (s) => [...new TextEncoder().encode(s)].map((b) => (b < 128 && /[A-Za-z0-9\-._~@/]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`)).join("");
+  const feed = await readFeed(alternate);
+  check("the Atom feed is Atom XML with entries", feed.type.startsWith("application/atom+xml") && !feed.broken && feed.root === "feed" && feed.entries.length > 0, `${feed.type}, ${feed.entries.length} entries`);
+  const entryOf = (f, incident) => f.entries.find((e) => e.id === `urn:vigie:incident:vigie:${urnPart(incident.id)}`);
+  // The feed holds the newest incidents: the newest one is there.
+  const newest = [...incidents].sort((a, b) => Date.parse(b.start) - Date.parse(a.start))[0];
+  const inAll = newest && entryOf(feed, newest);
+  check("the feed has the newest incident's entry (its start, a link to its page)", Boolean(inAll) && Date.parse(inAll.published) === Date.parse(newest.start) && inAll.link.startsWith(`/#/entity/${urnPart(newest.entity)}?`), JSON.stringify(inAll));
+  if (restored) {
+    const start = Date.parse(restored.start) / 1000;
+    const iso = (t) => new Date(t * 1000).toISOString().replace(/\.000Z$/, "Z");
+    await page.goto(`${base}/#/entity/${encodeURIComponent(restored.entity)}?from=${iso(start - 12 * 3600)}&until=${iso(start + 36 * 3600)}`);
+    await ready();
+    const entityFeedHref = await page.locator("a#entity-feed").getAttribute("href");
+    check("the entity page links its own feed", entityFeedHref === `/api/v1/incidents.atom?${new URLSearchParams({ entity: restored.entity })}`, entityFeedHref);
+    const own = await readFeed(entityFeedHref);
+    const ownEntry = entryOf(own, restored);
+    check("the entity's feed holds the incident and only that entity's incidents", !own.broken && Boolean(ownEntry) && own.entries.every((e) => e.link.startsWith(`/#/entity/${urnPart(restored.entity)}?`)), `${own.entries.length} entries: ${own.entries.map((e) => e.title).join(" | ")}`);
+    await page.locator("a#entity-feed").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(shots, "entity-feed-link.png") });
+  }
+
+  // ---- local times across a DST change: the report's, to the minute -------
+  // The Rust test gives the times a report printed (VIGIE_DST): incidents
+  // of a US state before and after the change to daylight saving time.
+  const dst = process.env.VIGIE_DST ? JSON.parse(process.env.VIGIE_DST) : null;
+  check("the report's local times were given (VIGIE_DST)", Boolean(dst) && dst.times.length >= 2);
+  if (dst) {
+    await page.goto(`${base}/#/entity/${encodeURIComponent(dst.entity)}?from=${dst.from}&until=${dst.until}`);
+    await ready();
+    const head = await page.locator(".entity-head").innerText();
+    check(`${dst.entity}'s local times are in the reports' zone, ${dst.zone}`, head.includes(dst.zone), head.replace(/\n/g, " "));
+    for (const { utc, local } of dst.times) {
+      const when = page.locator("details.incident .when").filter({ has: page.locator(`time[datetime="${utc}"]`) }).first();
+      const shown = ((await when.count()) ? await when.locator(".local").textContent() : "").replace(/^\(/, "").replace(/ local\)$/, "");
+      const report = local.replace(/[()]/g, "");
+      check(`the incident at ${utc}: the dashboard's local time is the report's`, shown === report, `dashboard "${shown}", report "${local}"`);
+    }
+    await page.screenshot({ path: join(shots, "entity-dst.png"), fullPage: true });
+  }
+
   check("the page loads nothing from another origin", outside.length === 0, outside.join(", "));
-  check("no script error, CSP violation or failed request", problems.length === 0, problems.join(" | "));
+  check("no script error, CSP violation or failed request", problems.length === 0, [...problems, ...refused].join(" | "));
 } catch (e) {
   check("the browser run", false, e.stack || String(e));
   await page.screenshot({ path: join(shots, "failure.png"), fullPage: true }).catch(() => {});

@@ -3,7 +3,7 @@
 // level before the incident, or raw), with its incidents, for a frame in
 // another site's page. The server lets the configured origins frame it.
 
-import { api, el, isoUtc, parseUtc, timeEl, zoneOfCountry, countryOf, entityName } from "./util.js";
+import { api, el, isoUtc, parseUtc, timeEl, entityZone, countryOf, entityName } from "./util.js";
 import { t, translateStatic } from "./i18n.js";
 import { baselines, decorate, drawPanels, chartKey } from "./entity.js";
 
@@ -26,7 +26,7 @@ async function main(root) {
   const until = params.get("until") ? parseUtc(params.get("until")) : undefined;
   const raw = params.get("scale") === "raw";
   const data = await api("/api/v1/signals", { entity, from, until, signal: params.get("signals") || undefined, maxPoints: 1000 });
-  const zone = zoneOfCountry(countryOf(entity) || data.country);
+  const zone = entityZone(data.zone, countryOf(entity) || data.country);
   const name = entityName(entity, data.name);
   const view = { entity, name, zone, raw, from: secs(data.from), until: secs(data.until), annotations: [] };
   const range = { from: view.from, until: view.until };

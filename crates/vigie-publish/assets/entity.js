@@ -6,7 +6,7 @@
 // (entity, from, until, signals).
 
 import {
-  api, el, svg, isoUtc, parseUtc, timeEl, localTime, zoneOfCountry, countryOf,
+  api, el, svg, isoUtc, parseUtc, timeEl, localTime, entityZone, countryOf,
   entityName, entityHref, percent, duration, asNames,
 } from "./util.js";
 import { t } from "./i18n.js";
@@ -441,14 +441,15 @@ export async function renderEntity(root, entity, params, ctx) {
   let info = null;
   try {
     const probe = await api("/api/v1/signals", { entity, maxPoints: 1 });
-    info = { name: probe.name, country: probe.country, signals: probe.series.map((s) => ({ signal: s.signal, unit: s.unit })) };
+    info = { name: probe.name, country: probe.country, zone: probe.zone, signals: probe.series.map((s) => ({ signal: s.signal, unit: s.unit })) };
   } catch (e) {
     if (e.status !== 404) throw e;
   }
   const kind = isCountry ? "country" : cc ? "region" : /^AS\d+$/.test(entity) ? "AS" : "entity";
   const name = entityName(entity, info?.name);
-  // An AS has no country in its code: the API names its main country.
-  const zone = zoneOfCountry(cc || info?.country);
+  // An AS has no country in its code: the API names its main country. The
+  // API's zone is the reports' (a region's own zone where it has one).
+  const zone = entityZone(info?.zone, cc || info?.country);
   const where = !cc && info?.country ? t(" of {country}, where most of its address space is", { country: info.country }) : "";
   const header = el("header", { class: "entity-head" },
     el("h1", {}, name !== entity ? [name, " "] : null, el("code", {}, entity)),
@@ -555,7 +556,8 @@ export async function renderEntity(root, entity, params, ctx) {
     signalBoxes, scaleBoxes,
     el("div", { class: "exports" },
       el("a", { class: "button", id: "export-csv", href: `/api/v1/signals.csv?${csvQuery}`, download: "" }, t("Download CSV")),
-      " ", pngButton));
+      " ", pngButton,
+      " ", el("a", { class: "button", id: "entity-feed", type: "application/atom+xml", href: `/api/v1/incidents.atom?${new URLSearchParams({ entity })}` }, t("Atom feed of its incidents"))));
 
   const rangeLine = el("p", { class: "range-line" }, t("Showing "), timeEl(view.from, zone), " → ", timeEl(view.until, zone),
     el("span", { class: "dim" }, raw ? t(" · raw values, each signal on its own axis · drag on a plot to zoom") : t(" · each signal relative to its level before the incident (1× = normal) · drag on a plot to zoom")));

@@ -89,6 +89,15 @@ function validZone(zone) {
 }
 
 /**
+ * The zone of an entity's local times: the one the API gives (the zone its
+ * reports use: the region's where known, else the country's main zone)
+ * when this browser knows it, else the country's from {@link zoneOfCountry}.
+ */
+export function entityZone(given, cc) {
+  return given && validZone(given) ? given : zoneOfCountry(cc);
+}
+
+/**
  * The IANA time zone shown beside UTC for a country code (`IQ` →
  * `Asia/Baghdad`): the table above for multi-zone countries, else the first
  * zone of the browser's Intl data for the region; null when unknown.

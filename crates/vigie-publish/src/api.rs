@@ -144,6 +144,15 @@ pub async fn signals(
                     .map(|row| row.country.to_string()),
                 _ => None,
             };
+            // The zone of local times, as reports choose it: the region's
+            // where known, else the country's (an AS's main country's).
+            let zone = match (&entity, &country) {
+                (vigie_model::Entity::Asn(_), Some(cc)) => vigie_model::CountryCode::new(cc)
+                    .ok()
+                    .and_then(crate::report::tz::country_zone)
+                    .map(|z| z.name().to_string()),
+                _ => crate::report::tz::entity_zone(&entity).map(|(z, _)| z.name().to_string()),
+            };
             let mut size = 0;
             let mut values = Vec::with_capacity(windows.len());
             for w in &windows {
@@ -157,6 +166,7 @@ pub async fn signals(
                 entity: first.map(|w| w.key.entity.to_string()).unwrap_or_default(),
                 name: first.and_then(|w| w.name.clone()),
                 country,
+                zone,
                 from: format_utc(range.from()),
                 until: format_utc(range.until()),
                 series: windows
@@ -190,6 +200,10 @@ struct SignalsOut {
     /// For an AS: the country holding most of its /24s, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     country: Option<String>,
+    /// The IANA zone of the entity's local time (the region's where known,
+    /// else the country's main zone), as reports use it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zone: Option<String>,
     from: String,
     until: String,
     series: Vec<SeriesOut>,

@@ -143,7 +143,7 @@ pub fn document() -> Value {
             json_type,
         ),
     );
-    add(paths::SIGNALS, operation("An entity's series", "Values per bin (null is no data, never zero) from `from` to `until` (default: the last 7 days with data), downsampled to `maxPoints`. Years may be asked for: no 100-day cap. For an AS, `country` names the country holding most of its /24s (from BGP), when known.", series_params(), json_type));
+    add(paths::SIGNALS, operation("An entity's series", "Values per bin (null is no data, never zero) from `from` to `until` (default: the last 7 days with data), downsampled to `maxPoints`. Years may be asked for: no 100-day cap. For an AS, `country` names the country holding most of its /24s (from BGP), when known. `zone` is the IANA zone of the entity's local time, as reports use it: the region's where known, else the country's main zone.", series_params(), json_type));
     add(paths::SIGNALS_CSV, operation("An entity's series as CSV", "`time,entity,signal,value`, the long CSV that `vigie import csv` reads; no data is an empty value.", series_params(), "text/csv"));
     add(
         paths::EVENTS,
