@@ -58,16 +58,29 @@ static CLF_TIME: std::sync::LazyLock<Vec<chrono::format::Item<'static>>> =
         chrono::format::StrftimeItems::new("%d/%b/%Y:%H:%M:%S %z").collect()
     });
 
+thread_local! {
+    /// The last time field parsed on this thread and its UTC seconds: a log
+    /// writes the same second on many lines in a row.
+    static LAST_TIME: std::cell::Cell<Option<([u8; 26], UnixSecs)>> =
+        const { std::cell::Cell::new(None) };
+}
+
 /// Parses `10/Oct/2025:13:55:36 +0200` into UTC seconds (chrono, on the
-/// format's exact 26 bytes).
+/// format's exact 26 bytes; the same text as the line before is not parsed
+/// again).
 fn parse_time(text: &[u8]) -> Option<UnixSecs> {
-    if text.len() != 26 {
-        return None;
+    let bytes: [u8; 26] = text.try_into().ok()?;
+    if let Some((last, secs)) = LAST_TIME.get() {
+        if last == bytes {
+            return Some(secs);
+        }
     }
     let text = std::str::from_utf8(text).ok()?;
     let mut parsed = chrono::format::Parsed::new();
     chrono::format::parse(&mut parsed, text, CLF_TIME.iter()).ok()?;
-    Some(parsed.to_datetime().ok()?.timestamp())
+    let secs = parsed.to_datetime().ok()?.timestamp();
+    LAST_TIME.set(Some((bytes, secs)));
+    Some(secs)
 }
 
 /// Parses one combined/common-format line.
