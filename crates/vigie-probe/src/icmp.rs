@@ -11,6 +11,12 @@ use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::net::Ipv4Addr;
 
+use etherparse::checksum::Sum16BitWords;
+use etherparse::err::ipv4::HeaderSliceError;
+use etherparse::{
+    IcmpEchoHeader, Icmpv4Header, Icmpv4Slice, Icmpv4Type, IpNumber, Ipv4HeaderSlice,
+};
+
 /// Length of an echo request vigie sends: 8-byte ICMP header + 16-byte payload.
 pub const ECHO_REQUEST_LEN: usize = 8 + PAYLOAD_LEN;
 /// Length of vigie's probe payload.
@@ -32,17 +38,21 @@ pub struct EchoProbe {
 }
 
 impl EchoProbe {
-    /// The ICMP message (header and payload, checksum set) to send.
+    /// The ICMP message (header and payload, checksum set) to send, built
+    /// by `etherparse`.
     pub fn to_bytes(&self) -> [u8; ECHO_REQUEST_LEN] {
+        let mut payload = [0u8; PAYLOAD_LEN];
+        payload[0..4].copy_from_slice(&self.block_index.to_be_bytes());
+        payload[4..8].copy_from_slice(&self.target.octets());
+        payload[8..16].copy_from_slice(&self.cookie.to_be_bytes());
+        let echo = IcmpEchoHeader {
+            id: self.ident,
+            seq: self.seq,
+        };
+        let header = Icmpv4Header::with_checksum(Icmpv4Type::EchoRequest(echo), &payload);
         let mut packet = [0u8; ECHO_REQUEST_LEN];
-        packet[0] = 8; // echo request
-        packet[4..6].copy_from_slice(&self.ident.to_be_bytes());
-        packet[6..8].copy_from_slice(&self.seq.to_be_bytes());
-        packet[8..12].copy_from_slice(&self.block_index.to_be_bytes());
-        packet[12..16].copy_from_slice(&self.target.octets());
-        packet[16..24].copy_from_slice(&self.cookie.to_be_bytes());
-        let sum = internet_checksum(&packet);
-        packet[2..4].copy_from_slice(&sum.to_be_bytes());
+        packet[..8].copy_from_slice(&header.to_bytes());
+        packet[8..].copy_from_slice(&payload);
         packet
     }
 }
@@ -105,44 +115,46 @@ impl fmt::Display for ReplyError {
 
 impl std::error::Error for ReplyError {}
 
-/// Parses a packet read from a raw IPv4 ICMP socket (IPv4 header included).
+/// Parses a packet read from a raw IPv4 ICMP socket (IPv4 header included),
+/// its header read by `etherparse`.
 pub fn parse_echo_reply(packet: &[u8]) -> Result<EchoReply, ReplyError> {
-    let truncated = ReplyError::Truncated { len: packet.len() };
-    let first = *packet.first().ok_or(truncated)?;
-    if first >> 4 != 4 {
-        return Err(ReplyError::BadIpHeader);
-    }
-    let header_len = usize::from(first & 0x0f) * 4;
-    if header_len < 20 {
-        return Err(ReplyError::BadIpHeader);
-    }
-    let header = packet.get(..header_len).ok_or(truncated)?;
-    let protocol = header.get(9).copied().ok_or(truncated)?;
-    if protocol != 1 {
+    let header = Ipv4HeaderSlice::from_slice(packet).map_err(|e| match e {
+        HeaderSliceError::Len(_) => ReplyError::Truncated { len: packet.len() },
+        HeaderSliceError::Content(_) => ReplyError::BadIpHeader,
+    })?;
+    let protocol = header.protocol().0;
+    if protocol != IpNumber::ICMP.0 {
         return Err(ReplyError::NotIcmp { protocol });
     }
-    let source = Ipv4Addr::new(header[12], header[13], header[14], header[15]);
-    let icmp = packet.get(header_len..).ok_or(truncated)?;
-    parse_icmp_echo_reply(source, icmp)
+    let icmp = &packet[header.slice().len()..];
+    parse_icmp_echo_reply(header.source_addr(), icmp)
 }
 
-/// Parses an ICMP message (no IP header) from `source` as an echo reply.
+/// Parses an ICMP message (no IP header) from `source` as an echo reply
+/// (`etherparse`'s ICMPv4 slice).
 pub fn parse_icmp_echo_reply(source: Ipv4Addr, icmp: &[u8]) -> Result<EchoReply, ReplyError> {
-    if icmp.len() < 8 {
-        return Err(ReplyError::Truncated { len: icmp.len() });
-    }
-    let (icmp_type, icmp_code) = (icmp[0], icmp[1]);
-    if icmp_type != 0 || icmp_code != 0 {
+    // etherparse also refuses a timestamp message of the wrong length: that
+    // is still a message other than an echo reply.
+    let message = Icmpv4Slice::from_slice(icmp).map_err(|_| match icmp {
+        [icmp_type, icmp_code, ..] if icmp.len() >= 8 => ReplyError::NotEchoReply {
+            icmp_type: *icmp_type,
+            icmp_code: *icmp_code,
+        },
+        _ => ReplyError::Truncated { len: icmp.len() },
+    })?;
+    let Icmpv4Type::EchoReply(echo) = message.icmp_type() else {
         return Err(ReplyError::NotEchoReply {
-            icmp_type,
-            icmp_code,
+            icmp_type: message.type_u8(),
+            icmp_code: message.code_u8(),
         });
-    }
+    };
     if internet_checksum(icmp) != 0 {
         return Err(ReplyError::BadChecksum);
     }
-    let payload = icmp
-        .get(8..8 + PAYLOAD_LEN)
+    let payload: &[u8; PAYLOAD_LEN] = message
+        .payload()
+        .get(..PAYLOAD_LEN)
+        .and_then(|p| p.try_into().ok())
         .ok_or(ReplyError::ForeignPayload)?;
     let word = |at: usize| {
         u32::from_be_bytes([
@@ -156,8 +168,8 @@ pub fn parse_icmp_echo_reply(source: Ipv4Addr, icmp: &[u8]) -> Result<EchoReply,
     Ok(EchoReply {
         source,
         probe: EchoProbe {
-            ident: u16::from_be_bytes([icmp[4], icmp[5]]),
-            seq: u16::from_be_bytes([icmp[6], icmp[7]]),
+            ident: echo.id,
+            seq: echo.seq,
             block_index: word(0),
             target: Ipv4Addr::from(word(4)),
             cookie,
@@ -165,21 +177,13 @@ pub fn parse_icmp_echo_reply(source: Ipv4Addr, icmp: &[u8]) -> Result<EchoReply,
     })
 }
 
-/// The Internet checksum (RFC 1071) of `data`; 0 when `data` includes a
-/// correct checksum field.
+/// The Internet checksum (RFC 1071) of `data`, by `etherparse`; 0 when
+/// `data` includes a correct checksum field.
 pub fn internet_checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut chunks = data.chunks_exact(2);
-    for pair in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+    Sum16BitWords::new()
+        .add_slice(data)
+        .ones_complement()
+        .to_be()
 }
 
 /// The per-run secret behind probe cookies: a reply can only carry a valid
@@ -312,6 +316,26 @@ mod tests {
             parse_echo_reply(&ipv4(target, &unreachable)),
             Err(ReplyError::NotEchoReply {
                 icmp_type: 3,
+                icmp_code: 1
+            })
+        );
+        // A timestamp request of the wrong length, and a short message.
+        assert_eq!(
+            parse_echo_reply(&ipv4(target, &[13, 0, 0, 0, 0, 0, 0, 0])),
+            Err(ReplyError::NotEchoReply {
+                icmp_type: 13,
+                icmp_code: 0
+            })
+        );
+        assert_eq!(
+            parse_echo_reply(&ipv4(target, &[0, 0, 0, 0])),
+            Err(ReplyError::Truncated { len: 4 })
+        );
+        // An echo reply with a code other than 0.
+        assert_eq!(
+            parse_echo_reply(&ipv4(target, &[0, 1, 0, 0, 0, 0, 0, 0])),
+            Err(ReplyError::NotEchoReply {
+                icmp_type: 0,
                 icmp_code: 1
             })
         );
