@@ -8,7 +8,10 @@ use std::io::{BufWriter, Write};
 use std::net::Ipv4Addr;
 use std::path::Path;
 
+use etherparse::{EtherType, Ethernet2Header, IpNumber, Ipv4Header, UdpHeader};
 use ipnet::Ipv4Net;
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use pcap_file::Endianness;
 use vigie_model::UnixSecs;
 
 use crate::model::{Network, Scenario};
@@ -59,59 +62,78 @@ fn prefix_size(prefix: &Ipv4Net) -> u64 {
     1u64 << (32 - u32::from(prefix.prefix_len()))
 }
 
+/// The flow capture: pcap-file's writer (little-endian, microseconds,
+/// Ethernet) of frames whose headers etherparse writes.
 struct Pcap {
-    out: BufWriter<File>,
+    out: PcapWriter<BufWriter<File>>,
     ip_id: u16,
 }
 
 impl Pcap {
     fn create(path: &Path) -> Result<Pcap, GenerateError> {
         let file = File::create(path).map_err(|e| GenerateError::io(path, e))?;
-        let mut out = BufWriter::new(file);
-        let mut header = Vec::with_capacity(24);
-        header.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-        header.extend_from_slice(&2u16.to_le_bytes());
-        header.extend_from_slice(&4u16.to_le_bytes());
-        header.extend_from_slice(&0i32.to_le_bytes());
-        header.extend_from_slice(&0u32.to_le_bytes());
-        header.extend_from_slice(&65_535u32.to_le_bytes());
-        header.extend_from_slice(&1u32.to_le_bytes()); // Ethernet
-        out.write_all(&header)
-            .map_err(|e| GenerateError::io(path, e))?;
+        let header = PcapHeader {
+            endianness: Endianness::Little,
+            ..PcapHeader::default()
+        };
+        let out = PcapWriter::with_header(BufWriter::new(file), header)
+            .map_err(|e| GenerateError::io(path, std::io::Error::other(e)))?;
         Ok(Pcap { out, ip_id: 0 })
     }
 
-    /// One Ethernet/IPv4/UDP frame from the exporter to the collector.
+    /// One Ethernet/IPv4/UDP frame from the exporter to the collector (no
+    /// UDP checksum, as exporters often send).
     fn udp(&mut self, at: UnixSecs, payload: &[u8]) -> std::io::Result<()> {
-        let udp_len = 8 + payload.len();
-        let ip_len = 20 + udp_len;
-        let mut frame = Vec::with_capacity(14 + ip_len);
-        frame.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x03, 0x02, 0, 0, 0, 0, 0x02, 0x08, 0x00]);
-        let mut ip = [0u8; 20];
-        ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&(ip_len as u16).to_be_bytes());
-        ip[4..6].copy_from_slice(&self.ip_id.to_be_bytes());
+        let frame = udp_frame(self.ip_id, payload)?;
         self.ip_id = self.ip_id.wrapping_add(1);
-        ip[8] = 64;
-        ip[9] = 17;
-        ip[12..16].copy_from_slice(&EXPORTER.octets());
-        ip[16..20].copy_from_slice(&COLLECTOR.octets());
-        let sum = vigie_probe::icmp::internet_checksum(&ip);
-        ip[10..12].copy_from_slice(&sum.to_be_bytes());
-        frame.extend_from_slice(&ip);
-        frame.extend_from_slice(&50_000u16.to_be_bytes());
-        frame.extend_from_slice(&IPFIX_PORT.to_be_bytes());
-        frame.extend_from_slice(&(udp_len as u16).to_be_bytes());
-        frame.extend_from_slice(&0u16.to_be_bytes());
-        frame.extend_from_slice(payload);
-        let mut record = Vec::with_capacity(16);
-        record.extend_from_slice(&(at as u32).to_le_bytes());
-        record.extend_from_slice(&0u32.to_le_bytes());
-        record.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        record.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        self.out.write_all(&record)?;
-        self.out.write_all(&frame)
+        let at = std::time::Duration::from_secs(u64::from(at as u32));
+        self.out
+            .write_packet(&PcapPacket::new(at, frame.len() as u32, &frame))
+            .map_err(std::io::Error::other)?;
+        Ok(())
     }
+
+    /// Writes out what is buffered.
+    fn finish(self) -> std::io::Result<()> {
+        self.out.into_writer().flush()
+    }
+}
+
+/// An Ethernet/IPv4/UDP frame from [`EXPORTER`] to [`COLLECTOR`]'s IPFIX
+/// port carrying `payload`, its IPv4 identification `ip_id`.
+fn udp_frame(ip_id: u16, payload: &[u8]) -> std::io::Result<Vec<u8>> {
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let ethernet = Ethernet2Header {
+        source: [0x02, 0, 0, 0, 0, 0x02],
+        destination: [0x02, 0, 0, 0, 0, 0x03],
+        ether_type: EtherType::IPV4,
+    };
+    let udp_len = u16::try_from(UdpHeader::LEN + payload.len())
+        .map_err(|_| invalid(format!("a {}-byte datagram", payload.len())))?;
+    let mut ip = Ipv4Header::new(
+        udp_len,
+        64,
+        IpNumber::UDP,
+        EXPORTER.octets(),
+        COLLECTOR.octets(),
+    )
+    .map_err(|e| invalid(e.to_string()))?;
+    ip.identification = ip_id;
+    ip.dont_fragment = false;
+    ip.header_checksum = ip.calc_header_checksum();
+    let udp = UdpHeader {
+        source_port: 50_000,
+        destination_port: IPFIX_PORT,
+        length: udp_len,
+        checksum: 0,
+    };
+    let mut frame =
+        Vec::with_capacity(Ethernet2Header::LEN + ip.header_len() + usize::from(udp_len));
+    ethernet.write(&mut frame)?;
+    ip.write(&mut frame)?;
+    udp.write(&mut frame)?;
+    frame.extend_from_slice(payload);
+    Ok(frame)
 }
 
 /// One IPFIX message: header, the template set (sent with every message,
@@ -202,7 +224,7 @@ pub fn write_flows(scenario: &Scenario, path: &Path) -> Result<u64, GenerateErro
         }
         t += STEP_SECS;
     }
-    pcap.out.flush().map_err(|e| GenerateError::io(path, e))?;
+    pcap.finish().map_err(|e| GenerateError::io(path, e))?;
     Ok(total)
 }
 
@@ -299,5 +321,65 @@ mod tests {
             "28/Jan/2011:00:34:00 +0200"
         );
         assert_eq!(log_time(0, -3 * 3600 - 1800), "31/Dec/1969:20:30:00 -0330");
+    }
+
+    /// The capture as vigie wrote it by hand before pcap-file and
+    /// etherparse: the same bytes, header and frames.
+    fn written_by_hand(frames: &[(UnixSecs, u16, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for word in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, 1] {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        for (at, ip_id, payload) in frames {
+            let udp_len = 8 + payload.len();
+            let ip_len = 20 + udp_len;
+            let mut frame = vec![0x02, 0, 0, 0, 0, 0x03, 0x02, 0, 0, 0, 0, 0x02, 0x08, 0x00];
+            let mut ip = [0u8; 20];
+            ip[0] = 0x45;
+            ip[2..4].copy_from_slice(&(ip_len as u16).to_be_bytes());
+            ip[4..6].copy_from_slice(&ip_id.to_be_bytes());
+            ip[8] = 64;
+            ip[9] = 17;
+            ip[12..16].copy_from_slice(&EXPORTER.octets());
+            ip[16..20].copy_from_slice(&COLLECTOR.octets());
+            let sum = vigie_probe::icmp::internet_checksum(&ip);
+            ip[10..12].copy_from_slice(&sum.to_be_bytes());
+            frame.extend_from_slice(&ip);
+            frame.extend_from_slice(&50_000u16.to_be_bytes());
+            frame.extend_from_slice(&IPFIX_PORT.to_be_bytes());
+            frame.extend_from_slice(&(udp_len as u16).to_be_bytes());
+            frame.extend_from_slice(&[0, 0]);
+            frame.extend_from_slice(payload);
+            for word in [*at as u32, 0, frame.len() as u32, frame.len() as u32] {
+                out.extend_from_slice(&word.to_le_bytes());
+            }
+            out.extend_from_slice(&frame);
+        }
+        out
+    }
+
+    #[test]
+    fn the_capture_is_byte_for_byte_what_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flows.pcap");
+        let message = ipfix_message(
+            1_641_378_750,
+            7,
+            &[
+                (EXPORTER, COLLECTOR, 123_456, 789),
+                (COLLECTOR, EXPORTER, 1, 1),
+            ],
+        );
+        let mut pcap = Pcap::create(&path).unwrap();
+        pcap.udp(1_641_378_750, &message).unwrap();
+        pcap.udp(1_641_379_050, &message[..40]).unwrap();
+        pcap.udp(1_641_379_350, b"").unwrap();
+        pcap.finish().unwrap();
+        let expected = written_by_hand(&[
+            (1_641_378_750, 0, &message),
+            (1_641_379_050, 1, &message[..40]),
+            (1_641_379_350, 2, b""),
+        ]);
+        assert_eq!(std::fs::read(&path).unwrap(), expected);
     }
 }
