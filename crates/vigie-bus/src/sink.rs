@@ -1,6 +1,8 @@
 //! [`JetStreamSink`]: a source's bins published to the bus.
 
 use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::Arc;
 
 use async_nats::jetstream::message::PublishMessage;
 use vigie_model::{format_utc, BinSink, SignalBin, SinkError, UnixSecs, WriteOutcome};
@@ -39,8 +41,12 @@ pub struct PublishTally {
 /// stored, and a bin written twice with the same values is stored once.
 /// (A restarted source counts from 0 again: a bin it re-sends unchanged
 /// is dropped as the duplicate it is.)
-pub struct JetStreamSink<'a> {
-    bus: &'a Bus,
+///
+/// It holds the bus as `B`: a borrowed `&Bus` ([`Bus::sink`]) for one
+/// command's sources, or an `Arc<Bus>` ([`Bus::shared_sink`]) for a sink
+/// that lives on its own, one per source of `vigie serve`.
+pub struct JetStreamSink<B: Deref<Target = Bus>> {
+    bus: B,
     source: String,
     tally: PublishTally,
     /// Per (subject, bin start, part): the revision and hash last sent.
@@ -54,17 +60,27 @@ const REVISIONS_KEPT_SECS: i64 = 86_400;
 impl Bus {
     /// A sink publishing bins as `source` (`bgp-live`, `probe`, …: the
     /// store source the consumer writes them under).
-    pub fn sink(&self, source: &str) -> JetStreamSink<'_> {
+    pub fn sink(&self, source: &str) -> JetStreamSink<&Bus> {
+        JetStreamSink::new(self, source)
+    }
+
+    /// [`Self::sink`] holding the bus itself, for a sink that outlives the
+    /// caller's borrow (each source of `vigie serve --publish`).
+    pub fn shared_sink(bus: &Arc<Bus>, source: &str) -> JetStreamSink<Arc<Bus>> {
+        JetStreamSink::new(Arc::clone(bus), source)
+    }
+}
+
+impl<B: Deref<Target = Bus>> JetStreamSink<B> {
+    fn new(bus: B, source: &str) -> JetStreamSink<B> {
         JetStreamSink {
-            bus: self,
+            bus,
             source: source.to_string(),
             tally: PublishTally::default(),
             revisions: HashMap::new(),
         }
     }
-}
 
-impl JetStreamSink<'_> {
     /// What was published so far.
     pub fn tally(&self) -> PublishTally {
         self.tally
@@ -121,7 +137,7 @@ impl JetStreamSink<'_> {
     }
 }
 
-impl JetStreamSink<'_> {
+impl<B: Deref<Target = Bus>> JetStreamSink<B> {
     /// The id of `message`: its revision moves on when its values differ
     /// from those last sent for the same part.
     fn revision_id(&mut self, message: &Outgoing) -> String {
@@ -149,7 +165,7 @@ fn kind_name(kind: BinKind) -> &'static str {
     }
 }
 
-impl BinSink for JetStreamSink<'_> {
+impl<B: Deref<Target = Bus>> BinSink for JetStreamSink<B> {
     /// Publishes a closed bin and waits for the stream's acks.
     fn write(&mut self, bin: &SignalBin) -> Result<(), SinkError> {
         self.publish(BinKind::Final, bin)

@@ -104,7 +104,7 @@ pub use report::{write_report, ReportOptions, ReportSubject};
 pub use scope::ScopeContext;
 pub use serve::{
     load_latest_ribs, ApiSettings, BgpSettings, Bootstrap, DetectFeed, DetectSettings, Service,
-    ServiceConfig, ServiceSink, SharedSink, StoreSettings, BGP_LIVE_SOURCE,
+    ServiceConfig, ServiceSink, SharedSink, SinkPerSource, StoreSettings, BGP_LIVE_SOURCE,
 };
 pub use source::{
     AccessLogConfig, AccessLogSource, BgpFeed, BmpFeedConfig, FeedTask, FlowsConfig, FlowsSource,

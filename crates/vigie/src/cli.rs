@@ -219,6 +219,13 @@ pub struct ServeArgs {
     /// Stop after this many seconds (default: run until interrupted).
     #[arg(long)]
     pub for_secs: Option<u64>,
+    /// Also publish every source's bins (closed, provisional, retracted)
+    /// to this NATS JetStream server, each under its source's name: a
+    /// collector on the bus (`vigie bus store` writes them to a shared
+    /// store, `vigie bus detect` detects from them).
+    #[cfg(feature = "nats")]
+    #[arg(long, value_name = "URL")]
+    pub publish: Option<String>,
 }
 
 /// Benchmarks.

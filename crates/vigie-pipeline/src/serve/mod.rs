@@ -48,12 +48,18 @@ pub const BGP_LIVE_SOURCE: &str = "bgp-live";
 /// A sink shared by every source of the service.
 pub type SharedSink = Arc<Mutex<dyn BinSink + Send>>;
 
+/// Makes a sink of its own for each source of the service, given the
+/// source's store name (`bgp-live`, `flows`, …): the bus publisher, whose
+/// messages say which source a bin comes from.
+pub type SinkPerSource = Box<dyn Fn(&str) -> SharedSink + Send>;
+
 /// The live service: a configuration, the source kinds it accepts, and
 /// where bins go.
 pub struct Service {
     config: ServiceConfig,
     registry: Registry,
     extra_sinks: Vec<SharedSink>,
+    per_source: Vec<SinkPerSource>,
 }
 
 impl Service {
@@ -63,7 +69,15 @@ impl Service {
             config,
             registry,
             extra_sinks: Vec::new(),
+            per_source: Vec::new(),
         }
+    }
+
+    /// Every bin of every source is also written to a sink that `make`
+    /// makes for that source, after the store (`vigie serve --publish`:
+    /// each source's bins on the bus under its own name).
+    pub fn add_sink_per_source(&mut self, make: SinkPerSource) {
+        self.per_source.push(make);
     }
 
     /// Every bin of every source (final, provisional, retracted) is also
@@ -126,10 +140,15 @@ impl Service {
             let handle = store.lock().map_err(|_| anyhow!("the store is poisoned"))?;
             api::spawn_api(&runtime, handle.reconnect()?, api, &config.alerts)?;
         }
+        let per_source = self.per_source;
         let sink_for = |source: &str| ServiceSink {
             store: Arc::clone(&store),
             source: source.to_string(),
-            extra: extra_sinks.clone(),
+            extra: extra_sinks
+                .iter()
+                .cloned()
+                .chain(per_source.iter().map(|make| make(source)))
+                .collect(),
             implausible: 0,
         };
         let mut threads = Vec::new();

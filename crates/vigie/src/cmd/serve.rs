@@ -1,5 +1,6 @@
-//! `vigie serve`: maps `--config`, `--listen` and `--for-secs` onto
-//! `vigie_pipeline::Service` (the sources, the HTTP API, the alert worker).
+//! `vigie serve`: maps `--config`, `--listen`, `--for-secs` and
+//! `--publish` onto `vigie_pipeline::Service` (the sources, the HTTP API,
+//! the alert worker, live detection, the bus).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -36,7 +37,21 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
             .context("cannot open the store of [store] url in the configuration")?,
         _ => open_store(&data_dir)?,
     };
-    let service = Service::new(config, Registry::builtin());
+    #[allow(unused_mut)]
+    let mut service = Service::new(config, Registry::builtin());
+    #[cfg(feature = "nats")]
+    if let Some(url) = &args.publish {
+        // A collector on the bus: each source publishes under its own name.
+        let bus = std::sync::Arc::new(vigie_bus::Bus::connect(
+            url,
+            &vigie_bus::StreamSettings::default(),
+        )?);
+        service.add_sink_per_source(Box::new(move |source| {
+            std::sync::Arc::new(std::sync::Mutex::new(vigie_bus::Bus::shared_sink(
+                &bus, source,
+            ))) as vigie_pipeline::SharedSink
+        }));
+    }
     let stop = Arc::new(AtomicBool::new(false));
     match service.run(store, args.for_secs.map(Duration::from_secs), stop) {
         Ok(()) => Ok(ExitCode::SUCCESS),
