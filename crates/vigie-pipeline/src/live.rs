@@ -172,6 +172,31 @@ struct Pending {
 }
 
 impl LiveDetection {
+    /// Restored detector state and nothing else yet: no store position,
+    /// no sources of its own, no share, checkpoints under `method`.
+    fn fresh(
+        detector: LiveDetector,
+        saved_depths: HashMap<(SeriesKey, u32), (UnixSecs, usize)>,
+        checkpoint_method: String,
+    ) -> LiveDetection {
+        LiveDetection {
+            detector,
+            scope: ScopeContext::default(),
+            position: 0,
+            own_sources: BTreeSet::new(),
+            pushed: BTreeSet::new(),
+            with_incidents: BTreeSet::new(),
+            ongoing: BTreeSet::new(),
+            pending: BTreeMap::new(),
+            last_final: BTreeMap::new(),
+            unsaved: BTreeSet::new(),
+            saved_depths,
+            cursor: None,
+            share: None,
+            checkpoint_method,
+        }
+    }
+
     /// Resumes from the detector states saved in `store` (none: a fresh
     /// detector), then reads every series from where its state stopped
     /// (a series without a state from its first bin) to its last stored
@@ -185,22 +210,9 @@ impl LiveDetection {
         let (detector, saved_depths) = restore_checkpoints(store, config, VIGIE)?;
         // Read before the series, so nothing written meanwhile is missed.
         let position = store.last_write_seq()?;
-        let mut live = LiveDetection {
-            detector,
-            scope: ScopeContext::default(),
-            position,
-            own_sources: own_sources.into_iter().collect(),
-            pushed: BTreeSet::new(),
-            with_incidents: BTreeSet::new(),
-            ongoing: BTreeSet::new(),
-            pending: BTreeMap::new(),
-            last_final: BTreeMap::new(),
-            unsaved: BTreeSet::new(),
-            saved_depths,
-            cursor: None,
-            share: None,
-            checkpoint_method: VIGIE.to_string(),
-        };
+        let mut live = LiveDetection::fresh(detector, saved_depths, VIGIE.to_string());
+        live.position = position;
+        live.own_sources = own_sources.into_iter().collect();
         let filter = ResultFilter {
             method: Some(PROVISIONAL.into()),
             ..ResultFilter::default()
@@ -246,22 +258,8 @@ impl LiveDetection {
     ) -> Result<LiveDetection> {
         let method = share.checkpoint_method();
         let (detector, saved_depths) = restore_checkpoints(store, config, &method)?;
-        let mut live = LiveDetection {
-            detector,
-            scope: ScopeContext::default(),
-            position: 0,
-            own_sources: BTreeSet::new(),
-            pushed: BTreeSet::new(),
-            with_incidents: BTreeSet::new(),
-            ongoing: BTreeSet::new(),
-            pending: BTreeMap::new(),
-            last_final: BTreeMap::new(),
-            unsaved: BTreeSet::new(),
-            saved_depths,
-            cursor: None,
-            share: Some(share),
-            checkpoint_method: method,
-        };
+        let mut live = LiveDetection::fresh(detector, saved_depths, method);
+        live.share = Some(share);
         // Fuse what was restored (nothing written): the scope's memory of
         // regions and ASes, and which entities have incidents.
         let mut everyone: Vec<Entity> = live.detector.entities().into_iter().collect();
