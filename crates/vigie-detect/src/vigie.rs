@@ -63,6 +63,12 @@
 //! level. Missing bins are never low: they neither start nor end an outage,
 //! they are counted as gaps.
 //!
+//! A drop of three hours or more is also confirmed, step or not, when it
+//! falls below half of the signal's *record low* (the lowest mean of three
+//! normal hours over the last two weeks, on at least three days) by one
+//! count-noise more: a signal so noisy that no window stands out (a few
+//! answering addresses an hour) still shows a blackout as unprecedented.
+//!
 //! [`SignalDetector::push`] takes one bin at a time; [`detect_series`] is the
 //! same loop over a whole series, so batch and incremental detection agree by
 //! construction (and the tests check it across saved and restored state).
