@@ -172,7 +172,7 @@ pub struct LiveDetector {
 /// detector checkpoints it one series at a time
 /// ([`LiveDetector::series_state`], [`LiveDetector::restore`]): the depth
 /// history grows with the series' age and is saved apart, appended
-/// ([`LiveDetector::depths`]).
+/// ([`LiveDetector::depths_since`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SeriesState {
     first_bin: UnixSecs,
