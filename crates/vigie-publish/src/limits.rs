@@ -1,6 +1,6 @@
 //! What keeps one client from starving the others: the server's limits
 //! ([`ServerLimits`], defaults documented on each field), the gate on
-//! concurrent heavy reads ([`Guards`]; a read takes it through
+//! concurrent heavy reads (`Guards`; a read takes it through
 //! [`crate::read_limits::ReadLimits`], 503 with `Retry-After` when full),
 //! cancellation of work whose client has gone ([`Cancel`], [`client_gone`])
 //! and the throttle on wrong write tokens (per client address, 429 with

@@ -1,5 +1,5 @@
 //! What one series read may use, taken from its server's state: the
-//! heavy-read gate of [`crate::limits::Guards`], the check that its client
+//! heavy-read gate of `Guards` (`limits.rs`), the check that its client
 //! is still there and the bound on the response's size.
 
 use crate::error::ApiError;

@@ -27,7 +27,7 @@ pub struct Cli {
     )]
     pub data_dir: PathBuf,
     /// Use this store instead of the SQLite file in --data-dir: a
-    /// PostgreSQL database, postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE
+    /// PostgreSQL database, `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`
     /// (needs a vigie built with `--features postgres`), which any number
     /// of vigie processes may share.
     #[arg(long, global = true, env = "VIGIE_STORE", value_name = "URL")]
