@@ -17,8 +17,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bgpkit_parser::models::capabilities::{
+    AddPathAddressFamily, AddPathCapability, AddPathSendReceive, BgpCapabilityType,
+    FourOctetAsCapability, MultiprotocolExtensionsCapability,
+};
 use bgpkit_parser::models::{
-    Afi, AsnLength, BgpMessage, BgpOpenMessage, CapabilityValue, ParamValue, Safi,
+    Afi, AsnLength, BgpError, BgpMessage, BgpNotificationMessage, BgpOpenMessage, Capability,
+    CapabilityValue, OptParam, ParamValue, Safi,
 };
 use bgpkit_parser::parser::bgp::messages::parse_bgp_message;
 use bytes::Bytes;
@@ -121,11 +126,12 @@ impl Notification {
         }
     }
 
-    /// The NOTIFICATION message on the wire.
+    /// The NOTIFICATION message on the wire (bgpkit-parser's encoder).
     pub fn encode(&self) -> Vec<u8> {
-        let mut body = vec![self.code, self.subcode];
-        body.extend_from_slice(&self.data);
-        frame(3, &body)
+        encode(BgpMessage::Notification(BgpNotificationMessage {
+            error: BgpError::new(self.code, self.subcode),
+            data: self.data.clone(),
+        }))
     }
 }
 
@@ -139,20 +145,20 @@ impl std::fmt::Display for Notification {
     }
 }
 
-/// Wraps a message body in the BGP header.
-fn frame(message_type: u8, body: &[u8]) -> Vec<u8> {
-    let len = HEADER_LEN + body.len();
-    let mut out = Vec::with_capacity(len);
-    out.extend_from_slice(&[0xff; 16]);
-    out.extend_from_slice(&(len as u16).to_be_bytes());
-    out.push(message_type);
-    out.extend_from_slice(body);
-    out
+/// A message on the wire, header included, by bgpkit-parser's encoder. The
+/// messages vigie sends (a KEEPALIVE, its OPEN, a NOTIFICATION of a few
+/// bytes) are far below the 65,535 bytes that could fail; were one over,
+/// the empty message it gives is refused by the peer like a bad one.
+fn encode(message: BgpMessage) -> Vec<u8> {
+    message
+        .encode(AsnLength::Bits32)
+        .map(|bytes| bytes.to_vec())
+        .unwrap_or_default()
 }
 
 /// A KEEPALIVE message.
 pub fn keepalive() -> Vec<u8> {
-    frame(4, &[])
+    encode(BgpMessage::KeepAlive)
 }
 
 /// Checks a message header and returns the message's total length and type,
@@ -351,35 +357,57 @@ pub fn negotiate(
     })
 }
 
-/// vigie's OPEN for a session with what [`negotiate`] settled.
+/// vigie's OPEN for a session with what [`negotiate`] settled, its
+/// capabilities in one optional parameter (bgpkit-parser's encoder).
 pub fn our_open(config: &SpeakerConfig, negotiated: &Negotiated) -> Vec<u8> {
-    let mut capabilities = Vec::new();
-    for &(afi, safi) in &negotiated.families {
-        capabilities.extend_from_slice(&[1, 4]);
-        capabilities.extend_from_slice(&afi.to_be_bytes());
-        capabilities.extend_from_slice(&[0, safi]);
-    }
-    capabilities.extend_from_slice(&[65, 4]);
-    capabilities.extend_from_slice(&config.local_asn.to_be_bytes());
+    let families: Vec<(Afi, Safi)> = negotiated
+        .families
+        .iter()
+        .filter_map(|&(afi, safi)| Some((Afi::try_from(afi).ok()?, Safi::try_from(safi).ok()?)))
+        .collect();
+    let capability = |ty, value| Capability { ty, value };
+    let mut capabilities: Vec<Capability> = families
+        .iter()
+        .map(|&(afi, safi)| {
+            capability(
+                BgpCapabilityType::MULTIPROTOCOL_EXTENSIONS_FOR_BGP_4,
+                CapabilityValue::MultiprotocolExtensions(MultiprotocolExtensionsCapability::new(
+                    afi, safi,
+                )),
+            )
+        })
+        .collect();
+    capabilities.push(capability(
+        BgpCapabilityType::SUPPORT_FOR_4_OCTET_AS_NUMBER_CAPABILITY,
+        CapabilityValue::FourOctetAs(FourOctetAsCapability::new(config.local_asn)),
+    ));
     if negotiated.add_path {
-        capabilities.push(69);
-        capabilities.push((4 * negotiated.families.len()) as u8);
-        for &(afi, safi) in &negotiated.families {
-            capabilities.extend_from_slice(&afi.to_be_bytes());
-            // 1: receive only; vigie never sends routes.
-            capabilities.extend_from_slice(&[safi, 1]);
-        }
+        // Receive only: vigie never sends routes.
+        let receive = families
+            .iter()
+            .map(|&(afi, safi)| AddPathAddressFamily {
+                afi,
+                safi,
+                send_receive: AddPathSendReceive::Receive,
+            })
+            .collect();
+        capabilities.push(capability(
+            BgpCapabilityType::ADD_PATH_CAPABILITY,
+            CapabilityValue::AddPath(AddPathCapability::new(receive)),
+        ));
     }
     let my_as = u16::try_from(config.local_asn).unwrap_or(AS_TRANS);
-    let mut body = vec![4];
-    body.extend_from_slice(&my_as.to_be_bytes());
-    body.extend_from_slice(&negotiated.hold_time_secs.to_be_bytes());
-    body.extend_from_slice(&config.router_id.octets());
-    body.push((capabilities.len() + 2) as u8);
-    body.push(2);
-    body.push(capabilities.len() as u8);
-    body.extend_from_slice(&capabilities);
-    frame(1, &body)
+    encode(BgpMessage::Open(BgpOpenMessage {
+        version: 4,
+        asn: my_as.into(),
+        hold_time: negotiated.hold_time_secs,
+        bgp_identifier: config.router_id,
+        extended_length: false,
+        opt_params: vec![OptParam {
+            param_type: 2,
+            param_value: ParamValue::Capacities(capabilities),
+        }],
+    }))
 }
 
 /// Decodes an UPDATE (a whole message, header included) into route changes;
@@ -765,5 +793,58 @@ mod tests {
         assert_eq!(n.hold_time_secs, 90);
         let err = negotiate(&open, &config, Some(65001)).unwrap_err();
         assert_eq!((err.code, err.subcode), (2, 2));
+    }
+
+    /// A message as vigie framed it by hand before bgpkit-parser's encoder.
+    fn framed_by_hand(message_type: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![0xff; 16];
+        out.extend_from_slice(&((HEADER_LEN + body.len()) as u16).to_be_bytes());
+        out.push(message_type);
+        out.extend_from_slice(body);
+        out
+    }
+
+    #[test]
+    fn messages_are_byte_for_byte_what_they_were() {
+        assert_eq!(keepalive(), framed_by_hand(4, &[]));
+        let notification = Notification::new(2, 2, vec![0xfd, 0xe9], "bad peer AS");
+        assert_eq!(
+            notification.encode(),
+            framed_by_hand(3, &[2, 2, 0xfd, 0xe9])
+        );
+        // A code bgpkit-parser has no name for goes out as given.
+        let unnamed = Notification::new(6, 200, Vec::new(), "cease");
+        assert_eq!(unnamed.encode(), framed_by_hand(3, &[6, 200]));
+        for (asn, add_path) in [(4_200_000_001u32, true), (64_512, false)] {
+            let config = SpeakerConfig {
+                local_asn: asn,
+                router_id: Ipv4Addr::new(192, 0, 2, 9),
+                ..SpeakerConfig::default()
+            };
+            let negotiated = Negotiated {
+                peer_asn: 65_001,
+                peer_router_id: Ipv4Addr::new(192, 0, 2, 1),
+                hold_time_secs: 90,
+                four_octet_as: true,
+                families: OUR_FAMILIES.to_vec(),
+                add_path,
+            };
+            let mut capabilities = vec![1, 4, 0, 1, 0, 1, 1, 4, 0, 2, 0, 1, 65, 4];
+            capabilities.extend_from_slice(&asn.to_be_bytes());
+            if add_path {
+                capabilities.extend_from_slice(&[69, 8, 0, 1, 1, 1, 0, 2, 1, 1]);
+            }
+            let mut body = vec![4];
+            body.extend_from_slice(&u16::try_from(asn).unwrap_or(AS_TRANS).to_be_bytes());
+            body.extend_from_slice(&90u16.to_be_bytes());
+            body.extend_from_slice(&[192, 0, 2, 9]);
+            body.extend_from_slice(&[capabilities.len() as u8 + 2, 2, capabilities.len() as u8]);
+            body.extend_from_slice(&capabilities);
+            assert_eq!(
+                our_open(&config, &negotiated),
+                framed_by_hand(1, &body),
+                "AS{asn}"
+            );
+        }
     }
 }
