@@ -396,6 +396,9 @@ try {
       const report = local.replace(/[()]/g, "");
       check(`the incident at ${utc}: the dashboard's local time is the report's`, shown === report, `dashboard "${shown}", report "${local}"`);
     }
+    // The incident list (the map's table) names the same zone.
+    const listed = (await api(`/api/v1/incidents?entity=${encodeURIComponent(dst.entity)}&limit=100`)).incidents;
+    check("the incident list gives the reports' zone, for the map's table", listed.length >= 2 && listed.every((i) => i.zone === dst.zone), listed.map((i) => i.zone).join(", "));
     await page.screenshot({ path: join(shots, "entity-dst.png"), fullPage: true });
   }
 

@@ -4,7 +4,7 @@
 // ongoing incidents outlined; beside it, the period's incidents.
 
 import {
-  api, asset, el, svg, isoUtc, timeEl, zoneOfCountry, countryOf, countryName,
+  api, asset, el, svg, isoUtc, timeEl, entityZone, countryOf, countryName,
   entityHref, severityOf, SEVERITY_LABELS, percent, duration, asNames, entityLabel,
 } from "./util.js";
 import { t } from "./i18n.js";
@@ -181,7 +181,7 @@ export async function renderMap(root, state, ctx) {
           "tbody",
           {},
           rows.slice(0, 100).map((i) => {
-            const zone = zoneOfCountry(countryOf(i.entity));
+            const zone = entityZone(i.zone, countryOf(i.entity));
             const start = Date.parse(i.start) / 1000;
             const end = i.end ? Date.parse(i.end) / 1000 : null;
             return el(

@@ -284,6 +284,9 @@ pub fn incident_json(published: &PublishedIncident, with_detail: bool) -> Value 
         "end": incident.end.map(format_utc),
         "ongoing": incident.end.is_none(),
         "observedUntil": format_utc(incident.observed_until),
+        // The IANA zone of its local times, as reports choose it (the
+        // region's where known, else the country's main zone; none for an AS).
+        "zone": crate::report::tz::entity_zone(&incident.entity).map(|(zone, _)| zone.name()),
         "durationSecs": incident.duration_secs(),
         "depth": incident.depth,
         "mechanism": incident.mechanism.name(),
