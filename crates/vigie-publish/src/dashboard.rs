@@ -96,26 +96,6 @@ pub fn embed_content_security_policy(ancestors: &str) -> String {
     )
 }
 
-/// Whether `origin` may stand in the embed page's `frame-ancestors`: `*`,
-/// `'self'`, or a scheme and host (`https://news.example`, `https://*.example:8443`)
-/// with no path, space, quote or semicolon.
-pub fn valid_embed_origin(origin: &str) -> bool {
-    if origin == "*" || origin == "'self'" {
-        return true;
-    }
-    let Some((scheme, host)) = origin.split_once("://") else {
-        return false;
-    };
-    !scheme.is_empty()
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-        && !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-.:*[]".contains(c))
-}
-
 /// The asset at `path` (under `/dashboard/`), if there is one.
 pub fn asset(path: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|a| a.path == path)

@@ -118,12 +118,12 @@ impl AppState {
     /// The same state with the origins that may frame the embed page
     /// (`/embed/…`, CSP `frame-ancestors`); `*` (the default) lets any page
     /// embed it, an empty list none. Origins that
-    /// [`crate::dashboard::valid_embed_origin`] refuses are dropped.
+    /// [`valid_embed_origin`] refuses are dropped.
     pub fn with_embed_origins(mut self, origins: &[String]) -> AppState {
         let kept: Vec<String> = origins
             .iter()
             .map(|o| o.trim().to_string())
-            .filter(|o| crate::dashboard::valid_embed_origin(o))
+            .filter(|o| valid_embed_origin(o))
             .collect();
         self.embed_origins = Arc::new(if kept.is_empty() {
             vec!["'none'".to_string()]
@@ -230,4 +230,24 @@ impl AppState {
         .await
         .map_err(|e| ApiError::internal(format!("request task failed: {e}")))?
     }
+}
+
+/// Whether `origin` may stand in the embed page's `frame-ancestors`: `*`,
+/// `'self'`, or a scheme and host (`https://news.example`, `https://*.example:8443`)
+/// with no path, space, quote or semicolon.
+pub fn valid_embed_origin(origin: &str) -> bool {
+    if origin == "*" || origin == "'self'" {
+        return true;
+    }
+    let Some((scheme, host)) = origin.split_once("://") else {
+        return false;
+    };
+    !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        && !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:*[]".contains(c))
 }

@@ -32,7 +32,7 @@ pub fn spawn_api(
     if let Some(bad) = api
         .embed_origins
         .iter()
-        .find(|o| !vigie_publish::dashboard::valid_embed_origin(o.trim()))
+        .find(|o| !vigie_publish::state::valid_embed_origin(o.trim()))
     {
         anyhow::bail!(
             "[api] embed_origins: '{bad}' is not an origin such as https://news.example or *"
