@@ -16,19 +16,22 @@ pub const MAX_URL_BYTES: usize = 2000;
 
 /// A new annotation, as a client sends it (JSON: `entity`, `time`,
 /// `until`, `text`, `url`; times are ISO 8601 UTC or Unix seconds).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAnnotation {
     /// Entity: `IQ`, `AS9198`, `KZ/Almaty`.
     pub entity: String,
-    /// When it happened.
+    /// When it happened: ISO 8601 UTC or Unix seconds.
+    #[schema(value_type = String)]
     pub time: serde_json::Value,
     /// When it ended, for a span.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub until: Option<serde_json::Value>,
     /// What happened.
+    #[schema(max_length = 500)]
     pub text: String,
-    /// A source URL.
+    /// A source URL, http(s).
     #[serde(default)]
     pub url: Option<String>,
 }

@@ -37,6 +37,15 @@ fn signal_list(params: &Params, name: &str) -> Result<Option<Vec<SignalKind>>, A
 }
 
 /// `GET /api/v1/entities`: entities whose code or name contains `search`.
+#[utoipa::path(
+    get,
+    path = crate::paths::ENTITIES,
+    operation_id = "entities",
+    summary = "Search entities",
+    description = "Entities whose code or name contains `search`, with each signal's latest value.",
+    params(crate::openapi::EntitiesQuery, crate::openapi::Paging),
+    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+)]
 pub async fn entities(
     State(state): State<AppState>,
     Query(q): QueryMap,
@@ -111,6 +120,14 @@ fn series_request(params: &Params) -> Result<SeriesRequest, ApiError> {
 
 /// `GET /api/v1/signals`: an entity's series over a range, downsampled to
 /// `maxPoints`.
+#[utoipa::path(
+    get,
+    path = crate::paths::SIGNALS,
+    summary = "An entity's series",
+    description = "Values per bin (null is no data, never zero) from `from` to `until` (default: the last 7 days with data), downsampled to `maxPoints`. Years may be asked for: no 100-day cap. For an AS, `country` names the country holding most of its /24s (from BGP), when known. `zone` is the IANA zone of the entity's local time, as reports use it: the region's where known, else the country's main zone.",
+    params(crate::openapi::SeriesQuery),
+    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+)]
 pub async fn signals(
     State(state): State<AppState>,
     Query(q): QueryMap,
@@ -230,6 +247,14 @@ struct SeriesOut {
 /// the whole text, and stops writing when its client goes (or stalls past
 /// the write timeout). A heavy one holds a heavy slot while it reads and
 /// writes, not while it waits for its client to take the next piece.
+#[utoipa::path(
+    get,
+    path = crate::paths::SIGNALS_CSV,
+    summary = "An entity's series as CSV",
+    description = "`time,entity,signal,value`, the long CSV that `vigie import csv` reads; no data is an empty value.",
+    params(crate::openapi::SeriesQuery),
+    responses((status = 200, description = "Success.", body = String, content_type = "text/csv"), crate::openapi::ReadErrors),
+)]
 pub async fn signals_csv(
     State(state): State<AppState>,
     Query(q): QueryMap,
@@ -380,6 +405,15 @@ fn result_filter(params: &Params) -> Result<ResultFilter, ApiError> {
 }
 
 /// `GET /api/v1/events`: signal events overlapping a range.
+#[utoipa::path(
+    get,
+    path = crate::paths::EVENTS,
+    operation_id = "events",
+    summary = "Signal events",
+    description = "Outage events found in single series, overlapping the range.",
+    params(crate::openapi::ResultQuery, crate::openapi::SignalFilter, crate::openapi::Paging),
+    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+)]
 pub async fn events(
     State(state): State<AppState>,
     Query(q): QueryMap,
@@ -419,6 +453,14 @@ pub async fn events(
 }
 
 /// `GET /api/v1/incidents`: incidents overlapping a range.
+#[utoipa::path(
+    get,
+    path = crate::paths::INCIDENTS,
+    summary = "Incidents",
+    description = "Outages per entity, all signals fused: onset, end, depth, mechanism, scope, restoration windows, affected networks, and `zone`, the IANA zone of the entity's local time (null for an AS). Ids are ENTITY@START.",
+    params(crate::openapi::ResultQuery, crate::openapi::Paging),
+    responses((status = 200, description = "Success.", body = crate::openapi::IncidentList), crate::openapi::ReadErrors),
+)]
 pub async fn incidents(
     State(state): State<AppState>,
     Query(q): QueryMap,
@@ -442,6 +484,14 @@ pub async fn incidents(
 }
 
 /// `GET /api/v1/incidents/{id}`: one incident with its full detail.
+#[utoipa::path(
+    get,
+    path = crate::paths::INCIDENT,
+    summary = "One incident",
+    description = "An incident by id (ENTITY@START_UNIX_SECS, URL-encoded), with the detector's full record.",
+    params(("id" = String, Path, description = "ENTITY@START_UNIX_SECS, such as IQ@1692514800."), crate::openapi::MethodQuery),
+    responses((status = 200, description = "Success.", body = crate::openapi::IncidentDetail), crate::openapi::ReadErrors),
+)]
 pub async fn incident(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -466,6 +516,15 @@ pub async fn incident(
 
 /// `GET /api/v1/summary`: per-entity outage totals over a range, highest
 /// score first, with store totals.
+#[utoipa::path(
+    get,
+    path = crate::paths::SUMMARY,
+    operation_id = "summary",
+    summary = "Outage summary",
+    description = "Per entity: incidents, ongoing ones, outage seconds in the range, deepest drop, IODA-style scores; store totals.",
+    params(crate::openapi::ResultQuery, crate::openapi::Paging),
+    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+)]
 pub async fn summary(
     State(state): State<AppState>,
     Query(q): QueryMap,

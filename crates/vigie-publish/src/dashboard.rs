@@ -254,6 +254,14 @@ pub async fn file(Path(path): Path<String>, request_headers: HeaderMap) -> Respo
 /// region's code is vigie's, such as `PS/Gaza Strip`). The page reads the
 /// entity from its own path, and `from`, `until`, `scale=raw` and `lang`
 /// from its query.
+#[utoipa::path(
+    get,
+    path = crate::paths::EMBED,
+    summary = "Embeddable chart",
+    description = "One entity's chart alone (HTML), framable by the configured origins; query: from, until, scale=raw, lang=fr.",
+    params(crate::openapi::EmbedPath, crate::openapi::EmbedQuery),
+    responses((status = 200, description = "Success.", body = String, content_type = "text/html"), crate::openapi::ReadErrors),
+)]
 pub async fn embed(
     State(state): State<AppState>,
     Path((kind, code)): Path<(String, String)>,
@@ -368,6 +376,13 @@ pub fn coverage_of(series: &[vigie_store::SeriesInfo]) -> Coverage {
 /// `GET /api/v1/coverage`: the store's data span and, per country, how many
 /// series the country and its regions have and until when (the map greys out
 /// countries with no data).
+#[utoipa::path(
+    get,
+    path = crate::paths::COVERAGE,
+    summary = "Store coverage",
+    description = "The data span (from, until) and, per country, the number of its own series, of its regions with series, and the end of its latest data (latestEnd); ASes are only counted (asns).",
+    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+)]
 pub async fn coverage(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let listing = state.listing();
     let coverage = state

@@ -243,6 +243,14 @@ pub fn build_feed(
 /// [`DEFAULT_FEED_ENTRIES`]) as an Atom feed, of one entity with
 /// `entity=` (400 when unreadable, 404 when the store has no such entity),
 /// of another detector with `method=`.
+#[utoipa::path(
+    get,
+    path = crate::paths::INCIDENTS_ATOM,
+    summary = "Incidents as an Atom feed",
+    description = "The latest incidents, newest first, as Atom (application/atom+xml): one entry per incident, id urn:vigie:incident:METHOD:ENTITY@START. 404 for an entity the store has no series of.",
+    params(crate::openapi::FeedQuery),
+    responses((status = 200, description = "Success.", body = String, content_type = "application/atom+xml"), crate::openapi::ReadErrors),
+)]
 pub async fn incidents_atom(
     State(state): State<AppState>,
     headers: HeaderMap,

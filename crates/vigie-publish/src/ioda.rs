@@ -428,6 +428,14 @@ fn signal_specs() -> Vec<(&'static str, Typed, Value)> {
 /// as IODA's `data: [[{entityType, entityCode, entityName, entityFqid,
 /// datasource, subtype, from, until, step, nativeStep, values}], …]`, one
 /// set per entity code (comma-separated, at most [`MAX_ENTITY_CODES`]).
+#[utoipa::path(
+    get,
+    path = crate::paths::IODA_SIGNALS_RAW,
+    summary = "IODA v2: raw signals",
+    description = "IODA's `/v2/signals/raw` with the same parameters and envelope; data is one set per entity code, [[{entityType, entityCode, entityName, entityFqid, datasource, subtype, from, until, step, nativeStep, values}], …]. With maxPoints the step is one of IODA's (60 s to 10 years). No 100-day cap.",
+    params(crate::openapi::IodaEntityPath, crate::openapi::IodaRawQuery),
+    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+)]
 pub async fn signals_raw(
     State(state): State<AppState>,
     Path((entity_type, entity_code)): Path<(String, String)>,
@@ -606,6 +614,14 @@ pub fn fqid(entity: &Entity) -> String {
 /// outages as time series, in the shape of `/v2/signals/raw` with
 /// datasource `outages`: per step, the IODA overall score of the incident
 /// under way (the highest when several overlap), 0 when none.
+#[utoipa::path(
+    get,
+    path = crate::paths::IODA_SIGNALS_EVENTS,
+    summary = "IODA v2: outages as series",
+    description = "Per entity code, one series of datasource outages: per step, the IODA overall score of the incident under way (0 when none); same shape as /v2/signals/raw.",
+    params(crate::openapi::IodaEntityPath, crate::openapi::IodaSignalEventsQuery),
+    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+)]
 pub async fn signals_events(
     State(state): State<AppState>,
     Path((entity_type, entity_code)): Path<(String, String)>,
@@ -704,6 +720,13 @@ fn datasource_object(name: &str, kind: SignalKind) -> Value {
 
 /// `GET /v2/datasources`: IODA's datasource names, each with the vigie
 /// signal it is served from and its units, then vigie's other signals.
+#[utoipa::path(
+    get,
+    path = crate::paths::IODA_DATASOURCES,
+    summary = "IODA v2: datasources",
+    description = "IODA's datasource names, each with the vigie signal it is read from and its units, then vigie's other signals: [{datasource, name, units, signal}].",
+    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+)]
 pub async fn datasources() -> Response {
     let started = Instant::now();
     let mut list: Vec<Value> = IODA_DATASOURCES
@@ -724,8 +747,29 @@ pub async fn datasources() -> Response {
     )
 }
 
+/// `GET /v2/datasources/`: [`datasources`] at the path IODA's documentation
+/// writes.
+#[utoipa::path(
+    get,
+    path = crate::paths::IODA_DATASOURCES_SLASH,
+    summary = "IODA v2: datasources (IODA's spelling)",
+    description = "The same as /v2/datasources, at the path IODA's documentation gives (/datasources/).",
+    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+)]
+pub async fn datasources_slash() -> Response {
+    datasources().await
+}
+
 /// `GET /v2/datasources/{datasource}`: one datasource, or a 400 naming the
 /// accepted ones.
+#[utoipa::path(
+    get,
+    path = crate::paths::IODA_DATASOURCE,
+    summary = "IODA v2: one datasource",
+    description = "One datasource {datasource, name, units, signal}; an unknown name is a 400 listing the accepted ones.",
+    params(("datasource" = String, Path, description = "ucsd-nt, bgp, ping-slash24, … or a vigie signal name.")),
+    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+)]
 pub async fn datasource(Path(name): Path<String>) -> Response {
     let started = Instant::now();
     let result = parse_ioda_datasource(&name).map(|kind| datasource_object(&name, kind));
@@ -774,6 +818,14 @@ fn country_topology() -> Result<&'static Value, ApiError> {
 /// `data: {idField, topology}`. Countries only: vigie embeds the world's
 /// countries (for its dashboard) and no geometry of regions, continents or
 /// counties, which get a 404 saying so.
+#[utoipa::path(
+    get,
+    path = crate::paths::IODA_TOPO,
+    summary = "IODA v2: map of an entity type",
+    description = "For country, {idField: usercode, topology}: the world's countries as TopoJSON (world-atlas 110m), each with its ISO alpha-2 code as usercode. region, continent and county: 404, vigie embeds no geometry for them.",
+    params(("entityType" = String, Path, description = "country (continent, region and county answer 404).")),
+    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+)]
 pub async fn topo(Path(entity_type): Path<String>) -> Response {
     let started = Instant::now();
     let result = match entity_type.as_str() {
@@ -912,6 +964,14 @@ fn alert_object(
 /// one when it ends (`normal`), with the signal's value at that bin and the
 /// detector's baseline as `historyValue`; alerts up to `extendWindow`
 /// seconds (default 0) outside the range are included.
+#[utoipa::path(
+    get,
+    path = crate::paths::IODA_ALERTS,
+    summary = "IODA v2: alerts",
+    description = "Alerts {datasource, entity, time, level, condition, value, historyValue, method}: `critical` when an event starts, `normal` when it ends.",
+    params(crate::openapi::IodaOutageQuery, crate::openapi::DatasourceFilter, crate::openapi::Paging),
+    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+)]
 pub async fn alerts(State(state): State<AppState>, Query(q): QueryMap) -> Response {
     let started = Instant::now();
     let request_time = now_secs();
@@ -975,6 +1035,15 @@ fn value_at(
 /// `GET /v2/outages/events`: events in IODA's `codf` format (default) or
 /// `ioda` format; `overall=true` merges signals (vigie's incidents);
 /// `includeAlerts` adds each event's alerts (ioda format).
+#[utoipa::path(
+    get,
+    path = crate::paths::IODA_EVENTS,
+    operation_id = "ioda_events",
+    summary = "IODA v2: events",
+    description = "Events in IODA's codf format {location, location_name, start, duration, uncertainty, method, datasource, status, fraction, score, overlaps_window} or ioda format {entity, from, until, score, datasource, method}.",
+    params(crate::openapi::IodaOutageQuery, crate::openapi::DatasourceFilter, crate::openapi::IodaEventsQuery, crate::openapi::Paging),
+    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+)]
 pub async fn events(State(state): State<AppState>, Query(q): QueryMap) -> Response {
     let started = Instant::now();
     let request_time = now_secs();
@@ -1142,6 +1211,15 @@ async fn events_data(state: &AppState, params: Params) -> Result<Value, ApiError
 
 /// `GET /v2/outages/summary`: per entity, `{scores: {overall, <datasource>…},
 /// event_cnt, entity}`, ordered by `orderBy` (default `score/desc`).
+#[utoipa::path(
+    get,
+    path = crate::paths::IODA_SUMMARY,
+    operation_id = "ioda_summary",
+    summary = "IODA v2: summary",
+    description = "Per entity {scores: {overall, <datasource>…}, event_cnt, entity}, ordered by orderBy (default score/desc).",
+    params(crate::openapi::IodaOutageQuery, crate::openapi::IodaSummaryQuery, crate::openapi::Paging),
+    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+)]
 pub async fn summary(State(state): State<AppState>, Query(q): QueryMap) -> Response {
     let started = Instant::now();
     let request_time = now_secs();
@@ -1220,6 +1298,15 @@ async fn summary_data(state: &AppState, params: Params) -> Result<Value, ApiErro
 /// `GET /v2/entities/query`: entities by `entityType`, `entityCode`,
 /// `relatedTo` and `search` (a substring of the code or name), as IODA
 /// entity objects, in an envelope of type `entities.lookup`.
+#[utoipa::path(
+    get,
+    path = crate::paths::IODA_ENTITIES,
+    operation_id = "ioda_entities",
+    summary = "IODA v2: entity query",
+    description = "Entities {type, code, name, subnames, attrs: {fqid, …}} by type, code, relation or search text, in an envelope of type entities.lookup.",
+    params(crate::openapi::IodaEntitiesQuery, crate::openapi::Paging),
+    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+)]
 pub async fn entities(State(state): State<AppState>, Query(q): QueryMap) -> Response {
     let started = Instant::now();
     let request_time = now_secs();

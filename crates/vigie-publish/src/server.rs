@@ -51,7 +51,14 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
     response
 }
 
-async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiError> {
+#[utoipa::path(
+    get,
+    path = crate::paths::METRICS,
+    summary = "Prometheus metrics",
+    description = "Request counts and latency histograms per route, store gauges, and the process's sources (bins, BGP updates and peers, flow datagrams, probes), live detector and alert worker, in the Prometheus text format.",
+    responses((status = 200, description = "Success.", body = String, content_type = "text/plain"), crate::openapi::ReadErrors),
+)]
+pub(crate) async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiError> {
     // The store's listing as cached between writes (crate::listing): a
     // scrape does not decode every staged bin.
     let listing = state.listing();
@@ -134,7 +141,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::IODA_ENTITIES, get(ioda::entities))
         .route(paths::IODA_SIGNALS_EVENTS, get(ioda::signals_events))
         .route(paths::IODA_DATASOURCES, get(ioda::datasources))
-        .route(paths::IODA_DATASOURCES_SLASH, get(ioda::datasources))
+        .route(paths::IODA_DATASOURCES_SLASH, get(ioda::datasources_slash))
         .route(paths::IODA_DATASOURCE, get(ioda::datasource))
         .route(paths::IODA_TOPO, get(ioda::topo))
         .route(paths::METRICS, get(metrics_text))

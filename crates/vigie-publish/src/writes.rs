@@ -104,6 +104,23 @@ pub fn annotation_json(a: &StoredAnnotation) -> Value {
 
 /// `POST /api/v1/annotations` with a JSON body `{entity, time, until?,
 /// text, url?}`: 201 with the stored annotation.
+#[utoipa::path(
+    post,
+    path = crate::paths::ANNOTATIONS,
+    summary = "Add an annotation",
+    description = "Needs `Authorization: Bearer <token>` (the server's VIGIE_API_TOKEN). Body at most 64 KiB.",
+    security(("bearer" = [])),
+    request_body = NewAnnotation,
+    responses(
+        (status = 201, description = "Stored; the body is the annotation."),
+        (status = 400, description = "Invalid body.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Missing or wrong token."),
+        (status = 403, description = "Writes are disabled on this server."),
+        (status = 413, description = "Body too large (refused from its Content-Length, unread)."),
+        (status = 415, description = "The body is not sent as Content-Type: application/json."),
+        (status = 429, description = "Too many wrong tokens from this address in the last minute; see Retry-After."),
+    ),
+)]
 pub async fn add_annotation(
     State(state): State<AppState>,
     client: Option<Extension<ClientAddr>>,
@@ -141,6 +158,14 @@ pub async fn add_annotation(
 }
 
 /// `GET /api/v1/annotations`: annotations of `entity` over `from`..`until`.
+#[utoipa::path(
+    get,
+    path = crate::paths::ANNOTATIONS,
+    summary = "List annotations",
+    description = "External events (such as a televised address) of an entity overlapping the range.",
+    params(crate::openapi::AnnotationsQuery, crate::openapi::Paging),
+    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+)]
 pub async fn list_annotations(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -175,24 +200,44 @@ impl From<crate::alerts::AlertError> for ApiError {
 
 /// A new subscription: `{entity, notices: ["start", "restoration", "end", "feed-health"],
 /// target: "https://…", secret: "16 to 256 bytes", format: "json" | "slack"}`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
     /// Entity: IQ, AS9198, KZ/Almaty.
     pub entity: String,
     /// Notices wanted.
+    #[schema(value_type = Vec<crate::openapi::Notice>)]
     pub notices: Vec<String>,
     /// Webhook URL (http or https, public address).
     pub target: String,
     /// HMAC-SHA256 key for the `X-Vigie-Signature` header.
+    #[schema(min_length = 16, max_length = 256)]
     pub secret: String,
     /// How notices are written: `json` (the default, vigie's notice) or
     /// `slack` (a chat message for Slack or Mattermost incoming webhooks).
     #[serde(default)]
+    #[schema(value_type = Option<crate::openapi::NoticeFormat>, default = "json")]
     pub format: Option<String>,
 }
 
 /// `POST /api/v1/subscriptions`: 201 with the subscription (without its secret).
+#[utoipa::path(
+    post,
+    path = crate::paths::SUBSCRIPTIONS,
+    summary = "Subscribe to an entity's incidents",
+    description = "Needs the bearer token. Webhook deliveries are JSON POSTs signed with X-Vigie-Signature: sha256=<hex HMAC-SHA256 of the body>, identified by X-Vigie-Delivery, retried with backoff. Targets resolving to loopback, private, link-local, reserved or documentation addresses, or to an IPv6 form embedding an IPv4 address, are refused.",
+    security(("bearer" = [])),
+    request_body = NewSubscription,
+    responses(
+        (status = 201, description = "Stored."),
+        (status = 400, description = "Invalid body or refused target."),
+        (status = 401, description = "Missing or wrong token."),
+        (status = 403, description = "Writes are disabled."),
+        (status = 413, description = "Body too large (refused from its Content-Length, unread)."),
+        (status = 415, description = "The body is not sent as Content-Type: application/json."),
+        (status = 429, description = "Too many wrong tokens from this address in the last minute; see Retry-After."),
+    ),
+)]
 pub async fn add_subscription(
     State(state): State<AppState>,
     client: Option<Extension<ClientAddr>>,
@@ -248,6 +293,19 @@ pub async fn add_subscription(
 
 /// `GET /api/v1/subscriptions` (token needed): subscriptions and their
 /// outbox counts, without secrets.
+#[utoipa::path(
+    get,
+    path = crate::paths::SUBSCRIPTIONS,
+    summary = "List alert subscriptions",
+    description = "Needs the bearer token. Subscriptions (without secrets) and outbox counts.",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Success."),
+        (status = 401, description = "Missing or wrong token."),
+        (status = 403, description = "Writes are disabled."),
+        (status = 429, description = "Too many wrong tokens from this address in the last minute; see Retry-After."),
+    ),
+)]
 pub async fn list_subscriptions(
     State(state): State<AppState>,
     client: Option<Extension<ClientAddr>>,
