@@ -15,6 +15,14 @@
 //! writes again are the same (same starts), the alert outbox, keyed by
 //! incident start, sends nothing twice.
 //!
+//! A series the worker has no checkpoint for is warmed up from the
+//! store once, when its first bus bin comes: its stored bins strictly
+//! before that one (an import's history, bins a collector wrote straight
+//! to the store), so a worker started on a store with history detects an
+//! outage in the first bins it is handed. The bins from that one on come
+//! from the bus only; a worker killed before its first checkpoint reads
+//! the same history again when the same bin comes again.
+//!
 //! A worker reads closed bins only (`vigie.bins.>`): provisional bins
 //! stay with the service's own detector. A bin published again with other
 //! values (a revision) reaches the store, where the last write wins, but
@@ -74,6 +82,8 @@ pub struct DetectReport {
     /// Messages of closed bins read (a bin travels as one message per
     /// entity kind, or more when cut into parts).
     pub bins: u64,
+    /// Series warmed up from the store's history at their first bus bin.
+    pub warmed: u64,
     /// Series checkpointed.
     pub checkpointed: u64,
     /// Incidents written (each publication counts those it wrote again).
@@ -88,8 +98,14 @@ impl DetectReport {
     /// The one-line summary `vigie bus detect` prints.
     pub fn summary(&self) -> String {
         format!(
-            "{} messages ({} redelivered): {} of closed bins, {} series checkpointed, {} incidents written; {} bad messages skipped",
-            self.messages, self.redelivered, self.bins, self.checkpointed, self.incidents, self.bad
+            "{} messages ({} redelivered): {} of closed bins, {} series warmed up from the store, {} series checkpointed, {} incidents written; {} bad messages skipped",
+            self.messages,
+            self.redelivered,
+            self.bins,
+            self.warmed,
+            self.checkpointed,
+            self.incidents,
+            self.bad
         )
     }
 
@@ -136,7 +152,10 @@ pub fn detect_from_bus(
             report.redelivered += u64::from(message.delivered > 1);
             match decode(Some(&message.subject), &message.payload) {
                 Ok(bin) if matches!(bin.kind, BinKind::Final | BinKind::Weighted(_)) => {
-                    live.push_bin(&bin.bin);
+                    let warmed = live
+                        .push_bus_bin(store, &bin.bin)
+                        .map_err(|e| failed("cannot read a series' history", e))?;
+                    report.warmed += warmed as u64;
                     report.bins += 1;
                 }
                 Ok(_) => report.refuse(&message.subject, message.sequence, "not a closed bin"),

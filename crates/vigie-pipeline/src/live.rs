@@ -7,7 +7,10 @@
 //! theirs over directly ([`LiveDetection::push_bin`]), and bins that other
 //! processes write into the same store (`vigie probe`, `vigie ingest`,
 //! imports) are found in the store's write log ([`LiveDetection::poll`]).
-//! A bin older than the last one a series was given is ignored.
+//! A bin older than the last one a series was given is ignored. A
+//! detection worker on the bus ([`LiveDetection::for_share`]) is handed
+//! the bus's bins ([`LiveDetection::push_bus_bin`]) and reads a series'
+//! stored history once, before its first bus bin.
 //!
 //! The detector's state is checkpointed per series in the store
 //! ([`LiveDetection::checkpoint`], or a share of the series at a time with
@@ -244,13 +247,14 @@ impl LiveDetection {
         Ok(live)
     }
 
-    /// A detection worker over `share` of the entities, fed by
-    /// [`Self::push_bin`] only (the bus's closed bins): its checkpoints
-    /// (saved under [`Share::checkpoint_method`]) are restored and nothing
-    /// is read from the store's series, so the bins after them come again
-    /// from the bus (a worker acknowledges bins only once checkpointed).
-    /// Bins of entities outside the share are skipped; only the share's
-    /// incidents and events are written.
+    /// A detection worker over `share` of the entities, fed the bus's
+    /// closed bins by [`Self::push_bus_bin`]: its checkpoints (saved under
+    /// [`Share::checkpoint_method`]) are restored, so the bins after them
+    /// come again from the bus (a worker acknowledges bins only once
+    /// checkpointed); a series without one is warmed up from the store's
+    /// history when its first bus bin comes. Bins of entities outside the
+    /// share are skipped; only the share's incidents and events are
+    /// written.
     pub fn for_share(
         store: &mut Store,
         config: VigieConfig,
@@ -291,6 +295,52 @@ impl LiveDetection {
             if value.is_some() && followed {
                 self.push(key, bin.bin, bin.bin_start, *value);
             }
+        }
+    }
+
+    /// Feeds one closed bin from the bus, as [`Self::push_bin`] does, a
+    /// series the detector does not follow yet (no checkpoint, never
+    /// pushed) first warmed up from the store: its stored bins strictly
+    /// before this one, from its first, as [`Self::resume`] reads a series
+    /// without a state. Each series is read once, at its first bus bin, and
+    /// the bins from that one on come from the bus only, so a worker killed
+    /// before its checkpoint reads the same history again when the same bin
+    /// comes again. Returns how many series were warmed up with stored bins.
+    pub fn push_bus_bin(&mut self, store: &Store, bin: &SignalBin) -> Result<usize> {
+        let mut warmed = 0;
+        for (key, value) in &bin.values {
+            let followed = self.share.is_none_or(|share| share.follows(&key.entity));
+            if value.is_none() || !followed {
+                continue;
+            }
+            if self.detector.next_bin(key, bin.bin.secs()).is_none() {
+                warmed += usize::from(self.warm_up(store, key, bin.bin, bin.bin_start)?);
+            }
+            self.push(key, bin.bin, bin.bin_start, *value);
+        }
+        Ok(warmed)
+    }
+
+    /// Pushes `key`'s stored bins before `before`; whether there were any.
+    fn warm_up(
+        &mut self,
+        store: &Store,
+        key: &SeriesKey,
+        bin: BinSize,
+        before: UnixSecs,
+    ) -> Result<bool> {
+        let first = store
+            .entity_series(&key.entity)?
+            .into_iter()
+            .find(|info| info.key == *key && info.bin == bin)
+            .and_then(|info| info.first_bin);
+        let last = bin.floor(before) - i64::from(bin.secs());
+        match first {
+            Some(first) if first <= last => {
+                self.read_into(store, key, bin, first, last)?;
+                Ok(true)
+            }
+            _ => Ok(false),
         }
     }
 
