@@ -739,4 +739,17 @@ pub struct BusDetectArgs {
     /// scope of its countries' incidents, and publishes its own).
     #[arg(long, value_name = "I/N", default_value = "1/1")]
     pub share: vigie_pipeline::Share,
+    /// Overrides the detector's warm-up, the data a series needs before
+    /// its first verdict (labs and tests with short bins; an override
+    /// makes the incidents differ from `vigie detect`'s).
+    #[arg(long, value_name = "SECS")]
+    pub warmup_secs: Option<u32>,
+    /// Overrides the window lengths over which a drop is confirmed
+    /// (`60,300,900`; labs and tests, as --warmup-secs).
+    #[arg(long, value_name = "SECS,…", value_delimiter = ',')]
+    pub confirm_windows_secs: Option<Vec<u32>>,
+    /// Overrides how long a series must stay recovered before an outage
+    /// ends (labs and tests, as --warmup-secs).
+    #[arg(long, value_name = "SECS")]
+    pub exit_window_secs: Option<u32>,
 }

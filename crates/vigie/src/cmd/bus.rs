@@ -65,6 +65,13 @@ pub fn run(data_dir: &Path, command: BusCommand) -> Result<ExitCode> {
             let bus = args.bus.connect()?;
             let mut store = open_store(data_dir)?;
             let mut options = vigie_bus::detect::DetectOptions::new(args.share);
+            options.config = vigie_pipeline::DetectSettings {
+                warmup_secs: args.warmup_secs,
+                confirm_windows_secs: args.confirm_windows_secs.clone(),
+                exit_window_secs: args.exit_window_secs,
+                ..vigie_pipeline::DetectSettings::default()
+            }
+            .vigie_config();
             options.consumer = args
                 .bus
                 .consumer(&vigie_bus::detect::durable_name(args.share));
