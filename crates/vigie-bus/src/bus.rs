@@ -2,10 +2,12 @@
 //! that synchronous callers (every [`vigie_model::BinSink`]) can use it
 //! from any thread, inside another runtime or not.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
+use futures_util::TryStreamExt;
 
 /// The stream's settings (`vigie bus … --stream`, `--max-age-secs`).
 #[derive(Clone, Debug)]
@@ -157,6 +159,25 @@ impl Bus {
                 .await
                 .map(|info| info.state.messages)
                 .map_err(|e| BusError::new("cannot read the stream's state", e))
+        })
+    }
+}
+
+impl Bus {
+    /// How many messages the stream holds on each subject matching
+    /// `filter` (`vigie.bins.probe-combined.>`): a bin published again
+    /// unchanged within the duplicate window is held once.
+    pub fn subject_messages(&self, filter: &str) -> Result<BTreeMap<String, u64>, BusError> {
+        let stream = self.stream.clone();
+        let filter = filter.to_string();
+        self.run(async move {
+            let failed = |e| BusError::new("cannot read the stream's subjects", e);
+            let mut subjects = stream.info_with_subjects(&filter).await.map_err(failed)?;
+            let mut counts = BTreeMap::new();
+            while let Some((subject, count)) = subjects.try_next().await.map_err(failed)? {
+                counts.insert(subject, count as u64);
+            }
+            Ok(counts)
         })
     }
 }
