@@ -10,7 +10,9 @@
 //!   days of that hour's ratio to the level (the "most similar past days"
 //!   idea of Cloudflare Radar), interpolated between hour centres;
 //! - the weekly factor is, for each weekday, the median over the last 4 weeks
-//!   of that day's ratio to the level, once a weekday has been seen twice.
+//!   of that day's ratio to the level, once a weekday has been seen twice;
+//!   a weekday seen once widens its own noise by the dip it showed then
+//!   (a second weekend is judged knowing the first).
 //!
 //! Values inside an outage are *inpainted*: the history keeps the baseline,
 //! not the outage, so a long or recurring outage (daily exam shutdowns, a
@@ -88,6 +90,9 @@ const DAYS_PER_WEEK: usize = 7;
 /// A weekday's measured day levels that differ by at most this fraction
 /// are one weekly pattern (see `SignalDetector::recompute_week`).
 const WEEKDAY_AGREEMENT: f64 = 0.10;
+/// The most a weekday seen once may widen its own noise: a day that fell
+/// by more than this is not taken for a quieter weekday.
+const MAX_ONCE_DIP: f64 = 0.5;
 /// Non-overlapping windows of normal data needed before the noise of a
 /// window length is trusted (a window of `w` bins needs `w` times as many
 /// updates, since consecutive windows overlap), up to two days of data.
@@ -455,8 +460,12 @@ pub struct SignalDetector {
     week_factors: Vec<f32>,
     /// Per weekday, whether its factor has been learnt (seen twice).
     week_known: Vec<bool>,
-    /// Whether the weekday of the last bin pushed was learnt.
-    current_week_known: bool,
+    /// Per weekday seen once only, how far below a typical day it was
+    /// (0 otherwise): a dip that may be the weekday's own pattern.
+    week_once_dip: Vec<f32>,
+    /// How uncertain the weekday of the last bin pushed is (see
+    /// [`Self::weekday_spread`]); 0 once learnt.
+    current_week_spread: f64,
     /// The family's spread of a weekday not yet learnt
     /// ([`VigieConfig::unlearnt_weekday_spread`]).
     unlearnt_weekday_spread: f64,
@@ -529,7 +538,8 @@ impl SignalDetector {
             week_stamps: vec![i64::MIN; week_len],
             week_factors: vec![1.0; DAYS_PER_WEEK],
             week_known: vec![false; DAYS_PER_WEEK],
-            current_week_known: false,
+            week_once_dip: vec![0.0; DAYS_PER_WEEK],
+            current_week_spread: unlearnt_weekday_spread,
             unlearnt_weekday_spread,
             day_sum: 0.0,
             day_raw_sum: 0.0,
@@ -718,7 +728,7 @@ impl SignalDetector {
             local: !self.season_known(t),
             aftermath: false,
         };
-        self.current_week_known = self.week_known[weekday_of(t)];
+        self.current_week_spread = self.weekday_spread(weekday_of(t));
         self.current_shape_days = if self.recent[slot].local {
             0
         } else {
@@ -1242,12 +1252,7 @@ impl SignalDetector {
     /// the baseline misjudged (a steep night the shape never learnt) has
     /// been seen before; a hurricane's slow collapse has not.
     fn beyond_patterns(&self, onset: i64, bin_no: i64, drop: f64) -> bool {
-        let weekly = if self.current_week_known {
-            0.0
-        } else {
-            self.unlearnt_weekday_spread
-        };
-        if drop < self.config.gradual_outage_depth + weekly {
+        if drop < self.config.gradual_outage_depth + self.current_week_spread {
             return false;
         }
         let step = i64::from(self.sizes.bin_secs);
@@ -1422,8 +1427,8 @@ impl SignalDetector {
         // already lasts as long as a weekday's pattern takes to show.
         let window_secs = window as u64 * u64::from(self.sizes.bin_secs);
         let long_window = window_secs >= 3600 || self.sizes.bin_secs >= COARSE_BIN_SECS;
-        if !self.current_week_known && self.unlearnt_weekday_spread > 0.0 && long_window {
-            let spread = self.unlearnt_weekday_spread;
+        if self.current_week_spread > 0.0 && long_window {
+            let spread = self.current_week_spread;
             sigma = (sigma * sigma + spread * spread).sqrt();
         }
         Some(sigma.max(self.config.noise_floor).max(self.resolution()))
@@ -1588,6 +1593,19 @@ impl SignalDetector {
             .map(|row| self.day_raw_rows[row * slots + k])
             .filter(|v| v.is_finite())
             .fold((f32::INFINITY, 0), |(low, n), v| (low.min(v), n + 1))
+    }
+
+    /// How far a weekday not yet learnt may lie from a typical day: the
+    /// family's spread ([`VigieConfig::unlearnt_weekday_spread`]), or the
+    /// dip the weekday showed the one time it was seen if deeper (a
+    /// weekend's first week is the best guess of its second); 0 once the
+    /// weekday's factor is learnt.
+    fn weekday_spread(&self, weekday: usize) -> f64 {
+        if self.week_known[weekday] {
+            return 0.0;
+        }
+        let once = f64::from(self.week_once_dip[weekday]);
+        self.unlearnt_weekday_spread.max(once)
     }
 
     fn week_factor(&self, t: UnixSecs) -> f32 {
@@ -1918,6 +1936,12 @@ impl SignalDetector {
                 .filter(|(d, _, _)| weekday_of(*d) == weekday)
                 .map(|(_, v, _)| v / typical)
                 .collect();
+            // Seen once: its dip, if any, may be the weekday's own pattern
+            // (what was flagged an outage was inpainted, so it is not one).
+            self.week_once_dip[weekday] = match values.as_slice() {
+                [once] => (1.0 - *once).clamp(0.0, MAX_ONCE_DIP) as f32,
+                _ => 0.0,
+            };
             if values.len() < 2 {
                 continue;
             }
