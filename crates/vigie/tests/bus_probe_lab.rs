@@ -18,10 +18,12 @@
 //! `ping-slash24` bins on the bus, killed with SIGKILL after its first bin
 //! and started again at once; the store writer writes the bins and the
 //! worker that owns KZ, warmed up from the stored history at its first bus
-//! bin, detects the border cut with nftables. Checked: the incident is in
-//! the store and the API; every bin the quorums combined is stored with the
+//! bin, then killed with SIGKILL and started again from its checkpoint,
+//! detects the border cut with nftables. Checked: the incident is in the
+//! store and the API; every bin the quorums combined is stored with the
 //! value they printed, none missing; the bin combined again after the
-//! restart is held once on the bus. About a minute and a half: one-minute
+//! restart is held once on the bus; the restarted worker read nothing
+//! from the store again. About a minute and a half: one-minute
 //! bins are the shortest `vigie probe` takes, and the incident comes one
 //! or two bins after the cut.
 //!
@@ -404,12 +406,9 @@ fn two_vantage_points_in_namespaces_a_quorum_killed_and_a_worker_warm_from_the_s
         .unwrap();
     let _writer = Killed(writer);
     let kz: Entity = "KZ".parse().unwrap();
-    let mut owner = None;
-    let mut workers = Vec::new();
-    for share in ["1/2", "2/2"] {
-        let name = format!("worker-{}", &share[..1]);
+    let worker = |share: &str, log: &str| {
         let command = bus_role(
-            &name,
+            &format!("worker-{}", &share[..1]),
             &[
                 "detect",
                 "--share",
@@ -420,13 +419,15 @@ fn two_vantage_points_in_namespaces_a_quorum_killed_and_a_worker_warm_from_the_s
                 "60",
             ],
         );
-        let (child, lines) = spawn_lines(command, false, root.join(format!("{name}.log")));
-        if share.parse::<Share>().unwrap().owns(&kz) {
-            owner = Some(lines);
-        }
-        workers.push(child);
-    }
-    let owner = owner.expect("a worker owns KZ");
+        spawn_lines(command, false, root.join(log))
+    };
+    let owner_share = ["1/2", "2/2"]
+        .into_iter()
+        .find(|share| share.parse::<Share>().unwrap().owns(&kz))
+        .unwrap();
+    let other_share = if owner_share == "1/2" { "2/2" } else { "1/2" };
+    let (owner, owner_lines) = worker(owner_share, "owner-1.log");
+    let _other = worker(other_share, "other.log").0;
     let api_config = root.join("api.toml");
     std::fs::write(
         &api_config,
@@ -490,6 +491,31 @@ fn two_vantage_points_in_namespaces_a_quorum_killed_and_a_worker_warm_from_the_s
     // It combines the same bin again from the rounds since: published
     // again unchanged, the bus holds it once.
     assert_eq!(next_combined(&lines_2, &combined), first);
+    // The count of series warmed up in a worker's batch lines: the first
+    // one above 0 (`until_warm`), or the last before 200 ms of silence.
+    let warmed_up = |lines: &Receiver<String>, until_warm: bool| -> Option<String> {
+        let wait = Duration::from_millis(if until_warm { 30_000 } else { 200 });
+        let mut warmed = None;
+        while let Ok(line) = lines.recv_timeout(wait) {
+            if let Some((_, rest)) = line.split_once("of closed bins, ") {
+                warmed = rest.split(' ').next().map(str::to_string);
+                if until_warm && warmed.as_deref() != Some("0") {
+                    break;
+                }
+            }
+        }
+        warmed
+    };
+    // The worker that owns KZ warmed its series up from the imported
+    // history at its first bus bin and checkpointed it: SIGKILL, started
+    // again, it goes on from its checkpoint and reads nothing again.
+    assert_eq!(
+        warmed_up(&owner_lines, true).as_deref(),
+        Some("1"),
+        "series warmed up"
+    );
+    drop(owner);
+    let (_owner, owner_lines) = worker(owner_share, "owner-2.log");
     let store = Store::open_url(&pg).unwrap();
     let vigie_incidents = || {
         store
@@ -537,14 +563,12 @@ fn two_vantage_points_in_namespaces_a_quorum_killed_and_a_worker_warm_from_the_s
         note_combined(&line, &combined);
     }
 
-    // The worker warmed KZ's series up from the imported history, once.
-    let mut warmed = None;
-    while let Ok(line) = owner.recv_timeout(Duration::from_millis(200)) {
-        if let Some((_, rest)) = line.split_once("of closed bins, ") {
-            warmed = rest.split(' ').next().map(str::to_string);
-        }
-    }
-    assert_eq!(warmed.as_deref(), Some("1"), "series warmed up");
+    // The restarted worker read nothing from the store again.
+    assert_eq!(
+        warmed_up(&owner_lines, false).as_deref(),
+        Some("0"),
+        "series warmed up again"
+    );
 
     // Every bin combined is stored with the value printed, none missing,
     // and the bin combined twice is held once on the bus.
@@ -588,5 +612,4 @@ fn two_vantage_points_in_namespaces_a_quorum_killed_and_a_worker_warm_from_the_s
         latency.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
-    drop(workers);
 }
