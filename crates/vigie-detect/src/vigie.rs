@@ -466,6 +466,10 @@ pub struct SignalDetector {
     /// How uncertain the weekday of the last bin pushed is (see
     /// [`Self::weekday_spread`]); 0 once learnt.
     current_week_spread: f64,
+    /// The part of it measured: the dip of the weekday seen once (0 when
+    /// learnt or never seen), which holds all day, so it weighs on windows
+    /// of any length.
+    current_week_once: f64,
     /// The family's spread of a weekday not yet learnt
     /// ([`VigieConfig::unlearnt_weekday_spread`]).
     unlearnt_weekday_spread: f64,
@@ -540,6 +544,7 @@ impl SignalDetector {
             week_known: vec![false; DAYS_PER_WEEK],
             week_once_dip: vec![0.0; DAYS_PER_WEEK],
             current_week_spread: unlearnt_weekday_spread,
+            current_week_once: 0.0,
             unlearnt_weekday_spread,
             day_sum: 0.0,
             day_raw_sum: 0.0,
@@ -729,6 +734,11 @@ impl SignalDetector {
             aftermath: false,
         };
         self.current_week_spread = self.weekday_spread(weekday_of(t));
+        self.current_week_once = if self.week_known[weekday_of(t)] {
+            0.0
+        } else {
+            f64::from(self.week_once_dip[weekday_of(t)])
+        };
         self.current_shape_days = if self.recent[slot].local {
             0
         } else {
@@ -1420,15 +1430,21 @@ impl SignalDetector {
                 sigma = (sigma * sigma + bin_sigma * bin_sigma / averaged).sqrt();
             }
         }
-        // A weekday's pattern is a matter of hours (a quieter day), so its
-        // uncertainty weighs on windows of an hour or more; a cut seen
-        // within the hour is judged on the series' own noise. With bins of
-        // half an hour or more every window is that long: a single bin
-        // already lasts as long as a weekday's pattern takes to show.
+        // A weekday's pattern is a matter of hours (a quieter day), so the
+        // family's guess of it weighs on windows of an hour or more; a cut
+        // seen within the hour is judged on the series' own noise. With
+        // bins of half an hour or more every window is that long: a single
+        // bin already lasts as long as a weekday's pattern takes to show.
+        // A dip measured the one time the weekday was seen held all day,
+        // so it weighs on windows of any length.
         let window_secs = window as u64 * u64::from(self.sizes.bin_secs);
         let long_window = window_secs >= 3600 || self.sizes.bin_secs >= COARSE_BIN_SECS;
-        if self.current_week_spread > 0.0 && long_window {
-            let spread = self.current_week_spread;
+        let spread = if long_window {
+            self.current_week_spread
+        } else {
+            self.current_week_once
+        };
+        if spread > 0.0 {
             sigma = (sigma * sigma + spread * spread).sqrt();
         }
         Some(sigma.max(self.config.noise_floor).max(self.resolution()))
