@@ -44,6 +44,7 @@
 //!
 //! Not done: a notice when a silent feed comes back.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
@@ -51,7 +52,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use vigie_model::{format_utc, Entity, UnixSecs};
-use vigie_store::{OutboxNotice, Store, StoreError};
+use vigie_store::{OutboxNotice, SeriesInfo, Store, StoreError};
 
 use crate::data::{incident_json, PublishedIncident};
 
@@ -499,17 +500,19 @@ pub fn enqueue_feed_health(
     if subs.is_empty() {
         return Ok(0);
     }
-    let series = store.list_series()?;
+    // Only the subscribed entities' series, each entity read once: the
+    // store may hold tens of thousands of series no one subscribed to.
+    let mut by_entity: BTreeMap<Entity, Vec<SeriesInfo>> = BTreeMap::new();
     let mut outbox = Vec::new();
     for sub in &subs {
-        let mine: Vec<_> = series
-            .iter()
-            .filter(|s| s.key.entity == sub.entity)
-            .cloned()
-            .collect();
+        if !by_entity.contains_key(&sub.entity) {
+            let series = store.entity_series(&sub.entity)?;
+            by_entity.insert(sub.entity.clone(), series);
+        }
+        let mine = &by_entity[&sub.entity];
         // Inside the plausible window: a bin dated 2099 must not hide a
         // silent feed.
-        let Some((_, data_end)) = crate::data::plausible_span(store, &mine)? else {
+        let Some((_, data_end)) = crate::data::plausible_span(store, mine)? else {
             continue;
         };
         if now - data_end < silent_after_secs {

@@ -676,3 +676,66 @@ fn slack_messages_of_notices_without_an_incident() {
         "*No data from AS9198* at 2023-08-30T05:00:00Z. no data for AS9198 since 2023-08-30T05:00:00Z (60 min before this notice)"
     );
 }
+
+/// Feed health reads only the subscribed entities' series: a silent
+/// subscribed country gets a notice per subscription naming its own
+/// signals, however many other series the store holds (a live one of
+/// another country, a silent one no one subscribed to).
+#[test]
+fn feed_health_reads_only_the_subscribed_entities_series() {
+    use vigie_model::{BinSize, SeriesKey, SignalKind};
+    let mut store = vigie_store::Store::open_in_memory().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let t0 = now - now % 300;
+    let bin = BinSize::default();
+    let write = |store: &mut vigie_store::Store, code: &str, signal, at: i64| {
+        let key = SeriesKey {
+            entity: code.parse().unwrap(),
+            signal,
+        };
+        store.write_points(&key, bin, &[(at, Some(5.0))]).unwrap();
+    };
+    write(&mut store, "KZ", SignalKind::BgpVisibleSlash24s, t0 - 7200);
+    write(&mut store, "KZ", SignalKind::ProbeUpSlash24s, t0 - 9000);
+    write(&mut store, "IQ", SignalKind::BgpVisibleSlash24s, t0 - 7200);
+    write(&mut store, "US", SignalKind::BgpVisibleSlash24s, t0);
+    let kz = "KZ".parse().unwrap();
+    let us = "US".parse().unwrap();
+    let health = ["feed-health".to_string()];
+    for (entity, target) in [(&kz, "a"), (&kz, "b"), (&us, "c")] {
+        let url = format!("http://127.0.0.1:9/{target}");
+        alerts::subscribe(
+            &mut store,
+            entity,
+            &health,
+            &url,
+            "0123456789abcdef",
+            true,
+            t0,
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        alerts::enqueue_feed_health(&mut store, t0, 1800).unwrap(),
+        2
+    );
+    let due = store.due_deliveries(t0).unwrap();
+    assert_eq!(due.len(), 2, "{due:?}");
+    for d in &due {
+        // The data ends with KZ's latest bin.
+        assert_eq!(d.notice_key, format!("feed-silent:KZ:{}", t0 - 6900));
+        let payload: serde_json::Value = serde_json::from_str(&d.payload).unwrap();
+        assert_eq!(payload["entity"], "KZ");
+        let mut signals: Vec<&str> = payload["signals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s.as_str())
+            .collect();
+        signals.sort_unstable();
+        assert_eq!(signals, ["bgp", "ping-slash24"]);
+    }
+}
