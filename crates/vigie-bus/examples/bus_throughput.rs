@@ -1,10 +1,14 @@
 //! Bin values per second through JetStream into the store (docs/BENCHMARKS.md):
 //! a throwaway `nats-server -js`, `BINS` bins of `SERIES` AS series each
-//! published through `JetStreamSink`, then consumed into a fresh SQLite
-//! store by `store_bins`; the same bins written straight through the
-//! store's sink for comparison.
+//! published through `JetStreamSink`, then consumed into a fresh store by
+//! `store_bins`; the same bins written straight through the store's sink
+//! for comparison. The stores are temporary SQLite stores, or the empty
+//! PostgreSQL databases `DIRECT` and `CONSUMED` (`postgres://` URLs, the
+//! first for the store's own sink, the second for the consumer; build with
+//! `--features vigie-store/postgres`). Each store is given a first bin,
+//! which creates the series, before the timed bins; it is timed apart.
 //!
-//! `cargo run --release -p vigie-bus --example bus_throughput -- [BINS] [SERIES]`
+//! `cargo run --release -p vigie-bus --example bus_throughput -- [BINS] [SERIES] [DIRECT CONSUMED]`
 
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -15,11 +19,18 @@ use vigie_model::{BinSink, BinSize, SeriesKey, SignalBin, SignalKind};
 use vigie_store::Store;
 
 fn main() {
-    let mut args = std::env::args()
-        .skip(1)
-        .map(|a| a.parse::<u64>().expect("numbers"));
-    let bins = args.next().unwrap_or(24);
-    let series = args.next().unwrap_or(100_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number = |i: usize, default: u64| {
+        args.get(i)
+            .map_or(default, |a| a.parse().expect("a number"))
+    };
+    let bins = number(0, 24);
+    let series = number(1, 100_000);
+    let store_urls = [args.get(2).cloned(), args.get(3).cloned()];
+    let open = |url: &Option<String>, dir: &tempfile::TempDir| match url {
+        Some(url) => Store::open_url(url).unwrap(),
+        None => Store::open(dir.path()).unwrap(),
+    };
     let Some(server) = NatsServer::start() else {
         std::process::exit(1);
     };
@@ -45,10 +56,18 @@ fn main() {
     };
     let values = (bins * series) as f64;
 
+    // Bin 0 creates the series in each store, as the first bin a running
+    // deployment ever wrote did; it is timed apart. Bins 1..=BINS are timed.
+    let first_bin = |store: &mut Store| {
+        let started = Instant::now();
+        store.sink("bgp").write(&bin(0)).unwrap();
+        started.elapsed().as_secs_f64()
+    };
     let direct_dir = tempfile::tempdir().unwrap();
-    let mut direct = Store::open(direct_dir.path()).unwrap();
+    let mut direct = open(&store_urls[0], &direct_dir);
+    let first_secs = first_bin(&mut direct);
     let started = Instant::now();
-    for index in 0..bins {
+    for index in 1..=bins {
         direct.sink("bgp").write(&bin(index)).unwrap();
     }
     let direct_secs = started.elapsed().as_secs_f64();
@@ -56,14 +75,15 @@ fn main() {
     let bus = Bus::connect(&server.url, &StreamSettings::default()).unwrap();
     let mut sink = bus.sink("bgp");
     let started = Instant::now();
-    for index in 0..bins {
+    for index in 1..=bins {
         sink.write(&bin(index)).unwrap();
     }
     let publish_secs = started.elapsed().as_secs_f64();
     let tally = sink.tally();
 
     let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+    let mut store = open(&store_urls[1], &dir);
+    first_bin(&mut store);
     let options = ConsumerOptions {
         exit_when_drained: true,
         ..ConsumerOptions::default()
@@ -80,7 +100,12 @@ fn main() {
     let consume_secs = started.elapsed().as_secs_f64();
     assert_eq!(report.values, bins * series);
 
-    println!("{bins} bins x {series} series = {values} values");
+    let store_name = match &store_urls[1] {
+        Some(_) => "PostgreSQL",
+        None => "SQLite",
+    };
+    println!("{bins} bins x {series} series = {values} values, into {store_name}");
+    println!("first bin, creating the series: {first_secs:.2} s (not counted below)");
     println!(
         "direct store sink:        {direct_secs:.2} s, {:.0} values/s",
         values / direct_secs
