@@ -62,7 +62,8 @@
 //! eight hours old, so a drop being confirmed never raises its own bar. The onset is then
 //! moved back to the least-squares location of the step; the recovery, once
 //! back for 30 minutes, to the first bin that climbed out of the outage
-//! level. Missing bins are never low: they neither start nor end an outage,
+//! level (or, when a noisy bin just after it stopped that walk, to the
+//! least-squares location of the step up, at most the exit window earlier). Missing bins are never low: they neither start nor end an outage,
 //! they are counted as gaps.
 //!
 //! A drop of three hours or more is also confirmed, step or not, when it
@@ -942,6 +943,7 @@ impl SignalDetector {
                 }
                 b -= 1;
             }
+            let since = self.end_location(lower, bin_no, since, threshold);
             // Bins from `since` on are not part of the outage.
             let keep = (since - event.start_bin).max(1) as usize;
             let restored_depths: Vec<f32> =
@@ -1342,6 +1344,65 @@ impl SignalDetector {
             .collect();
         let mean = between.iter().sum::<f64>() / between.len().max(1) as f64;
         if !between.is_empty() && mean >= delta {
+            candidate
+        } else {
+            walked
+        }
+    }
+
+    /// Moves a recovery found bin by bin (`walked`: the first of the bins
+    /// up to `bin_no` all back within `threshold`) back to the
+    /// least-squares location of one step up in the depths from `lower` to
+    /// `bin_no`, when that is earlier by no more than the exit window and
+    /// the bins in between are, on average, back within `threshold`: one
+    /// noisy bin just after the way back (a few counts a bin) does not make
+    /// the end late, while a slow return keeps its last step.
+    fn end_location(&self, lower: i64, bin_no: i64, walked: i64, threshold: f64) -> i64 {
+        if walked <= lower {
+            return walked;
+        }
+        let points: Vec<(i64, f64)> = (lower..=bin_no)
+            .filter_map(|b| {
+                self.recent_bin(b)
+                    .filter(|r| !r.depth.is_nan())
+                    .map(|r| (b, f64::from(r.depth)))
+            })
+            .collect();
+        let n = points.len();
+        if n < 4 {
+            return walked;
+        }
+        let total: f64 = points.iter().map(|(_, d)| d).sum();
+        let mut before = 0.0;
+        let mut best: Option<(f64, usize)> = None;
+        for split in 1..n {
+            before += points[split - 1].1;
+            let n1 = split as f64;
+            let n2 = (n - split) as f64;
+            let m1 = before / n1;
+            let m2 = (total - before) / n2;
+            if m1 <= m2 {
+                continue;
+            }
+            let gain = n1 * n2 / n as f64 * (m1 - m2) * (m1 - m2);
+            if best.is_none_or(|(g, _)| gain > g) {
+                best = Some((gain, split));
+            }
+        }
+        let Some((_, split)) = best else {
+            return walked;
+        };
+        let candidate = points[split].0;
+        if candidate >= walked || walked - candidate > self.sizes.exit_bins as i64 {
+            return walked;
+        }
+        let between: Vec<f64> = points
+            .iter()
+            .filter(|(b, _)| *b >= candidate && *b < walked)
+            .map(|(_, d)| *d)
+            .collect();
+        let mean = between.iter().sum::<f64>() / between.len().max(1) as f64;
+        if !between.is_empty() && mean <= threshold {
             candidate
         } else {
             walked

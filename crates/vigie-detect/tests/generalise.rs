@@ -288,3 +288,54 @@ fn a_second_weekend_like_the_first_is_a_pattern_and_a_cut_in_it_is_not() {
         );
     }
 }
+
+/// Five-minute probing counts of about `mean` blocks (Poisson, a ±20%
+/// daily cycle), a quarter of it during `cut`.
+fn low_counts(mean: f64, days: i64, cut: (UnixSecs, UnixSecs), seed: u64) -> Series {
+    let mut rng = Rng(seed | 1);
+    let values = (0..days * 288)
+        .map(|i| {
+            let t = T0 + i * 300;
+            let hour = (t.rem_euclid(DAY)) as f64 / 3600.0;
+            let daily = 1.0 - 0.2 * (std::f64::consts::TAU * (hour - 4.0) / 24.0).cos();
+            let kept = if t >= cut.0 && t < cut.1 { 0.25 } else { 1.0 };
+            Some(poisson(&mut rng, mean * daily * kept))
+        })
+        .collect();
+    Series {
+        key: SeriesKey {
+            entity: "KZ".parse().expect("entity"),
+            signal: SignalKind::ProbeUpSlash24s,
+        },
+        bin: BinSize::new(300).expect("bin"),
+        start: T0,
+        values,
+    }
+}
+
+#[test]
+fn a_cut_of_a_few_counts_a_bin_ends_within_a_bin() {
+    // About 15 blocks up a bin: one bin's noise is a quarter of the level,
+    // so the first bins back often look still down. Four hours at a
+    // quarter, on day 15.
+    let cut = (T0 + 15 * DAY + 10 * HOUR, T0 + 15 * DAY + 14 * HOUR);
+    let mut late = Vec::new();
+    for seed in 1..=12u64 {
+        let series = low_counts(15.0, 17, cut, seed * 7919);
+        let events = detect_series(&series, &VigieConfig::default()).events;
+        let found = events
+            .iter()
+            .find(|e| e.start < cut.1 && e.end.unwrap_or(i64::MAX) > cut.0);
+        let Some(event) = found else {
+            panic!("seed {seed}: the cut is missed: {events:?}");
+        };
+        let end = event.end.expect("the cut ended");
+        if (end - cut.1).abs() > 300 {
+            late.push((seed, (end - cut.1) / 300));
+        }
+    }
+    assert!(
+        late.len() <= 1,
+        "ends off by more than a bin (seed, bins): {late:?}"
+    );
+}
