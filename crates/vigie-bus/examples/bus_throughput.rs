@@ -88,6 +88,7 @@ fn main() {
         exit_when_drained: true,
         ..ConsumerOptions::default()
     };
+    let cpu_before = cpu_by_process(store_urls[1].as_deref());
     let started = Instant::now();
     let report = store_bins(
         &bus,
@@ -98,6 +99,7 @@ fn main() {
     )
     .unwrap();
     let consume_secs = started.elapsed().as_secs_f64();
+    let cpu_after = cpu_by_process(store_urls[1].as_deref());
     assert_eq!(report.values, bins * series);
 
     let store_name = match &store_urls[1] {
@@ -124,4 +126,65 @@ fn main() {
         "end to end (publish, then consume): {:.0} values/s",
         values / (publish_secs + consume_secs)
     );
+    println!("CPU seconds while consuming (Linux's /proc):");
+    for (name, after) in &cpu_after {
+        let before = cpu_before
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0.0, |(_, s)| *s);
+        println!("  {name:<40} {:.2} s", after - before);
+    }
+}
+
+/// CPU seconds (user and system) so far of this process's threads (by
+/// name), of its `nats-server` child, and of the PostgreSQL backends
+/// serving the database of `url`; empty where `/proc` is not readable.
+/// Assumes the usual 100 clock ticks a second.
+fn cpu_by_process(url: Option<&str>) -> Vec<(String, f64)> {
+    // (comm, ppid, user + system ticks) from a `stat` file.
+    let stat = |path: std::path::PathBuf| -> Option<(String, u32, u64)> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let open = text.find('(')?;
+        let close = text.rfind(')')?;
+        let fields: Vec<&str> = text[close + 2..].split(' ').collect();
+        let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        Some((
+            text[open + 1..close].to_string(),
+            fields.get(1)?.parse().ok()?,
+            ticks,
+        ))
+    };
+    let mut out: Vec<(String, f64)> = Vec::new();
+    let mut add = |name: String, ticks: u64| match out.iter_mut().find(|(n, _)| *n == name) {
+        Some((_, secs)) => *secs += ticks as f64 / 100.0,
+        None => out.push((name, ticks as f64 / 100.0)),
+    };
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            if let Some((comm, _, ticks)) = stat(task.path().join("stat")) {
+                add(format!("this process, thread {comm}"), ticks);
+            }
+        }
+    }
+    let me = std::process::id();
+    let database = url
+        .and_then(|u| u.rsplit('/').next())
+        .map(|d| format!(" {d} "));
+    if let Ok(processes) = std::fs::read_dir("/proc") {
+        for process in processes.flatten() {
+            let Some((comm, ppid, ticks)) = stat(process.path().join("stat")) else {
+                continue;
+            };
+            if comm == "nats-server" && ppid == me {
+                add("nats-server".to_string(), ticks);
+            } else if let Some(database) = &database {
+                let cmdline = std::fs::read(process.path().join("cmdline")).unwrap_or_default();
+                let cmdline = String::from_utf8_lossy(&cmdline);
+                if cmdline.starts_with("postgres:") && cmdline.contains(database.as_str()) {
+                    add("PostgreSQL backend of the consumer".to_string(), ticks);
+                }
+            }
+        }
+    }
+    out
 }

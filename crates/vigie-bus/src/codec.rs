@@ -165,6 +165,46 @@ struct WireBin {
     groups: Vec<WireGroup>,
 }
 
+/// [`WireGroup`] as read: the same bytes, each entity's name borrowed
+/// from the payload (parsed by [`entity_named`], not copied first).
+#[derive(Deserialize)]
+struct WireGroupIn<'a> {
+    signal: SignalKind,
+    #[serde(borrow)]
+    values: Vec<(&'a str, WireValue)>,
+}
+
+/// [`WireBin`] as read.
+#[derive(Deserialize)]
+struct WireBinIn<'a> {
+    kind: BinKind,
+    source: String,
+    bin_secs: BinSize,
+    bin_start: UnixSecs,
+    part: u32,
+    #[serde(borrow)]
+    groups: Vec<WireGroupIn<'a>>,
+}
+
+/// The entity a name on the wire stands for, as `Entity`'s `FromStr`
+/// reads it; `AS` and digits (what a publisher writes for an AS) without
+/// the general parser's steps.
+fn entity_named(name: &str) -> Result<Entity, DecodeError> {
+    if let Some(digits) = name.strip_prefix("AS") {
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(asn) = digits.parse::<u32>() {
+                return Ok(Entity::Asn(asn));
+            }
+        }
+    }
+    name.parse().map_err(|e| {
+        DecodeError::Malformed(format!(
+            "entity {:?}: {e}",
+            name.chars().take(80).collect::<String>()
+        ))
+    })
+}
+
 /// Largest whole number an `f64` holds exactly.
 const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
 
@@ -327,7 +367,7 @@ pub fn decode(subject: Option<&str>, payload: &[u8]) -> Result<BinMessage, Decod
     if version != ENCODING_VERSION {
         return Err(DecodeError::Version(version));
     }
-    let (wire, rest): (WireBin, &[u8]) =
+    let (wire, rest): (WireBinIn, &[u8]) =
         postcard::take_from_bytes(body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     if !rest.is_empty() {
         return Err(DecodeError::Malformed(format!(
@@ -344,11 +384,11 @@ pub fn decode(subject: Option<&str>, payload: &[u8]) -> Result<BinMessage, Decod
             wire.bin_secs.secs()
         ));
     }
-    let mut seen = FxHashSet::default();
-    let mut values = Vec::new();
+    let mut values = Vec::with_capacity(wire.groups.iter().map(|g| g.values.len()).sum());
     let mut entity_kind = None;
     for group in wire.groups {
-        for (entity, value) in group.values {
+        for (name, value) in group.values {
+            let entity = entity_named(name)?;
             let value = match value {
                 WireValue::NoData => None,
                 WireValue::Count(n) if n as f64 <= MAX_EXACT => Some(n as f64),
@@ -370,11 +410,11 @@ pub fn decode(subject: Option<&str>, payload: &[u8]) -> Result<BinMessage, Decod
                 entity,
                 signal: group.signal,
             };
-            if !seen.insert(key.clone()) {
-                return invalid(format!("{} {} twice", key.entity, key.signal));
-            }
             values.push((key, value));
         }
+    }
+    if let Some(key) = first_repeated(&values) {
+        return invalid(format!("{} {} twice", key.entity, key.signal));
     }
     if let Some(subject) = subject {
         let expected = self::subject(wire.kind, &wire.source, entity_kind);
@@ -395,6 +435,15 @@ pub fn decode(subject: Option<&str>, payload: &[u8]) -> Result<BinMessage, Decod
             values,
         },
     })
+}
+
+/// The first series `values` names a second time, if any.
+pub(crate) fn first_repeated(values: &[(SeriesKey, Option<f64>)]) -> Option<&SeriesKey> {
+    let mut seen = FxHashSet::with_capacity_and_hasher(values.len(), Default::default());
+    values
+        .iter()
+        .map(|(key, _)| key)
+        .find(|&key| !seen.insert(key))
 }
 
 /// One vantage point's block states after a probing round, as it travels
@@ -708,6 +757,31 @@ mod tests {
             VantageRound::decode(None, &payload),
             Err(DecodeError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn entity_names_read_as_the_model_parses_them() {
+        for name in [
+            "AS9198",
+            "as9198",
+            "AS",
+            "AS-1",
+            "AS4294967295",
+            "AS4294967296",
+            "AS00012",
+            "AS 12",
+            "KZ",
+            "kz",
+            "KZ/Almaty",
+            "asn/12",
+            "country/KZ",
+            "AS9198/x",
+            "",
+            " AS1",
+        ] {
+            let model = name.parse::<Entity>().ok();
+            assert_eq!(entity_named(name).ok(), model, "{name:?}");
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ use rustc_hash::FxHashMap;
 use vigie_model::{BinSink, SeriesKey, SinkError};
 use vigie_store::Store;
 
-use crate::codec::{decode, BinKind, BinMessage};
+use crate::codec::{decode, first_repeated, BinKind, BinMessage};
 use crate::{Bus, BusError};
 
 /// How a consumer reads the stream.
@@ -176,7 +176,7 @@ impl<'a> Consumer<'a> {
         })
     }
 
-    /// Fetches up to a batch; an empty batch after `wait`.
+    /// Fetches up to a batch (at most `max_pending`); an empty batch after `wait`.
     pub(crate) fn fetch(&self, wait: Duration) -> Result<Vec<Fetched>, BusError> {
         let consumer = self.consumer.clone();
         let batch = self.options.batch.clamp(1, self.max_pending);
@@ -283,8 +283,12 @@ impl<'a> Consumer<'a> {
         handle: &mut dyn FnMut(&BinMessage, &mut StoreReport) -> Result<Handled, SinkError>,
         on_batch: &mut dyn FnMut(&StoreReport),
     ) -> Result<(), BusError> {
+        let requested = self.options.batch.clamp(1, self.max_pending);
         while !stop.load(Ordering::Relaxed) {
             let batch = self.fetch(Duration::from_secs(1))?;
+            // A short batch may be the last: asked below, rather than by
+            // another fetch waiting out its expiry.
+            let short = batch.len() < requested;
             if batch.is_empty() {
                 if self.options.exit_when_drained && self.pending()? == 0 {
                     break;
@@ -320,6 +324,9 @@ impl<'a> Consumer<'a> {
             }
             self.ack(ackers)?;
             on_batch(report);
+            if short && self.options.exit_when_drained && self.pending()? == 0 {
+                break;
+            }
         }
         Ok(())
     }
@@ -331,11 +338,12 @@ impl Consumer<'_> {
     /// acked and the error returned (the run is delivered again later).
     fn flush(
         &self,
-        run: Run,
+        mut run: Run,
         report: &mut StoreReport,
         handle: &mut dyn FnMut(&BinMessage, &mut StoreReport) -> Result<Handled, SinkError>,
         ackers: &mut Vec<jetstream::message::Acker>,
     ) -> Result<(), BusError> {
+        run.merged();
         match handle(&run.message, report) {
             Ok(Handled::Written) => {}
             Ok(Handled::Refused(why)) => {
@@ -362,8 +370,8 @@ impl Consumer<'_> {
 /// them one after the other would.
 struct Run {
     message: BinMessage,
-    /// Where each series is in `message` (built once a second message joins).
-    index: FxHashMap<SeriesKey, usize>,
+    /// Whether a second message joined (then a series may be there twice).
+    joined: bool,
     places: Vec<(String, u64)>,
     ackers: Vec<jetstream::message::Acker>,
 }
@@ -372,7 +380,7 @@ impl Run {
     fn new(message: BinMessage, place: (String, u64), acker: jetstream::message::Acker) -> Run {
         Run {
             message,
-            index: FxHashMap::default(),
+            joined: false,
             places: vec![place],
             ackers: vec![acker],
         }
@@ -386,28 +394,42 @@ impl Run {
             && first.bin.bin_start == next.bin.bin_start
     }
 
+    /// Appends the next message's values (moved, not copied one by one);
+    /// [`Run::merged`] settles series given twice.
     fn add(&mut self, next: BinMessage, place: (String, u64), acker: jetstream::message::Acker) {
-        let values = &mut self.message.bin.values;
-        if self.index.is_empty() {
-            // Built when a second message joins: a lone message needs none.
-            self.index = values
-                .iter()
-                .enumerate()
-                .map(|(i, (key, _))| (key.clone(), i))
-                .collect();
-        }
-        for (key, value) in next.bin.values {
-            match self.index.get(&key) {
-                Some(&i) => values[i].1 = value,
-                None => {
-                    self.index.insert(key.clone(), values.len());
-                    values.push((key, value));
-                }
-            }
-        }
+        self.message.bin.values.extend(next.bin.values);
+        self.joined = true;
         self.places.push(place);
         self.ackers.push(acker);
     }
+
+    /// The run's bin: each series once, where it first came, with its
+    /// last value. Parts of one bin name each series once, which one
+    /// look-up per value checks; only a bin sent again is rebuilt.
+    fn merged(&mut self) {
+        if self.joined {
+            keep_last(&mut self.message.bin.values);
+        }
+    }
+}
+
+/// Each series of `values` once, where it first came, with its last value.
+fn keep_last(values: &mut Vec<(SeriesKey, Option<f64>)>) {
+    if first_repeated(values).is_none() {
+        return;
+    }
+    let mut index: FxHashMap<SeriesKey, usize> = FxHashMap::default();
+    let mut merged: Vec<(SeriesKey, Option<f64>)> = Vec::with_capacity(values.len());
+    for (key, value) in values.drain(..) {
+        match index.get(&key) {
+            Some(&i) => merged[i].1 = value,
+            None => {
+                index.insert(key.clone(), merged.len());
+                merged.push((key, value));
+            }
+        }
+    }
+    *values = merged;
 }
 
 /// What became of one message.
@@ -514,7 +536,34 @@ fn subject_matches(pattern: &str, subject: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::subject_matches;
+    use super::{keep_last, subject_matches};
+    use vigie_model::{SeriesKey, SignalKind};
+
+    #[test]
+    fn a_series_given_twice_keeps_its_first_place_and_last_value() {
+        let key = |name: &str| SeriesKey {
+            entity: name.parse().unwrap(),
+            signal: SignalKind::BgpVisibleSlash24s,
+        };
+        let parts = vec![(key("AS1"), Some(1.0)), (key("AS2"), Some(2.0))];
+        let mut values = parts.clone();
+        keep_last(&mut values);
+        assert_eq!(values, parts);
+        values.extend([
+            (key("AS3"), None),
+            (key("AS1"), Some(4.0)),
+            (key("AS2"), None),
+        ]);
+        keep_last(&mut values);
+        assert_eq!(
+            values,
+            [
+                (key("AS1"), Some(4.0)),
+                (key("AS2"), None),
+                (key("AS3"), None)
+            ]
+        );
+    }
 
     #[test]
     fn subjects_match_nats_wildcards() {
