@@ -1309,44 +1309,15 @@ impl SignalDetector {
             b -= 1;
         }
         points.reverse();
-        let n = points.len();
-        if n < 4 {
-            return walked;
-        }
-        let total: f64 = points.iter().map(|(_, d)| d).sum();
-        let mut before = 0.0;
-        let mut best: Option<(f64, usize)> = None;
-        for split in 1..n {
-            before += points[split - 1].1;
-            let n1 = split as f64;
-            let n2 = (n - split) as f64;
-            let m1 = before / n1;
-            let m2 = (total - before) / n2;
-            if m2 <= m1 {
-                continue;
-            }
-            let gain = n1 * n2 / n as f64 * (m2 - m1) * (m2 - m1);
-            if best.is_none_or(|(g, _)| gain > g) {
-                best = Some((gain, split));
-            }
-        }
-        let Some((_, split)) = best else {
+        let Some(candidate) = least_squares_step(&points, Step::Down) else {
             return walked;
         };
-        let candidate = points[split].0;
         if candidate >= walked {
             return walked;
         }
-        let between: Vec<f64> = points
-            .iter()
-            .filter(|(b, _)| *b >= candidate && *b < walked)
-            .map(|(_, d)| *d)
-            .collect();
-        let mean = between.iter().sum::<f64>() / between.len().max(1) as f64;
-        if !between.is_empty() && mean >= delta {
-            candidate
-        } else {
-            walked
+        match mean_depth_between(&points, candidate, walked) {
+            Some(mean) if mean >= delta => candidate,
+            _ => walked,
         }
     }
 
@@ -1368,44 +1339,15 @@ impl SignalDetector {
                     .map(|r| (b, f64::from(r.depth)))
             })
             .collect();
-        let n = points.len();
-        if n < 4 {
-            return walked;
-        }
-        let total: f64 = points.iter().map(|(_, d)| d).sum();
-        let mut before = 0.0;
-        let mut best: Option<(f64, usize)> = None;
-        for split in 1..n {
-            before += points[split - 1].1;
-            let n1 = split as f64;
-            let n2 = (n - split) as f64;
-            let m1 = before / n1;
-            let m2 = (total - before) / n2;
-            if m1 <= m2 {
-                continue;
-            }
-            let gain = n1 * n2 / n as f64 * (m1 - m2) * (m1 - m2);
-            if best.is_none_or(|(g, _)| gain > g) {
-                best = Some((gain, split));
-            }
-        }
-        let Some((_, split)) = best else {
+        let Some(candidate) = least_squares_step(&points, Step::Up) else {
             return walked;
         };
-        let candidate = points[split].0;
         if candidate >= walked || walked - candidate > self.sizes.exit_bins as i64 {
             return walked;
         }
-        let between: Vec<f64> = points
-            .iter()
-            .filter(|(b, _)| *b >= candidate && *b < walked)
-            .map(|(_, d)| *d)
-            .collect();
-        let mean = between.iter().sum::<f64>() / between.len().max(1) as f64;
-        if !between.is_empty() && mean <= threshold {
-            candidate
-        } else {
-            walked
+        match mean_depth_between(&points, candidate, walked) {
+            Some(mean) if mean <= threshold => candidate,
+            _ => walked,
         }
     }
 
@@ -2469,6 +2411,57 @@ mod recent_ring {
         let bytes = deserialize_bytes(deserializer)?;
         decode(&bytes).ok_or_else(|| D::Error::custom("a cut or damaged recent ring"))
     }
+}
+
+/// Which way a step in an outage's depths goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Deeper after it (an onset).
+    Down,
+    /// Shallower after it (a recovery).
+    Up,
+}
+
+/// The bin where one step of the given direction best splits `points`
+/// (bin, depth) in the least-squares sense: the first bin after it.
+/// `None` with fewer than four points or no split in that direction.
+fn least_squares_step(points: &[(i64, f64)], direction: Step) -> Option<i64> {
+    let n = points.len();
+    if n < 4 {
+        return None;
+    }
+    let total: f64 = points.iter().map(|(_, d)| d).sum();
+    let mut before = 0.0;
+    let mut best: Option<(f64, usize)> = None;
+    for split in 1..n {
+        before += points[split - 1].1;
+        let n1 = split as f64;
+        let n2 = (n - split) as f64;
+        let m1 = before / n1;
+        let m2 = (total - before) / n2;
+        let rise = match direction {
+            Step::Down => m2 - m1,
+            Step::Up => m1 - m2,
+        };
+        if rise <= 0.0 {
+            continue;
+        }
+        let gain = n1 * n2 / n as f64 * rise * rise;
+        if best.is_none_or(|(g, _)| gain > g) {
+            best = Some((gain, split));
+        }
+    }
+    best.map(|(_, split)| points[split].0)
+}
+
+/// The mean depth of the `points` from bin `from` up to, not including,
+/// bin `until` (`None` when there are none).
+fn mean_depth_between(points: &[(i64, f64)], from: i64, until: i64) -> Option<f64> {
+    let (sum, count) = points
+        .iter()
+        .filter(|(b, _)| *b >= from && *b < until)
+        .fold((0.0, 0usize), |(sum, count), (_, d)| (sum + d, count + 1));
+    (count > 0).then(|| sum / count as f64)
 }
 
 #[cfg(test)]
