@@ -319,21 +319,6 @@ fn next_combined(lines: &Receiver<String>, combined: &Combined) -> UnixSecs {
     }
 }
 
-/// The body of `GET path` at `addr`.
-fn get(addr: &str, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{body}");
-    body.to_string()
-}
-
 #[test]
 fn two_vantage_points_in_namespaces_a_quorum_killed_and_a_worker_warm_from_the_store_detect_a_cut()
 {
@@ -548,7 +533,7 @@ fn two_vantage_points_in_namespaces_a_quorum_killed_and_a_worker_warm_from_the_s
     };
     let latency = cut.elapsed();
     assert!(incident.start >= bin.floor(cut_at), "{incident:?}");
-    let served = get(
+    let served = listening::get(
         &api_at,
         "/api/v1/incidents?entity=KZ&from=2000-01-01T00:00:00Z",
     );

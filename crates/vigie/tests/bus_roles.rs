@@ -13,7 +13,7 @@
 //! `cargo test -p vigie --features nats,postgres --test bus_roles`
 #![cfg(all(feature = "nats", feature = "postgres"))]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -79,21 +79,6 @@ fn kill_after(mut child: Child, batches: usize, what: &str) {
     assert_eq!(seen, batches, "{what} stopped before it was killed");
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-}
-
-/// The body of `GET path` at `addr`.
-fn get(addr: &str, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{body}");
-    body.to_string()
 }
 
 /// An API server over the store (`--listen 127.0.0.1:0`).
@@ -250,10 +235,10 @@ fn collector_store_writer_two_workers_and_two_apis_equal_the_single_process_run(
     let (mut api_a, at_a) = serve(scratch.path(), Some(&pg));
     let (mut api_b, at_b) = serve(scratch.path(), Some(&pg));
     let path = "/api/v1/incidents?from=2000-01-01T00:00:00Z";
-    let served = get(&at_sqlite, path);
+    let served = listening::get(&at_sqlite, path);
     assert!(served.contains("\"start\""), "{served}");
-    assert_eq!(get(&at_a, path), served);
-    assert_eq!(get(&at_b, path), served);
+    assert_eq!(listening::get(&at_a, path), served);
+    assert_eq!(listening::get(&at_b, path), served);
     for server in [&mut api_sqlite, &mut api_a, &mut api_b] {
         server.kill().unwrap();
         server.wait().unwrap();

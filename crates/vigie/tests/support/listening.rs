@@ -34,3 +34,20 @@ pub fn spawn_listening(mut command: Command) -> (Child, String) {
     });
     (server, addr)
 }
+
+/// The body of `GET path` at `addr`, which must answer 200.
+#[allow(dead_code)] // not every test that serves reads through it
+pub fn get(addr: &str, path: &str) -> String {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{body}");
+    body.to_string()
+}
