@@ -43,8 +43,8 @@ fn signal_list(params: &Params, name: &str) -> Result<Option<Vec<SignalKind>>, A
     operation_id = "entities",
     summary = "Search entities",
     description = "Entities whose code or name contains `search`, with each signal's latest value.",
-    params(crate::openapi::EntitiesQuery, crate::openapi::Paging),
-    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+    params(crate::schemas::EntitiesQuery, crate::schemas::Paging),
+    responses((status = 200, description = "Success.", body = Object), crate::schemas::ReadErrors),
 )]
 pub async fn entities(
     State(state): State<AppState>,
@@ -125,8 +125,8 @@ fn series_request(params: &Params) -> Result<SeriesRequest, ApiError> {
     path = crate::paths::SIGNALS,
     summary = "An entity's series",
     description = "Values per bin (null is no data, never zero) from `from` to `until` (default: the last 7 days with data), downsampled to `maxPoints`. Years may be asked for: no 100-day cap. For an AS, `country` names the country holding most of its /24s (from BGP), when known. `zone` is the IANA zone of the entity's local time, as reports use it: the region's where known, else the country's main zone.",
-    params(crate::openapi::SeriesQuery),
-    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+    params(crate::schemas::SeriesQuery),
+    responses((status = 200, description = "Success.", body = Object), crate::schemas::ReadErrors),
 )]
 pub async fn signals(
     State(state): State<AppState>,
@@ -252,8 +252,8 @@ struct SeriesOut {
     path = crate::paths::SIGNALS_CSV,
     summary = "An entity's series as CSV",
     description = "`time,entity,signal,value`, the long CSV that `vigie import csv` reads; no data is an empty value.",
-    params(crate::openapi::SeriesQuery),
-    responses((status = 200, description = "Success.", body = String, content_type = "text/csv"), crate::openapi::ReadErrors),
+    params(crate::schemas::SeriesQuery),
+    responses((status = 200, description = "Success.", body = String, content_type = "text/csv"), crate::schemas::ReadErrors),
 )]
 pub async fn signals_csv(
     State(state): State<AppState>,
@@ -411,8 +411,8 @@ fn result_filter(params: &Params) -> Result<ResultFilter, ApiError> {
     operation_id = "events",
     summary = "Signal events",
     description = "Outage events found in single series, overlapping the range.",
-    params(crate::openapi::ResultQuery, crate::openapi::SignalFilter, crate::openapi::Paging),
-    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+    params(crate::schemas::ResultQuery, crate::schemas::SignalFilter, crate::schemas::Paging),
+    responses((status = 200, description = "Success.", body = Object), crate::schemas::ReadErrors),
 )]
 pub async fn events(
     State(state): State<AppState>,
@@ -458,8 +458,8 @@ pub async fn events(
     path = crate::paths::INCIDENTS,
     summary = "Incidents",
     description = "Outages per entity, all signals fused: onset, end, depth, mechanism, scope, restoration windows, affected networks, and `zone`, the IANA zone of the entity's local time (null for an AS). Ids are ENTITY@START.",
-    params(crate::openapi::ResultQuery, crate::openapi::Paging),
-    responses((status = 200, description = "Success.", body = crate::openapi::IncidentList), crate::openapi::ReadErrors),
+    params(crate::schemas::ResultQuery, crate::schemas::Paging),
+    responses((status = 200, description = "Success.", body = crate::schemas::IncidentList), crate::schemas::ReadErrors),
 )]
 pub async fn incidents(
     State(state): State<AppState>,
@@ -489,8 +489,8 @@ pub async fn incidents(
     path = crate::paths::INCIDENT,
     summary = "One incident",
     description = "An incident by id (ENTITY@START_UNIX_SECS, URL-encoded), with the detector's full record.",
-    params(("id" = String, Path, description = "ENTITY@START_UNIX_SECS, such as IQ@1692514800."), crate::openapi::MethodQuery),
-    responses((status = 200, description = "Success.", body = crate::openapi::IncidentDetail), crate::openapi::ReadErrors),
+    params(("id" = String, Path, description = "ENTITY@START_UNIX_SECS, such as IQ@1692514800."), crate::schemas::MethodQuery),
+    responses((status = 200, description = "Success.", body = crate::schemas::IncidentDetail), crate::schemas::ReadErrors),
 )]
 pub async fn incident(
     State(state): State<AppState>,
@@ -522,8 +522,8 @@ pub async fn incident(
     operation_id = "summary",
     summary = "Outage summary",
     description = "Per entity: incidents, ongoing ones, outage seconds in the range, deepest drop, IODA-style scores; store totals.",
-    params(crate::openapi::ResultQuery, crate::openapi::Paging),
-    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+    params(crate::schemas::ResultQuery, crate::schemas::Paging),
+    responses((status = 200, description = "Success.", body = Object), crate::schemas::ReadErrors),
 )]
 pub async fn summary(
     State(state): State<AppState>,

@@ -259,8 +259,8 @@ pub async fn file(Path(path): Path<String>, request_headers: HeaderMap) -> Respo
     path = crate::paths::EMBED,
     summary = "Embeddable chart",
     description = "One entity's chart alone (HTML), framable by the configured origins; query: from, until, scale=raw, lang=fr.",
-    params(crate::openapi::EmbedPath, crate::openapi::EmbedQuery),
-    responses((status = 200, description = "Success.", body = String, content_type = "text/html"), crate::openapi::ReadErrors),
+    params(crate::schemas::EmbedPath, crate::schemas::EmbedQuery),
+    responses((status = 200, description = "Success.", body = String, content_type = "text/html"), crate::schemas::ReadErrors),
 )]
 pub async fn embed(
     State(state): State<AppState>,
@@ -381,7 +381,7 @@ pub fn coverage_of(series: &[vigie_store::SeriesInfo]) -> Coverage {
     path = crate::paths::COVERAGE,
     summary = "Store coverage",
     description = "The data span (from, until) and, per country, the number of its own series, of its regions with series, and the end of its latest data (latestEnd); ASes are only counted (asns).",
-    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+    responses((status = 200, description = "Success.", body = Object), crate::schemas::ReadErrors),
 )]
 pub async fn coverage(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let listing = state.listing();

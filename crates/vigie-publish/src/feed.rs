@@ -248,8 +248,8 @@ pub fn build_feed(
     path = crate::paths::INCIDENTS_ATOM,
     summary = "Incidents as an Atom feed",
     description = "The latest incidents, newest first, as Atom (application/atom+xml): one entry per incident, id urn:vigie:incident:METHOD:ENTITY@START. 404 for an entity the store has no series of.",
-    params(crate::openapi::FeedQuery),
-    responses((status = 200, description = "Success.", body = String, content_type = "application/atom+xml"), crate::openapi::ReadErrors),
+    params(crate::schemas::FeedQuery),
+    responses((status = 200, description = "Success.", body = String, content_type = "application/atom+xml"), crate::schemas::ReadErrors),
 )]
 pub async fn incidents_atom(
     State(state): State<AppState>,

@@ -433,8 +433,8 @@ fn signal_specs() -> Vec<(&'static str, Typed, Value)> {
     path = crate::paths::IODA_SIGNALS_RAW,
     summary = "IODA v2: raw signals",
     description = "IODA's `/v2/signals/raw` with the same parameters and envelope; data is one set per entity code, [[{entityType, entityCode, entityName, entityFqid, datasource, subtype, from, until, step, nativeStep, values}], …]. With maxPoints the step is one of IODA's (60 s to 10 years). No 100-day cap.",
-    params(crate::openapi::IodaEntityPath, crate::openapi::IodaRawQuery),
-    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+    params(crate::schemas::IodaEntityPath, crate::schemas::IodaRawQuery),
+    responses((status = 200, description = "Success.", body = Object), crate::schemas::ReadErrors),
 )]
 pub async fn signals_raw(
     State(state): State<AppState>,
@@ -619,8 +619,8 @@ pub fn fqid(entity: &Entity) -> String {
     path = crate::paths::IODA_SIGNALS_EVENTS,
     summary = "IODA v2: outages as series",
     description = "Per entity code, one series of datasource outages: per step, the IODA overall score of the incident under way (0 when none); same shape as /v2/signals/raw.",
-    params(crate::openapi::IodaEntityPath, crate::openapi::IodaSignalEventsQuery),
-    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+    params(crate::schemas::IodaEntityPath, crate::schemas::IodaSignalEventsQuery),
+    responses((status = 200, description = "Success.", body = Object), crate::schemas::ReadErrors),
 )]
 pub async fn signals_events(
     State(state): State<AppState>,
@@ -725,7 +725,7 @@ fn datasource_object(name: &str, kind: SignalKind) -> Value {
     path = crate::paths::IODA_DATASOURCES,
     summary = "IODA v2: datasources",
     description = "IODA's datasource names, each with the vigie signal it is read from and its units, then vigie's other signals: [{datasource, name, units, signal}].",
-    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+    responses((status = 200, description = "Success.", body = Object), crate::schemas::ReadErrors),
 )]
 pub async fn datasources() -> Response {
     let started = Instant::now();
@@ -754,7 +754,7 @@ pub async fn datasources() -> Response {
     path = crate::paths::IODA_DATASOURCES_SLASH,
     summary = "IODA v2: datasources (IODA's spelling)",
     description = "The same as /v2/datasources, at the path IODA's documentation gives (/datasources/).",
-    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+    responses((status = 200, description = "Success.", body = Object), crate::schemas::ReadErrors),
 )]
 pub async fn datasources_slash() -> Response {
     datasources().await
@@ -768,7 +768,7 @@ pub async fn datasources_slash() -> Response {
     summary = "IODA v2: one datasource",
     description = "One datasource {datasource, name, units, signal}; an unknown name is a 400 listing the accepted ones.",
     params(("datasource" = String, Path, description = "ucsd-nt, bgp, ping-slash24, … or a vigie signal name.")),
-    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+    responses((status = 200, description = "Success.", body = Object), crate::schemas::ReadErrors),
 )]
 pub async fn datasource(Path(name): Path<String>) -> Response {
     let started = Instant::now();
@@ -824,7 +824,7 @@ fn country_topology() -> Result<&'static Value, ApiError> {
     summary = "IODA v2: map of an entity type",
     description = "For country, {idField: usercode, topology}: the world's countries as TopoJSON (world-atlas 110m), each with its ISO alpha-2 code as usercode. region, continent and county: 404, vigie embeds no geometry for them.",
     params(("entityType" = String, Path, description = "country (continent, region and county answer 404).")),
-    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+    responses((status = 200, description = "Success.", body = Object), crate::schemas::ReadErrors),
 )]
 pub async fn topo(Path(entity_type): Path<String>) -> Response {
     let started = Instant::now();
@@ -969,8 +969,8 @@ fn alert_object(
     path = crate::paths::IODA_ALERTS,
     summary = "IODA v2: alerts",
     description = "Alerts {datasource, entity, time, level, condition, value, historyValue, method}: `critical` when an event starts, `normal` when it ends.",
-    params(crate::openapi::IodaOutageQuery, crate::openapi::DatasourceFilter, crate::openapi::Paging),
-    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+    params(crate::schemas::IodaOutageQuery, crate::schemas::DatasourceFilter, crate::schemas::Paging),
+    responses((status = 200, description = "Success.", body = Object), crate::schemas::ReadErrors),
 )]
 pub async fn alerts(State(state): State<AppState>, Query(q): QueryMap) -> Response {
     let started = Instant::now();
@@ -1041,8 +1041,8 @@ fn value_at(
     operation_id = "ioda_events",
     summary = "IODA v2: events",
     description = "Events in IODA's codf format {location, location_name, start, duration, uncertainty, method, datasource, status, fraction, score, overlaps_window} or ioda format {entity, from, until, score, datasource, method}.",
-    params(crate::openapi::IodaOutageQuery, crate::openapi::DatasourceFilter, crate::openapi::IodaEventsQuery, crate::openapi::Paging),
-    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+    params(crate::schemas::IodaOutageQuery, crate::schemas::DatasourceFilter, crate::schemas::IodaEventsQuery, crate::schemas::Paging),
+    responses((status = 200, description = "Success.", body = Object), crate::schemas::ReadErrors),
 )]
 pub async fn events(State(state): State<AppState>, Query(q): QueryMap) -> Response {
     let started = Instant::now();
@@ -1217,8 +1217,8 @@ async fn events_data(state: &AppState, params: Params) -> Result<Value, ApiError
     operation_id = "ioda_summary",
     summary = "IODA v2: summary",
     description = "Per entity {scores: {overall, <datasource>…}, event_cnt, entity}, ordered by orderBy (default score/desc).",
-    params(crate::openapi::IodaOutageQuery, crate::openapi::IodaSummaryQuery, crate::openapi::Paging),
-    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+    params(crate::schemas::IodaOutageQuery, crate::schemas::IodaSummaryQuery, crate::schemas::Paging),
+    responses((status = 200, description = "Success.", body = Object), crate::schemas::ReadErrors),
 )]
 pub async fn summary(State(state): State<AppState>, Query(q): QueryMap) -> Response {
     let started = Instant::now();
@@ -1304,8 +1304,8 @@ async fn summary_data(state: &AppState, params: Params) -> Result<Value, ApiErro
     operation_id = "ioda_entities",
     summary = "IODA v2: entity query",
     description = "Entities {type, code, name, subnames, attrs: {fqid, …}} by type, code, relation or search text, in an envelope of type entities.lookup.",
-    params(crate::openapi::IodaEntitiesQuery, crate::openapi::Paging),
-    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+    params(crate::schemas::IodaEntitiesQuery, crate::schemas::Paging),
+    responses((status = 200, description = "Success.", body = Object), crate::schemas::ReadErrors),
 )]
 pub async fn entities(State(state): State<AppState>, Query(q): QueryMap) -> Response {
     let started = Instant::now();

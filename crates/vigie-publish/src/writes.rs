@@ -113,7 +113,7 @@ pub fn annotation_json(a: &StoredAnnotation) -> Value {
     request_body = NewAnnotation,
     responses(
         (status = 201, description = "Stored; the body is the annotation."),
-        (status = 400, description = "Invalid body.", body = crate::openapi::ErrorBody),
+        (status = 400, description = "Invalid body.", body = crate::schemas::ErrorBody),
         (status = 401, description = "Missing or wrong token."),
         (status = 403, description = "Writes are disabled on this server."),
         (status = 413, description = "Body too large (refused from its Content-Length, unread)."),
@@ -163,8 +163,8 @@ pub async fn add_annotation(
     path = crate::paths::ANNOTATIONS,
     summary = "List annotations",
     description = "External events (such as a televised address) of an entity overlapping the range.",
-    params(crate::openapi::AnnotationsQuery, crate::openapi::Paging),
-    responses((status = 200, description = "Success.", body = Object), crate::openapi::ReadErrors),
+    params(crate::schemas::AnnotationsQuery, crate::schemas::Paging),
+    responses((status = 200, description = "Success.", body = Object), crate::schemas::ReadErrors),
 )]
 pub async fn list_annotations(
     State(state): State<AppState>,
@@ -206,7 +206,7 @@ pub struct NewSubscription {
     /// Entity: IQ, AS9198, KZ/Almaty.
     pub entity: String,
     /// Notices wanted.
-    #[schema(value_type = Vec<crate::openapi::Notice>)]
+    #[schema(value_type = Vec<crate::schemas::Notice>)]
     pub notices: Vec<String>,
     /// Webhook URL (http or https, public address).
     pub target: String,
@@ -216,7 +216,7 @@ pub struct NewSubscription {
     /// How notices are written: `json` (the default, vigie's notice) or
     /// `slack` (a chat message for Slack or Mattermost incoming webhooks).
     #[serde(default)]
-    #[schema(value_type = Option<crate::openapi::NoticeFormat>, default = "json")]
+    #[schema(value_type = Option<crate::schemas::NoticeFormat>, default = "json")]
     pub format: Option<String>,
 }
 
