@@ -63,7 +63,8 @@
 //! moved back to the least-squares location of the step; the recovery, once
 //! back for 30 minutes, to the first bin that climbed out of the outage
 //! level (or, when a noisy bin just after it stopped that walk, to the
-//! least-squares location of the step up, at most the exit window earlier). Missing bins are never low: they neither start nor end an outage,
+//! least-squares location of the step up, at most the exit window
+//! earlier). Missing bins are never low: they neither start nor end an outage,
 //! they are counted as gaps.
 //!
 //! A drop of three hours or more is also confirmed, step or not, when it
@@ -734,11 +735,12 @@ impl SignalDetector {
             local: !self.season_known(t),
             aftermath: false,
         };
-        self.current_week_spread = self.weekday_spread(weekday_of(t));
-        self.current_week_once = if self.week_known[weekday_of(t)] {
+        let weekday = weekday_of(t);
+        self.current_week_spread = self.weekday_spread(weekday);
+        self.current_week_once = if self.week_known[weekday] {
             0.0
         } else {
-            f64::from(self.week_once_dip[weekday_of(t)])
+            f64::from(self.week_once_dip[weekday])
         };
         self.current_shape_days = if self.recent[slot].local {
             0
