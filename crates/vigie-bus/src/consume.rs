@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, AckPolicy};
+use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::jetstream::{self, AckKind};
 use futures_util::StreamExt;
 use rustc_hash::FxHashMap;
@@ -129,6 +130,23 @@ pub(crate) struct Fetched {
     pub(crate) delivered: i64,
     pub(crate) sequence: u64,
     pub(crate) acker: jetstream::message::Acker,
+}
+
+/// One message read straight from the stream by sequence (not delivered,
+/// so without an acker): subject, payload and stream sequence.
+pub(crate) struct Stored {
+    pub(crate) subject: String,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) sequence: u64,
+}
+
+/// What a durable consumer may have left unacknowledged: the messages on
+/// its subjects between its ack floor and the last one it delivered
+/// (those not acknowledged among them, and others that were), and how
+/// many messages it has delivered and not had acknowledged.
+pub(crate) struct Unacknowledged {
+    pub(crate) messages: Vec<Stored>,
+    pub(crate) count: u64,
 }
 
 impl<'a> Consumer<'a> {
@@ -257,6 +275,76 @@ impl<'a> Consumer<'a> {
                 .await
                 .map_err(|e| BusError::new("cannot read the consumer's state", e))?;
             Ok(info.num_pending + info.num_ack_pending as u64)
+        })
+    }
+
+    /// What a previous holder of the durable (a process killed before it
+    /// acknowledged its messages) may have left unacknowledged: the
+    /// messages on the consumer's subjects between its ack floor and its
+    /// last delivery, read from the stream by sequence (one request per
+    /// message), and the server's count of those unacknowledged. The
+    /// server delivers the unacknowledged ones again only after
+    /// `ack_wait`; this reads them at once. A message removed from the
+    /// stream since (its age past the stream's limit) is not there.
+    pub(crate) fn unacknowledged(&self) -> Result<Unacknowledged, BusError> {
+        let mut consumer = self.consumer.clone();
+        let stream = self.bus.stream.clone();
+        let filters = if self.options.subjects.is_empty() {
+            vec![">".to_string()]
+        } else {
+            self.options.subjects.clone()
+        };
+        self.bus.run(async move {
+            let info = consumer
+                .info()
+                .await
+                .map_err(|e| BusError::new("cannot read the consumer's state", e))?;
+            let (floor, last) = (
+                info.ack_floor.stream_sequence,
+                info.delivered.stream_sequence,
+            );
+            let count = info.num_ack_pending as u64;
+            let mut messages = Vec::new();
+            if count > 0 {
+                for filter in &filters {
+                    let mut next = floor + 1;
+                    while next <= last {
+                        let found = stream
+                            .raw_message_builder()
+                            .sequence(next)
+                            .next_by_subject(filter.clone())
+                            .send()
+                            .await;
+                        let message = match found {
+                            Ok(message) => message,
+                            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => break,
+                            Err(e) => {
+                                return Err(BusError::new(
+                                    format!("cannot read message #{next} of the stream"),
+                                    e,
+                                ))
+                            }
+                        };
+                        if message.sequence > last {
+                            break;
+                        }
+                        next = message.sequence + 1;
+                        // A server that does not know `next_by_subj`
+                        // answers with the message at `next`, whatever
+                        // its subject.
+                        if subject_matches(filter, &message.subject) {
+                            messages.push(Stored {
+                                subject: message.subject.to_string(),
+                                payload: message.payload.to_vec(),
+                                sequence: message.sequence,
+                            });
+                        }
+                    }
+                }
+            }
+            messages.sort_by_key(|m| m.sequence);
+            messages.dedup_by_key(|m| m.sequence);
+            Ok(Unacknowledged { messages, count })
         })
     }
 

@@ -1,5 +1,6 @@
-//! For tests and benchmarks: a throwaway `nats-server -js`, and a store's
-//! contents to compare value for value.
+//! For tests and benchmarks: a throwaway `nats-server -js`, a durable
+//! consumer's unacknowledged messages, and a store's contents to compare
+//! value for value.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -83,6 +84,20 @@ impl Drop for NatsServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The durable consumer `durable`'s messages not yet delivered, and those
+/// delivered and not acknowledged (`(0, 0)` while it does not exist).
+pub fn consumer_backlog(bus: &crate::Bus, durable: &str) -> (u64, u64) {
+    let stream = bus.stream.clone();
+    let durable = durable.to_string();
+    bus.run(async move {
+        stream
+            .consumer_info(&durable)
+            .await
+            .map(|info| (info.num_pending, info.num_ack_pending as u64))
+            .unwrap_or((0, 0))
+    })
 }
 
 /// Every series of a store with its values over `range`, as bits (so
