@@ -945,7 +945,7 @@ impl SignalDetector {
                 }
                 b -= 1;
             }
-            let since = self.end_location(lower, bin_no, since, threshold);
+            let since = self.end_location(lower, bin_no, since, event_depth);
             // Bins from `since` on are not part of the outage.
             let keep = (since - event.start_bin).max(1) as usize;
             let restored_depths: Vec<f32> =
@@ -1324,13 +1324,15 @@ impl SignalDetector {
     }
 
     /// Moves a recovery found bin by bin (`walked`: the first of the bins
-    /// up to `bin_no` all back within `threshold`) back to the
-    /// least-squares location of one step up in the depths from `lower` to
-    /// `bin_no`, when that is earlier by no more than the exit window and
-    /// the bins in between are, on average, back within `threshold`: one
-    /// noisy bin just after the way back (a few counts a bin) does not make
-    /// the end late, while a slow return keeps its last step.
-    fn end_location(&self, lower: i64, bin_no: i64, walked: i64, threshold: f64) -> i64 {
+    /// up to `bin_no` all back, each by the recovery departure from the
+    /// outage's `event_depth`) back to the least-squares location of one
+    /// step up in the depths from `lower` to `bin_no`, when that is earlier
+    /// by no more than the exit window and the bins in between are, on
+    /// average, back by the same departure, the noise being that of their
+    /// mean (one bin's over the square root of their number): one noisy
+    /// bin just after the way back (a few counts a bin) does not make the
+    /// end late, while a slow return keeps its last step.
+    fn end_location(&self, lower: i64, bin_no: i64, walked: i64, event_depth: f64) -> i64 {
         if walked <= lower {
             return walked;
         }
@@ -1347,8 +1349,17 @@ impl SignalDetector {
         if candidate >= walked || walked - candidate > self.sizes.exit_bins as i64 {
             return walked;
         }
+        let between = points
+            .iter()
+            .filter(|(b, _)| *b >= candidate && *b < walked)
+            .count();
+        let noise = self.config.departure_sigmas * self.sigma(1).unwrap_or(self.config.noise_floor)
+            / (between.max(1) as f64).sqrt();
+        let delta = (self.config.recovery_fraction * event_depth)
+            .max(noise)
+            .min(event_depth.max(0.0));
         match mean_depth_between(&points, candidate, walked) {
-            Some(mean) if mean <= threshold => candidate,
+            Some(mean) if mean <= event_depth - delta => candidate,
             _ => walked,
         }
     }

@@ -316,11 +316,12 @@ fn low_counts(mean: f64, days: i64, cut: (UnixSecs, UnixSecs), seed: u64) -> Ser
 #[test]
 fn a_cut_of_a_few_counts_a_bin_ends_within_a_bin() {
     // About 15 blocks up a bin: one bin's noise is a quarter of the level,
-    // so the first bins back often look still down. Four hours at a
-    // quarter, on day 15.
+    // so the first bins back often look still down, or one low bin soon
+    // after them holds the end back. Four hours at a quarter, on day 15;
+    // at least 95% of 40 seeds end within a bin.
     let cut = (T0 + 15 * DAY + 10 * HOUR, T0 + 15 * DAY + 14 * HOUR);
     let mut late = Vec::new();
-    for seed in 1..=12u64 {
+    for seed in 1..=40u64 {
         let series = low_counts(15.0, 17, cut, seed * 7919);
         let events = detect_series(&series, &VigieConfig::default()).events;
         let found = events
@@ -335,7 +336,7 @@ fn a_cut_of_a_few_counts_a_bin_ends_within_a_bin() {
         }
     }
     assert!(
-        late.len() <= 1,
+        late.len() <= 2,
         "ends off by more than a bin (seed, bins): {late:?}"
     );
 }
