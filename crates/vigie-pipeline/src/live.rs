@@ -10,7 +10,8 @@
 //! A bin older than the last one a series was given is ignored. A
 //! detection worker on the bus ([`LiveDetection::for_share`]) is handed
 //! the bus's bins ([`LiveDetection::push_bus_bin`]) and reads a series'
-//! stored history once, before its first bus bin.
+//! stored history once, before its first bus bin; it follows its share's
+//! entities and the ASes of its countries ([`Share`]).
 //!
 //! The detector's state is checkpointed per series in the store
 //! ([`LiveDetection::checkpoint`], or a share of the series at a time with
@@ -22,9 +23,10 @@
 //! up from its stored history, so a restarted service neither relearns nor
 //! reports an incident twice (the alert outbox is keyed by incident start).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{Read, Write};
 use std::ops::Bound;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use vigie_detect::{Incident, LiveDetector, SeriesState, VigieConfig};
@@ -32,7 +34,7 @@ use vigie_model::{
     format_utc, BinSize, Entity, EntityKind, SeriesKey, SignalBin, SignalKind, TimeRange, UnixSecs,
 };
 use vigie_store::{
-    BinWrite, DetectorCheckpoint, OutboxNotice, ResultFilter, Store, StoredIncident,
+    AsCountrySpace, BinWrite, DetectorCheckpoint, OutboxNotice, ResultFilter, Store, StoredIncident,
 };
 
 use crate::detect::{store_incidents, stored_events};
@@ -48,6 +50,16 @@ pub const DECISIVE_LOSS: f64 = 0.5;
 
 /// Write-log rows read per [`LiveDetection::poll`] call.
 const POLL_BATCH: usize = 10_000;
+
+/// How long a detection worker keeps the ASes it follows for its
+/// countries before [`LiveDetection::push_bus_bin`] reads the store's
+/// AS-to-country table again ([`LiveDetection::refresh_followed`]): one
+/// read of the whole table (a row per AS and country) every five minutes
+/// of wall-clock time at most, never per bin. BGP ingestion (`vigie ingest
+/// mrt`) rewrites the table once a run; a worker sees a change at its
+/// first bus bin this long after its last read at most, and an AS it
+/// starts following then is caught up from the store.
+const FOLLOW_REFRESH: Duration = Duration::from_secs(300);
 
 /// What one round of [`LiveDetection::publish`] wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -91,6 +103,15 @@ pub struct LiveDetection {
     cursor: Option<(SeriesKey, u32)>,
     /// A detection worker's share of the entities (none: every entity).
     share: Option<Share>,
+    /// A worker's ASes followed for its countries ([`Share::country_ases`]),
+    /// as the store's AS-to-country table stood at `ases_read_at`.
+    country_ases: HashSet<u32>,
+    /// When `country_ases` was read.
+    ases_read_at: Instant,
+    /// The series of ASes followed for their country (not owned) met on
+    /// the bus since their AS was last (again) followed: any other is
+    /// first caught up from the store at its next bus bin.
+    met: HashSet<(SeriesKey, u32)>,
     /// The method the checkpoints are saved under.
     checkpoint_method: String,
 }
@@ -98,11 +119,13 @@ pub struct LiveDetection {
 /// A detection worker's share of the entities, `index` of `count`
 /// (`--share 1/2`): a country is owned by the worker its code hashes to,
 /// a region by its country's worker (a country's scope reads its
-/// regions' incidents), an AS by its number's. Every worker also follows
-/// every AS without publishing it, since a country's scope names the ASes
-/// with an incident overlapping its own. The hash (FNV-1a over the
-/// entity's name) is fixed, so a share means the same entities to every
-/// version of vigie.
+/// regions' incidents), an AS by its number's. A worker also follows,
+/// without publishing them, the ASes originating space in a country it
+/// owns (the store's AS-to-country table, [`Share::country_ases`]), since
+/// a country's scope names those with an incident overlapping its own; an
+/// AS of no country is followed by its owner only. The hash (FNV-1a over
+/// the entity's name) is fixed, so a share means the same entities to
+/// every version of vigie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Share {
     /// This worker's place, from 1.
@@ -126,10 +149,33 @@ impl Share {
         hash % u64::from(self.count) == u64::from(self.index - 1)
     }
 
+    /// The ASes originating space in a country this worker owns, per
+    /// `table` (rows of the store's AS-to-country table,
+    /// [`Store::as_countries`]): it follows them for its countries' scopes.
+    pub fn country_ases<'a>(
+        &self,
+        table: impl IntoIterator<Item = &'a AsCountrySpace>,
+    ) -> HashSet<u32> {
+        let mut owned: HashMap<vigie_model::CountryCode, bool> = HashMap::new();
+        table
+            .into_iter()
+            .filter(|row| {
+                *owned
+                    .entry(row.country)
+                    .or_insert_with(|| self.owns(&Entity::Country(row.country)))
+            })
+            .map(|row| row.asn)
+            .collect()
+    }
+
     /// Whether this worker feeds `entity`'s bins to its detector: the
-    /// entities it owns, and every AS.
-    pub fn follows(&self, entity: &Entity) -> bool {
-        matches!(entity, Entity::Asn(_)) || self.owns(entity)
+    /// entities it owns, and the ASes of `country_ases` (from
+    /// [`Self::country_ases`]).
+    pub fn follows(&self, entity: &Entity, country_ases: &HashSet<u32>) -> bool {
+        match entity {
+            Entity::Asn(asn) if country_ases.contains(asn) => true,
+            _ => self.owns(entity),
+        }
     }
 
     /// The method this share's checkpoints are saved under, apart from
@@ -196,6 +242,9 @@ impl LiveDetection {
             saved_depths,
             cursor: None,
             share: None,
+            country_ases: HashSet::new(),
+            ases_read_at: Instant::now(),
+            met: HashSet::new(),
             checkpoint_method,
         }
     }
@@ -252,9 +301,10 @@ impl LiveDetection {
     /// [`Share::checkpoint_method`]) are restored, so the bins after them
     /// come again from the bus (a worker acknowledges bins only once
     /// checkpointed); a series without one is warmed up from the store's
-    /// history when its first bus bin comes. Bins of entities outside the
-    /// share are skipped; only the share's incidents and events are
-    /// written.
+    /// history when its first bus bin comes. Bins of entities it does not
+    /// follow ([`Share::follows`], the AS-to-country table read now and
+    /// again by [`Self::refresh_followed`]) are skipped; only the share's
+    /// incidents and events are written.
     pub fn for_share(
         store: &mut Store,
         config: VigieConfig,
@@ -264,6 +314,7 @@ impl LiveDetection {
         let (detector, saved_depths) = restore_checkpoints(store, config, &method)?;
         let mut live = LiveDetection::fresh(detector, saved_depths, method);
         live.share = Some(share);
+        live.refresh_followed(store)?;
         // Fuse what was restored (nothing written): the scope's memory of
         // regions and ASes, and which entities have incidents.
         let mut everyone: Vec<Entity> = live.detector.entities().into_iter().collect();
@@ -281,6 +332,51 @@ impl LiveDetection {
         self.share
     }
 
+    /// Reads the store's AS-to-country table again, for a detection
+    /// worker (nothing without a share): from their next bus bin on, it
+    /// follows the ASes originating space in its countries by the table as
+    /// it stands, and no longer feeds the others it does not own.
+    /// [`Self::for_share`] calls it, then [`Self::push_bus_bin`] every
+    /// five minutes at most; a caller that knows the table changed may call
+    /// it sooner. An AS followed again is first caught up from the store
+    /// at its next bus bin (see [`Self::push_bus_bin`]). Returns how many
+    /// ASes the worker follows for its countries.
+    pub fn refresh_followed(&mut self, store: &Store) -> Result<usize> {
+        let Some(share) = self.share else {
+            return Ok(0);
+        };
+        let table = store
+            .as_countries(None, None)
+            .context("cannot read the AS-to-country table")?;
+        let ases = share.country_ases(&table);
+        let dropped: HashSet<u32> = self.country_ases.difference(&ases).copied().collect();
+        if !dropped.is_empty() {
+            self.met.retain(
+                |(key, _)| !matches!(key.entity, Entity::Asn(asn) if dropped.contains(&asn)),
+            );
+        }
+        self.country_ases = ases;
+        self.ases_read_at = Instant::now();
+        Ok(self.country_ases.len())
+    }
+
+    /// Whether this detection feeds `entity`'s bins to its detector.
+    fn follows(&self, entity: &Entity) -> bool {
+        self.share
+            .is_none_or(|share| share.follows(entity, &self.country_ases))
+    }
+
+    /// Whether `entity` is an AS this worker follows for its countries
+    /// only (it does not own it).
+    fn follows_for_country(&self, entity: &Entity) -> bool {
+        match (entity, self.share) {
+            (Entity::Asn(asn), Some(share)) => {
+                self.country_ases.contains(asn) && !share.owns(entity)
+            }
+            _ => false,
+        }
+    }
+
     /// The detector as it stands.
     pub fn detector(&self) -> &LiveDetector {
         &self.detector
@@ -291,8 +387,7 @@ impl LiveDetection {
     /// A worker with a [`Share`] skips the entities it does not follow.
     pub fn push_bin(&mut self, bin: &SignalBin) {
         for (key, value) in &bin.values {
-            let followed = self.share.is_none_or(|share| share.follows(&key.entity));
-            if value.is_some() && followed {
+            if value.is_some() && self.follows(&key.entity) {
                 self.push(key, bin.bin, bin.bin_start, *value);
             }
         }
@@ -305,36 +400,69 @@ impl LiveDetection {
     /// without a state. Each series is read once, at its first bus bin, and
     /// the bins from that one on come from the bus only, so a worker killed
     /// before its checkpoint reads the same history again when the same bin
-    /// comes again. Returns how many series were warmed up with stored bins.
+    /// comes again. A series of an AS a worker follows for its countries
+    /// only ([`Share::country_ases`]) is not fed while its AS is not
+    /// followed, and a restored checkpoint of it may be that old: at its
+    /// first bus bin since the worker started or (again) followed its AS,
+    /// the stored bins between the detector's place and this bin are read
+    /// first (none in the usual case: no store read). Returns how many
+    /// series were warmed up with stored bins.
+    ///
+    /// Every five minutes at most, a worker first reads the AS-to-country
+    /// table again ([`Self::refresh_followed`]).
     pub fn push_bus_bin(&mut self, store: &Store, bin: &SignalBin) -> Result<usize> {
+        if self.share.is_some() && self.ases_read_at.elapsed() >= FOLLOW_REFRESH {
+            self.refresh_followed(store)?;
+        }
         let mut warmed = 0;
         for (key, value) in &bin.values {
-            let followed = self.share.is_none_or(|share| share.follows(&key.entity));
-            if value.is_none() || !followed {
+            if value.is_none() || !self.follows(&key.entity) {
                 continue;
             }
-            if self.detector.next_bin(key, bin.bin.secs()).is_none() {
-                warmed += usize::from(self.warm_up(store, key, bin.bin, bin.bin_start)?);
+            let next = self.detector.next_bin(key, bin.bin.secs());
+            // A bin its detector already holds (a redelivery) says nothing.
+            let stale = next.is_some_and(|next| bin.bin.floor(bin.bin_start) < next);
+            let first_met = !stale
+                && self.follows_for_country(&key.entity)
+                && self.met.insert((key.clone(), bin.bin.secs()));
+            match next {
+                None => {
+                    warmed +=
+                        usize::from(self.warm_up(store, key, bin.bin, None, bin.bin_start)?);
+                }
+                Some(next) if first_met => {
+                    let caught_up = self.warm_up(store, key, bin.bin, Some(next), bin.bin_start)?;
+                    warmed += usize::from(caught_up);
+                }
+                Some(_) => {}
             }
             self.push(key, bin.bin, bin.bin_start, *value);
         }
         Ok(warmed)
     }
 
-    /// Pushes `key`'s stored bins before `before`; whether there were any.
+    /// Pushes `key`'s stored bins from `from` (none: its first stored
+    /// bin) to before `before`; whether there were any to read.
     fn warm_up(
         &mut self,
         store: &Store,
         key: &SeriesKey,
         bin: BinSize,
+        from: Option<UnixSecs>,
         before: UnixSecs,
     ) -> Result<bool> {
-        let first = store
-            .entity_series(&key.entity)?
-            .into_iter()
-            .find(|info| info.key == *key && info.bin == bin)
-            .and_then(|info| info.first_bin);
         let last = bin.floor(before) - i64::from(bin.secs());
+        if from.is_some_and(|from| from > last) {
+            return Ok(false);
+        }
+        let first = match from {
+            Some(from) => Some(from),
+            None => store
+                .entity_series(&key.entity)?
+                .into_iter()
+                .find(|info| info.key == *key && info.bin == bin)
+                .and_then(|info| info.first_bin),
+        };
         match first {
             Some(first) if first <= last => {
                 self.read_into(store, key, bin, first, last)?;
@@ -789,8 +917,11 @@ fn notify(store: &mut Store, pending: &Pending, notice: &str) -> Result<()> {
 
 #[cfg(test)]
 mod share_tests {
+    use std::collections::{BTreeSet, HashSet};
+
     use super::Share;
-    use vigie_model::Entity;
+    use vigie_model::{CountryCode, Entity};
+    use vigie_store::AsCountrySpace;
 
     #[test]
     fn every_entity_has_one_owner_and_regions_go_with_their_country() {
@@ -816,8 +947,75 @@ mod share_tests {
         assert!(per_share.iter().all(|&n| n > 150), "{per_share:?}");
         let asn = Entity::Asn(64_500);
         assert_eq!(shares.iter().filter(|s| s.owns(&asn)).count(), 1);
-        assert!(shares.iter().all(|s| s.follows(&asn)));
         assert_eq!(shares[1].checkpoint_method(), "vigie-share-2-of-3");
+    }
+
+    #[test]
+    fn shares_follow_the_ases_of_their_countries_and_their_own() {
+        let shares: Vec<Share> = (1..=2).map(|i| format!("{i}/2").parse().unwrap()).collect();
+        let codes = ["KZ", "KG", "TJ", "UZ", "IQ", "IR", "SY", "ET", "SD", "MM"];
+        let countries: Vec<CountryCode> =
+            codes.iter().map(|c| CountryCode::new(c).unwrap()).collect();
+        let owner = |e: &Entity| shares.iter().position(|s| s.owns(e)).unwrap();
+        let by_share: Vec<Vec<CountryCode>> = (0..2)
+            .map(|i| {
+                let of = countries
+                    .iter()
+                    .filter(|c| owner(&Entity::Country(**c)) == i);
+                of.copied().collect()
+            })
+            .collect();
+        assert!(by_share.iter().all(|cs| cs.len() >= 2), "{by_share:?}");
+        let row = |asn: u32, country: CountryCode| AsCountrySpace {
+            asn,
+            country,
+            units_v4: 10,
+            units_v6: 0,
+            observed_at: 0,
+        };
+        // ASes 1..=300 in one country each, 301..=340 in one country of
+        // each share, 341..=400 in no country (not in the table).
+        let mut table = Vec::new();
+        for asn in 1..=300u32 {
+            table.push(row(asn, countries[asn as usize % countries.len()]));
+        }
+        for asn in 301..=340u32 {
+            let i = asn as usize;
+            table.push(row(asn, by_share[0][i % by_share[0].len()]));
+            table.push(row(asn, by_share[1][i % by_share[1].len()]));
+        }
+        let followed: Vec<HashSet<u32>> = shares.iter().map(|s| s.country_ases(&table)).collect();
+        // For their countries, the shares follow disjoint sets of ASes
+        // but for those spanning countries of both.
+        let both: BTreeSet<u32> = followed[0].intersection(&followed[1]).copied().collect();
+        assert_eq!(both, (301..=340).collect());
+        for asn in 1..=400u32 {
+            let entity = Entity::Asn(asn);
+            let owners: Vec<usize> = (0..2).filter(|&i| shares[i].owns(&entity)).collect();
+            assert_eq!(owners.len(), 1, "AS{asn}");
+            let followers: BTreeSet<usize> = (0..2)
+                .filter(|&i| shares[i].follows(&entity, &followed[i]))
+                .collect();
+            let mut expected: BTreeSet<usize> = table
+                .iter()
+                .filter(|r| r.asn == asn)
+                .map(|r| owner(&Entity::Country(r.country)))
+                .collect();
+            expected.insert(owners[0]);
+            assert_eq!(followers, expected, "AS{asn}");
+            if asn > 340 {
+                assert_eq!(followers, BTreeSet::from([owners[0]]), "AS{asn}");
+            }
+        }
+        // Countries and regions: their owner's, whatever the table.
+        for country in &countries {
+            let region: Entity = format!("{country}/Somewhere").parse().unwrap();
+            let entity = Entity::Country(*country);
+            for (i, share) in shares.iter().enumerate() {
+                assert_eq!(share.follows(&entity, &followed[i]), share.owns(&entity));
+                assert_eq!(share.follows(&region, &followed[i]), share.owns(&entity));
+            }
+        }
     }
 
     #[test]

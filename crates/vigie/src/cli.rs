@@ -735,8 +735,9 @@ pub struct BusDetectArgs {
     #[command(flatten)]
     pub bus: BusArgs,
     /// This worker's share of the entities, I/N (a country and its
-    /// regions go to one worker; every worker follows every AS, for the
-    /// scope of its countries' incidents, and publishes its own).
+    /// regions go to one worker, an AS to one; a worker also follows the
+    /// ASes originating space in its countries, for the scope of their
+    /// incidents, and publishes its own).
     #[arg(long, value_name = "I/N", default_value = "1/1")]
     pub share: vigie_pipeline::Share,
     /// Overrides the detector's warm-up, the data a series needs before

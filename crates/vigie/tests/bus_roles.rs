@@ -3,7 +3,10 @@
 //! features `nats` and `postgres`): a collector publishes a scenario's
 //! access-log bins to the bus, `vigie bus store` writes them to
 //! PostgreSQL, two detection workers (`vigie bus detect --share 1/2` and
-//! `2/2`) write the incidents, and two API servers read that store. One
+//! `2/2`) write the incidents, and two API servers read that store. The
+//! AS-to-country table places the scenario's networks, all of worker 1's
+//! share, in Iraq, worker 2's: Iraq's incidents name those that were cut,
+//! which worker 2 follows for Iraq's scope without owning them. One
 //! worker and the store writer are killed with SIGKILL mid-stream and
 //! started again. At the end the series and the incidents equal, value
 //! for value, those of the single-process run on SQLite (`vigie ingest
@@ -19,7 +22,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 use vigie_bus::testing::{store_contents, NatsServer};
 use vigie_model::TimeRange;
-use vigie_store::Store;
+use vigie_store::{AsCountrySpace, Store};
 
 #[path = "support/listening.rs"]
 mod listening;
@@ -90,11 +93,24 @@ fn serve(data_dir: &Path, store: Option<&str>) -> (Child, String) {
     listening::spawn_listening(command)
 }
 
-/// The Iraq scenario's access log and geo tables, generated.
-fn scenario_inputs(dir: &Path) -> (PathBuf, Vec<PathBuf>) {
+/// The Iraq scenario's access log and geo tables, generated, and its
+/// networks as the AS-to-country table (their /24s, all in Iraq).
+fn scenario_inputs(dir: &Path) -> (PathBuf, Vec<PathBuf>, Vec<AsCountrySpace>) {
     let scenario = vigie_scenario::builtin::load("iraq-exams").unwrap();
     let generated = vigie_scenario::generate(&scenario, dir, &mut |_: &str| {}).unwrap();
-    (generated.access_log, generated.geo_files)
+    let table = scenario
+        .world
+        .networks
+        .iter()
+        .map(|network| AsCountrySpace {
+            asn: network.asn,
+            country: scenario.world.country,
+            units_v4: network.slash24s(),
+            units_v6: 0,
+            observed_at: 0,
+        })
+        .collect();
+    (generated.access_log, generated.geo_files, table)
 }
 
 #[test]
@@ -107,7 +123,19 @@ fn collector_store_writer_two_workers_and_two_apis_equal_the_single_process_run(
     };
     let pg = db.url();
     let inputs = tempfile::tempdir().unwrap();
-    let (log, geo_files) = scenario_inputs(inputs.path());
+    let (log, geo_files, as_countries) = scenario_inputs(inputs.path());
+    let (iq, kurdistan): (vigie_model::Entity, [&str; 2]) =
+        ("IQ".parse().unwrap(), ["AS21277", "AS51018"]);
+    // The hash is fixed: Iraq is worker 2's, its networks worker 1's.
+    let shares: [vigie_pipeline::Share; 2] = ["1/2".parse().unwrap(), "2/2".parse().unwrap()];
+    assert!(shares[1].owns(&iq));
+    for row in &as_countries {
+        assert!(
+            shares[0].owns(&vigie_model::Entity::Asn(row.asn)),
+            "AS{}",
+            row.asn
+        );
+    }
     let log = log.to_str().unwrap().to_string();
     let mut geo = Vec::new();
     for file in &geo_files {
@@ -126,6 +154,10 @@ fn collector_store_writer_two_workers_and_two_apis_equal_the_single_process_run(
         succeeded("vigie ingest access-log", command.output().unwrap())
     };
     ingest(reference.path(), &[]);
+    Store::open(reference.path())
+        .unwrap()
+        .replace_as_countries(&as_countries)
+        .unwrap();
     succeeded(
         "vigie detect",
         vigie(reference.path(), None)
@@ -142,6 +174,11 @@ fn collector_store_writer_two_workers_and_two_apis_equal_the_single_process_run(
     bus.publish_raw("vigie.bins.access-log.country", b"\x01\xff\xff".to_vec())
         .unwrap();
     assert!(bus.stream_messages().unwrap() > 100, "too few messages");
+
+    Store::open_url(&pg)
+        .unwrap()
+        .replace_as_countries(&as_countries)
+        .unwrap();
 
     // The store writer and two workers; the writer and worker 1 killed.
     let writer = bus_role(scratch.path(), &pg, &nats.url, &["store"], &[])
@@ -215,11 +252,19 @@ fn collector_store_writer_two_workers_and_two_apis_equal_the_single_process_run(
         )
     };
     let want = incidents(reference.path(), None);
-    let incident_count = serde_json::from_str::<serde_json::Value>(&want)
-        .unwrap()
-        .as_array()
-        .map_or(0, Vec::len);
-    assert!(incident_count >= 2, "too few incidents: {want}");
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&want).unwrap();
+    assert!(listed.len() >= 2, "too few incidents: {want}");
+    // Iraq's incidents name the cut networks, worker 1's, in their scope.
+    let named: Vec<&str> = listed
+        .iter()
+        .filter(|incident| incident["entity"] == iq.to_string().as_str())
+        .filter_map(|incident| incident["affected"].as_array())
+        .flatten()
+        .filter_map(|affected| affected["entity"].as_str())
+        .collect();
+    for asn in kurdistan {
+        assert!(named.contains(&asn), "{asn} not in {named:?}: {want}");
+    }
     assert_eq!(incidents(scratch.path(), Some(&pg)), want);
     let stored = |store: &Store| {
         let mut all = store
