@@ -921,6 +921,18 @@ fn random_spec(rng: &mut SplitMix64) -> Spec {
         })
         .filter(|_| rng.below(5) == 0)
         .collect();
+    // At least one signal the cut moves still shows it: a cut seen only as
+    // missing data is, series by series, a gap like those of the `missing`
+    // classes, which must not be taken for outages.
+    let moved: Vec<SignalKind> = spec
+        .signals
+        .iter()
+        .copied()
+        .filter(|s| spec.cut.affects(*s))
+        .collect();
+    if moved.iter().all(|s| spec.vanishing.contains(s)) {
+        spec.vanishing.retain(|s| *s != moved[0]);
+    }
     spec
 }
 

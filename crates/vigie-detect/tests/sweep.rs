@@ -50,6 +50,15 @@ fn plan_covers_every_dimension_and_is_reproducible() {
             );
             assert!(o.onset - s.params.start >= i64::from(s.params.history_days) * 86_400);
             assert!(o.end < s.params.until - 86_400, "{}", s.id());
+            // Some signal shows the cut, not only missing data.
+            assert!(
+                s.params
+                    .signals
+                    .iter()
+                    .any(|&(signal, _)| o.cut.affects(signal) && !o.vanishing.contains(&signal)),
+                "{}: every signal the cut moves vanishes",
+                s.id()
+            );
         }
     }
 }
