@@ -22,6 +22,7 @@
 #   wrk      - the HTTP load tool of the API benchmark (docs/BENCHMARKS.md)
 #   postgresql  - PostgreSQL, the scaled-out store (cargo feature `postgres`);
 #              its tests start a throwaway cluster with initdb in a temp dir
+#   openssl  - makes the certificates of the TLS-only test cluster
 #   nats-server - NATS with JetStream (`nats-server -js`), the bus between
 #              vantage points, collectors and detectors (cargo feature `nats`)
 #   chromium - the headless browser of the dashboard test (driven by the npm
@@ -44,12 +45,12 @@ if [[ "${VIGIE_SETUP_SKIP:-}" == 1 ]]; then
 fi
 
 # Debian package -> one command it provides (checked to confirm the install).
-packages=(bgpdump bird2 gobgpd iproute2 procps gzip bzip2 nftables fping tcpdump softflowd pmacct nfdump gawk wrk chromium postgresql nats-server)
+packages=(bgpdump bird2 gobgpd iproute2 procps gzip bzip2 nftables fping tcpdump softflowd pmacct nfdump gawk wrk chromium postgresql openssl nats-server)
 declare -A probe=(
     [bgpdump]=bgpdump [bird2]=bird [gobgpd]=gobgpd [iproute2]=ip
     [procps]=kill [gzip]=gzip [bzip2]=bzip2 [nftables]=nft [fping]=fping
     [tcpdump]=tcpdump [softflowd]=softflowd [pmacct]=pmacctd [nfdump]=nfcapd [gawk]=gawk [wrk]=wrk [chromium]=chromium
-    [postgresql]=psql [nats-server]=nats-server
+    [postgresql]=psql [openssl]=openssl [nats-server]=nats-server
 )
 
 is_installed() {

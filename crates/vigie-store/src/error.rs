@@ -116,7 +116,7 @@ pub enum StoreError {
     BadStoreUrl(String),
     /// Any PostgreSQL failure, with what the store was doing.
     #[cfg(feature = "postgres")]
-    #[error("{path}: {context}: {source} (check that the server is up and that --store names a database this user may write)")]
+    #[error("{path}: {context}: {} (check that the server is up and that --store names a database this user may write)", with_causes(.source))]
     Postgres {
         /// The server and database, without password.
         path: String,
@@ -124,6 +124,16 @@ pub enum StoreError {
         context: &'static str,
         /// The client's error.
         source: postgres::Error,
+    },
+    /// TLS to a PostgreSQL server could not be set up (`sslmode`,
+    /// `sslrootcert` in the URL) or the server's certificate was refused.
+    #[cfg(feature = "postgres")]
+    #[error("{path}: {detail}")]
+    PostgresTls {
+        /// The server and database, without password.
+        path: String,
+        /// What went wrong and what to do.
+        detail: String,
     },
     /// Any other SQLite failure, with what the store was doing.
     #[error("{path}: {context}: {source}")]
@@ -135,6 +145,20 @@ pub enum StoreError {
         /// SQLite's error.
         source: rusqlite::Error,
     },
+}
+
+/// An error and its causes, `a: b: c` (the client's own message for a
+/// server error is only "db error": the server's words are its cause).
+#[cfg(feature = "postgres")]
+pub(crate) fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        text.push_str(": ");
+        text.push_str(&current.to_string());
+        cause = current.source();
+    }
+    text
 }
 
 /// Turns a SQLite error into a [`StoreError`] that says what to do.

@@ -7,6 +7,11 @@
 //! database and hands its `postgres://` URL; the database is dropped when
 //! the [`TestDatabase`] is.
 //!
+//! [`tls_test_database`] does the same on a second cluster that speaks TLS
+//! only over TCP (`ssl = on`, `hostssl` lines alone in `pg_hba.conf`), its
+//! certificate (for `localhost`) signed by a CA made for the run with the
+//! `openssl` command; [`PgServer::ca_file`] is that CA's PEM file.
+//!
 //! The binaries are found in `$VIGIE_PG_BINDIR`, on PATH, or in Debian's
 //! `/usr/lib/postgresql/<version>/bin` (newest version first). When they
 //! are missing the helper returns `None` after a clear message, and under
@@ -36,6 +41,7 @@ pub struct PgServer {
     bindir: PathBuf,
     dir: PathBuf,
     port: u16,
+    ca: Option<PathBuf>,
 }
 
 impl PgServer {
@@ -47,6 +53,12 @@ impl PgServer {
     /// Its data folder (the unix socket lies there too).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The PEM file of the CA that signed the server's certificate (for
+    /// `localhost`), on the TLS-only server; `None` on the other.
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca.as_deref()
     }
 
     /// The URL of `database` on this server.
@@ -115,12 +127,27 @@ impl Drop for TestDatabase {
 /// cannot be started or the database created (with what went wrong).
 pub fn test_database() -> Option<TestDatabase> {
     static SERVER: OnceLock<Result<PgServer, String>> = OnceLock::new();
+    database_on(SERVER.get_or_init(|| start_server(false)))
+}
+
+/// A fresh database on this process's TLS-only test server (see the
+/// module's doc), started on first use; `None` (after a message) when
+/// PostgreSQL or the `openssl` command is not installed.
+///
+/// # Panics
+/// As [`test_database`], and under `CI=true` when `openssl` is missing.
+pub fn tls_test_database() -> Option<TestDatabase> {
+    static SERVER: OnceLock<Result<PgServer, String>> = OnceLock::new();
+    database_on(SERVER.get_or_init(|| start_server(true)))
+}
+
+fn database_on(server: &'static Result<PgServer, String>) -> Option<TestDatabase> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let server = match SERVER.get_or_init(start_server) {
+    let server = match server {
         Ok(server) => server,
         Err(missing) if missing.starts_with("missing:") => {
             if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{missing} (PostgreSQL is required under CI=true; scripts/setup.sh installs it)");
+                panic!("{missing} (required under CI=true; scripts/setup.sh installs it)");
             }
             eprintln!("skipping: {missing}");
             return None;
@@ -202,9 +229,11 @@ fn remove_stale_clusters(temp: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
-        let Some(pid) = name.strip_prefix(DIR_PREFIX) else {
+        let Some(rest) = name.strip_prefix(DIR_PREFIX) else {
             continue;
         };
+        // `<pid>` or `<pid>-tls`.
+        let pid = rest.split('-').next().unwrap_or(rest);
         if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
             let _ = std::fs::remove_dir_all(entry.path());
         }
@@ -227,7 +256,83 @@ fn as_user(command: &mut Command, user: Option<(u32, u32)>) {
     }
 }
 
-fn start_server() -> Result<PgServer, String> {
+/// Makes a CA and a certificate for `localhost` signed by it in `dir`
+/// (`ca.pem`, `server.pem`, `server.key`) with the `openssl` command.
+fn make_certificates(dir: &Path) -> Result<(), String> {
+    let openssl = |args: &[&str]| -> Result<(), String> {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    "missing: the `openssl` command, which makes the TLS test server's \
+                     certificates; install the `openssl` package"
+                        .to_string()
+                } else {
+                    format!("running openssl: {e}")
+                }
+            })?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "openssl {args:?} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    std::fs::write(
+        dir.join("ca.cnf"),
+        "[req]\ndistinguished_name = dn\nx509_extensions = ca\nprompt = no\n\
+         [dn]\nCN = vigie test CA\n\
+         [ca]\nbasicConstraints = critical, CA:TRUE\n\
+         keyUsage = critical, keyCertSign, cRLSign\nsubjectKeyIdentifier = hash\n",
+    )
+    .map_err(|e| format!("writing ca.cnf: {e}"))?;
+    std::fs::write(
+        dir.join("server.cnf"),
+        "basicConstraints = CA:FALSE\nkeyUsage = critical, digitalSignature\n\
+         extendedKeyUsage = serverAuth\nsubjectAltName = DNS:localhost\n",
+    )
+    .map_err(|e| format!("writing server.cnf: {e}"))?;
+    let mut ca = vec!["req", "-x509", "-config", "ca.cnf", "-days", "2"];
+    ca.extend(ec);
+    ca.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
+    openssl(&ca)?;
+    let mut request = vec!["req", "-new", "-subj", "/CN=localhost"];
+    request.extend(ec);
+    request.extend(["-keyout", "server.key", "-out", "server.csr"]);
+    openssl(&request)?;
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.cnf",
+        "-out",
+        "server.pem",
+    ])
+}
+
+/// Starts a cluster; with `tls`, one that takes TCP connections over TLS only.
+fn start_server(tls: bool) -> Result<PgServer, String> {
     let Some(bindir) = find_bindir() else {
         return Err(
             "missing: PostgreSQL's binaries (postgres, initdb) were found neither in \
@@ -239,7 +344,8 @@ fn start_server() -> Result<PgServer, String> {
     let user = server_user()?;
     let temp = std::env::temp_dir();
     remove_stale_clusters(&temp);
-    let dir = temp.join(format!("{DIR_PREFIX}{}", std::process::id()));
+    let suffix = if tls { "-tls" } else { "" };
+    let dir = temp.join(format!("{DIR_PREFIX}{}{suffix}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let data = dir.join("data");
     std::fs::create_dir_all(&data).map_err(|e| format!("creating {}: {e}", data.display()))?;
@@ -274,6 +380,37 @@ fn start_server() -> Result<PgServer, String> {
             String::from_utf8_lossy(&output.stderr)
         ));
     }
+    let mut settings: Vec<String> = Vec::new();
+    let mut ca = None;
+    if tls {
+        make_certificates(&dir)?;
+        let key = dir.join("server.key");
+        if let Some((uid, gid)) = user {
+            for file in [&key, &dir.join("server.pem")] {
+                std::os::unix::fs::chown(file, Some(uid), Some(gid))
+                    .map_err(|e| format!("giving {} to nobody: {e}", file.display()))?;
+            }
+        }
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| format!("restricting {}: {e}", key.display()))?;
+        }
+        // TCP only over TLS; the unix socket as before.
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\n\
+             hostssl all all 127.0.0.1/32 trust\n\
+             hostssl all all ::1/128 trust\n",
+        )
+        .map_err(|e| format!("writing pg_hba.conf: {e}"))?;
+        settings.extend([
+            "ssl=on".to_string(),
+            format!("ssl_cert_file={}", dir.join("server.pem").display()),
+            format!("ssl_key_file={}", key.display()),
+        ]);
+        ca = Some(dir.join("ca.pem"));
+    }
     let port = free_port()?;
     let log = std::fs::File::create(dir.join("server.log"))
         .map_err(|e| format!("creating the server log: {e}"))?;
@@ -296,6 +433,7 @@ fn start_server() -> Result<PgServer, String> {
             "-c",
             "max_connections=200",
         ])
+        .args(settings.iter().flat_map(|setting| ["-c", setting]))
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)
@@ -334,7 +472,12 @@ fn start_server() -> Result<PgServer, String> {
     spawned
         .recv()
         .map_err(|_| "the server thread ended".to_string())??;
-    let server = PgServer { bindir, dir, port };
+    let server = PgServer {
+        bindir,
+        dir,
+        port,
+        ca,
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let ready = server

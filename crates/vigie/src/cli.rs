@@ -29,7 +29,9 @@ pub struct Cli {
     /// Use this store instead of the SQLite file in --data-dir: a
     /// PostgreSQL database, `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`
     /// (needs a vigie built with `--features postgres`), which any number
-    /// of vigie processes may share.
+    /// of vigie processes may share. TLS as libpq: `?sslmode=` disable,
+    /// prefer (default), require, verify-ca or verify-full, and
+    /// `&sslrootcert=PATH` (the CA's PEM file; the system's roots without).
     #[arg(long, global = true, env = "VIGIE_STORE", value_name = "URL")]
     pub store: Option<String>,
     /// The command to run.

@@ -391,3 +391,41 @@ fn live_bgp_writes_its_bins_to_postgres() {
     assert!(status.success(), "{log}");
     assert!(!log.contains("panicked"), "{log}");
 }
+
+#[test]
+fn the_store_url_asks_for_tls_as_libpq_does() {
+    let Some(db) = vigie_testdata::postgres::tls_test_database() else {
+        return;
+    };
+    let server = db.server();
+    let ca = server.ca_file().unwrap().display().to_string();
+    let at = |host: &str, params: &str| {
+        format!(
+            "postgres://vigie@{host}:{}/{}?{params}",
+            server.port(),
+            db.name()
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The server's certificate checked against the test CA, by its name.
+    let verified = at(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    );
+    vigie(
+        dir.path(),
+        Some(&verified),
+        &["entities", "--format", "csv"],
+    );
+    // In clear, the TLS-only server refuses, and says so.
+    let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--store", &at("127.0.0.1", "sslmode=disable")])
+        .args(["entities", "--format", "csv"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("no pg_hba.conf entry"), "{stderr}");
+}

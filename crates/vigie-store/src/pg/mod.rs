@@ -16,9 +16,12 @@
 //!   `COPY` (chunks through a temporary table, then one upsert).
 //! - **Blocking.** The client is `postgres`, the blocking wrapper of
 //!   `tokio-postgres`, so the [`crate::Store`] API stays synchronous.
+//! - **TLS.** Every connection goes through one rustls connector made from
+//!   the URL's `sslmode` and `sslrootcert`, as libpq reads them (`tls.rs`).
 
 mod rest;
 pub(crate) mod schema;
+mod tls;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -26,7 +29,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{FromSql, ToSql, Type};
-use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
+use postgres::{Client, IsolationLevel, Row, Statement, Transaction};
 use rustc_hash::FxHashMap;
 use vigie_model::{BinSize, Entity, Series, SeriesKey, TimeRange, UnixSecs};
 
@@ -145,8 +148,10 @@ pub(crate) struct PgStore {
     /// The connection; reads need `&mut` on the client, hence the cell
     /// (a `Store` is `Send`, not `Sync`).
     client: RefCell<Client>,
-    /// The URL given, for another connection.
-    url: String,
+    /// The server's address and options, for another connection.
+    config: postgres::Config,
+    /// The TLS connector every connection to this server uses.
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
     /// The server and database, for messages.
     label: String,
     series_ids: HashMap<u32, FxHashMap<SeriesKey, i64>>,
@@ -161,13 +166,40 @@ pub(crate) struct PgStore {
 impl PgStore {
     /// Connects to `url` and brings the schema up to date.
     pub(crate) fn connect(url: &str) -> Result<Self, StoreError> {
-        let config: postgres::Config = url
+        let bad_url = |detail: String| {
+            StoreError::BadStoreUrl(format!("{} ({detail})", crate::without_password(url)))
+        };
+        let tls_url = tls::split_url(url).map_err(bad_url)?;
+        let config: postgres::Config = tls_url
+            .rest
             .parse()
-            .map_err(|e| StoreError::BadStoreUrl(format!("{url} ({e})")))?;
+            .map_err(|e: postgres::Error| bad_url(crate::error::with_causes(&e)))?;
         let label = describe_config(&config);
-        let mut client = config
-            .connect(NoTls)
-            .map_err(pg_error(&label, "connecting to PostgreSQL"))?;
+        let tls = tls_url
+            .connector()
+            .map_err(|detail| StoreError::PostgresTls {
+                path: label.clone(),
+                detail,
+            })?;
+        Self::open(config, tls, label)
+    }
+
+    /// Connects with `config` over `tls` and brings the schema up to date.
+    fn open(
+        config: postgres::Config,
+        tls: tokio_postgres_rustls::MakeRustlsConnect,
+        label: String,
+    ) -> Result<Self, StoreError> {
+        let mut client =
+            config
+                .connect(tls.clone())
+                .map_err(|source| match tls::tls_failure(&source) {
+                    Some(detail) => StoreError::PostgresTls {
+                        path: label.clone(),
+                        detail,
+                    },
+                    None => pg_error(&label, "connecting to PostgreSQL")(source),
+                })?;
         client
             .batch_execute(&format!(
                 "SET lock_timeout = '{}s'; SET client_min_messages = warning;",
@@ -184,7 +216,8 @@ impl PgStore {
             .map_err(pg_error(&label, "preparing the connection"))?;
         Ok(PgStore {
             client: RefCell::new(client),
-            url: url.to_string(),
+            config,
+            tls,
             label,
             series_ids: HashMap::new(),
             entity_ids: FxHashMap::default(),
@@ -194,9 +227,9 @@ impl PgStore {
         })
     }
 
-    /// Another connection to the same database.
+    /// Another connection to the same database, over the same TLS settings.
     pub(crate) fn reconnect(&self) -> Result<Self, StoreError> {
-        Self::connect(&self.url)
+        Self::open(self.config.clone(), self.tls.clone(), self.label.clone())
     }
 
     /// `postgres://user@host:port/database`.
@@ -1324,6 +1357,103 @@ mod tests {
     }
 
     #[test]
+    fn tls_modes_connect_check_the_certificate_or_are_refused() {
+        let Some(db) = vigie_testdata::postgres::tls_test_database() else {
+            return;
+        };
+        let server = db.server();
+        let ca = server.ca_file().unwrap().display().to_string();
+        let at = |host: &str, params: &str| {
+            format!(
+                "postgres://vigie@{host}:{}/{}?{params}",
+                server.port(),
+                db.name()
+            )
+        };
+        // require: TLS without a certificate check; writes and reads go
+        // through, and another connection uses the same TLS.
+        let key = SeriesKey {
+            entity: "KZ".parse().unwrap(),
+            signal: SignalKind::BgpVisibleSlash24s,
+        };
+        let day = 1_641_340_800;
+        let bin = BinSize::FIVE_MINUTES;
+        let mut store = Store::open_url(&at("127.0.0.1", "sslmode=require")).unwrap();
+        store
+            .write_points(&key, bin, &[(day, Some(1.0)), (day + 300, Some(2.0))])
+            .unwrap();
+        let range = vigie_model::TimeRange::new(day, day + 600).unwrap();
+        let other = store.reconnect().unwrap();
+        assert_eq!(
+            other.read_series(&key, bin, range).unwrap().values,
+            [Some(1.0), Some(2.0)]
+        );
+        // prefer (the default) takes TLS when the server offers it.
+        let store = Store::open_url(&at("127.0.0.1", "")).unwrap();
+        assert_eq!(store.read_series(&key, bin, range).unwrap().values.len(), 2);
+        // verify-full: the test CA, and the name the certificate holds.
+        let full = format!("sslmode=verify-full&sslrootcert={ca}");
+        let store = Store::open_url(&at("localhost", &full)).unwrap();
+        assert_eq!(
+            store.read_series(&key, bin, range).unwrap().values,
+            [Some(1.0), Some(2.0)]
+        );
+        // verify-ca checks the chain, not the name; verify-full both.
+        let verify_ca = format!("sslmode=verify-ca&sslrootcert={ca}");
+        Store::open_url(&at("127.0.0.1", &verify_ca)).unwrap();
+        let err = Store::open_url(&at("127.0.0.1", &full)).err().unwrap();
+        assert!(matches!(err, StoreError::PostgresTls { .. }), "{err}");
+        assert!(err.to_string().contains("not valid for name"), "{err}");
+        // Without the CA (the system's roots) the certificate is unknown.
+        let err = Store::open_url(&at("localhost", "sslmode=verify-full"))
+            .err()
+            .unwrap();
+        assert!(matches!(err, StoreError::PostgresTls { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("certificate was refused (UnknownIssuer)")
+                && text.contains("sslrootcert=PATH")
+                || text.contains("no system root certificates"),
+            "{text}"
+        );
+        // An unreadable CA file says what to give.
+        let err = Store::open_url(&at(
+            "localhost",
+            "sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+        ))
+        .err()
+        .unwrap();
+        let text = err.to_string();
+        assert!(
+            text.contains("sslrootcert=/nonexistent/ca.pem cannot be read"),
+            "{text}"
+        );
+        // No TLS: the server's own refusal, passed through.
+        let err = Store::open_url(&at("127.0.0.1", "sslmode=disable"))
+            .err()
+            .unwrap();
+        let text = err.to_string();
+        assert!(matches!(err, StoreError::Postgres { .. }), "{text}");
+        assert!(text.contains("no pg_hba.conf entry"), "{text}");
+        assert!(text.contains("no encryption"), "{text}");
+    }
+
+    #[test]
+    fn without_tls_on_the_server_prefer_falls_back_and_require_is_refused() {
+        let Some(db) = vigie_testdata::postgres::test_database() else {
+            return;
+        };
+        let url = db.url();
+        drop(Store::open_url(&format!("{url}?sslmode=prefer")).unwrap());
+        drop(Store::open_url(&format!("{url}?sslmode=disable")).unwrap());
+        let err = Store::open_url(&format!("{url}?sslmode=require"))
+            .err()
+            .unwrap();
+        assert!(matches!(err, StoreError::PostgresTls { .. }), "{err}");
+        assert!(err.to_string().contains("does not offer TLS"), "{err}");
+    }
+
+    #[test]
     fn bad_urls_and_unreachable_servers_are_clear_errors() {
         let err = Store::open_url("ftp://example.org/x").err().unwrap();
         assert!(matches!(err, StoreError::BadStoreUrl(_)), "{err}");
@@ -1331,6 +1461,11 @@ mod tests {
             .err()
             .unwrap();
         assert!(matches!(err, StoreError::BadStoreUrl(_)), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("verify-full") && !text.contains("secret"),
+            "{text}"
+        );
         // Nothing listens on port 1.
         let err = Store::open_url("postgres://u:secret@127.0.0.1:1/db")
             .err()
