@@ -1,6 +1,7 @@
 //! Bins through a real `nats-server -js` into the store: the same store
 //! contents as the store's own sink, value for value; re-published bins
-//! deduplicated; garbage on the subjects counted and skipped.
+//! deduplicated (a bin half published before a crash is completed once);
+//! garbage on the subjects counted and skipped.
 
 use std::sync::atomic::AtomicBool;
 
@@ -258,4 +259,60 @@ fn a_republished_bin_is_deduplicated_and_garbage_is_counted_and_skipped() {
     // The consumer's place is durable: a second run has nothing to do.
     let again = drain(&bus, &mut store);
     assert_eq!(again.messages, 0);
+}
+
+/// A source killed between the messages of one bin (its country part
+/// stored, its AS part not) and run again on the same input sends the
+/// whole bin again: the stored part is dropped as a duplicate, the other
+/// stored, and the store holds the bin as from a source never stopped.
+#[test]
+fn a_bin_half_published_before_a_crash_is_completed_once_by_the_restarted_source() {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let bus = Bus::connect(&server.url, &StreamSettings::default()).unwrap();
+    let whole = SignalBin {
+        bin: BinSize::FIVE_MINUTES,
+        bin_start: START,
+        values: vec![
+            (key("KZ", SignalKind::HttpRequests), Some(120.0)),
+            (key("AS9198", SignalKind::HttpRequests), Some(37.0)),
+        ],
+    };
+    // What reached the stream before the kill: the first message of the
+    // bin, byte for byte.
+    let mut half = whole.clone();
+    half.values.truncate(1);
+    let parts = |bin: &SignalBin| encode(BinKind::Weighted(9), "access-log", bin).unwrap();
+    assert_eq!(parts(&whole).len(), 2);
+    assert_eq!(parts(&half)[0], parts(&whole)[0]);
+    bus.sink("access-log").write_weighted(&half, 9).unwrap();
+
+    let mut restarted = bus.sink("access-log");
+    restarted.write_weighted(&whole, 9).unwrap();
+    let tally = restarted.tally();
+    assert_eq!((tally.messages, tally.duplicates), (1, 1));
+    assert_eq!(bus.stream_messages().unwrap(), 2);
+
+    let mut direct = Store::open_in_memory().unwrap();
+    direct.sink("access-log").write_weighted(&whole, 9).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let report = drain(&bus, &mut store);
+    assert_eq!(
+        (report.messages, report.bad),
+        (2, 0),
+        "{}",
+        report.summary()
+    );
+    assert_eq!(
+        store_contents(&store, range(1)),
+        store_contents(&direct, range(1))
+    );
+    assert_eq!(
+        store
+            .bin_records("access-log", BinSize::FIVE_MINUTES, START)
+            .unwrap(),
+        Some(9)
+    );
 }

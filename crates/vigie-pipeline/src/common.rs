@@ -81,6 +81,11 @@ impl<S: BinSink> LoggedSink<S> {
     pub fn bins_written(&self) -> u64 {
         self.bins_written
     }
+
+    /// The sink the bins are passed on to.
+    pub fn get_ref(&self) -> &S {
+        &self.sink
+    }
 }
 
 impl<S: BinSink> BinSink for LoggedSink<S> {

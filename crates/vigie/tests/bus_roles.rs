@@ -6,12 +6,17 @@
 //! `2/2`) write the incidents, and two API servers read that store. The
 //! AS-to-country table places the scenario's networks, all of worker 1's
 //! share, in Iraq, worker 2's: Iraq's incidents name those that were cut,
-//! which worker 2 follows for Iraq's scope without owning them. One
-//! worker and the store writer are killed with SIGKILL mid-stream and
-//! started again. At the end the series and the incidents equal, value
-//! for value, those of the single-process run on SQLite (`vigie ingest
-//! access-log`, then `vigie detect`), and both API servers serve the same
-//! incidents as an API server over the SQLite store.
+//! which worker 2 follows for Iraq's scope without owning them. The store
+//! writer and worker 1 read as the collector publishes; the collector,
+//! fed the log's first half, is killed with SIGKILL once it has published
+//! the bins of those lines, then the writer and worker 1 too, mid-stream.
+//! The collector run again reads the whole log from its start: the stream
+//! drops, as duplicates, every message it had already stored, so it holds
+//! each bin's messages once (worker 2, reading it all, counts them). At
+//! the end the series and the incidents equal, value for value, those of
+//! the single-process run on SQLite (`vigie ingest access-log`, then
+//! `vigie detect`), and both API servers serve the same incidents as an
+//! API server over the SQLite store.
 //!
 //! `cargo test -p vigie --features nats,postgres --test bus_roles`
 #![cfg(all(feature = "nats", feature = "postgres"))]
@@ -82,6 +87,22 @@ fn kill_after(mut child: Child, batches: usize, what: &str) {
     assert_eq!(seen, batches, "{what} stopped before it was killed");
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+}
+
+/// The stream's message count once it has not moved for a second (a
+/// collector blocked on its input has published all it will).
+fn settled_messages(bus: &vigie_bus::Bus) -> u64 {
+    let (mut last, mut still) = (0, 0);
+    for _ in 0..600 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let now = bus.stream_messages().unwrap();
+        still = if now == last && now > 0 { still + 1 } else { 0 };
+        last = now;
+        if still == 10 {
+            return now;
+        }
+    }
+    panic!("the collector published nothing, or never stopped ({last} messages)");
 }
 
 /// An API server over the store (`--listen 127.0.0.1:0`).
@@ -166,21 +187,15 @@ fn collector_store_writer_two_workers_and_two_apis_equal_the_single_process_run(
             .unwrap(),
     );
 
-    // The collector publishes every closed bin to the bus (no store).
-    let scratch = tempfile::tempdir().unwrap();
-    ingest(scratch.path(), &["--publish", &nats.url]);
-    // A garbage message on a subject the workers and the writer read.
-    let bus = vigie_bus::Bus::connect(&nats.url, &vigie_bus::StreamSettings::default()).unwrap();
-    bus.publish_raw("vigie.bins.access-log.country", b"\x01\xff\xff".to_vec())
-        .unwrap();
-    assert!(bus.stream_messages().unwrap() > 100, "too few messages");
-
     Store::open_url(&pg)
         .unwrap()
         .replace_as_countries(&as_countries)
         .unwrap();
+    let bus = vigie_bus::Bus::connect(&nats.url, &vigie_bus::StreamSettings::default()).unwrap();
 
-    // The store writer and two workers; the writer and worker 1 killed.
+    // The store writer and worker 1 run before the collector publishes
+    // anything; both are killed mid-stream below.
+    let scratch = tempfile::tempdir().unwrap();
     let writer = bus_role(scratch.path(), &pg, &nats.url, &["store"], &[])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -200,13 +215,67 @@ fn collector_store_writer_two_workers_and_two_apis_equal_the_single_process_run(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+
+    // The collector publishes every closed bin to the bus (no store). Its
+    // first run reads the log's first half (unzipped) from a pipe held
+    // open, so it has published the bins those lines closed, and no
+    // others, when it is killed with SIGKILL.
+    let mut text = Vec::new();
+    let gz = std::fs::File::open(&log).unwrap();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut text).unwrap();
+    let half = text.len() / 2;
+    let half = half + text[half..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    let mut collector = vigie(scratch.path(), None)
+        .args(["ingest", "access-log"])
+        .args(&geo)
+        .args(["--publish", &nats.url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut pipe = collector.stdin.take().unwrap();
+    std::io::Write::write_all(&mut pipe, &text[..half]).unwrap();
+    let at_kill = settled_messages(&bus);
+    collector.kill().unwrap(); // SIGKILL
+    collector.wait().unwrap();
+    drop(pipe);
+    assert_eq!(bus.stream_messages().unwrap(), at_kill);
+    // Enough for the kills below (20 and 30 batches of at most 8).
+    assert!(at_kill > 240, "{at_kill} messages at the kill");
+    kill_after(writer, 20, "vigie bus store");
+    kill_after(first, 30, "vigie bus detect --share 1/2");
+
+    // Run again, it reads the log from its start: the bins of the first
+    // run go out again as the same messages, which the stream drops.
+    let again = vigie(scratch.path(), None)
+        .args(["ingest", "access-log", &log])
+        .args(&geo)
+        .args(["--publish", &nats.url])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&again.stderr).into_owned();
+    assert!(again.status.success(), "{again:?}");
+    let total = bus.stream_messages().unwrap();
+    assert!(at_kill < total, "{at_kill} of {total} messages at the kill");
+    eprintln!("the collector was killed at {at_kill} of {total} messages");
+    assert!(
+        said.contains(&format!(
+            "on the bus: {} messages stored, {at_kill} dropped as already there",
+            total - at_kill
+        )),
+        "{at_kill} of {total}: {said}"
+    );
+    // A garbage message on a subject the workers and the writer read.
+    bus.publish_raw("vigie.bins.access-log.country", b"\x01\xff\xff".to_vec())
+        .unwrap();
+
+    // Worker 2 reads the whole stream; the writer and worker 1 go on.
     let second = share("2/2", &["--exit-when-drained"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    kill_after(writer, 20, "vigie bus store");
-    kill_after(first, 30, "vigie bus detect --share 1/2");
     let writer = bus_role(
         scratch.path(),
         &pg,
@@ -225,9 +294,15 @@ fn collector_store_writer_two_workers_and_two_apis_equal_the_single_process_run(
     let second = second.wait_with_output().unwrap();
     assert_eq!(second.status.code(), Some(3), "{second:?}");
     let second = String::from_utf8(second.stdout).unwrap();
+    // Each bin's messages once, and the garbage: nothing held twice.
+    let read = |summary: &str| -> u64 { summary.split(' ').next().unwrap().parse().unwrap() };
+    assert_eq!(read(&second), total + 1, "{second}");
+    assert!(
+        second.contains(&format!("{total} of closed bins")),
+        "{second}"
+    );
     // The restarted worker went on from its place: it read fewer messages
     // than the worker that read the whole stream.
-    let read = |summary: &str| -> u64 { summary.split(' ').next().unwrap().parse().unwrap() };
     assert!(read(&first) < read(&second), "{first}\n{second}");
 
     // The series, value for value.

@@ -127,6 +127,14 @@ pub fn access_log(data_dir: &Path, args: IngestAccessLogArgs) -> Result<ExitCode
         let bus = vigie_bus::Bus::connect(url, &vigie_bus::StreamSettings::default())?;
         let mut sink = vigie_pipeline::LoggedSink::new(bus.sink(&options.source), args.follow);
         let stats = vigie_pipeline::read_access_logs(input, &options, geo, &mut sink)?;
+        // Run again on the same input (after a crash), it publishes the
+        // same bins as the same messages (same ids): the stream drops
+        // those it holds, and says so.
+        let tally = sink.get_ref().tally();
+        eprintln!(
+            "on the bus: {} messages stored, {} dropped as already there (published before)",
+            tally.messages, tally.duplicates
+        );
         return Ok(access_log_outcome(&vigie_pipeline::AccessLogReport {
             bins_written: sink.bins_written(),
             bins_kept: sink.bins_kept(),
