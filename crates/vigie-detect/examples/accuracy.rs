@@ -73,6 +73,7 @@ fn main() {
                 .map(|s| Label::new(s.entity.clone(), s.start, s.end))
                 .collect(),
             series: imported.series,
+            local_offset: 0,
         };
         for method in &methods {
             rows.push(evaluate(method, &dataset));

@@ -15,7 +15,7 @@ use vigie_model::{format_utc, Entity, Series, UnixSecs};
 use crate::config::{IodaConfig, VigieConfig};
 use crate::fusion::fuse;
 use crate::ioda::ioda_detect_series;
-use crate::vigie::detect_series;
+use crate::vigie::detect_spans_local;
 
 /// An outage known from elsewhere (a label column, a ground-truth list).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -250,10 +250,28 @@ impl Method {
 
     /// Runs the method on one entity's series and returns its outages.
     pub fn detect(&self, entity: &Entity, series: &[Series]) -> Vec<DetectedSpan> {
+        self.detect_local(entity, series, 0)
+    }
+
+    /// [`Self::detect`] for an entity `local_offset` seconds east of UTC
+    /// (vigie counts its weekdays in local time; IODA's method has none).
+    pub fn detect_local(
+        &self,
+        entity: &Entity,
+        series: &[Series],
+        local_offset: i64,
+    ) -> Vec<DetectedSpan> {
         let own: Vec<&Series> = series.iter().filter(|s| s.key.entity == *entity).collect();
         match self {
             Method::Vigie(config) => {
-                let detections: Vec<_> = own.iter().map(|s| detect_series(s, config)).collect();
+                let detections: Vec<_> = own
+                    .iter()
+                    .map(|s| {
+                        let mut one =
+                            detect_spans_local(std::slice::from_ref(*s), config, local_offset);
+                        one.pop().expect("one span gives one detection")
+                    })
+                    .collect();
                 fuse(entity, &detections, config)
                     .into_iter()
                     .map(|incident| DetectedSpan {
@@ -313,11 +331,14 @@ pub struct Dataset {
     pub series: Vec<Series>,
     /// Its labelled outages.
     pub labels: Vec<Label>,
+    /// Its offset from UTC in seconds, when its time zone is known (0
+    /// otherwise): vigie counts its weekdays in local time.
+    pub local_offset: i64,
 }
 
 /// Scores `method` on `dataset`, over the span its series cover: one table row.
 pub fn evaluate(method: &Method, dataset: &Dataset) -> EvalRow {
-    let detected = method.detect(&dataset.entity, &dataset.series);
+    let detected = method.detect_local(&dataset.entity, &dataset.series, dataset.local_offset);
     let from = dataset.series.iter().map(|s| s.start).min().unwrap_or(0);
     let until = dataset.series.iter().map(|s| s.end()).max().unwrap_or(0);
     let bin_secs = dataset
@@ -354,7 +375,7 @@ pub fn evaluate_pooled(method: &Method, name: &str, datasets: &[Dataset]) -> Eva
         let inside = |s: UnixSecs, e: UnixSecs| s < until && e > from;
         detected.extend(
             method
-                .detect(&dataset.entity, &dataset.series)
+                .detect_local(&dataset.entity, &dataset.series, dataset.local_offset)
                 .into_iter()
                 .filter(|d| inside(d.start, d.end)),
         );
@@ -449,12 +470,14 @@ mod tests {
                 entity: a.clone(),
                 series: vec![steady("US/Louisiana: Calcasieu", true)],
                 labels: vec![Label::new(a, cut_start, cut_start + 6 * 3600)],
+                local_offset: 0,
             },
             Dataset {
                 name: "b".into(),
                 entity: "US/Texas: Harris".parse().unwrap(),
                 series: vec![steady("US/Texas: Harris", true)],
                 labels: Vec::new(),
+                local_offset: 0,
             },
         ];
         let method = Method::IodaMedian(IodaConfig::published(crate::IodaLevel::Critical));

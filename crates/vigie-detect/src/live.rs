@@ -166,6 +166,20 @@ pub struct LiveDetector {
     /// [`Self::hold_depths`]).
     #[serde(skip)]
     holding_depths: bool,
+    /// Each entity's offset from UTC, for the detectors of its new series
+    /// (see [`Self::set_local_offsets`]).
+    #[serde(skip, default = "utc_offsets")]
+    local_offset: fn(&Entity) -> i64,
+}
+
+/// No zone known: weekdays are UTC days.
+fn utc_days(_: &Entity) -> i64 {
+    0
+}
+
+/// [`utc_days`], as a default for a detector read back.
+fn utc_offsets() -> fn(&Entity) -> i64 {
+    utc_days
 }
 
 /// One series' detector state without its depth history, as a live
@@ -212,20 +226,35 @@ impl LiveDetector {
             changed: BTreeSet::new(),
             pushed: BTreeSet::new(),
             holding_depths: false,
+            local_offset: utc_days,
         }
+    }
+
+    /// Gives each entity's offset from UTC in seconds (0 when its zone is
+    /// unknown), so that the detectors of its series met from now on
+    /// count weekdays in local time
+    /// ([`SignalDetector::set_local_offset`]); a restored detector keeps
+    /// the offset it was saved with.
+    pub fn set_local_offsets(&mut self, offsets: fn(&Entity) -> i64) {
+        self.local_offset = offsets;
     }
 
     /// Feeds one final bin of one series (older bins than the last one
     /// pushed are ignored, as [`SignalDetector::push`] does).
     pub fn push(&mut self, key: &SeriesKey, bin: BinSize, t: UnixSecs, value: Option<f64>) {
         let config = &self.config;
+        let local_offset = self.local_offset;
         let followed = self
             .followed
             .entry((key.clone(), bin.secs()))
-            .or_insert_with(|| Followed {
-                first_bin: t - t.rem_euclid(i64::from(bin.secs())),
-                detector: SignalDetector::new(key.clone(), bin, config),
-                depths: DepthHistory::default(),
+            .or_insert_with(|| {
+                let mut detector = SignalDetector::new(key.clone(), bin, config);
+                detector.set_local_offset(local_offset(&key.entity));
+                Followed {
+                    first_bin: t - t.rem_euclid(i64::from(bin.secs())),
+                    detector,
+                    depths: DepthHistory::default(),
+                }
             });
         let before = followed.detector.events().len();
         let verdict = followed.detector.push(t, value);

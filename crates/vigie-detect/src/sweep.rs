@@ -1359,7 +1359,14 @@ pub fn run_one(index: usize, scenario: &Scenario, methods: &[Method]) -> Scenari
     let synthetic = generate(scenario);
     let outcomes = methods
         .iter()
-        .map(|m| score(&synthetic, &m.detect(&synthetic.entity, &synthetic.series)))
+        .map(|m| {
+            // The entity's zone is known, as a country's is.
+            let offset = scenario.params.utc_offset_hours * 3600;
+            score(
+                &synthetic,
+                &m.detect_local(&synthetic.entity, &synthetic.series, offset),
+            )
+        })
         .collect();
     ScenarioResult {
         scenario: index,

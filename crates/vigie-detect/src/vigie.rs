@@ -12,7 +12,9 @@
 //! - the weekly factor is, for each weekday, the median over the last 4 weeks
 //!   of that day's ratio to the level, once a weekday has been seen twice;
 //!   a weekday seen once widens its own noise by the dip it showed then
-//!   (a second weekend is judged knowing the first).
+//!   (a second weekend is judged knowing the first); weekdays are the
+//!   entity's local days when its zone is known
+//!   ([`SignalDetector::set_local_offset`]), UTC days otherwise.
 //!
 //! Values inside an outage are *inpainted*: the history keeps the baseline,
 //! not the outage, so a long or recurring outage (daily exam shutdowns, a
@@ -506,9 +508,20 @@ pub struct SignalDetector {
     gaps: Vec<DataGap>,
     gap_start: Option<i64>,
     none_run: usize,
+    /// The entity's offset from UTC, in seconds, when known: its weekdays,
+    /// and the days its weekly pattern is learnt from, are local days.
+    #[serde(default)]
+    local_offset: i64,
 }
 
 impl SignalDetector {
+    /// Counts weekdays, and the days the weekly pattern is learnt from, in
+    /// the entity's local time, `offset_secs` east of UTC (a weekend is a
+    /// local matter: it ends at local midnight). Call before the first bin.
+    pub fn set_local_offset(&mut self, offset_secs: i64) {
+        self.local_offset = offset_secs;
+    }
+
     /// A detector for the series `key`, with bins of `bin`.
     pub fn new(key: SeriesKey, bin: BinSize, config: &VigieConfig) -> SignalDetector {
         let sizes = Sizes::new(config, bin);
@@ -566,6 +579,7 @@ impl SignalDetector {
             gaps: Vec::new(),
             gap_start: None,
             none_run: 0,
+            local_offset: 0,
         }
     }
 
@@ -735,7 +749,7 @@ impl SignalDetector {
             local: !self.season_known(t),
             aftermath: false,
         };
-        let weekday = weekday_of(t);
+        let weekday = weekday_of(t + self.local_offset);
         self.current_week_spread = self.weekday_spread(weekday);
         self.current_week_once = if self.week_known[weekday] {
             0.0
@@ -1641,7 +1655,7 @@ impl SignalDetector {
     }
 
     fn week_factor(&self, t: UnixSecs) -> f32 {
-        self.week_factors[weekday_of(t)]
+        self.week_factors[weekday_of(t + self.local_offset)]
     }
 
     /// At the first bin of a slot (an hour, or a bin when bins are longer),
@@ -1695,6 +1709,10 @@ impl SignalDetector {
         }
         let day = hour_start.div_euclid(86_400);
         let hour = (hour_start.rem_euclid(86_400) / slot_secs) as usize;
+        // The weekly pattern's days are local days.
+        let local_start = hour_start + self.local_offset;
+        let week_day = local_start.div_euclid(86_400);
+        let last_local_slot = local_start.rem_euclid(86_400) >= 86_400 - slot_secs;
         let slots = self.sizes.slots;
         if count > 0 {
             let rows = self.day_stamps.len();
@@ -1714,8 +1732,8 @@ impl SignalDetector {
             } else {
                 f32::NAN
             };
-            if self.day_of_sum != day {
-                self.day_of_sum = day;
+            if self.day_of_sum != week_day {
+                self.day_of_sum = week_day;
                 self.day_sum = 0.0;
                 self.day_raw_sum = 0.0;
                 self.day_count = 0;
@@ -1726,6 +1744,9 @@ impl SignalDetector {
         }
         if hour == slots - 1 {
             self.recompute_shape(day, bin_no);
+        }
+        if last_local_slot {
+            let day = week_day;
             if self.day_of_sum == day && self.day_count > 0 {
                 let len = self.week_stamps.len();
                 let slot = day.rem_euclid(len as i64) as usize;
@@ -2216,10 +2237,21 @@ pub fn detect_series(series: &Series, config: &VigieConfig) -> SignalDetection {
 /// its depths. One span gives exactly [`detect_series`]'s result; the cost
 /// grows with the bins that are read, not with the silences.
 pub fn detect_spans(spans: &[Series], config: &VigieConfig) -> Vec<SignalDetection> {
+    detect_spans_local(spans, config, 0)
+}
+
+/// [`detect_spans`] for an entity `local_offset` seconds east of UTC (see
+/// [`SignalDetector::set_local_offset`]).
+pub fn detect_spans_local(
+    spans: &[Series],
+    config: &VigieConfig,
+    local_offset: i64,
+) -> Vec<SignalDetection> {
     let Some(first) = spans.first() else {
         return Vec::new();
     };
     let mut detector = SignalDetector::new(first.key.clone(), first.bin, config);
+    detector.set_local_offset(local_offset);
     let mut detections: Vec<SignalDetection> = Vec::with_capacity(spans.len());
     for series in spans {
         let mut depths = Vec::with_capacity(series.values.len());

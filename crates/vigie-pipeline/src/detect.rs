@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use vigie_detect::{
-    detect_spans, ioda_detect_series, IodaConfig, IodaLevel, SignalDetection, SignalEvent,
+    detect_spans_local, ioda_detect_series, IodaConfig, IodaLevel, SignalDetection, SignalEvent,
     VigieConfig, MAX_SILENCE_SECS,
 };
 use vigie_model::{BinSize, Entity, EntityKind, Series, SeriesKey, TimeRange, TimeWindow};
@@ -152,7 +152,10 @@ fn detect_all(
     threads: usize,
 ) -> Vec<SeriesResult> {
     let detect_one = |spans: &Vec<Series>| {
-        let vigie = detect_spans(spans, config);
+        let offset = spans
+            .first()
+            .map_or(0, |s| crate::local_offset(&s.key.entity));
+        let vigie = detect_spans_local(spans, config, offset);
         let ioda_events: Vec<SignalEvent> = spans
             .iter()
             .filter_map(|s| ioda_detect_series(s, ioda))

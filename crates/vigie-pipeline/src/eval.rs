@@ -149,6 +149,7 @@ pub fn evaluate_labels(store: &Store, options: &EvalOptions) -> Result<Vec<EvalR
         let own = (!sources.iter().any(|s| pooled.contains(s))).then(|| entity.clone());
         groups.entry((sources, own)).or_default().push(Dataset {
             name: entity.to_string(),
+            local_offset: crate::local_offset(&entity),
             entity,
             series,
             labels: kept,

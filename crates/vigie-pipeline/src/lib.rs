@@ -112,3 +112,28 @@ pub use source::{
     Source, SourceContext, Stop, TelescopeConfig, TelescopeSource, Unit,
 };
 pub use store_health::{check_store, describe_check, plausible_range, repair_store};
+
+/// An entity's offset from UTC in seconds, as every detection path gives
+/// it to the detector (batch, live, the bus workers, `vigie eval`): its
+/// zone's standard offset (`vigie_publish::report::tz`), 0 for an AS or an
+/// unknown zone. A weekend is a local matter; counted in UTC days, the
+/// end of a Sunday at UTC−2 read as two hours of a Monday that fell short.
+pub fn local_offset(entity: &vigie_model::Entity) -> i64 {
+    vigie_publish::report::tz::standard_offset_secs(entity).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod local_offset_tests {
+    use super::local_offset;
+
+    #[test]
+    fn entities_get_their_zones_standard_offset_and_ases_utc() {
+        let of = |name: &str| local_offset(&name.parse().expect("entity"));
+        assert_eq!(of("IQ"), 3 * 3600);
+        assert_eq!(of("VE"), -4 * 3600);
+        assert_eq!(of("MM"), 6 * 3600 + 1800);
+        // Standard time, not summer time.
+        assert_eq!(of("UA"), 2 * 3600);
+        assert_eq!(of("AS9198"), 0);
+    }
+}

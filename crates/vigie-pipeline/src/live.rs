@@ -793,6 +793,7 @@ type Restored = (LiveDetector, HashMap<(SeriesKey, u32), (UnixSecs, usize)>);
 /// unreadable one is said on stderr and left out).
 fn restore_checkpoints(store: &Store, config: VigieConfig, method: &str) -> Result<Restored> {
     let mut detector = LiveDetector::new(config);
+    detector.set_local_offsets(crate::local_offset);
     let mut saved_depths = HashMap::new();
     let (states, _) = store
         .detector_states(method)
@@ -834,7 +835,7 @@ pub(crate) fn encode_state(state: &SeriesState) -> Result<Vec<u8>> {
 /// detector's rings in their compact form); a checkpoint without them,
 /// from an older vigie, is unreadable and its series is warmed up from
 /// the store again.
-const STATE_FORMAT: &[u8] = b"VGS5";
+const STATE_FORMAT: &[u8] = b"VGS6";
 
 /// The inverse of [`encode_state`].
 fn decode_state(bytes: &[u8]) -> Result<SeriesState> {

@@ -49,6 +49,8 @@ pub fn load(dir: &std::path::Path, name: &str, file: &str, entity: &str) -> Data
             .map(|span| Label::new(span.entity.clone(), span.start, span.end))
             .collect(),
         series: imported.series,
+        // UTC days: the zone tables live above this crate.
+        local_offset: 0,
     }
 }
 

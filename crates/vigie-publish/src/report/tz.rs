@@ -288,6 +288,19 @@ pub fn entity_zone(entity: &Entity) -> Option<(Tz, ZoneSource)> {
     }
 }
 
+/// The standard UTC offset (seconds east, daylight saving time left out)
+/// of an entity's zone ([`entity_zone`]), as its offset on 1 January 2020;
+/// `None` for an AS or an unknown country. One number an entity, the same
+/// whenever it is asked, so that detection counts the same local days in
+/// batch and live.
+pub fn standard_offset_secs(entity: &Entity) -> Option<i64> {
+    use chrono_tz::OffsetComponents;
+    let (zone, _) = entity_zone(entity)?;
+    let reference = chrono::DateTime::from_timestamp(1_577_836_800, 0)?.naive_utc();
+    let offset = zone.offset_from_utc_datetime(&reference);
+    Some(offset.base_utc_offset().num_seconds())
+}
+
 /// The UTC offset (minutes east) of `zone` at time `t`, daylight saving
 /// time included.
 pub fn offset_minutes_at(zone: Tz, t: UnixSecs) -> i32 {
