@@ -15,7 +15,7 @@ use vigie_model::{format_utc, Entity, Series, UnixSecs};
 use crate::config::{IodaConfig, VigieConfig};
 use crate::fusion::fuse;
 use crate::ioda::ioda_detect_series;
-use crate::vigie::detect_spans_local;
+use crate::vigie::detect_series_local;
 
 /// An outage known from elsewhere (a label column, a ground-truth list).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -266,11 +266,7 @@ impl Method {
             Method::Vigie(config) => {
                 let detections: Vec<_> = own
                     .iter()
-                    .map(|s| {
-                        let mut one =
-                            detect_spans_local(std::slice::from_ref(*s), config, local_offset);
-                        one.pop().expect("one span gives one detection")
-                    })
+                    .map(|s| detect_series_local(s, config, local_offset))
                     .collect();
                 fuse(entity, &detections, config)
                     .into_iter()

@@ -72,6 +72,6 @@ pub use labels::{
 };
 pub use live::{LiveDetector, SeriesState};
 pub use vigie::{
-    detect_series, detect_spans, detect_spans_local, BinVerdict, PhaseKind, SignalDetector,
-    MAX_SILENCE_SECS,
+    detect_series, detect_series_local, detect_spans, detect_spans_local, BinVerdict, PhaseKind,
+    SignalDetector, MAX_SILENCE_SECS,
 };

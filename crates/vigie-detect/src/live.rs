@@ -168,18 +168,13 @@ pub struct LiveDetector {
     holding_depths: bool,
     /// Each entity's offset from UTC, for the detectors of its new series
     /// (see [`Self::set_local_offsets`]).
-    #[serde(skip, default = "utc_offsets")]
+    #[serde(skip, default = "utc_days")]
     local_offset: fn(&Entity) -> i64,
 }
 
-/// No zone known: weekdays are UTC days.
-fn utc_days(_: &Entity) -> i64 {
-    0
-}
-
-/// [`utc_days`], as a default for a detector read back.
-fn utc_offsets() -> fn(&Entity) -> i64 {
-    utc_days
+/// No zone known: every entity's weekdays are UTC days.
+fn utc_days() -> fn(&Entity) -> i64 {
+    |_| 0
 }
 
 /// One series' detector state without its depth history, as a live
@@ -226,7 +221,7 @@ impl LiveDetector {
             changed: BTreeSet::new(),
             pushed: BTreeSet::new(),
             holding_depths: false,
-            local_offset: utc_days,
+            local_offset: utc_days(),
         }
     }
 

@@ -1215,7 +1215,14 @@ impl SignalDetector {
     /// more than the drop itself: a bin as deep as the drop belongs to it
     /// however noisy the signal (a few counts an hour falling to none).
     fn departure(&self, fraction: f64, depth: f64) -> f64 {
-        let noise = self.config.departure_sigmas * self.sigma(1).unwrap_or(self.config.noise_floor);
+        self.departure_of_mean(fraction, depth, 1)
+    }
+
+    /// [`Self::departure`] for the mean of `bins` bins, whose noise is one
+    /// bin's over the square root of their number.
+    fn departure_of_mean(&self, fraction: f64, depth: f64, bins: usize) -> f64 {
+        let noise = self.config.departure_sigmas * self.sigma(1).unwrap_or(self.config.noise_floor)
+            / (bins.max(1) as f64).sqrt();
         (fraction * depth).max(noise).min(depth.max(0.0))
     }
 
@@ -1367,11 +1374,7 @@ impl SignalDetector {
             .iter()
             .filter(|(b, _)| *b >= candidate && *b < walked)
             .count();
-        let noise = self.config.departure_sigmas * self.sigma(1).unwrap_or(self.config.noise_floor)
-            / (between.max(1) as f64).sqrt();
-        let delta = (self.config.recovery_fraction * event_depth)
-            .max(noise)
-            .min(event_depth.max(0.0));
+        let delta = self.departure_of_mean(self.config.recovery_fraction, event_depth, between);
         match mean_depth_between(&points, candidate, walked) {
             Some(mean) if mean <= event_depth - delta => candidate,
             _ => walked,
@@ -2225,7 +2228,17 @@ fn ring_median(ring: &[f32]) -> Option<f64> {
 /// Runs vigie's detector over a whole series (the batch mode: the same
 /// per-bin loop as live detection).
 pub fn detect_series(series: &Series, config: &VigieConfig) -> SignalDetection {
-    let mut one = detect_spans(std::slice::from_ref(series), config);
+    detect_series_local(series, config, 0)
+}
+
+/// [`detect_series`] for an entity `local_offset` seconds east of UTC (see
+/// [`SignalDetector::set_local_offset`]).
+pub fn detect_series_local(
+    series: &Series,
+    config: &VigieConfig,
+    local_offset: i64,
+) -> SignalDetection {
+    let mut one = detect_spans_local(std::slice::from_ref(series), config, local_offset);
     one.pop().expect("one span gives one detection")
 }
 
