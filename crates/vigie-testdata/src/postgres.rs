@@ -95,6 +95,15 @@ impl TestDatabase {
         self.server.url(&self.name)
     }
 
+    /// Its URL through `host` (a name or an address of this machine), with
+    /// the query `params` (`sslmode=verify-full&sslrootcert=…`).
+    pub fn url_at(&self, host: &str, params: &str) -> String {
+        format!(
+            "postgres://{SUPERUSER}@{host}:{}/{}?{params}",
+            self.server.port, self.name
+        )
+    }
+
     /// Its name.
     pub fn name(&self) -> &str {
         &self.name

@@ -399,13 +399,7 @@ fn the_store_url_asks_for_tls_as_libpq_does() {
     };
     let server = db.server();
     let ca = server.ca_file().unwrap().display().to_string();
-    let at = |host: &str, params: &str| {
-        format!(
-            "postgres://vigie@{host}:{}/{}?{params}",
-            server.port(),
-            db.name()
-        )
-    };
+    let at = |host: &str, params: &str| db.url_at(host, params);
     let dir = tempfile::tempdir().unwrap();
     // The server's certificate checked against the test CA, by its name.
     let verified = at(

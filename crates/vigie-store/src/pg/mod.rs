@@ -1363,13 +1363,7 @@ mod tests {
         };
         let server = db.server();
         let ca = server.ca_file().unwrap().display().to_string();
-        let at = |host: &str, params: &str| {
-            format!(
-                "postgres://vigie@{host}:{}/{}?{params}",
-                server.port(),
-                db.name()
-            )
-        };
+        let at = |host: &str, params: &str| db.url_at(host, params);
         // require: TLS without a certificate check; writes and reads go
         // through, and another connection uses the same TLS.
         let key = SeriesKey {
