@@ -1974,15 +1974,23 @@ impl SignalDetector {
             }
             let week = DAYS_PER_WEEK as i64;
             let from = (day - week / 2).min(last_day - week + 1).max(first_day);
-            let mut around: Vec<f64> = kept
-                .iter()
-                .filter(|(d, _, r)| *d >= from && *d < from + week && r.is_finite())
-                .map(|(_, _, r)| *r)
-                .collect();
+            let in_week = || {
+                kept.iter()
+                    .filter(move |(d, _, r)| *d >= from && *d < from + week && r.is_finite())
+            };
+            let mut around: Vec<f64> = in_week().map(|(_, _, r)| *r).collect();
             if around.len() < DAYS_PER_WEEK - 2 {
                 return None;
             }
-            middle(&mut around).filter(|m| *m > 0.0).map(|m| raw / m)
+            // A week that did not hold its level (most of it in an
+            // outage) is no reference: its days' ratios are an outage's
+            // noise over itself, and two that happen to agree would be
+            // learnt as a weekday's pattern.
+            let mut inpainted: Vec<f64> = in_week().map(|(_, v, _)| *v).collect();
+            let reference = middle(&mut inpainted)?;
+            middle(&mut around)
+                .filter(|m| *m > 0.0 && *m >= (1.0 - self.min_depth) * reference)
+                .map(|m| raw / m)
         };
         let mut factors = [1.0f32; DAYS_PER_WEEK];
         let mut any = false;
