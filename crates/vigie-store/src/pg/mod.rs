@@ -29,12 +29,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{FromSql, ToSql, Type};
-use postgres::{Client, IsolationLevel, Row, Statement, Transaction};
+use postgres::{Client, GenericClient, IsolationLevel, Row, Statement, Transaction};
 use rustc_hash::FxHashMap;
 use vigie_model::{BinSize, Entity, Series, SeriesKey, TimeRange, UnixSecs};
 
 use crate::codec::day_of;
-use crate::codec::{self, block_of};
+use crate::codec::{self, block_of, BLOCK_SHIFT};
 use crate::error::corrupt;
 use crate::error::BUSY_TIMEOUT;
 use crate::extent::{
@@ -128,14 +128,14 @@ pub(crate) struct Statements(RefCell<HashMap<&'static str, Statement>>);
 impl Statements {
     fn get(
         &self,
-        tx: &mut Transaction<'_>,
+        client: &mut impl GenericClient,
         label: &str,
         sql: &'static str,
     ) -> Result<Statement, StoreError> {
         if let Some(statement) = self.0.borrow().get(sql) {
             return Ok(statement.clone());
         }
-        let statement = tx
+        let statement = client
             .prepare(sql)
             .map_err(pg_error(label, "preparing a query"))?;
         self.0.borrow_mut().insert(sql, statement.clone());
@@ -506,22 +506,61 @@ impl PgStore {
         range: TimeRange,
     ) -> Result<Series, StoreError> {
         let mut series = Series::empty(key.clone(), bin, range);
-        self.read("reading a series", |tx, label| {
-            let Some(id) = find_series(tx, label, &self.statements, key, bin)? else {
-                return Ok(());
-            };
-            let end = series.end();
-            read_values(
-                tx,
-                label,
-                &self.statements,
-                id,
-                bin,
-                series.start,
-                end,
-                &mut series.values,
+        // One statement (so one snapshot, without a transaction around
+        // it): the series' id, its chunks, then its block's staged bins.
+        // Each round trip to the server is two wake-ups, each of which
+        // waits for a core when the machine is busy (docs/BENCHMARKS.md).
+        let label = &self.label;
+        let context = "reading a series";
+        let mut client = self.client.borrow_mut();
+        let statement = self.statements.get(
+            &mut *client,
+            label,
+            "WITH s AS (
+                 SELECT s.series_id FROM series s JOIN entities e ON e.entity_id = s.entity_id
+                 WHERE e.kind = $1 AND e.code = $2 AND s.signal = $3 AND s.bin_secs = $4)
+             SELECT s.series_id, 0 AS part, c.chunk_start AS at, 0::BIGINT AS stage_row, c.data
+             FROM s JOIN chunks c ON c.series_id = s.series_id
+             WHERE c.chunk_start >= $5 AND c.chunk_start < $7
+             UNION ALL
+             SELECT s.series_id, 1, b.bin_start, b.stage_row, b.data
+             FROM s JOIN staged_bins b ON b.block = s.series_id >> $8
+             WHERE b.bin_start >= $6 AND b.bin_start < $7 AND b.bin_secs = $4
+             ORDER BY part, at, stage_row",
+        )?;
+        let end = series.end();
+        let shift = BLOCK_SHIFT as i32;
+        let rows = client
+            .query(
+                &statement,
+                &[
+                    &key.entity.kind().name(),
+                    &key.entity.code(),
+                    &key.signal.name(),
+                    &i64::from(bin.secs()),
+                    &day_of(series.start),
+                    &series.start,
+                    &end,
+                    &shift,
+                ],
             )
-        })?;
+            .map_err(pg_error(label, context))?;
+        let Some(first) = rows.first() else {
+            return Ok(series);
+        };
+        let id: i64 = col(first, 0, label, context)?;
+        let start = series.start;
+        let mut fill = Fill::new(label, id, bin, start, end, &mut series.values);
+        for row in &rows {
+            let part: i32 = col(row, 1, label, context)?;
+            let at: i64 = col(row, 2, label, context)?;
+            let data: &[u8] = col(row, 4, label, context)?;
+            if part == 0 {
+                fill.chunk(at, data)?;
+            } else {
+                fill.staged(at, data)?;
+            }
+        }
         Ok(series)
     }
 
@@ -533,14 +572,16 @@ impl PgStore {
         self.read("listing series", |tx, label| {
             let context = "listing series";
             let mut rows: Vec<SeriesRow> = Vec::new();
+            let statement = self.statements.get(
+                tx,
+                label,
+                "SELECT s.series_id, e.kind, e.code, s.signal, s.bin_secs, e.name,
+                        s.first_bin, s.last_bin, s.last_value
+                 FROM series s JOIN entities e ON e.entity_id = s.entity_id
+                 WHERE $1::text IS NULL OR (e.kind = $1 AND e.code = $2)",
+            )?;
             for row in tx
-                .query(
-                    "SELECT s.series_id, e.kind, e.code, s.signal, s.bin_secs, e.name,
-                            s.first_bin, s.last_bin, s.last_value
-                     FROM series s JOIN entities e ON e.entity_id = s.entity_id
-                     WHERE $1::text IS NULL OR (e.kind = $1 AND e.code = $2)",
-                    &[&kind, &code],
-                )
+                .query(&statement, &[&kind, &code])
                 .map_err(pg_error(label, context))?
             {
                 let kind: String = col(&row, 1, label, context)?;
@@ -569,13 +610,15 @@ impl PgStore {
                 let blocks = staging.blocks();
                 let all = only.is_none();
                 let params: Vec<&(dyn ToSql + Sync)> = vec![&all, &blocks];
+                let statement = self.statements.get(
+                    tx,
+                    label,
+                    "SELECT bin_start, block, data FROM staged_bins
+                     WHERE $1 OR block = ANY($2)
+                     ORDER BY bin_start DESC, stage_row DESC",
+                )?;
                 let mut iter = tx
-                    .query_raw(
-                        "SELECT bin_start, block, data FROM staged_bins
-                         WHERE $1 OR block = ANY($2)
-                         ORDER BY bin_start DESC, stage_row DESC",
-                        params,
-                    )
+                    .query_raw(&statement, params)
                     .map_err(pg_error(label, context))?;
                 while let Some(row) = iter.next().map_err(pg_error(label, context))? {
                     let bin_start: i64 = col(&row, 0, label, context)?;
@@ -643,18 +686,22 @@ impl PgStore {
     }
 
     pub(crate) fn entity_name(&self, entity: &Entity) -> Result<Option<String>, StoreError> {
-        self.read("looking up an entity name", |tx, label| {
-            let row = tx
-                .query_opt(
-                    "SELECT name FROM entities WHERE kind = $1 AND code = $2",
-                    &[&entity.kind().name(), &entity.code()],
-                )
-                .map_err(pg_error(label, "looking up an entity name"))?;
-            Ok(row
-                .map(|row| col::<Option<String>>(&row, 0, label, "looking up an entity name"))
-                .transpose()?
-                .flatten())
-        })
+        // One statement, prepared once, outside a transaction: one round trip.
+        let label = &self.label;
+        let context = "looking up an entity name";
+        let mut client = self.client.borrow_mut();
+        let statement = self.statements.get(
+            &mut *client,
+            label,
+            "SELECT name FROM entities WHERE kind = $1 AND code = $2",
+        )?;
+        let row = client
+            .query_opt(&statement, &[&entity.kind().name(), &entity.code()])
+            .map_err(pg_error(label, context))?;
+        Ok(row
+            .map(|row| col::<Option<String>>(&row, 0, label, context))
+            .transpose()?
+            .flatten())
     }
 
     pub(crate) fn set_entity_names(
