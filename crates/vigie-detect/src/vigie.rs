@@ -103,6 +103,12 @@ const MAX_ONCE_DIP: f64 = 0.5;
 const NOISE_WARMUP_WINDOWS: u32 = 12;
 /// Normal data, in seconds, that is always enough to trust a noise estimate.
 const NOISE_WARMUP_MAX_SECS: u32 = 2 * 86_400;
+/// The fewest bins a noise estimate is ever trusted after: two days are
+/// two bins at daily bins, and a noise measured on two days says nothing.
+const NOISE_WARMUP_MIN_BINS: u32 = 7;
+/// The fewest bins a noise estimate is a mean over (its memory is a day
+/// otherwise): as many as an hourly series has in a day.
+const NOISE_MEMORY_BINS: u32 = 24;
 /// A series silent for longer than this is followed afresh when its data
 /// comes back: what was learnt before is too old to judge by (an event
 /// still open is closed as data lost).
@@ -1439,6 +1445,7 @@ impl SignalDetector {
     fn noise_warmup(&self, window: usize) -> u32 {
         (NOISE_WARMUP_WINDOWS * window as u32)
             .min(NOISE_WARMUP_MAX_SECS / self.sizes.bin_secs.max(1))
+            .max(NOISE_WARMUP_MIN_BINS)
     }
 
     /// The noise of a `window`-bin mean, once measured enough; floored.
@@ -1499,7 +1506,11 @@ impl SignalDetector {
         if bin_no < self.noise_quiet_until {
             return;
         }
-        let alpha_min = f64::from(self.sizes.bin_secs) / 86_400.0;
+        // The noise follows the last day, but never fewer than
+        // NOISE_MEMORY_BINS bins: at daily bins a day is one bin, and a
+        // noise that is the last bin's deviation says nothing.
+        let alpha_min =
+            (f64::from(self.sizes.bin_secs) / 86_400.0).min(1.0 / f64::from(NOISE_MEMORY_BINS));
         for index in 0..self.sizes.noise_windows.len() {
             let window = self.sizes.noise_windows[index];
             let mut sum = 0.0;

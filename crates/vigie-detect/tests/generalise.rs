@@ -435,3 +435,36 @@ fn a_total_cut_of_weeks_with_a_few_bins_missing_stays_one_outage_and_leaves_no_t
         assert!((end - cut.1).abs() <= 1800, "{context}");
     }
 }
+
+#[test]
+fn daily_values_with_ordinary_noise_raise_no_alarm() {
+    // At daily bins a day is one bin: a noise that followed "the last
+    // day" was the last bin's deviation alone, so after a day close to
+    // its prediction an ordinary day 10-20% low read as many standard
+    // deviations (false outages in the first days and after a calm one).
+    let config = VigieConfig::default();
+    let mut false_events = Vec::new();
+    for seed in 1..=30u64 {
+        let mut rng = Rng(seed * 2_654_435_761 + 7);
+        let values: Vec<Option<f64>> = (0..60)
+            .map(|_| Some((500.0 * (1.0 + 0.07 * rng.normal())).round()))
+            .collect();
+        let series = Series {
+            key: SeriesKey {
+                entity: "KZ".parse().expect("entity"),
+                signal: SignalKind::ProbeUpSlash24s,
+            },
+            bin: BinSize::new(86_400).expect("bin"),
+            start: T0,
+            values,
+        };
+        let detection = detect_series(&series, &config);
+        false_events.extend(
+            detection
+                .events
+                .into_iter()
+                .map(|e| (seed, e.start, e.depth)),
+        );
+    }
+    assert!(false_events.is_empty(), "{false_events:#?}");
+}
