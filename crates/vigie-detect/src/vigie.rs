@@ -1409,9 +1409,25 @@ impl SignalDetector {
     /// The mean score of the window of confirm length number `index` ending
     /// at `bin_no`, in standard deviations of that window's noise; `None`
     /// before the noise is known.
+    ///
+    /// An index (a unitless value in steps, such as 0..100 in tens) is
+    /// not trusted to better than one step, but that step is an offset
+    /// rather than a noise: a change of one step may be rounding, a fall
+    /// of three held for hours is not. So its evidence is also the drop
+    /// beyond one step over half a step (or the measured noise if
+    /// larger), whichever of the two readings is stronger; one and two
+    /// steps stay within it.
     fn window_evidence(&self, bin_no: i64, index: usize) -> Option<f64> {
         let window = *self.sizes.confirm_windows.get(index)?;
-        Some(self.window_score(bin_no, window)? / self.sigma(window)?)
+        let score = self.window_score(bin_no, window)?;
+        if self.min_prediction == 0.0 {
+            let step = self.resolution();
+            let measured = self.sigma_unresolved(window)?;
+            let floored = score / measured.max(step);
+            let offset = (score - step) / measured.max(step / 2.0);
+            return Some(floored.max(offset));
+        }
+        Some(score / self.sigma(window)?)
     }
 
     /// Mean score over the `window` bins ending at `bin_no`.
@@ -1456,6 +1472,11 @@ impl SignalDetector {
     /// shape of a noisy series (one day of a telescope's low counts), whose
     /// noise was learnt against the last hour, and fades as days add up.
     fn sigma(&self, window: usize) -> Option<f64> {
+        Some(self.sigma_unresolved(window)?.max(self.resolution()))
+    }
+
+    /// [`Self::sigma`] without the resolution floor.
+    fn sigma_unresolved(&self, window: usize) -> Option<f64> {
         let index = self.sizes.noise_windows.iter().position(|w| *w == window)?;
         if self.noise_updates[index] < self.noise_warmup(window) {
             return None;
@@ -1487,7 +1508,7 @@ impl SignalDetector {
         if spread > 0.0 {
             sigma = (sigma * sigma + spread * spread).sqrt();
         }
-        Some(sigma.max(self.config.noise_floor).max(self.resolution()))
+        Some(sigma.max(self.config.noise_floor))
     }
 
     /// The signal's resolution relative to its level: one step of

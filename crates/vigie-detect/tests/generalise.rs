@@ -468,3 +468,69 @@ fn daily_values_with_ordinary_noise_raise_no_alarm() {
     }
     assert!(false_events.is_empty(), "{false_events:#?}");
 }
+
+/// An hourly index in steps of 10 around `level` (a Monash-style
+/// connectivity index): most hours at the level, one in eight a step
+/// off, two-step dips of one or two hours now and then, and `cut` held
+/// at `kept` of the level.
+fn stepped_index(level: f64, days: i64, cut: (UnixSecs, UnixSecs), kept: f64, seed: u64) -> Series {
+    let mut rng = Rng(seed | 1);
+    let mut values = Vec::new();
+    let mut dip_left = 0;
+    for i in 0..days * 24 {
+        let t = T0 + i * HOUR;
+        let r = rng.uniform();
+        if dip_left == 0 && r < 0.01 {
+            dip_left = 1 + (rng.uniform() * 2.0) as i32;
+        }
+        let mut v = level;
+        if dip_left > 0 {
+            v -= 20.0;
+            dip_left -= 1;
+        } else if r < 0.07 {
+            v -= 10.0;
+        } else if r < 0.13 {
+            v += 10.0;
+        }
+        if t >= cut.0 && t < cut.1 {
+            v = (level * kept / 10.0).round() * 10.0;
+        }
+        values.push(Some(v.clamp(0.0, 100.0)));
+    }
+    Series {
+        key: SeriesKey {
+            entity: "US/Louisiana: Lafayette".parse().expect("entity"),
+            signal: SignalKind::ConnectivityIndex,
+        },
+        bin: BinSize::new(3600).expect("bin"),
+        start: T0,
+        values,
+    }
+}
+
+#[test]
+fn three_steps_down_of_a_stepped_index_for_hours_are_an_outage_and_two_are_not() {
+    let config = VigieConfig::default();
+    for seed in 1..=10u64 {
+        // Three steps down (60 → 30) for ten hours after two weeks.
+        let cut = (T0 + 14 * DAY + 9 * HOUR, T0 + 14 * DAY + 19 * HOUR);
+        let series = stepped_index(60.0, 17, cut, 0.5, seed);
+        let detection = detect_series(&series, &config);
+        let context = format!("seed {seed}: {:#?}", detection.events);
+        assert_eq!(detection.events.len(), 1, "{context}");
+        let event = &detection.events[0];
+        assert!((event.start - cut.0).abs() <= HOUR, "{context}");
+        assert!(
+            event.end.is_some_and(|end| (end - cut.1).abs() <= HOUR),
+            "{context}"
+        );
+        // Its wobbles alone, one and two steps, are no outage.
+        let calm = stepped_index(60.0, 17, (0, 0), 1.0, seed);
+        let detection = detect_series(&calm, &config);
+        assert!(
+            detection.events.is_empty(),
+            "seed {seed}: {:#?}",
+            detection.events
+        );
+    }
+}
