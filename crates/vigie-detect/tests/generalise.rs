@@ -47,17 +47,23 @@ fn minutes(level: f64, days: i64, cut: (UnixSecs, UnixSecs), kept: f64, seed: u6
 /// The per-minute values averaged into bins of `bin_secs`.
 fn binned(signal: SignalKind, per_minute: &[f64], bin_secs: u32) -> Series {
     let per_bin = (bin_secs as i64 / MINUTE) as usize;
+    let values = per_minute
+        .chunks(per_bin)
+        .map(|c| Some((c.iter().sum::<f64>() / c.len() as f64).round()))
+        .collect();
+    series("KZ", signal, bin_secs, values)
+}
+
+/// A series of `entity`'s `signal` from [`T0`], one value per `bin_secs`.
+fn series(entity: &str, signal: SignalKind, bin_secs: u32, values: Vec<Option<f64>>) -> Series {
     Series {
         key: SeriesKey {
-            entity: "KZ".parse().expect("entity"),
+            entity: entity.parse().expect("entity"),
             signal,
         },
         bin: BinSize::new(bin_secs).expect("bin"),
         start: T0,
-        values: per_minute
-            .chunks(per_bin)
-            .map(|c| Some((c.iter().sum::<f64>() / c.len() as f64).round()))
-            .collect(),
+        values,
     }
 }
 
@@ -164,15 +170,7 @@ fn hourly_counts(mean: f64, days: i64, cuts: &[(UnixSecs, UnixSecs)], seed: u64)
             Some(poisson(&mut rng, wandering))
         })
         .collect();
-    Series {
-        key: SeriesKey {
-            entity: "MM".parse().expect("entity"),
-            signal: SignalKind::ProbeUpAddresses,
-        },
-        bin: BinSize::new(3600).expect("bin"),
-        start: T0,
-        values,
-    }
+    series("MM", SignalKind::ProbeUpAddresses, 3600, values)
 }
 
 #[test]
@@ -252,15 +250,7 @@ fn probing_with_weekend(
             Some((mean + mean.sqrt() * rng.normal()).max(0.0).round())
         })
         .collect();
-    Series {
-        key: SeriesKey {
-            entity: "AE".parse().expect("entity"),
-            signal: SignalKind::ProbeUpSlash24s,
-        },
-        bin: BinSize::new(3600).expect("bin"),
-        start: T0,
-        values,
-    }
+    series("AE", SignalKind::ProbeUpSlash24s, 3600, values)
 }
 
 #[test]
@@ -302,15 +292,7 @@ fn low_counts(mean: f64, days: i64, cut: (UnixSecs, UnixSecs), seed: u64) -> Ser
             Some(poisson(&mut rng, mean * daily * kept))
         })
         .collect();
-    Series {
-        key: SeriesKey {
-            entity: "KZ".parse().expect("entity"),
-            signal: SignalKind::ProbeUpSlash24s,
-        },
-        bin: BinSize::new(300).expect("bin"),
-        start: T0,
-        values,
-    }
+    series("KZ", SignalKind::ProbeUpSlash24s, 300, values)
 }
 
 #[test]
@@ -363,15 +345,7 @@ fn local_weekend_probing(days: i64, cut: Option<(UnixSecs, UnixSecs)>, seed: u64
             Some((1000.0 * daily * weekend * kept * (1.0 + 0.01 * rng.normal())).round())
         })
         .collect();
-    Series {
-        key: SeriesKey {
-            entity: "US".parse().expect("entity"),
-            signal: SignalKind::ProbeUpSlash24s,
-        },
-        bin: BinSize::new(600).expect("bin"),
-        start: T0,
-        values,
-    }
+    series("US", SignalKind::ProbeUpSlash24s, 600, values)
 }
 
 #[test]
@@ -449,15 +423,7 @@ fn daily_values_with_ordinary_noise_raise_no_alarm() {
         let values: Vec<Option<f64>> = (0..60)
             .map(|_| Some((500.0 * (1.0 + 0.07 * rng.normal())).round()))
             .collect();
-        let series = Series {
-            key: SeriesKey {
-                entity: "KZ".parse().expect("entity"),
-                signal: SignalKind::ProbeUpSlash24s,
-            },
-            bin: BinSize::new(86_400).expect("bin"),
-            start: T0,
-            values,
-        };
+        let series = series("KZ", SignalKind::ProbeUpSlash24s, 86_400, values);
         let detection = detect_series(&series, &config);
         false_events.extend(
             detection
@@ -497,15 +463,12 @@ fn stepped_index(level: f64, days: i64, cut: (UnixSecs, UnixSecs), kept: f64, se
         }
         values.push(Some(v.clamp(0.0, 100.0)));
     }
-    Series {
-        key: SeriesKey {
-            entity: "US/Louisiana: Lafayette".parse().expect("entity"),
-            signal: SignalKind::ConnectivityIndex,
-        },
-        bin: BinSize::new(3600).expect("bin"),
-        start: T0,
+    series(
+        "US/Louisiana: Lafayette",
+        SignalKind::ConnectivityIndex,
+        3600,
         values,
-    }
+    )
 }
 
 #[test]
