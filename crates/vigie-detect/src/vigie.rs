@@ -101,7 +101,8 @@ const MAX_ONCE_DIP: f64 = 0.5;
 /// window length is trusted (a window of `w` bins needs `w` times as many
 /// updates, since consecutive windows overlap), up to two days of data.
 const NOISE_WARMUP_WINDOWS: u32 = 12;
-/// Normal data, in seconds, that is always enough to trust a noise estimate.
+/// Normal data, in seconds, that is always enough to trust a noise estimate
+/// once it holds [`NOISE_WARMUP_MIN_BINS`] bins.
 const NOISE_WARMUP_MAX_SECS: u32 = 2 * 86_400;
 /// The fewest bins a noise estimate is ever trusted after: two days are
 /// two bins at daily bins, and a noise measured on two days says nothing.
@@ -1420,7 +1421,7 @@ impl SignalDetector {
     fn window_evidence(&self, bin_no: i64, index: usize) -> Option<f64> {
         let window = *self.sizes.confirm_windows.get(index)?;
         let score = self.window_score(bin_no, window)?;
-        if self.min_prediction == 0.0 {
+        if self.is_index() {
             let step = self.resolution();
             let measured = self.sigma_unresolved(window)?;
             let floored = score / measured.max(step);
@@ -1450,14 +1451,23 @@ impl SignalDetector {
     /// Poisson counts), so a depth at a quiet hour is worth less than the
     /// same depth at a busy hour; `season` is the baseline over the level.
     fn noise_scale(&self, season: f32) -> f64 {
-        if self.min_prediction == 0.0 {
+        if self.is_index() {
             1.0
         } else {
             f64::from(season).clamp(0.04, 25.0).sqrt()
         }
     }
 
-    /// Updates needed before the noise of a `window`-bin mean is trusted.
+    /// Whether the signal is a unitless index (Google's traffic, a Monash
+    /// connectivity index) rather than a count of things: the one kind
+    /// given no minimum prediction.
+    fn is_index(&self) -> bool {
+        self.min_prediction == 0.0
+    }
+
+    /// Updates needed before the noise of a `window`-bin mean is trusted:
+    /// twelve windows' worth, up to two days, never fewer than
+    /// [`NOISE_WARMUP_MIN_BINS`].
     fn noise_warmup(&self, window: usize) -> u32 {
         (NOISE_WARMUP_WINDOWS * window as u32)
             .min(NOISE_WARMUP_MAX_SECS / self.sizes.bin_secs.max(1))
