@@ -61,13 +61,21 @@
 //! the series' own noise for that window length by the number of standard
 //! deviations that gives each window length the same false-alarm budget
 //! ([`VigieConfig::false_alarm_days`]); the noise is learnt from normal bins
-//! eight hours old, so a drop being confirmed never raises its own bar. The onset is then
+//! eight hours old, so a drop being confirmed never raises its own bar. At
+//! coarse bins (3 hours, a day), where those windows are one or two bins,
+//! windows of up to a third of the level's own window are added, and a
+//! window whose own noise is not measured yet is judged against one bin's,
+//! which bounds it. The onset is then
 //! moved back to the least-squares location of the step; the recovery, once
 //! back for 30 minutes, to the first bin that climbed out of the outage
 //! level (or, when a noisy bin just after it stopped that walk, to the
 //! least-squares location of the step up, at most the exit window
 //! earlier). Missing bins are never low: they neither start nor end an outage,
 //! they are counted as gaps.
+//!
+//! Before any noise is known (seven values: a week of daily bins), a drop
+//! held over the record window is an outage when every bin of it is half a
+//! learnt baseline down and under half of the lowest level value seen.
 //!
 //! A drop of three hours or more is also confirmed, step or not, when it
 //! falls below half of the signal's *record low* (the lowest mean of three
@@ -131,6 +139,9 @@ const MIN_SHAPE: f32 = 0.05;
 /// Bins whose season (daily shape times weekly factor) is below this
 /// share of the mean day do not enter the level history.
 const MIN_LEVEL_SEASON: f32 = 0.25;
+/// Before any noise is known, a drop of at least this fraction held over
+/// the record window is an outage (IODA's critical level).
+const YOUNG_OUTAGE_DEPTH: f64 = 0.5;
 /// Days of record lows remembered.
 const RECORD_DAYS: usize = 14;
 /// Days with a record low needed before the record is trusted.
@@ -234,6 +245,29 @@ impl Sizes {
             }
             w
         };
+        // The level learns a drop within half its window, so a drop must be
+        // confirmed well before that: the configured windows (up to 8 hours)
+        // are a third of a day's level at fine bins, but only two bins at
+        // 3-hour or daily bins. Coarse series also get windows up to a third
+        // of the level, so that a few bins of evidence add up before the
+        // level learns the drop.
+        // A median of one or two values is no baseline: with daily bins
+        // the level spans a week (the weekly factor takes the weekdays out
+        // of it), whatever the configured window.
+        let level_bins = bins(config.level_window_secs).max(MIN_LEVEL_BINS);
+        let confirm_windows: Vec<usize> = {
+            let mut w = confirm_windows;
+            let longest = level_bins.div_ceil(3);
+            let mut next = w.last().copied().unwrap_or(1) * 2;
+            while next < longest {
+                w.push(next);
+                next *= 2;
+            }
+            if w.last().is_some_and(|l| *l < longest) {
+                w.push(longest);
+            }
+            w
+        };
         let exit_bins = bins(config.exit_window_secs);
         let mut noise_windows = confirm_windows.clone();
         noise_windows.push(1);
@@ -247,19 +281,18 @@ impl Sizes {
                 upper_quantile(p)
             })
             .collect();
-        let lookback_bins = bins(config.lookback_secs);
         let two_hours = bins(2 * 3600) + 2;
         let widest = exit_bins;
         let widest_confirm = confirm_windows.last().copied().unwrap_or(1);
+        // An onset is dated back at least over the longest window that
+        // can confirm it, and one bin before it.
+        let lookback_bins = bins(config.lookback_secs).max(widest_confirm + 1);
         let slot_secs = bin.secs().max(3600);
         Sizes {
             bin_secs: bin.secs(),
             slot_secs,
             slots: (86_400 / slot_secs).max(1) as usize,
-            // A median of one or two values is no baseline: with daily bins
-            // the level spans a week (the weekly factor takes the weekdays
-            // out of it), whatever the configured window.
-            level_bins: bins(config.level_window_secs).max(MIN_LEVEL_BINS),
+            level_bins,
             warmup_bins: bins(config.warmup_secs),
             confirm_windows,
             noise_windows,
@@ -1058,6 +1091,46 @@ impl SignalDetector {
             return None;
         }
         let (mean, count) = self.window_mean(bin_no, window);
+        // Before any noise is known (the first days of a coarse series), a
+        // drop is an outage when every bin of the record window is half a
+        // learnt seasonal baseline down (IODA's critical level) and below
+        // half of the lowest value the level has seen: a few values tell no
+        // noise, but they tell how low the series goes. (Against the last
+        // hour, a steep first evening falls that far.)
+        if self.sigma(1).is_none() {
+            let young_depth = min_depth.max(YOUNG_OUTAGE_DEPTH);
+            if count < window || mean.is_none_or(|m| m < young_depth) {
+                return None;
+            }
+            let ring = self.level_ring.len() as i64;
+            let in_window = |slot: usize| {
+                (0..window as i64).any(|k| (bin_no - k).rem_euclid(ring) as usize == slot)
+            };
+            let lowest = self
+                .level_ring
+                .iter()
+                .enumerate()
+                .filter(|(slot, v)| v.is_finite() && !in_window(*slot))
+                .map(|(_, v)| f64::from(*v))
+                .fold(f64::INFINITY, f64::min);
+            let all_low = lowest.is_finite()
+                && (0..window as i64)
+                    .filter_map(|k| self.recent_bin(bin_no - k))
+                    .all(|r| {
+                        !r.local
+                            && f64::from(r.depth) >= young_depth
+                            && f64::from(r.value / r.season.max(f32::MIN_POSITIVE))
+                                <= RECORD_SHARE * lowest
+                    });
+            if !all_low {
+                return None;
+            }
+            let mean = mean.unwrap_or(young_depth);
+            return match self.locate_onset(bin_no, floor_bin, min_depth, window, mean, false) {
+                Onset::At(onset) => Some((onset, strongest)),
+                _ => None,
+            };
+        }
         let mean = mean.filter(|m| *m >= min_depth && count >= window.div_ceil(2))?;
         if !self.below_record(bin_no) {
             return None;
@@ -1488,11 +1561,20 @@ impl SignalDetector {
     /// [`Self::sigma`] without the resolution floor.
     fn sigma_unresolved(&self, window: usize) -> Option<f64> {
         let index = self.sizes.noise_windows.iter().position(|w| *w == window)?;
-        if self.noise_updates[index] < self.noise_warmup(window) {
-            return None;
-        }
+        let mad = if self.noise_updates[index] >= self.noise_warmup(window) {
+            self.noise_mad[index]
+        } else {
+            // A mean strays no further than its bins do on average, so
+            // until a window's own noise is measured (twelve windows of
+            // normal data: days at coarse bins) one bin's bounds it.
+            let one = self.sizes.noise_windows.iter().position(|w| *w == 1)?;
+            if window == 1 || self.noise_updates[one] < self.noise_warmup(1) {
+                return None;
+            }
+            self.noise_mad[one]
+        };
         // Mean absolute deviation to standard deviation, for a normal law.
-        let mut sigma = 1.2533 * self.noise_mad[index];
+        let mut sigma = 1.2533 * mad;
         if self.current_shape_days > 0 {
             let one_bin = self.sizes.noise_windows.iter().position(|w| *w == 1);
             if let Some(one_bin) = one_bin {
