@@ -402,6 +402,13 @@ impl LiveDetector {
         }
     }
 
+    /// Whether `state` was saved by a detector of this configuration and
+    /// version ([`SignalDetector::built_by`]); one that was not should not
+    /// be restored but warmed up from the store again.
+    pub fn fits(&self, state: &SeriesState) -> bool {
+        state.detector.built_by(&self.config)
+    }
+
     /// Resumes a series from its checkpoint and its depth history
     /// (replacing what was followed). Returns `false`, restoring nothing,
     /// when the history is shorter than the state says.

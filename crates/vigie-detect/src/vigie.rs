@@ -555,6 +555,17 @@ pub struct SignalDetector {
 }
 
 impl SignalDetector {
+    /// Whether this detector (restored from a checkpoint, say) was built
+    /// by `config` with the windows and sizes this version derives from
+    /// it. One saved by another configuration, or by a version whose
+    /// windows differ, would go on judging its series unlike batch
+    /// detection: it is to be warmed up again instead.
+    pub fn built_by(&self, config: &VigieConfig) -> bool {
+        self.config == *config
+            && BinSize::new(self.sizes.bin_secs)
+                .is_ok_and(|bin| Sizes::new(config, bin) == self.sizes)
+    }
+
     /// Counts weekdays, and the days the weekly pattern is learnt from, in
     /// the entity's local time, `offset_secs` east of UTC (a weekend is a
     /// local matter: it ends at local midnight). Call before the first bin.

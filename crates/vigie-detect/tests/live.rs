@@ -173,3 +173,33 @@ fn the_depth_history_stays_bounded_and_incidents_unchanged() {
         days * day
     );
 }
+
+#[test]
+fn a_state_saved_by_another_configuration_is_refused_for_a_warm_up() {
+    // A checkpoint keeps the windows its detector was built with; resumed
+    // by a service whose configuration (or whose version's windows)
+    // differ, it would judge the series unlike batch detection.
+    let key = SeriesKey {
+        entity: "KZ".parse().expect("entity"),
+        signal: SignalKind::ProbeUpSlash24s,
+    };
+    for bin_secs in [300, 3 * 3600, 86_400] {
+        let bin = BinSize::new(bin_secs).expect("bin");
+        let mut live = LiveDetector::new(VigieConfig::default());
+        for i in 0..50 {
+            live.push(
+                &key,
+                bin,
+                1_641_168_000 + i * i64::from(bin_secs),
+                Some(500.0),
+            );
+        }
+        let state = live.series_state(&key, bin_secs).expect("followed");
+        assert!(LiveDetector::new(VigieConfig::default()).fits(&state));
+        let other = VigieConfig {
+            level_window_secs: 2 * 86_400,
+            ..VigieConfig::default()
+        };
+        assert!(!LiveDetector::new(other).fits(&state), "{bin_secs} s");
+    }
+}

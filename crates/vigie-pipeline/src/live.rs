@@ -800,6 +800,10 @@ fn restore_checkpoints(store: &Store, config: VigieConfig, method: &str) -> Resu
         .context("cannot read the live detector's checkpoints")?;
     for checkpoint in states {
         let restored = decode_state(&checkpoint.state).and_then(|state| {
+            anyhow::ensure!(
+                detector.fits(&state),
+                "it was saved by a detector of another configuration or version"
+            );
             let at = (state.first_bin(), state.depths_len());
             let depths = decode_depths(&checkpoint.depths);
             anyhow::ensure!(
