@@ -73,6 +73,14 @@
 //! earlier). Missing bins are never low: they neither start nor end an outage,
 //! they are counted as gaps.
 //!
+//! A drop that no window confirmed before the level would learn it (a
+//! telescope at half its sources, under its 75% minimum depth; a signal too
+//! noisy for eight hours to tell) is *held*: from a step that takes at least
+//! 40% (or the family's minimum depth, if less) over the longest window,
+//! its bins are kept out of the level, and after a day it is judged as a
+//! whole against the longest window's noise, with one chance a day. A held
+//! drop that comes back, or that two days do not confirm, is learnt.
+//!
 //! Before any noise is known (seven values: a week of daily bins), a drop
 //! held over the record window is an outage when every bin of it is half a
 //! learnt baseline down and under half of the lowest level value seen.
@@ -155,6 +163,15 @@ const COARSE_BIN_SECS: u32 = 1800;
 const FLAG_NORMAL: u8 = 0;
 const FLAG_EVENT: u8 = 1;
 const FLAG_UNJUDGED: u8 = 2;
+/// A bin of a drop held out of the level while it may be a sustained one
+/// (see [`SignalDetector::hold`]).
+const FLAG_HELD: u8 = 3;
+/// How long a drop shallower than its family's minimum depth, or too
+/// noisy for any window, must hold to be judged as one sustained drop.
+const SUSTAINED_SECS: u32 = 86_400;
+/// The shallowest sustained drop, whatever the family's minimum depth: a
+/// telescope (minimum 75%) that keeps half its sources for a day or more.
+const SUSTAINED_DEPTH: f64 = 0.4;
 
 thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
@@ -391,6 +408,9 @@ struct OpenEvent {
     depth: f64,
     /// First bin of the current run down (after the last restoration).
     run_start_bin: i64,
+    /// Confirmed as a sustained drop ([`SignalDetector::hold`]): its way
+    /// back is judged over the longest window, as it was found.
+    sustained: bool,
 }
 
 impl OpenEvent {
@@ -552,6 +572,19 @@ pub struct SignalDetector {
     /// and the days its weekly pattern is learnt from, are local days.
     #[serde(default)]
     local_offset: i64,
+    /// A drop held out of the level while it may be a sustained one.
+    held: Option<HeldDrop>,
+}
+
+/// A drop held out of the level (see [`SignalDetector::hold`]).
+#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+struct HeldDrop {
+    /// Its onset.
+    since: i64,
+    /// Sum of the scores and depths of its bins with data, and how many.
+    score_sum: f64,
+    depth_sum: f64,
+    count: u32,
 }
 
 impl SignalDetector {
@@ -631,6 +664,7 @@ impl SignalDetector {
             gap_start: None,
             none_run: 0,
             local_offset: 0,
+            held: None,
         }
     }
 
@@ -826,7 +860,7 @@ impl SignalDetector {
         // The level history: inpainted inside outages, raw otherwise.
         let (written, divisor) = {
             let recent = self.recent[slot];
-            if recent.flag == FLAG_EVENT {
+            if recent.flag == FLAG_EVENT || recent.flag == FLAG_HELD {
                 (recent.level, f32::NAN)
             } else if recent.season < MIN_LEVEL_SEASON {
                 // A deep trough of the daily cycle says little about the
@@ -864,9 +898,41 @@ impl SignalDetector {
         let phase = std::mem::replace(&mut self.phase, Phase::Warmup);
         self.phase = match phase {
             Phase::Warmup => Phase::Warmup,
-            Phase::Normal => match self.try_confirm(bin_no, i64::MIN, self.min_depth) {
-                Some((onset, z)) => Phase::Down(self.open_from(onset, bin_no, z)),
-                None => Phase::Normal,
+            // Past half a level window a held drop is judged as a whole
+            // only: its windows would have been learnt by then, and the
+            // hold must not let them go on confirming a weekday's dip.
+            Phase::Normal => match self
+                .held
+                .filter(|h| (bin_no - h.since) as usize >= self.sizes.level_bins / 2)
+                .map_or_else(
+                    || self.try_confirm(bin_no, i64::MIN, self.min_depth),
+                    |_| None,
+                ) {
+                Some((onset, z)) => {
+                    // A drop held before a window confirmed it is a
+                    // sustained one when it is shallower than the family's
+                    // minimum depth (a noisy quarter hour of it went past):
+                    // it began where the hold found its step. A deeper cut
+                    // within a held dip (a weekend's) is a cut of its own.
+                    let held = self.held.take();
+                    let mut event = self.open_from(onset, bin_no, z);
+                    if let Some(held) = held.filter(|_| event.depth < self.min_depth) {
+                        event = self.open_from(held.since.min(onset), bin_no, z);
+                        event.sustained = true;
+                    } else if let Some(held) = held {
+                        self.held = Some(held);
+                        self.release_hold(onset - 1);
+                    }
+                    Phase::Down(event)
+                }
+                None => match self.hold(bin_no) {
+                    Some((onset, z)) => {
+                        let mut event = self.open_from(onset, bin_no, z);
+                        event.sustained = true;
+                        Phase::Down(event)
+                    }
+                    None => Phase::Normal,
+                },
             },
             Phase::Down(mut event) => {
                 self.extend_event(&mut event, bin_no, depth);
@@ -984,9 +1050,19 @@ impl SignalDetector {
         // minimum depth": for a signal whose minimum depth is large (the
         // telescope's 75%), an outage just past it was back inside itself.
         event.refresh_depth(false);
-        let exit_depth = (event.depth / 2.0).max(self.min_depth / 2.0);
-        let (mean, count) = self.window_mean(bin_no, self.sizes.exit_bins);
-        let needed = self.sizes.exit_bins.div_ceil(2);
+        // (A sustained drop, shallower than the minimum depth, is back
+        // halfway too.)
+        let exit_depth = (event.depth / 2.0).max(self.min_depth.min(SUSTAINED_DEPTH) / 2.0);
+        // A drop only a day could confirm is noisy: one noisy exit window
+        // is not its end.
+        let exit_bins = if event.sustained {
+            let longest = self.sizes.confirm_windows.last().copied().unwrap_or(1);
+            longest.max(self.sizes.exit_bins)
+        } else {
+            self.sizes.exit_bins
+        };
+        let (mean, count) = self.window_mean(bin_no, exit_bins);
+        let needed = exit_bins.div_ceil(2);
         let current_ok = self
             .recent_bin(bin_no)
             .is_some_and(|r| !r.depth.is_nan() && f64::from(r.depth) < exit_depth);
@@ -1010,7 +1086,7 @@ impl SignalDetector {
                 }
                 b -= 1;
             }
-            let since = self.end_location(lower, bin_no, since, event_depth);
+            let since = self.end_location(lower, bin_no, since, event_depth, exit_bins);
             // Bins from `since` on are not part of the outage.
             let keep = (since - event.start_bin).max(1) as usize;
             let restored_depths: Vec<f32> =
@@ -1042,6 +1118,7 @@ impl SignalDetector {
             none_run: 0,
             depth: self.min_depth,
             run_start_bin: onset,
+            sustained: false,
         };
         for b in onset..=bin_no {
             self.mark_event(b);
@@ -1271,7 +1348,7 @@ impl SignalDetector {
         let mut count = 0usize;
         for b in bin_no - window + 1..=bin_no {
             let r = self.recent_bin(b)?;
-            if normal_only && (r.flag == FLAG_EVENT || r.aftermath) {
+            if normal_only && (r.flag == FLAG_EVENT || r.flag == FLAG_HELD || r.aftermath) {
                 return None;
             }
             if !r.value.is_nan() {
@@ -1439,12 +1516,19 @@ impl SignalDetector {
     /// up to `bin_no` all back, each by the recovery departure from the
     /// outage's `event_depth`) back to the least-squares location of one
     /// step up in the depths from `lower` to `bin_no`, when that is earlier
-    /// by no more than the exit window and the bins in between are, on
+    /// by no more than `exit_bins` (the event's exit window) and the bins in between are, on
     /// average, back by the same departure, the noise being that of their
     /// mean (one bin's over the square root of their number): one noisy
     /// bin just after the way back (a few counts a bin) does not make the
     /// end late, while a slow return keeps its last step.
-    fn end_location(&self, lower: i64, bin_no: i64, walked: i64, event_depth: f64) -> i64 {
+    fn end_location(
+        &self,
+        lower: i64,
+        bin_no: i64,
+        walked: i64,
+        event_depth: f64,
+        exit_bins: usize,
+    ) -> i64 {
         if walked <= lower {
             return walked;
         }
@@ -1458,7 +1542,7 @@ impl SignalDetector {
         let Some(candidate) = least_squares_step(&points, Step::Up) else {
             return walked;
         };
-        if candidate >= walked || walked - candidate > self.sizes.exit_bins as i64 {
+        if candidate >= walked || walked - candidate > exit_bins as i64 {
             return walked;
         }
         let between = points
@@ -1702,6 +1786,125 @@ impl SignalDetector {
         (r.bin_no == bin_no).then_some(r)
     }
 
+    /// Holds a drop out of the level while it may be a sustained one, and
+    /// confirms it once it has held for [`SUSTAINED_SECS`]; returns its
+    /// onset and evidence then.
+    ///
+    /// The level learns a drop in half a day, so a drop no window confirmed
+    /// by then (a telescope at half its sources, under its minimum depth; a
+    /// signal too noisy for eight hours to tell) became the level. A drop of
+    /// at least [`SUSTAINED_DEPTH`] (or the family's minimum depth, if less)
+    /// over the longest window, beginning with a step, is now held: its bins
+    /// are inpainted like an outage's, so the baseline stays the one from
+    /// before it. After a day, if its mean depth still is that deep and its
+    /// mean score stands out from the longest window's noise by the
+    /// quantile of one chance a day, it is an outage from its onset. A drop
+    /// that comes back, or that two days do not confirm, is released: its
+    /// bins still remembered are learnt as they were.
+    fn hold(&mut self, bin_no: i64) -> Option<(i64, f64)> {
+        let depth_needed = self.min_depth.min(SUSTAINED_DEPTH);
+        let longest = self.sizes.confirm_windows.last().copied().unwrap_or(1);
+        let current = self.recent_bin(bin_no)?;
+        let (mean, count) = self.window_mean(bin_no, longest);
+        let low = mean.is_some_and(|m| m >= depth_needed) && count >= longest.div_ceil(2);
+        let Some(mut held) = self.held else {
+            // Not against the last hour: a daily shape's hour never seen
+            // (a trough after a long outage) is no baseline for a day.
+            if !low
+                || current.local
+                || current.depth.is_nan()
+                || f64::from(current.depth) < depth_needed
+            {
+                return None;
+            }
+            let mean = mean.unwrap_or(depth_needed);
+            let Onset::At(onset) =
+                self.locate_onset(bin_no, i64::MIN, depth_needed, longest, mean, false)
+            else {
+                return None;
+            };
+            let mut held = HeldDrop {
+                since: onset,
+                score_sum: 0.0,
+                depth_sum: 0.0,
+                count: 0,
+            };
+            for b in onset..=bin_no {
+                if let Some(r) = self.recent_bin(b) {
+                    if !r.score.is_nan() {
+                        held.score_sum += f64::from(r.score);
+                        held.depth_sum += f64::from(r.depth);
+                        held.count += 1;
+                    }
+                }
+                self.mark_held(b);
+            }
+            self.held = Some(held);
+            return None;
+        };
+        if !low {
+            self.release_hold(bin_no);
+            return None;
+        }
+        self.mark_held(bin_no);
+        if !current.score.is_nan() {
+            held.score_sum += f64::from(current.score);
+            held.depth_sum += f64::from(current.depth);
+            held.count += 1;
+        }
+        self.held = Some(held);
+        let step = i64::from(self.sizes.bin_secs);
+        let span = (bin_no - held.since + 1) * step;
+        if span < i64::from(SUSTAINED_SECS) {
+            return None;
+        }
+        let bins = (span / step) as u32;
+        if held.count > 0 && 2 * held.count >= bins {
+            let depth = held.depth_sum / f64::from(held.count);
+            let score = held.score_sum / f64::from(held.count);
+            let threshold = upper_quantile(1.0 / self.config.false_alarm_days.max(1.0));
+            // A dip the weekday showed the one time it was seen lasted all
+            // day, and so does this drop: it weighs on it.
+            let once = self.current_week_once;
+            if let Some(sigma) = self.sigma(longest).map(|s| (s * s + once * once).sqrt()) {
+                let z = score / sigma;
+                if depth >= depth_needed && z >= threshold {
+                    self.held = None;
+                    return Some((held.since, z));
+                }
+            }
+        }
+        if span >= 2 * i64::from(SUSTAINED_SECS) {
+            self.release_hold(bin_no);
+        }
+        None
+    }
+
+    /// Ends a held drop (see [`Self::hold`]): its bins still remembered are
+    /// normal again, and their values go back into the level history.
+    fn release_hold(&mut self, bin_no: i64) {
+        let Some(held) = self.held.take() else {
+            return;
+        };
+        let oldest = held.since.max(bin_no - self.recent.len() as i64 + 1);
+        for b in oldest..=bin_no {
+            if self.recent_bin(b).is_some_and(|r| r.flag == FLAG_HELD) {
+                self.unmark_event(b);
+            }
+        }
+    }
+
+    /// Marks a recent bin as part of a held drop and inpaints its level
+    /// history (an outage's bin stays one).
+    fn mark_held(&mut self, bin_no: i64) {
+        let slot = self.recent_slot(bin_no);
+        if self.recent[slot].bin_no != bin_no || self.recent[slot].flag == FLAG_EVENT {
+            return;
+        }
+        self.mark_event(bin_no);
+        self.recent[slot].flag = FLAG_HELD;
+    }
+
     /// Marks a recent bin as part of an outage and inpaints its level history.
     fn mark_event(&mut self, bin_no: i64) {
         let slot = self.recent_slot(bin_no);
@@ -1822,6 +2025,9 @@ impl SignalDetector {
             let Some(r) = self.recent_bin(b) else {
                 continue;
             };
+            // A held drop is no outage yet: the daily shape and the weekly
+            // pattern see it as measured (a first weekend held for a day is
+            // still the weekday's dip), only the level is kept from it.
             let outage = r.flag == FLAG_EVENT || r.aftermath;
             if !outage && !r.value.is_nan() {
                 normal += 1;
@@ -2050,7 +2256,7 @@ impl SignalDetector {
         let lowest = bin_no - self.sizes.lookback_bins as i64;
         while b >= lowest && values.len() < want {
             if let Some(r) = self.recent_bin(b) {
-                if r.flag != FLAG_EVENT && !r.value.is_nan() {
+                if r.flag != FLAG_EVENT && r.flag != FLAG_HELD && !r.value.is_nan() {
                     let w = r.week.max(f32::MIN_POSITIVE);
                     values.push(f64::from(r.value / w * week));
                 }
@@ -2206,6 +2412,7 @@ impl SignalDetector {
             end: Some(bin_no * step),
         });
         self.none_run = 0;
+        self.held = None;
         self.level_ring.iter_mut().for_each(|v| *v = f32::NAN);
         self.level_divisor.iter_mut().for_each(|v| *v = f32::NAN);
         self.recent.iter_mut().for_each(|r| *r = RecentBin::empty());

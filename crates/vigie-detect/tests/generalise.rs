@@ -572,3 +572,53 @@ fn a_cut_of_noisy_daily_values_adds_up_over_days_before_the_level_learns_it() {
         );
     }
 }
+
+/// A telescope's unique sources in 10-minute bins: Poisson around `mean`
+/// with a ±30% daily cycle, `kept` of it from `cut.0` to `cut.1`.
+fn telescope(mean: f64, days: i64, cut: (UnixSecs, UnixSecs), kept: f64, seed: u64) -> Series {
+    let mut rng = Rng(seed * 7_919 + 3);
+    let bin = 600;
+    let values = (0..days * DAY / bin)
+        .map(|i| {
+            let t = T0 + i * bin;
+            let hour = (t.rem_euclid(DAY)) as f64 / 3600.0;
+            let daily = 1.0 - 0.3 * (std::f64::consts::TAU * (hour - 4.0) / 24.0).cos();
+            let factor = if t >= cut.0 && t < cut.1 { kept } else { 1.0 };
+            Some(poisson(&mut rng, mean * daily * factor))
+        })
+        .collect();
+    series("IQ", SignalKind::TelescopeUniqueSources, 600, values)
+}
+
+#[test]
+fn a_telescope_at_half_its_sources_for_days_is_an_outage_and_for_hours_is_not() {
+    // Under the telescope's minimum depth (75%: real telescopes dip by
+    // half for hours without an outage), a drop no window may confirm,
+    // which the level learnt within half a day. Held out of the level, it
+    // is judged over a day as a whole: half the sources for ten days is
+    // an outage from its first bin to its last.
+    let config = VigieConfig::default();
+    for seed in 1..=5u64 {
+        let cut = (T0 + 14 * DAY + 9 * HOUR, T0 + 24 * DAY + 9 * HOUR);
+        let series = telescope(30.0, 28, cut, 0.5, seed);
+        let detection = detect_series(&series, &config);
+        let context = format!("seed {seed}: {:#?}", detection.events);
+        assert_eq!(detection.events.len(), 1, "{context}");
+        let event = &detection.events[0];
+        assert!((event.start - cut.0).abs() <= 1200, "{context}");
+        assert!(
+            event.end.is_some_and(|end| (end - cut.1).abs() <= HOUR),
+            "{context}"
+        );
+        // Losing 40% for eight hours is a telescope's dip. (Half for
+        // eight hours can be an outage already: at a few sources a bin a
+        // quarter of an hour of it may fall past the minimum depth.)
+        let dip = (cut.0, cut.0 + 8 * HOUR);
+        let detection = detect_series(&telescope(30.0, 28, dip, 0.6, seed), &config);
+        assert!(
+            detection.events.is_empty(),
+            "seed {seed}: {:#?}",
+            detection.events
+        );
+    }
+}

@@ -839,7 +839,7 @@ pub(crate) fn encode_state(state: &SeriesState) -> Result<Vec<u8>> {
 /// detector's rings in their compact form); a checkpoint without them,
 /// from an older vigie, is unreadable and its series is warmed up from
 /// the store again.
-const STATE_FORMAT: &[u8] = b"VGS6";
+const STATE_FORMAT: &[u8] = b"VGS7";
 
 /// The inverse of [`encode_state`].
 fn decode_state(bytes: &[u8]) -> Result<SeriesState> {
