@@ -262,16 +262,16 @@ impl Sizes {
             }
             w
         };
+        // A median of one or two values is no baseline: with daily bins
+        // the level spans a week (the weekly factor takes the weekdays out
+        // of it), whatever the configured window.
+        let level_bins = bins(config.level_window_secs).max(MIN_LEVEL_BINS);
         // The level learns a drop within half its window, so a drop must be
         // confirmed well before that: the configured windows (up to 8 hours)
         // are a third of a day's level at fine bins, but only two bins at
         // 3-hour or daily bins. Coarse series also get windows up to a third
         // of the level, so that a few bins of evidence add up before the
         // level learns the drop.
-        // A median of one or two values is no baseline: with daily bins
-        // the level spans a week (the weekly factor takes the weekdays out
-        // of it), whatever the configured window.
-        let level_bins = bins(config.level_window_secs).max(MIN_LEVEL_BINS);
         let confirm_windows: Vec<usize> = {
             let mut w = confirm_windows;
             let longest = level_bins.div_ceil(3);
@@ -1516,11 +1516,11 @@ impl SignalDetector {
     /// up to `bin_no` all back, each by the recovery departure from the
     /// outage's `event_depth`) back to the least-squares location of one
     /// step up in the depths from `lower` to `bin_no`, when that is earlier
-    /// by no more than `exit_bins` (the event's exit window) and the bins in between are, on
-    /// average, back by the same departure, the noise being that of their
-    /// mean (one bin's over the square root of their number): one noisy
-    /// bin just after the way back (a few counts a bin) does not make the
-    /// end late, while a slow return keeps its last step.
+    /// by no more than `exit_bins` (the event's exit window) and the bins
+    /// in between are, on average, back by the same departure, the noise
+    /// being that of their mean (one bin's over the square root of their
+    /// number): one noisy bin just after the way back (a few counts a bin)
+    /// does not make the end late, while a slow return keeps its last step.
     fn end_location(
         &self,
         lower: i64,
