@@ -8,6 +8,9 @@
 //!   have fallen and ends when the lower median of them has recovered, so a
 //!   less certain signal dipping early does not pull the onset back and a
 //!   slow one (Google traffic comes every 30 minutes) does not stretch it;
+//!   a signal votes on the end only if it was down for at least half of
+//!   the time from the incident's start to its own recovery (one that fell
+//!   days into a weeks-long outage saw an episode of it, not its end);
 //! - mechanism: *routes withdrawn* when BGP lost at least half as much as
 //!   the data plane (probing, telescope, traffic); *data-plane blocking* when
 //!   BGP held or lost much less while the data plane fell (Kazakhstan 2022,
@@ -319,7 +322,21 @@ fn build_incident(
         .get(starts.len().saturating_sub(1) / 2)
         .copied()
         .unwrap_or(group[0].0);
-    let mut ends: Vec<Option<UnixSecs>> = spans.iter().map(|s| s.2).collect();
+    // A signal votes on the end only if it was down for at least half of
+    // the time from the incident's start to its own recovery: one that fell
+    // days into a long outage and came back (a traffic measure catching up
+    // with a BGP withdrawal held for weeks) saw an episode within it, not
+    // its end.
+    let voters: Vec<&(&SeriesKey, UnixSecs, Option<UnixSecs>)> = spans
+        .iter()
+        .filter(|(_, from, until)| until.is_none_or(|u| 2 * (u - from) >= u - start))
+        .collect();
+    let voters = if voters.is_empty() {
+        spans.iter().collect()
+    } else {
+        voters
+    };
+    let mut ends: Vec<Option<UnixSecs>> = voters.iter().map(|s| s.2).collect();
     ends.sort_by_key(|e| e.unwrap_or(i64::MAX));
     let end = ends
         .get(ends.len().saturating_sub(1) / 2)
@@ -715,6 +732,41 @@ mod tests {
         assert_eq!(incidents.len(), 1);
         assert_eq!(incidents[0].start, 3000);
         assert_eq!(incidents[0].end, Some(20_000));
+    }
+
+    #[test]
+    fn a_signal_that_fell_days_into_a_long_outage_does_not_end_it() {
+        let kz: Entity = "KZ".parse().unwrap();
+        // BGP withdrawn for 45 days; traffic found its own fall only 12
+        // days in, for two days. With two votes the first recovery ended
+        // the incident after 14 days.
+        let day = 86_400;
+        let detections = vec![
+            detection(
+                SignalKind::BgpVisibleSlash24s,
+                vec![event(
+                    SignalKind::BgpVisibleSlash24s,
+                    0,
+                    Some(45 * day),
+                    0.5,
+                )],
+                0.5,
+            ),
+            detection(
+                SignalKind::GoogleTraffic,
+                vec![event(
+                    SignalKind::GoogleTraffic,
+                    12 * day,
+                    Some(14 * day),
+                    0.4,
+                )],
+                0.4,
+            ),
+        ];
+        let incidents = fuse(&kz, &detections, &VigieConfig::default());
+        assert_eq!(incidents.len(), 1);
+        assert_eq!(incidents[0].start, 0);
+        assert_eq!(incidents[0].end, Some(45 * day));
     }
 
     #[test]
