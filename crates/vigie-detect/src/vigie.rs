@@ -1427,12 +1427,28 @@ impl SignalDetector {
         // baseline that steps up (the weekly factor changing at midnight UTC
         // while the entity's weekend ends at its own midnight) deepens the
         // depths without any cut.
+        // When a side is longer than a quarter of a day (3-hour bins: nine
+        // hours), its values lie on another part of the daily cycle than
+        // the other side's: they are then taken over the daily shape (the
+        // weekly factor still shows). Within a few hours a daily cycle
+        // moves little, and the raw values are compared.
+        let side_secs = hour * i64::from(self.sizes.bin_secs);
+        let over_the_day = side_secs > 86_400 / 4;
         let values = |from: i64, until: i64| -> (f64, f64, usize) {
             (from..until)
                 .filter_map(|b| self.recent_bin(b))
                 .filter(|r| r.flag != FLAG_EVENT && !r.value.is_nan() && !r.predicted.is_nan())
                 .fold((0.0, 0.0, 0), |(v, p, n), r| {
-                    (v + f64::from(r.value), p + f64::from(r.predicted), n + 1)
+                    let daily = if over_the_day {
+                        f64::from((r.season / r.week.max(f32::MIN_POSITIVE)).max(f32::MIN_POSITIVE))
+                    } else {
+                        1.0
+                    };
+                    (
+                        v + f64::from(r.value) / daily,
+                        p + f64::from(r.predicted) / daily,
+                        n + 1,
+                    )
                 })
         };
         let (value_before, predicted_before, n_before) = values(onset - hour, onset);

@@ -622,3 +622,42 @@ fn a_telescope_at_half_its_sources_for_days_is_an_outage_and_for_hours_is_not() 
         );
     }
 }
+
+/// 3-hourly probing counts around 100 (Poisson) with a ±60% daily cycle
+/// (trough at 04:00 UTC), `kept` of it from `cut.0` to `cut.1`.
+fn three_hourly_counts(days: i64, cut: (UnixSecs, UnixSecs), kept: f64, seed: u64) -> Series {
+    let mut rng = Rng(seed * 104_729 + 5);
+    let bin = 3 * HOUR;
+    let values = (0..days * DAY / bin)
+        .map(|i| {
+            let t = T0 + i * bin;
+            let hour = (t.rem_euclid(DAY)) as f64 / 3600.0 + 1.5;
+            let daily = 1.0 - 0.6 * (std::f64::consts::TAU * (hour - 4.0) / 24.0).cos();
+            let factor = if t >= cut.0 && t < cut.1 { kept } else { 1.0 };
+            Some(poisson(&mut rng, 100.0 * daily * factor))
+        })
+        .collect();
+    series("MM", SignalKind::ProbeUpSlash24s, 3 * 3600, values)
+}
+
+#[test]
+fn a_cut_at_3_hour_bins_in_the_morning_rise_of_a_steep_daily_cycle_is_a_step() {
+    // A cut must begin with a step, and the values themselves must fall
+    // (not only the baseline rise). At 3-hour bins the sides of the step
+    // are nine hours each: a cut at 09:00 compared the night before with
+    // the day after, and a halved morning still held more than the night.
+    let config = VigieConfig::default();
+    for seed in 1..=5u64 {
+        let cut = (T0 + 6 * DAY + 9 * HOUR, T0 + 16 * DAY + 9 * HOUR);
+        let series = three_hourly_counts(21, cut, 0.5, seed);
+        let detection = detect_series(&series, &config);
+        let context = format!("seed {seed}: {:#?}", detection.events);
+        assert_eq!(detection.events.len(), 1, "{context}");
+        let event = &detection.events[0];
+        assert!((event.start - cut.0).abs() <= 3 * HOUR, "{context}");
+        assert!(
+            event.end.is_some_and(|end| (end - cut.1).abs() <= 3 * HOUR),
+            "{context}"
+        );
+    }
+}
