@@ -721,6 +721,13 @@ mod tests {
             Err(DecodeError::Invalid(_))
         ));
         assert!(encode(BinKind::Final, "", &bin).is_err());
+        // Found by the fuzzer: a bin start near i64::MIN overflowed when
+        // floored to its bin; it is refused as unaligned.
+        let absurd = [
+            1, 0, 1, 70, 156, 4, 255, 255, 255, 255, 255, 255, 255, 255, 255, 1, 18, 1, 6, 98, 103,
+            112, 45, 118, 54, 1, 128, 0, 2, 0, 20, 1, 1, 0, 1, 4, 2,
+        ];
+        assert!(decode(None, &absurd).is_err());
     }
 
     #[test]

@@ -34,18 +34,21 @@ impl BinSize {
         self.secs
     }
 
-    /// The start of the bin holding `t`.
+    /// The start of the bin holding `t` (`UnixSecs::MIN` when that start
+    /// lies before any time this type holds: only an absurd `t`, from a
+    /// hostile message say, is that close to it).
     pub fn floor(self, t: UnixSecs) -> UnixSecs {
-        t.div_euclid(self.secs as i64) * self.secs as i64
+        t.checked_sub(t.rem_euclid(i64::from(self.secs)))
+            .unwrap_or(UnixSecs::MIN)
     }
 
-    /// The first bin start at or after `t`.
+    /// The first bin start at or after `t` (saturating, as [`Self::floor`]).
     pub fn ceil(self, t: UnixSecs) -> UnixSecs {
         let floor = self.floor(t);
         if floor == t {
             t
         } else {
-            floor + self.secs as i64
+            floor.saturating_add(i64::from(self.secs))
         }
     }
 
@@ -202,6 +205,18 @@ mod tests {
         assert!(BinSize::new(7).is_err());
         assert!(BinSize::new(0).is_err());
         assert!(BinSize::new(3600).is_ok());
+    }
+
+    #[test]
+    fn absurd_times_saturate_instead_of_overflowing() {
+        // A hostile bus message once carried a bin start near i64::MIN,
+        // and flooring it overflowed (a panic under debug assertions).
+        let bin = BinSize::new(60).unwrap();
+        assert_eq!(bin.floor(i64::MIN), i64::MIN);
+        assert_eq!(bin.floor(i64::MIN + 1), i64::MIN);
+        assert_eq!(bin.floor(i64::MAX), i64::MAX - i64::MAX.rem_euclid(60));
+        assert_eq!(bin.ceil(i64::MAX), i64::MAX);
+        assert_eq!(bin.ceil(i64::MIN + 1), i64::MIN + 60);
     }
 
     #[test]
