@@ -269,12 +269,20 @@ impl Sizes {
         // The level learns a drop within half its window, so a drop must be
         // confirmed well before that: the configured windows (up to 8 hours)
         // are a third of a day's level at fine bins, but only two bins at
-        // 3-hour or daily bins. Coarse series also get windows up to a third
-        // of the level, so that a few bins of evidence add up before the
-        // level learns the drop.
+        // 3-hour or daily bins, where the level spans at least a week of
+        // bins. Coarse series also get windows up to the share of the level
+        // the configured longest window has, so that a few bins of evidence
+        // add up before the level learns the drop.
         let confirm_windows: Vec<usize> = {
             let mut w = confirm_windows;
-            let longest = level_bins.div_ceil(3);
+            let longest_secs = config
+                .confirm_windows_secs
+                .iter()
+                .copied()
+                .max()
+                .unwrap_or(0);
+            let share = f64::from(longest_secs) / f64::from(config.level_window_secs.max(1));
+            let longest = (level_bins as f64 * share.min(1.0)).ceil() as usize;
             let mut next = w.last().copied().unwrap_or(1) * 2;
             while next < longest {
                 w.push(next);
@@ -898,16 +906,12 @@ impl SignalDetector {
         let phase = std::mem::replace(&mut self.phase, Phase::Warmup);
         self.phase = match phase {
             Phase::Warmup => Phase::Warmup,
-            // Past half a level window a held drop is judged as a whole
-            // only: its windows would have been learnt by then, and the
-            // hold must not let them go on confirming a weekday's dip.
-            Phase::Normal => match self
-                .held
-                .filter(|h| (bin_no - h.since) as usize >= self.sizes.level_bins / 2)
-                .map_or_else(
-                    || self.try_confirm(bin_no, i64::MIN, self.min_depth),
-                    |_| None,
-                ) {
+            // Past half a level window a held drop is judged as a whole:
+            // its windows would have been learnt by then, and the hold must
+            // not let them go on confirming a weekday's dip. Only a new
+            // drop, a minimum depth deeper than the held one, is confirmed
+            // by the windows then (a cut during a held weekend).
+            Phase::Normal => match self.try_confirm(bin_no, i64::MIN, self.confirm_depth(bin_no)) {
                 Some((onset, z)) => {
                     // A drop held before a window confirmed it is a
                     // sustained one when it is shallower than the family's
@@ -1179,45 +1183,12 @@ impl SignalDetector {
             return None;
         }
         let (mean, count) = self.window_mean(bin_no, window);
-        // Before any noise is known (the first days of a coarse series), a
-        // drop is an outage when every bin of the record window is half a
-        // learnt seasonal baseline down (IODA's critical level) and below
-        // half of the lowest value the level has seen: a few values tell no
-        // noise, but they tell how low the series goes. (Against the last
-        // hour, a steep first evening falls that far.)
+        // Before any noise is known, a deep drop may still be judged
+        // ([`Self::young_drop`]); the record low is tried either way.
         if self.sigma(1).is_none() {
-            let young_depth = min_depth.max(YOUNG_OUTAGE_DEPTH);
-            if count < window || mean.is_none_or(|m| m < young_depth) {
-                return None;
+            if let Some(confirmed) = self.young_drop(bin_no, floor_bin, min_depth, mean, count) {
+                return Some((confirmed, strongest));
             }
-            let ring = self.level_ring.len() as i64;
-            let in_window = |slot: usize| {
-                (0..window as i64).any(|k| (bin_no - k).rem_euclid(ring) as usize == slot)
-            };
-            let lowest = self
-                .level_ring
-                .iter()
-                .enumerate()
-                .filter(|(slot, v)| v.is_finite() && !in_window(*slot))
-                .map(|(_, v)| f64::from(*v))
-                .fold(f64::INFINITY, f64::min);
-            let all_low = lowest.is_finite()
-                && (0..window as i64)
-                    .filter_map(|k| self.recent_bin(bin_no - k))
-                    .all(|r| {
-                        !r.local
-                            && f64::from(r.depth) >= young_depth
-                            && f64::from(r.value / r.season.max(f32::MIN_POSITIVE))
-                                <= RECORD_SHARE * lowest
-                    });
-            if !all_low {
-                return None;
-            }
-            let mean = mean.unwrap_or(young_depth);
-            return match self.locate_onset(bin_no, floor_bin, min_depth, window, mean, false) {
-                Onset::At(onset) => Some((onset, strongest)),
-                _ => None,
-            };
         }
         let mean = mean.filter(|m| *m >= min_depth && count >= window.div_ceil(2))?;
         if !self.below_record(bin_no) {
@@ -1246,6 +1217,56 @@ impl SignalDetector {
             }
         }
         Some((onset, strongest))
+    }
+
+    /// Before any noise is known (the first days of a coarse series), a
+    /// drop is an outage when every bin of the record window ending at
+    /// `bin_no` (mean depth `mean` over `count` bins with data) is half a
+    /// learnt seasonal baseline down (IODA's critical level) and below half
+    /// of the lowest value the level has seen: a few values tell no noise,
+    /// but they tell how low the series goes. (Against the last hour, a
+    /// steep first evening falls that far.) Returns the onset.
+    fn young_drop(
+        &self,
+        bin_no: i64,
+        floor_bin: i64,
+        min_depth: f64,
+        mean: Option<f64>,
+        count: usize,
+    ) -> Option<i64> {
+        let window = self.sizes.record_bins;
+        let young_depth = min_depth.max(YOUNG_OUTAGE_DEPTH);
+        if count < window || mean.is_none_or(|m| m < young_depth) {
+            return None;
+        }
+        let ring = self.level_ring.len() as i64;
+        let in_window = |slot: usize| {
+            (0..window as i64).any(|k| (bin_no - k).rem_euclid(ring) as usize == slot)
+        };
+        let lowest = self
+            .level_ring
+            .iter()
+            .enumerate()
+            .filter(|(slot, v)| v.is_finite() && !in_window(*slot))
+            .map(|(_, v)| f64::from(*v))
+            .fold(f64::INFINITY, f64::min);
+        let all_low = lowest.is_finite()
+            && (0..window as i64)
+                .filter_map(|k| self.recent_bin(bin_no - k))
+                .all(|r| {
+                    !r.local
+                        && f64::from(r.depth) >= young_depth
+                        && f64::from(r.value / r.season.max(f32::MIN_POSITIVE))
+                            <= RECORD_SHARE * lowest
+                });
+        if !all_low {
+            return None;
+        }
+        let mean = mean.unwrap_or(young_depth);
+        match self.locate_onset(bin_no, floor_bin, min_depth, window, mean, false) {
+            Onset::At(onset) => Some(onset),
+            _ => None,
+        }
     }
 
     /// Where the drop seen in the `window` bins ending at `bin_no` (mean
@@ -1894,6 +1915,21 @@ impl SignalDetector {
             self.release_hold(bin_no);
         }
         None
+    }
+
+    /// The depth a window must reach to confirm a drop at `bin_no`: the
+    /// family's minimum depth, or, past half a level window of a held
+    /// drop, that much deeper than the held drop's mean depth.
+    fn confirm_depth(&self, bin_no: i64) -> f64 {
+        match self.held {
+            Some(held)
+                if (bin_no - held.since) as usize >= self.sizes.level_bins / 2
+                    && held.count > 0 =>
+            {
+                held.depth_sum / f64::from(held.count) + self.min_depth
+            }
+            _ => self.min_depth,
+        }
     }
 
     /// Ends a held drop (see [`Self::hold`]): its bins still remembered are

@@ -203,3 +203,40 @@ fn a_state_saved_by_another_configuration_is_refused_for_a_warm_up() {
         assert!(!LiveDetector::new(other).fits(&state), "{bin_secs} s");
     }
 }
+
+#[test]
+fn a_configuration_of_short_windows_keeps_them_and_confirms_a_cut_at_once() {
+    // The live lab's [detect] section: 60 s bins, windows of 1 to 15
+    // minutes. Windows added for coarse bins must keep the share of the
+    // level the configuration gives its longest window (here 15 minutes of
+    // a day), or the noise, learnt from bins as old as the longest window,
+    // is unknown for hours after 12 hours of history.
+    let config = VigieConfig {
+        confirm_windows_secs: vec![60, 300, 900],
+        exit_window_secs: 60,
+        ..VigieConfig::default()
+    };
+    let key = SeriesKey {
+        entity: "KZ".parse().expect("entity"),
+        signal: SignalKind::BgpVisibleSlash24s,
+    };
+    let bin = BinSize::new(60).expect("bin");
+    let mut detector = vigie_detect::SignalDetector::new(key, bin, &config);
+    let start = 1_641_168_000;
+    for i in 0..12 * 60 {
+        detector.push(start + i * 60, Some(1024.0));
+    }
+    let cut = start + 12 * 3600;
+    let mut confirmed = None;
+    for i in 0..10 {
+        let verdict = detector.push(cut + i * 60, Some(0.0));
+        if verdict.phase == vigie_detect::PhaseKind::Down && confirmed.is_none() {
+            confirmed = Some(i);
+        }
+    }
+    assert!(
+        confirmed.is_some_and(|i| i <= 1),
+        "confirmed after {confirmed:?} bins"
+    );
+    assert_eq!(detector.events()[0].start, cut);
+}
