@@ -595,6 +595,17 @@ struct HeldDrop {
     count: u32,
 }
 
+impl HeldDrop {
+    /// Counts a bin of the drop (one without a score is no evidence).
+    fn add(&mut self, bin: &RecentBin) {
+        if !bin.score.is_nan() {
+            self.score_sum += f64::from(bin.score);
+            self.depth_sum += f64::from(bin.depth);
+            self.count += 1;
+        }
+    }
+}
+
 impl SignalDetector {
     /// Whether this detector (restored from a checkpoint, say) was built
     /// by `config` with the windows and sizes this version derives from
@@ -1056,11 +1067,11 @@ impl SignalDetector {
         event.refresh_depth(false);
         // (A sustained drop, shallower than the minimum depth, is back
         // halfway too.)
-        let exit_depth = (event.depth / 2.0).max(self.min_depth.min(SUSTAINED_DEPTH) / 2.0);
+        let exit_depth = (event.depth / 2.0).max(self.sustained_depth() / 2.0);
         // A drop only a day could confirm is noisy: one noisy exit window
         // is not its end.
         let exit_bins = if event.sustained {
-            let longest = self.sizes.confirm_windows.last().copied().unwrap_or(1);
+            let longest = self.longest_window();
             longest.max(self.sizes.exit_bins)
         } else {
             self.sizes.exit_bins
@@ -1839,8 +1850,8 @@ impl SignalDetector {
     /// that comes back, or that two days do not confirm, is released: its
     /// bins still remembered are learnt as they were.
     fn hold(&mut self, bin_no: i64) -> Option<(i64, f64)> {
-        let depth_needed = self.min_depth.min(SUSTAINED_DEPTH);
-        let longest = self.sizes.confirm_windows.last().copied().unwrap_or(1);
+        let depth_needed = self.sustained_depth();
+        let longest = self.longest_window();
         let current = self.recent_bin(bin_no)?;
         let (mean, count) = self.window_mean(bin_no, longest);
         let low = mean.is_some_and(|m| m >= depth_needed) && count >= longest.div_ceil(2);
@@ -1868,11 +1879,7 @@ impl SignalDetector {
             };
             for b in onset..=bin_no {
                 if let Some(r) = self.recent_bin(b) {
-                    if !r.score.is_nan() {
-                        held.score_sum += f64::from(r.score);
-                        held.depth_sum += f64::from(r.depth);
-                        held.count += 1;
-                    }
+                    held.add(&r);
                 }
                 self.mark_held(b);
             }
@@ -1884,11 +1891,7 @@ impl SignalDetector {
             return None;
         }
         self.mark_held(bin_no);
-        if !current.score.is_nan() {
-            held.score_sum += f64::from(current.score);
-            held.depth_sum += f64::from(current.depth);
-            held.count += 1;
-        }
+        held.add(&current);
         self.held = Some(held);
         let step = i64::from(self.sizes.bin_secs);
         let span = (bin_no - held.since + 1) * step;
@@ -1915,6 +1918,17 @@ impl SignalDetector {
             self.release_hold(bin_no);
         }
         None
+    }
+
+    /// The longest confirm window, in bins.
+    fn longest_window(&self) -> usize {
+        self.sizes.confirm_windows.last().copied().unwrap_or(1)
+    }
+
+    /// The shallowest drop held as a possible sustained one: the family's
+    /// minimum depth, or [`SUSTAINED_DEPTH`] if less.
+    fn sustained_depth(&self) -> f64 {
+        self.min_depth.min(SUSTAINED_DEPTH)
     }
 
     /// The depth a window must reach to confirm a drop at `bin_no`: the
